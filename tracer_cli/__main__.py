@@ -1,0 +1,3 @@
+from tracer_cli.cli import main
+
+main()

@@ -1,0 +1,182 @@
+"""Acting on the desktop: mouse and keyboard primitives, real (pyautogui) or recorded.
+
+``execute`` turns one plan step into primitives on screen coordinates; it refuses any point that
+falls outside the monitor the user chose.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from tracer_cli.errors import ActionError, Interrupted
+from tracer_cli.plan import Click, DoubleClick, Drag, Hotkey, RightClick, Scroll, Type, Wait, _Step
+from tracer_cli.screen import Geometry
+
+MODIFIERS = ("ctrl", "shift", "alt", "win", "command", "option")
+
+
+class Actuator(Protocol):
+    def size(self) -> tuple[int, int]: ...
+
+    def click(self, x: int, y: int, button: str = "left", clicks: int = 1) -> None: ...
+
+    def type_text(self, text: str) -> None: ...
+
+    def hotkey(self, keys: list[str]) -> None: ...
+
+    def scroll(self, x: int, y: int, clicks: int) -> None: ...
+
+    def drag(self, x: int, y: int, x2: int, y2: int) -> None: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+    def release_all(self) -> None: ...
+
+
+@dataclass
+class Executed:
+    """What was done for a step: the input-space points and a one-line outcome."""
+
+    points: list[tuple[int, int]] = field(default_factory=list)
+    outcome: str = "ok"
+
+
+def execute(step: _Step, geometry: Geometry, actuator: Actuator) -> Executed:
+    points = []
+    for x, y in step.points():
+        dx, dy = geometry.to_desktop(x, y)
+        if not geometry.monitor.contains(dx, dy):  # defence in depth: to_desktop clamps already
+            raise ActionError(f"point ({x},{y}) falls outside monitor {geometry.index}")
+        points.append(geometry.to_input(x, y))
+    match step:
+        case Click():
+            actuator.click(*points[0])
+        case DoubleClick():
+            actuator.click(*points[0], clicks=2)
+        case RightClick():
+            actuator.click(*points[0], button="right")
+        case Type(text=text):
+            actuator.type_text(text)
+        case Hotkey(keys=keys):
+            actuator.hotkey(list(keys))
+        case Scroll(dy=dy):
+            actuator.scroll(*points[0], dy)
+        case Drag():
+            actuator.drag(*points[0], *points[1])
+        case Wait(seconds=seconds):
+            actuator.sleep(seconds)
+        case _:
+            raise ActionError(f"{step.describe()} is not an action that can be executed")
+    return Executed(points)
+
+
+class RecordingActuator:
+    """Does nothing but remember what it was asked to do (dry runs and unit tests)."""
+
+    def __init__(self, size: tuple[int, int] = (1920, 1080)) -> None:
+        self._size = size
+        self.calls: list[tuple] = []
+
+    def size(self) -> tuple[int, int]:
+        return self._size
+
+    def click(self, x: int, y: int, button: str = "left", clicks: int = 1) -> None:
+        self.calls.append(("click", x, y, button, clicks))
+
+    def type_text(self, text: str) -> None:
+        self.calls.append(("type", text))
+
+    def hotkey(self, keys: list[str]) -> None:
+        self.calls.append(("hotkey", *keys))
+
+    def scroll(self, x: int, y: int, clicks: int) -> None:
+        self.calls.append(("scroll", x, y, clicks))
+
+    def drag(self, x: int, y: int, x2: int, y2: int) -> None:
+        self.calls.append(("drag", x, y, x2, y2))
+
+    def sleep(self, seconds: float) -> None:
+        self.calls.append(("sleep", seconds))
+
+    def release_all(self) -> None:
+        self.calls.append(("release_all",))
+
+
+class PyAutoGUIActuator:
+    """The real mouse and keyboard. The corner fail-safe stays on; ``stop`` aborts typing."""
+
+    def __init__(self, stop: threading.Event | None = None, type_interval: float = 0.01) -> None:
+        import pyautogui
+
+        pyautogui.FAILSAFE = True
+        pyautogui.PAUSE = 0.02
+        self._gui = pyautogui
+        self._stop = stop or threading.Event()
+        self._interval = type_interval
+        self._pressed: list[str] = []
+        self._held_button: str | None = None
+
+    def _guard(self) -> None:
+        if self._stop.is_set():
+            raise Interrupted("stopped")
+
+    def size(self) -> tuple[int, int]:
+        w, h = self._gui.size()
+        return int(w), int(h)
+
+    def click(self, x: int, y: int, button: str = "left", clicks: int = 1) -> None:
+        self._guard()
+        self._gui.click(x, y, clicks=clicks, interval=0.05, button=button)
+
+    def type_text(self, text: str) -> None:
+        for ch in text:  # one key at a time so that a stop takes effect mid-text
+            self._guard()
+            if ch == "\n":
+                self._gui.press("enter")
+            elif ch == "\t":
+                self._gui.press("tab")
+            else:
+                self._gui.write(ch)
+            if self._interval:
+                self._stop.wait(self._interval)
+
+    def hotkey(self, keys: list[str]) -> None:
+        self._guard()
+        self._pressed = []
+        try:
+            for key in keys:
+                self._gui.keyDown(key)
+                self._pressed.append(key)
+            for key in reversed(keys):
+                self._gui.keyUp(key)
+                self._pressed.remove(key)
+        finally:
+            self.release_all()
+
+    def scroll(self, x: int, y: int, clicks: int) -> None:
+        self._guard()
+        self._gui.scroll(clicks, x=x, y=y)
+
+    def drag(self, x: int, y: int, x2: int, y2: int) -> None:
+        self._guard()
+        self._gui.moveTo(x, y)
+        self._held_button = "left"
+        self._gui.dragTo(x2, y2, duration=0.3, button="left")
+        self._held_button = None
+
+    def sleep(self, seconds: float) -> None:
+        if self._stop.wait(seconds):
+            raise Interrupted("stopped")
+
+    def release_all(self) -> None:
+        """Let go of every key and button we may hold (after an interrupt, an error).
+
+        Releasing a key that is up is harmless; a mouse button is released only if we held it."""
+        for key in [*reversed(self._pressed), "shift", "ctrl", "alt"]:
+            self._gui.keyUp(key, _pause=False)
+        self._pressed = []
+        if self._held_button:
+            self._gui.mouseUp(button=self._held_button, _pause=False)
+            self._held_button = None

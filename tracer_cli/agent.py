@@ -1,0 +1,222 @@
+"""The receding-horizon loop: observe, forecast, act on the first step only, settle, repeat.
+
+The loop knows nothing of terminals or files: the panel and the run record hang off the
+``Listener`` callbacks it calls.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from tracer_cli.actuator import Actuator, execute
+from tracer_cli.errors import EXIT_DONE, EXIT_FAILED, EXIT_INTERRUPTED, Interrupted, TracerError
+from tracer_cli.plan import Done, Fail, _Step
+from tracer_cli.planner import Attempt, Forecast, ForecastFailed, Planner
+from tracer_cli.profiles import HistoryEntry, PlanRequest
+from tracer_cli.screen import Geometry, Screen, downscale, wait_settled
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from tracer_cli.config import Settings
+
+# A confirmation callback answers "yes", "skip" or "stop" for a step about to run.
+Confirm = Callable[[int, _Step, list[tuple[int, int]]], str]
+
+
+@dataclass
+class StepRecord:
+    """Everything about one iteration of the loop, as the run record keeps it."""
+
+    number: int
+    image: Image.Image | None = None  # the screenshot the model saw
+    forecast: Forecast | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+    action: _Step | None = None
+    points: list[tuple[int, int]] = field(default_factory=list)
+    outcome: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class RunResult:
+    status: str  # done | failed | gave_up | error | interrupted
+    reason: str = ""
+    answer: str = ""
+    steps: int = 0
+    seconds: float = 0.0
+    code: int | None = None  # set when an error carries its own exit code
+
+    @property
+    def exit_code(self) -> int:
+        if self.code is not None:
+            return self.code
+        if self.status in ("done", "planned"):
+            return EXIT_DONE
+        return EXIT_INTERRUPTED if self.status == "interrupted" else EXIT_FAILED
+
+
+class Listener:
+    """Receives the loop's events. Subclasses override the ones they care about."""
+
+    def on_start(self, task: str, settings: Settings, geometry: Geometry) -> None:
+        """A run begins."""
+
+    def on_phase(self, number: int, phase: str) -> None:
+        """Step ``number`` enters ``phase``: capture, model, act or settle."""
+
+    def on_plan(self, number: int, forecast: Forecast) -> None:
+        """A validated forecast arrived."""
+
+    def on_action(self, number: int, step: _Step, points: list[tuple[int, int]]) -> None:
+        """Step ``number`` is about to be executed at these input points."""
+
+    def on_step(self, record: StepRecord) -> None:
+        """Step ``number`` is over (executed, skipped, or the end)."""
+
+    def on_end(self, result: RunResult) -> None:
+        """The run is over."""
+
+
+class Agent:
+    def __init__(self, screen: Screen, planner: Planner, actuator: Actuator | None,
+                 settings: Settings, listeners: list[Listener] | None = None,
+                 confirm: Confirm | None = None, stop: threading.Event | None = None) -> None:
+        self.screen = screen
+        self.planner = planner
+        self.actuator = actuator
+        self.settings = settings
+        self.listeners = listeners or []
+        self.confirm = confirm
+        self.stop = stop or threading.Event()
+        self.history: list[HistoryEntry] = []
+
+    def _emit(self, event: str, *args: object) -> None:
+        for listener in self.listeners:
+            getattr(listener, event)(*args)
+
+    def observe(self, record: StepRecord, task: str) -> PlanRequest:
+        self._emit("on_phase", record.number, "capture")
+        started = time.monotonic()
+        shot = self.screen.capture()
+        image = downscale(shot.image, self.settings.max_pixels, self.settings.image_factor)
+        record.image = image
+        record.timings["capture"] = time.monotonic() - started
+        history = self.history[-self.settings.history:] if self.settings.history else []
+        return PlanRequest(task, image, self.settings.horizon, history, self.settings.image_format)
+
+    def think(self, record: StepRecord, request: PlanRequest) -> Forecast:
+        self._emit("on_phase", record.number, "model")
+        started = time.monotonic()
+        try:
+            forecast = self.planner.forecast(request)
+        except ForecastFailed as exc:
+            record.attempts = exc.attempts
+            raise
+        finally:
+            record.timings["model"] = time.monotonic() - started
+        record.forecast, record.attempts = forecast, forecast.attempts
+        self._emit("on_plan", record.number, forecast)
+        return forecast
+
+    def act(self, record: StepRecord, step: _Step) -> None:
+        assert self.actuator is not None, "act() needs an actuator"
+        geometry = self.screen.geometry
+        points = [geometry.to_input(x, y) for x, y in step.points()]
+        record.action, record.points = step, points
+        if self.confirm:
+            answer = self.confirm(record.number, step, points)
+            if answer == "stop":
+                raise Interrupted("stopped at the confirmation prompt")
+            if answer == "skip":
+                record.outcome = "skipped: the user declined this step"
+                return
+        self._emit("on_action", record.number, step, points)
+        self._emit("on_phase", record.number, "act")
+        started = time.monotonic()
+        try:
+            execute(step, geometry, self.actuator)
+            record.outcome = "ok"
+        except Interrupted:
+            raise
+        except TracerError as exc:
+            record.outcome = f"error: {exc.message}"
+        record.timings["act"] = time.monotonic() - started
+        self._emit("on_phase", record.number, "settle")
+        started = time.monotonic()
+        _, settled = wait_settled(self.screen, self.settings.settle_quiet,
+                                  self.settings.settle_timeout)
+        record.timings["settle"] = time.monotonic() - started
+        if not settled:
+            record.outcome += " (screen still changing)"
+
+    def run(self, task: str) -> RunResult:
+        started = time.monotonic()
+        deadline = started + self.settings.timeout
+        self._emit("on_start", task, self.settings, self.screen.geometry)
+        result = RunResult("gave_up", f"reached --max-steps {self.settings.max_steps}")
+        number = 0
+        try:
+            for number in range(1, self.settings.max_steps + 1):
+                if self.stop.is_set():
+                    raise Interrupted("stopped")
+                if time.monotonic() > deadline:
+                    result = RunResult("gave_up", f"reached --timeout {self.settings.timeout:g}s")
+                    break
+                record = StepRecord(number)
+                try:
+                    outcome = self._iterate(record, task)
+                finally:
+                    self._emit("on_step", record)
+                if outcome is not None:
+                    result = outcome
+                    break
+        except (KeyboardInterrupt, Interrupted) as exc:
+            reason = str(exc) if isinstance(exc, Interrupted) else "interrupted with Ctrl-C"
+            result = RunResult("interrupted", reason)
+        except ForecastFailed as exc:
+            result = RunResult("error", exc.message)
+        except TracerError as exc:
+            result = RunResult("error", str(exc), code=exc.exit_code)
+        finally:
+            if self.actuator is not None:
+                self.actuator.release_all()
+        result.steps = number
+        result.seconds = time.monotonic() - started
+        self._emit("on_end", result)
+        return result
+
+    def preview(self, task: str) -> StepRecord:
+        """One observation and one forecast, nothing executed (the dry run)."""
+        self._emit("on_start", task, self.settings, self.screen.geometry)
+        record = StepRecord(1)
+        result = RunResult("planned", "dry run: nothing was executed", steps=1)
+        try:
+            self.think(record, self.observe(record, task))
+        except TracerError as exc:
+            result = RunResult("error", str(exc), steps=1, code=exc.exit_code)
+            raise
+        except KeyboardInterrupt:
+            result = RunResult("interrupted", "interrupted with Ctrl-C", steps=1)
+            raise
+        finally:
+            self._emit("on_step", record)
+            self._emit("on_end", result)
+        return record
+
+    def _iterate(self, record: StepRecord, task: str) -> RunResult | None:
+        request = self.observe(record, task)
+        step = self.think(record, request).plan.first
+        if isinstance(step, Done):
+            record.action, record.outcome = step, "done"
+            return RunResult("done", "the model reports the task complete", step.answer)
+        if isinstance(step, Fail):
+            record.action, record.outcome = step, "fail"
+            return RunResult("failed", step.reason)
+        self.act(record, step)
+        self.history.append(HistoryEntry(record.number, step.describe(), record.outcome))
+        return None

@@ -1,0 +1,41 @@
+"""Planner backends: where a chat request goes and its text comes back from.
+
+A backend is built by a factory taking the Settings and has ``complete(messages) -> Completion``.
+It registers itself with ``@BACKENDS.register("name")`` in a module of this package (found by
+name, so adding a backend means adding a file) or elsewhere through the ``tracer.backends``
+entry-point group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from tracer_cli.registry import Registry
+
+if TYPE_CHECKING:
+    from tracer_cli.config import Settings
+
+
+@dataclass
+class Completion:
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class Backend(Protocol):
+    name: str
+
+    def complete(self, messages: list[dict[str, Any]]) -> Completion: ...
+
+    def close(self) -> None: ...
+
+
+BACKENDS: Registry[Callable[[Settings], Backend]] = Registry(
+    "backend", __name__, "tracer.backends")
+
+
+def create(name: str, settings: Settings) -> Backend:
+    return BACKENDS.get(name)(settings)

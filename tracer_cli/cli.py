@@ -1,0 +1,375 @@
+"""The `tracer` command: parses flags, builds the parts, renders results and errors. Thin."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from tracer_cli import __version__
+from tracer_cli import config as cfg
+from tracer_cli.errors import EXIT_INTERRUPTED, ConfigError, TracerError
+
+if TYPE_CHECKING:
+    from tracer_cli.agent import RunResult
+    from tracer_cli.config import Settings
+    from tracer_cli.plan import Plan, _Step
+    from tracer_cli.screen import Geometry
+
+app = typer.Typer(
+    name="tracer",
+    help="A desktop agent that forecasts its next few actions with a vision-language model and "
+    "executes them one at a time, re-planning after each.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+_debug = {"on": bool(os.environ.get("TRACER_DEBUG"))}
+
+
+@contextmanager
+def _guard() -> Iterator[None]:
+    """Turn our typed errors into one line and an exit code; tracebacks only with --debug."""
+    try:
+        yield
+    except TracerError as exc:
+        if _debug["on"]:
+            raise
+        err.print(f"[bold red]tracer: error:[/] {escape(str(exc))}")
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        err.print("tracer: interrupted")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"tracer {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+    version: Annotated[Optional[bool], typer.Option(  # noqa: UP045 (typer needs Optional here)
+        "--version", callback=_version, is_eager=True, help="Print the version.")] = None,
+) -> None:
+    if debug:
+        _debug["on"] = True
+
+
+# Options shared by `do` and `plan`. Each defaults to None: unset flags do not override the
+# environment or the config file.
+Backend = Annotated[Optional[str], typer.Option(  # noqa: UP045
+    "--backend", "-b", help="Planner backend: openai (any OpenAI-compatible server) or script.")]
+BaseUrl = Annotated[Optional[str], typer.Option(  # noqa: UP045
+    "--base-url", help="URL of the OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1.")]
+Model = Annotated[Optional[str], typer.Option(  # noqa: UP045
+    "--model", "-m", help="Model name on the server (default: the server's only model).")]
+Script = Annotated[Optional[Path], typer.Option(  # noqa: UP045
+    "--script", help="JSONL file of plans, one per model call (script backend).")]
+Profile = Annotated[Optional[str], typer.Option(  # noqa: UP045
+    "--profile", help="How the model is prompted and read (tracer1).")]
+Horizon = Annotated[Optional[int], typer.Option(  # noqa: UP045
+    "--horizon", "-k", help="Steps the model forecasts per call (default 5).")]
+Monitor = Annotated[Optional[int], typer.Option(  # noqa: UP045
+    "--monitor", help="Monitor to see and act on, mss numbering: 1 = primary.")]
+Display = Annotated[Optional[str], typer.Option(  # noqa: UP045
+    "--display", help="X display to use, e.g. :1 (default: $DISPLAY).")]
+MaxPixels = Annotated[Optional[int], typer.Option(  # noqa: UP045
+    "--max-pixels", help="Pixel budget of the screenshot sent to the model.")]
+ReqTimeout = Annotated[Optional[float], typer.Option(  # noqa: UP045
+    "--request-timeout", help="Seconds to wait for one model answer.")]
+
+
+def _settings(**flags: Any) -> Settings:
+    settings, _ = cfg.load(flags)
+    if settings.display:
+        os.environ["DISPLAY"] = settings.display  # before mss or pyautogui look at it
+    return settings
+
+
+def _planner(settings: Settings):  # type: ignore[no-untyped-def]
+    from tracer_cli.backends import create
+    from tracer_cli.planner import Planner
+    from tracer_cli.profiles import PROFILES
+
+    profile = PROFILES.get(settings.profile)()
+    return Planner(create(settings.backend, settings), profile, settings.answer_retries)
+
+
+def _describe_target(step: _Step) -> str:
+    for attr in ("target", "text", "reason", "answer"):
+        value = getattr(step, attr, None)
+        if value:
+            return str(value)
+    keys = getattr(step, "keys", None)
+    return "+".join(keys) if keys else ""
+
+
+def _plan_table(plan: Plan, geometry: Geometry) -> Table:
+    table = Table(title="Forecast", title_justify="left")
+    for col in ("#", "action", "target / text", "model point", "screen point"):
+        table.add_column(col)
+    for n, step in enumerate(plan.trajectory, 1):
+        pts = step.points()
+        model = " -> ".join(f"({x},{y})" for x, y in pts)
+        screen = " -> ".join("({},{})".format(*geometry.to_input(x, y)) for x, y in pts)
+        table.add_row(str(n), step.action, escape(_describe_target(step)), model, screen)  # type: ignore[attr-defined]
+    return table
+
+
+@app.command()
+def plan(
+    task: Annotated[str, typer.Argument(help="What to do, in plain words.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print only the plan as JSON.")] = False,
+    out_png: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "--out", "-o", help="Also write the annotated screenshot here.")] = None,
+    backend: Backend = None, base_url: BaseUrl = None, model: Model = None,
+    script: Script = None, profile: Profile = None, horizon: Horizon = None,
+    monitor: Monitor = None, display: Display = None, max_pixels: MaxPixels = None,
+    request_timeout: ReqTimeout = None,
+) -> None:
+    """Dry run: forecast the next steps for TASK on the current screen. No input events at all.
+
+    Prints the trajectory as a table and writes the screenshot with numbered markers at each
+    predicted point and arrows between them.
+    """
+    with _guard():
+        settings = _settings(backend=backend, base_url=base_url, model=model,
+                             script=str(script) if script else None, profile=profile,
+                             horizon=horizon, monitor=monitor, display=display,
+                             max_pixels=max_pixels, request_timeout=request_timeout)
+        record, geometry, run_dir = _preview(task, settings, quiet=as_json)
+        assert record.forecast is not None and record.image is not None  # preview() raises else
+        forecast = record.forecast
+        from tracer_cli.preview import annotate
+
+        preview = run_dir / "preview.png"
+        annotate(record.image, forecast.plan).save(preview)
+        if out_png:
+            try:
+                shutil.copyfile(preview, out_png)
+            except OSError as exc:
+                raise ConfigError(f"cannot write {out_png}: {exc}") from None
+        if as_json:
+            sys.stdout.write(forecast.plan.to_json() + "\n")
+        else:
+            if forecast.plan.thought:
+                out.print(f"[bold]Thought:[/] {escape(forecast.plan.thought)}")
+            out.print(_plan_table(forecast.plan, geometry))
+        err.print(f"preview: {out_png or preview}\nrun record: {run_dir}")
+
+
+def _preview(task: str, settings: Settings, quiet: bool):  # type: ignore[no-untyped-def]
+    from tracer_cli.agent import Agent
+    from tracer_cli.runlog import RunLog
+    from tracer_cli.screen import MssScreen
+
+    screen = MssScreen(settings.monitor)
+    planner = _planner(settings)
+    log = RunLog(cfg.runs_dir(), "plan", task)
+    agent = Agent(screen, planner, None, settings, [log])
+    try:
+        if err.is_terminal and not quiet:
+            with err.status("capturing the screen and asking the model..."):
+                record = agent.preview(task)
+        else:
+            record = agent.preview(task)
+        return record, screen.geometry, log.dir
+    finally:
+        screen.close()
+        planner.backend.close()
+
+
+def _confirmer(settings: Settings, view: Any):  # type: ignore[no-untyped-def]
+    if settings.confirm == "never":
+        return None
+    if not sys.stdin.isatty():
+        raise ConfigError("cannot ask before each action: standard input is not a terminal",
+                          "pass --yes to run without confirmations")
+
+    def confirm(number: int, step: _Step, points: list[tuple[int, int]]) -> str:
+        where = " at " + ", ".join(f"({x},{y})" for x, y in points) if points else ""
+        while True:
+            answer = view.ask(f"step {number}: {step.describe()}{where} - run it? "
+                              "[y]es / [n]o, skip / [q]uit: ")
+            if answer in ("y", "yes"):
+                return "yes"
+            if answer in ("n", "no"):
+                return "skip"
+            if answer in ("q", "quit"):
+                return "stop"
+
+    return confirm
+
+
+@app.command("do")
+def do(
+    task: Annotated[str, typer.Argument(help="What to do, in plain words.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Never ask before an action.")] = False,
+    max_steps: Annotated[Optional[int], typer.Option(  # noqa: UP045
+        "--max-steps", help="Give up after this many actions (default 30).")] = None,
+    timeout: Annotated[Optional[float], typer.Option(  # noqa: UP045
+        "--timeout", help="Give up after this many seconds (default 900).")] = None,
+    backend: Backend = None, base_url: BaseUrl = None, model: Model = None,
+    script: Script = None, profile: Profile = None, horizon: Horizon = None,
+    monitor: Monitor = None, display: Display = None, max_pixels: MaxPixels = None,
+    request_timeout: ReqTimeout = None,
+) -> None:
+    """Carry out TASK on the desktop: forecast, act on the first step, look again, repeat.
+
+    Exit codes: 0 done, 1 failed or gave up, 2 usage or configuration error, 130 interrupted.
+    Stop it with Ctrl-C, or by moving the mouse into a corner of the screen.
+    """
+    with _guard():
+        settings = _settings(backend=backend, base_url=base_url, model=model,
+                             script=str(script) if script else None, profile=profile,
+                             horizon=horizon, monitor=monitor, display=display,
+                             max_pixels=max_pixels, request_timeout=request_timeout,
+                             max_steps=max_steps, timeout=timeout,
+                             confirm="never" if yes else None)
+        result, run_dir = _run_agent(task, settings)
+        if result.answer:
+            out.print(escape(result.answer))
+        err.print(f"run record: {run_dir}")
+        if result.status != "done":
+            err.print(f"[bold red]tracer: {result.status}:[/] {escape(result.reason)}")
+        raise typer.Exit(result.exit_code)
+
+
+def _run_agent(task: str, settings: Settings) -> tuple[RunResult, Path]:
+    from tracer_cli.actuator import PyAutoGUIActuator
+    from tracer_cli.agent import Agent
+    from tracer_cli.panel import LivePanel, LogLines
+    from tracer_cli.runlog import RunLog
+    from tracer_cli.screen import MssScreen, check_display
+
+    check_display()
+    planner = _planner(settings)
+    stop = threading.Event()
+    actuator = PyAutoGUIActuator(stop)
+    screen = MssScreen(settings.monitor, input_size=actuator.size())
+    view = LivePanel(err) if err.is_terminal else LogLines()
+    confirm = _confirmer(settings, view)
+    log = RunLog(cfg.runs_dir(), "do", task)
+    agent = Agent(screen, planner, actuator, settings, [log, view], confirm, stop)
+    try:
+        return agent.run(task), log.dir
+    finally:
+        screen.close()
+        planner.backend.close()
+
+
+@app.command()
+def logs(
+    run: Annotated[Optional[str], typer.Argument(  # noqa: UP045
+        help="Run id (or a unique prefix, or 'last') to show; none lists all runs.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    path: Annotated[bool, typer.Option("--path", help="Print only the run's directory.")] = False,
+) -> None:
+    """List recorded runs, or show one run step by step."""
+    from tracer_cli.runlog import find_run, list_runs
+
+    with _guard():
+        root = cfg.runs_dir()
+        if run is None:
+            runs = list_runs(root)
+            if as_json:
+                sys.stdout.write(json.dumps([{**r.meta, "status": r.status} for r in runs]) + "\n")
+                return
+            if not runs:
+                err.print(f"no runs yet in {root}")
+                return
+            table = Table(title=f"Runs in {root}", title_justify="left")
+            for col in ("id", "status", "steps", "task"):
+                table.add_column(col)
+            for r in runs:
+                table.add_row(r.id, r.status, str(r.meta.get("steps", len(r.steps()))),
+                              escape(str(r.meta.get("task", ""))))
+            out.print(table)
+            return
+        summary = find_run(root, run)
+        if path:
+            out.print(str(summary.path), soft_wrap=True)
+            return
+        steps = summary.steps()
+        if as_json:
+            sys.stdout.write(json.dumps({"run": {**summary.meta, "status": summary.status},
+                                         "steps": steps}) + "\n")
+            return
+        meta = summary.meta
+        out.print(f"[bold]{escape(summary.id)}[/]  {summary.status}  {escape(str(meta.get('task')))}")
+        if meta.get("reason") or meta.get("answer"):
+            out.print(escape(str(meta.get("answer") or meta.get("reason"))))
+        table = Table()
+        for col in ("step", "action", "points", "outcome", "model s", "attempts"):
+            table.add_column(col)
+        for s in steps:
+            action = s.get("action") or {}
+            table.add_row(str(s.get("step")), escape(_action_text(action)),
+                          " ".join(f"({x},{y})" for x, y in s.get("points", [])),
+                          escape(s.get("outcome", "")),
+                          f"{s.get('timings', {}).get('model', 0):.2f}",
+                          str(len(s.get("attempts", []))))
+        out.print(table)
+        out.print(f"directory: {summary.path}", soft_wrap=True)
+
+
+def _action_text(action: dict[str, Any]) -> str:
+    from tracer_cli.errors import PlanError
+    from tracer_cli.plan import parse_step
+
+    try:
+        return parse_step(action).describe() if action else ""
+    except PlanError:
+        return json.dumps(action)
+
+
+@app.command("config")
+def show_config(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show the effective settings, where each comes from, and where the config file is.
+
+    Precedence: command-line flags, then TRACER_* environment variables, then the config file
+    (TOML, one `name = value` per setting), then the defaults.
+    """
+    with _guard():
+        path = cfg.config_path()
+        settings, sources = cfg.load()
+        if as_json:
+            sys.stdout.write(json.dumps({"config_file": str(path), "runs": str(cfg.runs_dir()),
+                                         "settings": settings.model_dump(),
+                                         "sources": sources}) + "\n")
+            return
+        state = "exists" if path.exists() else "not created yet"
+        out.print(f"config file: {path} ({state})", soft_wrap=True)
+        out.print(f"run records: {cfg.runs_dir()}", soft_wrap=True)
+        out.print(f"API key: {'set' if settings.api_key else 'not set'} "
+                  "(TRACER_API_KEY or OPENAI_API_KEY)")
+        table = Table()
+        for col in ("setting", "value", "from", "environment", "meaning"):
+            table.add_column(col)
+        for name, field in type(settings).model_fields.items():
+            table.add_row(name, escape(repr(getattr(settings, name))), sources[name],
+                          cfg.ENV_PREFIX + name.upper(), field.description or "")
+        out.print(table)
+
+
+def main() -> None:
+    app()

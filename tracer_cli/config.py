@@ -1,0 +1,144 @@
+"""Settings: defaults < config file (TOML) < environment (TRACER_*) < command-line flags.
+
+Where things live: ``$TRACER_HOME`` (config.toml and runs/ inside it) when set, otherwise the
+platform's user config and data directories. ``TRACER_CONFIG`` names another config file.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from tracer_cli.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+APP = "tracer"
+ENV_PREFIX = "TRACER_"
+
+
+class Settings(BaseModel):
+    """Everything a run can be configured with. Field descriptions show in `tracer config`."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    backend: str = Field("openai", description="planner backend (openai, script, ...)")
+    base_url: str = Field("http://127.0.0.1:8080/v1", description="OpenAI-compatible server URL")
+    model: str = Field("", description="model name on the server (empty: the server's only model)")
+    script: str = Field("", description="JSONL file of plans for the script backend")
+    profile: str = Field("tracer1", description="how the model is prompted and read")
+    horizon: int = Field(5, ge=1, le=20, description="steps forecast per model call")
+    max_steps: int = Field(30, ge=1, le=1000, description="actions before giving up")
+    timeout: float = Field(900.0, gt=0, description="seconds before giving up on the task")
+    monitor: int = Field(1, ge=1, description="monitor to see and act on (mss numbering, 1 = primary)")
+    display: str = Field("", description="X display to use (empty: $DISPLAY)")
+    confirm: Literal["always", "never"] = Field(
+        "always", description="ask before each action (--yes means never)")
+    max_pixels: int = Field(1_048_576, ge=3136, description="pixel budget of the model's screenshot")
+    image_factor: int = Field(32, ge=1, le=256, description="screenshot sides are multiples of this")
+    image_format: Literal["png", "jpeg"] = Field("png", description="screenshot encoding")
+    temperature: float = Field(0.0, ge=0, le=2, description="sampling temperature")
+    max_tokens: int = Field(1024, ge=16, description="longest answer accepted from the model")
+    answer_retries: int = Field(2, ge=0, le=10, description="re-asks after a malformed answer")
+    request_timeout: float = Field(120.0, gt=0, description="seconds per model request")
+    request_retries: int = Field(2, ge=0, le=10, description="retries of a failed request")
+    settle_quiet: float = Field(0.3, ge=0, description="seconds without change = screen settled")
+    settle_timeout: float = Field(3.0, ge=0, description="longest wait for the screen to settle")
+    history: int = Field(10, ge=0, le=100, description="past steps shown to the model")
+
+    @property
+    def api_key(self) -> str:
+        """Taken from the environment only, so it is never written into a config file."""
+        return os.environ.get("TRACER_API_KEY") or os.environ.get("OPENAI_API_KEY") or ""
+
+
+def home() -> Path | None:
+    value = os.environ.get("TRACER_HOME")
+    return Path(value).expanduser() if value else None
+
+
+def config_path() -> Path:
+    if os.environ.get("TRACER_CONFIG"):
+        return Path(os.environ["TRACER_CONFIG"]).expanduser()
+    if home():
+        return home() / "config.toml"  # type: ignore[operator]
+    from platformdirs import user_config_path
+
+    return user_config_path(APP) / "config.toml"
+
+
+def data_dir() -> Path:
+    if home():
+        return home()  # type: ignore[return-value]
+    from platformdirs import user_data_path
+
+    return user_data_path(APP)
+
+
+def runs_dir() -> Path:
+    return data_dir() / "runs"
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        if os.environ.get("TRACER_CONFIG"):
+            raise ConfigError(f"config file {path} (from TRACER_CONFIG) does not exist",
+                              "create it or unset TRACER_CONFIG")
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}",
+                          "fix the line named, or move the file away") from None
+    unknown = sorted(set(data) - set(Settings.model_fields))
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown setting {unknown[0]!r}",
+                          "see `tracer config` for the settings there are")
+    return data
+
+
+def _read_env() -> dict[str, str]:
+    out = {}
+    for name in Settings.model_fields:
+        value = os.environ.get(ENV_PREFIX + name.upper())
+        if value is not None:
+            out[name] = value
+    return out
+
+
+def _check(layer: dict[str, Any], where: str) -> None:
+    for name, value in layer.items():
+        try:
+            Settings.__pydantic_validator__.validate_assignment(Settings.model_construct(), name,
+                                                                value)
+        except ValidationError as exc:
+            msg = exc.errors(include_url=False)[0]["msg"]
+            label = f"{ENV_PREFIX}{name.upper()}" if where == "env" else name
+            raise ConfigError(f"{where}: {label}={value!r}: {msg}",
+                              "fix the value, or see `tracer config`") from None
+
+
+def load(flags: dict[str, Any] | None = None) -> tuple[Settings, dict[str, str]]:
+    """The effective settings and, for each, where its value came from."""
+    path = config_path()
+    layers = [
+        ("file", _read_file(path)),
+        ("env", _read_env()),
+        ("flag", {k: v for k, v in (flags or {}).items() if v is not None}),
+    ]
+    values: dict[str, Any] = {}
+    sources = dict.fromkeys(Settings.model_fields, "default")
+    for where, layer in layers:
+        _check(layer, f"config file {path}" if where == "file" else where)
+        values.update(layer)
+        sources.update(dict.fromkeys(layer, where))
+    return Settings(**values), sources

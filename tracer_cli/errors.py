@@ -1,0 +1,58 @@
+"""Typed errors. Each carries the one line a user sees and the exit code the CLI returns."""
+
+from __future__ import annotations
+
+EXIT_DONE = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class TracerError(Exception):
+    """An error the user can act on: the message says what is wrong and how to fix it."""
+
+    exit_code = EXIT_FAILED
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class ConfigError(TracerError):
+    """Bad flags, environment variables or config file."""
+
+    exit_code = EXIT_USAGE
+
+
+class DisplayError(TracerError):
+    """No display, a display we cannot use, or a monitor that does not exist."""
+
+    exit_code = EXIT_USAGE
+
+
+class BackendError(TracerError):
+    """The planner backend could not be reached or answered with an error."""
+
+    exit_code = EXIT_FAILED
+
+
+class PlanError(TracerError):
+    """A model answer that does not match the plan contract (sent back to the model)."""
+
+    exit_code = EXIT_FAILED
+
+
+class ActionError(TracerError):
+    """An action could not be executed safely (for example a point outside the monitor)."""
+
+    exit_code = EXIT_FAILED
+
+
+class Interrupted(TracerError):
+    """The user stopped the run (Ctrl-C, the pyautogui corner fail-safe)."""
+
+    exit_code = EXIT_INTERRUPTED

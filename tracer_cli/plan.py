@@ -1,0 +1,298 @@
+"""The plan contract: what a planner must answer, typed, validated and described.
+
+A plan is ``{"thought": "...", "trajectory": [STEP, ...]}`` with 1..K steps. Points are integers
+0..1000 relative to the width and height of the screenshot the model was shown.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+
+from tracer_cli.errors import PlanError
+
+COORD_MAX = 1000
+Coord = Annotated[int, Field(ge=0, le=COORD_MAX)]
+
+# Key names the actuator understands (pyautogui's names), plus common aliases models write.
+_NAMED_KEYS = {
+    "enter", "tab", "space", "backspace", "delete", "escape", "insert", "home", "end",
+    "pageup", "pagedown", "up", "down", "left", "right", "ctrl", "ctrlleft", "ctrlright",
+    "shift", "shiftleft", "shiftright", "alt", "altleft", "altright", "win", "winleft",
+    "winright", "command", "option", "fn", "capslock", "numlock", "scrolllock", "printscreen",
+    "pause", "menu", "apps", "volumeup", "volumedown", "volumemute", "playpause",
+    "nexttrack", "prevtrack",
+} | {f"f{n}" for n in range(1, 25)}
+KEY_ALIASES = {
+    "control": "ctrl", "return": "enter", "esc": "escape", "del": "delete", "ins": "insert",
+    "pgup": "pageup", "pgdn": "pagedown", "page_up": "pageup", "page_down": "pagedown",
+    "arrowup": "up", "arrowdown": "down", "arrowleft": "left", "arrowright": "right",
+    "cmd": "command", "super": "win", "meta": "win", "windows": "win", "opt": "option",
+    "prtsc": "printscreen", "bksp": "backspace", "spacebar": "space",
+}
+KNOWN_KEYS = frozenset(_NAMED_KEYS | {chr(c) for c in range(33, 127) if not chr(c).isupper()})
+
+
+def normalize_key(name: str) -> str:
+    """Return pyautogui's name for a key a model wrote, or raise ValueError."""
+    key = name.strip().lower() if len(name.strip()) > 1 else name.strip()
+    key = KEY_ALIASES.get(key, key)
+    if len(key) == 1 and key.isupper():
+        key = key.lower()
+    if key not in KNOWN_KEYS:
+        raise ValueError(f"unknown key {name!r}")
+    return key
+
+
+class _Step(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    @property
+    def is_terminal(self) -> bool:
+        return False
+
+    def points(self) -> list[tuple[int, int]]:
+        """Model-space points this step acts on, in order."""
+        return []
+
+    def describe(self) -> str:
+        return str(getattr(self, "action", "step"))
+
+
+class _PointStep(_Step):
+    x: Coord
+    y: Coord
+    target: str = Field(max_length=300)
+
+    def points(self) -> list[tuple[int, int]]:
+        return [(self.x, self.y)]
+
+    def describe(self) -> str:
+        return f"{self.action} ({self.x},{self.y}) {self.target!r}"  # type: ignore[attr-defined]
+
+
+class Click(_PointStep):
+    action: Literal["click"]
+
+
+class DoubleClick(_PointStep):
+    action: Literal["double_click"]
+
+
+class RightClick(_PointStep):
+    action: Literal["right_click"]
+
+
+class Type(_Step):
+    action: Literal["type"]
+    text: str = Field(min_length=1, max_length=4000)
+
+    @field_validator("text")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        bad = sorted({c for c in value if (ord(c) < 32 and c not in "\n\t") or ord(c) == 127})
+        if bad:
+            raise ValueError(f"text contains control characters {[hex(ord(c)) for c in bad]}")
+        return value
+
+    def describe(self) -> str:
+        shown = self.text if len(self.text) <= 60 else self.text[:57] + "..."
+        return f"type {shown!r}"
+
+
+class Hotkey(_Step):
+    action: Literal["hotkey"]
+    keys: list[str] = Field(min_length=1, max_length=4)
+
+    @field_validator("keys")
+    @classmethod
+    def _known(cls, keys: list[str]) -> list[str]:
+        return [normalize_key(k) for k in keys]
+
+    def describe(self) -> str:
+        return "hotkey " + "+".join(self.keys)
+
+
+class Scroll(_Step):
+    action: Literal["scroll"]
+    x: Coord
+    y: Coord
+    dy: int = Field(ge=-50, le=50)
+
+    @field_validator("dy")
+    @classmethod
+    def _nonzero(cls, dy: int) -> int:
+        if dy == 0:
+            raise ValueError("dy must not be 0 (negative scrolls down, positive up)")
+        return dy
+
+    def points(self) -> list[tuple[int, int]]:
+        return [(self.x, self.y)]
+
+    def describe(self) -> str:
+        return f"scroll ({self.x},{self.y}) dy={self.dy}"
+
+
+class Drag(_Step):
+    action: Literal["drag"]
+    x: Coord
+    y: Coord
+    x2: Coord
+    y2: Coord
+
+    def points(self) -> list[tuple[int, int]]:
+        return [(self.x, self.y), (self.x2, self.y2)]
+
+    def describe(self) -> str:
+        return f"drag ({self.x},{self.y})->({self.x2},{self.y2})"
+
+
+class Wait(_Step):
+    action: Literal["wait"]
+    seconds: float = Field(ge=0, le=60)
+
+    def describe(self) -> str:
+        return f"wait {self.seconds:g}s"
+
+
+class Done(_Step):
+    action: Literal["done"]
+    answer: str = Field(default="", max_length=4000)
+
+    @property
+    def is_terminal(self) -> bool:
+        return True
+
+    def describe(self) -> str:
+        return f"done {self.answer!r}" if self.answer else "done"
+
+
+class Fail(_Step):
+    action: Literal["fail"]
+    reason: str = Field(min_length=1, max_length=4000)
+
+    @property
+    def is_terminal(self) -> bool:
+        return True
+
+    def describe(self) -> str:
+        return f"fail {self.reason!r}"
+
+
+Step = Annotated[
+    Click | DoubleClick | RightClick | Type | Hotkey | Scroll | Drag | Wait | Done | Fail,
+    Field(discriminator="action"),
+]
+STEP_ADAPTER: TypeAdapter[Step] = TypeAdapter(Step)
+ACTIONS = ("click", "double_click", "right_click", "type", "hotkey", "scroll", "drag", "wait",
+           "done", "fail")
+
+
+class Plan(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    thought: str = Field(default="", max_length=2000)
+    trajectory: list[Step] = Field(min_length=1)
+
+    @field_validator("trajectory")
+    @classmethod
+    def _terminal_last(cls, steps: list[_Step]) -> list[_Step]:
+        for i, step in enumerate(steps[:-1]):
+            if step.is_terminal:
+                raise ValueError(f"step {i} is {step.action!r} but more steps follow it")  # type: ignore[attr-defined]
+        return steps
+
+    @property
+    def first(self) -> _Step:
+        return self.trajectory[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plan as contract JSON: each step's action first, unset optional fields left out."""
+        steps = [step_dict(s) for s in self.trajectory]
+        return {"thought": self.thought, "trajectory": steps}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False)
+
+
+def step_dict(step: _Step) -> dict[str, Any]:
+    data = step.model_dump(mode="json", exclude_defaults=True)
+    return {"action": data.pop("action"), **data}
+
+
+def plan_schema(horizon: int) -> dict[str, Any]:
+    """The JSON schema of a plan with at most ``horizon`` steps (for grammars and prompts)."""
+    schema = Plan.model_json_schema()
+    schema["properties"]["trajectory"]["maxItems"] = horizon
+    schema["required"] = ["thought", "trajectory"]
+    return schema
+
+
+_FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
+
+
+def extract_json(text: str) -> Any:
+    """Find the JSON object in a model answer: bare, in a code fence, or amid other text."""
+    stripped = text.strip()
+    if not stripped:
+        raise PlanError("the answer is empty; expected a JSON object")
+    candidates = [m.group(1).strip() for m in _FENCE.finditer(text)] + [stripped]
+    decoder = json.JSONDecoder()
+    first_error: str | None = None
+    for candidate in candidates:
+        for start in (i for i, c in enumerate(candidate) if c == "{"):
+            try:
+                value, _ = decoder.raw_decode(candidate, start)
+            except json.JSONDecodeError as exc:
+                first_error = first_error or f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+                continue
+            if isinstance(value, dict):
+                return value
+    if first_error:
+        raise PlanError(f"the answer holds no valid JSON object ({first_error})")
+    raise PlanError("the answer holds no JSON object; expected {\"thought\": ..., \"trajectory\": [...]}")
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ACTIONS or str(part).startswith("function-"):
+            continue  # the union tag pydantic adds; the index already says which step
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "plan"
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors(include_url=False):
+        where = _loc(tuple(err["loc"]))
+        msg = err["msg"].removeprefix("Value error, ")
+        got = err.get("input")
+        shown = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
+        parts.append(f"{where}: {msg}{shown}")
+    return "; ".join(parts)
+
+
+def parse_plan(text: str, horizon: int) -> Plan:
+    """Parse and validate a model answer. Longer forecasts are cut to ``horizon`` steps."""
+    data = extract_json(text)
+    try:
+        plan = Plan.model_validate(data)
+    except ValidationError as exc:
+        raise PlanError(f"the plan does not match the contract: {format_validation_error(exc)}") from None
+    if len(plan.trajectory) > horizon:
+        plan = plan.model_copy(update={"trajectory": plan.trajectory[:horizon]})
+    return plan
+
+
+def parse_step(data: dict[str, Any]) -> _Step:
+    try:
+        return STEP_ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        raise PlanError(f"the step does not match the contract: {format_validation_error(exc)}") from None

@@ -1,0 +1,48 @@
+"""Model profiles: how to prompt a model family and how to read its answer into our Plan.
+
+A profile registers itself with ``@PROFILES.register("name")`` in a module of this package or
+through the ``tracer.profiles`` entry-point group.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from tracer_cli.registry import Registry
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from tracer_cli.plan import Plan
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One executed step as the model is told about it."""
+
+    number: int
+    description: str
+    outcome: str
+
+
+@dataclass
+class PlanRequest:
+    task: str
+    image: Image.Image  # the screenshot as the model sees it (already downscaled)
+    horizon: int
+    history: list[HistoryEntry] = field(default_factory=list)
+    image_format: str = "png"
+
+
+class Profile(Protocol):
+    name: str
+
+    def messages(self, request: PlanRequest) -> list[dict[str, Any]]: ...
+
+    def parse(self, text: str, request: PlanRequest) -> Plan: ...
+
+    def retry_message(self, error: str) -> dict[str, Any]: ...
+
+
+PROFILES: Registry[Profile] = Registry("profile", __name__, "tracer.profiles")
