@@ -7,6 +7,8 @@ falls outside the monitor the user chose.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -118,53 +120,67 @@ class PyAutoGUIActuator:
         self._pressed: list[str] = []
         self._held_button: str | None = None
 
-    def _guard(self) -> None:
+    @contextmanager
+    def _acting(self) -> Iterator[None]:
+        """Check for a stop first; turn pyautogui's corner fail-safe into our Interrupted."""
         if self._stop.is_set():
             raise Interrupted("stopped")
+        try:
+            yield
+        except self._gui.FailSafeException:
+            raise Interrupted("stopped by the fail-safe: the mouse is in a corner of the screen") from None
 
     def size(self) -> tuple[int, int]:
         w, h = self._gui.size()
         return int(w), int(h)
 
+    def _off_corner(self, x: int, y: int) -> tuple[int, int]:
+        """Never park the pointer on a fail-safe corner pixel ourselves: the next action would
+        take it for the user's stop gesture. One pixel inwards instead."""
+        w, h = self.size()
+        if x in (0, w - 1) and y in (0, h - 1):
+            return (1 if x == 0 else w - 2), (1 if y == 0 else h - 2)
+        return x, y
+
     def click(self, x: int, y: int, button: str = "left", clicks: int = 1) -> None:
-        self._guard()
-        self._gui.click(x, y, clicks=clicks, interval=0.05, button=button)
+        x, y = self._off_corner(x, y)
+        with self._acting():
+            # pyautogui sleeps `interval` after every click, the last one too: only pause between.
+            self._gui.click(x, y, clicks=clicks, interval=0.05 if clicks > 1 else 0.0, button=button)
 
     def type_text(self, text: str) -> None:
         for ch in text:  # one key at a time so that a stop takes effect mid-text
-            self._guard()
-            if ch == "\n":
-                self._gui.press("enter")
-            elif ch == "\t":
-                self._gui.press("tab")
-            else:
-                self._gui.write(ch)
+            with self._acting():
+                if ch == "\n":
+                    self._gui.press("enter")
+                elif ch == "\t":
+                    self._gui.press("tab")
+                else:
+                    self._gui.write(ch)
             if self._interval:
                 self._stop.wait(self._interval)
 
     def hotkey(self, keys: list[str]) -> None:
-        self._guard()
-        self._pressed = []
-        try:
+        with self._acting():
             for key in keys:
                 self._gui.keyDown(key)
                 self._pressed.append(key)
             for key in reversed(keys):
                 self._gui.keyUp(key)
                 self._pressed.remove(key)
-        finally:
-            self.release_all()
 
     def scroll(self, x: int, y: int, clicks: int) -> None:
-        self._guard()
-        self._gui.scroll(clicks, x=x, y=y)
+        x, y = self._off_corner(x, y)
+        with self._acting():
+            self._gui.scroll(clicks, x=x, y=y)
 
     def drag(self, x: int, y: int, x2: int, y2: int) -> None:
-        self._guard()
-        self._gui.moveTo(x, y)
-        self._held_button = "left"
-        self._gui.dragTo(x2, y2, duration=0.3, button="left")
-        self._held_button = None
+        (x, y), (x2, y2) = self._off_corner(x, y), self._off_corner(x2, y2)
+        with self._acting():
+            self._gui.moveTo(x, y)
+            self._held_button = "left"
+            self._gui.dragTo(x2, y2, duration=0.3, button="left")
+            self._held_button = None
 
     def sleep(self, seconds: float) -> None:
         if self._stop.wait(seconds):
@@ -173,10 +189,15 @@ class PyAutoGUIActuator:
     def release_all(self) -> None:
         """Let go of every key and button we may hold (after an interrupt, an error).
 
-        Releasing a key that is up is harmless; a mouse button is released only if we held it."""
-        for key in [*reversed(self._pressed), "shift", "ctrl", "alt"]:
-            self._gui.keyUp(key, _pause=False)
-        self._pressed = []
-        if self._held_button:
-            self._gui.mouseUp(button=self._held_button, _pause=False)
-            self._held_button = None
+        Releasing a key that is up is harmless; a mouse button is released only if we held it.
+        The fail-safe is off meanwhile: the mouse may still be in the corner that stopped us."""
+        failsafe, self._gui.FAILSAFE = self._gui.FAILSAFE, False
+        try:
+            for key in [*reversed(self._pressed), "shift", "ctrl", "alt"]:
+                self._gui.keyUp(key, _pause=False)
+            self._pressed = []
+            if self._held_button:
+                self._gui.mouseUp(button=self._held_button, _pause=False)
+                self._held_button = None
+        finally:
+            self._gui.FAILSAFE = failsafe

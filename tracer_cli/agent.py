@@ -129,6 +129,7 @@ class Agent:
         points = [geometry.to_input(x, y) for x, y in step.points()]
         record.action, record.points = step, points
         if self.confirm:
+            self._emit("on_phase", record.number, "confirm")
             answer = self.confirm(record.number, step, points)
             if answer == "stop":
                 raise Interrupted("stopped at the confirmation prompt")

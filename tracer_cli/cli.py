@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sys
 import threading
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from rich.table import Table
 
 from tracer_cli import __version__
 from tracer_cli import config as cfg
-from tracer_cli.errors import EXIT_INTERRUPTED, ConfigError, TracerError
+from tracer_cli.errors import EXIT_INTERRUPTED, ConfigError, Interrupted, TracerError
 
 if TYPE_CHECKING:
     from tracer_cli.agent import RunResult
@@ -172,7 +173,7 @@ def plan(
             if forecast.plan.thought:
                 out.print(f"[bold]Thought:[/] {escape(forecast.plan.thought)}")
             out.print(_plan_table(forecast.plan, geometry))
-        err.print(f"preview: {out_png or preview}\nrun record: {run_dir}")
+        err.print(f"preview: {out_png or preview}\nrun record: {run_dir}", soft_wrap=True)
 
 
 def _preview(task: str, settings: Settings, quiet: bool):  # type: ignore[no-untyped-def]
@@ -246,7 +247,7 @@ def do(
         result, run_dir = _run_agent(task, settings)
         if result.answer:
             out.print(escape(result.answer))
-        err.print(f"run record: {run_dir}")
+        err.print(f"run record: {run_dir}", soft_wrap=True)
         if result.status != "done":
             err.print(f"[bold red]tracer: {result.status}:[/] {escape(result.reason)}")
         raise typer.Exit(result.exit_code)
@@ -268,9 +269,15 @@ def _run_agent(task: str, settings: Settings) -> tuple[RunResult, Path]:
     confirm = _confirmer(settings, view)
     log = RunLog(cfg.runs_dir(), "do", task)
     agent = Agent(screen, planner, actuator, settings, [log, view], confirm, stop)
+
+    def terminated(signum: int, frame: object) -> None:
+        raise Interrupted("terminated by SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, terminated)  # ends the run like Ctrl-C does
     try:
         return agent.run(task), log.dir
     finally:
+        signal.signal(signal.SIGTERM, previous)
         screen.close()
         planner.backend.close()
 

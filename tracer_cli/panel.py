@@ -82,7 +82,9 @@ class LivePanel(_State):
     def __init__(self, console: Console) -> None:
         super().__init__()
         self.console = console
-        self.live = Live(console=console, refresh_per_second=8, transient=False,
+        # Transient: stopping the live view (for a confirmation prompt) leaves no copy behind;
+        # the final state is printed once at the end.
+        self.live = Live(console=console, refresh_per_second=8, transient=True,
                          get_renderable=self.render)
 
     def render(self) -> Panel:
@@ -128,8 +130,8 @@ class LivePanel(_State):
 
     def on_end(self, result: RunResult) -> None:
         super().on_end(result)
-        self.live.refresh()
         self.live.stop()
+        self.console.print(self.render())
 
     def ask(self, question: str) -> str:
         self.live.stop()

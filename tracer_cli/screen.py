@@ -8,12 +8,12 @@ which on some HiDPI set-ups counts logical pixels where mss counts physical ones
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import math
 import os
 import sys
 import time
+import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -172,11 +172,12 @@ class MssScreen:
         from PIL import Image
 
         shot = self._mss.grab(self._raw)
-        image = Image.frombytes("RGB", shot.size, shot.bgra, "raw", "BGRX")
+        image = Image.frombytes("RGB", shot.size, shot.raw, "raw", "BGRX")
         return Screenshot(image, self.geometry, time.time())
 
     def fingerprint(self) -> bytes:
-        return hashlib.blake2b(self._mss.grab(self._raw).bgra, digest_size=16).digest()
+        """A cheap summary of the whole monitor that changes when any pixel does (CRC-32)."""
+        return zlib.crc32(self._mss.grab(self._raw).raw).to_bytes(4, "big")
 
     def close(self) -> None:
         self._mss.close()

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Set tracer up on a fresh Debian/Ubuntu machine: system packages, a virtual environment in
+# .venv, and tracer installed into it (editable). With --test, also what the test suite needs.
+#
+#   bash examples/install.sh          # to use tracer
+#   bash examples/install.sh --test   # to run the tests as well
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(python3-venv python3-tk xdotool)
+extra=""
+if [ "${1:-}" = "--test" ]; then
+  packages+=(xvfb xterm x11-utils)
+  extra="[test]"
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing Debian packages: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".${extra}"
+echo "tracer installed: $(.venv/bin/tracer --version)  (activate with: . .venv/bin/activate)"

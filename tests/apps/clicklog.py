@@ -1,0 +1,41 @@
+"""A test program: a window filling the screen that logs every mouse press and key to a file.
+
+    python clicklog.py LOGFILE
+
+Each line of LOGFILE is JSON: {"event": "ready"} once the window is mapped, then
+{"event": "press", "x": X, "y": Y, "button": B} (root coordinates) and
+{"event": "key", "keysym": K, "char": C}.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tkinter as tk
+
+
+def main() -> None:
+    path = sys.argv[1]
+    log = open(path, "a", encoding="utf-8")  # noqa: SIM115
+
+    def write(record: dict) -> None:
+        log.write(json.dumps(record) + "\n")
+        log.flush()
+
+    root = tk.Tk()
+    root.title("clicklog")
+    width, height = root.winfo_screenwidth(), root.winfo_screenheight()
+    root.geometry(f"{width}x{height}+0+0")
+    canvas = tk.Canvas(root, width=width, height=height, bg="white", highlightthickness=0)
+    canvas.pack(fill="both", expand=True)
+    canvas.create_text(width // 2, 30, text="clicklog", font=("DejaVu Sans", 16))
+    canvas.bind("<ButtonPress>", lambda e: write(
+        {"event": "press", "x": e.x_root, "y": e.y_root, "button": e.num}))
+    root.bind("<KeyPress>", lambda e: write({"event": "key", "keysym": e.keysym, "char": e.char}))
+    canvas.focus_set()
+    root.after(300, lambda: write({"event": "ready"}))
+    root.mainloop()
+
+
+if __name__ == "__main__":
+    main()

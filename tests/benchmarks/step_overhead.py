@@ -1,0 +1,142 @@
+"""Benchmark: the cost of one agent step without the model, at 1920x1080 by default.
+
+Phases measured with tracer's own components on a real X display: capture (mss), downscale to
+the image budget, encode (PNG data URL as sent to a server), parse (validate a 5-step plan),
+act (a real pyautogui click), and one settle check (a screen fingerprint). Then whole loop steps
+(Agent.run with the script backend, settle quiet time 0) to show the end-to-end overhead.
+
+    python tests/benchmarks/step_overhead.py [--size 1920x1080] [--runs 30] [--display :N]
+
+Without --display it starts its own Xvfb with a text-filled xterm on it (a dense screen is the
+worst case for PNG encoding) and stops both at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+PLAN = json.dumps({"thought": "Open the File menu, then Save As.", "trajectory": [
+    {"action": "click", "x": 23, "y": 15, "target": "File menu"},
+    {"action": "click", "x": 40, "y": 120, "target": "Save As..."},
+    {"action": "type", "text": "report-2026.txt"},
+    {"action": "hotkey", "keys": ["enter"]},
+    {"action": "done", "answer": ""}]})
+
+
+def start_xvfb(width: int, height: int) -> tuple[subprocess.Popen, str]:
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0",
+                             f"{width}x{height}x24", "-nolisten", "tcp"],
+                            pass_fds=(write_fd,), stderr=subprocess.DEVNULL)
+    os.close(write_fd)
+    with os.fdopen(read_fd) as reader:
+        return proc, ":" + reader.readline().strip()
+
+
+def timed(fn, runs: int) -> tuple[list[float], object]:  # type: ignore[no-untyped-def]
+    times, value = [], None
+    for _ in range(runs):
+        start = time.perf_counter()
+        value = fn()
+        times.append(time.perf_counter() - start)
+    return times, value
+
+
+def row(name: str, times: list[float]) -> str:
+    ms = sorted(t * 1000 for t in times)
+    p90 = ms[min(len(ms) - 1, int(len(ms) * 0.9))]
+    return f"{name:<28}{statistics.median(ms):>9.1f}{p90:>9.1f}{statistics.mean(ms):>9.1f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", default="1920x1080")
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--display", help="use this X display instead of starting an Xvfb")
+    parser.add_argument("--max-pixels", type=int, default=1_048_576)
+    args = parser.parse_args()
+    width, height = (int(v) for v in args.size.split("x"))
+    procs = []
+    if args.display:
+        os.environ["DISPLAY"] = args.display
+    else:
+        xvfb, os.environ["DISPLAY"] = start_xvfb(width, height)
+        procs.append(xvfb)
+        procs.append(subprocess.Popen(
+            ["xterm", "-geometry", f"{width // 6}x{height // 13}+0+0", "-e",
+             "ls -laR /usr/share/doc | head -2000; sleep 3600"], stderr=subprocess.DEVNULL))
+        time.sleep(1.5)
+    os.environ["TRACER_HOME"] = tempfile.mkdtemp(prefix="tracer-bench-")
+    try:
+        run(args, width, height)
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+            proc.wait()
+
+
+def run(args: argparse.Namespace, width: int, height: int) -> None:
+    from tracer_cli.actuator import PyAutoGUIActuator, execute
+    from tracer_cli.agent import Agent
+    from tracer_cli.backends.script import ScriptBackend
+    from tracer_cli.config import Settings
+    from tracer_cli.plan import Click, parse_plan
+    from tracer_cli.planner import Planner
+    from tracer_cli.profiles.tracer1 import Tracer1Profile
+    from tracer_cli.screen import MssScreen, data_url, downscale
+
+    actuator = PyAutoGUIActuator()
+    screen = MssScreen(1, input_size=actuator.size())
+    n = args.runs
+    capture, shot = timed(screen.capture, n)
+    small_img = downscale(shot.image, args.max_pixels, 32)  # type: ignore[attr-defined]
+    resize, _ = timed(lambda: downscale(shot.image, args.max_pixels, 32), n)  # type: ignore[attr-defined]
+    encode, url = timed(lambda: data_url(small_img, "png"), n)
+    encode_jpeg, _ = timed(lambda: data_url(small_img, "jpeg"), n)
+    parse, _ = timed(lambda: parse_plan(PLAN, 5), n)
+    click = Click(action="click", x=500, y=980, target="empty desktop")
+    act, _ = timed(lambda: execute(click, screen.geometry, actuator), n)
+    settle, _ = timed(screen.fingerprint, n)
+    print(f"step overhead without the model, {width}x{height} screen, "
+          f"model image {small_img.width}x{small_img.height} "
+          f"({len(url) // 1024} KiB as PNG data URL), {n} runs")  # type: ignore[arg-type]
+    print(f"{'phase':<28}{'median':>9}{'p90':>9}{'mean':>9}   (ms)")
+    phases = [("capture (mss)", capture), ("downscale", resize), ("encode PNG data URL", encode),
+              ("  (JPEG instead)", encode_jpeg), ("parse + validate plan", parse),
+              ("act (pyautogui click)", act), ("settle check (1 grab)", settle)]
+    for name, times in phases:
+        print(row(name, times))
+    total = [sum(v) for v in zip(capture, resize, encode, parse, act, settle, strict=True)]
+    print(row("sum (PNG)", total))
+
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as fh:
+        for _ in range(n):
+            fh.write(json.dumps({"thought": "", "trajectory": [
+                {"action": "click", "x": 500, "y": 980, "target": "empty desktop"}]}) + "\n")
+        fh.write(json.dumps({"thought": "", "trajectory": [{"action": "done"}]}) + "\n")
+    settings = Settings(max_steps=n + 1, settle_quiet=0.0, max_pixels=args.max_pixels,
+                        confirm="never")
+    planner = Planner(ScriptBackend(Path(fh.name)), Tracer1Profile())
+    agent = Agent(screen, planner, actuator, settings)
+    start = time.perf_counter()
+    result = agent.run("benchmark")
+    seconds = time.perf_counter() - start
+    print(f"whole loop (Agent.run, script backend, settle quiet 0): {result.steps} steps in "
+          f"{seconds:.2f} s = {seconds / result.steps * 1000:.1f} ms per step")
+    os.unlink(fh.name)
+    screen.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""Shared fixtures: an isolated tracer home, real Xvfb displays, a real chat server, and a way
+to run the real `tracer` command."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.chat_server import ChatServer
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+APPS = Path(__file__).resolve().parent / "apps"
+
+
+@pytest.fixture(autouse=True)
+def tracer_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own config and run directory, and no stray settings."""
+    for name in list(os.environ):
+        if name.startswith("TRACER_") or name == "OPENAI_API_KEY":
+            monkeypatch.delenv(name)
+    home = tmp_path / "tracer-home"
+    monkeypatch.setenv("TRACER_HOME", str(home))
+    return home
+
+
+@dataclass
+class Display:
+    name: str  # e.g. ":93"
+    width: int
+    height: int
+    pid: int
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "DISPLAY": self.name}
+
+
+def start_xvfb(width: int, height: int) -> tuple[subprocess.Popen, str]:
+    if not shutil.which("Xvfb"):
+        pytest.fail("Xvfb is not installed: apt-get install -y xvfb xdotool xterm")
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", f"{width}x{height}x24",
+         "-nolisten", "tcp", "-noreset"],
+        pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_fd)
+    with os.fdopen(read_fd) as reader:
+        number = reader.readline().strip()
+    if not number:
+        proc.kill()
+        pytest.fail("Xvfb did not start")
+    return proc, f":{number}"
+
+
+def _display(width: int, height: int) -> Iterator[Display]:
+    proc, name = start_xvfb(width, height)
+    try:
+        yield Display(name, width, height, proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def display_1280() -> Iterator[Display]:
+    yield from _display(1280, 800)
+
+
+@pytest.fixture(scope="session")
+def display_1920() -> Iterator[Display]:
+    yield from _display(1920, 1080)
+
+
+@pytest.fixture
+def display(display_1280: Display, monkeypatch: pytest.MonkeyPatch) -> Display:
+    """The 1280x800 display, set as DISPLAY for this test (in-process code and subprocesses)."""
+    monkeypatch.setenv("DISPLAY", display_1280.name)
+    return display_1280
+
+
+@pytest.fixture
+def chat_server() -> Iterator[ChatServer]:
+    server = ChatServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def run_tracer(*args: str, env: dict[str, str] | None = None, timeout: float = 120,
+               input: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real `tracer` command (this interpreter's install of it) and capture its output."""
+    return subprocess.run([sys.executable, "-m", "tracer_cli", *args], capture_output=True,
+                          text=True, timeout=timeout, env=env or dict(os.environ), input=input,
+                          cwd=ROOT)
