@@ -22,6 +22,8 @@ MODIFIERS = ("ctrl", "shift", "alt", "win", "command", "option")
 class Actuator(Protocol):
     def size(self) -> tuple[int, int]: ...
 
+    def safe_point(self, x: int, y: int) -> tuple[int, int]: ...
+
     def click(self, x: int, y: int, button: str = "left", clicks: int = 1) -> None: ...
 
     def type_text(self, text: str) -> None: ...
@@ -45,13 +47,20 @@ class Executed:
     outcome: str = "ok"
 
 
-def execute(step: _Step, geometry: Geometry, actuator: Actuator) -> Executed:
+def target_points(step: _Step, geometry: Geometry, actuator: Actuator) -> list[tuple[int, int]]:
+    """Where the step's points land, in the actuator's coordinates. Refuses any point outside
+    the monitor the user chose."""
     points = []
     for x, y in step.points():
         dx, dy = geometry.to_desktop(x, y)
         if not geometry.monitor.contains(dx, dy):  # defence in depth: to_desktop clamps already
             raise ActionError(f"point ({x},{y}) falls outside monitor {geometry.index}")
-        points.append(geometry.to_input(x, y))
+        points.append(actuator.safe_point(*geometry.to_input(x, y)))
+    return points
+
+
+def execute(step: _Step, geometry: Geometry, actuator: Actuator) -> Executed:
+    points = target_points(step, geometry, actuator)
     match step:
         case Click():
             actuator.click(*points[0])
@@ -83,6 +92,9 @@ class RecordingActuator:
 
     def size(self) -> tuple[int, int]:
         return self._size
+
+    def safe_point(self, x: int, y: int) -> tuple[int, int]:
+        return x, y
 
     def click(self, x: int, y: int, button: str = "left", clicks: int = 1) -> None:
         self.calls.append(("click", x, y, button, clicks))
@@ -134,7 +146,7 @@ class PyAutoGUIActuator:
         w, h = self._gui.size()
         return int(w), int(h)
 
-    def _off_corner(self, x: int, y: int) -> tuple[int, int]:
+    def safe_point(self, x: int, y: int) -> tuple[int, int]:
         """Never park the pointer on a fail-safe corner pixel ourselves: the next action would
         take it for the user's stop gesture. One pixel inwards instead."""
         w, h = self.size()
@@ -143,7 +155,7 @@ class PyAutoGUIActuator:
         return x, y
 
     def click(self, x: int, y: int, button: str = "left", clicks: int = 1) -> None:
-        x, y = self._off_corner(x, y)
+        x, y = self.safe_point(x, y)
         with self._acting():
             # pyautogui sleeps `interval` after every click, the last one too: only pause between.
             self._gui.click(x, y, clicks=clicks, interval=0.05 if clicks > 1 else 0.0, button=button)
@@ -170,12 +182,12 @@ class PyAutoGUIActuator:
                 self._pressed.remove(key)
 
     def scroll(self, x: int, y: int, clicks: int) -> None:
-        x, y = self._off_corner(x, y)
+        x, y = self.safe_point(x, y)
         with self._acting():
             self._gui.scroll(clicks, x=x, y=y)
 
     def drag(self, x: int, y: int, x2: int, y2: int) -> None:
-        (x, y), (x2, y2) = self._off_corner(x, y), self._off_corner(x2, y2)
+        (x, y), (x2, y2) = self.safe_point(x, y), self.safe_point(x2, y2)
         with self._acting():
             self._gui.moveTo(x, y)
             self._held_button = "left"

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from tracer_cli.actuator import Actuator, execute
+from tracer_cli.actuator import Actuator, execute, target_points
 from tracer_cli.errors import EXIT_DONE, EXIT_FAILED, EXIT_INTERRUPTED, Interrupted, TracerError
 from tracer_cli.plan import Done, Fail, _Step
 from tracer_cli.planner import Attempt, Forecast, ForecastFailed, Planner
@@ -126,7 +126,11 @@ class Agent:
     def act(self, record: StepRecord, step: _Step) -> None:
         assert self.actuator is not None, "act() needs an actuator"
         geometry = self.screen.geometry
-        points = [geometry.to_input(x, y) for x, y in step.points()]
+        try:
+            points = target_points(step, geometry, self.actuator)
+        except TracerError as exc:
+            record.action, record.outcome = step, f"error: {exc.message}"
+            return
         record.action, record.points = step, points
         if self.confirm:
             self._emit("on_phase", record.number, "confirm")

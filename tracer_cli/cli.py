@@ -37,8 +37,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+# soft_wrap: a message is one line however narrow the terminal (or pipe) is.
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True)
 _debug = {"on": bool(os.environ.get("TRACER_DEBUG"))}
 
 

@@ -1,0 +1,267 @@
+"""Helpers for the end-to-end tests: programs started on an Xvfb display (and always stopped by
+their PID), the pointer read and placed with xdotool, the real `tracer` started in the
+background, and the run records read back."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import APPS, EXAMPLES, ROOT, Display, run_tracer
+
+CLICKLOG = APPS / "clicklog.py"
+DEMO_FORM = EXAMPLES / "demo_form.py"
+MARKER_RED = (0xE6, 0x19, 0x4B)  # the first marker's colour in a preview
+
+
+def tracer_env(display: Display, **extra: str) -> dict[str, str]:
+    """The environment for a tracer run on ``display``: short settle waits unless overridden."""
+    env = display.env()
+    env.setdefault("TRACER_SETTLE_QUIET", "0.1")
+    env.setdefault("TRACER_SETTLE_TIMEOUT", "2")
+    env.update(extra)
+    return env
+
+
+def xdotool(display: Display, *args: str, timeout: float = 10) -> str:
+    done = subprocess.run(["xdotool", *args], capture_output=True, text=True, timeout=timeout,
+                          env=display.env(), check=True)
+    return done.stdout
+
+
+def pointer(display: Display) -> tuple[int, int]:
+    """Where the pointer is now (root coordinates)."""
+    found = re.search(r"x:(\d+) y:(\d+)", xdotool(display, "getmouselocation"))
+    assert found, "xdotool getmouselocation gave no position"
+    return int(found.group(1)), int(found.group(2))
+
+
+def move_pointer(display: Display, x: int, y: int) -> None:
+    """Move the pointer and wait until the server has it there (`mousemove --sync` would wait
+    forever when the pointer is there already)."""
+    xdotool(display, "mousemove", str(x), str(y))
+    wait_until(lambda: pointer(display) == (x, y), 5, f"the pointer to reach ({x},{y})")
+
+
+def park_pointer(display: Display) -> tuple[int, int]:
+    """Put the pointer at an odd spot away from every corner (pyautogui's fail-safe points) and
+    away from any point a test clicks, so a later move is visible."""
+    x, y = display.width // 3 + 7, display.height // 3 + 5
+    move_pointer(display, x, y)
+    assert pointer(display) == (x, y)
+    return x, y
+
+
+class Program:
+    """A program running on a test display. Stopped by its PID at the end of the test."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], display: Display, name: str) -> None:
+        self.proc = proc
+        self.display = display
+        self.name = name
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+
+class ClickLog(Program):
+    """tests/apps/clicklog.py: a full-screen window logging presses and keys to a JSONL file."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], display: Display, log: Path) -> None:
+        super().__init__(proc, display, "clicklog")
+        self.log = log
+
+    def events(self) -> list[dict[str, Any]]:
+        if not self.log.exists():
+            return []
+        return [json.loads(line) for line in self.log.read_text().splitlines() if line.strip()]
+
+    def presses(self) -> list[dict[str, Any]]:
+        return [e for e in self.events() if e["event"] == "press"]
+
+    def keys(self) -> list[dict[str, Any]]:
+        return [e for e in self.events() if e["event"] == "key"]
+
+    def wait_presses(self, count: int, timeout: float = 5) -> list[dict[str, Any]]:
+        """The presses logged, once there are ``count`` (events reach the file a moment late)."""
+        deadline = time.monotonic() + timeout
+        while len(self.presses()) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.presses()
+
+
+def wait_for_window(program: Program, title: str, timeout: float = 15) -> str:
+    """The id of the visible window titled ``title`` (a regex) of ``program``, once mapped."""
+    display = program.display
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not program.alive():
+            raise AssertionError(f"{program.name} (pid {program.pid}) exited with "
+                                 f"{program.proc.returncode} before its window showed")
+        done = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", title],
+                              capture_output=True, text=True, env=display.env(), timeout=10)
+        ids = done.stdout.split()
+        if ids:
+            return ids[-1]
+        time.sleep(0.1)
+    raise AssertionError(f"no window {title!r} appeared on {display.name} in {timeout}s")
+
+
+@pytest.fixture
+def programs() -> Iterator[Callable[..., Any]]:
+    """Start programs on a display; every one started is stopped by its PID after the test."""
+    started: list[Program] = []
+
+    def start(display: Display, argv: list[str], name: str, cwd: Path | None = None) -> Program:
+        proc = subprocess.Popen(argv, env=display.env(), cwd=cwd or ROOT,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        program = Program(proc, display, name)
+        started.append(program)
+        return program
+
+    yield start
+    for program in reversed(started):
+        program.stop()
+
+
+@pytest.fixture
+def start_clicklog(programs: Callable[..., Program], tmp_path: Path) -> Callable[[Display], ClickLog]:
+    def start(display: Display) -> ClickLog:
+        park_pointer(display)
+        log = tmp_path / f"clicklog-{display.width}.jsonl"
+        program = programs(display, [sys.executable, str(CLICKLOG), str(log)], "clicklog")
+        app = ClickLog(program.proc, display, log)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if any(e["event"] == "ready" for e in app.events()):
+                break
+            assert app.alive(), "clicklog exited before it was ready"
+            time.sleep(0.05)
+        else:
+            raise AssertionError("clicklog wrote no ready line in 15 s")
+        wait_for_window(app, "^clicklog$")
+        time.sleep(0.2)  # let the first frame reach the screen
+        assert app.presses() == [] and app.keys() == []
+        return app
+
+    return start
+
+
+@pytest.fixture
+def clicklog(display: Display, start_clicklog: Callable[[Display], ClickLog]) -> ClickLog:
+    """clicklog filling the 1280x800 display."""
+    return start_clicklog(display)
+
+
+def start_tracer(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    """The real `tracer` command in the background (same command line as run_tracer)."""
+    return subprocess.Popen([sys.executable, "-m", "tracer_cli", *args], env=env, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.fixture
+def background_tracer() -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """Start `tracer` in the background; any still running at the end is killed by its PID."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+        proc = start_tracer(*args, env=env)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=10)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+
+
+def plan(*steps: dict[str, Any], thought: str = "") -> dict[str, Any]:
+    return {"thought": thought, "trajectory": list(steps)}
+
+
+def click(x: int, y: int, target: str = "point", action: str = "click") -> dict[str, Any]:
+    return {"action": action, "x": x, "y": y, "target": target}
+
+
+def done(answer: str = "") -> dict[str, Any]:
+    return {"action": "done", "answer": answer} if answer else {"action": "done"}
+
+
+def request_image(body: dict[str, Any]) -> tuple[str, bytes]:
+    """The (data URL prefix, decoded bytes) of the screenshot in a chat request body."""
+    for message in body["messages"]:
+        content = message.get("content")
+        if isinstance(content, list):
+            for part in content:
+                if part.get("type") == "image_url":
+                    url = part["image_url"]["url"]
+                    prefix, _, data = url.partition(",")
+                    return prefix, base64.b64decode(data)
+    raise AssertionError("the request carries no image")
+
+
+def request_image_size(body: dict[str, Any]) -> tuple[int, int]:
+    from PIL import Image
+
+    _, raw = request_image(body)
+    with Image.open(io.BytesIO(raw)) as image:
+        return image.size
+
+
+def request_text(body: dict[str, Any]) -> str:
+    """All the text of a request's messages, joined."""
+    parts = []
+    for message in body["messages"]:
+        content = message.get("content")
+        if isinstance(content, str):
+            parts.append(content)
+        elif isinstance(content, list):
+            parts.extend(p["text"] for p in content if p.get("type") == "text")
+    return "\n".join(parts)
+
+
+def last_run(env: dict[str, str]) -> dict[str, Any]:
+    """`tracer logs last --json`, parsed."""
+    done_ = run_tracer("logs", "last", "--json", env=env, timeout=30)
+    assert done_.returncode == 0, done_.stderr
+    return json.loads(done_.stdout)
+
+
+def run_dir(env: dict[str, str]) -> Path:
+    """The directory of the last run (`tracer logs last --path`)."""
+    done_ = run_tracer("logs", "last", "--path", env=env, timeout=30)
+    assert done_.returncode == 0, done_.stderr
+    return Path(done_.stdout.strip())

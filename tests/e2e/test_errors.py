@@ -1,0 +1,71 @@
+"""Errors a user can act on: one line, the right exit code, no traceback."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import pytest
+
+from tests.conftest import Display, run_tracer
+from tests.e2e.conftest import tracer_env
+
+pytestmark = pytest.mark.display
+
+
+def closed_port_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"  # nothing listens there any more
+
+
+def lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("command", ["do", "plan"])
+def test_unreachable_server_is_one_clear_line(display: Display, command: str) -> None:
+    url = closed_port_url()
+    args = [command, "open the settings", "--base-url", url]
+    if command == "do":
+        args.append("--yes")
+    result = run_tracer(*args, env=tracer_env(display), timeout=60)
+
+    assert result.returncode in (1, 2), result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    assert url in result.stderr
+    assert len(lines(result.stderr)) == 1, result.stderr
+    assert lines(result.stderr)[0].startswith("tracer: error:")
+
+
+@pytest.mark.parametrize("command", ["do", "plan"])
+def test_missing_monitor_is_a_usage_error(display: Display, chat_server: Any,
+                                          command: str) -> None:
+    args = [command, "open the settings", "--base-url", chat_server.base_url, "--monitor", "9"]
+    if command == "do":
+        args.append("--yes")
+    result = run_tracer(*args, env=tracer_env(display), timeout=60)
+
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(lines(result.stderr)) == 1, result.stderr
+    assert "monitor 9" in result.stderr
+    assert f"{display.width}x{display.height}" in result.stderr  # the monitors there are
+    assert chat_server.requests == []  # no model call before the screen is known
+
+
+def test_a_run_with_no_valid_plan_ends_with_one_status_line(display: Display,
+                                                            chat_server: Any) -> None:
+    """The last line of a failed `do` says how it ended and why, on one line however long."""
+    chat_server.queue("no plan here", "still none", '{"thought": "", "trajectory": []}')
+    result = run_tracer("do", "open the settings", "--yes", "--base-url", chat_server.base_url,
+                        env=tracer_env(display), timeout=60)
+
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    last = lines(result.stderr)[-1]
+    assert last.startswith("tracer: error: the model gave no valid plan in 3 attempts"), \
+        result.stderr
+    assert last.endswith("List should have at least 1 item after validation, not 0"), result.stderr

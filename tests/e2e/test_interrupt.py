@@ -1,0 +1,98 @@
+"""Stopping a run: Ctrl-C (SIGINT) mid-step, --timeout, and the corner fail-safe; each ends with
+its exit code and the run record saying how the run ended."""
+
+from __future__ import annotations
+
+import signal
+import time
+from typing import Any
+
+import pytest
+
+from tests.conftest import Display, run_tracer
+from tests.e2e.conftest import (
+    ClickLog,
+    click,
+    done,
+    last_run,
+    move_pointer,
+    park_pointer,
+    plan,
+    tracer_env,
+    wait_until,
+)
+
+pytestmark = pytest.mark.display
+
+
+def wait_step(seconds: float) -> dict[str, Any]:
+    return {"action": "wait", "seconds": seconds}
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_during_a_long_wait_ends_as_interrupted(display: Display, chat_server: Any,
+                                                      background_tracer: Any,
+                                                      signum: signal.Signals) -> None:
+    chat_server.queue(plan(wait_step(30), done("never")))
+    env = tracer_env(display)
+    proc = background_tracer("do", "wait for the download", "--yes", "-b", "openai",
+                             "--base-url", chat_server.base_url, env=env)
+    wait_until(lambda: len(chat_server.requests) >= 1, 30, "tracer to ask the model")
+    time.sleep(1.5)  # well inside the 30 s wait step
+    assert proc.poll() is None, proc.communicate()
+    sent = time.monotonic()
+    proc.send_signal(signum)
+    stdout, stderr = proc.communicate(timeout=20)
+
+    assert time.monotonic() - sent < 5, "tracer did not stop at once"
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert "interrupted" in stderr
+    assert stdout == ""
+    record = last_run(env)
+    assert record["run"]["status"] == "interrupted"
+    assert record["run"]["steps"] == 1
+    assert record["steps"][0]["action"] == {"action": "wait", "seconds": 30.0}
+
+
+def test_timeout_gives_up(display: Display, chat_server: Any) -> None:
+    chat_server.queue(*[plan(wait_step(0.4), done("never")) for _ in range(20)])
+    env = tracer_env(display)
+    started = time.monotonic()
+    result = run_tracer("do", "wait for the download", "--yes", "--timeout", "1", "-b", "openai",
+                        "--base-url", chat_server.base_url, env=env, timeout=60)
+
+    assert result.returncode == 1, result.stderr
+    assert time.monotonic() - started < 15
+    assert "gave_up" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert 1 <= len(chat_server.requests) < 10
+    record = last_run(env)
+    assert record["run"]["status"] == "gave_up"
+    assert "timeout" in record["run"]["reason"]
+
+
+def test_pointer_in_a_corner_stops_the_run(display: Display, clicklog: ClickLog,
+                                           chat_server: Any, background_tracer: Any) -> None:
+    """The user's fail-safe: README says moving the mouse into a corner stops a run, like Ctrl-C,
+    and the run record says how it ended."""
+    chat_server.queue(plan(wait_step(1.5), click(500, 500, "OK")),
+                      plan(click(500, 500, "OK"), done("pressed")),
+                      plan(done("pressed")))
+    env = tracer_env(display)
+    proc = background_tracer("do", "press OK", "--yes", "-b", "openai",
+                             "--base-url", chat_server.base_url, env=env)
+    wait_until(lambda: len(chat_server.requests) >= 1, 30, "tracer to ask the model")
+    move_pointer(display, 0, 0)  # during the wait step
+    try:
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        park_pointer(display)  # out of the corner for the tests that follow
+
+    assert clicklog.presses() == []
+    assert "Traceback" not in stderr, stderr
+    assert proc.returncode == 130, stderr
+    assert stdout == ""
+    record = last_run(env)
+    assert record["run"]["status"] == "interrupted"
+    assert "fail-safe" in record["run"]["reason"]

@@ -1,0 +1,101 @@
+"""`tracer plan`: one screenshot, one forecast, no input events; JSON or a table, and a preview
+picture with a numbered marker at each predicted point."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Display, run_tracer
+from tests.e2e.conftest import MARKER_RED, ClickLog, click, done, last_run, plan, pointer, run_dir, tracer_env
+
+pytestmark = pytest.mark.display
+
+FORECAST = plan(
+    click(250, 300, "Save button"),
+    click(700, 650, "Name field"),
+    {"action": "type", "text": "report"},
+    done("saved"),
+    thought="Save first, then name the file.",
+)
+ORANGE = (0xF5, 0x82, 0x31)  # the second marker
+
+
+def colour_near(image: Any, centre: tuple[int, int], colour: tuple[int, int, int],
+                radius: int = 12) -> int:
+    """How many pixels within ``radius`` of ``centre`` have exactly ``colour``."""
+    cx, cy = centre
+    rgb = image.convert("RGB")
+    return sum(
+        rgb.getpixel((x, y)) == colour
+        for x in range(cx - radius, cx + radius + 1)
+        for y in range(cy - radius, cy + radius + 1)
+        if (x - cx) ** 2 + (y - cy) ** 2 <= radius ** 2
+        and 0 <= x < image.width and 0 <= y < image.height
+    )
+
+
+def plan_args(chat_server: Any, *extra: str) -> list[str]:
+    return ["plan", "save the document", "-b", "openai", "--base-url", chat_server.base_url,
+            *extra]
+
+
+def test_plan_json_prints_only_the_plan_and_touches_nothing(
+        display: Display, clicklog: ClickLog, chat_server: Any) -> None:
+    from PIL import Image
+
+    chat_server.queue(FORECAST)
+    env = tracer_env(display)
+    before = pointer(display)
+    result = run_tracer(*plan_args(chat_server, "--json"), env=env, timeout=60)
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == FORECAST
+    assert result.stdout.count("\n") == 1
+    assert clicklog.presses() == [] and clicklog.keys() == []
+    assert pointer(display) == before
+    assert len(chat_server.requests) == 1
+
+    record = last_run(env)
+    assert record["run"]["kind"] == "plan"
+    assert record["run"]["status"] == "planned"
+    assert "action" not in record["steps"][0]
+    preview = run_dir(env) / "preview.png"
+    assert preview.is_file()
+    assert f"preview: {preview}" in result.stderr
+    with Image.open(preview) as image:
+        assert image.size == (display.width, display.height)
+        # (250,300) -> (320,240) and (700,650) -> (896,520) on the 1280x800 screenshot
+        assert colour_near(image, (320, 240), MARKER_RED) > 100
+        assert colour_near(image, (896, 520), ORANGE) > 100
+        assert colour_near(image, (896, 520), MARKER_RED) == 0
+        assert colour_near(image, (640, 400), MARKER_RED) == 0
+
+
+def test_plan_prints_a_table_of_the_targets(display: Display, chat_server: Any) -> None:
+    chat_server.queue(FORECAST)
+    result = run_tracer(*plan_args(chat_server), env=tracer_env(display), timeout=60)
+
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Save first, then name the file." in out
+    for text in ("Save button", "Name field", "report", "saved",
+                 "(250,300)", "(320,240)", "(700,650)", "(896,520)"):
+        assert text in out, text
+    for action in ("click", "type", "done"):
+        assert action in out
+
+
+def test_plan_out_writes_the_preview(display: Display, chat_server: Any, tmp_path: Path) -> None:
+    chat_server.queue(FORECAST)
+    target = tmp_path / "x.png"
+    env = tracer_env(display)
+    result = run_tracer(*plan_args(chat_server, "--out", str(target)), env=env, timeout=60)
+
+    assert result.returncode == 0, result.stderr
+    assert target.is_file()
+    assert target.read_bytes() == (run_dir(env) / "preview.png").read_bytes()
+    assert f"preview: {target}" in result.stderr
