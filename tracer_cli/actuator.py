@@ -160,7 +160,20 @@ class PyAutoGUIActuator:
             # pyautogui sleeps `interval` after every click, the last one too: only pause between.
             self._gui.click(x, y, clicks=clicks, interval=0.05 if clicks > 1 else 0.0, button=button)
 
+    def _check_keys(self, keys: list[str]) -> None:
+        """Refuse keys this keyboard cannot produce before pressing anything: pyautogui would
+        skip them silently (or, for a key mapped to keycode 0, wedge the X connection)."""
+        x11 = getattr(self._gui, "_pyautogui_x11", None)
+        if x11 is None:  # other platforms map keys through their own tables
+            return
+        names = {"\n": "enter", "\t": "tab"}
+        missing = sorted({k for k in keys if not x11.keyboardMapping.get(names.get(k, k))})
+        if missing:
+            raise ActionError(f"cannot type {', '.join(repr(k) for k in missing)}: not on this "
+                              "keyboard layout")
+
     def type_text(self, text: str) -> None:
+        self._check_keys(list(text))
         for ch in text:  # one key at a time so that a stop takes effect mid-text
             with self._acting():
                 if ch == "\n":
@@ -173,6 +186,7 @@ class PyAutoGUIActuator:
                 self._stop.wait(self._interval)
 
     def hotkey(self, keys: list[str]) -> None:
+        self._check_keys(keys)
         with self._acting():
             for key in keys:
                 self._gui.keyDown(key)

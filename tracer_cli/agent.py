@@ -164,7 +164,7 @@ class Agent:
         deadline = started + self.settings.timeout
         self._emit("on_start", task, self.settings, self.screen.geometry)
         result = RunResult("gave_up", f"reached --max-steps {self.settings.max_steps}")
-        number = 0
+        ran = 0  # steps that got as far as being recorded
         try:
             for number in range(1, self.settings.max_steps + 1):
                 if self.stop.is_set():
@@ -176,6 +176,7 @@ class Agent:
                 try:
                     outcome = self._iterate(record, task)
                 finally:
+                    ran += 1
                     self._emit("on_step", record)
                 if outcome is not None:
                     result = outcome
@@ -190,7 +191,7 @@ class Agent:
         finally:
             if self.actuator is not None:
                 self.actuator.release_all()
-        result.steps = number
+        result.steps = ran
         result.seconds = time.monotonic() - started
         self._emit("on_end", result)
         return result

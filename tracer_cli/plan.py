@@ -23,7 +23,7 @@ _NAMED_KEYS = {
     "pageup", "pagedown", "up", "down", "left", "right", "ctrl", "ctrlleft", "ctrlright",
     "shift", "shiftleft", "shiftright", "alt", "altleft", "altright", "win", "winleft",
     "winright", "command", "option", "fn", "capslock", "numlock", "scrolllock", "printscreen",
-    "pause", "menu", "apps", "volumeup", "volumedown", "volumemute", "playpause",
+    "pause", "apps", "volumeup", "volumedown", "volumemute", "playpause",
     "nexttrack", "prevtrack",
 } | {f"f{n}" for n in range(1, 25)}
 KEY_ALIASES = {
@@ -31,7 +31,8 @@ KEY_ALIASES = {
     "pgup": "pageup", "pgdn": "pagedown", "page_up": "pageup", "page_down": "pagedown",
     "arrowup": "up", "arrowdown": "down", "arrowleft": "left", "arrowright": "right",
     "cmd": "command", "super": "win", "meta": "win", "windows": "win", "opt": "option",
-    "prtsc": "printscreen", "bksp": "backspace", "spacebar": "space",
+    "prtsc": "printscreen", "bksp": "backspace", "spacebar": "space", "menu": "apps",
+    "contextmenu": "apps",
 }
 KNOWN_KEYS = frozenset(_NAMED_KEYS | {chr(c) for c in range(33, 127) if not chr(c).isupper()})
 
@@ -246,6 +247,8 @@ def extract_json(text: str) -> Any:
         for start in (i for i, c in enumerate(candidate) if c == "{"):
             try:
                 value, _ = decoder.raw_decode(candidate, start)
+            except RecursionError:
+                raise PlanError("the answer nests JSON too deeply to be a plan") from None
             except json.JSONDecodeError as exc:
                 first_error = first_error or f"{exc.msg} at line {exc.lineno} column {exc.colno}"
                 continue
@@ -258,13 +261,15 @@ def extract_json(text: str) -> Any:
 
 def _loc(loc: tuple[Any, ...]) -> str:
     out = ""
+    previous: Any = None
     for part in loc:
+        # pydantic puts the union tag after a step's index; the index says enough.
+        tag = (isinstance(previous, int) and part in ACTIONS) or str(part).startswith("function-")
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ACTIONS or str(part).startswith("function-"):
-            continue  # the union tag pydantic adds; the index already says which step
-        else:
+        elif not tag:
             out += f".{part}" if out else str(part)
+        previous = part
     return out or "plan"
 
 

@@ -82,7 +82,8 @@ class RunLog(Listener):
             line["plan"] = record.forecast.plan.to_dict()
         line["attempts"] = [
             {"answer": a.answer, "error": a.error, "seconds": round(a.seconds, 3),
-             "prompt_tokens": a.prompt_tokens, "completion_tokens": a.completion_tokens}
+             "prompt_tokens": a.prompt_tokens, "completion_tokens": a.completion_tokens,
+             "reused_tokens": a.reused_tokens}
             for a in record.attempts
         ]
         if record.action is not None:
@@ -124,7 +125,7 @@ class RunSummary:
             try:
                 out.append(json.loads(line))
             except json.JSONDecodeError:
-                break  # a line cut by a crash: keep what came before it
+                continue  # a line cut by a crash: keep the others
         return out
 
 

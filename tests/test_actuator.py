@@ -1,0 +1,379 @@
+"""Acting on the desktop: plan steps to primitives (recorded), and the real pyautogui actuator."""
+
+from __future__ import annotations
+
+import gc
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.conftest import Display
+from tracer_cli.actuator import Executed, RecordingActuator, execute
+from tracer_cli.errors import ActionError, Interrupted
+from tracer_cli.plan import KNOWN_KEYS, parse_step
+from tracer_cli.screen import Geometry, Rect
+
+# A second monitor to the right of a 1920 wide primary, 1280x800.
+SECOND = Geometry(Rect(1920, 0, 1280, 800), index=2)
+# A HiDPI monitor: 2560x1600 physical pixels, input in logical pixels (half).
+HIDPI = Geometry(Rect(0, 0, 2560, 1600), index=1, input_scale=(2.0, 2.0))
+
+
+def run(step: dict[str, Any], geometry: Geometry = SECOND) -> tuple[Executed, list[tuple]]:
+    actuator = RecordingActuator()
+    done = execute(parse_step(step), geometry, actuator)
+    return done, actuator.calls
+
+
+def test_click_maps_through_the_monitor_offset() -> None:
+    done, calls = run({"action": "click", "x": 500, "y": 500, "target": "b"})
+    assert calls == [("click", 1920 + 640, 400, "left", 1)]
+    assert done.points == [(2560, 400)]
+    assert done.outcome == "ok"
+
+
+def test_double_and_right_click() -> None:
+    _, calls = run({"action": "double_click", "x": 0, "y": 0, "target": "f"})
+    assert calls == [("click", 1920, 0, "left", 2)]
+    _, calls = run({"action": "right_click", "x": 250, "y": 1000, "target": "m"})
+    assert calls == [("click", 1920 + 320, 799, "right", 1)]
+
+
+def test_click_on_hidpi_uses_input_units() -> None:
+    done, calls = run({"action": "click", "x": 500, "y": 250, "target": "b"}, HIDPI)
+    assert calls == [("click", 640, 200, "left", 1)]
+    assert done.points == [(640, 200)]
+
+
+def test_type_and_hotkey() -> None:
+    done, calls = run({"action": "type", "text": "hello\nworld"})
+    assert calls == [("type", "hello\nworld")]
+    assert done.points == []
+    _, calls = run({"action": "hotkey", "keys": ["Control", "Shift", "T"]})
+    assert calls == [("hotkey", "ctrl", "shift", "t")]
+
+
+@pytest.mark.parametrize("dy", [-3, 5])
+def test_scroll_keeps_its_sign(dy: int) -> None:
+    # Negative scrolls down, as for pyautogui.scroll: the sign is passed on unchanged.
+    _, calls = run({"action": "scroll", "x": 500, "y": 250, "dy": dy})
+    assert calls == [("scroll", 2560, 200, dy)]
+
+
+def test_drag_maps_both_points() -> None:
+    done, calls = run({"action": "drag", "x": 100, "y": 100, "x2": 900, "y2": 500})
+    assert calls == [("drag", 1920 + 128, 80, 1920 + 1152, 400)]
+    assert done.points == [(2048, 80), (3072, 400)]
+
+
+def test_drag_on_hidpi() -> None:
+    _, calls = run({"action": "drag", "x": 0, "y": 0, "x2": 1000, "y2": 1000}, HIDPI)
+    assert calls == [("drag", 0, 0, 1280, 800)]
+
+
+def test_wait_sleeps() -> None:
+    _, calls = run({"action": "wait", "seconds": 2.5})
+    assert calls == [("sleep", 2.5)]
+
+
+@pytest.mark.parametrize("step", [{"action": "done", "answer": "x"},
+                                  {"action": "fail", "reason": "cannot"}])
+def test_terminal_steps_are_refused(step: dict[str, Any]) -> None:
+    actuator = RecordingActuator()
+    with pytest.raises(ActionError, match="not an action that can be executed"):
+        execute(parse_step(step), SECOND, actuator)
+    assert actuator.calls == []
+
+
+def test_point_outside_the_monitor_is_refused() -> None:
+    # A degenerate monitor rectangle: no model point can land on it.
+    broken = Geometry(Rect(0, 0, 0, 0), index=4)
+    actuator = RecordingActuator()
+    with pytest.raises(ActionError, match=r"point \(10,10\) falls outside monitor 4"):
+        execute(parse_step({"action": "click", "x": 10, "y": 10, "target": "t"}), broken, actuator)
+    assert actuator.calls == []
+
+
+def test_recording_actuator_size() -> None:
+    assert RecordingActuator((1280, 800)).size() == (1280, 800)
+    assert RecordingActuator().size() == (1920, 1080)
+
+
+# --- the real actuator on Xvfb -----------------------------------------------------------------
+
+
+def pointer() -> tuple[int, int]:
+    out = subprocess.run(["xdotool", "getmouselocation", "--shell"], capture_output=True,
+                         text=True, check=True, timeout=10).stdout
+    values = dict(line.split("=", 1) for line in out.split())
+    return int(values["X"]), int(values["Y"])
+
+
+def move_pointer(x: int, y: int) -> None:
+    subprocess.run(["xdotool", "mousemove", str(x), str(y)], check=True, timeout=10)
+
+
+@pytest.fixture
+def pyautogui(display: Display) -> Any:
+    """pyautogui, imported with DISPLAY set to the test display (it connects at import).
+
+    pyscreeze (imported by pyautogui) leaks the pipes of a `which` subprocess at import; under
+    filterwarnings=error that ResourceWarning would fail whichever test runs next, so the import
+    happens with it ignored and the leaked pipes are closed."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        import pyautogui
+        import pyscreeze
+
+        proc = getattr(pyscreeze, "whichProc", None)
+        for pipe in (getattr(proc, "stdout", None), getattr(proc, "stderr", None)):
+            if pipe is not None:
+                pipe.close()
+        gc.collect()
+    return pyautogui
+
+
+@pytest.fixture
+def gui(pyautogui: Any) -> Iterator[Any]:
+    """The real actuator on the test display, with the pointer parked mid-screen."""
+    from tracer_cli.actuator import PyAutoGUIActuator
+
+    actuator = PyAutoGUIActuator(type_interval=0.01)
+    move_pointer(640, 400)
+    yield actuator
+    actuator.release_all()
+
+
+@pytest.fixture
+def x_keymap(display: Display) -> Iterator[Any]:
+    """A function returning the keycodes the X server currently holds down."""
+    from Xlib.display import Display as XDisplay
+
+    conn = XDisplay(display.name)
+
+    def held() -> set[int]:
+        keymap = conn.query_keymap()
+        return {i * 8 + bit for i, byte in enumerate(keymap) for bit in range(8) if byte >> bit & 1}
+
+    yield held
+    conn.close()
+
+
+@pytest.mark.display
+def test_size_is_the_display(gui: Any) -> None:
+    assert gui.size() == (1280, 800)
+
+
+@pytest.mark.display
+def test_click_moves_the_real_pointer(gui: Any) -> None:
+    gui.click(300, 200)
+    assert pointer() == (300, 200)
+    gui.click(1000, 700, button="right", clicks=2)
+    assert pointer() == (1000, 700)
+
+
+@pytest.mark.display
+def test_execute_click_on_the_real_display(gui: Any) -> None:
+    geometry = Geometry(Rect(0, 0, 1280, 800))
+    done = execute(parse_step({"action": "click", "x": 250, "y": 750, "target": "t"}), geometry, gui)
+    assert done.points == [(320, 600)]
+    assert pointer() == (320, 600)
+
+
+@pytest.mark.display
+def test_click_on_a_corner_pixel_lands_one_pixel_inside(gui: Any) -> None:
+    gui.click(1279, 799)
+    assert pointer() == (1278, 798)
+    gui.click(0, 0)  # would trip the fail-safe on the next action if parked there
+    assert pointer() == (1, 1)
+    gui.click(640, 400)  # no Interrupted
+    assert pointer() == (640, 400)
+
+
+@pytest.mark.display
+def test_fail_safe_corner_interrupts(gui: Any, x_keymap: Any) -> None:
+    move_pointer(0, 0)  # the user throws the mouse into a corner
+    with pytest.raises(Interrupted, match="fail-safe"):
+        gui.click(640, 400)
+    assert pointer() == (0, 0)  # nothing was clicked
+    gui.release_all()  # works with the mouse still in the corner
+    assert x_keymap() == set()
+
+
+@pytest.mark.display
+def test_drag_moves_to_the_end_point(gui: Any) -> None:
+    gui.drag(100, 100, 400, 300)
+    assert pointer() == (400, 300)
+
+
+@pytest.mark.display
+def test_scroll_moves_to_the_point(gui: Any) -> None:
+    gui.scroll(200, 150, -2)
+    assert pointer() == (200, 150)
+
+
+# Keys pyautogui's X11 backend knows by name but maps to no keycode, so pressing them does
+# nothing at all: macOS keys and media keys (pyautogui has no XF86 keysyms for them).
+X11_SILENT_KEYS = {"command", "option", "fn", "volumeup", "volumedown", "volumemute", "playpause",
+                   "nexttrack", "prevtrack"}
+# Keys whose keysym the X server's keymap lacks (Xvfb's default keymap has no F13..F24):
+# pyautogui sends keycode 0 for them.
+KEYMAP_MISSING_KEYS = {f"f{n}" for n in range(13, 25)}
+LOCK_KEYS = {"capslock", "numlock", "scrolllock"}
+
+
+@pytest.mark.display
+def test_every_known_key_is_a_pyautogui_key(pyautogui: Any) -> None:
+    # A key the plan contract accepts but pyautogui does not know is silently not pressed.
+    assert sorted(set(KNOWN_KEYS) - set(pyautogui.KEYBOARD_KEYS)) == []
+
+
+@pytest.mark.display
+def test_every_known_key_has_an_x11_keycode(pyautogui: Any) -> None:
+    from pyautogui import _pyautogui_x11
+
+    mapping = _pyautogui_x11.keyboardMapping
+    pyautogui_keys = set(KNOWN_KEYS) & set(pyautogui.KEYBOARD_KEYS)
+    no_keycode = {k for k in pyautogui_keys if not mapping.get(k)}
+    assert no_keycode - X11_SILENT_KEYS - KEYMAP_MISSING_KEYS == set()
+    assert {k for k in pyautogui_keys if mapping.get(k)} >= {"enter", "ctrl", "win", "f12", "a", "~"}
+
+
+@pytest.mark.display
+def test_every_known_key_really_goes_down_on_x(pyautogui: Any, x_keymap: Any) -> None:
+    from pyautogui import _pyautogui_x11
+
+    pyautogui.FAILSAFE = False  # the pointer is irrelevant here
+    pressed = []
+    try:
+        not_down = []
+        for key in sorted(KNOWN_KEYS):
+            keycode = _pyautogui_x11.keyboardMapping.get(key)
+            if not keycode:
+                continue  # see the two tests above
+            pyautogui.keyDown(key, _pause=False)
+            try:
+                if keycode not in x_keymap():
+                    not_down.append(key)
+            finally:
+                pyautogui.keyUp(key, _pause=False)
+            if key in LOCK_KEYS:  # toggle the lock back off
+                pyautogui.press(key, _pause=False)
+            pressed.append(key)
+        assert not_down == []
+        assert len(pressed) > 100
+        assert x_keymap() == set()
+    finally:
+        pyautogui.FAILSAFE = True
+
+
+UNMAPPABLE_HOTKEY = """
+import sys, warnings
+warnings.simplefilter("ignore")
+from tracer_cli.actuator import PyAutoGUIActuator, execute
+from tracer_cli.errors import TracerError
+from tracer_cli.plan import parse_step
+from tracer_cli.screen import Geometry, Rect
+
+actuator = PyAutoGUIActuator()
+step = parse_step({"action": "hotkey", "keys": ["f13"]})  # the plan contract accepts it
+try:
+    execute(step, Geometry(Rect(0, 0, 1280, 800)), actuator)
+    print("hotkey: ok")
+except TracerError as exc:
+    print("hotkey: TracerError", exc)
+except Exception as exc:
+    print("hotkey: crashed with", type(exc).__name__, exc)
+sys.stdout.flush()
+actuator.release_all()
+actuator.click(640, 400)
+print("usable afterwards")
+"""
+
+
+@pytest.mark.display
+def test_hotkey_the_keymap_lacks_does_not_wedge_the_actuator(display: Display) -> None:
+    # F13 is a known key but Xvfb's keymap has no keycode for it. Pressing it must either work
+    # or fail with a TracerError, and the actuator must still work afterwards.
+    try:
+        proc = subprocess.run([sys.executable, "-c", UNMAPPABLE_HOTKEY], capture_output=True,
+                              text=True, timeout=5, env=display.env())
+        output = proc.stdout
+    except subprocess.TimeoutExpired as exc:
+        partial = exc.stdout or b""  # bytes, even in text mode
+        output = (partial.decode() if isinstance(partial, bytes) else partial) + "\n<hung: killed after 5 s>"
+    assert "crashed" not in output, output
+    assert "usable afterwards" in output, output
+
+
+@pytest.mark.display
+def test_hotkey_leaves_no_key_held(gui: Any, x_keymap: Any) -> None:
+    gui.hotkey(["ctrl", "shift", "a"])
+    assert x_keymap() == set()
+    assert gui._pressed == []
+
+
+@pytest.mark.display
+def test_release_all_lets_go_of_held_modifiers(gui: Any, pyautogui: Any, x_keymap: Any) -> None:
+    from pyautogui import _pyautogui_x11
+
+    pyautogui.keyDown("shift", _pause=False)
+    pyautogui.keyDown("ctrl", _pause=False)
+    assert _pyautogui_x11.keyboardMapping["shift"] in x_keymap()
+    gui.release_all()
+    assert x_keymap() == set()
+
+
+@pytest.mark.display
+def test_stop_set_before_typing_types_nothing(pyautogui: Any, x_keymap: Any) -> None:
+    from tracer_cli.actuator import PyAutoGUIActuator
+
+    stop = threading.Event()
+    stop.set()
+    actuator = PyAutoGUIActuator(stop)
+    for act in (lambda: actuator.type_text("hello"), lambda: actuator.click(10, 10),
+                lambda: actuator.hotkey(["ctrl", "a"]), lambda: actuator.scroll(10, 10, 1),
+                lambda: actuator.drag(10, 10, 20, 20), lambda: actuator.sleep(5)):
+        started = time.monotonic()
+        with pytest.raises(Interrupted):
+            act()
+        assert time.monotonic() - started < 0.5
+    assert x_keymap() == set()
+
+
+@pytest.mark.display
+def test_stop_interrupts_typing_midway(pyautogui: Any) -> None:
+    from tracer_cli.actuator import PyAutoGUIActuator
+
+    stop = threading.Event()
+    actuator = PyAutoGUIActuator(stop, type_interval=0.01)
+    text = "x" * 200  # at least 200 * (0.02 pause + 0.01 interval) = 6 s to type in full
+    timer = threading.Timer(0.2, stop.set)
+    started = time.monotonic()
+    timer.start()
+    try:
+        with pytest.raises(Interrupted, match="stopped"):
+            actuator.type_text(text)
+    finally:
+        timer.cancel()
+    elapsed = time.monotonic() - started
+    assert 0.15 < elapsed < 1.5  # it typed for a while, then stopped well before the end
+
+
+@pytest.mark.display
+def test_stop_interrupts_a_wait(pyautogui: Any) -> None:
+    from tracer_cli.actuator import PyAutoGUIActuator
+
+    stop = threading.Event()
+    actuator = PyAutoGUIActuator(stop)
+    threading.Timer(0.1, stop.set).start()
+    started = time.monotonic()
+    with pytest.raises(Interrupted):
+        actuator.sleep(10)
+    assert time.monotonic() - started < 1.0

@@ -1,0 +1,373 @@
+"""The receding-horizon loop, with a fake screen, a scripted or fake model and a recording actuator."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from tests.test_planner import FakeBackend, user_text
+from tracer_cli.actuator import RecordingActuator
+from tracer_cli.agent import Agent, Listener, RunResult, StepRecord
+from tracer_cli.backends.script import ScriptBackend
+from tracer_cli.config import Settings
+from tracer_cli.planner import Planner
+from tracer_cli.profiles import PROFILES
+from tracer_cli.screen import Geometry, Rect, Screenshot
+
+GEOMETRY = Geometry(Rect(1920, 0, 1280, 800), index=2)  # a second monitor, to see the offset
+
+
+class FakeScreen:
+    """A still screen: the same picture every time."""
+
+    def __init__(self, size: tuple[int, int] = (1280, 800), geometry: Geometry = GEOMETRY) -> None:
+        self.image = Image.new("RGB", size, (30, 60, 90))
+        self.geometry = geometry
+        self.captures = 0
+
+    def capture(self) -> Screenshot:
+        self.captures += 1
+        return Screenshot(self.image, self.geometry, time.time())
+
+    def fingerprint(self) -> bytes:
+        return b"still"
+
+
+def click(x: int = 500, y: int = 500, target: str = "OK") -> dict[str, Any]:
+    return {"thought": f"click {target}",
+            "trajectory": [{"action": "click", "x": x, "y": y, "target": target}, {"action": "done"}]}
+
+
+def step_plan(*steps: dict[str, Any], thought: str = "") -> dict[str, Any]:
+    return {"thought": thought, "trajectory": list(steps)}
+
+
+DONE = step_plan({"action": "done", "answer": "all set"})
+FAIL = step_plan({"action": "fail", "reason": "there is no such app"})
+
+
+def make_settings(**overrides: Any) -> Settings:
+    values: dict[str, Any] = {"settle_quiet": 0.0, "settle_timeout": 0.5, "max_steps": 10,
+                              "answer_retries": 2}
+    return Settings(**{**values, **overrides})
+
+
+class Events(Listener):
+    def __init__(self) -> None:
+        self.events: list[tuple] = []
+        self.records: list[StepRecord] = []
+        self.result: RunResult | None = None
+
+    def on_start(self, task: str, settings: Any, geometry: Geometry) -> None:
+        self.events.append(("start", task))
+
+    def on_phase(self, number: int, phase: str) -> None:
+        self.events.append(("phase", number, phase))
+
+    def on_plan(self, number: int, forecast: Any) -> None:
+        self.events.append(("plan", number))
+
+    def on_action(self, number: int, step: Any, points: list[tuple[int, int]]) -> None:
+        self.events.append(("action", number, step.action, tuple(points)))
+
+    def on_step(self, record: StepRecord) -> None:
+        self.events.append(("step", record.number))
+        self.records.append(record)
+
+    def on_end(self, result: RunResult) -> None:
+        self.events.append(("end", result.status))
+        self.result = result
+
+
+def make_agent(backend: Any, settings: Settings | None = None, confirm: Any = None,
+               screen: FakeScreen | None = None, stop: threading.Event | None = None,
+               ) -> tuple[Agent, RecordingActuator, Events]:
+    settings = settings or make_settings()
+    planner = Planner(backend, PROFILES.get("tracer1")(), settings.answer_retries)
+    actuator = RecordingActuator()
+    events = Events()
+    agent = Agent(screen or FakeScreen(), planner, actuator, settings, [events], confirm, stop)
+    return agent, actuator, events
+
+
+def script(tmp_path: Path, *answers: dict[str, Any] | str) -> ScriptBackend:
+    path = tmp_path / "plans.jsonl"
+    path.write_text("\n".join(json.dumps(a) for a in answers) + "\n", encoding="utf-8")
+    return ScriptBackend(path)
+
+
+def inputs(actuator: RecordingActuator) -> list[tuple]:
+    return [c for c in actuator.calls if c[0] != "release_all"]
+
+
+def test_done_at_once(tmp_path: Path) -> None:
+    agent, actuator, events = make_agent(script(tmp_path, DONE))
+    result = agent.run("check the weather")
+    assert result.status == "done"
+    assert result.exit_code == 0
+    assert result.answer == "all set"
+    assert result.steps == 1
+    assert actuator.calls == [("release_all",)]
+    assert events.records[0].outcome == "done"
+    assert events.records[0].action.action == "done"  # type: ignore[union-attr]
+
+
+def test_click_then_done(tmp_path: Path) -> None:
+    agent, actuator, events = make_agent(script(tmp_path, click(250, 500), DONE))
+    result = agent.run("press OK")
+    assert result.status == "done" and result.steps == 2
+    assert inputs(actuator) == [("click", 1920 + 320, 400, "left", 1)]
+    assert actuator.calls[-1] == ("release_all",)
+    first = events.records[0]
+    assert first.outcome == "ok"
+    assert first.points == [(2240, 400)]
+    assert set(first.timings) == {"capture", "model", "act", "settle"}
+
+
+def test_fail(tmp_path: Path) -> None:
+    agent, actuator, _ = make_agent(script(tmp_path, FAIL))
+    result = agent.run("open the app")
+    assert result.status == "failed"
+    assert result.exit_code == 1
+    assert result.reason == "there is no such app"
+    assert inputs(actuator) == []
+
+
+def test_max_steps_reached(tmp_path: Path) -> None:
+    agent, actuator, events = make_agent(script(tmp_path, *[click()] * 5),
+                                         make_settings(max_steps=3))
+    result = agent.run("click forever")
+    assert result.status == "gave_up"
+    assert result.exit_code == 1
+    assert "--max-steps 3" in result.reason
+    assert result.steps == 3
+    assert len(inputs(actuator)) == 3
+    assert [r.number for r in events.records] == [1, 2, 3]
+
+
+def test_timeout(tmp_path: Path) -> None:
+    # Each step waits settle_quiet for the screen to settle: the first step outlasts the timeout.
+    settings = make_settings(timeout=0.05, settle_quiet=0.1)
+    agent, actuator, events = make_agent(script(tmp_path, *[click()] * 5), settings)
+    started = time.monotonic()
+    result = agent.run("click forever")
+    assert time.monotonic() - started < 1.0
+    assert result.status == "gave_up"
+    assert result.exit_code == 1
+    assert "--timeout 0.05s" in result.reason
+    assert len(inputs(actuator)) == 1
+    assert len(events.records) == 1
+
+
+def test_steps_counts_the_steps_that_ran(tmp_path: Path) -> None:
+    # A run that gives up on its timeout before step 2 ran has run one step.
+    settings = make_settings(timeout=0.05, settle_quiet=0.1)
+    agent, _, events = make_agent(script(tmp_path, *[click()] * 5), settings)
+    result = agent.run("click forever")
+    assert result.steps == len(events.records) == 1
+
+
+def test_malformed_answers_exhausted_no_input_at_all() -> None:
+    backend = FakeBackend("I will click OK", '{"trajectory": [{"action": "click"}]}',
+                          "```json\n{broken\n```")
+    agent, actuator, events = make_agent(backend, make_settings(answer_retries=2))
+    result = agent.run("press OK")
+    assert result.status == "error"
+    assert result.exit_code == 1
+    assert "no valid plan in 3 attempts" in result.reason
+    assert actuator.calls == [("release_all",)]
+    assert len(backend.requests) == 3
+    assert events.records[0].forecast is None
+    assert [a.answer for a in events.records[0].attempts] == [
+        "I will click OK", '{"trajectory": [{"action": "click"}]}', "```json\n{broken\n```"]
+    assert all(a.error for a in events.records[0].attempts)
+
+
+def test_malformed_then_valid_acts_once(tmp_path: Path) -> None:
+    backend = script(tmp_path, "not a plan", click(), DONE)
+    agent, actuator, events = make_agent(backend)
+    result = agent.run("press OK")
+    assert result.status == "done"
+    assert len(inputs(actuator)) == 1
+    assert len(events.records[0].attempts) == 2
+
+
+def test_history_reaches_the_model() -> None:
+    backend = FakeBackend(click(100, 200, "File"), step_plan({"action": "type", "text": "hi"}), DONE)
+    agent, _, _ = make_agent(backend)
+    assert agent.run("write hi").status == "done"
+    first, second, third = (user_text(r) for r in backend.requests)
+    assert "No steps executed yet." in first
+    assert "1. click (100,200) 'File' -> ok" in second
+    assert "1. click (100,200) 'File' -> ok" in third
+    assert "2. type 'hi' -> ok" in third
+
+
+def test_history_is_limited() -> None:
+    backend = FakeBackend(click(1, 1, "a"), click(2, 2, "b"), click(3, 3, "c"), DONE)
+    agent, _, _ = make_agent(backend, make_settings(history=1))
+    agent.run("click around")
+    last = user_text(backend.requests[-1])
+    assert "3. click (3,3) 'c' -> ok" in last
+    assert "'a'" not in last and "'b'" not in last
+
+
+def test_confirm_receives_the_step_and_its_points(tmp_path: Path) -> None:
+    asked: list[tuple] = []
+
+    def confirm(number: int, step: Any, points: list[tuple[int, int]]) -> str:
+        asked.append((number, step.action, points))
+        return "yes"
+
+    agent, actuator, _ = make_agent(script(tmp_path, click(500, 500), DONE), confirm=confirm)
+    assert agent.run("press OK").status == "done"
+    assert asked == [(1, "click", [(2560, 400)])]  # never asked about the done step
+    assert inputs(actuator) == [("click", 2560, 400, "left", 1)]
+
+
+def test_confirm_skip() -> None:
+    backend = FakeBackend(click(500, 500, "Delete"), DONE)
+    agent, actuator, events = make_agent(backend, confirm=lambda n, s, p: "skip")
+    result = agent.run("tidy up")
+    assert result.status == "done"
+    assert inputs(actuator) == []
+    assert events.records[0].outcome.startswith("skipped")
+    assert not any(e[0] == "action" for e in events.events)
+    assert "1. click (500,500) 'Delete' -> skipped: the user declined this step" in \
+        user_text(backend.requests[1])
+
+
+def test_confirm_stop() -> None:
+    backend = FakeBackend(click(), DONE)
+    agent, actuator, events = make_agent(backend, confirm=lambda n, s, p: "stop")
+    result = agent.run("press OK")
+    assert result.status == "interrupted"
+    assert result.exit_code == 130
+    assert "confirmation" in result.reason
+    assert inputs(actuator) == []
+    assert actuator.calls == [("release_all",)]
+    assert len(backend.requests) == 1
+    assert events.events[-1] == ("end", "interrupted")
+
+
+def test_stop_event_before_the_run() -> None:
+    stop = threading.Event()
+    stop.set()
+    backend = FakeBackend(click())
+    agent, actuator, _ = make_agent(backend, stop=stop)
+    result = agent.run("press OK")
+    assert result.status == "interrupted" and result.exit_code == 130
+    assert backend.requests == []
+    assert actuator.calls == [("release_all",)]
+
+
+def test_ctrl_c_during_the_model_call() -> None:
+    class Interrupting(FakeBackend):
+        def complete(self, messages: list[dict[str, Any]], schema: Any = None) -> Any:
+            raise KeyboardInterrupt
+
+    agent, actuator, _ = make_agent(Interrupting())
+    result = agent.run("press OK")
+    assert result.status == "interrupted"
+    assert result.reason == "interrupted with Ctrl-C"
+    assert result.exit_code == 130
+    assert actuator.calls == [("release_all",)]
+
+
+def test_backend_error_ends_the_run(tmp_path: Path) -> None:
+    agent, actuator, _ = make_agent(script(tmp_path, click()))
+    result = agent.run("click forever")
+    assert result.status == "error"
+    assert "ran out of answers after 1 calls" in result.reason
+    assert result.exit_code == 1
+    assert len(inputs(actuator)) == 1
+
+
+def test_action_error_is_an_outcome_the_model_hears_of() -> None:
+    broken = FakeScreen(geometry=Geometry(Rect(0, 0, 0, 0), index=3))
+    backend = FakeBackend(click(10, 10), DONE)
+    agent, actuator, events = make_agent(backend, screen=broken)
+    result = agent.run("press OK")
+    assert result.status == "done"
+    assert inputs(actuator) == []
+    assert events.records[0].outcome == "error: point (10,10) falls outside monitor 3"
+    assert "-> error: point (10,10) falls outside monitor 3" in user_text(backend.requests[1])
+
+
+def test_screen_still_changing_is_noted() -> None:
+    class Busy(FakeScreen):
+        def fingerprint(self) -> bytes:
+            return str(time.monotonic_ns()).encode()
+
+    backend = FakeBackend(click(), DONE)
+    agent, _, events = make_agent(backend, make_settings(settle_quiet=0.2, settle_timeout=0.1),
+                                  screen=Busy())
+    agent.run("press OK")
+    assert events.records[0].outcome == "ok (screen still changing)"
+    assert "-> ok (screen still changing)" in user_text(backend.requests[1])
+
+
+def test_the_model_sees_a_downscaled_screenshot() -> None:
+    backend = FakeBackend(DONE)
+    agent, _, events = make_agent(backend, make_settings(max_pixels=100_000, image_factor=32),
+                                  screen=FakeScreen((1920, 1080)))
+    agent.run("look")
+    w, h = events.records[0].image.size  # type: ignore[union-attr]
+    assert w * h <= 100_000 and w % 32 == 0 and h % 32 == 0
+
+
+def test_listener_event_order(tmp_path: Path) -> None:
+    agent, _, events = make_agent(script(tmp_path, click(500, 500), DONE),
+                                  confirm=lambda n, s, p: "yes")
+    agent.run("press OK")
+    assert events.events == [
+        ("start", "press OK"),
+        ("phase", 1, "capture"), ("phase", 1, "model"), ("plan", 1),
+        ("phase", 1, "confirm"), ("action", 1, "click", ((2560, 400),)),
+        ("phase", 1, "act"), ("phase", 1, "settle"), ("step", 1),
+        ("phase", 2, "capture"), ("phase", 2, "model"), ("plan", 2), ("step", 2),
+        ("end", "done"),
+    ]
+
+
+def test_listener_hears_of_the_failed_step() -> None:
+    agent, _, events = make_agent(FakeBackend("x", "y", "z"))
+    agent.run("press OK")
+    assert events.events == [
+        ("start", "press OK"), ("phase", 1, "capture"), ("phase", 1, "model"), ("step", 1),
+        ("end", "error"),
+    ]
+
+
+def test_preview_does_not_touch_the_actuator(tmp_path: Path) -> None:
+    agent, actuator, events = make_agent(script(tmp_path, click(250, 250)))
+    record = agent.preview("press OK")
+    assert actuator.calls == []
+    assert record.forecast is not None
+    assert record.forecast.plan.first.describe() == "click (250,250) 'OK'"
+    assert record.action is None and record.points == []
+    assert events.events[-1] == ("end", "planned")
+    assert events.result is not None and events.result.exit_code == 0
+
+
+def test_preview_without_an_actuator(tmp_path: Path) -> None:
+    settings = make_settings()
+    planner = Planner(script(tmp_path, click()), PROFILES.get("tracer1")(), 2)
+    agent = Agent(FakeScreen(), planner, None, settings)
+    assert agent.preview("press OK").forecast is not None
+
+
+def test_preview_error_is_raised_and_reported(tmp_path: Path) -> None:
+    from tracer_cli.planner import ForecastFailed
+
+    agent, actuator, events = make_agent(FakeBackend("a", "b", "c"))
+    with pytest.raises(ForecastFailed):
+        agent.preview("press OK")
+    assert actuator.calls == []
+    assert events.events[-1] == ("end", "error")

@@ -1,0 +1,249 @@
+"""Planner backends: the OpenAI-compatible client against a real HTTP server, and the script."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from tests.chat_server import ChatServer
+from tests.test_planner import image_url, user_text
+from tracer_cli.backends import BACKENDS, create
+from tracer_cli.backends.script import ScriptBackend
+from tracer_cli.config import Settings
+from tracer_cli.errors import BackendError, ConfigError
+from tracer_cli.profiles import PROFILES, HistoryEntry, PlanRequest
+
+PLAN = {"thought": "ok", "trajectory": [{"action": "done", "answer": "fine"}]}
+
+
+def settings_for(server: ChatServer, **overrides: Any) -> Settings:
+    return Settings(**{"base_url": server.base_url, "request_retries": 0, "request_timeout": 10,
+                       **overrides})
+
+
+def tracer1_messages(task: str = "open the [red] menu", size: tuple[int, int] = (320, 200),
+                     history: list[HistoryEntry] | None = None) -> list[dict[str, Any]]:
+    image = Image.new("RGB", size, (200, 10, 10))
+    image.putpixel((3, 4), (1, 2, 3))
+    return PROFILES.get("tracer1")().messages(PlanRequest(task, image, 4, history or []))
+
+
+def openai_backend(settings: Settings) -> Any:
+    backend = create("openai", settings)
+    assert backend.name == "openai"
+    return backend
+
+
+def test_sends_screenshot_and_task(chat_server: ChatServer) -> None:
+    chat_server.queue(PLAN)
+    backend = openai_backend(settings_for(chat_server, temperature=0.3, max_tokens=321))
+    try:
+        completion = backend.complete(tracer1_messages(
+            history=[HistoryEntry(1, "click (1,2) 'x'", "ok")]))
+    finally:
+        backend.close()
+    assert json.loads(completion.text) == PLAN
+    assert completion.prompt_tokens == 100
+    assert completion.completion_tokens == len(completion.text) // 4
+
+    (body,) = chat_server.requests
+    assert body["model"] == "test-vlm"  # the server's only model
+    assert body["temperature"] == 0.3
+    assert body["max_tokens"] == 321
+    system, user = body["messages"]
+    assert system["role"] == "system" and "with 1 to 4 steps" in system["content"]
+    assert user["role"] == "user"
+    url = image_url(body["messages"])
+    assert url.startswith("data:image/png;base64,")
+    with Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))) as image:
+        assert image.format == "PNG"
+        assert image.size == (320, 200)
+        assert image.convert("RGB").getpixel((3, 4)) == (1, 2, 3)
+        assert image.convert("RGB").getpixel((0, 0)) == (200, 10, 10)
+    assert "Task: open the [red] menu" in user_text(body["messages"])
+    assert "1. click (1,2) 'x' -> ok" in user_text(body["messages"])
+
+
+def test_jpeg_screenshot(chat_server: ChatServer) -> None:
+    chat_server.queue(PLAN)
+    image = Image.new("RGB", (64, 64), "white")
+    messages = PROFILES.get("tracer1")().messages(PlanRequest("t", image, 2, [], "jpeg"))
+    backend = openai_backend(settings_for(chat_server))
+    backend.complete(messages)
+    assert image_url(chat_server.requests[0]["messages"]).startswith("data:image/jpeg;base64,/9j/")
+
+
+def test_named_model_is_used(chat_server: ChatServer) -> None:
+    chat_server.models = ["small", "large"]
+    chat_server.queue(PLAN)
+    backend = openai_backend(settings_for(chat_server, model="large"))
+    backend.complete(tracer1_messages())
+    assert chat_server.requests[0]["model"] == "large"
+
+
+def test_api_key_from_environment_is_a_bearer_header(chat_server: ChatServer,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    chat_server.api_key = "sk-test-123"
+    monkeypatch.setenv("TRACER_API_KEY", "sk-test-123")
+    chat_server.queue(PLAN)
+    backend = openai_backend(settings_for(chat_server))
+    backend.complete(tracer1_messages())
+    headers = {k.lower(): v for k, v in chat_server.headers[0].items()}
+    assert headers["authorization"] == "Bearer sk-test-123"
+
+
+def test_openai_api_key_is_the_fallback(chat_server: ChatServer,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    chat_server.api_key = "sk-openai"
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai")
+    chat_server.queue(PLAN)
+    openai_backend(settings_for(chat_server)).complete(tracer1_messages())
+    assert len(chat_server.requests) == 1
+
+
+def test_wrong_api_key_is_a_config_error(chat_server: ChatServer,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    chat_server.api_key = "right"
+    monkeypatch.setenv("TRACER_API_KEY", "wrong")
+    with pytest.raises(ConfigError) as info:
+        openai_backend(settings_for(chat_server, model="test-vlm")).complete(tracer1_messages())
+    assert "refused the API key" in info.value.message
+    assert chat_server.base_url in info.value.message
+    assert "TRACER_API_KEY" in info.value.hint
+    assert chat_server.requests == []
+
+
+def test_missing_api_key_when_one_is_needed(chat_server: ChatServer) -> None:
+    chat_server.api_key = "right"
+    with pytest.raises(ConfigError, match="refused the API key"):
+        openai_backend(settings_for(chat_server))  # the model list already needs the key
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_unreachable_server() -> None:
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    started = time.monotonic()
+    with pytest.raises(BackendError) as info:
+        openai_backend(Settings(base_url=url, request_retries=0, model="m")).complete(
+            tracer1_messages())
+    assert info.value.message == f"cannot reach the model server at {url}"
+    assert "--base-url" in info.value.hint
+    assert time.monotonic() - started < 5
+
+
+def test_unreachable_server_while_finding_the_model() -> None:
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    with pytest.raises(BackendError, match="cannot reach"):
+        openai_backend(Settings(base_url=url, request_retries=0))
+
+
+def test_http_500_after_retries(chat_server: ChatServer) -> None:
+    chat_server.queue(("status", 500, "out of memory"), ("status", 500, "out of memory"),
+                      PLAN)
+    backend = openai_backend(settings_for(chat_server, request_retries=1))
+    with pytest.raises(BackendError) as info:
+        backend.complete(tracer1_messages())
+    assert len(chat_server.requests) == 2  # the first try and one retry
+    assert info.value.message == "the model server answered 500: out of memory"
+
+
+def test_http_500_then_success_is_retried(chat_server: ChatServer) -> None:
+    chat_server.queue(("status", 500, "busy"), PLAN)
+    backend = openai_backend(settings_for(chat_server, request_retries=1))
+    assert json.loads(backend.complete(tracer1_messages()).text) == PLAN
+    assert len(chat_server.requests) == 2
+
+
+def test_unknown_model_is_a_config_error(chat_server: ChatServer) -> None:
+    backend = openai_backend(settings_for(chat_server, model="gpt-nope"))
+    with pytest.raises(ConfigError) as info:
+        backend.complete(tracer1_messages())
+    assert "404" in info.value.message and "gpt-nope" in info.value.message
+    assert "--model" in info.value.hint
+
+
+def test_model_auto_detected(chat_server: ChatServer) -> None:
+    backend = openai_backend(settings_for(chat_server))
+    assert backend.model == "test-vlm"
+
+
+def test_two_models_need_a_choice(chat_server: ChatServer) -> None:
+    chat_server.models = ["qwen3-vl-8b", "ui-tars-7b"]
+    with pytest.raises(ConfigError) as info:
+        openai_backend(settings_for(chat_server))
+    assert "serves 2 models" in info.value.message
+    assert "qwen3-vl-8b" in info.value.hint and "ui-tars-7b" in info.value.hint
+    assert "--model" in info.value.hint
+
+
+def test_no_models(chat_server: ChatServer) -> None:
+    chat_server.models = []
+    with pytest.raises(ConfigError, match="lists no models"):
+        openai_backend(settings_for(chat_server))
+
+
+def test_unknown_backend_lists_the_available_ones() -> None:
+    with pytest.raises(ConfigError) as info:
+        create("llamafile", Settings())
+    assert info.value.message == "unknown backend 'llamafile'"
+    assert "openai" in info.value.hint and "script" in info.value.hint
+    assert set(BACKENDS.names()) >= {"openai", "script"}
+
+
+# --- script backend ----------------------------------------------------------------------------
+
+
+def test_script_answers_in_order(tmp_path: Path) -> None:
+    path = tmp_path / "plans.jsonl"
+    path.write_text("# a demo\n\n" + json.dumps(PLAN) + "\n" + json.dumps("raw ```text```") + "\n",
+                    encoding="utf-8")
+    backend = create("script", Settings(backend="script", script=str(path)))
+    assert backend.name == "script"
+    assert json.loads(backend.complete([]).text) == PLAN
+    assert backend.complete([]).text == "raw ```text```"
+    with pytest.raises(BackendError) as info:
+        backend.complete([])
+    assert info.value.message == f"script {path} ran out of answers after 2 calls"
+    backend.close()
+
+
+def test_script_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "nope.jsonl"
+    with pytest.raises(ConfigError) as info:
+        ScriptBackend(path)
+    assert info.value.message == f"script file {path} does not exist"
+    assert info.value.exit_code == 2
+
+
+def test_script_non_json_line_names_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "plans.jsonl"
+    path.write_text(json.dumps(PLAN) + "\n# comment\n{'thought': 'single quotes'}\n",
+                    encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        ScriptBackend(path)
+    assert info.value.message.startswith(f"{path}:3: not a JSON line")
+
+
+def test_script_without_answers(tmp_path: Path) -> None:
+    path = tmp_path / "plans.jsonl"
+    path.write_text("# only a comment\n\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="has no answers"):
+        ScriptBackend(path)
+
+
+def test_script_backend_needs_a_file() -> None:
+    with pytest.raises(ConfigError, match="needs a plan file"):
+        create("script", Settings(backend="script"))

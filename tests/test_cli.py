@@ -1,0 +1,240 @@
+"""The `tracer` command as a user runs it: exit codes, one-line errors, no stray imports."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, Display, run_tracer
+from tracer_cli import __version__
+
+
+def no_display_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env.update(extra)
+    return env
+
+
+def lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def plan_file(tmp_path: Path) -> Path:
+    path = tmp_path / "plans.jsonl"
+    path.write_text(json.dumps({"thought": "nothing to do", "trajectory": [
+        {"action": "done", "answer": "it is 42"}]}) + "\n", encoding="utf-8")
+    return path
+
+
+def test_help_without_display() -> None:
+    proc = run_tracer("--help", env=no_display_env())
+    assert proc.returncode == 0, proc.stderr
+    for command in ("do", "plan", "logs", "config"):
+        assert f" {command} " in proc.stdout
+    assert proc.stderr == ""
+
+
+def test_no_arguments_shows_help() -> None:
+    proc = run_tracer(env=no_display_env())
+    assert proc.returncode == 2
+    assert "Usage" in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("command", ["do", "plan", "logs", "config"])
+def test_command_help(command: str) -> None:
+    proc = run_tracer(command, "--help", env=no_display_env())
+    assert proc.returncode == 0, proc.stderr
+    assert "Usage" in proc.stdout
+
+
+IMPORT_CHECK = """
+import sys
+from typer.testing import CliRunner
+from tracer_cli.cli import app
+
+runner = CliRunner()
+for args in (["--help"], ["do", "--help"], ["plan", "--help"], ["config", "--json"], ["logs"],
+             ["--version"]):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, (args, result.output)
+print(sorted(m for m in ("mss", "pyautogui", "llama_cpp", "openai", "pynput") if m in sys.modules))
+"""
+
+
+def test_cli_imports_no_heavy_module() -> None:
+    proc = subprocess.run([sys.executable, "-c", IMPORT_CHECK], capture_output=True, text=True,
+                          timeout=60, env=no_display_env(), cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+
+
+def test_version() -> None:
+    proc = run_tracer("--version", env=no_display_env())
+    assert proc.returncode == 0
+    assert proc.stdout.strip() == f"tracer {__version__}"
+
+
+@pytest.mark.parametrize("command", ["do", "plan"])
+def test_no_display_is_one_line_exit_2(command: str, plan_file: Path) -> None:
+    proc = run_tracer(command, "x", "--yes" if command == "do" else "--json", "-b", "script",
+                      "--script", str(plan_file), env=no_display_env(COLUMNS="40"))
+    assert proc.returncode == 2
+    assert len(lines(proc.stderr)) == 1, proc.stderr
+    assert "DISPLAY" in proc.stderr
+    assert proc.stderr.startswith("tracer: error: no display")
+    assert proc.stdout == ""
+
+
+def test_do_without_display_default_backend() -> None:
+    proc = run_tracer("do", "x", env=no_display_env())
+    assert proc.returncode == 2
+    assert len(lines(proc.stderr)) == 1, proc.stderr
+    assert "DISPLAY" in proc.stderr
+
+
+def test_debug_shows_the_traceback() -> None:
+    proc = run_tracer("--debug", "do", "x", env=no_display_env())
+    assert proc.returncode != 0
+    assert "Traceback" in proc.stderr
+    assert "DisplayError" in proc.stderr
+
+
+def test_bad_horizon_is_a_usage_error(plan_file: Path) -> None:
+    proc = run_tracer("do", "x", "--horizon", "0", "-b", "script", "--script", str(plan_file),
+                      env=no_display_env())
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert len(lines(proc.stderr)) == 1, proc.stderr
+    assert "horizon=0" in proc.stderr
+    assert "greater than or equal to 1" in proc.stderr
+
+
+def test_non_number_flag_is_a_usage_error() -> None:
+    proc = run_tracer("do", "x", "--max-steps", "many", env=no_display_env())
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "--max-steps" in proc.stderr
+
+
+def test_bad_environment_value_is_a_usage_error() -> None:
+    proc = run_tracer("do", "x", env=no_display_env(TRACER_HORIZON="abc"))
+    assert proc.returncode == 2
+    assert "TRACER_HORIZON='abc'" in proc.stderr
+    assert len(lines(proc.stderr)) == 1, proc.stderr
+
+
+@pytest.mark.display
+@pytest.mark.parametrize("command", ["do", "plan"])
+def test_unknown_backend(display: Display, command: str) -> None:
+    proc = run_tracer(command, "x", "--yes" if command == "do" else "--json", "-b", "nosuch")
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(lines(proc.stderr)) == 1, proc.stderr
+    assert "unknown backend 'nosuch'" in proc.stderr
+    assert "openai" in proc.stderr and "script" in proc.stderr
+
+
+@pytest.mark.display
+def test_missing_monitor(display: Display, plan_file: Path) -> None:
+    proc = run_tracer("plan", "x", "--monitor", "7", "-b", "script", "--script", str(plan_file))
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(lines(proc.stderr)) == 1, proc.stderr
+    assert "monitor 7 does not exist" in proc.stderr
+    assert "1: 1280x800+0+0" in proc.stderr
+
+
+@pytest.mark.display
+def test_do_needs_yes_when_stdin_is_not_a_terminal(display: Display, plan_file: Path,
+                                                   tracer_home: Path) -> None:
+    proc = run_tracer("do", "x", "-b", "script", "--script", str(plan_file), input="y\n")
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(lines(proc.stderr)) == 1, proc.stderr
+    assert "standard input is not a terminal" in proc.stderr
+    assert "--yes" in proc.stderr
+    assert not (tracer_home / "runs").exists() or not any((tracer_home / "runs").iterdir())
+
+
+@pytest.mark.display
+def test_do_with_a_script_to_done(display: Display, plan_file: Path, tracer_home: Path) -> None:
+    proc = run_tracer("do", "what is the answer", "--yes", "-b", "script", "--script",
+                      str(plan_file), env={**os.environ, "TRACER_SETTLE_QUIET": "0"})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "it is 42"
+    (run_dir,) = (tracer_home / "runs").iterdir()
+    assert f"run record: {run_dir}" in proc.stderr
+    meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    assert meta["status"] == "done" and meta["answer"] == "it is 42"
+
+    logs = run_tracer("logs", "last", "--json")
+    assert logs.returncode == 0, logs.stderr
+    data = json.loads(logs.stdout)
+    assert data["run"]["status"] == "done"
+    assert data["steps"][0]["action"] == {"action": "done", "answer": "it is 42"}
+
+    listing = run_tracer("logs", "--json")
+    assert [r["id"] for r in json.loads(listing.stdout)] == [run_dir.name]
+    path = run_tracer("logs", run_dir.name[:15], "--path")
+    assert path.stdout.strip() == str(run_dir)
+
+
+@pytest.mark.display
+def test_do_that_fails_exits_1(display: Display, tmp_path: Path) -> None:
+    plans = tmp_path / "fail.jsonl"
+    plans.write_text(json.dumps({"trajectory": [{"action": "fail", "reason": "no browser"}]}) + "\n",
+                     encoding="utf-8")
+    proc = run_tracer("do", "x", "--yes", "-b", "script", "--script", str(plans))
+    assert proc.returncode == 1, proc.stderr
+    assert lines(proc.stderr)[-1] == "tracer: failed: no browser"
+
+
+@pytest.mark.display
+def test_plan_json_and_preview(display: Display, tmp_path: Path, tracer_home: Path) -> None:
+    plans = tmp_path / "plan.jsonl"
+    plan = {"thought": "the menu", "trajectory": [
+        {"action": "click", "x": 100, "y": 50, "target": "Menu"},
+        {"action": "type", "text": "hi"}]}
+    plans.write_text(json.dumps(plan) + "\n", encoding="utf-8")
+    out = tmp_path / "preview.png"
+    proc = run_tracer("plan", "open the menu", "--json", "-b", "script", "--script", str(plans),
+                      "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == plan
+    assert out.read_bytes().startswith(b"\x89PNG")
+    (run_dir,) = (tracer_home / "runs").iterdir()
+    assert (run_dir / "preview.png").exists()
+    assert json.loads((run_dir / "run.json").read_text(encoding="utf-8"))["status"] == "planned"
+
+
+def test_logs_unknown_run() -> None:
+    proc = run_tracer("logs", "nosuchrun", env=no_display_env())
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert len(lines(proc.stderr)) == 1, proc.stderr
+    assert "no runs recorded" in proc.stderr
+
+
+def test_logs_unknown_run_among_others(tracer_home: Path) -> None:
+    run = tracer_home / "runs" / "20260101-000000-do-x"
+    run.mkdir(parents=True)
+    (run / "run.json").write_text(json.dumps({"id": run.name, "status": "done", "task": "x"}),
+                                  encoding="utf-8")
+    proc = run_tracer("logs", "nosuchrun", env=no_display_env())
+    assert proc.returncode == 2
+    assert "no run 'nosuchrun'" in proc.stderr
+    listing = run_tracer("logs", env=no_display_env(COLUMNS="200"))
+    assert listing.returncode == 0
+    assert run.name in listing.stdout and "done" in listing.stdout
+
+
+def test_logs_without_runs() -> None:
+    proc = run_tracer("logs", env=no_display_env())
+    assert proc.returncode == 0
+    assert "no runs yet" in proc.stderr

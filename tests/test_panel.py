@@ -1,0 +1,165 @@
+"""What the user watches: the Rich live panel and the plain log lines."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from tests.test_agent import DONE, GEOMETRY, click, make_agent, make_settings, step_plan
+from tests.test_planner import FakeBackend
+from tracer_cli.agent import RunResult, StepRecord
+from tracer_cli.panel import LivePanel, LogLines
+from tracer_cli.plan import parse_plan
+from tracer_cli.planner import Attempt, Forecast
+
+MARKUP = "[/bold] [red]x"
+
+
+def forecast(data: dict[str, Any], seconds: float = 0.25, attempts: int = 1) -> Forecast:
+    text = json.dumps(data)
+    tries = [Attempt("bad", "bad answer", 0.0)] * (attempts - 1) + [Attempt(text, "", seconds)]
+    return Forecast(parse_plan(text, 5), tries)
+
+
+def console() -> Console:
+    return Console(record=True, width=120, file=io.StringIO(), color_system=None)
+
+
+def shown(panel: LivePanel) -> str:
+    panel.console.print(panel.render())
+    return panel.console.export_text()
+
+
+@pytest.fixture
+def panel() -> Any:
+    panel = LivePanel(console())
+    panel.on_start("fill [bold]the[/] form", make_settings(max_steps=9), GEOMETRY)
+    yield panel
+    panel.live.stop()
+
+
+def play_two_steps(panel: LivePanel, thought: str = MARKUP) -> None:
+    panel.on_phase(1, "capture")
+    panel.on_phase(1, "model")
+    first = forecast({"thought": "first", "trajectory": [
+        {"action": "click", "x": 500, "y": 500, "target": "[b]Name[/b]"}, {"action": "done"}]})
+    panel.on_plan(1, first)
+    panel.on_phase(1, "act")
+    panel.on_step(StepRecord(1, action=first.plan.first, points=[(640, 400)], outcome="ok",
+                             timings={"capture": 0.01, "model": 0.5, "act": 0.02, "settle": 1.5}))
+    panel.on_phase(2, "model")
+    panel.on_plan(2, forecast({"thought": thought, "trajectory": [
+        {"action": "type", "text": "Ada [i]Lovelace"},
+        {"action": "hotkey", "keys": ["ctrl", "s"]},
+        {"action": "done", "answer": "[/] saved"}]}))
+
+
+def test_model_text_is_shown_literally(panel: LivePanel) -> None:
+    play_two_steps(panel)
+    text = shown(panel)  # a markup error would raise here
+    assert f"Thought: {MARKUP}" in text
+    assert "Task: fill [bold]the[/] form" in text
+    assert "type 'Ada [i]Lovelace'" in text
+    assert "'[b]Name[/b]'" in text
+    assert "done '[/] saved'" in text
+
+
+def test_done_current_and_forecast_steps_appear(panel: LivePanel) -> None:
+    play_two_steps(panel)
+    lines = shown(panel).splitlines()
+
+    def row(fragment: str) -> str:
+        (line,) = [line for line in lines if fragment in line]
+        return line
+
+    assert re.search(r"✓\s+1\s+click \(500,500\) '\[b\]Name\[/b\]'\s+ok", row("click (500,500)"))
+    assert re.search(r"▶\s+2\s+type 'Ada \[i\]Lovelace'\s+model", row("type 'Ada"))
+    assert re.search(r"·\s+\+1\s+hotkey ctrl\+s\s+forecast", row("hotkey ctrl+s"))
+    assert re.search(r"·\s+\+2\s+done '\[/\] saved'\s+forecast", row("done '[/] saved'"))
+    order = [i for i, line in enumerate(lines)
+             for f in ("click (500,500)", "type 'Ada", "hotkey ctrl+s", "done '[/]")
+             if f in line]
+    assert order == sorted(order) and len(order) == 4
+    assert "step 2/9" in lines[0]
+    assert "model…" in lines[0]
+    assert any("last step: capture 10 ms · model 500 ms · act 20 ms · settle 1.50 s" in line
+               for line in lines)
+
+
+def test_failed_step_is_marked(panel: LivePanel) -> None:
+    step = forecast(click()).plan.first
+    panel.on_step(StepRecord(1, action=step, outcome="error: point (1,1) falls outside monitor 2"))
+    line = next(line for line in shown(panel).splitlines() if "click (500,500)" in line)
+    assert "✗" in line and "error: point (1,1) falls outside monitor 2" in line
+
+
+def test_totals_add_up(panel: LivePanel) -> None:
+    for n in (1, 2):
+        panel.on_step(StepRecord(n, timings={"model": 0.25, "settle": 0.5}))
+    assert panel.totals["model"] == pytest.approx(0.5)
+    assert panel.totals["settle"] == pytest.approx(1.0)
+    assert panel.done == []  # steps without an action (a failed forecast) are not listed
+
+
+def test_end_shows_the_result(panel: LivePanel) -> None:
+    play_two_steps(panel)
+    panel.on_end(RunResult("failed", "the [red]dialog[/] is gone", steps=2, seconds=3.0))
+    text = panel.console.export_text()
+    assert "failed: the [red]dialog[/] is gone" in text
+
+
+def test_panel_through_a_real_run() -> None:
+    panel = LivePanel(console())
+    backend = FakeBackend(step_plan({"action": "click", "x": 1, "y": 2, "target": MARKUP},
+                                    thought=MARKUP), DONE)
+    agent, _, _ = make_agent(backend)
+    agent.listeners.append(panel)
+    assert agent.run("task").status == "done"
+    text = panel.console.export_text()
+    assert f"click (1,2) '{MARKUP}'" in text
+    assert "done: all set" in text
+
+
+def run_with_lines(backend: FakeBackend) -> list[str]:
+    stream = io.StringIO()
+    agent, _, _ = make_agent(backend, make_settings(max_steps=10))
+    agent.listeners.append(LogLines(stream))
+    agent.run("press OK")
+    return stream.getvalue().splitlines()
+
+
+def test_log_lines() -> None:
+    lines = run_with_lines(FakeBackend("nope", click(500, 500), DONE))
+    assert all(line.startswith("tracer: ") for line in lines)
+    assert lines[0] == "tracer: task: 'press OK' on monitor 2 (1280x800+1920+0), at most 10 steps"
+    assert re.fullmatch(r"tracer: step 1/10: forecast in \d+ ms after 2 attempts: "
+                        r"click \(500,500\) 'OK' \| then: done", lines[1])
+    assert re.fullmatch(r"tracer: step 1/10: click \(500,500\) 'OK' at \(2560,400\) -> ok "
+                        r"\[capture \d+ ms · model \d+ ms · act \d+ ms · settle \d+ ms\]", lines[2])
+    assert re.fullmatch(r"tracer: step 2/10: forecast in \d+ ms: done 'all set'", lines[3])
+    assert re.fullmatch(r"tracer: done after 2 steps in \d+\.\ds: all set", lines[4])
+    assert len(lines) == 5
+
+
+def test_log_lines_keep_model_text_on_one_line() -> None:
+    lines = run_with_lines(FakeBackend(step_plan({"action": "type", "text": "a\nb"}), DONE))
+    assert any("type 'a\\nb'" in line for line in lines)
+    assert all(line.startswith("tracer: ") for line in lines)
+
+
+def test_log_lines_error_end() -> None:
+    lines = run_with_lines(FakeBackend("x", "y", "z"))
+    assert lines[-1].startswith("tracer: error after 1 steps in ")
+    assert "no valid plan in 3 attempts" in lines[-1]
+
+
+def test_log_lines_ask(monkeypatch: pytest.MonkeyPatch) -> None:
+    stream = io.StringIO()
+    monkeypatch.setattr("sys.stdin", io.StringIO(" Yes \n"))
+    assert LogLines(stream).ask("run it? ") == "yes"
+    assert stream.getvalue() == "run it? "

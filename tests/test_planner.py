@@ -1,0 +1,163 @@
+"""The planner: the tracer1 profile over a backend, re-asking after malformed answers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from tracer_cli.backends import Completion
+from tracer_cli.planner import ForecastFailed, Planner
+from tracer_cli.profiles import PROFILES, HistoryEntry, PlanRequest
+
+CLICK_PLAN = {"thought": "the button is there",
+              "trajectory": [{"action": "click", "x": 100, "y": 200, "target": "OK"},
+                             {"action": "done"}]}
+
+
+class FakeBackend:
+    """Answers with queued texts and keeps every message list it was sent."""
+
+    name = "fake"
+
+    def __init__(self, *answers: str | dict[str, Any]) -> None:
+        self.answers = [a if isinstance(a, str) else json.dumps(a) for a in answers]
+        self.requests: list[list[dict[str, Any]]] = []
+        self.schemas: list[dict[str, Any] | None] = []
+        self.closed = False
+
+    def complete(self, messages: list[dict[str, Any]],
+                 schema: dict[str, Any] | None = None) -> Completion:
+        self.requests.append(json.loads(json.dumps(messages)))  # a snapshot, not a reference
+        self.schemas.append(schema)
+        if not self.answers:
+            raise AssertionError("the fake backend ran out of answers")
+        text = self.answers.pop(0)
+        return Completion(text, prompt_tokens=50, completion_tokens=len(text))
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def profile() -> Any:
+    return PROFILES.get("tracer1")()
+
+
+def request(task: str = "press OK", horizon: int = 5,
+            history: list[HistoryEntry] | None = None) -> PlanRequest:
+    return PlanRequest(task, Image.new("RGB", (64, 40), "white"), horizon, history or [])
+
+
+def user_text(messages: list[dict[str, Any]]) -> str:
+    """All the text of the first user message (the task, the history, the instructions)."""
+    content = messages[1]["content"]
+    return "\n".join(part["text"] for part in content if part["type"] == "text")
+
+
+def image_url(messages: list[dict[str, Any]]) -> str:
+    (part,) = [p for p in messages[1]["content"] if p["type"] == "image_url"]
+    return part["image_url"]["url"]
+
+
+def test_valid_first_time() -> None:
+    backend = FakeBackend(CLICK_PLAN)
+    forecast = Planner(backend, profile(), retries=2).forecast(request())
+    assert forecast.plan.first.describe() == "click (100,200) 'OK'"
+    assert len(forecast.plan.trajectory) == 2
+    assert len(forecast.attempts) == 1
+    assert forecast.attempts[0].error == ""
+    assert forecast.attempts[0].prompt_tokens == 50
+    assert forecast.attempts[0].completion_tokens == len(json.dumps(CLICK_PLAN))
+    assert forecast.seconds == pytest.approx(forecast.attempts[0].seconds)
+    assert len(backend.requests) == 1
+
+
+def test_first_request_is_the_tracer1_prompt() -> None:
+    backend = FakeBackend(CLICK_PLAN)
+    Planner(backend, profile()).forecast(request("open the settings", horizon=3))
+    messages = backend.requests[0]
+    assert [m["role"] for m in messages] == ["system", "user"]
+    assert "with 1 to 3 steps" in messages[0]["content"]
+    assert image_url(messages).startswith("data:image/png;base64,")
+    text = user_text(messages)
+    assert "Task: open the settings" in text
+    assert "No steps executed yet." in text
+    assert "at most 3" in text
+
+
+def test_history_is_in_the_prompt() -> None:
+    backend = FakeBackend(CLICK_PLAN)
+    history = [HistoryEntry(1, "click (1,2) 'File'", "ok"),
+               HistoryEntry(2, "type 'abc'", "skipped: the user declined this step")]
+    Planner(backend, profile()).forecast(request(history=history))
+    text = user_text(backend.requests[0])
+    assert "1. click (1,2) 'File' -> ok" in text
+    assert "2. type 'abc' -> skipped: the user declined this step" in text
+    assert "No steps executed yet." not in text
+
+
+def test_malformed_then_valid() -> None:
+    bad = '{"thought": "hm", "trajectory": [{"action": "click", "x": 5000, "y": 1, "target": "t"}]}'
+    backend = FakeBackend(bad, CLICK_PLAN)
+    forecast = Planner(backend, profile(), retries=2).forecast(request())
+    assert len(forecast.attempts) == 2
+    assert "trajectory[0].x" in forecast.attempts[0].error
+    assert forecast.attempts[1].error == ""
+    assert forecast.plan.first.x == 100  # type: ignore[attr-defined]
+
+    first, second = backend.requests
+    assert second[:len(first)] == first  # the conversation goes on
+    assert second[len(first)] == {"role": "assistant", "content": bad}
+    retry = second[len(first) + 1]
+    assert retry["role"] == "user"
+    assert "Your answer was rejected" in retry["content"]
+    assert "trajectory[0].x: Input should be less than or equal to 1000" in retry["content"]
+    assert len(second) == len(first) + 2
+
+
+def test_each_retry_carries_the_latest_error() -> None:
+    backend = FakeBackend("no idea", "{not json", CLICK_PLAN)
+    forecast = Planner(backend, profile(), retries=2).forecast(request())
+    assert len(forecast.attempts) == 3
+    third = backend.requests[2]
+    assert [m["role"] for m in third] == ["system", "user", "assistant", "user", "assistant", "user"]
+    assert third[2]["content"] == "no idea" and "holds no JSON object" in third[3]["content"]
+    assert third[4]["content"] == "{not json" and "no valid JSON object" in third[5]["content"]
+
+
+def test_always_malformed_raises_forecast_failed() -> None:
+    backend = FakeBackend(*["I would click OK."] * 4)
+    planner = Planner(backend, profile(), retries=3)
+    with pytest.raises(ForecastFailed) as info:
+        planner.forecast(request())
+    assert len(backend.requests) == 4
+    assert len(info.value.attempts) == 4
+    assert all(a.answer == "I would click OK." for a in info.value.attempts)
+    assert all("no JSON object" in a.error for a in info.value.attempts)
+    assert "in 4 attempts" in info.value.message
+    assert "no JSON object" in info.value.message
+    assert info.value.hint
+
+
+def test_no_retries() -> None:
+    backend = FakeBackend("nope", CLICK_PLAN)
+    with pytest.raises(ForecastFailed):
+        Planner(backend, profile(), retries=0).forecast(request())
+    assert len(backend.requests) == 1
+
+
+def test_horizon_cuts_the_forecast() -> None:
+    plan = {"thought": "", "trajectory": [{"action": "wait", "seconds": i} for i in range(6)]}
+    forecast = Planner(FakeBackend(plan), profile()).forecast(request(horizon=2))
+    assert [s.seconds for s in forecast.plan.trajectory] == [0.0, 1.0]  # type: ignore[attr-defined]
+
+
+def test_unknown_profile() -> None:
+    from tracer_cli.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        PROFILES.get("nosuch")
+    assert "unknown profile 'nosuch'" in info.value.message
+    assert "tracer1" in info.value.hint
