@@ -8,19 +8,17 @@ import shutil
 import signal
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from tracer_cli import __version__
 from tracer_cli import config as cfg
-from tracer_cli.errors import EXIT_INTERRUPTED, ConfigError, Interrupted, TracerError
+from tracer_cli.console import DEBUG, err, guard, out
+from tracer_cli.errors import ConfigError, Interrupted
 
 if TYPE_CHECKING:
     from tracer_cli.agent import RunResult
@@ -37,27 +35,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-# soft_wrap: a message is one line however narrow the terminal (or pipe) is.
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True)
-_debug = {"on": bool(os.environ.get("TRACER_DEBUG"))}
-
-
-@contextmanager
-def _guard() -> Iterator[None]:
-    """Turn our typed errors into one line and an exit code; tracebacks only with --debug."""
-    try:
-        yield
-    except TracerError as exc:
-        if _debug["on"]:
-            raise
-        err.print(f"[bold red]tracer: error:[/] {escape(str(exc))}")
-        raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        err.print("tracer: interrupted")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
-
-
 def _version(value: bool) -> None:
     if value:
         out.print(f"tracer {__version__}")
@@ -71,17 +48,32 @@ def main_options(
         "--version", callback=_version, is_eager=True, help="Print the version.")] = None,
 ) -> None:
     if debug:
-        _debug["on"] = True
+        DEBUG["on"] = True
+        os.environ["TRACER_DEBUG"] = "1"  # for the parts that read it (llama.cpp's logging)
 
 
 # Options shared by `do` and `plan`. Each defaults to None: unset flags do not override the
 # environment or the config file.
 Backend = Annotated[Optional[str], typer.Option(  # noqa: UP045
-    "--backend", "-b", help="Planner backend: openai (any OpenAI-compatible server) or script.")]
+    "--backend", "-b", help="Planner backend: llama (a local GGUF model), openai (any "
+    "OpenAI-compatible server) or script (plans from a file).")]
 BaseUrl = Annotated[Optional[str], typer.Option(  # noqa: UP045
     "--base-url", help="URL of the OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1.")]
 Model = Annotated[Optional[str], typer.Option(  # noqa: UP045
-    "--model", "-m", help="Model name on the server (default: the server's only model).")]
+    "--model", "-m", help="llama: a catalogue or registered name, or a .gguf path; openai: the "
+    "model's name on the server (default: its only model).")]
+Mmproj = Annotated[Optional[str], typer.Option(  # noqa: UP045
+    "--mmproj", help="The vision projector .gguf, when --model is a path.")]
+GpuLayers = Annotated[Optional[str], typer.Option(  # noqa: UP045
+    "--gpu-layers", help="Layers offloaded to the GPU: a number, all or auto.")]
+Threads = Annotated[Optional[int], typer.Option(  # noqa: UP045
+    "--threads", help="CPU threads for llama.cpp (default: automatic).")]
+Context = Annotated[Optional[int], typer.Option(  # noqa: UP045
+    "--context", help="Context size in tokens (default: the model's).")]
+FlashAttn = Annotated[Optional[bool], typer.Option(  # noqa: UP045
+    "--flash-attn/--no-flash-attn", help="Flash attention where supported.")]
+Grammar = Annotated[Optional[bool], typer.Option(  # noqa: UP045
+    "--grammar/--no-grammar", help="Constrain decoding to the plan's JSON schema.")]
 Script = Annotated[Optional[Path], typer.Option(  # noqa: UP045
     "--script", help="JSONL file of plans, one per model call (script backend).")]
 Profile = Annotated[Optional[str], typer.Option(  # noqa: UP045
@@ -98,8 +90,21 @@ ReqTimeout = Annotated[Optional[float], typer.Option(  # noqa: UP045
     "--request-timeout", help="Seconds to wait for one model answer.")]
 
 
-def _settings(**flags: Any) -> Settings:
-    settings, _ = cfg.load(flags)
+def _settings(params: dict[str, Any], **extra: Any) -> Settings:
+    """Settings from a command's parameters (those that name a setting) and ``extra``.
+
+    With the llama backend, what the user did not set (profile, image budget) comes from the
+    model's catalogue entry or registration."""
+    flags = {k: (str(v) if isinstance(v, Path) else v) for k, v in params.items()
+             if k in cfg.Settings.model_fields}
+    settings, sources = cfg.load({**flags, **extra})
+    if settings.backend == "llama":
+        from tracer_cli.models import resolve
+
+        spec = resolve(settings.model, settings.mmproj)
+        for name in ("profile", "image_factor", "max_pixels"):
+            if sources[name] == "default":
+                setattr(settings, name, getattr(spec, name))
     if settings.display:
         os.environ["DISPLAY"] = settings.display  # before mss or pyautogui look at it
     return settings
@@ -142,20 +147,19 @@ def plan(
     out_png: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--out", "-o", help="Also write the annotated screenshot here.")] = None,
     backend: Backend = None, base_url: BaseUrl = None, model: Model = None,
-    script: Script = None, profile: Profile = None, horizon: Horizon = None,
-    monitor: Monitor = None, display: Display = None, max_pixels: MaxPixels = None,
-    request_timeout: ReqTimeout = None,
+    mmproj: Mmproj = None, script: Script = None, profile: Profile = None,
+    horizon: Horizon = None, monitor: Monitor = None, display: Display = None,
+    max_pixels: MaxPixels = None, request_timeout: ReqTimeout = None,
+    gpu_layers: GpuLayers = None, threads: Threads = None, context: Context = None,
+    flash_attn: FlashAttn = None, grammar: Grammar = None,
 ) -> None:
     """Dry run: forecast the next steps for TASK on the current screen. No input events at all.
 
     Prints the trajectory as a table and writes the screenshot with numbered markers at each
     predicted point and arrows between them.
     """
-    with _guard():
-        settings = _settings(backend=backend, base_url=base_url, model=model,
-                             script=str(script) if script else None, profile=profile,
-                             horizon=horizon, monitor=monitor, display=display,
-                             max_pixels=max_pixels, request_timeout=request_timeout)
+    with guard():
+        settings = _settings(locals())
         record, geometry, run_dir = _preview(task, settings, quiet=as_json)
         assert record.forecast is not None and record.image is not None  # preview() raises else
         forecast = record.forecast
@@ -229,22 +233,19 @@ def do(
     timeout: Annotated[Optional[float], typer.Option(  # noqa: UP045
         "--timeout", help="Give up after this many seconds (default 900).")] = None,
     backend: Backend = None, base_url: BaseUrl = None, model: Model = None,
-    script: Script = None, profile: Profile = None, horizon: Horizon = None,
-    monitor: Monitor = None, display: Display = None, max_pixels: MaxPixels = None,
-    request_timeout: ReqTimeout = None,
+    mmproj: Mmproj = None, script: Script = None, profile: Profile = None,
+    horizon: Horizon = None, monitor: Monitor = None, display: Display = None,
+    max_pixels: MaxPixels = None, request_timeout: ReqTimeout = None,
+    gpu_layers: GpuLayers = None, threads: Threads = None, context: Context = None,
+    flash_attn: FlashAttn = None, grammar: Grammar = None,
 ) -> None:
     """Carry out TASK on the desktop: forecast, act on the first step, look again, repeat.
 
     Exit codes: 0 done, 1 failed or gave up, 2 usage or configuration error, 130 interrupted.
     Stop it with Ctrl-C, or by moving the mouse into a corner of the screen.
     """
-    with _guard():
-        settings = _settings(backend=backend, base_url=base_url, model=model,
-                             script=str(script) if script else None, profile=profile,
-                             horizon=horizon, monitor=monitor, display=display,
-                             max_pixels=max_pixels, request_timeout=request_timeout,
-                             max_steps=max_steps, timeout=timeout,
-                             confirm="never" if yes else None)
+    with guard():
+        settings = _settings(locals(), confirm="never" if yes else None)
         result, run_dir = _run_agent(task, settings)
         if result.answer:
             out.print(escape(result.answer))
@@ -293,7 +294,7 @@ def logs(
     """List recorded runs, or show one run step by step."""
     from tracer_cli.runlog import find_run, list_runs
 
-    with _guard():
+    with guard():
         root = cfg.runs_dir()
         if run is None:
             runs = list_runs(root)
@@ -357,7 +358,7 @@ def show_config(
     Precedence: command-line flags, then TRACER_* environment variables, then the config file
     (TOML, one `name = value` per setting), then the defaults.
     """
-    with _guard():
+    with guard():
         path = cfg.config_path()
         settings, sources = cfg.load()
         if as_json:
@@ -377,6 +378,15 @@ def show_config(
             table.add_row(name, escape(repr(getattr(settings, name))), sources[name],
                           cfg.ENV_PREFIX + name.upper(), field.description or "")
         out.print(table)
+
+
+def _add_subcommands() -> None:
+    from tracer_cli.models_cli import app as models_app
+
+    app.add_typer(models_app, name="models")
+
+
+_add_subcommands()
 
 
 def main() -> None:

@@ -52,6 +52,13 @@ class Settings(BaseModel):
     settle_quiet: float = Field(0.3, ge=0, description="seconds without change = screen settled")
     settle_timeout: float = Field(3.0, ge=0, description="longest wait for the screen to settle")
     history: int = Field(10, ge=0, le=100, description="past steps shown to the model")
+    mmproj: str = Field("", description="vision projector .gguf, with a model given as a path")
+    gpu_layers: str = Field("auto", pattern=r"^(auto|all|-1|[0-9]+)$",
+                            description="layers offloaded to the GPU: a number, all or auto")
+    threads: int = Field(0, ge=0, le=512, description="CPU threads for llama.cpp (0: automatic)")
+    context: int = Field(0, ge=0, le=262144, description="context size in tokens (0: the model's)")
+    flash_attn: bool = Field(False, description="use flash attention where supported")
+    grammar: bool = Field(False, description="constrain decoding to the plan's JSON schema")
 
     @property
     def api_key(self) -> str:

@@ -23,6 +23,7 @@ class Attempt:
     seconds: float = 0.0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    reused_tokens: int = 0
 
 
 @dataclass
@@ -51,13 +52,15 @@ class Planner:
 
     def forecast(self, request: PlanRequest) -> Forecast:
         messages: list[dict[str, Any]] = self.profile.messages(request)
+        schema = self.profile.schema(request.horizon)
         attempts: list[Attempt] = []
         for _ in range(self.retries + 1):
             started = time.monotonic()
-            completion = self.backend.complete(messages)
+            completion = self.backend.complete(messages, schema)
             attempt = Attempt(completion.text, seconds=time.monotonic() - started,
                               prompt_tokens=completion.prompt_tokens,
-                              completion_tokens=completion.completion_tokens)
+                              completion_tokens=completion.completion_tokens,
+                              reused_tokens=completion.reused_tokens)
             attempts.append(attempt)
             try:
                 return Forecast(self.profile.parse(completion.text, request), attempts)

@@ -33,13 +33,15 @@ class Registry(Generic[T]):
         return {m.name for m in pkgutil.iter_modules(module.__path__) if not m.name.startswith("_")}
 
     def names(self) -> list[str]:
-        names = self._builtin() | {ep.name for ep in entry_points(group=self._group)}
+        builtin = {n.replace("_", "-") for n in self._builtin()}
+        names = builtin | {ep.name for ep in entry_points(group=self._group)}
         return sorted(names | set(self._items))
 
     def get(self, name: str) -> T:
         if name not in self._items:
-            if name in self._builtin():
-                importlib.import_module(f"{self._package}.{name}")
+            module = name.replace("-", "_")  # "qwen3-vl" lives in module qwen3_vl
+            if module in self._builtin():
+                importlib.import_module(f"{self._package}.{module}")
             else:
                 for ep in entry_points(group=self._group, name=name):
                     ep.load()

@@ -1,6 +1,7 @@
 """Planner backends: where a chat request goes and its text comes back from.
 
-A backend is built by a factory taking the Settings and has ``complete(messages) -> Completion``.
+A backend is built by a factory taking the Settings and has ``complete(messages, schema) ->
+Completion``.
 It registers itself with ``@BACKENDS.register("name")`` in a module of this package (found by
 name, so adding a backend means adding a file) or elsewhere through the ``tracer.backends``
 entry-point group.
@@ -23,12 +24,16 @@ class Completion:
     text: str
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    reused_tokens: int = 0  # prompt tokens served from the cache (local backends)
+    evaluated_tokens: int = 0  # text prompt tokens decoded for this call (local backends)
 
 
 class Backend(Protocol):
     name: str
 
-    def complete(self, messages: list[dict[str, Any]]) -> Completion: ...
+    def complete(self, messages: list[dict[str, Any]], schema: dict[str, Any] | None = None) -> Completion:
+        """Answer a chat. ``schema``: the JSON schema the answer must match, for backends that
+        can constrain decoding with it (when the user asked for a grammar)."""
 
     def close(self) -> None: ...
 

@@ -31,6 +31,7 @@ class OpenAIBackend:
         )
         self._temperature = settings.temperature
         self._max_tokens = settings.max_tokens
+        self._grammar = settings.grammar
         self.model = settings.model or self._only_model()
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -64,13 +65,18 @@ class OpenAIBackend:
         raise ConfigError(f"the server at {self.base_url} serves {len(ids)} models",
                           f"choose one with --model: {', '.join(ids[:10])}")
 
-    def complete(self, messages: list[dict[str, Any]]) -> Completion:
+    def complete(self, messages: list[dict[str, Any]], schema: dict[str, Any] | None = None) -> Completion:
+        extra: dict[str, Any] = {}
+        if schema is not None and self._grammar:  # structured output, where the server has it
+            extra["response_format"] = {"type": "json_schema",
+                                        "json_schema": {"name": "plan", "schema": schema}}
         response = self._call(
             self._client.chat.completions.create,
             model=self.model,
             messages=messages,
             temperature=self._temperature,
             max_tokens=self._max_tokens,
+            **extra,
         )
         if not response.choices:
             raise BackendError("the model server answered without any choice")

@@ -45,7 +45,7 @@ class ScriptBackend:
             raise ConfigError(f"script file {path} has no answers", "add one plan per line")
         self.calls = 0
 
-    def complete(self, messages: list[dict[str, Any]]) -> Completion:
+    def complete(self, messages: list[dict[str, Any]], schema: dict[str, Any] | None = None) -> Completion:
         if self.calls >= len(self._answers):
             raise BackendError(f"script {self.path} ran out of answers after {self.calls} calls",
                                "add more plans to the file, or end it with a done step")

@@ -44,5 +44,8 @@ class Profile(Protocol):
 
     def retry_message(self, error: str) -> dict[str, Any]: ...
 
+    def schema(self, horizon: int) -> dict[str, Any] | None:
+        """The JSON schema of a valid answer, for grammar-constrained decoding (None: none)."""
+
 
 PROFILES: Registry[Profile] = Registry("profile", __name__, "tracer.profiles")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tracer_cli.plan import Plan, parse_plan
+from tracer_cli.plan import Plan, parse_plan, plan_schema
 from tracer_cli.profiles import PROFILES, PlanRequest
 from tracer_cli.screen import data_url
 
@@ -48,19 +48,25 @@ class Tracer1Profile:
     name = "tracer1"
 
     def messages(self, request: PlanRequest) -> list[dict[str, Any]]:
-        text = (f"Task: {request.task}\n\n{_history_text(request)}\n\n"
-                f"Forecast the next steps (at most {request.horizon}) as the JSON object.")
+        # Unchanging text first and the screenshot last: a local backend keeps the KV cache of
+        # the system prompt, the task and the earlier history from one step to the next.
         return [
             {"role": "system", "content": SYSTEM.format(horizon=request.horizon)},
             {"role": "user", "content": [
+                {"type": "text", "text": f"Task: {request.task}\n\n{_history_text(request)}\n\n"
+                                         "The current screen:"},
                 {"type": "image_url",
                  "image_url": {"url": data_url(request.image, request.image_format)}},
-                {"type": "text", "text": text},
+                {"type": "text",
+                 "text": f"Forecast the next steps (at most {request.horizon}) as the JSON object."},
             ]},
         ]
 
     def parse(self, text: str, request: PlanRequest) -> Plan:
         return parse_plan(text, request.horizon)
+
+    def schema(self, horizon: int) -> dict[str, Any]:
+        return plan_schema(horizon)
 
     def retry_message(self, error: str) -> dict[str, Any]:
         return {"role": "user", "content": f"Your answer was rejected: {error}. Answer again "

@@ -1,0 +1,253 @@
+"""Models on this machine: the catalogue (files under models/), registered local files, and
+downloads from the Hugging Face Hub.
+
+A model is a pair of GGUF files, the language model and its vision projector (mmproj), plus how
+to use it: the profile that prompts it and the screenshot budget that suits it.
+
+    catalogue   models/<name>.toml in the package (repository, exact file names, sizes, sha256)
+    downloads   <data dir>/models/<name>/<file>
+    registered  <data dir>/models/registered/<name>.toml (paths to files the user already has)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from tracer_cli import config as cfg
+from tracer_cli.errors import ConfigError, TracerError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+DEFAULT_MODEL = "qwen3-vl-4b-instruct"
+NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+class ModelError(TracerError):
+    """A missing, corrupt or unknown model (a configuration problem: exit code 2)."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    file: str
+    size: int | None = None
+    sha256: str | None = None
+    path: Path | None = None  # set for registered files and once downloaded
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    model: ModelFile
+    mmproj: ModelFile
+    profile: str = "tracer1"
+    image_factor: int = 32
+    max_pixels: int = 1_048_576
+    context: int = 8192
+    description: str = ""
+    repo: str = ""
+    revision: str = "main"
+    source: str = "catalogue"  # catalogue | registered | path
+
+    def local_dir(self) -> Path:
+        return models_dir() / self.name
+
+    def local_path(self, which: str) -> Path:
+        f: ModelFile = getattr(self, which)
+        return f.path if f.path else self.local_dir() / f.file
+
+    def installed(self) -> bool:
+        return self.local_path("model").is_file() and self.local_path("mmproj").is_file()
+
+    def size(self) -> int | None:
+        if self.model.size is None or self.mmproj.size is None:
+            return None
+        return self.model.size + self.mmproj.size
+
+
+def models_dir() -> Path:
+    return cfg.data_dir() / "models"
+
+
+def _registered_dir() -> Path:
+    return models_dir() / "registered"
+
+
+def _file(data: Any, where: str, key: str) -> ModelFile:
+    if not isinstance(data, dict) or not isinstance(data.get("file"), str):
+        raise ModelError(f"{where}: [{key}] needs a `file` name")
+    path = Path(data["path"]) if data.get("path") else None
+    return ModelFile(data["file"], data.get("size"), data.get("sha256"), path)
+
+
+def _spec(data: dict[str, Any], where: str, source: str) -> ModelSpec:
+    try:
+        return ModelSpec(
+            name=data["name"], model=_file(data.get("model"), where, "model"),
+            mmproj=_file(data.get("mmproj"), where, "mmproj"),
+            profile=data.get("profile", "tracer1"), image_factor=int(data.get("image_factor", 32)),
+            max_pixels=int(data.get("max_pixels", 1_048_576)), context=int(data.get("context", 8192)),
+            description=data.get("description", ""), repo=data.get("repo", ""),
+            revision=data.get("revision", "main"), source=source)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"{where}: not a valid model file ({exc})") from None
+
+
+def _read(path: Path, source: str) -> ModelSpec:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ModelError(f"cannot read model file {path}: {exc}") from None
+    return _spec(data, str(path), source)
+
+
+def catalogue_dir() -> Path:
+    """models/ of a checkout, or the copy installed as the package tracer_cli.catalogue."""
+    checkout = Path(__file__).resolve().parent.parent / "models"
+    if checkout.is_dir():
+        return checkout
+    from importlib.resources import files
+
+    return Path(str(files("tracer_cli.catalogue")))
+
+
+def catalogue() -> dict[str, ModelSpec]:
+    specs = (_read(p, "catalogue") for p in sorted(catalogue_dir().glob("*.toml")))
+    return {s.name: s for s in specs}
+
+
+def registered() -> dict[str, ModelSpec]:
+    specs = (_read(p, "registered") for p in sorted(_registered_dir().glob("*.toml")))
+    return {s.name: s for s in specs}
+
+
+def known() -> dict[str, ModelSpec]:
+    """Every model tracer knows by name; a registered name shadows a catalogue one."""
+    return {**catalogue(), **registered()}
+
+
+def resolve(name_or_path: str, mmproj: str = "") -> ModelSpec:
+    """A catalogue name, a registered name, or a path to a .gguf (with ``mmproj``)."""
+    value = name_or_path or DEFAULT_MODEL
+    if value.endswith(".gguf") or "/" in value:
+        model_path = Path(value).expanduser()
+        if not mmproj:
+            raise ModelError(f"{value} is a file: its vision projector is needed too",
+                             "pass --mmproj PATH/mmproj-....gguf")
+        mm_path = Path(mmproj).expanduser()
+        return ModelSpec(model_path.stem, ModelFile(model_path.name, path=model_path.resolve()),
+                         ModelFile(mm_path.name, path=mm_path.resolve()), source="path")
+    specs = known()
+    if value not in specs:
+        names = ", ".join(sorted(specs)) or "none"
+        raise ModelError(f"unknown model {value!r}", f"known models: {names}; see `tracer models list`")
+    spec = specs[value]
+    if mmproj:
+        mm_path = Path(mmproj).expanduser()
+        spec = replace(spec, mmproj=ModelFile(mm_path.name, path=mm_path.resolve()))
+    return spec
+
+
+def require_installed(spec: ModelSpec) -> tuple[Path, Path]:
+    """The two local paths, or an error that names the command that gets them."""
+    for which in ("model", "mmproj"):
+        path = spec.local_path(which)
+        if not path.is_file():
+            if spec.source == "catalogue":
+                raise ModelError(f"model {spec.name} is not installed ({path.name} missing)",
+                                 f"run `tracer models pull {spec.name}`")
+            raise ModelError(f"{which} file {path} does not exist",
+                             "fix the path, or re-register with `tracer models add`")
+    return spec.local_path("model"), spec.local_path("mmproj")
+
+
+def add(name: str, model: Path, mmproj: Path, profile: str, image_factor: int = 0,
+        max_pixels: int = 0, context: int = 0) -> ModelSpec:
+    """Register files the user already has under a name."""
+    if not NAME.match(name):
+        raise ConfigError(f"model name {name!r} is not allowed",
+                          "use lower-case letters, digits, '.', '-' and '_'")
+    for label, path in (("model", model), ("mmproj", mmproj)):
+        if not path.is_file():
+            raise ConfigError(f"{label} file {path} does not exist")
+        check_gguf(path)
+    from tracer_cli.profiles import PROFILES
+
+    PROFILES.get(profile)  # raises a clear error for an unknown profile
+    base = catalogue().get(name)
+    defaults = ModelSpec(name, ModelFile(""), ModelFile(""), profile=profile)
+    spec = ModelSpec(
+        name, ModelFile(model.name, model.stat().st_size, path=model.resolve()),
+        ModelFile(mmproj.name, mmproj.stat().st_size, path=mmproj.resolve()), profile=profile,
+        image_factor=image_factor or (base or defaults).image_factor,
+        max_pixels=max_pixels or (base or defaults).max_pixels,
+        context=context or (base or defaults).context, source="registered")
+    _registered_dir().mkdir(parents=True, exist_ok=True)
+    (_registered_dir() / f"{name}.toml").write_text(_to_toml(spec), encoding="utf-8")
+    return spec
+
+
+def _to_toml(spec: ModelSpec) -> str:
+    lines = [f'name = "{spec.name}"', f'profile = "{spec.profile}"',
+             f"image_factor = {spec.image_factor}", f"max_pixels = {spec.max_pixels}",
+             f"context = {spec.context}"]
+    for key in ("model", "mmproj"):
+        f: ModelFile = getattr(spec, key)
+        lines += ["", f"[{key}]", f"file = {_q(f.file)}", f"path = {_q(str(f.path))}"]
+        if f.size is not None:
+            lines.append(f"size = {f.size}")
+    return "\n".join(lines) + "\n"
+
+
+def _q(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def remove(name: str) -> list[Path]:
+    """Forget a registered model, or delete a downloaded one. Returns what was removed."""
+    removed = []
+    reg = _registered_dir() / f"{name}.toml"
+    if reg.exists():
+        reg.unlink()
+        removed.append(reg)
+    spec = catalogue().get(name)
+    if spec and spec.local_dir().exists():
+        shutil.rmtree(spec.local_dir())
+        removed.append(spec.local_dir())
+    if not removed:
+        raise ConfigError(f"model {name!r} is neither registered nor downloaded",
+                          "see `tracer models list`")
+    return removed
+
+
+def check_gguf(path: Path) -> None:
+    """A cheap sanity check before handing a file to llama.cpp: the GGUF magic bytes."""
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+    except OSError as exc:
+        raise ModelError(f"cannot read {path}: {exc}") from None
+    if magic != b"GGUF":
+        raise ModelError(f"{path} is not a GGUF file (corrupt or incomplete download?)",
+                         "download it again, e.g. `tracer models pull NAME --force`")
+
+
+def sha256_of(path: Path, progress: Callable[[int], None] | None = None) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 22):
+            digest.update(chunk)
+            if progress:
+                progress(len(chunk))
+    return digest.hexdigest()
