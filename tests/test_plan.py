@@ -194,8 +194,25 @@ def test_extra_top_level_field_is_rejected() -> None:
     assert "Extra inputs are not permitted" in message
 
 
+def test_click_needs_both_coordinates_or_neither() -> None:
+    message = rejection(answer({"action": "click", "x": 1, "target": "t"}))
+    assert "trajectory[0]: give both x and y, or neither" in message
+
+
+def test_click_without_coordinates_needs_a_target() -> None:
+    message = rejection(answer({"action": "click", "target": "  "}))
+    assert "trajectory[0]: a click without x and y needs a target" in message
+
+
+def test_click_without_coordinates_is_left_for_the_grounder() -> None:
+    step = parse_plan(answer({"action": "right_click", "target": "the Save button"}), 5).first
+    assert step.needs_grounding and step.points() == []
+    placed = step.at(120, 880)
+    assert placed.points() == [(120, 880)] and not placed.needs_grounding
+    assert placed.action == "right_click" and placed.target == "the Save button"
+
+
 @pytest.mark.parametrize(("step", "missing"), [
-    ({"action": "click", "x": 1, "target": "t"}, "trajectory[0].y"),
     ({"action": "click", "x": 1, "y": 2}, "trajectory[0].target"),
     ({"action": "type"}, "trajectory[0].text"),
     ({"action": "hotkey"}, "trajectory[0].keys"),
@@ -316,7 +333,9 @@ def test_plan_schema_max_items() -> None:
     assert schema["additionalProperties"] is False
     assert set(schema["properties"]["trajectory"]["items"]["discriminator"]["mapping"]) == set(ACTIONS)
     click = schema["$defs"]["Click"]["properties"]
-    assert click["x"]["minimum"] == 0 and click["x"]["maximum"] == COORD_MAX
+    x_int = next(o for o in click["x"]["anyOf"] if o.get("type") == "integer")
+    assert x_int["minimum"] == 0 and x_int["maximum"] == COORD_MAX
+    assert "x" not in schema["$defs"]["Click"].get("required", [])
 
 
 def test_plan_schema_does_not_change_the_model() -> None:

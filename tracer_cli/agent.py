@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tracer_cli.actuator import Actuator, execute, target_points
-from tracer_cli.errors import EXIT_DONE, EXIT_FAILED, EXIT_INTERRUPTED, Interrupted, TracerError
-from tracer_cli.plan import Done, Fail, _Step
+from tracer_cli.errors import EXIT_DONE, EXIT_FAILED, EXIT_INTERRUPTED, Interrupted, PlanError, TracerError
+from tracer_cli.grounding import Grounder
+from tracer_cli.plan import Done, Fail, _PointStep, _Step
 from tracer_cli.planner import Attempt, Forecast, ForecastFailed, Planner
 from tracer_cli.profiles import HistoryEntry, PlanRequest
 from tracer_cli.screen import Geometry, Screen, downscale, wait_settled
@@ -40,6 +41,7 @@ class StepRecord:
     points: list[tuple[int, int]] = field(default_factory=list)
     outcome: str = ""
     timings: dict[str, float] = field(default_factory=dict)
+    grounding: dict[str, object] | None = None  # where a grounder placed the step, if one did
 
 
 @dataclass
@@ -85,7 +87,8 @@ class Listener:
 class Agent:
     def __init__(self, screen: Screen, planner: Planner, actuator: Actuator | None,
                  settings: Settings, listeners: list[Listener] | None = None,
-                 confirm: Confirm | None = None, stop: threading.Event | None = None) -> None:
+                 confirm: Confirm | None = None, stop: threading.Event | None = None,
+                 grounder: Grounder | None = None) -> None:
         self.screen = screen
         self.planner = planner
         self.actuator = actuator
@@ -93,6 +96,7 @@ class Agent:
         self.listeners = listeners or []
         self.confirm = confirm
         self.stop = stop or threading.Event()
+        self.grounder = grounder
         self.history: list[HistoryEntry] = []
 
     def _emit(self, event: str, *args: object) -> None:
@@ -122,6 +126,33 @@ class Agent:
         record.forecast, record.attempts = forecast, forecast.attempts
         self._emit("on_plan", record.number, forecast)
         return forecast
+
+    def ground(self, record: StepRecord, step: _Step) -> _Step | None:
+        """Place a click on its target: always when the step has no point, and with a dedicated
+        grounder also when it has one (the planner's point is then the fallback).
+        Returns None when the step cannot be placed (the outcome says why)."""
+        if not isinstance(step, _PointStep):
+            return step
+        wanted = step.needs_grounding or (self.grounder is not None and self.grounder.always)
+        if not wanted:
+            return step
+        if self.grounder is None or record.image is None:
+            record.action, record.outcome = step, "error: no grounder to locate the target"
+            return None
+        self._emit("on_phase", record.number, "ground")
+        try:
+            found = self.grounder.locate(record.image, step.target)
+        except PlanError as exc:
+            record.grounding = {"target": step.target, "error": exc.message}
+            if step.needs_grounding:
+                record.action, record.outcome = step, f"error: {exc.message}"
+                return None
+            return step
+        record.timings["ground"] = found.seconds
+        record.grounding = {"target": step.target, "point": list(found.point),
+                            "planner_point": step.points()[0] if step.points() else None,
+                            "answer": found.answer}
+        return step.at(*found.point)
 
     def act(self, record: StepRecord, step: _Step) -> None:
         assert self.actuator is not None, "act() needs an actuator"
@@ -202,7 +233,11 @@ class Agent:
         record = StepRecord(1)
         result = RunResult("planned", "dry run: nothing was executed", steps=1)
         try:
-            self.think(record, self.observe(record, task))
+            plan = self.think(record, self.observe(record, task)).plan
+            placed = self.ground(record, plan.first)
+            if placed is not None and placed is not plan.first and record.forecast is not None:
+                record.forecast.plan = plan.model_copy(
+                    update={"trajectory": [placed, *plan.trajectory[1:]]})
         except TracerError as exc:
             result = RunResult("error", str(exc), steps=1, code=exc.exit_code)
             raise
@@ -223,6 +258,11 @@ class Agent:
         if isinstance(step, Fail):
             record.action, record.outcome = step, "fail"
             return RunResult("failed", step.reason)
+        placed = self.ground(record, step)
+        if placed is None:
+            self.history.append(HistoryEntry(record.number, step.describe(), record.outcome))
+            return None
+        step = placed
         self.act(record, step)
         self.history.append(HistoryEntry(record.number, step.describe(), record.outcome))
         return None

@@ -74,6 +74,13 @@ FlashAttn = Annotated[Optional[bool], typer.Option(  # noqa: UP045
     "--flash-attn/--no-flash-attn", help="Flash attention where supported.")]
 Grammar = Annotated[Optional[bool], typer.Option(  # noqa: UP045
     "--grammar/--no-grammar", help="Constrain decoding to the plan's JSON schema.")]
+GrounderOpt = Annotated[Optional[str], typer.Option(  # noqa: UP045
+    "--grounder", help="A second model that places each click: a model name, a .gguf path "
+    "(with --grounder-mmproj) or a server URL. Default: the planner's own model.")]
+GrounderProfile = Annotated[Optional[str], typer.Option(  # noqa: UP045
+    "--grounder-profile", help="The grounder's profile (default: its model's, else tracer1).")]
+GrounderMmproj = Annotated[Optional[str], typer.Option(  # noqa: UP045
+    "--grounder-mmproj", help="The grounder's vision projector, when --grounder is a path.")]
 Script = Annotated[Optional[Path], typer.Option(  # noqa: UP045
     "--script", help="JSONL file of plans, one per model call (script backend).")]
 Profile = Annotated[Optional[str], typer.Option(  # noqa: UP045
@@ -119,6 +126,33 @@ def _planner(settings: Settings):  # type: ignore[no-untyped-def]
     return Planner(create(settings.backend, settings), profile, settings.answer_retries)
 
 
+def _grounder(settings: Settings, planner: Any):  # type: ignore[no-untyped-def]
+    """The planner's own model, or the second model named by --grounder (a server URL, a
+    model name or a .gguf path)."""
+    from tracer_cli.grounding import Grounder
+
+    if not settings.grounder:
+        return Grounder(planner.backend, planner.profile)
+    from tracer_cli.backends import create
+    from tracer_cli.profiles import PROFILES
+
+    if settings.grounder.startswith(("http://", "https://")):
+        own = settings.model_copy(update={"backend": "openai", "base_url": settings.grounder,
+                                          "model": settings.grounder_model, "grammar": False})
+        profile, budget = settings.grounder_profile or "tracer1", (0, 0)
+    else:
+        from tracer_cli.models import resolve
+
+        spec = resolve(settings.grounder, settings.grounder_mmproj)
+        own = settings.model_copy(update={"backend": "llama", "model": settings.grounder,
+                                          "mmproj": settings.grounder_mmproj, "context": 0,
+                                          "grammar": False})
+        profile = settings.grounder_profile or spec.profile
+        budget = (spec.max_pixels, spec.image_factor)
+    return Grounder(create(own.backend, own), PROFILES.get(profile)(), always=True,
+                    max_pixels=budget[0], image_factor=budget[1])
+
+
 def _describe_target(step: _Step) -> str:
     for attr in ("target", "text", "reason", "answer"):
         value = getattr(step, attr, None)
@@ -151,7 +185,8 @@ def plan(
     horizon: Horizon = None, monitor: Monitor = None, display: Display = None,
     max_pixels: MaxPixels = None, request_timeout: ReqTimeout = None,
     gpu_layers: GpuLayers = None, threads: Threads = None, context: Context = None,
-    flash_attn: FlashAttn = None, grammar: Grammar = None,
+    flash_attn: FlashAttn = None, grammar: Grammar = None, grounder: GrounderOpt = None,
+    grounder_profile: GrounderProfile = None, grounder_mmproj: GrounderMmproj = None,
 ) -> None:
     """Dry run: forecast the next steps for TASK on the current screen. No input events at all.
 
@@ -188,8 +223,9 @@ def _preview(task: str, settings: Settings, quiet: bool):  # type: ignore[no-unt
 
     screen = MssScreen(settings.monitor)
     planner = _planner(settings)
+    grounder = _grounder(settings, planner)
     log = RunLog(cfg.runs_dir(), "plan", task)
-    agent = Agent(screen, planner, None, settings, [log])
+    agent = Agent(screen, planner, None, settings, [log], grounder=grounder)
     try:
         if err.is_terminal and not quiet:
             with err.status("capturing the screen and asking the model..."):
@@ -199,7 +235,13 @@ def _preview(task: str, settings: Settings, quiet: bool):  # type: ignore[no-unt
         return record, screen.geometry, log.dir
     finally:
         screen.close()
-        planner.backend.close()
+        _close(planner, grounder)
+
+
+def _close(planner: Any, grounder: Any) -> None:
+    planner.backend.close()
+    if grounder.backend is not planner.backend:
+        grounder.backend.close()
 
 
 def _confirmer(settings: Settings, view: Any):  # type: ignore[no-untyped-def]
@@ -237,7 +279,8 @@ def do(
     horizon: Horizon = None, monitor: Monitor = None, display: Display = None,
     max_pixels: MaxPixels = None, request_timeout: ReqTimeout = None,
     gpu_layers: GpuLayers = None, threads: Threads = None, context: Context = None,
-    flash_attn: FlashAttn = None, grammar: Grammar = None,
+    flash_attn: FlashAttn = None, grammar: Grammar = None, grounder: GrounderOpt = None,
+    grounder_profile: GrounderProfile = None, grounder_mmproj: GrounderMmproj = None,
 ) -> None:
     """Carry out TASK on the desktop: forecast, act on the first step, look again, repeat.
 
@@ -270,7 +313,8 @@ def _run_agent(task: str, settings: Settings) -> tuple[RunResult, Path]:
     view = LivePanel(err) if err.is_terminal else LogLines()
     confirm = _confirmer(settings, view)
     log = RunLog(cfg.runs_dir(), "do", task)
-    agent = Agent(screen, planner, actuator, settings, [log, view], confirm, stop)
+    grounder = _grounder(settings, planner)
+    agent = Agent(screen, planner, actuator, settings, [log, view], confirm, stop, grounder)
 
     def terminated(signum: int, frame: object) -> None:
         raise Interrupted("terminated by SIGTERM")
@@ -281,7 +325,7 @@ def _run_agent(task: str, settings: Settings) -> tuple[RunResult, Path]:
     finally:
         signal.signal(signal.SIGTERM, previous)
         screen.close()
-        planner.backend.close()
+        _close(planner, grounder)
 
 
 @app.command()

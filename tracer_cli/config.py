@@ -59,6 +59,11 @@ class Settings(BaseModel):
     context: int = Field(0, ge=0, le=262144, description="context size in tokens (0: the model's)")
     flash_attn: bool = Field(False, description="use flash attention where supported")
     grammar: bool = Field(False, description="constrain decoding to the plan's JSON schema")
+    grounder: str = Field("", description="a second model that places clicks: a model name, "
+                          ".gguf path or server URL (empty: the planner's own model)")
+    grounder_profile: str = Field("", description="the grounder's profile (empty: its model's)")
+    grounder_mmproj: str = Field("", description="the grounder's projector, for a .gguf path")
+    grounder_model: str = Field("", description="the model name on a grounder server")
 
     @property
     def api_key(self) -> str:

@@ -12,6 +12,7 @@ to use it: the profile that prompts it and the screenshot budget that suits it.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 import sys
@@ -123,7 +124,11 @@ def catalogue_dir() -> Path:
 
 
 def catalogue() -> dict[str, ModelSpec]:
-    specs = (_read(p, "catalogue") for p in sorted(catalogue_dir().glob("*.toml")))
+    """The shipped catalogue, plus the entries in the directories listed in $TRACER_CATALOGUE
+    (separated like PATH): a team's own models, or a mirror's."""
+    dirs = [catalogue_dir()]
+    dirs += [Path(d).expanduser() for d in os.environ.get("TRACER_CATALOGUE", "").split(os.pathsep) if d]
+    specs = (_read(p, "catalogue") for d in dirs for p in sorted(d.glob("*.toml")))
     return {s.name: s for s in specs}
 
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from tracer_cli.planner import Forecast
     from tracer_cli.screen import Geometry
 
-PHASES = ("capture", "model", "act", "settle")
+PHASES = ("capture", "model", "ground", "act", "settle")
 
 
 def _ms(seconds: float) -> str:

@@ -10,7 +10,15 @@ import json
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from tracer_cli.errors import PlanError
 
@@ -64,15 +72,34 @@ class _Step(BaseModel):
 
 
 class _PointStep(_Step):
-    x: Coord
-    y: Coord
+    """A click of some kind. Without x and y, a grounder finds the target on the screen."""
+
+    x: Coord | None = None
+    y: Coord | None = None
     target: str = Field(max_length=300)
 
+    @model_validator(mode="after")
+    def _point_or_target(self) -> _PointStep:
+        if (self.x is None) != (self.y is None):
+            raise ValueError("give both x and y, or neither (then the target is located)")
+        if self.x is None and not self.target.strip():
+            raise ValueError("a click without x and y needs a target to locate")
+        return self
+
+    @property
+    def needs_grounding(self) -> bool:
+        return self.x is None
+
     def points(self) -> list[tuple[int, int]]:
-        return [(self.x, self.y)]
+        return [] if self.x is None or self.y is None else [(self.x, self.y)]
+
+    def at(self, x: int, y: int) -> _PointStep:
+        """The same step at another point (where a grounder found its target)."""
+        return self.model_copy(update={"x": x, "y": y})
 
     def describe(self) -> str:
-        return f"{self.action} ({self.x},{self.y}) {self.target!r}"  # type: ignore[attr-defined]
+        where = "" if self.x is None else f" ({self.x},{self.y})"
+        return f"{self.action}{where} {self.target!r}"  # type: ignore[attr-defined]
 
 
 class Click(_PointStep):

@@ -89,6 +89,8 @@ class RunLog(Listener):
         if record.action is not None:
             line["action"] = step_dict(record.action)
             line["points"] = [list(p) for p in record.points]
+        if record.grounding is not None:
+            line["grounding"] = record.grounding
         line["outcome"] = record.outcome
         line["timings"] = {k: round(v, 4) for k, v in record.timings.items()}
         self.write_step(line)

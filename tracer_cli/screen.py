@@ -100,6 +100,8 @@ def fit_budget(width: int, height: int, max_pixels: int, factor: int) -> tuple[i
 
 
 def downscale(image: Image.Image, max_pixels: int, factor: int) -> Image.Image:
+    """Fit the budget with sides that are multiples of ``factor``: a model's processor then
+    keeps the size, and a model that answers in absolute pixels answers in this image's."""
     from PIL import Image
 
     size = fit_budget(image.width, image.height, max_pixels, factor)

@@ -44,6 +44,12 @@ class Profile(Protocol):
 
     def retry_message(self, error: str) -> dict[str, Any]: ...
 
+    def ground_messages(self, image: Image.Image, target: str) -> list[dict[str, Any]]:
+        """Ask for the single point of the element described by ``target``."""
+
+    def parse_point(self, text: str, image_size: tuple[int, int]) -> tuple[int, int]:
+        """Read that point, in 0..1000 coordinates; PlanError if there is none."""
+
     def schema(self, horizon: int) -> dict[str, Any] | None:
         """The JSON schema of a valid answer, for grammar-constrained decoding (None: none)."""
 

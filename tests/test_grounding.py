@@ -1,0 +1,93 @@
+"""Grounding: steps without a point are located; a dedicated grounder re-places every click."""
+
+from __future__ import annotations
+
+import base64
+import io
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from tests.test_agent import FakeScreen, make_settings, step_plan
+from tests.test_planner import FakeBackend, profile
+from tracer_cli.actuator import RecordingActuator
+from tracer_cli.agent import Agent
+from tracer_cli.errors import PlanError
+from tracer_cli.grounding import Grounder
+from tracer_cli.planner import Planner
+
+DONE = step_plan({"action": "done"})
+
+
+def run(plan_answers: list[Any], grounder: Grounder | None) -> tuple[Agent, RecordingActuator, Any]:
+    actuator = RecordingActuator()
+    planner = Planner(FakeBackend(*plan_answers), profile())
+    agent = Agent(FakeScreen(), planner, actuator, make_settings(), grounder=grounder)
+    return agent, actuator, agent.run("save the file")
+
+
+def test_a_click_without_a_point_is_located_by_the_planners_own_model() -> None:
+    backend = FakeBackend(step_plan({"action": "click", "target": "Save button"}),
+                          '{"x": 250, "y": 750}', DONE)
+    planner = Planner(backend, profile())
+    actuator = RecordingActuator()
+    agent = Agent(FakeScreen(), planner, actuator, make_settings(),
+                  grounder=Grounder(backend, profile()))
+    result = agent.run("save the file")
+    assert result.status == "done"
+    # (250, 750) of a 1280x800 monitor at x=1920: 1920 + 320, 600
+    assert actuator.calls[0] == ("click", 1920 + 320, 600, "left", 1)
+    ground_request = backend.requests[1]
+    assert "Save button" in str(ground_request[-1]["content"])
+    assert "data:image/png;base64," in str(ground_request[-1]["content"])
+
+
+def test_a_dedicated_grounder_replaces_the_planners_point() -> None:
+    grounder_backend = FakeBackend('{"x": 100, "y": 100}')
+    grounder = Grounder(grounder_backend, profile(), always=True)
+    agent, actuator, result = run(
+        [step_plan({"action": "double_click", "x": 900, "y": 900, "target": "icon"}), DONE],
+        grounder)
+    assert result.status == "done"
+    assert actuator.calls[0] == ("click", 1920 + 128, 80, "left", 2)
+    assert len(grounder_backend.requests) == 1
+
+
+def test_an_unreadable_grounder_answer_falls_back_to_the_planners_point() -> None:
+    grounder = Grounder(FakeBackend("no idea", "still no idea"), profile(), always=True)
+    agent, actuator, result = run(
+        [step_plan({"action": "click", "x": 500, "y": 500, "target": "OK"}), DONE], grounder)
+    assert actuator.calls[0] == ("click", 1920 + 640, 400, "left", 1)
+
+
+def test_a_target_that_cannot_be_located_is_not_clicked_and_the_model_is_told() -> None:
+    planner_backend = FakeBackend(step_plan({"action": "click", "target": "Ghost button"}), DONE)
+    grounder = Grounder(FakeBackend('{"x": 5000, "y": 1}', "nothing"), profile())
+    actuator = RecordingActuator()
+    agent = Agent(FakeScreen(), Planner(planner_backend, profile()), actuator, make_settings(),
+                  grounder=grounder)
+    result = agent.run("press the ghost button")
+    assert result.status == "done"
+    assert [c for c in actuator.calls if c[0] == "click"] == []
+    told = str(planner_backend.requests[1])
+    assert "Ghost button" in told and "could not locate" in told
+
+
+def test_tracer1_parse_point() -> None:
+    p = profile()
+    assert p.parse_point('```json\n{"x": 12, "y": 999}\n```', (640, 400)) == (12, 999)
+    for bad in ('{"x": 1001, "y": 5}', '{"x": "5", "y": 5}', '{"x": true, "y": 5}', "nope"):
+        with pytest.raises(PlanError):
+            p.parse_point(bad, (640, 400))
+
+
+def test_the_grounder_resizes_to_its_own_budget() -> None:
+    backend = FakeBackend('{"x": 1, "y": 2}')
+    grounder = Grounder(backend, profile(), max_pixels=200_000, image_factor=28)
+    found = grounder.locate(FakeScreen().image, "thing")
+    assert found.point == (1, 2)
+    url = backend.requests[0][-1]["content"][0]["image_url"]["url"]
+    image = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    assert image.width % 28 == 0 and image.height % 28 == 0
+    assert image.width * image.height <= 200_000
