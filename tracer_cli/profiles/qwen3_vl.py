@@ -1,8 +1,9 @@
 """The ``qwen3-vl`` profile: Qwen3-VL's native computer-use tool calls, read into our Plan.
 
 Sources: the `computer_use` function and hermes-style ``<tool_call>`` format of the Qwen3-VL
-cookbooks (github.com/QwenLM/Qwen3-VL, cookbooks/) and OSWorld's Qwen3-VL agent
-(github.com/xlang-ai/OSWorld, mm_agents/qwen3vl_agent.py): the screen is declared as 1000x1000,
+cookbooks (github.com/QwenLM/Qwen3-VL, cookbooks/mobile_agent.ipynb) and an OSWorld-style
+Qwen3-VL agent (mm_agents/qwen3vl_agent.py as copied in karakuri-ai/OSWorld-JP; the original in
+xlang-ai/OSWorld was not available to check): the screen is declared as 1000x1000,
 ``pixels`` is positive to scroll up, a drag goes from the cursor to ``coordinate``.
 
 How the answer maps onto the plan contract (only the first step is executed, as with tracer1):
@@ -239,6 +240,8 @@ class _Reader:
 
     def step(self, args: dict[str, Any], description: str) -> dict[str, Any] | None:
         action = args.get("action")
+        if not isinstance(action, str):
+            raise PlanError(f"\"action\" must be one of: {', '.join(ACTIONS)} (got {action!r:.40})")
         clicks = {"left_click": "click", "double_click": "double_click", "right_click": "right_click"}
         if action in clicks:
             self.cursor = x, y = self.at(args)
@@ -280,6 +283,7 @@ class _Reader:
                             f"(positive up, negative down; got {pixels!r:.40})")
         clicks = max(1, min(MAX_WHEEL_CLICKS, round(abs(pixels))))
         x, y = _point(args["coordinate"], "coordinate") if "coordinate" in args else self.cursor or CENTRE
+        self.cursor = x, y
         return {"action": "scroll", "x": x, "y": y, "dy": clicks if pixels > 0 else -clicks}
 
 

@@ -1,0 +1,506 @@
+"""The native-format profiles: Qwen3-VL tool calls and UI-TARS-1.5 actions, read into our Plan."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+from PIL import Image
+
+from tracer_cli.errors import PlanError
+from tracer_cli.plan import COORD_MAX, Plan, step_dict
+from tracer_cli.profiles import PROFILES, HistoryEntry, PlanRequest
+from tracer_cli.screen import data_url
+
+WIDTH, HEIGHT = 1288, 728  # multiples of 28, as tracer sends them to UI-TARS-1.5
+IMAGE = Image.new("RGB", (WIDTH, HEIGHT), (40, 80, 120))
+HISTORY = [HistoryEntry(1, "click (500,250) 'the File menu'", "the screen changed"),
+           HistoryEntry(2, "type 'report'", "no visible change")]
+
+
+def request(horizon: int = 3, history: list[HistoryEntry] | None = None) -> PlanRequest:
+    return PlanRequest("Save the document as report.txt", IMAGE, horizon,
+                       HISTORY if history is None else history)
+
+
+@pytest.fixture
+def qwen() -> Any:
+    return PROFILES.get("qwen3-vl")()
+
+
+@pytest.fixture
+def tars() -> Any:
+    return PROFILES.get("ui-tars")()
+
+
+def steps(plan: Plan) -> list[dict[str, Any]]:
+    return [step_dict(s) for s in plan.trajectory]
+
+
+def call(arguments: dict[str, Any], indent: int | None = None) -> str:
+    body = json.dumps({"name": "computer_use", "arguments": arguments}, indent=indent)
+    return f"<tool_call>\n{body}\n</tool_call>"
+
+
+def user_parts(messages: list[dict[str, Any]]) -> tuple[str, list[str]]:
+    text, urls = "", []
+    for message in messages:
+        content = message["content"]
+        if isinstance(content, str):
+            text += content + "\n"
+            continue
+        for part in content:
+            if part["type"] == "text":
+                text += part["text"] + "\n"
+            else:
+                urls.append(part["image_url"]["url"])
+    return text, urls
+
+
+# --- registry ---------------------------------------------------------------------------------
+
+def test_registry_finds_the_native_profiles() -> None:
+    assert PROFILES.get("qwen3-vl")().name == "qwen3-vl"
+    assert PROFILES.get("ui-tars")().name == "ui-tars"
+    assert {"qwen3-vl", "tracer1", "ui-tars"} <= set(PROFILES.names())
+
+
+# --- qwen3-vl: prompt -------------------------------------------------------------------------
+
+def test_qwen_messages_declare_the_tool_and_carry_task_history_and_image(qwen: Any) -> None:
+    messages = qwen.messages(request(horizon=4))
+    system = messages[0]["content"]
+    assert messages[0]["role"] == "system" and messages[-1]["role"] == "user"
+    tools = system.split("<tools>\n")[1].split("\n</tools>")[0]
+    tool = json.loads(tools)["function"]
+    assert tool["name"] == "computer_use"
+    assert "The screen's resolution is 1000x1000." in tool["description"]
+    actions = tool["parameters"]["properties"]["action"]["enum"]
+    assert {"left_click", "key", "type", "scroll", "terminate", "answer", "left_click_drag"} <= set(actions)
+    assert "Positive values scroll up" in tool["parameters"]["properties"]["pixels"]["description"]
+    assert "at most 4" in system and "<tool_call>" in system
+    text, urls = user_parts(messages[1:])
+    assert "Save the document as report.txt" in text
+    assert "1. click (500,250) 'the File menu' -> the screen changed" in text
+    assert "2. type 'report' -> no visible change" in text
+    assert urls == [data_url(IMAGE)]
+    assert qwen.schema(4) is None
+
+
+def test_qwen_retry_message_is_a_user_turn_with_the_reason(qwen: Any) -> None:
+    message = qwen.retry_message("tool call 1: unknown action 'fly'")
+    assert message["role"] == "user" and "unknown action 'fly'" in message["content"]
+    assert "<tool_call>" in message["content"]
+
+
+# --- qwen3-vl: answers ------------------------------------------------------------------------
+
+FORECAST = """The Save As dialog is open and the "File name" field is empty. I will click the \
+field, type the name, then press Enter to save.
+Action: Click the "File name" text field in the Save As dialog.
+<tool_call>
+{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [512, 344]}}
+</tool_call>
+Action: Type the file name report.txt.
+<tool_call>
+{"name": "computer_use",
+ "arguments": {
+    "action": "type",
+    "text": "report.txt"
+ }}
+</tool_call>
+Action: Press Enter to confirm.
+<tool_call>
+{"name": "computer_use", "arguments": {"action": "key", "keys": ["enter"]}}
+</tool_call>"""
+
+
+def test_qwen_reads_a_forecast_of_several_tool_calls(qwen: Any) -> None:
+    plan = qwen.parse(FORECAST, request())
+    assert steps(plan) == [
+        {"action": "click", "x": 512, "y": 344,
+         "target": 'Click the "File name" text field in the Save As dialog.'},
+        {"action": "type", "text": "report.txt"},
+        {"action": "hotkey", "keys": ["enter"]},
+    ]
+    assert plan.thought.startswith("The Save As dialog is open")
+
+
+def test_qwen_keeps_at_most_horizon_steps(qwen: Any) -> None:
+    assert len(qwen.parse(FORECAST, request(horizon=2)).trajectory) == 2
+    assert steps(qwen.parse(FORECAST, request(horizon=1))) == [
+        {"action": "click", "x": 512, "y": 344,
+         "target": 'Click the "File name" text field in the Save As dialog.'}]
+
+
+def test_qwen_thinking_variant_and_unclosed_last_block(qwen: Any) -> None:
+    text = ("<think>\nThe menu bar shows File. Opening it gives the Save As entry.\n</think>\n"
+            "Action: Open the File menu.\n<tool_call>\n"
+            '{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [31.6, 12.4]}}')
+    plan = qwen.parse(text, request())
+    assert steps(plan) == [{"action": "click", "x": 32, "y": 12, "target": "Open the File menu."}]
+    assert "Save As entry" in plan.thought
+
+
+def test_qwen_click_without_action_line_takes_the_line_before_it(qwen: Any) -> None:
+    text = "I should press the OK button.\n" + call({"action": "double_click", "coordinate": [10, 990]})
+    assert steps(qwen.parse(text, request())) == [
+        {"action": "double_click", "x": 10, "y": 990, "target": "I should press the OK button."}]
+    bare = call({"action": "right_click", "coordinate": [0, 1000]})
+    assert steps(qwen.parse(bare, request())) == [{"action": "right_click", "x": 0, "y": 1000, "target": ""}]
+
+
+def test_qwen_accepts_tool_calls_without_tags_and_string_arguments(qwen: Any) -> None:
+    bare = ('Action: Wait for the window.\n'
+            '{"name": "computer_use", "arguments": {"action": "wait", "time": 3}}')
+    assert steps(qwen.parse(bare, request())) == [{"action": "wait", "seconds": 3.0}]
+    stringly = ('<tool_call>{"name": "computer_use", "arguments": '
+                '"{\\"action\\": \\"type\\", \\"text\\": \\"hi\\\\n\\"}"}</tool_call>')
+    assert steps(qwen.parse(stringly, request())) == [{"action": "type", "text": "hi\n"}]
+
+
+@pytest.mark.parametrize(("keys", "expected"), [
+    (["ctrl", "c"], ["ctrl", "c"]),
+    (["Control", "Shift", "T"], ["ctrl", "shift", "t"]),
+    (["ctrl+s"], ["ctrl", "s"]),
+    ("Return", ["enter"]),
+    (["ArrowLeft"], ["left"]),
+])
+def test_qwen_key_becomes_a_hotkey(qwen: Any, keys: Any, expected: list[str]) -> None:
+    plan = qwen.parse(call({"action": "key", "keys": keys}), request())
+    assert steps(plan) == [{"action": "hotkey", "keys": expected}]
+
+
+@pytest.mark.parametrize(("arguments", "expected"), [
+    ({"action": "scroll", "coordinate": [500, 600], "pixels": -5}, (500, 600, -5)),
+    ({"action": "scroll", "coordinate": [500, 600], "pixels": 3.4}, (500, 600, 3)),
+    ({"action": "scroll", "coordinate": [500, 600], "pixels": 0.2}, (500, 600, 1)),
+    ({"action": "scroll", "pixels": -500}, (500, 500, -50)),
+])
+def test_qwen_scroll_pixels_are_wheel_clicks_positive_up(
+        qwen: Any, arguments: dict[str, Any], expected: tuple[int, int, int]) -> None:
+    x, y, dy = expected
+    assert steps(qwen.parse(call(arguments), request())) == [{"action": "scroll", "x": x, "y": y, "dy": dy}]
+
+
+def test_qwen_mouse_move_sets_the_cursor_for_drag_scroll_and_clicks(qwen: Any) -> None:
+    text = (call({"action": "mouse_move", "coordinate": [100, 200]})
+            + call({"action": "left_click_drag", "coordinate": [300, 400]})
+            + call({"action": "scroll", "pixels": 2})
+            + call({"action": "left_click"}))
+    assert steps(qwen.parse(text, request(horizon=5))) == [
+        {"action": "drag", "x": 100, "y": 200, "x2": 300, "y2": 400},
+        {"action": "scroll", "x": 300, "y": 400, "dy": 2},
+        {"action": "click", "x": 300, "y": 400, "target": ""},
+    ]
+    explicit = call({"action": "left_click_drag", "start_coordinate": [1, 2], "coordinate": [3, 4]})
+    assert steps(qwen.parse(explicit, request())) == [{"action": "drag", "x": 1, "y": 2, "x2": 3, "y2": 4}]
+
+
+def test_qwen_terminal_calls(qwen: Any) -> None:
+    answer = (call({"action": "answer", "text": "The total is 42."})
+              + call({"action": "terminate", "status": "success"}))
+    assert steps(qwen.parse(answer, request())) == [{"action": "done", "answer": "The total is 42."}]
+    success = call({"action": "left_click", "coordinate": [5, 5]}) + call(
+        {"action": "terminate", "status": "success"}) + call({"action": "type", "text": "never"})
+    assert [s["action"] for s in steps(qwen.parse(success, request()))] == ["click", "done"]
+    failure = "Action: Give up, the file does not exist.\n" + call(
+        {"action": "terminate", "status": "failure"})
+    (fail,) = steps(qwen.parse(failure, request()))
+    assert fail["action"] == "fail" and "the file does not exist" in fail["reason"]
+    waited = call({"action": "wait"}) + call({"action": "wait", "time": 600})
+    assert steps(qwen.parse(waited, request())) == [{"action": "wait", "seconds": 2.0},
+                                                     {"action": "wait", "seconds": 60.0}]
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("", "no tool call"),
+    ("I think I should click the button.", "no tool call"),
+    ("<tool_call>\n{\"name\": \"computer_use\", \"arguments\": {\"action\": }\n</tool_call>",
+     "tool call 1 is not a JSON object (Expecting value"),
+    ('<tool_call>{"name": "browser", "arguments": {"action": "left_click"}}</tool_call>',
+     "only function is 'computer_use'"),
+    (call({"action": "middle_click", "coordinate": [1, 2]}), "unknown action 'middle_click'"),
+    (call({"action": "fly"}), "tool call 1: unknown action 'fly'"),
+    (call({"action": "left_click", "coordinate": [1523, 80]}), "outside the 1000x1000 screen"),
+    (call({"action": "left_click", "coordinate": [-3, 80]}), "outside the 1000x1000 screen"),
+    (call({"action": "left_click", "coordinate": [5]}), "coordinate must be [x, y]"),
+    (call({"action": "left_click"}), "coordinate is missing"),
+    (call({"action": "left_click_drag", "coordinate": [3, 4]}), "needs where to start"),
+    (call({"action": "mouse_move", "coordinate": [3, 4]}), "only moves the mouse"),
+    (call({"action": "scroll", "pixels": 0}), "non-zero number"),
+    (call({"action": "key", "keys": ["hyper"]}), "unknown key 'hyper'"),
+    (call({"action": "type", "text": "a\x07b"}), "control characters"),
+    (call({"action": "terminate", "status": "maybe"}), "\"success\" or \"failure\""),
+    ('<tool_call>{"name": "computer_use", "arguments": {"action": "scroll", "pixels": NaN}}</tool_call>',
+     "non-zero number"),
+])
+def test_qwen_rejects_with_a_precise_reason(qwen: Any, text: str, reason: str) -> None:
+    with pytest.raises(PlanError) as caught:
+        qwen.parse(text, request())
+    assert reason in caught.value.message
+
+
+def test_qwen_grounding(qwen: Any) -> None:
+    messages = qwen.ground_messages(IMAGE, "the Save button")
+    text, urls = user_parts(messages)
+    assert "the Save button" in text and urls == [data_url(IMAGE)]
+    assert '"enum": ["left_click"]' in messages[0]["content"]
+    answer = "Action: Click Save.\n" + call({"action": "left_click", "coordinate": [871, 912]}, indent=2)
+    assert qwen.parse_point(answer, IMAGE.size) == (871, 912)
+    assert qwen.parse_point('[{"point_2d": [120, 45], "label": "Save"}]', IMAGE.size) == (120, 45)
+    assert qwen.parse_point('{"bbox_2d": [100, 40, 140, 50]}', IMAGE.size) == (120, 45)
+    for bad, reason in [("The Save button is at the bottom right.", "holds no point"),
+                        (call({"action": "left_click", "coordinate": [1871, 912]}), "outside")]:
+        with pytest.raises(PlanError, match=reason):
+            qwen.parse_point(bad, IMAGE.size)
+
+
+# --- ui-tars: prompt --------------------------------------------------------------------------
+
+def test_tars_messages_follow_the_computer_use_template(tars: Any) -> None:
+    messages = tars.messages(request())
+    text, urls = user_parts(messages)
+    for heading in ("## Output Format", "## Action Space", "## Note", "## User Instruction"):
+        assert heading in text
+    assert "Thought: ...\nAction: ..." in text
+    assert "click(point='<point>x1 y1</point>')" in text
+    assert "hotkey(key='ctrl c')" in text and "finished(content='xxx')" in text
+    instruction = text.index("## User Instruction\nSave the document as report.txt")
+    assert instruction < text.index("## Action History")
+    # History points are shown in the pixels of the image UI-TARS answers in.
+    assert "1. click (644,182) 'the File menu' -> the screen changed" in text
+    assert urls == [data_url(IMAGE)]
+    assert tars.schema(3) is None
+
+
+def test_tars_retry_message(tars: Any) -> None:
+    message = tars.retry_message("unknown action 'fly'")
+    assert message["role"] == "user" and "unknown action 'fly'" in message["content"]
+    assert "Action:" in message["content"]
+
+
+# --- ui-tars: answers -------------------------------------------------------------------------
+
+def test_tars_click_with_a_multiline_thought(tars: Any) -> None:
+    text = ("Thought: The Save As dialog is open. The file name field is still empty, so I need to "
+            "focus it first.\nThen I can type the name. I'll click the File name field in the "
+            "middle of the dialog.\nAction: click(point='<point>644 364</point>')")
+    plan = tars.parse(text, request())
+    assert steps(plan) == [{"action": "click", "x": 500, "y": 500,
+                            "target": "I'll click the File name field in the middle of the dialog."}]
+    assert plan.thought.startswith("The Save As dialog is open.")
+    assert "Thought:" not in plan.thought
+
+
+@pytest.mark.parametrize(("action", "expected"), [
+    ("click(start_box='<|box_start|>(644,364)<|box_end|>')", (500, 500)),
+    ("click(start_box='(100,50)')", (78, 69)),
+    ("click(start_box='[100, 40, 140, 60]')", (93, 69)),
+    ("left_single(point='<point>0 728</point>')", (0, 1000)),
+    ("click(start_box='<bbox>100 40 140 60</bbox>')", (93, 69)),
+    ("click(point='<point>1300 700</point>')", (1000, 962)),  # just past the edge: clamped
+])
+def test_tars_point_forms(tars: Any, action: str, expected: tuple[int, int]) -> None:
+    (step,) = steps(tars.parse(f"Thought: Click it.\nAction: {action}", request()))
+    assert (step["x"], step["y"]) == expected
+
+
+def test_tars_other_pointer_actions(tars: Any) -> None:
+    def one(action: str) -> dict[str, Any]:
+        (step,) = steps(tars.parse(f"Thought: Go.\nAction: {action}", request()))
+        return step
+
+    assert one("left_double(point='<point>644 364</point>')")["action"] == "double_click"
+    assert one("right_single(point='<point>644 364</point>')")["action"] == "right_click"
+    assert one("drag(start_point='<point>0 0</point>', end_point='<point>1288 728</point>')") == {
+        "action": "drag", "x": 0, "y": 0, "x2": 1000, "y2": 1000}
+    assert one("drag(start_box='(644,364)', end_box='(322,182)')") == {
+        "action": "drag", "x": 500, "y": 500, "x2": 250, "y2": 250}
+    assert one("scroll(point='<point>644 364</point>', direction='down')") == {
+        "action": "scroll", "x": 500, "y": 500, "dy": -5}
+    assert one("scroll(direction='up')") == {"action": "scroll", "x": 500, "y": 500, "dy": 5}
+
+
+@pytest.mark.parametrize(("key", "expected"), [
+    ("ctrl c", ["ctrl", "c"]),
+    ("ctrl shift t", ["ctrl", "shift", "t"]),
+    ("arrowleft", ["left"]),
+    ("Ctrl+S", ["ctrl", "s"]),
+    ("enter", ["enter"]),
+])
+def test_tars_hotkey(tars: Any, key: str, expected: list[str]) -> None:
+    plan = tars.parse(f"Thought: Use the keyboard.\nAction: hotkey(key='{key}')", request())
+    assert steps(plan) == [{"action": "hotkey", "keys": expected}]
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    (r"report.txt\n", "report.txt\n"),
+    (r"it\'s \"quoted\"", "it's \"quoted\""),
+    ("It's here", "It's here"),  # a quote the model forgot to escape
+    ("two\nlines", "two\nlines"),
+    (r"C:\\temp", "C:\\temp"),
+])
+def test_tars_type_content_is_unescaped(tars: Any, content: str, expected: str) -> None:
+    text = f"Thought: Type the name and submit it.\nAction: type(content='{content}')"
+    assert steps(tars.parse(text, request())) == [{"action": "type", "text": expected}]
+
+
+def test_tars_terminal_and_wait_actions(tars: Any) -> None:
+    def one(action: str) -> dict[str, Any]:
+        (step,) = steps(tars.parse(f"Thought: Status.\nAction: {action}", request()))
+        return step
+
+    assert one("wait()") == {"action": "wait", "seconds": 5.0}
+    assert one(r"finished(content='The total is \'42\'.')") == {
+        "action": "done", "answer": "The total is '42'."}
+    assert one("finished()") == {"action": "done"}
+    assert one("call_user()") == {"action": "fail", "reason": "the model asks for the user's help"}
+
+
+def test_tars_takes_the_first_of_several_actions(tars: Any) -> None:
+    text = ("Thought: Click then type.\nAction: click(point='<point>644 364</point>')\n\n"
+            "type(content='hello')")
+    assert [s["action"] for s in steps(tars.parse(text, request()))] == ["click"]
+
+
+def test_tars_answer_in_a_code_fence_without_thought(tars: Any) -> None:
+    text = "```\nAction: click(point='<point>644 364</point>')\n```"
+    assert steps(tars.parse(text, request()))[0]["x"] == 500
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("", "no 'Action:' line"),
+    ("I will click the Save button now.", "no 'Action:' line"),
+    ("Thought: hmm\nAction: the save button", "is not a call"),
+    ("Thought: x\nAction: fly(point='<point>1 2</point>')", "unknown action 'fly'"),
+    ("Thought: x\nAction: click(point=<point>1 2</point>)", "write them as key='value'"),
+    ("Thought: x\nAction: type(content='unfinished", "no closing quote"),
+    ("Thought: x\nAction: click()", "needs point"),
+    ("Thought: x\nAction: click(point='<point>x1 y1</point>')", "is not a point"),
+    ("Thought: x\nAction: click(point='<point>1 2 3</point>')", "is not a point"),
+    ("Thought: x\nAction: click(point='<point>2000 100</point>')", "outside the 1288x728 screenshot"),
+    ("Thought: x\nAction: click(point='<point>-90 100</point>')", "outside the 1288x728 screenshot"),
+    ("Thought: x\nAction: scroll(point='<point>1 2</point>', direction='left')", "sideways"),
+    ("Thought: x\nAction: hotkey(key='hyper x')", "unknown key 'hyper'"),
+    ("Thought: x\nAction: hotkey(key='')", "needs key"),
+    ("Thought: x\nAction: type(content='')", "nothing to type"),
+])
+def test_tars_rejects_with_a_precise_reason(tars: Any, text: str, reason: str) -> None:
+    with pytest.raises(PlanError) as caught:
+        tars.parse(text, request())
+    assert reason in caught.value.message
+
+
+def test_tars_grounding(tars: Any) -> None:
+    messages = tars.ground_messages(IMAGE, "the Save button")
+    text, urls = user_parts(messages)
+    assert "## User Instruction\nthe Save button" in text and urls == [data_url(IMAGE)]
+    assert "click(point='<point>x1 y1</point>')" in text
+    size = IMAGE.size
+    assert tars.parse_point("Action: click(point='<point>644 364</point>')", size) == (500, 500)
+    assert tars.parse_point("click(start_box='<|box_start|>(322,182)<|box_end|>')", size) == (250, 250)
+    assert tars.parse_point("The button is at (644,364).", size) == (500, 500)
+    assert tars.parse_point("Action: click(point='<point>50 50</point>')", (100, 200)) == (500, 250)
+    for bad, reason in [("I cannot find it.", "holds no point"),
+                        ("Action: click(point='<point>4000 10</point>')", "outside")]:
+        with pytest.raises(PlanError, match=reason):
+            tars.parse_point(bad, size)
+
+
+# --- both: nothing but PlanError comes out -----------------------------------------------------
+
+SAMPLES = {
+    "qwen3-vl": [FORECAST,
+                 call({"action": "mouse_move", "coordinate": [1, 2]}) + call(
+                     {"action": "left_click_drag", "coordinate": [3, 4]}),
+                 call({"action": "scroll", "pixels": -3}) + call({"action": "answer", "text": "x"}),
+                 '[{"point_2d": [120, 45]}]'],
+    "ui-tars": ["Thought: Click it.\nAction: click(point='<point>644 364</point>')",
+                "Thought: t\nAction: type(content='it\\'s\\n')",
+                "Thought: t\nAction: drag(start_box='(1,2)', end_box='[1, 2, 3, 4]')",
+                "Thought: t\nAction: scroll(point='<point>5 5</point>', direction='up')",
+                "Action: hotkey(key='ctrl c')", "Action: finished(content='done')"],
+}
+JUNK = st.lists(st.sampled_from(list("<>(){}[]'\",:=\\ \n-.0123456789aex_") + [
+    "<tool_call>", "</tool_call>", "<point>", "</point>", "Action:", "Thought:", "computer_use",
+    "\"action\"", "NaN", "1e999", "<|box_start|>"]), max_size=12).map("".join)
+
+
+@st.composite
+def mutated(draw: st.DrawFn, profile: str) -> str:
+    text = draw(st.sampled_from(SAMPLES[profile]))
+    for _ in range(draw(st.integers(1, 4))):
+        i = draw(st.integers(0, len(text)))
+        j = draw(st.integers(i, min(len(text), i + 20)))
+        kind = draw(st.sampled_from(["insert", "delete", "replace", "cut"]))
+        if kind == "insert":
+            text = text[:i] + draw(JUNK) + text[i:]
+        elif kind == "delete":
+            text = text[:i] + text[j:]
+        elif kind == "replace":
+            text = text[:i] + draw(JUNK) + text[j:]
+        else:
+            text = text[:i]
+    return text
+
+
+def _only_plan_errors(profile: Any, text: str, horizon: int, size: tuple[int, int]) -> None:
+    image = IMAGE if size == IMAGE.size else Image.new("RGB", size)
+    try:
+        plan = profile.parse(text, PlanRequest("task", image, horizon, []))
+    except PlanError as exc:
+        assert exc.message
+    else:
+        assert 1 <= len(plan.trajectory) <= horizon
+        for step in plan.trajectory:
+            assert all(0 <= v <= COORD_MAX for point in step.points() for v in point)
+    try:
+        point = profile.parse_point(text, size)
+    except PlanError as exc:
+        assert exc.message
+    else:
+        assert all(0 <= v <= COORD_MAX for v in point)
+
+
+FUZZ = hsettings(max_examples=300, deadline=None, database=None,
+                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+SIZES = st.sampled_from([(WIDTH, HEIGHT), (28, 28), (1000, 1000), (3, 2000)])
+
+
+@pytest.mark.parametrize("name", ["qwen3-vl", "ui-tars"])
+@FUZZ
+@given(text=st.text(max_size=300), horizon=st.integers(1, 6), size=SIZES)
+def test_random_text_only_raises_plan_error(name: str, text: str, horizon: int,
+                                            size: tuple[int, int]) -> None:
+    _only_plan_errors(PROFILES.get(name)(), text, horizon, size)
+
+
+@pytest.mark.parametrize("name", ["qwen3-vl", "ui-tars"])
+@FUZZ
+@given(data=st.data(), horizon=st.integers(1, 6), size=SIZES)
+def test_mutated_answers_only_raise_plan_error(name: str, data: st.DataObject, horizon: int,
+                                               size: tuple[int, int]) -> None:
+    _only_plan_errors(PROFILES.get(name)(), data.draw(mutated(name)), horizon, size)
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner,
+                                                                                max_size=4),
+                    max_leaves=8)
+QWEN_KEYS = st.sampled_from(["action", "coordinate", "start_coordinate", "keys", "text", "pixels",
+                             "time", "status"])
+
+
+@FUZZ
+@given(calls=st.lists(st.dictionaries(QWEN_KEYS, JSON | st.sampled_from(
+    ["left_click", "key", "type", "scroll", "wait", "terminate", "answer", "mouse_move",
+     "left_click_drag", "double_click", "right_click", "success", "failure"])), min_size=1, max_size=4),
+       horizon=st.integers(1, 6))
+def test_random_tool_call_arguments_only_raise_plan_error(calls: list[dict[str, Any]], horizon: int) -> None:
+    text = "".join(call(arguments) for arguments in calls)
+    _only_plan_errors(PROFILES.get("qwen3-vl")(), text, horizon, IMAGE.size)
