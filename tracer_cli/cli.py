@@ -112,6 +112,10 @@ def _settings(params: dict[str, Any], **extra: Any) -> Settings:
         for name in ("profile", "image_factor", "max_pixels"):
             if sources[name] == "default":
                 setattr(settings, name, getattr(spec, name))
+    elif sources["image_factor"] == "default":
+        from tracer_cli.profiles import PROFILES
+
+        settings.image_factor = PROFILES.get(settings.profile).image_factor
     if settings.display:
         os.environ["DISPLAY"] = settings.display  # before mss or pyautogui look at it
     return settings
@@ -139,7 +143,8 @@ def _grounder(settings: Settings, planner: Any):  # type: ignore[no-untyped-def]
     if settings.grounder.startswith(("http://", "https://")):
         own = settings.model_copy(update={"backend": "openai", "base_url": settings.grounder,
                                           "model": settings.grounder_model, "grammar": False})
-        profile, budget = settings.grounder_profile or "tracer1", (0, 0)
+        profile = settings.grounder_profile or "tracer1"
+        budget = (settings.max_pixels, PROFILES.get(profile).image_factor)
     else:
         from tracer_cli.models import resolve
 

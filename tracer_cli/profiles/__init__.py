@@ -37,6 +37,7 @@ class PlanRequest:
 
 class Profile(Protocol):
     name: str
+    image_factor: int  # the model family's patch factor: 32 for Qwen3-VL, 28 for UI-TARS-1.5
 
     def messages(self, request: PlanRequest) -> list[dict[str, Any]]: ...
 

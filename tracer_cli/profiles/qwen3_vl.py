@@ -307,6 +307,7 @@ def _terminate(status: Any, description: str) -> dict[str, Any]:
 @PROFILES.register("qwen3-vl")
 class Qwen3VLProfile:
     name = "qwen3-vl"
+    image_factor = 32  # screenshot sides the model's processor keeps as they are
 
     def messages(self, request: PlanRequest) -> list[dict[str, Any]]:
         # Unchanging text first and the screenshot last, to keep a local backend's KV cache.

@@ -52,6 +52,7 @@ def _history_text(request: PlanRequest) -> str:
 @PROFILES.register("tracer1")
 class Tracer1Profile:
     name = "tracer1"
+    image_factor = 32  # screenshot sides the model's processor keeps as they are
 
     def messages(self, request: PlanRequest) -> list[dict[str, Any]]:
         # Unchanging text first and the screenshot last: a local backend keeps the KV cache of

@@ -268,6 +268,7 @@ def _history(request: PlanRequest) -> str:
 @PROFILES.register("ui-tars")
 class UITarsProfile:
     name = "ui-tars"
+    image_factor = 28  # screenshot sides the model's processor keeps as they are
 
     def messages(self, request: PlanRequest) -> list[dict[str, Any]]:
         text = f"{PROMPT.format(task=request.task)}\n## Action History\n{_history(request)}\n"
