@@ -24,7 +24,7 @@ def write_config(home: Path, text: str) -> Path:
 def test_defaults(tracer_home: Path) -> None:
     settings, sources = cfg.load()
     assert settings == Settings()
-    assert settings.backend == "openai"
+    assert settings.backend == "llama"
     assert settings.horizon == 5
     assert settings.max_steps == 30
     assert settings.confirm == "always"

@@ -105,6 +105,8 @@ def _settings(params: dict[str, Any], **extra: Any) -> Settings:
     flags = {k: (str(v) if isinstance(v, Path) else v) for k, v in params.items()
              if k in cfg.Settings.model_fields}
     settings, sources = cfg.load({**flags, **extra})
+    if sources["backend"] == "default" and sources["base_url"] != "default":
+        settings.backend = "openai"  # naming a server means using it
     if settings.backend == "llama":
         from tracer_cli.models import resolve
 
@@ -127,7 +129,25 @@ def _planner(settings: Settings):  # type: ignore[no-untyped-def]
     from tracer_cli.profiles import PROFILES
 
     profile = PROFILES.get(settings.profile)()
+    if settings.backend == "llama":
+        _offer_pull(settings)
     return Planner(create(settings.backend, settings), profile, settings.answer_retries)
+
+
+def _offer_pull(settings: Settings) -> None:
+    """A catalogue model that is not installed yet: offer to download it when someone can
+    answer; otherwise the backend's error names the command that does."""
+    from tracer_cli.models import resolve
+
+    spec = resolve(settings.model, settings.mmproj)
+    if spec.source != "catalogue" or spec.installed() or not sys.stdin.isatty():
+        return
+    size = f"{spec.size() / 1e9:.1f} GB" if spec.size() else "several GB"
+    if typer.confirm(f"model {spec.name} is not installed. Download it now ({size} from "
+                     f"{spec.repo})?", default=False, err=True):
+        from tracer_cli.models_cli import pull
+
+        pull(spec.name, force=False, endpoint=None)
 
 
 def _grounder(settings: Settings, planner: Any):  # type: ignore[no-untyped-def]

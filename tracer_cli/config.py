@@ -29,7 +29,8 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    backend: str = Field("openai", description="planner backend (openai, script, ...)")
+    backend: str = Field("llama", description="planner backend: llama (local GGUF), openai (a "
+                         "server; chosen by default when base_url is set), script")
     base_url: str = Field("http://127.0.0.1:8080/v1", description="OpenAI-compatible server URL")
     model: str = Field("", description="model name on the server (empty: the server's only model)")
     script: str = Field("", description="JSONL file of plans for the script backend")

@@ -37,9 +37,9 @@ def list_models() -> None:
         out.print(table)
 
 
-def _verify_bar(progress: Progress) -> Callable[[str, int], Callable[[int], None]]:
-    def start(name: str, size: int) -> Callable[[int], None]:
-        task = progress.add_task(f"verifying {name}", total=size)
+def _bars(progress: Progress) -> Callable[[str, int, int], Callable[[int], None]]:
+    def start(label: str, total: int, done: int) -> Callable[[int], None]:
+        task = progress.add_task(label, total=total or None, completed=done)
         return lambda n: progress.advance(task, n)
 
     return start
@@ -54,7 +54,7 @@ def pull(
 ) -> None:
     """Download a catalogue model (language model + vision projector) and verify its checksums.
 
-    An interrupted download resumes where it stopped when you run the same command again."""
+    Stopped or cut off, a download continues where it stopped when you run the command again."""
     from tracer_cli.download import pull as do_pull
 
     with guard():
@@ -67,7 +67,7 @@ def pull(
         columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                    TransferSpeedColumn())
         with Progress(*columns, console=err, transient=True) as progress:
-            paths = do_pull(spec, endpoint=endpoint, force=force, on_verify=_verify_bar(progress))
+            paths = do_pull(spec, endpoint=endpoint, force=force, progress=_bars(progress))
         for path in paths:
             out.print(str(path))
         err.print(f"{spec.name} is ready: tracer do \"...\" --model {spec.name}")

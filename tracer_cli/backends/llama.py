@@ -57,6 +57,30 @@ def gpu_layers(value: str) -> int:
     return n
 
 
+MAX_GRAMMAR_LENGTH = 1000
+
+
+def grammar_schema(schema: Any) -> Any:
+    """The schema with string lengths capped: llama.cpp refuses a grammar with repetitions
+    beyond its sane limits (maxLength 2000 crashed llama-cpp-python 0.3.36), so the grammar
+    allows a little less than the contract; parse_plan still validates every answer."""
+    if isinstance(schema, dict):
+        out = {k: grammar_schema(v) for k, v in schema.items()}
+        if isinstance(out.get("maxLength"), int):
+            out["maxLength"] = min(out["maxLength"], MAX_GRAMMAR_LENGTH)
+        return out
+    if isinstance(schema, list):
+        return [grammar_schema(v) for v in schema]
+    return schema
+
+
+def default_threads() -> int:
+    """llama-cpp-python's default is half the logical CPUs (one thread on two cores); use them
+    all on small machines, half (about the physical cores) on larger ones."""
+    n = os.cpu_count() or 1
+    return n if n <= 4 else n // 2
+
+
 def _prefix_llama_class() -> type:
     """A Llama that keeps the KV cache of the prompt's unchanged start between chat calls.
 
@@ -141,7 +165,8 @@ class LlamaBackend:
             self.llm = _prefix_llama_class()(
                 model_path=str(model_path), chat_handler=handler,
                 n_ctx=settings.context or spec.context, n_batch=512, n_ubatch=512,
-                n_threads=settings.threads or None, n_gpu_layers=layers,
+                n_threads=settings.threads or default_threads(),
+                n_threads_batch=settings.threads or default_threads(), n_gpu_layers=layers,
                 flash_attn=settings.flash_attn, verbose=debug)
             handler._init_mtmd_context(self.llm)  # load the projector now, not at the first call
         except (ValueError, RuntimeError) as exc:
@@ -153,7 +178,7 @@ class LlamaBackend:
     def complete(self, messages: list[dict[str, Any]], schema: dict[str, Any] | None = None) -> Completion:
         extra: dict[str, Any] = {}
         if schema is not None and self.grammar:
-            extra["response_format"] = {"type": "json_object", "schema": schema}
+            extra["response_format"] = {"type": "json_object", "schema": grammar_schema(schema)}
         try:
             response = self.llm.create_chat_completion(
                 messages=messages, temperature=self._temperature, max_tokens=self._max_tokens,
