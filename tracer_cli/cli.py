@@ -84,7 +84,8 @@ GrounderMmproj = Annotated[Optional[str], typer.Option(  # noqa: UP045
 Script = Annotated[Optional[Path], typer.Option(  # noqa: UP045
     "--script", help="JSONL file of plans, one per model call (script backend).")]
 Profile = Annotated[Optional[str], typer.Option(  # noqa: UP045
-    "--profile", help="How the model is prompted and read (tracer1).")]
+    "--profile", help="How the model is prompted and read: tracer1, qwen3-vl or ui-tars "
+    "(default: the model's).")]
 Horizon = Annotated[Optional[int], typer.Option(  # noqa: UP045
     "--horizon", "-k", help="Steps the model forecasts per call (default 5).")]
 Monitor = Annotated[Optional[int], typer.Option(  # noqa: UP045

@@ -1,0 +1,270 @@
+"""The real `tracer` with the llama backend: a tiny GGUF vision-language model pair (made by
+tests/tinyvlm.py) loaded by llama-cpp-python in the tracer process, on the real Xvfb display.
+
+Sizes: the 1280x800 screen fits the default image budget (1_048_576 pixels), so the model sees
+1280x800. llama.cpp's smart resize makes that 1288x812 -> 46x29 = 1334 image tokens for qwen2vl
+(patch 14) and 1280x800 -> 40x25 = 1000 for qwen3vl (patch 16); the tracer1 prompt before the
+image is ~730 tokens with the tiny tokenizer, so one call needs ~2100 KV cells and
+``--context 4096`` leaves room for a retry (2048 is too small: "Prompt exceeds n_ctx: 2066").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Display, run_tracer
+from tests.e2e.conftest import MARKER_RED, ClickLog, click, done, last_run, plan, run_dir, tracer_env
+from tests.tinyvlm import make_tiny_vlm
+
+pytestmark = pytest.mark.display
+
+CONTEXT = "4096"
+TASK = "click the left half"
+CLICK_PLAN = plan(click(250, 500, "left half"), done("clicked"),
+                  thought="Click the left half, then stop.")
+CLICK_POINT = (round(250 * 1280 / 1000), round(500 * 800 / 1000))  # (320, 400)
+DONE_PLAN = plan(done("pressed OK"), thought="The OK button is pressed already.")
+NOT_JSON = "I think I should click the OK button somewhere."
+
+Pair = tuple[Path, Path]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("tiny-vlms")
+
+
+@pytest.fixture(scope="module")
+def click_pair(models: Path) -> Pair:
+    """Always answers CLICK_PLAN."""
+    return make_tiny_vlm(models / "click", [json.dumps(CLICK_PLAN)])
+
+
+@pytest.fixture(scope="module")
+def done_pair(models: Path) -> Pair:
+    """Always answers DONE_PLAN."""
+    return make_tiny_vlm(models / "done", [json.dumps(DONE_PLAN)])
+
+
+@pytest.fixture(scope="module")
+def retry_pair(models: Path) -> Pair:
+    """Answers NOT_JSON first, DONE_PLAN once NOT_JSON is in the conversation (a retry)."""
+    return make_tiny_vlm(models / "retry", [NOT_JSON, json.dumps(DONE_PLAN)])
+
+
+@pytest.fixture(scope="module")
+def qwen3_pair(models: Path) -> Pair:
+    """A Qwen3-VL pair (patch 16, deepstack projector) that always answers CLICK_PLAN."""
+    return make_tiny_vlm(models / "qwen3vl", [json.dumps(CLICK_PLAN)], arch="qwen3vl")
+
+
+def llama_args(pair: Pair, *extra: str) -> list[str]:
+    model, mmproj = pair
+    return ["--backend", "llama", "--model", str(model), "--mmproj", str(mmproj),
+            "--context", CONTEXT, *extra]
+
+
+def lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def prefix_tokens(model: Path, task: str) -> int:
+    """How many tokens the unchanged start of a tracer1 prompt has for this model: the system
+    prompt and the task line, as the Qwen2-VL chat template lays them out."""
+    from llama_cpp import Llama
+
+    from tracer_cli.profiles.tracer1 import SYSTEM
+
+    text = (f"<|im_start|>system\n{SYSTEM.format(horizon=5)}<|im_end|>\n"
+            f"<|im_start|>user\nTask: {task}\n\n")
+    vocab = Llama(model_path=str(model), vocab_only=True, verbose=False)
+    try:
+        return len(vocab.tokenize(text.encode(), add_bos=False, special=True))
+    finally:
+        vocab.close()
+
+
+def test_plan_json_with_the_local_model(display: Display, clicklog: ClickLog,
+                                        click_pair: Pair) -> None:
+    from PIL import Image
+
+    env = tracer_env(display)
+    result = run_tracer("plan", TASK, "--json", *llama_args(click_pair), env=env, timeout=60)
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == CLICK_PLAN
+    assert result.stdout.count("\n") == 1
+    assert clicklog.presses() == [] and clicklog.keys() == []
+    preview = run_dir(env) / "preview.png"
+    assert preview.is_file()
+    assert f"preview: {preview}" in result.stderr
+    with Image.open(preview) as image:
+        assert image.size == (1280, 800)
+        rgb, (cx, cy) = image.convert("RGB"), CLICK_POINT
+        marker = [rgb.getpixel((x, y)) == MARKER_RED
+                  for x in range(cx - 12, cx + 13) for y in range(cy - 12, cy + 13)]
+        assert sum(marker) > 100  # the first marker sits at the click point
+    record = last_run(env)
+    assert record["run"]["status"] == "planned"
+    [attempt] = record["steps"][0]["attempts"]
+    assert attempt["error"] == "" and json.loads(attempt["answer"]) == CLICK_PLAN
+
+
+def test_do_clicks_twice_and_the_second_call_reuses_the_prompt_start(
+        display: Display, clicklog: ClickLog, click_pair: Pair) -> None:
+    env = tracer_env(display)
+    result = run_tracer("do", TASK, "--yes", "--max-steps", "2", *llama_args(click_pair),
+                        env=env, timeout=60)
+
+    assert result.returncode == 1, result.stderr  # the model never says done: gave up at 2 steps
+    assert "Traceback" not in result.stderr
+    assert "max-steps 2" in result.stderr
+    presses = clicklog.wait_presses(2)
+    assert [(p["x"], p["y"], p["button"]) for p in presses] == [(*CLICK_POINT, 1)] * 2
+    assert clicklog.keys() == []
+
+    record = last_run(env)
+    assert record["run"]["status"] == "gave_up"
+    steps = record["steps"]
+    assert [s["step"] for s in steps] == [1, 2]
+    [first] = steps[0]["attempts"]
+    [second] = steps[1]["attempts"]
+    assert first["error"] == "" and second["error"] == ""
+    assert first["reused_tokens"] == 0  # a fresh model: nothing cached yet
+    # step 2's prompt starts like step 1's (system prompt, task) and then differs (history,
+    # screenshot): all of that start comes from the KV cache, the rest is evaluated
+    unchanged = prefix_tokens(click_pair[0], TASK)
+    assert second["reused_tokens"] >= unchanged > 500, (second, unchanged)
+    assert second["reused_tokens"] < second["prompt_tokens"]
+
+
+def test_a_malformed_answer_is_sent_back_and_the_retry_succeeds(display: Display,
+                                                               retry_pair: Pair) -> None:
+    env = tracer_env(display)
+    result = run_tracer("do", "press OK", "--yes", *llama_args(retry_pair), env=env, timeout=60)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "pressed OK"
+    record = last_run(env)
+    assert record["run"]["status"] == "done"
+    [step] = record["steps"]
+    bad, good = step["attempts"]
+    assert bad["answer"] == NOT_JSON and "no JSON object" in bad["error"]
+    assert json.loads(good["answer"]) == DONE_PLAN and good["error"] == ""
+
+
+def test_grammar_constrained_decoding(display: Display, done_pair: Pair) -> None:
+    env = tracer_env(display)
+    result = run_tracer("do", "press OK", "--yes", "--grammar", *llama_args(done_pair),
+                        env=env, timeout=60)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "pressed OK"
+    record = last_run(env)
+    assert record["run"]["settings"]["grammar"] is True
+    [attempt] = record["steps"][0]["attempts"]
+    assert json.loads(attempt["answer"]) == DONE_PLAN  # the grammar let the valid plan through
+
+
+def test_a_registered_model_is_used_by_name(display: Display, done_pair: Pair) -> None:
+    env = tracer_env(display)
+    model, mmproj = done_pair
+    added = run_tracer("models", "add", "tiny", "--model", str(model), "--mmproj", str(mmproj),
+                       "--profile", "tracer1", "--context", CONTEXT, env=env, timeout=30)
+    assert added.returncode == 0, added.stderr
+
+    result = run_tracer("do", "press OK", "--yes", "--backend", "llama", "--model", "tiny",
+                        env=env, timeout=60)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "pressed OK"
+    settings = last_run(env)["run"]["settings"]
+    assert settings["model"] == "tiny" and settings["mmproj"] == ""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_the_same_pair_behind_llama_cpp_server(display: Display, done_pair: Pair,
+                                               tmp_path: Path) -> None:
+    model, mmproj = done_pair
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}/v1"
+    log = tmp_path / "server.log"
+    no_proxy = {"NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"}
+    with log.open("w") as sink:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "llama_cpp.server", "--model", str(model),
+             "--clip_model_path", str(mmproj), "--chat_format", "mtmd", "--n_ctx", CONTEXT,
+             "--host", "127.0.0.1", "--port", str(port)],
+            stdout=sink, stderr=subprocess.STDOUT, env={**os.environ, **no_proxy})
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, f"the server exited:\n{log.read_text()[-3000:]}"
+            try:
+                with urllib.request.urlopen(f"{base}/models", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, f"no server after 60 s:\n{log.read_text()[-3000:]}"
+            time.sleep(0.2)
+
+        env = tracer_env(display, **no_proxy)
+        result = run_tracer("do", "press OK", "--yes", "-b", "openai", "--base-url", base,
+                            env=env, timeout=60)
+
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == "pressed OK"
+        [attempt] = last_run(env)["steps"][0]["attempts"]
+        assert json.loads(attempt["answer"]) == DONE_PLAN
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=5)
+
+
+def test_plan_with_a_qwen3_vl_pair(display: Display, qwen3_pair: Pair) -> None:
+    env = tracer_env(display)
+    result = run_tracer("plan", TASK, "--json", *llama_args(qwen3_pair), env=env, timeout=60)
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == CLICK_PLAN
+    assert (run_dir(env) / "preview.png").is_file()
+
+
+@pytest.mark.parametrize("broken", ["model", "mmproj"])
+def test_a_broken_model_pair_is_one_line_and_exit_2(display: Display, click_pair: Pair,
+                                                    tmp_path: Path, broken: str) -> None:
+    model, mmproj = click_pair
+    if broken == "model":
+        garbage = tmp_path / "garbage.gguf"
+        garbage.write_bytes(b"this is not a model\n" * 200)
+        model, expected = garbage, f"{garbage} is not a GGUF file"
+    else:
+        mmproj, expected = model, "check that the mmproj belongs to the model"  # a GGUF, but no mmproj
+    result = run_tracer("do", TASK, "--yes", *llama_args((model, mmproj)), env=tracer_env(display),
+                        timeout=60)
+
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    assert len(lines(result.stderr)) == 1, result.stderr
+    assert lines(result.stderr)[0].startswith("tracer: error:")
+    assert expected in result.stderr
