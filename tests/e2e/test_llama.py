@@ -268,3 +268,25 @@ def test_a_broken_model_pair_is_one_line_and_exit_2(display: Display, click_pair
     assert len(lines(result.stderr)) == 1, result.stderr
     assert lines(result.stderr)[0].startswith("tracer: error:")
     assert expected in result.stderr
+
+
+def test_a_second_local_model_grounds_the_click(display: Display, clicklog: ClickLog,
+                                                models: Path) -> None:
+    """The planner names only a target; a second GGUF pair (--grounder, a .gguf path with its
+    projector) answers where it is, and the click lands there."""
+    target_only = plan({"action": "click", "target": "the red square"}, done("clicked"),
+                       thought="Click the red square.")
+    planner = make_tiny_vlm(models / "target-only", [json.dumps(target_only)])
+    grounder = make_tiny_vlm(models / "grounder", ['{"x": 750, "y": 250}'])
+    env = tracer_env(display)
+    result = run_tracer("do", "click the red square", "--yes", "--max-steps", "1",
+                        *llama_args(planner), "--grounder", str(grounder[0]),
+                        "--grounder-mmproj", str(grounder[1]), env=env, timeout=60)
+
+    assert result.returncode == 1, result.stderr  # one step, then --max-steps 1 ends the run
+    presses = clicklog.wait_presses(1)
+    assert [(p["x"], p["y"]) for p in presses] == [(round(750 * 1280 / 1000), 200)]
+    [step] = last_run(env)["steps"]
+    assert step["grounding"]["point"] == [750, 250]
+    assert step["grounding"]["target"] == "the red square"
+    assert step["action"] == {"action": "click", "x": 750, "y": 250, "target": "the red square"}
