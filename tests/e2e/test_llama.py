@@ -175,6 +175,16 @@ def test_grammar_constrained_decoding(display: Display, done_pair: Pair) -> None
     assert json.loads(attempt["answer"]) == DONE_PLAN  # the grammar let the valid plan through
 
 
+def test_grammar_lets_a_click_written_as_the_prompt_teaches_through(display: Display,
+                                                                    click_pair: Pair) -> None:
+    """The prompt teaches {"action": "click", "x": .., "y": .., "target": ..}: the grammar must
+    accept that order (a grammar wanting "target" first turned such a click into "done")."""
+    result = run_tracer("plan", TASK, "--json", "--grammar", *llama_args(click_pair),
+                        env=tracer_env(display), timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["trajectory"][0] == CLICK_PLAN["trajectory"][0]
+
+
 def test_a_registered_model_is_used_by_name(display: Display, done_pair: Pair) -> None:
     env = tracer_env(display)
     model, mmproj = done_pair

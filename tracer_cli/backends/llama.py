@@ -61,13 +61,27 @@ MAX_GRAMMAR_LENGTH = 1000
 
 
 def grammar_schema(schema: Any) -> Any:
-    """The schema with string lengths capped: llama.cpp refuses a grammar with repetitions
-    beyond its sane limits (maxLength 2000 crashed llama-cpp-python 0.3.36), so the grammar
-    allows a little less than the contract; parse_plan still validates every answer."""
+    """The plan schema as a grammar should see it; parse_plan still validates every answer.
+
+    - String lengths are capped: llama.cpp refuses repetitions beyond its sane limits
+      (maxLength 2000 crashed llama-cpp-python 0.3.36).
+    - Each step's properties come in the order the prompt teaches, action first, all required:
+      the converter puts required properties first, and a grammar that wants "target" before
+      "action" turns a model's {"action": "click", ...} into some other action. Coordinates
+      are required too (with a grammar the planner places its clicks itself)."""
     if isinstance(schema, dict):
         out = {k: grammar_schema(v) for k, v in schema.items()}
         if isinstance(out.get("maxLength"), int):
             out["maxLength"] = min(out["maxLength"], MAX_GRAMMAR_LENGTH)
+        props = out.get("properties")
+        if isinstance(props, dict) and "action" in props:
+            ordered = {"action": props["action"], **{k: v for k, v in props.items() if k != "action"}}
+            for key in ("x", "y"):
+                if key in ordered and "anyOf" in ordered[key]:
+                    ordered[key] = next(o for o in ordered[key]["anyOf"] if o.get("type") == "integer")
+            out["properties"] = ordered
+            optional = {k for k, v in ordered.items() if "default" in v and k not in ("x", "y")}
+            out["required"] = [k for k in ordered if k not in optional]
         return out
     if isinstance(schema, list):
         return [grammar_schema(v) for v in schema]
@@ -102,9 +116,15 @@ def _prefix_llama_class() -> type:
             self._last_end = 0
             self.reused_tokens = 0
             self.evaluated_tokens = 0
+            self._prompting = False
+
+        def create_completion(self, *args: Any, **kwargs: Any) -> Any:
+            self._prompting = False  # the handler has evaluated the prompt: decoding starts
+            return super().create_completion(*args, **kwargs)
 
         def reset(self) -> None:
             self._cached = self.input_ids[: self.n_tokens].tolist()
+            self._prompting = True
             self._matching = True
             self._last_end = 0
             self.reused_tokens = 0
@@ -129,7 +149,8 @@ def _prefix_llama_class() -> type:
                     tokens = tokens[skip:]
             else:
                 self._matching = False  # an image was evaluated in between: positions moved on
-            self.evaluated_tokens += len(tokens)
+            if self._prompting:
+                self.evaluated_tokens += len(tokens)
             super().eval(tokens)
             self._last_end = self.n_tokens
 
