@@ -371,3 +371,18 @@ def test_preview_error_is_raised_and_reported(tmp_path: Path) -> None:
         agent.preview("press OK")
     assert actuator.calls == []
     assert events.events[-1] == ("end", "error")
+
+
+def test_history_window_moves_by_half_its_size() -> None:
+    from tracer_cli.profiles import HistoryEntry
+
+    agent = Agent(FakeScreen(), Planner(FakeBackend(), PROFILES.get("tracer1")()), None,
+                  make_settings(history=4))
+    shown = []
+    for n in range(1, 10):
+        agent.history.append(HistoryEntry(n, f"step {n}", "ok"))
+        shown.append([h.number for h in agent.recent_history()])
+    assert shown == [[1], [1, 2], [1, 2, 3], [1, 2, 3, 4],
+                     [3, 4, 5], [3, 4, 5, 6],  # moved by 2: the prompt's start stays put
+                     [5, 6, 7], [5, 6, 7, 8], [7, 8, 9]]
+    assert Agent(FakeScreen(), agent.planner, None, make_settings(history=0)).recent_history() == []

@@ -110,8 +110,22 @@ class Agent:
         image = downscale(shot.image, self.settings.max_pixels, self.settings.image_factor)
         record.image = image
         record.timings["capture"] = time.monotonic() - started
-        history = self.history[-self.settings.history:] if self.settings.history else []
-        return PlanRequest(task, image, self.settings.horizon, history, self.settings.image_format)
+        return PlanRequest(task, image, self.settings.horizon, self.recent_history(),
+                           self.settings.image_format)
+
+    def recent_history(self) -> list[HistoryEntry]:
+        """At most ``settings.history`` of the latest steps. The window moves by half its size at
+        a time, not one step at a time: between moves the prompt only grows at its end, so a
+        local model keeps reusing its cached start."""
+        limit = self.settings.history
+        if not limit:
+            return []
+        excess = len(self.history) - limit
+        if excess <= 0:
+            return list(self.history)
+        stride = max(1, limit // 2)
+        start = -(-excess // stride) * stride  # excess rounded up to a multiple of the stride
+        return self.history[start:]
 
     def think(self, record: StepRecord, request: PlanRequest) -> Forecast:
         self._emit("on_phase", record.number, "model")
