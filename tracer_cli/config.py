@@ -40,8 +40,14 @@ class Settings(BaseModel):
     timeout: float = Field(900.0, gt=0, description="seconds before giving up on the task")
     monitor: int = Field(1, ge=1, description="monitor to see and act on (mss numbering, 1 = primary)")
     display: str = Field("", description="X display to use (empty: $DISPLAY)")
-    confirm: Literal["always", "never"] = Field(
-        "always", description="ask before each action (--yes means never)")
+    confirm: Literal["always", "risky", "never"] = Field(
+        "risky", description="ask before: every action, risky ones (tracer's own rules), none "
+        "(--yes)")
+    kill_hotkey: str = Field("<ctrl>+<alt>+<shift>+k", description="global hotkey that stops "
+                             "tracer at once from anywhere (pynput syntax; empty: off)")
+    loop_replan: int = Field(2, ge=1, le=50, description="the same action with no visible "
+                             "effect this many times in a row: tell the model to re-plan")
+    loop_stop: int = Field(4, ge=1, le=100, description="...this many times: stop the run")
     max_pixels: int = Field(1_048_576, ge=3136, description="pixel budget of the model's screenshot")
     image_factor: int = Field(32, ge=1, le=256, description="screenshot sides are multiples of this")
     image_format: Literal["png", "jpeg"] = Field("png", description="screenshot encoding")
