@@ -88,7 +88,8 @@ class Events(Listener):
 def make_agent(backend: Any, settings: Settings | None = None, confirm: Any = None,
                screen: FakeScreen | None = None, stop: threading.Event | None = None,
                ) -> tuple[Agent, RecordingActuator, Events]:
-    settings = settings or make_settings()
+    # with a confirmation callback, ask before every step (the default asks only for risky ones)
+    settings = settings or make_settings(**({"confirm": "always"} if confirm else {}))
     planner = Planner(backend, PROFILES.get("tracer1")(), settings.answer_retries)
     actuator = RecordingActuator()
     events = Events()
@@ -125,9 +126,9 @@ def test_click_then_done(tmp_path: Path) -> None:
     assert inputs(actuator) == [("click", 1920 + 320, 400, "left", 1)]
     assert actuator.calls[-1] == ("release_all",)
     first = events.records[0]
-    assert first.outcome == "ok"
+    assert first.outcome == "ok (no visible effect)"  # the fake screen never changes
     assert first.points == [(2240, 400)]
-    assert set(first.timings) == {"capture", "model", "act", "settle"}
+    assert set(first.timings) == {"capture", "model", "act", "settle", "check"}
 
 
 def test_fail(tmp_path: Path) -> None:
@@ -221,7 +222,7 @@ def test_history_is_limited() -> None:
 def test_confirm_receives_the_step_and_its_points(tmp_path: Path) -> None:
     asked: list[tuple] = []
 
-    def confirm(number: int, step: Any, points: list[tuple[int, int]]) -> str:
+    def confirm(number: int, step: Any, points: list[tuple[int, int]], risk: Any) -> str:
         asked.append((number, step.action, points))
         return "yes"
 
@@ -233,7 +234,7 @@ def test_confirm_receives_the_step_and_its_points(tmp_path: Path) -> None:
 
 def test_confirm_skip() -> None:
     backend = FakeBackend(click(500, 500, "Delete"), DONE)
-    agent, actuator, events = make_agent(backend, confirm=lambda n, s, p: "skip")
+    agent, actuator, events = make_agent(backend, confirm=lambda n, s, p, r: "skip")
     result = agent.run("tidy up")
     assert result.status == "done"
     assert inputs(actuator) == []
@@ -245,7 +246,7 @@ def test_confirm_skip() -> None:
 
 def test_confirm_stop() -> None:
     backend = FakeBackend(click(), DONE)
-    agent, actuator, events = make_agent(backend, confirm=lambda n, s, p: "stop")
+    agent, actuator, events = make_agent(backend, confirm=lambda n, s, p, r: "stop")
     result = agent.run("press OK")
     assert result.status == "interrupted"
     assert result.exit_code == 130
@@ -309,7 +310,7 @@ def test_screen_still_changing_is_noted() -> None:
     agent, _, events = make_agent(backend, make_settings(settle_quiet=0.2, settle_timeout=0.1),
                                   screen=Busy())
     agent.run("press OK")
-    assert events.records[0].outcome == "ok (screen still changing)"
+    assert events.records[0].outcome.startswith("ok (screen still changing)")
     assert "-> ok (screen still changing)" in user_text(backend.requests[1])
 
 
@@ -324,7 +325,7 @@ def test_the_model_sees_a_downscaled_screenshot() -> None:
 
 def test_listener_event_order(tmp_path: Path) -> None:
     agent, _, events = make_agent(script(tmp_path, click(500, 500), DONE),
-                                  confirm=lambda n, s, p: "yes")
+                                  confirm=lambda n, s, p, r: "yes")
     agent.run("press OK")
     assert events.events == [
         ("start", "press OK"),

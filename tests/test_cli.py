@@ -151,9 +151,10 @@ def test_missing_monitor(display: Display, plan_file: Path) -> None:
 
 
 @pytest.mark.display
-def test_do_needs_yes_when_stdin_is_not_a_terminal(display: Display, plan_file: Path,
-                                                   tracer_home: Path) -> None:
-    proc = run_tracer("do", "x", "-b", "script", "--script", str(plan_file), input="y\n")
+def test_confirm_always_needs_a_terminal(display: Display, plan_file: Path,
+                                         tracer_home: Path) -> None:
+    proc = run_tracer("do", "x", "-b", "script", "--script", str(plan_file), "--confirm", "always",
+                      input="y\n")
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     assert len(lines(proc.stderr)) == 1, proc.stderr

@@ -27,7 +27,7 @@ def test_defaults(tracer_home: Path) -> None:
     assert settings.backend == "llama"
     assert settings.horizon == 5
     assert settings.max_steps == 30
-    assert settings.confirm == "always"
+    assert settings.confirm == "risky"
     assert settings.profile == "tracer1"
     assert set(sources) == set(Settings.model_fields)
     assert set(sources.values()) == {"default"}

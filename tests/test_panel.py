@@ -139,8 +139,9 @@ def test_log_lines() -> None:
     assert lines[0] == "tracer: task: 'press OK' on monitor 2 (1280x800+1920+0), at most 10 steps"
     assert re.fullmatch(r"tracer: step 1/10: forecast in \d+ ms after 2 attempts: "
                         r"click \(500,500\) 'OK' \| then: done", lines[1])
-    assert re.fullmatch(r"tracer: step 1/10: click \(500,500\) 'OK' at \(2560,400\) -> ok "
-                        r"\[capture \d+ ms · model \d+ ms · act \d+ ms · settle \d+ ms\]", lines[2])
+    assert re.fullmatch(r"tracer: step 1/10: click \(500,500\) 'OK' at \(2560,400\) -> "
+                        r"ok \(no visible effect\) \[capture \d+ ms · model \d+ ms · act \d+ ms · "
+                        r"settle \d+ ms · check \d+ ms\]", lines[2])
     assert re.fullmatch(r"tracer: step 2/10: forecast in \d+ ms: done 'all set'", lines[3])
     assert re.fullmatch(r"tracer: done after 2 steps in \d+\.\ds: all set", lines[4])
     assert len(lines) == 5

@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tracer_cli.actuator import Actuator, execute, target_points
+from tracer_cli.effects import Effect, compare
 from tracer_cli.errors import EXIT_DONE, EXIT_FAILED, EXIT_INTERRUPTED, Interrupted, PlanError, TracerError
 from tracer_cli.grounding import Grounder
-from tracer_cli.plan import Done, Fail, _PointStep, _Step
+from tracer_cli.plan import Done, Fail, Wait, _PointStep, _Step
 from tracer_cli.planner import Attempt, Forecast, ForecastFailed, Planner
 from tracer_cli.profiles import HistoryEntry, PlanRequest
+from tracer_cli.risk import assess
 from tracer_cli.screen import Geometry, Screen, downscale, wait_settled
 
 if TYPE_CHECKING:
@@ -25,8 +27,9 @@ if TYPE_CHECKING:
 
     from tracer_cli.config import Settings
 
-# A confirmation callback answers "yes", "skip" or "stop" for a step about to run.
-Confirm = Callable[[int, _Step, list[tuple[int, int]]], str]
+# A confirmation callback answers "yes", "skip" or "stop" for a step about to run, given its
+# number, the step, its screen points and why it is risky (None when it is asked for anyway).
+Confirm = Callable[[int, _Step, list[tuple[int, int]], "str | None"], str]
 
 
 @dataclass
@@ -42,11 +45,13 @@ class StepRecord:
     outcome: str = ""
     timings: dict[str, float] = field(default_factory=dict)
     grounding: dict[str, object] | None = None  # where a grounder placed the step, if one did
+    risk: str | None = None  # why tracer's rules call the step risky
+    effect: Effect | None = None  # how much the screen changed after the action
 
 
 @dataclass
 class RunResult:
-    status: str  # done | failed | gave_up | error | interrupted
+    status: str  # done | failed | gave_up | stuck | error | interrupted | planned
     reason: str = ""
     answer: str = ""
     steps: int = 0
@@ -98,16 +103,23 @@ class Agent:
         self.stop = stop or threading.Event()
         self.grounder = grounder
         self.history: list[HistoryEntry] = []
+        self._after: Image.Image | None = None  # the screen after the last action
+        self._typing_into = ""  # the target of the last click: where typed text goes
+        self._no_effect: tuple[str, int] = ("", 0)  # the last action without effect, and how often
 
     def _emit(self, event: str, *args: object) -> None:
         for listener in self.listeners:
             getattr(listener, event)(*args)
 
+    def _capture(self) -> Image.Image:
+        shot = self.screen.capture()
+        return downscale(shot.image, self.settings.max_pixels, self.settings.image_factor)
+
     def observe(self, record: StepRecord, task: str) -> PlanRequest:
         self._emit("on_phase", record.number, "capture")
         started = time.monotonic()
-        shot = self.screen.capture()
-        image = downscale(shot.image, self.settings.max_pixels, self.settings.image_factor)
+        # The screenshot taken after the last action settled is the current screen.
+        image, self._after = (self._after or self._capture()), None
         record.image = image
         record.timings["capture"] = time.monotonic() - started
         return PlanRequest(task, image, self.settings.horizon, self.recent_history(),
@@ -177,9 +189,15 @@ class Agent:
             record.action, record.outcome = step, f"error: {exc.message}"
             return
         record.action, record.points = step, points
-        if self.confirm:
+        record.risk = assess(step, self._typing_into)
+        policy = self.settings.confirm
+        if policy == "always" or (policy == "risky" and record.risk):
+            if self.confirm is None:
+                record.outcome = (f"skipped: risky ({record.risk}); it needs the user's "
+                                  "confirmation and there is no terminal to ask")
+                return
             self._emit("on_phase", record.number, "confirm")
-            answer = self.confirm(record.number, step, points)
+            answer = self.confirm(record.number, step, points, record.risk)
             if answer == "stop":
                 raise Interrupted("stopped at the confirmation prompt")
             if answer == "skip":
@@ -203,7 +221,29 @@ class Agent:
         record.timings["settle"] = time.monotonic() - started
         if not settled:
             record.outcome += " (screen still changing)"
+        if isinstance(step, _PointStep):
+            self._typing_into = step.target
+        self._check_effect(record, step)
 
+    def _check_effect(self, record: StepRecord, step: _Step) -> None:
+        """Compare the screen before and after; count the same action without effect."""
+        if record.image is None or isinstance(step, Wait):
+            return
+        started = time.monotonic()
+        self._after = self._capture()
+        points = step.points()
+        record.effect = compare(record.image, self._after, points[0] if points else None)
+        record.timings["check"] = time.monotonic() - started
+        if record.effect.visible:
+            self._no_effect = ("", 0)
+            return
+        same = self._no_effect[0] == step.describe()
+        self._no_effect = (step.describe(), self._no_effect[1] + 1 if same else 1)
+        count = self._no_effect[1]
+        record.outcome += " (no visible effect)"
+        if count >= self.settings.loop_replan:
+            record.outcome += (f"; the same action had no visible effect {count} times in a row:"
+                               " it does not work, try something else")
     def run(self, task: str) -> RunResult:
         started = time.monotonic()
         deadline = started + self.settings.timeout
@@ -279,4 +319,7 @@ class Agent:
         step = placed
         self.act(record, step)
         self.history.append(HistoryEntry(record.number, step.describe(), record.outcome))
+        if self._no_effect[1] >= self.settings.loop_stop:
+            return RunResult("stuck", f"{self._no_effect[0]} had no visible effect "
+                             f"{self._no_effect[1]} times in a row")
         return None

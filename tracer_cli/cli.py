@@ -271,16 +271,19 @@ def _close(planner: Any, grounder: Any) -> None:
 
 
 def _confirmer(settings: Settings, view: Any):  # type: ignore[no-untyped-def]
-    if settings.confirm == "never":
+    """The prompt that asks before a step. Without a terminal there is none: with
+    --confirm always that is an error; with risky, risky steps are skipped (the model is told)."""
+    if settings.confirm == "never" or not sys.stdin.isatty():
+        if settings.confirm == "always":
+            raise ConfigError("cannot ask before each action: standard input is not a terminal",
+                              "pass --yes (or --confirm risky) to run without a terminal")
         return None
-    if not sys.stdin.isatty():
-        raise ConfigError("cannot ask before each action: standard input is not a terminal",
-                          "pass --yes to run without confirmations")
 
-    def confirm(number: int, step: _Step, points: list[tuple[int, int]]) -> str:
+    def confirm(number: int, step: _Step, points: list[tuple[int, int]], risk: str | None) -> str:
         where = " at " + ", ".join(f"({x},{y})" for x, y in points) if points else ""
+        why = f"RISKY: {risk}\n" if risk else ""
         while True:
-            answer = view.ask(f"step {number}: {step.describe()}{where} - run it? "
+            answer = view.ask(f"{why}step {number}: {step.describe()}{where} - run it? "
                               "[y]es / [n]o, skip / [q]uit: ")
             if answer in ("y", "yes"):
                 return "yes"
@@ -295,7 +298,11 @@ def _confirmer(settings: Settings, view: Any):  # type: ignore[no-untyped-def]
 @app.command("do")
 def do(
     task: Annotated[str, typer.Argument(help="What to do, in plain words.")],
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Never ask before an action.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Never ask before an action "
+                                      "(the same as --confirm never).")] = False,
+    confirm: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--confirm", help="Ask before: always (every action), risky (default: steps tracer's "
+        "own rules call risky, whatever the model says) or never.")] = None,
     max_steps: Annotated[Optional[int], typer.Option(  # noqa: UP045
         "--max-steps", help="Give up after this many actions (default 30).")] = None,
     timeout: Annotated[Optional[float], typer.Option(  # noqa: UP045
@@ -314,7 +321,7 @@ def do(
     Stop it with Ctrl-C, or by moving the mouse into a corner of the screen.
     """
     with guard():
-        settings = _settings(locals(), confirm="never" if yes else None)
+        settings = _settings(locals(), confirm="never" if yes else confirm)
         result, run_dir = _run_agent(task, settings)
         if result.answer:
             out.print(escape(result.answer))
@@ -448,6 +455,32 @@ def show_config(
             table.add_row(name, escape(repr(getattr(settings, name))), sources[name],
                           cfg.ENV_PREFIX + name.upper(), field.description or "")
         out.print(table)
+
+
+@app.command()
+def doctor(
+    load: Annotated[bool, typer.Option(
+        "--load", help="Also load the local model into llama.cpp (slow for big models).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False,
+    backend: Backend = None, base_url: BaseUrl = None, model: Model = None,
+    mmproj: Mmproj = None, script: Script = None, monitor: Monitor = None, display: Display = None,
+) -> None:
+    """Check the display, screen capture, input control, the kill hotkey, the config, the run
+    records and the configured model and backend, and print what to fix.
+
+    Exit codes: 0 everything needed works, 1 something needed failed (the table says what to
+    fix; a skipped check waits on a failed one, or on --load).
+    """
+    from tracer_cli import doctor as checks
+
+    with guard():
+        results = checks.run(locals(), load=load)
+        if as_json:
+            sys.stdout.write(checks.to_json(results) + "\n")
+        else:
+            out.print(checks.table(results))
+            out.print(checks.summary(results))
+        raise typer.Exit(0 if checks.passed(results) else 1)
 
 
 def _add_subcommands() -> None:

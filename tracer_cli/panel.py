@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from tracer_cli.planner import Forecast
     from tracer_cli.screen import Geometry
 
-PHASES = ("capture", "model", "ground", "act", "settle")
+PHASES = ("capture", "model", "ground", "act", "settle", "check")
 
 
 def _ms(seconds: float) -> str:

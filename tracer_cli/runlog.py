@@ -91,6 +91,10 @@ class RunLog(Listener):
             line["points"] = [list(p) for p in record.points]
         if record.grounding is not None:
             line["grounding"] = record.grounding
+        if record.risk:
+            line["risk"] = record.risk
+        if record.effect is not None:
+            line["effect"] = record.effect.to_dict()
         line["outcome"] = record.outcome
         line["timings"] = {k: round(v, 4) for k, v in record.timings.items()}
         self.write_step(line)
