@@ -2,6 +2,7 @@
 
     python clicklog.py LOGFILE
 
+With CLICKLOG_TEXT set, that text is shown in the window.
 Each line of LOGFILE is JSON: {"event": "ready"} once the window is mapped, then
 {"event": "press", "x": X, "y": Y, "button": B} (root coordinates) and
 {"event": "key", "keysym": K, "char": C}.
@@ -10,6 +11,7 @@ Each line of LOGFILE is JSON: {"event": "ready"} once the window is mapped, then
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tkinter as tk
 
@@ -29,6 +31,10 @@ def main() -> None:
     canvas = tk.Canvas(root, width=width, height=height, bg="white", highlightthickness=0)
     canvas.pack(fill="both", expand=True)
     canvas.create_text(width // 2, 30, text="clicklog", font=("DejaVu Sans", 16))
+    message = os.environ.get("CLICKLOG_TEXT", "")  # e.g. text that tries to instruct an agent
+    if message:
+        canvas.create_text(width // 2, height // 3, text=message, width=width - 100,
+                           font=("DejaVu Sans", 22), fill="#b00000")
     canvas.bind("<ButtonPress>", lambda e: write(
         {"event": "press", "x": e.x_root, "y": e.y_root, "button": e.num}))
     root.bind("<KeyPress>", lambda e: write({"event": "key", "keysym": e.keysym, "char": e.char}))
