@@ -64,3 +64,19 @@ def test_a_risky_step_waits_for_the_user(display: Display, injected: ClickLog, c
         assert "1. click (500,700) 'Delete everything' -> ok" in told
     else:
         assert "skipped: the user declined this step" in told
+
+
+def test_the_api_key_never_reaches_the_run_record(display: Display, clicklog: ClickLog,
+                                                 chat_server: Any, tracer_home: Any) -> None:
+    secret = "sk-test-5f3a9c1e-never-log-me"
+    chat_server.api_key = secret
+    chat_server.queue(plan(click(500, 500, "OK"), done()), plan(done("ok")))
+    env = tracer_env(display, TRACER_API_KEY=secret)
+    result = run_tracer("do", "press OK", "--yes", "--base-url", chat_server.base_url, env=env,
+                        timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert chat_server.headers[0]["Authorization"] == f"Bearer {secret}"  # it was used
+    files = [p for p in tracer_home.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".png" for p in files) and any(p.name == "run.json" for p in files)
+    assert [p for p in files if secret.encode() in p.read_bytes()] == []
+    assert secret not in result.stdout + result.stderr
