@@ -75,7 +75,8 @@ def test_the_api_key_never_reaches_the_run_record(display: Display, clicklog: Cl
     result = run_tracer("do", "press OK", "--yes", "--base-url", chat_server.base_url, env=env,
                         timeout=60)
     assert result.returncode == 0, result.stderr
-    assert chat_server.headers[0]["Authorization"] == f"Bearer {secret}"  # it was used
+    sent = {k.lower(): v for k, v in chat_server.headers[0].items()}
+    assert sent["authorization"] == f"Bearer {secret}"  # it was used
     files = [p for p in tracer_home.rglob("*") if p.is_file()]
     assert any(p.suffix == ".png" for p in files) and any(p.name == "run.json" for p in files)
     assert [p for p in files if secret.encode() in p.read_bytes()] == []
