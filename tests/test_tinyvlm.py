@@ -8,12 +8,7 @@ import ctypes
 import importlib.util
 import io
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +16,7 @@ from typing import Any
 import pytest
 from PIL import Image, ImageDraw
 
+from tests.llama_server import llama_server
 from tests.tinyvlm import FREE_TEXT, MMPROJ_NAME, MODEL_NAME, make_tiny_vlm
 
 ANSWER = '{"thought":"t","trajectory":[{"action":"done","answer":"ok"}]}'
@@ -164,12 +160,6 @@ def test_random_model_talks_freely_and_gives_valid_json_under_a_grammar(tmp_path
         llm.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_llama_cpp_server_serves_the_pair(scripted: tuple[Path, Path], tmp_path: Path) -> None:
     missing = [m for m in ("uvicorn", "fastapi", "sse_starlette", "starlette_context",
                            "pydantic_settings") if importlib.util.find_spec(m) is None]
@@ -177,37 +167,10 @@ def test_llama_cpp_server_serves_the_pair(scripted: tuple[Path, Path], tmp_path:
     from openai import OpenAI
 
     model, mmproj = scripted
-    port = _free_port()
-    log = tmp_path / "server.log"
-    with log.open("w") as sink:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--clip_model_path",
-             str(mmproj), "--chat_format", "mtmd", "--n_ctx", "4096", "--host", "127.0.0.1",
-             "--port", str(port)],
-            stdout=sink, stderr=subprocess.STDOUT, env={**os.environ, "NO_PROXY": "127.0.0.1"})
-    try:
-        base = f"http://127.0.0.1:{port}/v1"
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, f"the server exited:\n{log.read_text()[-3000:]}"
-            try:
-                with urllib.request.urlopen(f"{base}/models", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, f"the server did not start:\n{log.read_text()[-3000:]}"
-            time.sleep(0.2)
+    with llama_server(model, mmproj, tmp_path / "server.log") as base:
         client = OpenAI(base_url=base, api_key="unused", timeout=60, max_retries=0)
         reply = client.chat.completions.create(
             model="tiny", messages=chat("s", "What next?", screenshot_url(1344, 768, seed=2)),
             temperature=0, max_tokens=100)
         assert reply.choices[0].message.content == ANSWER
         assert reply.choices[0].finish_reason == "stop"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)

@@ -11,18 +11,13 @@ image is ~730 tokens with the tiny tokenizer, so one call needs ~2100 KV cells a
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Display, run_tracer
 from tests.e2e.conftest import MARKER_RED, ClickLog, click, done, last_run, plan, run_dir, tracer_env
+from tests.llama_server import NO_PROXY, llama_server
 from tests.tinyvlm import make_tiny_vlm
 
 pytestmark = pytest.mark.display
@@ -201,39 +196,10 @@ def test_a_registered_model_is_used_by_name(display: Display, done_pair: Pair) -
     assert settings["model"] == "tiny" and settings["mmproj"] == ""
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_the_same_pair_behind_llama_cpp_server(display: Display, done_pair: Pair,
                                                tmp_path: Path) -> None:
-    model, mmproj = done_pair
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}/v1"
-    log = tmp_path / "server.log"
-    no_proxy = {"NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"}
-    with log.open("w") as sink:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(model),
-             "--clip_model_path", str(mmproj), "--chat_format", "mtmd", "--n_ctx", CONTEXT,
-             "--host", "127.0.0.1", "--port", str(port)],
-            stdout=sink, stderr=subprocess.STDOUT, env={**os.environ, **no_proxy})
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None, f"the server exited:\n{log.read_text()[-3000:]}"
-            try:
-                with urllib.request.urlopen(f"{base}/models", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, f"no server after 60 s:\n{log.read_text()[-3000:]}"
-            time.sleep(0.2)
-
-        env = tracer_env(display, **no_proxy)
+    with llama_server(*done_pair, tmp_path / "server.log", int(CONTEXT)) as base:
+        env = tracer_env(display, **NO_PROXY)
         result = run_tracer("do", "press OK", "--yes", "-b", "openai", "--base-url", base,
                             env=env, timeout=60)
 
@@ -241,13 +207,6 @@ def test_the_same_pair_behind_llama_cpp_server(display: Display, done_pair: Pair
         assert result.stdout.strip() == "pressed OK"
         [attempt] = last_run(env)["steps"][0]["attempts"]
         assert json.loads(attempt["answer"]) == DONE_PLAN
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=5)
 
 
 def test_plan_with_a_qwen3_vl_pair(display: Display, qwen3_pair: Pair) -> None:
