@@ -2,7 +2,8 @@
 
 Phases measured with tracer's own components on a real X display: capture (mss), downscale to
 the image budget, encode (PNG data URL as sent to a server), parse (validate a 5-step plan),
-act (a real pyautogui click), and one settle check (a screen fingerprint). Then whole loop steps
+act (a real pyautogui click), one settle check (a screen fingerprint) and the effect check
+(comparing the screenshots before and after). Then whole loop steps
 (Agent.run with the script backend, settle quiet time 0) to show the end-to-end overhead.
 
     python tests/benchmarks/step_overhead.py [--size 1920x1080] [--runs 30] [--display :N]
@@ -108,16 +109,20 @@ def run(args: argparse.Namespace, width: int, height: int) -> None:
     click = Click(action="click", x=500, y=980, target="empty desktop")
     act, _ = timed(lambda: execute(click, screen.geometry, actuator), n)
     settle, _ = timed(screen.fingerprint, n)
+    from tracer_cli.effects import compare
+
+    effect, _ = timed(lambda: compare(small_img, small_img, (500, 980)), n)
     print(f"step overhead without the model, {width}x{height} screen, "
           f"model image {small_img.width}x{small_img.height} "
           f"({len(url) // 1024} KiB as PNG data URL), {n} runs")  # type: ignore[arg-type]
     print(f"{'phase':<28}{'median':>9}{'p90':>9}{'mean':>9}   (ms)")
     phases = [("capture (mss)", capture), ("downscale", resize), ("encode PNG data URL", encode),
               ("  (JPEG instead)", encode_jpeg), ("parse + validate plan", parse),
-              ("act (pyautogui click)", act), ("settle check (1 grab)", settle)]
+              ("act (pyautogui click)", act), ("settle check (1 grab)", settle),
+              ("effect check (compare)", effect)]
     for name, times in phases:
         print(row(name, times))
-    total = [sum(v) for v in zip(capture, resize, encode, parse, act, settle, strict=True)]
+    total = [sum(v) for v in zip(capture, resize, encode, parse, act, settle, effect, strict=True)]
     print(row("sum (PNG)", total))
 
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as fh:
