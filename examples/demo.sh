@@ -2,22 +2,26 @@
 # The demo: open the demo form (examples/demo_form.py) on your display and let `tracer do` fill
 # it in. Watch the mouse move and the live panel in this terminal.
 #
-#   bash examples/demo.sh            # driven by the scripted plan examples/demo_form.jsonl (no model)
-#   bash examples/demo.sh --local    # driven by the default local model (downloaded on first use, 3.3 GB)
-#   add --xvfb to either to use a virtual display, for machines without a screen
+#   bash examples/demo.sh              # the default local model (Qwen3-VL 4B, downloaded on first
+#                                      # use, 3.3 GB); without a connection to the model hub, the
+#                                      # scripted plan instead
+#   bash examples/demo.sh --local      # the local model, or fail
+#   bash examples/demo.sh --scripted   # the scripted plan examples/demo_form.jsonl (no model)
+#   add --xvfb to use a virtual display, for machines without a screen
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tracer=.venv/bin/tracer
-python=.venv/bin/python
+tracer=${TRACER_BIN:-.venv/bin/tracer}
+python=${TRACER_PYTHON:-.venv/bin/python}
 [ -x "$tracer" ] || { echo "run 'bash examples/install.sh' first"; exit 2; }
 
-local_model=0
+mode=auto
 use_xvfb=0
 for arg in "$@"; do
   case "$arg" in
-    --local) local_model=1 ;;
+    --local) mode=local ;;
+    --scripted) mode=scripted ;;
     --xvfb) use_xvfb=1 ;;
-    *) echo "usage: bash examples/demo.sh [--local] [--xvfb]"; exit 2 ;;
+    *) echo "usage: bash examples/demo.sh [--local | --scripted] [--xvfb]"; exit 2 ;;
   esac
 done
 
@@ -39,12 +43,18 @@ fi
 [ -n "${DISPLAY:-}" ] || { echo "no DISPLAY: run this in your desktop session, or use --xvfb"; exit 2; }
 
 task="fill in the demo form with the name Ada Lovelace and the colour Green, then submit it"
-if [ "$local_model" = 1 ]; then
-  "$tracer" models path qwen3-vl-4b-instruct >/dev/null
-  [ -f "$("$tracer" models path qwen3-vl-4b-instruct | head -1)" ] || "$tracer" models pull qwen3-vl-4b-instruct
-  planner=(--backend llama --max-steps 12)
-else
+model=qwen3-vl-4b-instruct
+if [ "$mode" != scripted ] && [ ! -f "$("$tracer" models path "$model" | head -1)" ]; then
+  if ! "$tracer" models pull "$model"; then
+    [ "$mode" = local ] && exit 2
+    echo "could not download $model (no connection to the model hub?): using the scripted plan"
+    mode=scripted
+  fi
+fi
+if [ "$mode" = scripted ]; then
   planner=(--backend script --script examples/demo_form.jsonl)
+else
+  planner=(--backend llama --model "$model" --max-steps 12)
 fi
 
 "$python" examples/demo_form.py --out "$out/form.json" &
