@@ -6,13 +6,15 @@ falls outside the monitor the user chose.
 
 from __future__ import annotations
 
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from tracer_cli.errors import ActionError, Interrupted
+from tracer_cli.errors import ActionError, DisplayError, Interrupted
+from tracer_cli.killswitch import key_names, stop_reason
 from tracer_cli.plan import Click, DoubleClick, Drag, Hotkey, RightClick, Scroll, Type, Wait, _Step
 from tracer_cli.screen import Geometry
 
@@ -118,10 +120,37 @@ class RecordingActuator:
         self.calls.append(("release_all",))
 
 
-class PyAutoGUIActuator:
-    """The real mouse and keyboard. The corner fail-safe stays on; ``stop`` aborts typing."""
+def _check_xtest() -> None:
+    """On X11, input goes through the XTEST extension: without it pyautogui fails later with a
+    KeyError. Say so up front."""
+    if not sys.platform.startswith("linux"):
+        return
+    from Xlib import display as xdisplay
+    from Xlib.error import DisplayError as XDisplayError
 
-    def __init__(self, stop: threading.Event | None = None, type_interval: float = 0.01) -> None:
+    try:
+        conn = xdisplay.Display()
+    except XDisplayError as exc:
+        raise DisplayError(f"cannot open the display for input: {exc}",
+                           "check DISPLAY and that the X server accepts this user") from None
+    try:
+        if not conn.has_extension("XTEST"):
+            raise DisplayError("the X server has no XTEST extension, so tracer cannot send input",
+                               "start it with XTEST enabled (Xvfb: +extension XTEST)")
+    finally:
+        conn.close()
+
+
+class PyAutoGUIActuator:
+    """The real mouse and keyboard. The corner fail-safe stays on; ``stop`` aborts typing.
+
+    ``forbidden``: chords (``killswitch.key_names``) never to press, the kill hotkey's.
+    ``acting`` is true while input is being sent: a signal handler must not raise then (a key
+    could stay down); a stop requested meanwhile takes effect as soon as that input is sent."""
+
+    def __init__(self, stop: threading.Event | None = None, type_interval: float = 0.01,
+                 forbidden: Iterable[frozenset[str]] = ()) -> None:
+        _check_xtest()
         import pyautogui
 
         pyautogui.FAILSAFE = True
@@ -131,16 +160,24 @@ class PyAutoGUIActuator:
         self._interval = type_interval
         self._pressed: list[str] = []
         self._held_button: str | None = None
+        self._forbidden = list(forbidden)
+        self.acting = False
 
     @contextmanager
     def _acting(self) -> Iterator[None]:
-        """Check for a stop first; turn pyautogui's corner fail-safe into our Interrupted."""
+        """Check for a stop before and after; turn pyautogui's corner fail-safe into our
+        Interrupted."""
         if self._stop.is_set():
-            raise Interrupted("stopped")
+            raise Interrupted(stop_reason(self._stop))
+        self.acting = True
         try:
             yield
         except self._gui.FailSafeException:
             raise Interrupted("stopped by the fail-safe: the mouse is in a corner of the screen") from None
+        finally:
+            self.acting = False
+        if self._stop.is_set():
+            raise Interrupted(stop_reason(self._stop))
 
     def size(self) -> tuple[int, int]:
         w, h = self._gui.size()
@@ -187,6 +224,8 @@ class PyAutoGUIActuator:
 
     def hotkey(self, keys: list[str]) -> None:
         self._check_keys(keys)
+        if any(chord <= key_names(keys) for chord in self._forbidden):
+            raise ActionError(f"refused to press {'+'.join(keys)}: that is tracer's kill hotkey")
         with self._acting():
             for key in keys:
                 self._gui.keyDown(key)
@@ -210,7 +249,7 @@ class PyAutoGUIActuator:
 
     def sleep(self, seconds: float) -> None:
         if self._stop.wait(seconds):
-            raise Interrupted("stopped")
+            raise Interrupted(stop_reason(self._stop))
 
     def release_all(self) -> None:
         """Let go of every key and button we may hold (after an interrupt, an error).
@@ -218,6 +257,7 @@ class PyAutoGUIActuator:
         Releasing a key that is up is harmless; a mouse button is released only if we held it.
         The fail-safe is off meanwhile: the mouse may still be in the corner that stopped us."""
         failsafe, self._gui.FAILSAFE = self._gui.FAILSAFE, False
+        self.acting = True
         try:
             for key in [*reversed(self._pressed), "shift", "ctrl", "alt"]:
                 self._gui.keyUp(key, _pause=False)
@@ -227,3 +267,4 @@ class PyAutoGUIActuator:
                 self._held_button = None
         finally:
             self._gui.FAILSAFE = failsafe
+            self.acting = False

@@ -16,6 +16,7 @@ from tracer_cli.actuator import Actuator, execute, target_points
 from tracer_cli.effects import Effect, compare
 from tracer_cli.errors import EXIT_DONE, EXIT_FAILED, EXIT_INTERRUPTED, Interrupted, PlanError, TracerError
 from tracer_cli.grounding import Grounder
+from tracer_cli.killswitch import stop_reason
 from tracer_cli.plan import Done, Fail, Wait, _PointStep, _Step
 from tracer_cli.planner import Attempt, Forecast, ForecastFailed, Planner
 from tracer_cli.profiles import HistoryEntry, PlanRequest
@@ -253,7 +254,7 @@ class Agent:
         try:
             for number in range(1, self.settings.max_steps + 1):
                 if self.stop.is_set():
-                    raise Interrupted("stopped")
+                    raise Interrupted(stop_reason(self.stop))
                 if time.monotonic() > deadline:
                     result = RunResult("gave_up", f"reached --timeout {self.settings.timeout:g}s")
                     break
@@ -267,8 +268,9 @@ class Agent:
                     result = outcome
                     break
         except (KeyboardInterrupt, Interrupted) as exc:
+            # Whoever asked to stop first (kill switch, signal) says why; else the exception.
             reason = str(exc) if isinstance(exc, Interrupted) else "interrupted with Ctrl-C"
-            result = RunResult("interrupted", reason)
+            result = RunResult("interrupted", stop_reason(self.stop, reason))
         except ForecastFailed as exc:
             result = RunResult("error", exc.message)
         except TracerError as exc:

@@ -18,7 +18,7 @@ from rich.table import Table
 from tracer_cli import __version__
 from tracer_cli import config as cfg
 from tracer_cli.console import DEBUG, err, guard, out
-from tracer_cli.errors import ConfigError, Interrupted
+from tracer_cli.errors import ConfigError
 
 if TYPE_CHECKING:
     from tracer_cli.agent import RunResult
@@ -314,11 +314,15 @@ def do(
     gpu_layers: GpuLayers = None, threads: Threads = None, context: Context = None,
     flash_attn: FlashAttn = None, grammar: Grammar = None, grounder: GrounderOpt = None,
     grounder_profile: GrounderProfile = None, grounder_mmproj: GrounderMmproj = None,
+    kill_hotkey: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--kill-hotkey", help="Global hotkey that stops tracer from anywhere, in pynput syntax "
+        "(default <ctrl>+<alt>+<shift>+k; '' turns it off).")] = None,
 ) -> None:
     """Carry out TASK on the desktop: forecast, act on the first step, look again, repeat.
 
     Exit codes: 0 done, 1 failed or gave up, 2 usage or configuration error, 130 interrupted.
-    Stop it with Ctrl-C, or by moving the mouse into a corner of the screen.
+    Stop it with the kill hotkey (ctrl+alt+shift+k unless set otherwise), Ctrl-C, or by moving
+    the mouse into a corner of the screen.
     """
     with guard():
         settings = _settings(locals(), confirm="never" if yes else confirm)
@@ -334,14 +338,18 @@ def do(
 def _run_agent(task: str, settings: Settings) -> tuple[RunResult, Path]:
     from tracer_cli.actuator import PyAutoGUIActuator
     from tracer_cli.agent import Agent
+    from tracer_cli.killswitch import KillSwitch, StopRequest
     from tracer_cli.panel import LivePanel, LogLines
     from tracer_cli.runlog import RunLog
     from tracer_cli.screen import MssScreen, check_display
 
     check_display()
+    stop = StopRequest()
+    switch = KillSwitch(settings.kill_hotkey, stop, _wake_main) if settings.kill_hotkey else None
+    if switch is not None:  # armed before the model loads (an error ends the process with it)
+        switch.start()
     planner = _planner(settings)
-    stop = threading.Event()
-    actuator = PyAutoGUIActuator(stop)
+    actuator = PyAutoGUIActuator(stop, forbidden=[switch.chord] if switch else [])
     screen = MssScreen(settings.monitor, input_size=actuator.size())
     view = LivePanel(err) if err.is_terminal else LogLines()
     confirm = _confirmer(settings, view)
@@ -349,16 +357,41 @@ def _run_agent(task: str, settings: Settings) -> tuple[RunResult, Path]:
     grounder = _grounder(settings, planner)
     agent = Agent(screen, planner, actuator, settings, [log, view], confirm, stop, grounder)
 
-    def terminated(signum: int, frame: object) -> None:
-        raise Interrupted("terminated by SIGTERM")
+    def stop_signal(signum: int, frame: object) -> None:
+        """Ctrl-C, SIGTERM and the kill switch's wake-up end the run alike; never in the middle
+        of a key: the actuator stops by itself once that key is sent."""
+        stop.request(_STOP_REASONS.get(signum, "interrupted"))
+        if not actuator.acting:
+            raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, terminated)  # ends the run like Ctrl-C does
+    previous = {s: signal.signal(s, stop_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    if switch is not None:
+        err.print(f"tracer: kill switch armed: press {escape(switch.label)} to stop")
+        if switch.warning:
+            err.print(f"tracer: warning: {escape(switch.warning)}")
     try:
         return agent.run(task), log.dir
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if switch is not None:
+            switch.close()  # before the handlers go: its wake-up would be a bare Ctrl-C
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         screen.close()
         _close(planner, grounder)
+
+
+_STOP_REASONS = {signal.SIGINT: "interrupted with Ctrl-C", signal.SIGTERM: "terminated by SIGTERM"}
+
+
+def _wake_main() -> None:
+    """The kill switch fired (on its own thread): interrupt whatever the main thread waits for,
+    a model answer say, with a SIGINT; the stop it set first says why."""
+    if hasattr(signal, "pthread_kill"):
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+    else:  # Windows: no signals to a thread
+        import _thread
+
+        _thread.interrupt_main()
 
 
 @app.command()

@@ -5,7 +5,7 @@
 With CLICKLOG_TEXT set, that text is shown in the window.
 Each line of LOGFILE is JSON: {"event": "ready"} once the window is mapped, then
 {"event": "press", "x": X, "y": Y, "button": B} (root coordinates) and
-{"event": "key", "keysym": K, "char": C}.
+{"event": "key", "keysym": K, "char": C}; each with "t", time.monotonic() when it was logged.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 import tkinter as tk
 
 
@@ -21,7 +22,7 @@ def main() -> None:
     log = open(path, "a", encoding="utf-8")  # noqa: SIM115
 
     def write(record: dict) -> None:
-        log.write(json.dumps(record) + "\n")
+        log.write(json.dumps({**record, "t": time.monotonic()}) + "\n")
         log.flush()
 
     root = tk.Tk()

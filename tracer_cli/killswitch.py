@@ -1,0 +1,277 @@
+"""The kill switch: a global hotkey that stops a run from anywhere on the desktop.
+
+A pynput keyboard listener (the X RECORD extension on Linux) watches every key. When the chord
+is complete it records the moment, asks the run to stop (``StopRequest``) and calls ``wake``,
+which the CLI uses to interrupt a long model call at once. The actuator checks the stop between
+two keys, so typing ends mid-text; it also refuses to press a chord that contains the hotkey.
+
+tracer's own keys (pyautogui through XTest) reach the listener like the user's. Typing text only
+ever presses shift, one key, enter or tab, so a hotkey is refused when typing could produce it,
+and the default ``<ctrl>+<alt>+<shift>+k`` needs ctrl and alt, which typing never touches. While
+the user holds ctrl and alt, tracer typing a capital presses and releases shift; a shift press
+therefore counts until ctrl and alt are let go, so the chord still completes mid-typing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from tracer_cli.errors import ConfigError, DisplayError
+
+EXAMPLE = "<ctrl>+<alt>+<shift>+k"
+HOW_TO_TURN_OFF = "--kill-hotkey '' or TRACER_KILL_HOTKEY="
+# pyautogui's (and the US layout's) characters typed with shift, besides capitals.
+SHIFTED = frozenset('~!@#$%^&*()_+{}|:"<>?')
+# Keys that typing text presses: shift for capitals, enter for a newline, tab, any character.
+TYPED = frozenset({"shift", "enter", "tab", "space"})
+MODIFIERS = frozenset({"ctrl", "alt", "shift", "win", "altgr"})
+# pynput's key names that differ from pyautogui's (the actuator's); others lose their "_".
+_PYNPUT_NAMES = {
+    "cmd": "win", "alt_gr": "altgr", "esc": "escape", "menu": "apps",
+    "media_play_pause": "playpause", "media_volume_mute": "volumemute",
+    "media_volume_down": "volumedown", "media_volume_up": "volumeup",
+    "media_previous": "prevtrack", "media_next": "nexttrack",
+}
+# pyautogui's names for the same key, side by side.
+_ACTUATOR_NAMES = {
+    "ctrlleft": "ctrl", "ctrlright": "ctrl", "altleft": "alt", "altright": "alt",
+    "option": "alt", "shiftleft": "shift", "shiftright": "shift", "winleft": "win",
+    "winright": "win", "command": "win", "esc": "escape", "return": "enter", "\n": "enter",
+    "\r": "enter", "\t": "tab", " ": "space",
+}
+# X reports Alt as Meta_L/Meta_R when shift is already down (the keysym on the shifted level).
+_X_META = (0xFFE7, 0xFFE8)
+
+
+class StopRequest(threading.Event):
+    """The run's stop flag, with the reason of the first request to stop."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reason = ""
+        self._lock = threading.RLock()  # re-entrant: a signal handler may run inside request()
+
+    def request(self, reason: str) -> None:
+        with self._lock:
+            if not self.is_set():
+                self.reason = reason
+                self.set()
+
+
+def stop_reason(stop: threading.Event, default: str = "stopped") -> str:
+    """Why ``stop`` was set (a plain Event knows no reason)."""
+    return getattr(stop, "reason", "") or default
+
+
+def key_names(keys: Iterable[str]) -> frozenset[str]:
+    """The keys an actuator chord really holds, in the kill switch's names: ``K`` is shift+k,
+    ``ctrlleft`` is ctrl."""
+    names: set[str] = set()
+    for key in keys:
+        name = _ACTUATOR_NAMES.get(key, key if len(key) == 1 else key.lower())
+        if len(name) == 1 and (name.isupper() or name in SHIFTED):
+            names.add("shift")
+            name = name.lower()
+        names.add(name)
+    return frozenset(names)
+
+
+def label(hotkey: str) -> str:
+    """How the hotkey is shown: ``ctrl+alt+shift+k``."""
+    return re.sub(r"<([^<>]+)>", r"\1", hotkey)
+
+
+def _bad(hotkey: str, problem: str) -> ConfigError:
+    return ConfigError(f"kill hotkey {hotkey!r} {problem}",
+                       f"write it in pynput syntax, like {EXAMPLE}, or turn it off: "
+                       f"{HOW_TO_TURN_OFF}")
+
+
+def _keyboard() -> Any:
+    """pynput.keyboard, imported on first use: its X backend connects to the display."""
+    try:
+        from pynput import keyboard
+    except Exception as exc:  # ImportError, or an X error from connecting
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DisplayError(f"cannot arm the kill switch: pynput cannot use this display "
+                           f"({first})", f"run without it: {HOW_TO_TURN_OFF}") from None
+    return keyboard
+
+
+def parse(hotkey: str) -> tuple[list[Any], frozenset[str]]:
+    """The hotkey's pynput keys and their names. Raises ConfigError with the fix on a hotkey
+    that is malformed, could never be seen as written, or that tracer's own typing could press."""
+    keyboard = _keyboard()
+    try:
+        keys = keyboard.HotKey.parse(hotkey)
+    except ValueError as exc:
+        part = str(exc)
+        if not part or part == hotkey:
+            raise _bad(hotkey, "is not valid (empty, or a key named twice)") from None
+        raise _bad(hotkey, f"is not valid: unknown key {part!r}") from None
+    sides = {key.value.vk: key.name for key in keyboard.Key if key.name.endswith(("_l", "_r"))}
+    by_vk = {key.value.vk: key.name for key in keyboard.Key if key.name not in sides.values()}
+    names: list[str] = []
+    for key in keys:
+        if isinstance(key, keyboard.Key):
+            name = _PYNPUT_NAMES.get(key.name, key.name)
+        elif key.char is not None:
+            name = key.char
+        elif key.vk in sides:  # the listener reports <ctrl> for either side: never seen
+            side = sides[key.vk]
+            raise _bad(hotkey, f"names one side of a modifier (<{side}>); use <{side[:-2]}>, "
+                       "which is either side")
+        else:  # a named key, or a raw key code such as <65307>
+            raw = by_vk.get(key.vk, str(key.vk))
+            name = _PYNPUT_NAMES.get(raw, raw.replace("_", ""))
+        names.append(name)
+    chord = frozenset(names)
+    chars = [n for n in names if len(n) == 1]
+    if any(c in SHIFTED for c in chars):
+        raise _bad(hotkey, "uses a character typed with shift; use its unshifted key with "
+                   "<shift>, or a letter")
+    if "shift" in chord and any(not c.isalpha() for c in chars):
+        raise _bad(hotkey, "combines <shift> with a digit or sign, which shift turns into "
+                   "another character; use a letter")
+    if all(n in TYPED or len(n) == 1 for n in chord):
+        raise _bad(hotkey, "is something tracer's own typing could press; add <ctrl> or <alt>")
+    return keys, chord
+
+
+class KillSwitch:
+    """A global hotkey that sets ``stop``. ``start()`` arms it, ``close()`` disarms it; also a
+    context manager."""
+
+    def __init__(self, hotkey: str, stop: threading.Event,
+                 wake: Callable[[], None] | None = None) -> None:
+        self.hotkey = hotkey
+        self.label = label(hotkey)
+        self.reason = f"stopped by the kill switch ({self.label})"
+        self.keys, self.chord = parse(hotkey)
+        self.stop = stop
+        self.wake = wake
+        self.triggered_at: float | None = None  # time.monotonic() when the chord completed
+        self.warning = ""  # set by start() when the switch may miss keys
+        keyboard = _keyboard()
+        self._Key, self._KeyCode = keyboard.Key, keyboard.KeyCode
+        self._shift = keyboard.Key.shift if "shift" in self.chord else None
+        self._mods = [k for k in self.keys if isinstance(k, keyboard.Key) and k != self._shift]
+        self._down: set[Any] = set()
+        self._latched = False  # shift was pressed while the chord's other modifiers are held
+        self._listener: Any = None
+        self._canon: Callable[[Any], Any] = lambda key: key
+
+    def __enter__(self) -> KillSwitch:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self, timeout: float = 5.0) -> None:
+        """Start listening. Raises DisplayError when the listener cannot run."""
+        if self._listener is not None:
+            return
+        keyboard = _keyboard()
+        if sys.platform.startswith("linux"):
+            self._check_x()
+        listener = keyboard.Listener(on_press=self._press, on_release=self._release)
+        self._canon = listener.canonical
+        listener.start()
+        ready = threading.Thread(target=listener.wait, daemon=True)  # wait() has no timeout
+        ready.start()
+        ready.join(timeout)
+        time.sleep(0.02)  # a listener that failed after signalling ready has ended by now
+        if ready.is_alive() or not listener.is_alive():
+            listener.stop()
+            raise DisplayError("cannot arm the kill switch: the global keyboard listener did "
+                               "not start", f"check the input permissions (macOS: "
+                               f"Accessibility), or run without it: {HOW_TO_TURN_OFF}")
+        self._listener = listener
+        if os.environ.get("WAYLAND_DISPLAY") or os.environ.get("XDG_SESSION_TYPE") == "wayland":
+            self.warning = ("under Wayland the kill switch hears keys only while an X11 "
+                            "(XWayland) window has the focus; Ctrl-C in this terminal always works")
+
+    def _check_x(self) -> None:
+        import Xlib.display
+
+        try:
+            conn = Xlib.display.Display()
+        except Exception as exc:
+            raise DisplayError(f"cannot arm the kill switch: cannot open the X display: {exc}",
+                               f"check DISPLAY, or run without it: {HOW_TO_TURN_OFF}") from None
+        try:
+            record = conn.has_extension("RECORD")
+        finally:
+            conn.close()
+        if not record:
+            raise DisplayError("cannot arm the kill switch: the X server lacks the RECORD "
+                               "extension that a global hotkey needs",
+                               f"enable it (Xorg/Xvfb: +extension RECORD), or run without it: "
+                               f"{HOW_TO_TURN_OFF}")
+
+    def close(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is None:
+            return
+        listener.stop()
+        # pynput's X listener ends only at the next key event after stop(); disabling its
+        # RECORD context over its other connection (as its own clean-up does) ends it now.
+        display, context = getattr(listener, "_display_stop", None), getattr(listener, "_context", None)
+        if display is not None and context is not None:
+            try:
+                display.record_disable_context(context)
+                display.flush()
+            except Exception:  # it ended meanwhile and closed the connection
+                pass
+        listener.join(1.0)
+
+    @property
+    def armed(self) -> bool:
+        return self._listener is not None
+
+    # The listener's thread.
+    def _canonical(self, key: Any) -> Any:
+        key = self._canon(key)
+        if isinstance(key, self._KeyCode) and key.char is None and key.vk in _X_META:
+            return self._Key.alt
+        return key
+
+    def _press(self, key: Any, injected: bool = False) -> None:
+        if key is None or injected:  # injected: sent by a program (macOS, Windows; not XTest)
+            return
+        key = self._canonical(key)
+        self._down.add(key)
+        if key == self._shift:
+            self._latched = True
+        if key in self.keys and all(self._held(k) for k in self.keys):
+            self.trigger()
+
+    def _release(self, key: Any, injected: bool = False) -> None:
+        if key is None or injected:
+            return
+        self._down.discard(self._canonical(key))
+        if self._latched and self._shift not in self._down and \
+                not any(m in self._down for m in self._mods):
+            self._latched = False
+
+    def _held(self, key: Any) -> bool:
+        return key in self._down or (key == self._shift and self._latched)
+
+    def trigger(self) -> None:
+        """The chord is complete: stop the run (once)."""
+        if self.triggered_at is not None:
+            return
+        self.triggered_at = time.monotonic()
+        if isinstance(self.stop, StopRequest):
+            self.stop.request(self.reason)
+        else:
+            self.stop.set()
+        if self.wake is not None:
+            self.wake()
