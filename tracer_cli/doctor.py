@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from tracer_cli.config import Settings
 
 PROBE_TIMEOUT = 3.0  # seconds for the model server to answer /models
-HOTKEY_TIMEOUT = 3.0  # seconds for the hotkey listener to become ready
 ESSENTIAL_KEYS = ("a", "z", "0", "9", "space", "enter", "tab", "backspace", "esc", "shift", "ctrl",
                   "alt")
 
@@ -75,7 +74,7 @@ def load_settings(flags: dict[str, Any]) -> tuple[Settings, dict[str, str], Chec
     """The effective settings (as `tracer do` would build them) and the config check.
 
     A config file (or variable, or flag) that does not parse fails the check; the other checks
-    then go on with the defaults and the flags that are valid."""
+    then go on without the values in error."""
     flags = {k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items()
              if k in cfg.Settings.model_fields and v is not None}
     path = cfg.config_path()
@@ -123,7 +122,8 @@ def _where(ctx: Context, name: str, example: str) -> str:
     """How the user changes a setting, given where its value came from."""
     source = ctx.sources.get(name, "default")
     if source == "file":
-        return f"set {name} = {example} in {cfg.config_path()}"
+        value = f'"{example}"' if cfg.Settings.model_fields[name].annotation is str else example
+        return f"set {name} = {value} in {cfg.config_path()}"
     if source == "env":
         return f"set {cfg.ENV_PREFIX}{name.upper()}={example}"
     return f"pass --{name.replace('_', '-')} {example}"
@@ -159,15 +159,11 @@ def check_display(ctx: Context) -> Check:
         info, screen = conn.display.info, conn.screen()
         detail = (f"DISPLAY={display}: {info.vendor} X server, screen "
                   f"{screen.width_in_pixels}x{screen.height_in_pixels}")
-        missing = [ext for ext in ("XTEST",) if not conn.has_extension(ext)]
     finally:
         conn.close()
     if os.environ.get("WAYLAND_DISPLAY") or os.environ.get("XDG_SESSION_TYPE") == "wayland":
         detail += ("; a Wayland session: tracer sees and controls X (XWayland) windows only, "
                    "native Wayland windows may show black and ignore input")
-    if missing:
-        return Check(name, False, detail + f"; the X server lacks the {missing[0]} extension "
-                     "that synthetic input needs", "start the X server with XTEST enabled")
     ctx.display_ok = True
     return Check(name, True, detail)
 
@@ -242,6 +238,10 @@ def check_input(ctx: Context) -> Check:
     x11 = getattr(pyautogui, "_pyautogui_x11", None)
     if x11 is None:
         return Check(name, True, detail + "; keyboard: the platform's own map")
+    conn = getattr(x11, "_display", None)  # pyautogui's own X connection
+    if conn is not None and not conn.has_extension("XTEST"):
+        return Check(name, False, detail + "; the X server lacks the XTEST extension that "
+                     "synthetic input needs", "start the X server with XTEST enabled")
     mapping = x11.keyboardMapping
     missing = [k for k in ESSENTIAL_KEYS if not mapping.get(k)]
     keys = sum(1 for code in mapping.values() if code)
@@ -253,71 +253,31 @@ def check_input(ctx: Context) -> Check:
 
 
 def check_hotkey(ctx: Context) -> Check:
-    """The global kill hotkey can be armed: a pynput keyboard listener starts (and is stopped
-    at once)."""
+    """The global kill hotkey can be armed: tracer's kill switch (a pynput keyboard listener)
+    starts, as in `tracer do`, and is stopped at once."""
     name = "kill hotkey"
     hotkey = ctx.settings.kill_hotkey
     if not hotkey:
         return skipped(name, "off (kill_hotkey is empty)")
     if importlib.util.find_spec("pynput") is None:
         return skipped(name, "pynput is not installed: no global hotkey")
+    if importlib.util.find_spec("tracer_cli.killswitch") is None:
+        return skipped(name, "this tracer has no kill switch")
     if not ctx.display_ok:
         return skipped(name, "needs a display")
-    turn_off = 'or turn it off: kill_hotkey = "" in the config file'
+    from tracer_cli.killswitch import KillSwitch
+
     try:
-        from pynput import keyboard
-    except Exception as exc:  # the X backend connects at import
-        return Check(name, False, f"pynput cannot start: {type(exc).__name__}: {exc}",
-                     f"check DISPLAY, {turn_off}")
+        switch = KillSwitch(hotkey, threading.Event())
+        switch.start()
+    except TracerError as exc:  # a hotkey it refuses, no RECORD extension, no permission
+        return _fail(name, exc)
     try:
-        keyboard.HotKey.parse(hotkey)
-    except ValueError as exc:
-        return Check(name, False, f"{hotkey!r} is not a hotkey pynput understands: {exc}",
-                     "write it like <ctrl>+<alt>+<shift>+k (pynput syntax)")
-    if sys.platform.startswith("linux") and os.environ.get("DISPLAY"):
-        import Xlib.display
-
-        conn = Xlib.display.Display()
-        try:
-            record = conn.has_extension("RECORD")
-        finally:
-            conn.close()
-        if not record:
-            return Check(name, False, "the X server lacks the RECORD extension that a global "
-                         "hotkey needs", f"enable RECORD in the X server, {turn_off}")
-    error = _start_and_stop(keyboard.Listener(on_press=lambda key: None))
-    if error:
-        return Check(name, False, f"the keyboard listener did not start: {error}",
-                     f"check the input permissions (macOS: Accessibility), {turn_off}")
-    detail = f"{hotkey}: a keyboard listener starts"
-    if importlib.util.find_spec("tracer_cli.killswitch") is None:
-        detail += " (this version of tracer does not arm it during runs yet)"
-    return Check(name, True, detail)
-
-
-def _start_and_stop(listener: Any) -> str:
-    """Start a pynput listener, wait until it is ready, stop it. Returns an error, or ''."""
-    errors: list[str] = []
-    run = listener.run
-
-    def guarded() -> None:  # an exception in the thread would print a traceback
-        try:
-            run()
-        except Exception as exc:
-            errors.append(f"{type(exc).__name__}: {exc}")
-
-    listener.run = guarded
-    listener.start()
-    waiter = threading.Thread(target=listener.wait, daemon=True)
-    waiter.start()
-    deadline = time.monotonic() + HOTKEY_TIMEOUT
-    while waiter.is_alive() and listener.is_alive() and time.monotonic() < deadline:
-        waiter.join(0.02)
-    if waiter.is_alive():  # never ready: stop() would wait for it forever
-        return errors[0] if errors else f"not ready after {HOTKEY_TIMEOUT:.0f} s"
-    listener.stop()
-    listener.join(HOTKEY_TIMEOUT)
-    return errors[0] if errors else ""
+        warning = getattr(switch, "warning", "")
+    finally:
+        switch.close()
+    label = getattr(switch, "label", hotkey)
+    return Check(name, True, f"{label}: the kill switch arms" + (f"; {warning}" if warning else ""))
 
 
 def check_runs(ctx: Context) -> Check:
@@ -573,8 +533,10 @@ def table(checks: list[Check]) -> Table:
 
     marks = {"ok": "[green]✓[/]", "fail": "[bold red]✗[/]", "skipped": "[dim]–[/]"}
     result = Table(title="tracer doctor", title_justify="left")
-    for col in ("check", "status", "detail", "how to fix"):
-        result.add_column(col)
+    result.add_column("check", no_wrap=True)
+    result.add_column("status", justify="center")
+    for col in ("detail", "how to fix"):
+        result.add_column(col, overflow="fold")  # a long path wraps instead of losing its end
     for c in checks:
         result.add_row(c.name, marks[c.status], escape(c.detail), escape(c.fix))
     return result

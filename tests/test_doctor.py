@@ -1,0 +1,365 @@
+"""`tracer doctor`: the real command on a real Xvfb, without a display, against a real chat
+server and a closed port, and with a tiny GGUF model that llama.cpp really loads."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.chat_server import ChatServer
+from tests.conftest import Display, run_tracer
+from tests.tinyvlm import make_tiny_vlm
+from tracer_cli import doctor
+
+MACHINE = ("display", "screen capture", "input control", "kill hotkey")
+
+
+@pytest.fixture(autouse=True)
+def wide(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "300")  # rich tables: no cell is wrapped
+
+
+@pytest.fixture
+def plan_file(tmp_path: Path) -> Path:
+    path = tmp_path / "plans.jsonl"
+    path.write_text(json.dumps({"thought": "-", "trajectory": [{"action": "done"}]}) + "\n",
+                    encoding="utf-8")
+    return path
+
+
+def no_display_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "XDG_SESSION_TYPE")}
+    return {**env, **extra}
+
+
+def tracer(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    proc = run_tracer(*args, env=env)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc
+
+
+def checks(*args: str, env: dict[str, str] | None = None) -> tuple[int, dict[str, dict[str, Any]]]:
+    """Run `tracer doctor --json ARGS`: the exit code and the checks by name."""
+    proc = tracer("doctor", "--json", *args, env=env)
+    data = json.loads(proc.stdout)
+    assert data["ok"] is (proc.returncode == 0), proc.stdout
+    by_name = {c["name"]: c for c in data["checks"]}
+    assert len(by_name) == len(data["checks"])
+    return proc.returncode, by_name
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_help_documents_the_exit_codes() -> None:
+    proc = tracer("doctor", "--help", env=no_display_env())
+    assert proc.returncode == 0
+    for text in ("--load", "--json", "--backend", "--monitor", "--display", "--kill-hotkey",
+                 "Exit codes"):
+        assert text in proc.stdout
+
+
+# -- the machine ------------------------------------------------------------------------------
+
+
+@pytest.mark.display
+def test_on_xvfb_every_check_passes(display: Display, plan_file: Path) -> None:
+    code, found = checks("-b", "script", "--script", str(plan_file))
+    assert code == 0, found
+    assert list(found) == ["config", *MACHINE, "run records", "backend", "script"]
+    assert all(c["status"] == "ok" and c["ok"] is True for c in found.values()), found
+    assert f"DISPLAY={display.name}" in found["display"]["detail"]
+    assert "1280x800" in found["display"]["detail"]
+    assert "monitors: 1: 1280x800+0+0" in found["screen capture"]["detail"]
+    assert "pyautogui sees 1280x800" in found["input control"]["detail"]
+    assert "input scale 1" in found["input control"]["detail"]
+    assert "keyboard map" in found["input control"]["detail"]
+    assert found["kill hotkey"]["detail"] == "ctrl+alt+shift+k: the kill switch arms"
+    assert "1 answer(s)" in found["script"]["detail"]
+
+
+@pytest.mark.display
+def test_the_table(display: Display, plan_file: Path) -> None:
+    proc = tracer("doctor", "-b", "script", "--script", str(plan_file))
+    assert proc.returncode == 0, proc.stdout
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("│")]
+    assert len(rows) == 8
+    for name in ("config", *MACHINE, "run records", "backend", "script"):
+        assert any(f"│ {name} " in row and " ✓ " in row for row in rows), (name, proc.stdout)
+    for header in ("check", "status", "detail", "how to fix"):
+        assert header in proc.stdout
+    assert proc.stdout.rstrip().splitlines()[-1] == "everything needed works"
+
+
+def test_without_display_says_how_and_skips_what_needs_one(plan_file: Path) -> None:
+    env = no_display_env()
+    proc = tracer("doctor", "-b", "script", "--script", str(plan_file), env=env)
+    assert proc.returncode == 1
+    assert proc.stderr == ""
+    display_row = next(line for line in proc.stdout.splitlines() if line.startswith("│ display "))
+    assert " ✗ " in display_row and "--display :N" in display_row
+    assert proc.stdout.rstrip().splitlines()[-1] == "1 problem(s): display"
+
+    code, found = checks("-b", "script", "--script", str(plan_file), env=env)
+    assert code == 1
+    assert found["display"]["ok"] is False
+    assert "DISPLAY is not set" in found["display"]["detail"]
+    assert "--display" in found["display"]["fix"]
+    for name in ("screen capture", "input control", "kill hotkey"):
+        assert found[name]["ok"] is None and found[name]["status"] == "skipped", found[name]
+    assert found["script"]["ok"] is True  # what needs no display is still checked
+
+
+def test_wayland_without_x_is_explained(plan_file: Path) -> None:
+    code, found = checks("-b", "script", "--script", str(plan_file),
+                         env=no_display_env(WAYLAND_DISPLAY="wayland-0"))
+    assert code == 1
+    assert "Wayland session without X access" in found["display"]["detail"]
+    assert "X11 session" in found["display"]["fix"] and "XWayland" in found["display"]["fix"]
+
+
+@pytest.mark.display
+def test_wayland_with_xwayland_says_what_it_cannot_reach(display: Display, plan_file: Path) -> None:
+    code, found = checks("-b", "script", "--script", str(plan_file),
+                         env={**os.environ, "WAYLAND_DISPLAY": "wayland-0"})
+    assert code == 0
+    assert "a Wayland session: tracer sees and controls X (XWayland) windows only" in \
+        found["display"]["detail"]
+
+
+def test_a_display_nobody_serves(plan_file: Path) -> None:
+    number = next(n for n in range(917, 999) if not Path(f"/tmp/.X11-unix/X{n}").exists())
+    code, found = checks("-b", "script", "--script", str(plan_file), "--display", f":{number}",
+                         env=no_display_env())
+    assert code == 1
+    assert f"cannot connect to X display :{number}" in found["display"]["detail"]
+    assert found["screen capture"]["ok"] is None
+
+
+@pytest.mark.display
+def test_a_monitor_that_does_not_exist(display: Display, plan_file: Path) -> None:
+    code, found = checks("-b", "script", "--script", str(plan_file), "--monitor", "3")
+    assert code == 1
+    capture = found["screen capture"]
+    assert capture["ok"] is False
+    assert "monitor 3 does not exist; monitors: 1: 1280x800+0+0" in capture["detail"]
+    assert capture["fix"] == "pass --monitor 1"
+
+
+@pytest.mark.display
+def test_a_monitor_from_the_config_file(display: Display, plan_file: Path, tracer_home: Path) -> None:
+    tracer_home.mkdir(parents=True)
+    (tracer_home / "config.toml").write_text("monitor = 2\n", encoding="utf-8")
+    code, found = checks("-b", "script", "--script", str(plan_file))
+    assert code == 1
+    assert found["config"]["ok"] is True
+    assert found["screen capture"]["fix"] == f"set monitor = 1 in {tracer_home / 'config.toml'}"
+
+
+@pytest.mark.display
+def test_kill_hotkey_off_refused_or_another(display: Display, plan_file: Path) -> None:
+    args = ("-b", "script", "--script", str(plan_file))
+    code, found = checks(*args, env={**os.environ, "TRACER_KILL_HOTKEY": ""})
+    assert code == 0
+    assert found["kill hotkey"]["status"] == "skipped" and "off" in found["kill hotkey"]["detail"]
+    code, found = checks(*args, "--kill-hotkey", "<nonsense>+k")
+    assert code == 1
+    assert "unknown key '<nonsense>'" in found["kill hotkey"]["detail"]
+    assert "--kill-hotkey ''" in found["kill hotkey"]["fix"]
+    code, found = checks(*args, "--kill-hotkey", "k")
+    assert code == 1
+    assert "tracer's own typing could press" in found["kill hotkey"]["detail"]
+    code, found = checks(*args, "--kill-hotkey", "<ctrl>+<alt>+j")
+    assert code == 0
+    assert found["kill hotkey"]["detail"] == "ctrl+alt+j: the kill switch arms"
+
+
+# -- config and run records -------------------------------------------------------------------
+
+
+def test_a_broken_config_file_fails_and_the_rest_goes_on(tracer_home: Path, plan_file: Path) -> None:
+    tracer_home.mkdir(parents=True)
+    path = tracer_home / "config.toml"
+    path.write_text('backend = "script"\nhorizon = [\n', encoding="utf-8")
+    code, found = checks("--script", str(plan_file), env=no_display_env())
+    assert code == 1
+    assert found["config"]["ok"] is False
+    assert f"config file {path} is not valid TOML" in found["config"]["detail"]
+    assert found["run records"]["ok"] is True
+    assert found["backend"]["detail"] == "llama (the default)"  # the file's backend was lost
+
+
+def test_a_bad_value_in_the_config_file_drops_only_that_value(tracer_home: Path,
+                                                             plan_file: Path) -> None:
+    tracer_home.mkdir(parents=True)
+    (tracer_home / "config.toml").write_text(
+        f'backend = "script"\nscript = "{plan_file}"\nhorizon = 0\n', encoding="utf-8")
+    code, found = checks(env=no_display_env())
+    assert "horizon=0" in found["config"]["detail"]
+    assert found["backend"]["detail"] == "script (from the config file)"
+    assert found["script"]["ok"] is True
+
+
+def test_run_records_that_cannot_be_written(tmp_path: Path, plan_file: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("", encoding="utf-8")
+    env = no_display_env(TRACER_HOME=str(blocker / "home"))
+    code, found = checks("-b", "script", "--script", str(plan_file), env=env)
+    assert code == 1
+    runs = found["run records"]
+    assert runs["ok"] is False and str(blocker) in runs["detail"]
+    assert "TRACER_HOME" in runs["fix"]
+
+
+def test_run_records_directory_writable(tracer_home: Path, plan_file: Path) -> None:
+    (tracer_home / "runs").mkdir(parents=True)
+    code, found = checks("-b", "script", "--script", str(plan_file), env=no_display_env())
+    assert found["run records"] == {"name": "run records", "ok": True, "status": "ok",
+                                    "detail": f"{tracer_home / 'runs'} (writable)", "fix": ""}
+    assert list((tracer_home / "runs").iterdir()) == []  # the probe file is gone
+
+
+# -- backends ---------------------------------------------------------------------------------
+
+
+@pytest.mark.display
+def test_openai_server_that_answers(display: Display, chat_server: ChatServer) -> None:
+    code, found = checks("--base-url", chat_server.base_url)
+    assert code == 0, found
+    assert found["backend"]["detail"] == "openai (because a server URL is set)"
+    assert found["server"]["ok"] is True
+    assert chat_server.base_url in found["server"]["detail"]
+    assert found["model"] == {"name": "model", "ok": True, "status": "ok", "fix": "",
+                              "detail": "test-vlm (the server's only model)"}
+    assert chat_server.requests == []  # nothing was asked of the model
+
+
+def test_openai_model_the_server_does_not_serve(chat_server: ChatServer) -> None:
+    code, found = checks("-b", "openai", "--base-url", chat_server.base_url, "--model", "other",
+                         env=no_display_env())
+    assert code == 1
+    assert found["server"]["ok"] is True
+    assert found["model"]["ok"] is False
+    assert found["model"]["detail"] == "other is not served; the server lists: test-vlm"
+    assert found["model"]["fix"] == "pass --model test-vlm"
+
+
+def test_openai_server_with_several_models_needs_a_choice() -> None:
+    server = ChatServer(models=("big-vl", "small-vl")).start()
+    try:
+        code, found = checks("--base-url", server.base_url, env=no_display_env())
+    finally:
+        server.stop()
+    assert found["model"]["ok"] is False
+    assert "serves 2: big-vl, small-vl" in found["model"]["detail"]
+    assert found["model"]["fix"] == "pass --model big-vl"
+
+
+def test_openai_closed_port_fails_fast_with_the_url() -> None:
+    url = f"http://127.0.0.1:{closed_port()}/v1"
+    start = time.monotonic()
+    code, found = checks("--base-url", url, env=no_display_env())
+    assert time.monotonic() - start < 30
+    assert code == 1
+    assert found["server"]["ok"] is False
+    assert url in found["server"]["detail"]
+    assert "--base-url" in found["server"]["fix"]
+    assert found["model"]["status"] == "skipped"
+
+
+@pytest.mark.display
+def test_llama_model_not_installed(display: Display) -> None:
+    code, found = checks()
+    assert code == 1
+    assert found["backend"]["detail"] == "llama (the default)"
+    model = found["model"]
+    assert model["ok"] is False
+    assert "model qwen3-vl-4b-instruct is not installed" in model["detail"]
+    assert model["fix"].startswith("run `tracer models pull qwen3-vl-4b-instruct`")
+    assert found["llama.cpp"]["ok"] is True
+    assert found["model load"]["status"] == "skipped"
+    assert [name for name, c in found.items() if c["ok"] is False] == ["model"]
+
+
+def test_llama_unknown_model() -> None:
+    code, found = checks("--model", "no-such-model", env=no_display_env())
+    assert found["model"]["detail"] == "unknown model 'no-such-model'"
+    assert "tracer models list" in found["model"]["fix"]
+
+
+def test_llama_file_that_is_not_gguf(tmp_path: Path) -> None:
+    model, mmproj = tmp_path / "m.gguf", tmp_path / "p.gguf"
+    model.write_bytes(b"<html>not a model</html>")
+    mmproj.write_bytes(b"GGUF")
+    code, found = checks("--model", str(model), "--mmproj", str(mmproj), env=no_display_env())
+    assert found["model"]["ok"] is False
+    assert f"{model} is not a GGUF file" in found["model"]["detail"]
+
+
+@pytest.mark.display
+def test_llama_registered_tiny_model_passes_and_loads(display: Display, tmp_path: Path) -> None:
+    model, mmproj = make_tiny_vlm(tmp_path / "tiny", ["hello"])
+    added = tracer("models", "add", "tiny", "--model", str(model), "--mmproj", str(mmproj))
+    assert added.returncode == 0, added.stderr
+    code, found = checks("--model", "tiny")
+    assert code == 0, found
+    assert found["model"]["detail"].startswith("tiny, registered, profile tracer1: tiny-vlm.gguf")
+    assert "llama-cpp-python" in found["llama.cpp"]["detail"]
+    assert found["model load"]["status"] == "skipped"
+    assert "--load" in found["model load"]["detail"]
+
+    proc = tracer("doctor", "--model", "tiny", "--load")
+    assert proc.returncode == 0, proc.stdout
+    assert proc.stderr == ""  # llama.cpp's own log stays out of the terminal
+    row = next(line for line in proc.stdout.splitlines() if line.startswith("│ model load "))
+    assert " ✓ " in row and "tiny and its projector loaded in" in row
+
+
+def test_script_file_missing(tmp_path: Path) -> None:
+    code, found = checks("-b", "script", "--script", str(tmp_path / "nope.jsonl"),
+                         env=no_display_env())
+    assert found["script"]["ok"] is False
+    assert "does not exist" in found["script"]["detail"]
+
+
+def test_script_file_that_does_not_parse(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"thought": \n', encoding="utf-8")
+    code, found = checks("-b", "script", "--script", str(path), env=no_display_env())
+    assert found["script"]["ok"] is False
+    assert f"{path}:1: not a JSON line" in found["script"]["detail"]
+
+
+def test_unknown_backend() -> None:
+    code, found = checks("-b", "nope", env=no_display_env())
+    assert code == 1
+    assert found["backend"]["detail"] == "unknown backend 'nope'"
+    assert found["backend"]["fix"] == "pass --backend NAME, one of llama, openai, script"
+    assert list(found)[-1] == "backend"
+
+
+# -- never a traceback ------------------------------------------------------------------------
+
+
+def test_an_unforeseen_error_is_a_failed_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(ctx: doctor.Context) -> doctor.Check:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(doctor, "COMMON_CHECKS", [("run records", broken)])
+    monkeypatch.setattr(doctor, "BACKEND_CHECKS", {})
+    found = doctor.run({})
+    assert [c.name for c in found] == ["config", "run records"]
+    assert found[1].ok is False and found[1].detail == "unexpected error: RuntimeError: boom"
+    assert "--debug" in found[1].fix
+    assert not doctor.passed(found)
