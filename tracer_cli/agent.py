@@ -245,6 +245,7 @@ class Agent:
         if count >= self.settings.loop_replan:
             record.outcome += (f"; the same action had no visible effect {count} times in a row:"
                                " it does not work, try something else")
+
     def run(self, task: str) -> RunResult:
         started = time.monotonic()
         deadline = started + self.settings.timeout

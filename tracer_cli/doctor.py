@@ -16,6 +16,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -101,10 +102,8 @@ def load_settings(flags: dict[str, Any]) -> tuple[Settings, dict[str, str], Chec
 def _fallback(flags: dict[str, Any]) -> tuple[Settings, dict[str, str]]:
     """The settings without the values in error: each layer's valid values, in order."""
     layers: list[tuple[str, dict[str, Any]]] = []
-    try:
+    with suppress(ConfigError):
         layers.append(("file", cfg._read_file(cfg.config_path())))
-    except ConfigError:
-        pass
     layers += [("env", cfg._read_env()), ("flag", flags)]
     values: dict[str, Any] = {}
     sources = dict.fromkeys(cfg.Settings.model_fields, "default")
@@ -287,8 +286,7 @@ def check_runs(ctx: Context) -> Check:
     fix = f"make {runs} writable, or set TRACER_HOME to a writable directory"
     if runs.is_dir():
         try:
-            with tempfile.NamedTemporaryFile(dir=runs, prefix=".doctor-"):
-                pass
+            tempfile.NamedTemporaryFile(dir=runs, prefix=".doctor-").close()  # deleted on close
         except OSError as exc:
             return Check(name, False, f"{runs} is not writable: {exc.strerror or exc}", fix)
         return Check(name, True, f"{runs} (writable)")

@@ -14,6 +14,7 @@ therefore counts until ctrl and alt are let go, so the chord still completes mid
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -225,11 +226,9 @@ class KillSwitch:
         # RECORD context over its other connection (as its own clean-up does) ends it now.
         display, context = getattr(listener, "_display_stop", None), getattr(listener, "_context", None)
         if display is not None and context is not None:
-            try:
+            with contextlib.suppress(Exception):  # it ended meanwhile and closed the connection
                 display.record_disable_context(context)
                 display.flush()
-            except Exception:  # it ended meanwhile and closed the connection
-                pass
         listener.join(1.0)
 
     @property
