@@ -120,7 +120,7 @@ class RecordingActuator:
         self.calls.append(("release_all",))
 
 
-def _check_xtest() -> None:
+def require_xtest() -> None:
     """On X11, input goes through the XTEST extension: without it pyautogui fails later with a
     KeyError. Say so up front."""
     if not sys.platform.startswith("linux"):
@@ -150,7 +150,7 @@ class PyAutoGUIActuator:
 
     def __init__(self, stop: threading.Event | None = None, type_interval: float = 0.01,
                  forbidden: Iterable[frozenset[str]] = ()) -> None:
-        _check_xtest()
+        require_xtest()
         import pyautogui
 
         pyautogui.FAILSAFE = True

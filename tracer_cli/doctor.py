@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from tracer_cli import config as cfg
 from tracer_cli.console import DEBUG
-from tracer_cli.errors import ConfigError, TracerError
+from tracer_cli.errors import ConfigError, DisplayError, TracerError
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -217,6 +217,12 @@ def check_input(ctx: Context) -> Check:
     name = "input control"
     if not ctx.display_ok:
         return skipped(name, "needs a display")
+    from tracer_cli.actuator import require_xtest
+
+    try:
+        require_xtest()  # the same check `tracer do` makes before it sends any input
+    except DisplayError as exc:
+        return Check(name, False, exc.message, exc.hint)
     try:
         import pyautogui
     except Exception as exc:  # it opens the X display at import
@@ -237,10 +243,6 @@ def check_input(ctx: Context) -> Check:
     x11 = getattr(pyautogui, "_pyautogui_x11", None)
     if x11 is None:
         return Check(name, True, detail + "; keyboard: the platform's own map")
-    conn = getattr(x11, "_display", None)  # pyautogui's own X connection
-    if conn is not None and not conn.has_extension("XTEST"):
-        return Check(name, False, detail + "; the X server lacks the XTEST extension that "
-                     "synthetic input needs", "start the X server with XTEST enabled")
     mapping = x11.keyboardMapping
     missing = [k for k in ESSENTIAL_KEYS if not mapping.get(k)]
     keys = sum(1 for code in mapping.values() if code)

@@ -8,6 +8,7 @@ typed (both logged by the same process, on the same clock)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -295,3 +296,14 @@ def test_no_xtest_extension_is_a_one_line_usage_error(no_record_display: Display
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert "no XTEST extension" in lines[0] and "+extension XTEST" in lines[0]
+
+
+def test_doctor_names_the_missing_xtest(no_record_display: Display) -> None:
+    """tracer doctor makes the same input check as tracer do."""
+    result = run_tracer("doctor", "--json", "-b", "script", env=tracer_env(no_record_display),
+                        timeout=60)
+    assert result.returncode == 1, result.stderr
+    rows = {row["name"]: row for row in json.loads(result.stdout)["checks"]}
+    assert rows["input control"]["ok"] is False
+    assert "no XTEST extension" in rows["input control"]["detail"]
+    assert "+extension XTEST" in rows["input control"]["fix"]
