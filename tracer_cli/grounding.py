@@ -9,11 +9,11 @@ fallback when the grounder's answer is unreadable.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tracer_cli.errors import PlanError
+from tracer_cli.planner import ask
 from tracer_cli.screen import downscale
 
 if TYPE_CHECKING:
@@ -43,16 +43,10 @@ class Grounder:
     def locate(self, image: Image.Image, target: str) -> Grounding:
         if self.max_pixels and self.image_factor:
             image = downscale(image, self.max_pixels, self.image_factor)
-        messages = self.profile.ground_messages(image, target)
-        started = time.monotonic()
-        error = ""
-        for _ in range(self.retries + 1):
-            text = self.backend.complete(messages).text
-            try:
-                point = self.profile.parse_point(text, image.size)
-                return Grounding(point, text, time.monotonic() - started)
-            except PlanError as exc:
-                error = exc.message
-            messages = [*messages, {"role": "assistant", "content": text},
-                        self.profile.retry_message(error)]
-        raise PlanError(f"the grounder could not locate {target!r}: {error}")
+        size = image.size
+        point, attempts = ask(self.backend, self.profile,
+                              self.profile.ground_messages(image, target),
+                              lambda text: self.profile.parse_point(text, size), self.retries)
+        if point is None:
+            raise PlanError(f"the grounder could not locate {target!r}: {attempts[-1].error}")
+        return Grounding(point, attempts[-1].answer, sum(a.seconds for a in attempts))

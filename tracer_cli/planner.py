@@ -7,8 +7,9 @@ of times; it never reaches the actuator.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from tracer_cli.backends import Backend
 from tracer_cli.errors import PlanError
@@ -44,6 +45,33 @@ class ForecastFailed(PlanError):
         self.attempts = attempts
 
 
+T = TypeVar("T")
+
+
+def ask(backend: Backend, profile: Profile, messages: list[dict[str, Any]],
+        read: Callable[[str], T], retries: int,
+        schema: dict[str, Any] | None = None) -> tuple[T | None, list[Attempt]]:
+    """Ask until ``read`` accepts the answer: a rejected answer goes back to the model with the
+    reason, at most ``retries`` times. Returns what was read (None if nothing was) and every
+    attempt, with its reason for rejection."""
+    attempts: list[Attempt] = []
+    for _ in range(retries + 1):
+        started = time.monotonic()
+        completion = backend.complete(messages, schema)
+        attempt = Attempt(completion.text, seconds=time.monotonic() - started,
+                          prompt_tokens=completion.prompt_tokens,
+                          completion_tokens=completion.completion_tokens,
+                          reused_tokens=completion.reused_tokens)
+        attempts.append(attempt)
+        try:
+            return read(completion.text), attempts
+        except PlanError as exc:
+            attempt.error = exc.message
+        messages = [*messages, {"role": "assistant", "content": completion.text},
+                    profile.retry_message(attempt.error)]
+    return None, attempts
+
+
 class Planner:
     def __init__(self, backend: Backend, profile: Profile, retries: int = 2) -> None:
         self.backend = backend
@@ -51,23 +79,11 @@ class Planner:
         self.retries = retries
 
     def forecast(self, request: PlanRequest) -> Forecast:
-        messages: list[dict[str, Any]] = self.profile.messages(request)
-        schema = self.profile.schema(request.horizon)
-        attempts: list[Attempt] = []
-        for _ in range(self.retries + 1):
-            started = time.monotonic()
-            completion = self.backend.complete(messages, schema)
-            attempt = Attempt(completion.text, seconds=time.monotonic() - started,
-                              prompt_tokens=completion.prompt_tokens,
-                              completion_tokens=completion.completion_tokens,
-                              reused_tokens=completion.reused_tokens)
-            attempts.append(attempt)
-            try:
-                return Forecast(self.profile.parse(completion.text, request), attempts)
-            except PlanError as exc:
-                attempt.error = exc.message
-            messages = [*messages, {"role": "assistant", "content": completion.text},
-                        self.profile.retry_message(attempt.error)]
+        plan, attempts = ask(self.backend, self.profile, self.profile.messages(request),
+                             lambda text: self.profile.parse(text, request), self.retries,
+                             self.profile.schema(request.horizon))
+        if plan is not None:
+            return Forecast(plan, attempts)
         raise ForecastFailed(
             f"the model gave no valid plan in {len(attempts)} attempts; last: {attempts[-1].error}",
             attempts)
