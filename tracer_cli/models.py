@@ -204,19 +204,17 @@ def add(name: str, model: Path, mmproj: Path, profile: str, image_factor: int = 
 
 
 def _to_toml(spec: ModelSpec) -> str:
-    lines = [f'name = "{spec.name}"', f'profile = "{spec.profile}"',
-             f"image_factor = {spec.image_factor}", f"max_pixels = {spec.max_pixels}",
-             f"context = {spec.context}"]
+    import tomli_w
+
+    data: dict[str, Any] = {"name": spec.name, "profile": spec.profile,
+                            "image_factor": spec.image_factor, "max_pixels": spec.max_pixels,
+                            "context": spec.context}
     for key in ("model", "mmproj"):
         f: ModelFile = getattr(spec, key)
-        lines += ["", f"[{key}]", f"file = {_q(f.file)}", f"path = {_q(str(f.path))}"]
+        data[key] = {"file": f.file, "path": str(f.path)}
         if f.size is not None:
-            lines.append(f"size = {f.size}")
-    return "\n".join(lines) + "\n"
-
-
-def _q(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            data[key]["size"] = f.size
+    return tomli_w.dumps(data)
 
 
 def remove(name: str) -> list[Path]:
