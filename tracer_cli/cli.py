@@ -99,26 +99,10 @@ ReqTimeout = Annotated[Optional[float], typer.Option(  # noqa: UP045
 
 
 def _settings(params: dict[str, Any], **extra: Any) -> Settings:
-    """Settings from a command's parameters (those that name a setting) and ``extra``.
-
-    With the llama backend, what the user did not set (profile, image budget) comes from the
-    model's catalogue entry or registration."""
+    """Settings from a command's parameters (those that name a setting) and ``extra``."""
     flags = {k: (str(v) if isinstance(v, Path) else v) for k, v in params.items()
              if k in cfg.Settings.model_fields}
-    settings, sources = cfg.load({**flags, **extra})
-    if sources["backend"] == "default" and sources["base_url"] != "default":
-        settings.backend = "openai"  # naming a server means using it
-    if settings.backend == "llama":
-        from tracer_cli.models import resolve
-
-        spec = resolve(settings.model, settings.mmproj)
-        for name in ("profile", "image_factor", "max_pixels"):
-            if sources[name] == "default":
-                setattr(settings, name, getattr(spec, name))
-    elif sources["image_factor"] == "default":
-        from tracer_cli.profiles import PROFILES
-
-        settings.image_factor = PROFILES.get(settings.profile).image_factor
+    settings = cfg.effective({**flags, **extra})
     if settings.display:
         os.environ["DISPLAY"] = settings.display  # before mss or pyautogui look at it
     return settings

@@ -161,3 +161,29 @@ def load(flags: dict[str, Any] | None = None) -> tuple[Settings, dict[str, str]]
         values.update(layer)
         sources.update(dict.fromkeys(layer, where))
     return Settings(**values), sources
+
+
+def effective(flags: dict[str, Any] | None = None) -> Settings:
+    """load(), plus what follows from the choices the user made: naming a server selects the
+    openai backend; a local model brings its profile and image budget, a profile its model
+    family's image factor, wherever the user did not set them."""
+    settings, sources = load(flags)
+    imply_backend(settings, sources)
+    if settings.backend == "llama":
+        from tracer_cli.models import resolve
+
+        spec = resolve(settings.model, settings.mmproj)
+        for name in ("profile", "image_factor", "max_pixels"):
+            if sources[name] == "default":
+                setattr(settings, name, getattr(spec, name))
+    elif sources["image_factor"] == "default":
+        from tracer_cli.profiles import PROFILES
+
+        settings.image_factor = PROFILES.get(settings.profile).image_factor
+    return settings
+
+
+def imply_backend(settings: Settings, sources: dict[str, str]) -> None:
+    """A server named (flag, variable or file) and no backend chosen: use the server."""
+    if sources["backend"] == "default" and sources["base_url"] != "default":
+        settings.backend = "openai"

@@ -92,8 +92,7 @@ def load_settings(flags: dict[str, Any]) -> tuple[Settings, dict[str, str], Chec
         extra += [f"{counts['env']} from TRACER_* variables"] if counts["env"] else []
         check = Check("config", True, f"{path} ({state})" + (f"; settings: {', '.join(extra)}"
                                                              if extra else ""))
-    if sources["backend"] == "default" and sources["base_url"] != "default":
-        settings.backend = "openai"  # naming a server means using it (as in `tracer do`)
+    cfg.imply_backend(settings, sources)  # as `tracer do` does
     if settings.display:
         os.environ["DISPLAY"] = settings.display
     return settings, sources, check
