@@ -61,8 +61,11 @@ def target_points(step: _Step, geometry: Geometry, actuator: Actuator) -> list[t
     return points
 
 
-def execute(step: _Step, geometry: Geometry, actuator: Actuator) -> Executed:
-    points = target_points(step, geometry, actuator)
+def execute(step: _Step, geometry: Geometry, actuator: Actuator,
+            points: list[tuple[int, int]] | None = None) -> Executed:
+    """Run one step. ``points``: its target_points when the caller has them already."""
+    if points is None:
+        points = target_points(step, geometry, actuator)
     match step:
         case Click():
             actuator.click(*points[0])

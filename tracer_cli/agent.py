@@ -208,7 +208,7 @@ class Agent:
         self._emit("on_phase", record.number, "act")
         started = time.monotonic()
         try:
-            execute(step, geometry, self.actuator)
+            execute(step, geometry, self.actuator, points)
             record.outcome = "ok"
         except Interrupted:
             raise
