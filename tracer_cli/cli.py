@@ -8,6 +8,9 @@ import shutil
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -21,8 +24,10 @@ from tracer_cli.console import DEBUG, err, guard, out
 from tracer_cli.errors import ConfigError
 
 if TYPE_CHECKING:
+    from tracer_cli.actuator import PyAutoGUIActuator
     from tracer_cli.agent import RunResult
     from tracer_cli.config import Settings
+    from tracer_cli.killswitch import KillSwitch, StopRequest
     from tracer_cli.plan import Plan, _Step
     from tracer_cli.screen import Geometry
 
@@ -320,26 +325,67 @@ def do(
 
 
 def _run_agent(task: str, settings: Settings) -> tuple[RunResult, Path]:
-    from tracer_cli.actuator import PyAutoGUIActuator
     from tracer_cli.agent import Agent
-    from tracer_cli.killswitch import KillSwitch, StopRequest
-    from tracer_cli.panel import LivePanel, LogLines
     from tracer_cli.runlog import RunLog
-    from tracer_cli.screen import MssScreen, check_display
+    from tracer_cli.screen import MssScreen
+
+    with live_input(settings) as session:
+        stop, actuator = session.stop, session.actuator
+        planner = _planner(settings)
+        screen = MssScreen(settings.monitor, input_size=actuator.size())
+        view = _view()
+        confirm = _confirmer(settings, view)
+        log = RunLog(cfg.runs_dir(), "do", task)
+        grounder = _grounder(settings, planner)
+        agent = Agent(screen, planner, actuator, settings, [log, view], confirm, stop, grounder)
+        session.announce()
+        try:
+            return agent.run(task), log.dir
+        finally:
+            screen.close()
+            _close(planner, grounder)
+
+
+def _view():  # type: ignore[no-untyped-def]
+    from tracer_cli.panel import LivePanel, LogLines
+
+    return LivePanel(err) if err.is_terminal else LogLines()
+
+
+@dataclass
+class LiveInput:
+    stop: StopRequest
+    actuator: PyAutoGUIActuator
+    switch: KillSwitch | None
+
+    def announce(self) -> None:
+        """Tell the user how to stop tracer (once the set-up has worked: errors stay one line)."""
+        if self.switch is not None:
+            err.print(f"tracer: kill switch armed: press {escape(self.switch.label)} to stop")
+            if self.switch.warning:
+                err.print(f"tracer: warning: {escape(self.switch.warning)}")
+
+
+@contextmanager
+def live_input(settings: Settings) -> Iterator[LiveInput]:
+    """Everything that must surround real input events: the display check, the kill switch
+    (armed first, so it works while a model loads), the actuator that obeys it, and signal
+    handlers that stop between keys, never in the middle of one."""
+    from tracer_cli.actuator import PyAutoGUIActuator
+    from tracer_cli.killswitch import KillSwitch, StopRequest
+    from tracer_cli.screen import check_display
 
     check_display()
     stop = StopRequest()
     switch = KillSwitch(settings.kill_hotkey, stop, _wake_main) if settings.kill_hotkey else None
-    if switch is not None:  # armed before the model loads (an error ends the process with it)
+    if switch is not None:
         switch.start()
-    planner = _planner(settings)
-    actuator = PyAutoGUIActuator(stop, forbidden=[switch.chord] if switch else [])
-    screen = MssScreen(settings.monitor, input_size=actuator.size())
-    view = LivePanel(err) if err.is_terminal else LogLines()
-    confirm = _confirmer(settings, view)
-    log = RunLog(cfg.runs_dir(), "do", task)
-    grounder = _grounder(settings, planner)
-    agent = Agent(screen, planner, actuator, settings, [log, view], confirm, stop, grounder)
+    try:
+        actuator = PyAutoGUIActuator(stop, forbidden=[switch.chord] if switch else [])
+    except BaseException:
+        if switch is not None:
+            switch.close()
+        raise
 
     def stop_signal(signum: int, frame: object) -> None:
         """Ctrl-C, SIGTERM and the kill switch's wake-up end the run alike; never in the middle
@@ -349,19 +395,13 @@ def _run_agent(task: str, settings: Settings) -> tuple[RunResult, Path]:
             raise KeyboardInterrupt
 
     previous = {s: signal.signal(s, stop_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    if switch is not None:
-        err.print(f"tracer: kill switch armed: press {escape(switch.label)} to stop")
-        if switch.warning:
-            err.print(f"tracer: warning: {escape(switch.warning)}")
     try:
-        return agent.run(task), log.dir
+        yield LiveInput(stop, actuator, switch)
     finally:
         if switch is not None:
             switch.close()  # before the handlers go: its wake-up would be a bare Ctrl-C
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-        screen.close()
-        _close(planner, grounder)
 
 
 _STOP_REASONS = {signal.SIGINT: "interrupted with Ctrl-C", signal.SIGTERM: "terminated by SIGTERM"}
@@ -376,71 +416,6 @@ def _wake_main() -> None:
         import _thread
 
         _thread.interrupt_main()
-
-
-@app.command()
-def logs(
-    run: Annotated[Optional[str], typer.Argument(  # noqa: UP045
-        help="Run id (or a unique prefix, or 'last') to show; none lists all runs.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    path: Annotated[bool, typer.Option("--path", help="Print only the run's directory.")] = False,
-) -> None:
-    """List recorded runs, or show one run step by step."""
-    from tracer_cli.runlog import find_run, list_runs
-
-    with guard():
-        root = cfg.runs_dir()
-        if run is None:
-            runs = list_runs(root)
-            if as_json:
-                sys.stdout.write(json.dumps([{**r.meta, "status": r.status} for r in runs]) + "\n")
-                return
-            if not runs:
-                err.print(f"no runs yet in {root}")
-                return
-            table = Table(title=f"Runs in {root}", title_justify="left")
-            for col in ("id", "status", "steps", "task"):
-                table.add_column(col)
-            for r in runs:
-                table.add_row(r.id, r.status, str(r.meta.get("steps", len(r.steps()))),
-                              escape(str(r.meta.get("task", ""))))
-            out.print(table)
-            return
-        summary = find_run(root, run)
-        if path:
-            out.print(str(summary.path), soft_wrap=True)
-            return
-        steps = summary.steps()
-        if as_json:
-            sys.stdout.write(json.dumps({"run": {**summary.meta, "status": summary.status},
-                                         "steps": steps}) + "\n")
-            return
-        meta = summary.meta
-        out.print(f"[bold]{escape(summary.id)}[/]  {summary.status}  {escape(str(meta.get('task')))}")
-        if meta.get("reason") or meta.get("answer"):
-            out.print(escape(str(meta.get("answer") or meta.get("reason"))))
-        table = Table()
-        for col in ("step", "action", "points", "outcome", "model s", "attempts"):
-            table.add_column(col)
-        for s in steps:
-            action = s.get("action") or {}
-            table.add_row(str(s.get("step")), escape(_action_text(action)),
-                          " ".join(f"({x},{y})" for x, y in s.get("points", [])),
-                          escape(s.get("outcome", "")),
-                          f"{s.get('timings', {}).get('model', 0):.2f}",
-                          str(len(s.get("attempts", []))))
-        out.print(table)
-        out.print(f"directory: {summary.path}", soft_wrap=True)
-
-
-def _action_text(action: dict[str, Any]) -> str:
-    from tracer_cli.errors import PlanError
-    from tracer_cli.plan import parse_step
-
-    try:
-        return parse_step(action).describe() if action else ""
-    except PlanError:
-        return json.dumps(action)
 
 
 @app.command("config")
@@ -503,8 +478,11 @@ def doctor(
 
 
 def _add_subcommands() -> None:
+    import tracer_cli.macro_cli  # noqa: F401 (registers `run` and `record`)
+    from tracer_cli.logs_cli import app as logs_app
     from tracer_cli.models_cli import app as models_app
 
+    app.add_typer(logs_app, name="logs")
     app.add_typer(models_app, name="models")
 
 

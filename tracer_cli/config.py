@@ -71,6 +71,9 @@ class Settings(BaseModel):
     grounder_profile: str = Field("", description="the grounder's profile (empty: its model's)")
     grounder_mmproj: str = Field("", description="the grounder's projector, for a .gguf path")
     grounder_model: str = Field("", description="the model name on a grounder server")
+    ocr: Literal["auto", "rapidocr", "tesseract"] = Field(
+        "auto", description="OCR engine that finds macro text targets (auto: rapidocr if "
+        "installed, else tesseract)")
 
     @property
     def api_key(self) -> str:

@@ -33,7 +33,7 @@ SHIFTED = frozenset('~!@#$%^&*()_+{}|:"<>?')
 TYPED = frozenset({"shift", "enter", "tab", "space"})
 MODIFIERS = frozenset({"ctrl", "alt", "shift", "win", "altgr"})
 # pynput's key names that differ from pyautogui's (the actuator's); others lose their "_".
-_PYNPUT_NAMES = {
+PYNPUT_NAMES = {
     "cmd": "win", "alt_gr": "altgr", "esc": "escape", "menu": "apps",
     "media_play_pause": "playpause", "media_volume_mute": "volumemute",
     "media_volume_down": "volumedown", "media_volume_up": "volumeup",
@@ -47,7 +47,7 @@ _ACTUATOR_NAMES = {
     "\r": "enter", "\t": "tab", " ": "space",
 }
 # X reports Alt as Meta_L/Meta_R when shift is already down (the keysym on the shifted level).
-_X_META = (0xFFE7, 0xFFE8)
+X_META = (0xFFE7, 0xFFE8)
 
 
 class StopRequest(threading.Event):
@@ -121,7 +121,7 @@ def parse(hotkey: str) -> tuple[list[Any], frozenset[str]]:
     names: list[str] = []
     for key in keys:
         if isinstance(key, keyboard.Key):
-            name = _PYNPUT_NAMES.get(key.name, key.name)
+            name = PYNPUT_NAMES.get(key.name, key.name)
         elif key.char is not None:
             name = key.char
         elif key.vk in sides:  # the listener reports <ctrl> for either side: never seen
@@ -130,7 +130,7 @@ def parse(hotkey: str) -> tuple[list[Any], frozenset[str]]:
                        "which is either side")
         else:  # a named key, or a raw key code such as <65307>
             raw = by_vk.get(key.vk, str(key.vk))
-            name = _PYNPUT_NAMES.get(raw, raw.replace("_", ""))
+            name = PYNPUT_NAMES.get(raw, raw.replace("_", ""))
         names.append(name)
     chord = frozenset(names)
     chars = [n for n in names if len(n) == 1]
@@ -238,7 +238,7 @@ class KillSwitch:
     # The listener's thread.
     def _canonical(self, key: Any) -> Any:
         key = self._canon(key)
-        if isinstance(key, self._KeyCode) and key.char is None and key.vk in _X_META:
+        if isinstance(key, self._KeyCode) and key.char is None and key.vk in X_META:
             return self._Key.alt
         return key
 

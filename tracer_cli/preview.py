@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from tracer_cli.plan import COORD_MAX, Drag, Plan
+from tracer_cli.plan import COORD_MAX, Plan
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -42,6 +42,21 @@ def _legend_origin(size, box, points) -> tuple[float, float]:  # type: ignore[no
 
 
 def annotate(image: Image.Image, plan: Plan) -> Image.Image:
+    """A forecast drawn on the screenshot the model saw (points 0..1000 of it)."""
+    def at(x: int, y: int) -> tuple[float, float]:
+        return x * image.width / COORD_MAX, y * image.height / COORD_MAX
+
+    steps = [[at(x, y) for x, y in step.points()] for step in plan.trajectory]
+    legend = [f"{n}. {s.describe()}" for n, s in enumerate(plan.trajectory, 1)]
+    if plan.thought:
+        legend.insert(0, plan.thought[:120])
+    return draw_marks(image, steps, legend)
+
+
+def draw_marks(image: Image.Image, steps: list[list[tuple[float, float]]],
+               legend: list[str]) -> Image.Image:
+    """Numbered markers at each step's pixel points (a second point: an arrow to it, as for a
+    drag), white arrows from one step to the next, and a legend box in the emptiest corner."""
     from PIL import ImageDraw, ImageFont
 
     out = image.convert("RGB")
@@ -50,19 +65,15 @@ def annotate(image: Image.Image, plan: Plan) -> Image.Image:
     radius, width = round(14 * scale), max(2, round(3 * scale))
     font = ImageFont.load_default(size=round(16 * scale))
 
-    def at(x: int, y: int) -> tuple[float, float]:
-        return x * out.width / COORD_MAX, y * out.height / COORD_MAX
-
     previous = None
     marks = []
-    for number, step in enumerate(plan.trajectory, 1):
+    for number, points in enumerate(steps, 1):
         colour = COLOURS[(number - 1) % len(COLOURS)]
-        points = [at(x, y) for x, y in step.points()]
         if not points:
             continue
         if previous is not None:
             _arrow(draw, previous, points[0], "#ffffff", width)
-        if isinstance(step, Drag):
+        if len(points) > 1:
             _arrow(draw, points[0], points[1], colour, width)
             x2, y2 = points[1]
             draw.ellipse([x2 - radius / 2, y2 - radius / 2, x2 + radius / 2, y2 + radius / 2],
@@ -74,9 +85,8 @@ def annotate(image: Image.Image, plan: Plan) -> Image.Image:
                      outline="#000000", width=max(1, width // 2))
         draw.text((x, y), str(number), fill="#000000", font=font, anchor="mm")
 
-    legend = [f"{n}. {s.describe()}" for n, s in enumerate(plan.trajectory, 1)]
-    if plan.thought:
-        legend.insert(0, plan.thought[:120])
+    if not legend:
+        return out
     line_h = round(20 * scale)
     box = (max(draw.textlength(t, font=font) for t in legend) + 16, line_h * len(legend) + 12)
     ox, oy = _legend_origin(out.size, box, [p for _, p, _ in marks])

@@ -17,7 +17,7 @@ import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from tracer_cli.errors import DisplayError
+from tracer_cli.errors import ActionError, DisplayError
 from tracer_cli.plan import COORD_MAX
 
 if TYPE_CHECKING:
@@ -55,6 +55,15 @@ class Geometry:
         dx, dy = self.to_desktop(x, y)
         sx, sy = self.input_scale
         return round(dx / sx), round(dy / sy)
+
+    def pixel_to_input(self, px: int, py: int) -> tuple[int, int]:
+        """A pixel of this monitor's screenshot to the coordinates the actuator moves to."""
+        m = self.monitor
+        if not (0 <= px < m.width and 0 <= py < m.height):
+            raise ActionError(f"point ({px},{py}) falls outside monitor {self.index} "
+                              f"({m.width}x{m.height})")
+        sx, sy = self.input_scale
+        return round((m.left + px) / sx), round((m.top + py) / sy)
 
     def from_desktop(self, dx: int, dy: int) -> tuple[int, int]:
         """A desktop pixel to the model point that names it (inverse of to_desktop, rounded)."""

@@ -177,6 +177,56 @@ def clicklog(display: Display, start_clicklog: Callable[[Display], ClickLog]) ->
     return start_clicklog(display)
 
 
+class Notes(Program):
+    """examples/notes_app.py: a small movable window with a form; its state is read from a file."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], display: Display, state: Path) -> None:
+        super().__init__(proc, display, "notes")
+        self.state_file = state
+        self.window = ""
+
+    def state(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.state_file.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            return {}
+
+    def wait_state(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 5,
+                   what: str = "the notes window's state") -> dict[str, Any]:
+        wait_until(lambda: predicate(self.state()), timeout, what)
+        return self.state()
+
+    def move(self, x: int, y: int) -> None:
+        """Move the window (its top-left corner) and wait until it has been redrawn there."""
+        xdotool(self.display, "windowmove", "--sync", self.window, str(x), str(y))
+        time.sleep(0.4)
+
+
+@pytest.fixture
+def start_notes(tmp_path: Path) -> Iterator[Callable[..., Notes]]:
+    """Start examples/notes_app.py at GEOMETRY on a display and wait until it is drawn; each one
+    started is stopped by its PID after the test."""
+    started: list[Notes] = []
+
+    def start(display: Display, geometry: str = "640x420+100+80", load_delay: float = 2.0) -> Notes:
+        park_pointer(display)
+        state = tmp_path / f"notes-{display.width}-{len(list(tmp_path.glob('notes-*')))}.json"
+        argv = [sys.executable, str(EXAMPLES / "notes_app.py"), "--state", str(state),
+                "--geometry", geometry, "--load-delay", str(load_delay)]
+        proc = subprocess.Popen(argv, env=display.env(), cwd=ROOT,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        app = Notes(proc, display, state)
+        started.append(app)
+        app.wait_state(lambda s: s.get("ready", False), 15, "the notes window to start")
+        app.window = wait_for_window(app, "^Notes$")
+        time.sleep(0.3)  # let the first frame reach the screen
+        return app
+
+    yield start
+    for app in reversed(started):
+        app.stop()
+
+
 def start_tracer(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
     """The real `tracer` command in the background (same command line as run_tracer)."""
     return subprocess.Popen([sys.executable, "-m", "tracer_cli", *args], env=env, cwd=ROOT,
