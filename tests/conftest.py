@@ -7,7 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,6 +83,48 @@ def display(display_1280: Display, monkeypatch: pytest.MonkeyPatch) -> Display:
     """The 1280x800 display, set as DISPLAY for this test (in-process code and subprocesses)."""
     monkeypatch.setenv("DISPLAY", display_1280.name)
     return display_1280
+
+
+class Program:
+    """A program running on a test display. Stopped by its PID at the end of the test."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], display: Display, name: str) -> None:
+        self.proc = proc
+        self.display = display
+        self.name = name
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+
+@pytest.fixture
+def programs() -> Iterator[Callable[..., Program]]:
+    """Start programs on a display; every one started is stopped by its PID after the test."""
+    started: list[Program] = []
+
+    def start(display: Display, argv: list[str], name: str, cwd: Path | None = None) -> Program:
+        proc = subprocess.Popen(argv, env=display.env(), cwd=cwd or ROOT,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        program = Program(proc, display, name)
+        started.append(program)
+        return program
+
+    yield start
+    for program in reversed(started):
+        program.stop()
 
 
 @pytest.fixture

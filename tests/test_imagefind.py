@@ -3,16 +3,15 @@ finding a cut anchor again after a real X window moved."""
 
 from __future__ import annotations
 
-import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from tests.conftest import ROOT, Display
-from tests.e2e.conftest import Program, wait_for_window, xdotool
+from tests.conftest import Display, Program
+from tests.e2e.conftest import wait_for_window, xdotool
 from tracer_cli.errors import ActionError
 from tracer_cli.imagefind import cut_anchor, find_image
 from tracer_cli.ocr import Box
@@ -100,19 +99,6 @@ def test_cut_anchor_near_the_edge() -> None:
 # --- a real window, moved ----------------------------------------------------------------------
 
 
-@pytest.fixture
-def start() -> Iterator[Callable[..., Program]]:
-    started: list[Program] = []
-
-    def run(display: Display, argv: list[str], name: str) -> Program:
-        proc = subprocess.Popen(argv, env=display.env(), cwd=ROOT, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        started.append(Program(proc, display, name))
-        return started[-1]
-
-    yield run
-    for program in reversed(started):
-        program.stop()
 
 
 def grab(display: Display) -> Image.Image:
@@ -127,12 +113,12 @@ def grab(display: Display) -> Image.Image:
 
 
 @pytest.mark.display
-def test_cut_anchor_is_found_after_the_window_moved(display: Display, start: Callable[..., Program],
+def test_cut_anchor_is_found_after_the_window_moved(display: Display, programs: Callable[..., Program],
                                                     tmp_path: Path) -> None:
     title = "tracer-imagefind"
     (tmp_path / "show.sh").write_text(
         "clear; printf 'Settings\\n  [ Apply ]   [ Close ]\\nversion 7.1\\n'; touch ready; sleep 120\n")
-    program = start(display, ["xterm", "-T", title, "-geometry", "40x8+60+50", "-xrm",
+    program = programs(display, ["xterm", "-T", title, "-geometry", "40x8+60+50", "-xrm",
                               "*cursorBlink: false", "-e", "sh", "-c", f"cd {tmp_path} && sh show.sh"],
                     "xterm")
     window = wait_for_window(program, f"^{title}$")

@@ -7,14 +7,14 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw
 
-from tests.conftest import EXAMPLES, ROOT, Display
-from tests.e2e.conftest import Program, wait_for_window, xdotool
+from tests.conftest import EXAMPLES, ROOT, Display, Program
+from tests.e2e.conftest import wait_for_window, xdotool
 from tracer_cli.errors import ConfigError
 from tracer_cli.ocr import (
     Box,
@@ -222,20 +222,6 @@ def test_engine_reads_a_drawn_image(engine: str) -> None:
 
 
 
-@pytest.fixture
-def start() -> Iterator[Callable[..., Program]]:
-    started: list[Program] = []
-
-    def run(display: Display, argv: list[str], name: str) -> Program:
-        proc = subprocess.Popen(argv, env=display.env(), cwd=ROOT, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        program = Program(proc, display, name)
-        started.append(program)
-        return program
-
-    yield run
-    for program in reversed(started):
-        program.stop()
 
 
 def capture(display: Display) -> Image.Image:
@@ -250,8 +236,8 @@ def capture(display: Display) -> Image.Image:
         screen.close()
 
 
-def demo_form(display: Display, start: Callable[..., Program]) -> Image.Image:
-    program = start(display, [sys.executable, str(EXAMPLES / "demo_form.py")], "demo form")
+def demo_form(display: Display, programs: Callable[..., Program]) -> Image.Image:
+    program = programs(display, [sys.executable, str(EXAMPLES / "demo_form.py")], "demo form")
     wait_for_window(program, "^tracer demo form$")
     return capture(display)
 
@@ -266,11 +252,11 @@ def widget(display: Display, relx: float, rely: float, half_w: int, half_h: int)
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("size", ["1280", "1920"])
 def test_engine_finds_the_labels_of_a_tk_form(engine: str, size: str, request: pytest.FixtureRequest,
-                                              start: Callable[..., Program],
+                                              programs: Callable[..., Program],
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     display: Display = request.getfixturevalue(f"display_{size}")
     monkeypatch.setenv("DISPLAY", display.name)
-    image = demo_form(display, start)
+    image = demo_form(display, programs)
     lines = get_engine(engine).read(image)
     texts = " | ".join(t.text for t in lines)
     # The buttons are about 8-10 characters wide and one line high; a box centre must lie on them.
@@ -296,13 +282,13 @@ XTERM_LINES = ["first line alpha", "Save As", "OK   Cancel", "release 2024.3 not
 
 @pytest.mark.display
 @pytest.mark.parametrize("engine", ENGINES)
-def test_engine_reads_an_xterm(engine: str, display: Display, start: Callable[..., Program],
+def test_engine_reads_an_xterm(engine: str, display: Display, programs: Callable[..., Program],
                                tmp_path: Path) -> None:
     script = tmp_path / "show.sh"
     script.write_text("clear; printf '%s\\n' " + " ".join(f"'{t}'" for t in XTERM_LINES) +
                       "; touch ready; sleep 120\n")
     title = "tracer-ocr-xterm"
-    program = start(display, ["xterm", "-T", title, "-geometry", "60x12+40+30", "-xrm",
+    program = programs(display, ["xterm", "-T", title, "-geometry", "60x12+40+30", "-xrm",
                               "*cursorBlink: false", "-e", "sh", "-c", f"cd {tmp_path} && sh show.sh"],
                     "xterm")
     window = wait_for_window(program, f"^{title}$")

@@ -356,10 +356,10 @@ class MacroRunner:
                 record.outcome = "ok"
                 return
             case WaitForStep():
-                self._wait_for(record, instance, step.wait_for)
+                self._condition(record, instance, step.wait_for, waits=True)
                 return
             case AssertStep():
-                self._assert(record, instance, step.assert_)
+                self._condition(record, instance, step.assert_, waits=False)
                 return
             case DoStep():
                 self._do(record, step)
@@ -422,32 +422,27 @@ class MacroRunner:
     def _present(self, image: Image.Image, instance: Instance, cond: Condition) -> bool:
         return bool(self.finder.matches(image, cond, instance.base, instance.step.region))
 
-    def _wait_for(self, record: MacroRecord, instance: Instance, cond: Condition) -> None:
+    def _condition(self, record: MacroRecord, instance: Instance, cond: Condition,
+                   waits: bool) -> None:
+        """wait_for (``waits``: until the condition holds, 10 s by default) and assert (it
+        holds now, or within the step's timeout)."""
         step = instance.step
-        timeout = step.timeout if step.timeout is not None else WAIT_FOR_TIMEOUT
+        timeout = step.timeout if step.timeout is not None else (WAIT_FOR_TIMEOUT if waits else 0.0)
         want = not cond.gone
         found, image = self._poll(record, timeout,
                                   lambda img: True if self._present(img, instance, cond) == want else None)
-        if found is None:
-            record.image = image
-            state = "still there" if cond.gone else "did not appear"
-            seen = self.finder.seen(image, step.region) if cond.text is not None and want else ""
-            message = (cond.message or f"it {state} within {timeout:g}s") + (f"; {seen}" if seen else "")
-            raise StepFailed(message, "raise the step's timeout if the program is slow")
-        record.outcome = "ok"
-
-    def _assert(self, record: MacroRecord, instance: Instance, cond: Condition) -> None:
-        timeout = instance.step.timeout or 0.0
-        want = not cond.gone
-        found, image = self._poll(record, timeout,
-                                  lambda img: True if self._present(img, instance, cond) == want else None)
-        if found is None:
-            record.image = image
-            default = "it is on the screen" if cond.gone else "it is not on the screen"
-            seen = self.finder.seen(image, instance.step.region) if cond.text is not None else ""
-            message = f"assertion failed: {cond.message or default}" + (f"; {seen}" if seen else "")
-            raise StepFailed(message)
-        record.outcome = "ok"
+        if found is not None:
+            record.outcome = "ok"
+            return
+        record.image = image
+        seen = self.finder.seen(image, step.region) if cond.text is not None and want else ""
+        seen = f"; {seen}" if seen else ""
+        if waits:
+            state = "was still there after" if cond.gone else "did not appear within"
+            raise StepFailed(f"{cond.message or f'it {state} {timeout:g}s'}{seen}",
+                             "raise the step's timeout if the program is slow")
+        state = "it is on the screen" if cond.gone else "it is not on the screen"
+        raise StepFailed(f"assertion failed: {cond.message or state}{seen}")
 
     def _do(self, record: MacroRecord, step: DoStep) -> None:
         if self.subtask is None:

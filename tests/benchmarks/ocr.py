@@ -26,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-
+from tests.conftest import start_xvfb  # noqa: E402
 from tracer_cli.ocr import (  # noqa: E402
     Box,
     RapidOcrEngine,
@@ -91,16 +91,6 @@ text.pack(fill="both", expand=True)
 text.insert("1.0", "\\n".join(lines) + "\\n")
 root.mainloop()
 """
-
-
-def start_xvfb(width: int, height: int) -> tuple[subprocess.Popen, str]:
-    read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0",
-                             f"{width}x{height}x24", "-nolisten", "tcp"],
-                            pass_fds=(write_fd,), stderr=subprocess.DEVNULL)
-    os.close(write_fd)
-    with os.fdopen(read_fd) as reader:
-        return proc, ":" + reader.readline().strip()
 
 
 def scene_programs(scene: str, width: int, height: int, tmp: Path) -> tuple[list[str], list[str]]:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import APPS, EXAMPLES, ROOT, Display, run_tracer
+from tests.conftest import APPS, EXAMPLES, ROOT, Display, Program, run_tracer
 
 CLICKLOG = APPS / "clicklog.py"
 DEMO_FORM = EXAMPLES / "demo_form.py"
@@ -63,31 +63,6 @@ def park_pointer(display: Display) -> tuple[int, int]:
     return x, y
 
 
-class Program:
-    """A program running on a test display. Stopped by its PID at the end of the test."""
-
-    def __init__(self, proc: subprocess.Popen[bytes], display: Display, name: str) -> None:
-        self.proc = proc
-        self.display = display
-        self.name = name
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-
-
 class ClickLog(Program):
     """tests/apps/clicklog.py: a full-screen window logging presses and keys to a JSONL file."""
 
@@ -129,23 +104,6 @@ def wait_for_window(program: Program, title: str, timeout: float = 15) -> str:
             return ids[-1]
         time.sleep(0.1)
     raise AssertionError(f"no window {title!r} appeared on {display.name} in {timeout}s")
-
-
-@pytest.fixture
-def programs() -> Iterator[Callable[..., Any]]:
-    """Start programs on a display; every one started is stopped by its PID after the test."""
-    started: list[Program] = []
-
-    def start(display: Display, argv: list[str], name: str, cwd: Path | None = None) -> Program:
-        proc = subprocess.Popen(argv, env=display.env(), cwd=cwd or ROOT,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        program = Program(proc, display, name)
-        started.append(program)
-        return program
-
-    yield start
-    for program in reversed(started):
-        program.stop()
 
 
 @pytest.fixture
