@@ -139,3 +139,25 @@ def test_cut_anchor_is_found_after_the_window_moved(display: Display, programs: 
     cx, cy = match.box.center
     assert (cx + dx, cy + dy) == (point[0] + 640, point[1] + 370)
     assert match.score > 0.98
+
+
+def test_cut_anchor_on_a_long_stripe_is_placed_exactly_or_refused() -> None:
+    # An empty entry field: a long box outline with nothing in it. A crop of its edge also
+    # matches a few pixels to either side: such a crop is no anchor, however large.
+    image = Image.new("RGB", (800, 300), "#d9d9d9")
+    draw = ImageDraw.Draw(image)
+    draw.rectangle([100, 120, 700, 150], outline="#404040", fill="#ffffff")
+    draw.text((20, 128), "Name", fill="#000000")
+    with pytest.raises(ActionError, match="no unique image anchor"):
+        cut_anchor(image, 400, 135, size=16, max_size=128)
+    # A shorter field: a 128 px crop of its middle slides along it by a few pixels, all equally
+    # good; suppression would call that one match, placed at the left end of the slide.
+    short = Image.new("RGB", (800, 300), "#d9d9d9")
+    ImageDraw.Draw(short).rectangle([100, 200, 250, 230], outline="#404040", fill="#ffffff")
+    with pytest.raises(ActionError, match="also matches a few pixels away"):
+        cut_anchor(short, 175, 215, size=128, max_size=128)
+    crop, offset = cut_anchor(image, 130, 135, size=16)  # near the field's end and its label
+    found = find_image(image, crop)
+    assert len(found) == 1
+    cx, cy = found[0].box.center
+    assert (cx + offset[0], cy + offset[1]) == (130, 135)

@@ -24,6 +24,28 @@ def _gray(image: Image.Image):  # type: ignore[no-untyped-def]
     return np.asarray(image.convert("L"), dtype=np.uint8)
 
 
+def _scores(haystack: Image.Image, template: Image.Image):  # type: ignore[no-untyped-def]
+    """The similarity of ``template`` at every position of ``haystack`` (-1..1)."""
+    import cv2
+    import numpy as np
+
+    tpl = _gray(template)
+    if float(tpl.std()) < MIN_CONTRAST:
+        raise ActionError("the image anchor is flat (one colour): it would match anywhere",
+                          "cut the anchor around something with an edge or text in it")
+    scores = cv2.matchTemplate(_gray(haystack), tpl, cv2.TM_CCOEFF_NORMED)
+    return np.nan_to_num(scores, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def _sharp(haystack: Image.Image, crop: Image.Image, left: int, top: int, confidence: float) -> bool:
+    """Whether the crop matches only at its own place: a crop of a stripe (an empty entry
+    field's border) also matches a few pixels along it, which suppression would merge into
+    one match that lands anywhere on the stripe."""
+    scores = _scores(haystack, crop)
+    scores[max(0, top - 2):top + 3, max(0, left - 2):left + 3] = -1.0
+    return float(scores.max()) < confidence
+
+
 def find_image(haystack: Image.Image, template: Image.Image, confidence: float = 0.9,
                limit: int = 100) -> list[Match]:
     """Where ``template`` appears in ``haystack`` with a similarity of at least ``confidence``
@@ -36,12 +58,7 @@ def find_image(haystack: Image.Image, template: Image.Image, confidence: float =
     tw, th = template.size
     if tw > haystack.width or th > haystack.height or tw == 0 or th == 0:
         return []
-    tpl = _gray(template)
-    if float(tpl.std()) < MIN_CONTRAST:
-        raise ActionError("the image anchor is flat (one colour): it would match anywhere",
-                          "cut the anchor around something with an edge or text in it")
-    scores = cv2.matchTemplate(_gray(haystack), tpl, cv2.TM_CCOEFF_NORMED)
-    scores = np.nan_to_num(scores, nan=0.0, posinf=0.0, neginf=0.0)
+    scores = _scores(haystack, template)
     rx, ry = max(1, tw // 2), max(1, th // 2)
     # Candidates: local maxima over a window of about the template's size (a plateau of equal
     # scores keeps all its points; the suppression below keeps one of them).
@@ -88,11 +105,13 @@ def cut_anchor(image: Image.Image, x: int, y: int, size: int = 32, max_size: int
             found = find_image(image, crop, confidence)
         except ActionError:
             found, last_error = [], "the area around it is flat"
-        if len(found) == 1:
+        if len(found) == 1 and _sharp(image, crop, left, top, confidence):
             cx, cy = (left + right) // 2, (top + bottom) // 2
             return crop, (x - cx, y - cy)
         if len(found) > 1:
             last_error = f"it appears {len(found)} times"
+        elif found:
+            last_error = "it also matches a few pixels away (a stripe or an edge)"
         if side >= max_size or (right - left >= image.width and bottom - top >= image.height):
             raise ActionError(f"no unique image anchor around ({x}, {y}) up to {max_size} px: "
                               f"{last_error}", "use a text anchor or coordinates for this point")
