@@ -43,7 +43,9 @@ def start_recorder(tmp_path: Path) -> Iterator[Callable[..., Recorder]]:
     def start(display: Display, out: Path, *args: str) -> Recorder:
         log = tmp_path / f"recorder-{len(started)}.log"
         with open(log, "wb") as sink:
-            proc = subprocess.Popen([sys.executable, "-m", "tracer_cli", "record", str(out), *args],
+            # -X faulthandler: a recorder that hangs is stopped with SIGABRT and shows where.
+            proc = subprocess.Popen([sys.executable, "-X", "faulthandler", "-m", "tracer_cli",
+                                     "record", str(out), *args],
                                     env=display.env(), cwd=ROOT, stdout=sink, stderr=sink)
         rec = Recorder(proc, log, out)
         started.append(rec)
@@ -129,7 +131,12 @@ def test_ctrl_c_saves_what_was_recorded(display: Display, start_notes: Callable[
     xdotool(display, "key", "ctrl+s", "ctrl+shift+Tab", "Escape", "F5", "shift+Tab")
     time.sleep(0.3)
     rec.proc.send_signal(signal.SIGINT)
-    rec.proc.wait(timeout=120)
+    try:
+        rec.proc.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        rec.proc.send_signal(signal.SIGABRT)
+        rec.proc.wait(timeout=10)
+        raise AssertionError("the recorder did not end after Ctrl-C:\n" + rec.output()) from None
     assert rec.proc.returncode == 0, rec.output()
     assert "recorded 7 steps" in rec.output()
     steps = [n.step for n in macro.load(out).steps]
