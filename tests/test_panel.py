@@ -143,7 +143,8 @@ def test_log_lines() -> None:
                         r"ok \(no visible effect\) \[capture \d+ ms · model \d+ ms · act \d+ ms · "
                         r"settle \d+ ms · check \d+ ms\]", lines[2])
     assert re.fullmatch(r"tracer: step 2/10: forecast in \d+ ms: done 'all set'", lines[3])
-    assert re.fullmatch(r"tracer: done after 2 steps in \d+\.\ds: all set", lines[4])
+    assert re.fullmatch(r"tracer: done after 2 steps in \d+\.\ds \(3 model calls, 0 steps from "
+                        r"the forecast\): all set", lines[4])
     assert len(lines) == 5
 
 

@@ -1,4 +1,7 @@
-"""The receding-horizon loop: observe, forecast, act on the first step only, settle, repeat.
+"""The receding-horizon loop: observe, forecast, act on the first step, settle, repeat.
+
+With adaptive re-planning the next forecast steps run too, without a model call, while the
+checks of ``speculate`` say they still hold; a failed check asks the model to revise its plan.
 
 The loop knows nothing of terminals or files: the panel and the run record hang off the
 ``Listener`` callbacks it calls.
@@ -19,9 +22,10 @@ from tracer_cli.grounding import Grounder
 from tracer_cli.killswitch import stop_reason
 from tracer_cli.plan import Done, Fail, Wait, _PointStep, _Step
 from tracer_cli.planner import Attempt, Forecast, ForecastFailed, Planner
-from tracer_cli.profiles import HistoryEntry, PlanRequest
+from tracer_cli.profiles import HistoryEntry, PlanRequest, Revision
 from tracer_cli.risk import assess
 from tracer_cli.screen import Geometry, Screen, downscale, wait_settled
+from tracer_cli.speculate import Previous, Verdict, check
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -48,6 +52,8 @@ class StepRecord:
     grounding: dict[str, object] | None = None  # where a grounder placed the step, if one did
     risk: str | None = None  # why tracer's rules call the step risky
     effect: Effect | None = None  # how much the screen changed after the action
+    speculative: bool = False  # run from the last forecast, without a model call
+    verdict: Verdict | None = None  # the checks that let it run so (or sent it to the model)
 
 
 @dataclass
@@ -58,6 +64,8 @@ class RunResult:
     steps: int = 0
     seconds: float = 0.0
     code: int | None = None  # set when an error carries its own exit code
+    model_calls: int = 0  # requests to the planner (a malformed answer's retry counts)
+    forecast_steps: int = 0  # steps run from a forecast without a model call
 
     @property
     def exit_code(self) -> int:
@@ -79,6 +87,9 @@ class Listener:
 
     def on_plan(self, number: int, forecast: Forecast) -> None:
         """A validated forecast arrived."""
+
+    def on_speculate(self, number: int, step: _Step, verdict: Verdict) -> None:
+        """Step ``number`` runs from the last forecast, without a model call."""
 
     def on_action(self, number: int, step: _Step, points: list[tuple[int, int]]) -> None:
         """Step ``number`` is about to be executed at these input points."""
@@ -107,6 +118,17 @@ class Agent:
         self._after: Image.Image | None = None  # the screen after the last action
         self._typing_into = ""  # the target of the last click: where typed text goes
         self._no_effect: tuple[str, int] = ("", 0)  # the last action without effect, and how often
+        # Adaptive re-planning: the rest of the last forecast, the screenshot it was made on,
+        # the points acted on since (and the two before), the step run last and the forecast
+        # steps run in a row.
+        self._pending: list[_Step] = []
+        self._planned_on: Image.Image | None = None
+        self._acted: list[tuple[int, int]] = []
+        self._previous: Previous | None = None
+        self._run_ahead = 0
+        self._revision: Revision | None = None
+        self.model_calls = 0
+        self.forecast_steps = 0
 
     def _emit(self, event: str, *args: object) -> None:
         for listener in self.listeners:
@@ -147,9 +169,12 @@ class Agent:
             forecast = self.planner.forecast(request)
         except ForecastFailed as exc:
             record.attempts = exc.attempts
+            self.model_calls += len(exc.attempts)
             raise
         finally:
             record.timings["model"] = time.monotonic() - started
+        self.model_calls += len(forecast.attempts)
+        forecast.revision = request.revision
         record.forecast, record.attempts = forecast, forecast.attempts
         self._emit("on_plan", record.number, forecast)
         return forecast
@@ -281,6 +306,7 @@ class Agent:
                 self.actuator.release_all()
         result.steps = ran
         result.seconds = time.monotonic() - started
+        result.model_calls, result.forecast_steps = self.model_calls, self.forecast_steps
         self._emit("on_end", result)
         return result
 
@@ -306,9 +332,44 @@ class Agent:
             self._emit("on_end", result)
         return record
 
+    def _speculate(self, record: StepRecord) -> _Step | None:
+        """The next forecast step, when the checks let it run without a model call (adaptive
+        re-planning). A failed check leaves the reason for the model's next prompt."""
+        pending, self._pending = self._pending, []
+        if self.settings.replan != "adaptive" or not pending or pending[0].is_terminal:
+            return None  # done and fail are the model's to say
+        started = time.monotonic()
+        try:
+            verdict = check(pending[0], self._planned_on, self._after, self._previous,
+                            self._acted, self._run_ahead, self.settings.speculative_steps)
+        except Exception as exc:  # noqa: BLE001 - a check that breaks vouches for nothing
+            verdict = Verdict("unchecked", f"the checks broke ({type(exc).__name__}: {exc})")
+        record.timings["verify"] = time.monotonic() - started
+        record.verdict = verdict  # why this step ran from the forecast, or needed the model
+        if verdict.status == "failed":
+            self._revision = Revision([s.describe() for s in pending], verdict.reason)
+        if not verdict.ok or verdict.step is None:
+            return None
+        record.image, self._after = self._after, None
+        record.speculative = True
+        self._pending = pending[1:]
+        self._run_ahead += 1
+        self.forecast_steps += 1
+        self._emit("on_speculate", record.number, verdict.step, verdict)
+        return verdict.step
+
     def _iterate(self, record: StepRecord, task: str) -> RunResult | None:
-        request = self.observe(record, task)
-        step = self.think(record, request).plan.first
+        step = self._speculate(record)
+        if step is None:
+            request = self.observe(record, task)
+            request.revision, self._revision = self._revision, None
+            plan = self.think(record, request).plan
+            step = plan.first
+            self._pending = list(plan.trajectory[1:])
+            # Hover and focus leave the last elements acted on before: their change is expected.
+            self._planned_on, self._run_ahead = record.image, 0
+            self._acted = self._acted[-2:]
+        self._previous = None
         if isinstance(step, Done):
             record.action, record.outcome = step, "done"
             return RunResult("done", "the model reports the task complete", step.answer)
@@ -317,10 +378,13 @@ class Agent:
             return RunResult("failed", step.reason)
         placed = self.ground(record, step)
         if placed is None:
+            self._pending = []
             self.history.append(HistoryEntry(record.number, step.describe(), record.outcome))
             return None
         step = placed
         self.act(record, step)
+        self._acted.extend(step.points())
+        self._previous = Previous(step, record.outcome, record.effect)
         self.history.append(HistoryEntry(record.number, step.describe(), record.outcome))
         if self._no_effect[1] >= self.settings.loop_stop:
             return RunResult("stuck", f"{self._no_effect[0]} had no visible effect "

@@ -306,6 +306,12 @@ def do(
     kill_hotkey: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--kill-hotkey", help="Global hotkey that stops tracer from anywhere, in pynput syntax "
         "(default <ctrl>+<alt>+<shift>+k; '' turns it off).")] = None,
+    replan: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--replan", help="always: ask the model after every step; adaptive (default): run the "
+        "next forecast step without a model call while cheap checks say it still holds.")] = None,
+    speculative_steps: Annotated[Optional[int], typer.Option(  # noqa: UP045
+        "--speculative-steps", help="Adaptive: forecast steps run in a row without a model "
+        "call, at most (default 4).")] = None,
 ) -> None:
     """Carry out TASK on the desktop: forecast, act on the first step, look again, repeat.
 

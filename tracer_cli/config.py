@@ -45,6 +45,11 @@ class Settings(BaseModel):
         "(--yes)")
     kill_hotkey: str = Field("<ctrl>+<alt>+<shift>+k", description="global hotkey that stops "
                              "tracer at once from anywhere (pynput syntax; empty: off)")
+    replan: Literal["always", "adaptive"] = Field(
+        "adaptive", description="after each step ask the model again (always), or run the next "
+        "forecast step without a model call while cheap checks say it still holds (adaptive)")
+    speculative_steps: int = Field(4, ge=1, le=19, description="adaptive: forecast steps run "
+                                   "in a row without a model call, at most")
     loop_replan: int = Field(2, ge=1, le=50, description="the same action with no visible "
                              "effect this many times in a row: tell the model to re-plan")
     loop_stop: int = Field(4, ge=1, le=100, description="...this many times: stop the run")
@@ -172,6 +177,8 @@ def effective(flags: dict[str, Any] | None = None) -> Settings:
     family's image factor, wherever the user did not set them."""
     settings, sources = load(flags)
     imply_backend(settings, sources)
+    if settings.backend == "script" and sources["replan"] == "default":
+        settings.replan = "always"  # a script holds one recorded answer per step: replay it so
     if settings.backend == "llama":
         from tracer_cli.models import resolve
 

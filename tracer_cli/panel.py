@@ -18,13 +18,15 @@ from rich.text import Text
 
 from tracer_cli.agent import Listener, RunResult, StepRecord
 from tracer_cli.plan import _Step
+from tracer_cli.speculate import Verdict
 
 if TYPE_CHECKING:
     from tracer_cli.config import Settings
     from tracer_cli.planner import Forecast
     from tracer_cli.screen import Geometry
 
-PHASES = ("capture", "model", "ground", "act", "settle", "check")
+PHASES = ("capture", "verify", "model", "ground", "find", "act", "settle", "check")
+FORECAST_MARK = "⇢"  # a step run from the forecast, without a model call
 
 
 def _ms(seconds: float) -> str:
@@ -51,6 +53,13 @@ class _State(Listener):
         self.totals: dict[str, float] = dict.fromkeys(PHASES, 0.0)
         self.started = time.monotonic()
         self.result: RunResult | None = None
+        self.model_calls = 0
+        self.forecast_steps = 0
+        self.revised = ""  # why the current forecast is a revision of the one before
+        self.upcoming = "forecast"  # what the steps after the current one are: a macro's are "next"
+
+    def counts(self) -> str:
+        return f"model calls {self.model_calls} · steps from the forecast {self.forecast_steps}"
 
     def on_start(self, task: str, settings: Settings, geometry: Geometry) -> None:
         self.task, self.max_steps = task, settings.max_steps
@@ -63,6 +72,20 @@ class _State(Listener):
         self.thought = forecast.plan.thought
         self.current = forecast.plan.first
         self.future = list(forecast.plan.trajectory[1:])
+        self.model_calls += len(forecast.attempts)
+        self.revised = forecast.revision.reason if forecast.revision else ""
+
+    def on_speculate(self, number: int, step: _Step, verdict: Verdict) -> None:
+        self.number = number
+        self.current = step
+        self.future = self.future[1:]
+        self.forecast_steps += 1
+
+    def on_next(self, number: int, current: Any, upcoming: list[Any]) -> None:
+        """A macro's step ``number`` is about to run; ``upcoming`` are the ones after it (any
+        objects with ``describe()``)."""
+        self.number, self.current, self.future = number, current, list(upcoming)
+        self.upcoming = "next"
 
     def on_step(self, record: StepRecord) -> None:
         if record.action is not None:
@@ -96,7 +119,8 @@ class LivePanel(_State):
         for rec in self.done[-12:]:
             ok = rec.outcome in ("ok", "done") or rec.outcome.startswith("ok ")
             mark = Text("✓", "green") if ok else Text("✗", "red")
-            steps.add_row(mark, str(rec.number), Text(rec.action.describe() if rec.action else ""),
+            number = f"{FORECAST_MARK}{rec.number}" if rec.speculative else str(rec.number)
+            steps.add_row(mark, number, Text(rec.action.describe() if rec.action else ""),
                           Text(rec.outcome, "green" if ok else "red"))
         if self.current is not None:
             steps.add_row(Text("▶", "bold yellow"), str(self.number),
@@ -104,7 +128,7 @@ class LivePanel(_State):
                           Text(self.phase or "next", "yellow"))
         for i, step in enumerate(self.future, 1):
             steps.add_row(Text("·", "dim"), Text(f"+{i}", "dim"),
-                          Text(step.describe(), "dim italic"), Text("forecast", "dim italic"))
+                          Text(step.describe(), "dim italic"), Text(self.upcoming, "dim italic"))
         elapsed = time.monotonic() - self.started
         header = Text()
         header.append("Task: ", "bold")
@@ -112,10 +136,15 @@ class LivePanel(_State):
         parts: list[Any] = [header]
         if self.thought:
             parts.append(Text.assemble(("Thought: ", "bold"), (self.thought, "italic")))
+        if self.revised:
+            parts.append(Text.assemble(("Revised plan: ", "bold magenta"),
+                                       (f"the old one stopped holding: {self.revised}", "magenta")))
         parts += [Text(""), steps, Text("")]
         if self.last_timings:
             parts.append(Text("last step: " + _timings(self.last_timings), "cyan"))
         parts.append(Text("total:     " + _timings(self.totals), "cyan"))
+        if self.model_calls or self.forecast_steps:
+            parts.append(Text(f"{self.counts()} ({FORECAST_MARK}: run from the forecast)", "cyan"))
         if self.result is not None:
             r = self.result
             style = "bold green" if r.status == "done" else "bold red"
@@ -163,8 +192,14 @@ class LogLines(_State):
         tries = f" after {len(forecast.attempts)} attempts" if len(forecast.attempts) > 1 else ""
         nxt = " | then: " + "; ".join(s.describe() for s in plan.trajectory[1:]) if \
             len(plan.trajectory) > 1 else ""
-        self._say(f"step {number}/{self.max_steps}: forecast in {_ms(forecast.seconds)}{tries}: "
-                  f"{plan.first.describe()}{nxt}")
+        revised = f" (revised: {forecast.revision.reason})" if forecast.revision else ""
+        self._say(f"step {number}/{self.max_steps}: forecast in {_ms(forecast.seconds)}{tries}"
+                  f"{revised}: {plan.first.describe()}{nxt}")
+
+    def on_speculate(self, number: int, step: _Step, verdict: Verdict) -> None:
+        super().on_speculate(number, step, verdict)
+        self._say(f"step {number}/{self.max_steps}: from the forecast, no model call "
+                  f"({verdict.reason}): {step.describe()}")
 
     def on_step(self, record: StepRecord) -> None:
         super().on_step(record)
@@ -176,7 +211,9 @@ class LogLines(_State):
     def on_end(self, result: RunResult) -> None:
         super().on_end(result)
         detail = result.answer or result.reason
-        self._say(f"{result.status} after {result.steps} steps in {result.seconds:.1f}s"
+        counts = (f" ({result.model_calls} model calls, {result.forecast_steps} steps from the "
+                  "forecast)") if result.model_calls or result.forecast_steps else ""
+        self._say(f"{result.status} after {result.steps} steps in {result.seconds:.1f}s{counts}"
                   + (f": {detail}" if detail else ""))
 
     def ask(self, question: str) -> str:

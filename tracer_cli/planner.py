@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from tracer_cli.backends import Backend
 from tracer_cli.errors import PlanError
 from tracer_cli.plan import Plan
-from tracer_cli.profiles import PlanRequest, Profile
+from tracer_cli.profiles import PlanRequest, Profile, Revision
 
 
 @dataclass
@@ -31,6 +31,7 @@ class Attempt:
 class Forecast:
     plan: Plan
     attempts: list[Attempt] = field(default_factory=list)
+    revision: Revision | None = None  # what the model was asked to repair, if anything
 
     @property
     def seconds(self) -> float:

@@ -80,6 +80,13 @@ class RunLog(Listener):
             line["image_size"] = list(record.image.size)
         if record.forecast is not None:
             line["plan"] = record.forecast.plan.to_dict()
+            if record.forecast.revision is not None:
+                line["revision"] = {"steps": record.forecast.revision.steps,
+                                    "reason": record.forecast.revision.reason}
+        if record.speculative:
+            line["from_forecast"] = True  # run without a model call
+        if record.verdict is not None:
+            line["check"] = {"status": record.verdict.status, "reason": record.verdict.reason}
         line["attempts"] = [
             {"answer": a.answer, "error": a.error, "seconds": round(a.seconds, 3),
              "prompt_tokens": a.prompt_tokens, "completion_tokens": a.completion_tokens,
@@ -101,7 +108,8 @@ class RunLog(Listener):
 
     def on_end(self, result: RunResult) -> None:
         self.finish(result.status, result.reason, answer=result.answer, steps=result.steps,
-                    seconds=round(result.seconds, 3))
+                    seconds=round(result.seconds, 3), model_calls=result.model_calls,
+                    forecast_steps=result.forecast_steps)
 
     def finish(self, status: str, reason: str = "", **extra: Any) -> None:
         self.meta.update(status=status, reason=reason, ended=_now(), **extra)

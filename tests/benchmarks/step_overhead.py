@@ -2,8 +2,9 @@
 
 Phases measured with tracer's own components on a real X display: capture (mss), downscale to
 the image budget, encode (PNG data URL as sent to a server), parse (validate a 5-step plan),
-act (a real pyautogui click), one settle check (a screen fingerprint) and the effect check
-(comparing the screenshots before and after). Then whole loop steps
+act (a real pyautogui click), one settle check (a screen fingerprint), the effect check
+(comparing the screenshots before and after) and the checks of adaptive re-planning that let a
+forecast step run without a model call (tracer_cli/speculate.py). Then whole loop steps
 (Agent.run with the script backend, settle quiet time 0) to show the end-to-end overhead.
 
     python tests/benchmarks/step_overhead.py [--size 1920x1080] [--runs 30] [--display :N]
@@ -26,6 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+from tests.conftest import start_xvfb  # noqa: E402
 
 PLAN = json.dumps({"thought": "Open the File menu, then Save As.", "trajectory": [
     {"action": "click", "x": 23, "y": 15, "target": "File menu"},
@@ -33,16 +35,6 @@ PLAN = json.dumps({"thought": "Open the File menu, then Save As.", "trajectory":
     {"action": "type", "text": "report-2026.txt"},
     {"action": "hotkey", "keys": ["enter"]},
     {"action": "done", "answer": ""}]})
-
-
-def start_xvfb(width: int, height: int) -> tuple[subprocess.Popen, str]:
-    read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0",
-                             f"{width}x{height}x24", "-nolisten", "tcp"],
-                            pass_fds=(write_fd,), stderr=subprocess.DEVNULL)
-    os.close(write_fd)
-    with os.fdopen(read_fd) as reader:
-        return proc, ":" + reader.readline().strip()
 
 
 def timed(fn, runs: int) -> tuple[list[float], object]:  # type: ignore[no-untyped-def]
@@ -112,6 +104,22 @@ def run(args: argparse.Namespace, width: int, height: int) -> None:
     from tracer_cli.effects import compare
 
     effect, _ = timed(lambda: compare(small_img, small_img, (500, 980)), n)
+    from PIL import ImageDraw
+
+    from tracer_cli.plan import Type
+    from tracer_cli.speculate import Previous, check
+
+    # The screen after a click into a field and some typing: changed only there.
+    after_img = small_img.copy()
+    ImageDraw.Draw(after_img).text((small_img.width // 3, small_img.height // 2), "Ada Lovelace",
+                                   fill="black")
+    acted = [(333, 500), (500, 980), (23, 15)]
+    previous = Previous(Click(action="click", x=333, y=500, target="a field"), "ok", None)
+    next_click = Click(action="click", x=40, y=120, target="Save As...")
+    verify_click, verdict = timed(lambda: check(next_click, small_img, after_img, previous, acted,
+                                                0, 4), n)
+    verify_keys, _ = timed(lambda: check(Type(action="type", text="report.txt"), small_img,
+                                         after_img, previous, acted, 0, 4), n)
     print(f"step overhead without the model, {width}x{height} screen, "
           f"model image {small_img.width}x{small_img.height} "
           f"({len(url) // 1024} KiB as PNG data URL), {n} runs")  # type: ignore[arg-type]
@@ -119,11 +127,13 @@ def run(args: argparse.Namespace, width: int, height: int) -> None:
     phases = [("capture (mss)", capture), ("downscale", resize), ("encode PNG data URL", encode),
               ("  (JPEG instead)", encode_jpeg), ("parse + validate plan", parse),
               ("act (pyautogui click)", act), ("settle check (1 grab)", settle),
-              ("effect check (compare)", effect)]
+              ("effect check (compare)", effect),
+              ("verify forecast click", verify_click), ("verify forecast keys", verify_keys)]
     for name, times in phases:
         print(row(name, times))
     total = [sum(v) for v in zip(capture, resize, encode, parse, act, settle, effect, strict=True)]
     print(row("sum (PNG)", total))
+    print(f"(verify forecast click: {verdict.status}, {verdict.reason})")  # type: ignore[attr-defined]
 
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as fh:
         for _ in range(n):

@@ -63,8 +63,10 @@ def test_do_types_a_shell_command_into_xterm(display: Display, xterm: Program,
         plan(done(ANSWER), thought="The command ran."),
     )
     env = tracer_env(display)
+    # one model call per step (--replan always), to see the history grow from call to call
     result = run_tracer("do", "write tracer-ok into out.txt from the terminal", "--yes",
-                        "-b", "openai", "--base-url", chat_server.base_url, env=env, timeout=90)
+                        "--replan", "always", "-b", "openai", "--base-url",
+                        chat_server.base_url, env=env, timeout=90)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ANSWER

@@ -26,6 +26,21 @@ class HistoryEntry:
     outcome: str
 
 
+@dataclass(frozen=True)
+class Revision:
+    """The rest of the last forecast and why tracer stopped following it: given to the model
+    so that it repairs the plan rather than starting over."""
+
+    steps: list[str]  # descriptions of the forecast steps that did not run, the failed one first
+    reason: str  # what diverged
+
+    def text(self) -> str:
+        lines = "\n".join(f"- {s}" for s in self.steps)
+        return (f"Your previous forecast went on with:\n{lines}\nIt was stopped before its "
+                f"first step above because {self.reason}. Revise the plan for the current screen: "
+                "keep what still holds, change what does not.")
+
+
 @dataclass
 class PlanRequest:
     task: str
@@ -33,6 +48,7 @@ class PlanRequest:
     horizon: int
     history: list[HistoryEntry] = field(default_factory=list)
     image_format: str = "png"
+    revision: Revision | None = None  # set when the last forecast stopped holding
 
 
 class Profile(Protocol):

@@ -132,9 +132,11 @@ _BBOX_2D = re.compile(r"\"bbox_2d\"\s*:\s*\[\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s*,"
 
 def _history(request: PlanRequest) -> str:
     if not request.history:
-        return "No steps executed yet."
-    lines = [f"{h.number}. {h.description} -> {h.outcome}" for h in request.history]
-    return "Steps executed so far (oldest first):\n" + "\n".join(lines)
+        text = "No steps executed yet."
+    else:
+        lines = [f"{h.number}. {h.description} -> {h.outcome}" for h in request.history]
+        text = "Steps executed so far (oldest first):\n" + "\n".join(lines)
+    return text + (f"\n\n{request.revision.text()}" if request.revision else "")
 
 
 def _clip(text: str, limit: int) -> str:

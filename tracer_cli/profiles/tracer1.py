@@ -44,9 +44,11 @@ the screenshot ((0,0) top-left, (1000,1000) bottom-right)."""
 
 def _history_text(request: PlanRequest) -> str:
     if not request.history:
-        return "No steps executed yet."
-    lines = [f"{h.number}. {h.description} -> {h.outcome}" for h in request.history]
-    return "Steps executed so far (oldest first):\n" + "\n".join(lines)
+        text = "No steps executed yet."
+    else:
+        lines = [f"{h.number}. {h.description} -> {h.outcome}" for h in request.history]
+        text = "Steps executed so far (oldest first):\n" + "\n".join(lines)
+    return text + (f"\n\n{request.revision.text()}" if request.revision else "")
 
 
 @PROFILES.register("tracer1")

@@ -272,6 +272,8 @@ class UITarsProfile:
 
     def messages(self, request: PlanRequest) -> list[dict[str, Any]]:
         text = f"{PROMPT.format(task=request.task)}\n## Action History\n{_history(request)}\n"
+        if request.revision:  # UI-TARS forecasts one step; the note still says what diverged
+            text += f"## Note\n{request.revision.text()}\n"
         return [
             {"role": "system", "content": "You are a helpful assistant."},
             {"role": "user", "content": [

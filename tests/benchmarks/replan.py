@@ -1,0 +1,528 @@
+"""Benchmark: model calls, success and time per task, --replan always against adaptive.
+
+    python tests/benchmarks/replan.py [--error-rate 0.15] [--popup-rate 0.3] [--latency 1.0]
+                                      [--tasks t01,t02] [--modes always,adaptive] [--seed 7]
+
+It starts an Xvfb display (1280x800), and for each of 22 multi-step tasks (3-12 steps: a sign-up
+form, drop-down menus, dialogs, a text editor; tests/benchmarks/replan_app.py) runs the real
+`tracer do` in each mode against an expert planner served over the OpenAI API on 127.0.0.1.
+
+The expert reads the app's state (which it writes to a file) and knows each task's goal, so it
+always knows the correct remaining steps; it forecasts --horizon of them like a good model
+would: the first step right, each later step wrong with probability --error-rate (a click
+moved off its target, a typo in typed text). The app opens a "Tip of the day" pop-up that no
+forecast foresaw on a random mouse press in --popup-rate of the tasks (the same tasks in both
+modes). Every model answer costs --latency seconds, standing in for inference. Success is read
+back from the app's state, never from tracer's own report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+from tests.benchmarks.replan_app import DEFAULT_TEXT, FIELDS, LAYOUT  # noqa: E402
+from tests.conftest import start_xvfb  # noqa: E402
+
+APP = Path(__file__).with_name("replan_app.py")
+Goal = tuple[Any, ...]
+
+
+@dataclass
+class Task:
+    id: str
+    prompt: str
+    goals: list[Goal]
+    initial: dict[str, Any] = field(default_factory=dict)
+    popup_after: int = 0  # the app's pop-up opens on this mouse press (0: never)
+
+
+def form(*goals: Goal, initial: dict[str, Any] | None = None) -> list[Goal]:
+    """Form goals, with every field the task does not name kept as it was, then Submit."""
+    initial = initial or {}
+    named = {g[1] for g in goals if g[0] == "field"}
+    keep = [("field", f, initial.get(f, "")) for f in FIELDS if f not in named]
+    return [*goals, *keep, ("submit",)]
+
+
+TEXT = DEFAULT_TEXT
+TASKS = [
+    Task("t01", "Sign up as Ada Lovelace", form(("field", "name", "Ada Lovelace"))),
+    Task("t02", "Sign up with name Alan Turing and email alan@bletchley.uk",
+         form(("field", "name", "Alan Turing"), ("field", "email", "alan@bletchley.uk"))),
+    Task("t03", "Sign up Grace Hopper, grace@navy.mil, on the Pro plan",
+         form(("field", "name", "Grace Hopper"), ("field", "email", "grace@navy.mil"),
+              ("plan", "Pro"))),
+    Task("t04", "Sign up Linus from Helsinki, phone 555-0100",
+         form(("field", "name", "Linus"), ("field", "city", "Helsinki"),
+              ("field", "phone", "555-0100"))),
+    Task("t05", "Fill in the whole form for Margaret Hamilton (mh@mit.edu, Boston, 555-0199), "
+         "Pro plan, with the newsletter, and submit it",
+         form(("field", "name", "Margaret Hamilton"), ("field", "email", "mh@mit.edu"),
+              ("field", "city", "Boston"), ("field", "phone", "555-0199"), ("plan", "Pro"),
+              ("newsletter", True))),
+    Task("t06", "Sign up with email ken@bell.com and phone 555-0123 on the Basic plan",
+         form(("field", "email", "ken@bell.com"), ("field", "phone", "555-0123"),
+              ("plan", "Basic"))),
+    Task("t07", "Sign up Barbara Liskov, liskov@mit.edu, from Cambridge, with the newsletter",
+         form(("field", "name", "Barbara Liskov"), ("field", "email", "liskov@mit.edu"),
+              ("field", "city", "Cambridge"), ("newsletter", True))),
+    Task("t08", "Sign up from Zurich on the Pro plan with the newsletter",
+         form(("field", "city", "Zurich"), ("plan", "Pro"), ("newsletter", True))),
+    Task("t09", "Correct the name to Ada Lovelace and submit",
+         form(("field", "name", "Ada Lovelace"), initial={"name": "Ada Lovlace"}),
+         initial={"name": "Ada Lovlace"}),
+    Task("t10", "Correct the email to dijkstra@tue.nl, add phone 555-0142, submit",
+         form(("field", "email", "dijkstra@tue.nl"), ("field", "phone", "555-0142"),
+              initial={"name": "Edsger Dijkstra", "email": "edsger@tue"}),
+         initial={"name": "Edsger Dijkstra", "email": "edsger@tue"}),
+    Task("t11", "Set the zoom to 200% and save the document from the File menu",
+         [("menu", "View", "Zoom 200%", "zoom", "200%"), ("menusave",)]),
+    Task("t12", "Save the document as report.txt", [("saveas", "report.txt")]),
+    Task("t13", "Switch to the dark theme and turn on autosave", [("prefs", "Dark", True)]),
+    Task("t14", "Use the dark theme and a zoom of 150%",
+         [("prefs", "Dark", False), ("menu", "View", "Zoom 150%", "zoom", "150%")]),
+    Task("t15", "Turn on autosave, then save the document as notes.txt",
+         [("prefs", "Light", True), ("saveas", "notes.txt")]),
+    Task("t16", "Add 'Milk' to the end of the list and save it",
+         [("text", TEXT + "\nMilk"), ("save",)]),
+    Task("t17", "Replace the document with 'Hello world' and save it",
+         [("text", "Hello world"), ("save",)]),
+    Task("t18", "Replace the document with 'Draft 2' and save it as draft2.txt",
+         [("text", "Draft 2"), ("saveas", "draft2.txt")]),
+    Task("t19", "Sign up Donald Knuth (knuth@stanford.edu) and add 'Eggs' to the list, saved",
+         [*form(("field", "name", "Donald Knuth"), ("field", "email", "knuth@stanford.edu")),
+          ("text", TEXT + "\nEggs"), ("save",)]),
+    Task("t20", "Sign up Frances Allen (fa@ibm.com, Peru NY, 555-0177) on Pro, then zoom to 150%",
+         [*form(("field", "name", "Frances Allen"), ("field", "email", "fa@ibm.com"),
+                ("field", "city", "Peru NY"), ("field", "phone", "555-0177"), ("plan", "Pro")),
+          ("menu", "View", "Zoom 150%", "zoom", "150%")]),
+    Task("t21", "Dark theme with autosave, then save the document as todo.txt",
+         [("prefs", "Dark", True), ("saveas", "todo.txt")]),
+    Task("t22", "Add 'Tea' and 'Cake' to the list and save it from the File menu",
+         [("text", TEXT + "\nTea\nCake"), ("menusave",)]),
+]
+
+
+# ---------------------------------------------------------------------------- the expert
+
+
+def _click(name: str, target: str) -> dict[str, Any]:
+    x, y, _, _ = LAYOUT[name]
+    return {"action": "click", "x": x, "y": y, "target": target}
+
+
+def _type(text: str) -> dict[str, Any]:
+    return {"action": "type", "text": text}
+
+
+def _keys(*keys: str) -> dict[str, Any]:
+    return {"action": "hotkey", "keys": list(keys)}
+
+
+def _values(s: dict[str, Any]) -> dict[str, Any]:
+    return {**s["fields"], "plan": s["plan"], "newsletter": s["newsletter"]}
+
+
+def _satisfied(goal: Goal, s: dict[str, Any]) -> bool:
+    kind = goal[0]
+    if kind == "field":
+        return s["fields"][goal[1]] == goal[2]
+    if kind == "plan":
+        return s["plan"] == goal[1]
+    if kind == "newsletter":
+        return s["newsletter"] == goal[1]
+    if kind == "submit":
+        return s["submitted"] == _values(s)
+    if kind == "menu":
+        return s[goal[3]] == goal[4]
+    if kind in ("save", "menusave"):
+        return s["saved_text"] == s["text"]
+    if kind == "prefs":
+        return (s["theme"], s["autosave"]) == (goal[1], goal[2])
+    if kind == "saveas":
+        return s["saved_as"] == goal[1] and s["saved_text"] == s["text"]
+    if kind == "text":
+        return s["text"] == goal[1]
+    raise ValueError(kind)
+
+
+def _menu(s: dict[str, Any], steps: list[dict[str, Any]], menu: str, item: str) -> None:
+    if s["menu"] != menu:
+        steps.append(_click(f"menu:{menu}", f"{menu} menu"))
+    steps.append(_click(f"{menu}:{item}", f"{item} in the {menu} menu"))
+    s["menu"] = None
+
+
+def _fill(s: dict[str, Any], steps: list[dict[str, Any]], name: str, layout: str, label: str,
+          value: str, current: str) -> None:
+    if s["focus"] != name:
+        steps.append(_click(layout, label))
+        s["focus"], s["all_selected"] = name, False
+    if current and not s.get("all_selected"):
+        steps.append(_keys("ctrl", "a"))
+    steps.append(_type(value) if value else _keys("backspace"))
+    s["all_selected"] = False
+
+
+def expert_plan(state: dict[str, Any], task: Task) -> list[dict[str, Any]]:
+    """Every correct step from this state to the goal, as an expert would take them."""
+    s = copy.deepcopy(state)
+    steps: list[dict[str, Any]] = []
+    if s["popup"]:
+        steps.append(_click("popup:Close", "Close button of the tip pop-up"))
+        s["popup"], s["focus"] = False, None
+    todo = [g for g in task.goals if not _satisfied(g, s)]
+    first = todo[0] if todo else None
+    menu = None
+    if first and not s["dialog"]:
+        menu = first[1] if first[0] == "menu" else {"menusave": "File", "saveas": "File",
+                                                     "prefs": "Edit"}.get(first[0])
+    if s["menu"] and s["menu"] != menu:
+        steps.append(_keys("escape"))
+        s["menu"] = None
+    wants = {"prefs": "prefs", "saveas": "saveas"}.get(first[0]) if first else None
+    if s["dialog"] and s["dialog"] != wants:
+        prefix = "prefs" if s["dialog"] == "prefs" else "dialog"
+        steps.append(_click(f"{prefix}:Cancel", "Cancel"))
+        s["dialog"], s["focus"] = None, None
+    for goal in task.goals:
+        if _satisfied(goal, s):
+            continue
+        kind = goal[0]
+        if kind == "field":
+            _fill(s, steps, goal[1], f"field:{goal[1]}", f"{goal[1].title()} field", goal[2],
+                  s["fields"][goal[1]])
+            s["fields"][goal[1]] = goal[2]
+        elif kind == "plan":
+            steps.append(_click(f"plan:{goal[1]}", f"{goal[1]} plan"))
+            s["plan"] = goal[1]
+        elif kind == "newsletter":
+            steps.append(_click("newsletter", "Newsletter checkbox"))
+            s["newsletter"] = goal[1]
+        elif kind == "submit":
+            steps.append(_click("submit", "Submit button"))
+            s["submitted"] = _values(s)
+        elif kind == "menu":
+            _menu(s, steps, goal[1], goal[2])
+            s[goal[3]] = goal[4]
+        elif kind == "menusave":
+            _menu(s, steps, "File", "Save")
+            s["saved_text"] = s["text"]
+        elif kind == "save":
+            steps.append(_click("save", "Save button of the editor"))
+            s["saved_text"] = s["text"]
+        elif kind == "prefs":
+            if s["dialog"] != "prefs":
+                _menu(s, steps, "Edit", "Preferences...")
+                s["dialog"], s["prefs_pending"] = "prefs", {"theme": s["theme"],
+                                                            "autosave": s["autosave"]}
+            if s["prefs_pending"]["theme"] != goal[1]:
+                steps.append(_click(f"prefs:{goal[1]}", f"{goal[1]} theme"))
+            if s["prefs_pending"]["autosave"] != goal[2]:
+                steps.append(_click("prefs:autosave", "Autosave checkbox"))
+            steps.append(_click("prefs:OK", "OK"))
+            s["theme"], s["autosave"], s["dialog"] = goal[1], goal[2], None
+        elif kind == "saveas":
+            if s["dialog"] != "saveas":
+                _menu(s, steps, "File", "Save As...")
+                s["dialog"], s["filename"], s["focus"] = "saveas", "", None
+            if s["filename"] != goal[1]:
+                _fill(s, steps, "filename", "dialog:filename", "File name field", goal[1],
+                      s["filename"])
+            steps.append(_click("dialog:Save", "Save"))
+            s["saved_as"], s["saved_text"], s["dialog"] = goal[1], s["text"], None
+        elif kind == "text":
+            if goal[1].startswith(s["text"]) and not s.get("all_selected"):
+                if s["focus"] != "text":
+                    x, y, w, h = LAYOUT["text"]
+                    steps.append({"action": "click", "x": x, "y": y + h // 2 - 40,
+                                  "target": "the editor, below the last line"})
+                    s["focus"], s["at_end"] = "text", True
+                if not s.get("at_end"):
+                    steps.append(_keys("ctrl", "end"))
+                steps.append(_type(goal[1][len(s["text"]):]))
+            else:
+                if s["focus"] != "text":
+                    steps.append(_click("text", "the editor"))
+                    s["focus"], s["all_selected"] = "text", False
+                if not s.get("all_selected"):
+                    steps.append(_keys("ctrl", "a"))
+                steps.append(_type(goal[1]))
+            s["text"], s["all_selected"], s["at_end"] = goal[1], False, True
+    return steps
+
+
+def corrupt(step: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    """A realistic mistake in a later forecast step: a click off its target, a typo."""
+    step = dict(step)
+    if "x" in step:
+        dx, dy = rng.choice([-1, 1]) * rng.randint(35, 80), rng.choice([-1, 1]) * rng.randint(0, 40)
+        step["x"] = min(995, max(5, step["x"] + dx))
+        step["y"] = min(995, max(5, step["y"] + dy))
+    elif step["action"] == "type" and len(step["text"]) > 1:
+        text = step["text"]
+        i = rng.randrange(len(text))
+        step["text"] = text[:i] + rng.choice("qxzjk") + text[i + 1:]
+    return step
+
+
+class Expert:
+    """The expert planner behind an OpenAI-compatible HTTP server on 127.0.0.1."""
+
+    def __init__(self, horizon: int, error_rate: float, latency: float, seed: int) -> None:
+        self.horizon, self.error_rate, self.latency = horizon, error_rate, latency
+        self.rng = random.Random(seed)
+        self.task: Task | None = None
+        self.state_file: Path | None = None
+        self.calls = 0
+        self.revisions = 0  # requests that carried a revision of an old forecast
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def answer(self, body: dict[str, Any]) -> dict[str, Any]:
+        assert self.task is not None and self.state_file is not None
+        self.calls += 1
+        text = json.dumps(body.get("messages", []))
+        if "previous forecast went on with" in text:
+            self.revisions += 1
+        time.sleep(self.latency)
+        state = json.loads(self.state_file.read_text(encoding="utf-8"))
+        steps = expert_plan(state, self.task)
+        forecast = [steps[0]] if steps else []
+        for step in steps[1:self.horizon]:
+            wrong = self.rng.random() < self.error_rate
+            forecast.append(corrupt(step, self.rng) if wrong else step)
+        if len(forecast) < self.horizon and len(steps) < self.horizon:
+            forecast.append({"action": "done"})
+        return {"thought": "expert forecast", "trajectory": forecast}
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        expert = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                return None
+
+            def _send(self, body: dict[str, Any]) -> None:
+                raw = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def do_GET(self) -> None:  # noqa: N802
+                self._send({"object": "list", "data": [{"id": "expert", "object": "model"}]})
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                text = json.dumps(expert.answer(body))
+                self._send({"id": "x", "object": "chat.completion", "created": 0,
+                            "model": "expert", "choices": [{"index": 0, "finish_reason": "stop",
+                            "message": {"role": "assistant", "content": text}}],
+                            "usage": {"prompt_tokens": 0, "completion_tokens": 0,
+                                      "total_tokens": 0}})
+
+        return Handler
+
+
+# ---------------------------------------------------------------------------- the runs
+
+
+@dataclass
+class Outcome:
+    task: str
+    mode: str
+    success: bool
+    status: str
+    calls: int
+    steps: int
+    forecast_steps: int
+    revisions: int
+    seconds: float
+
+
+def run_task(task: Task, mode: str, expert: Expert, env: dict[str, str], work: Path,
+             horizon: int) -> Outcome:
+    state_file = work / f"{task.id}-{mode}.json"
+    state_file.unlink(missing_ok=True)
+    app = subprocess.Popen([sys.executable, str(APP), str(state_file), "--initial",
+                            json.dumps(task.initial), "--popup-after", str(task.popup_after)],
+                           env=env, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while not state_file.exists():
+            if time.monotonic() > deadline or app.poll() is not None:
+                raise RuntimeError(f"the app did not start for {task.id}")
+            time.sleep(0.05)
+        time.sleep(0.4)  # the first frame reaches the screen
+        subprocess.run(["xdotool", "mousemove", "640", "790"], env=env, check=False)
+        expert.task, expert.state_file = task, state_file
+        expert.calls = expert.revisions = 0
+        started = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-m", "tracer_cli", "do", task.prompt, "--backend", "openai",
+             "--base-url", expert.base_url, "--model", "expert", "--replan", mode, "--yes",
+             "--horizon", str(horizon), "--max-steps", "40", "--timeout", "300",
+             "--kill-hotkey", ""], env=env, capture_output=True, text=True, timeout=400,
+            cwd=env.get("REPLAN_TRACER_ROOT", ROOT))
+        seconds = time.monotonic() - started
+        time.sleep(0.3)
+        state = json.loads(state_file.read_text(encoding="utf-8"))
+    finally:
+        app.terminate()
+        app.wait(timeout=10)
+    remaining = expert_plan(state, task)
+    status = "done" if done.returncode == 0 else (done.stderr.strip().splitlines() or ["?"])[-1]
+    runs = sorted((Path(env["TRACER_HOME"]) / "runs").iterdir())
+    meta = json.loads((runs[-1] / "run.json").read_text(encoding="utf-8"))
+    if env.get("REPLAN_DEBUG") == "2" or (env.get("REPLAN_DEBUG") and (remaining or done.returncode)):
+        for line in (runs[-1] / "steps.jsonl").read_text(encoding="utf-8").splitlines():
+            step = json.loads(line)
+            print("   ", step["step"], "F" if step.get("from_forecast") else "M",
+                  step.get("action"), step.get("outcome"), step.get("check", {}).get("reason", ""))
+        print("    state:", {k: v for k, v in state.items() if k != "text"}, "remaining:", remaining)
+    return Outcome(task.id, mode, done.returncode == 0 and not remaining and not state["popup"],
+                   status, expert.calls, meta.get("steps", 0), meta.get("forecast_steps", 0),
+                   expert.revisions, seconds)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--error-rate", type=float, default=0.15)
+    parser.add_argument("--popup-rate", type=float, default=0.3)
+    parser.add_argument("--latency", type=float, default=1.0, help="seconds per model answer")
+    parser.add_argument("--horizon", type=int, default=5)
+    parser.add_argument("--tasks", default="", help="comma-separated task ids (default: all)")
+    parser.add_argument("--modes", default="always,adaptive")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--settle-quiet", default="0.15")
+    parser.add_argument("--json", help="also write every outcome to this JSON file")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("--tracer-root", help="run `python -m tracer_cli` from this checkout")
+    parser.add_argument("--project", type=float, default=20.0, help="also show the time per "
+                        "task with this many seconds per model answer (a laptop CPU's)")
+    parser.add_argument("--report", help="only print the table of outcomes saved with --json")
+    args = parser.parse_args()
+    if args.report:
+        saved = [Outcome(**o) for o in json.loads(Path(args.report).read_text())]
+        modes = list(dict.fromkeys(o.mode for o in saved))
+        ids = {o.task for o in saved}
+        assign_popups(args)
+        report(saved, modes, [t for t in TASKS if t.id in ids], args)
+        return
+    if not shutil.which("Xvfb"):
+        sys.exit("Xvfb is not installed")
+    tasks = [t for t in TASKS if not args.tasks or t.id in args.tasks.split(",")]
+    assign_popups(args)
+    modes = args.modes.split(",")
+    xvfb, display = start_xvfb(1280, 800)
+    work = Path(tempfile.mkdtemp(prefix="tracer-replan-"))
+    env = {**os.environ, "DISPLAY": display, "TRACER_HOME": str(work / "home"),
+           "TRACER_SETTLE_QUIET": args.settle_quiet, "TRACER_SETTLE_TIMEOUT": "2"}
+    if args.tracer_root:
+        env["REPLAN_TRACER_ROOT"] = args.tracer_root
+    outcomes: list[Outcome] = []
+    try:
+        for mode in modes:
+            expert = Expert(args.horizon, args.error_rate, args.latency, args.seed)
+            try:
+                for task in tasks:
+                    outcome = run_task(task, mode, expert, env, work, args.horizon)
+                    outcomes.append(outcome)
+                    if args.verbose:
+                        print(outcome, flush=True)
+            finally:
+                expert.stop()
+    finally:
+        xvfb.terminate()
+        xvfb.wait()
+        shutil.rmtree(work, ignore_errors=True)
+    report(outcomes, modes, tasks, args)
+    if args.json:
+        Path(args.json).write_text(json.dumps([o.__dict__ for o in outcomes], indent=1))
+
+
+def assign_popups(args: argparse.Namespace) -> None:
+    """The same pop-ups in every mode: on which mouse press of which task."""
+    rng = random.Random(args.seed)
+    for task in TASKS:
+        steps = len(expert_plan(initial_state(task), task))
+        task.popup_after = rng.randint(2, max(2, steps)) if rng.random() < args.popup_rate else 0
+
+
+def initial_state(task: Task) -> dict[str, Any]:
+    return {"fields": {f: task.initial.get(f, "") for f in FIELDS}, "plan": "none",
+            "newsletter": False, "submitted": None, "menu": None, "dialog": None,
+            "popup": False, "theme": "Light", "autosave": False, "zoom": "100%",
+            "text": task.initial.get("text", DEFAULT_TEXT), "saved_text": None, "saved_as": None,
+            "focus": None, "filename": "", "prefs_pending": {"theme": "Light", "autosave": False}}
+
+
+def report(outcomes: list[Outcome], modes: list[str], tasks: list[Task],
+           args: argparse.Namespace) -> None:
+    lengths = [len(expert_plan(initial_state(t), t)) for t in tasks]
+    popups = sum(1 for t in tasks if t.popup_after)
+    print(f"\n{len(tasks)} tasks of {min(lengths)}-{max(lengths)} steps (mean "
+          f"{statistics.mean(lengths):.1f}), horizon {args.horizon}, error rate "
+          f"{args.error_rate:.0%} on later forecast steps, pop-ups in {popups} tasks, "
+          f"{args.latency:g} s per model answer")
+    print(f"{'mode':<10}{'success':>9}{'calls/task':>12}{'steps/task':>12}"
+          f"{'from forecast':>15}{'revisions':>11}{'s/task':>9}{f's/task @{args.project:g}s':>14}")
+    means: dict[str, dict[str, float]] = {}
+    for mode in modes:
+        rows = [o for o in outcomes if o.mode == mode]
+        if not rows:
+            continue
+        m = {"success": sum(o.success for o in rows) / len(rows),
+             "calls": statistics.mean(o.calls for o in rows),
+             "steps": statistics.mean(o.steps for o in rows),
+             "forecast": statistics.mean(o.forecast_steps for o in rows),
+             "revisions": statistics.mean(o.revisions for o in rows),
+             "seconds": statistics.mean(o.seconds for o in rows)}
+        # the same run with slower answers: every model call costs the difference more
+        m["projected"] = m["seconds"] + m["calls"] * (args.project - args.latency)
+        means[mode] = m
+        print(f"{mode:<10}{m['success']:>9.0%}{m['calls']:>12.2f}{m['steps']:>12.2f}"
+              f"{m['forecast']:>15.2f}{m['revisions']:>11.2f}{m['seconds']:>9.2f}"
+              f"{m['projected']:>14.1f}")
+        for o in rows:
+            if not o.success:
+                print(f"  failed: {o.task} ({o.status})")
+    if "always" in means and "adaptive" in means:
+        a, b = means["always"], means["adaptive"]
+        print(f"adaptive/always: model calls {b['calls'] / a['calls']:.2f} "
+              f"({1 - b['calls'] / a['calls']:.0%} fewer), wall time "
+              f"{b['seconds'] / a['seconds']:.2f} (at {args.project:g} s per answer "
+              f"{b['projected'] / a['projected']:.2f}), success {b['success']:.0%} vs "
+              f"{a['success']:.0%}")
+
+
+if __name__ == "__main__":
+    main()

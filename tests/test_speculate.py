@@ -1,0 +1,427 @@
+"""Adaptive re-planning: the checks that let a forecast step run without a model call, and the
+agent running forecasts on a simulated desktop (a form drawn with Pillow that reacts to the
+recording actuator's clicks and keys)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from tests.test_agent import Events, make_settings
+from tests.test_planner import FakeBackend, user_text
+from tracer_cli.actuator import RecordingActuator
+from tracer_cli.agent import Agent
+from tracer_cli.config import effective
+from tracer_cli.effects import compare
+from tracer_cli.plan import Click, Done, Hotkey, Scroll, Type, Wait
+from tracer_cli.planner import Planner
+from tracer_cli.profiles import PROFILES, PlanRequest, Revision
+from tracer_cli.screen import Geometry, Rect, Screenshot
+from tracer_cli.speculate import Previous, changed_elsewhere, check, element_box, find_anchor
+
+SIZE = (1280, 800)
+FONT = ImageFont.load_default(size=22)
+# element: (left, top, right, bottom) in pixels of the 1280x800 screen
+BOXES = {"name": (490, 222, 790, 258), "email": (490, 302, 790, 338),
+         "password": (490, 382, 790, 418), "submit": (580, 500, 700, 540)}
+
+
+def model_point(box: str) -> tuple[int, int]:
+    left, top, right, bottom = BOXES[box]
+    return round((left + right) / 2 * 1000 / SIZE[0]), round((top + bottom) / 2 * 1000 / SIZE[1])
+
+
+class Desk:
+    """A form on a white screen: clicks focus fields, keys type into the focused one. With
+    ``popup_on_type`` a dialog opens over the Submit button at the first key typed."""
+
+    def __init__(self, popup_on_type: bool = False) -> None:
+        self.values = dict.fromkeys(("name", "email", "password"), "")
+        self.focus: str | None = None
+        self.popup = False
+        self.popup_on_type = popup_on_type
+        self.geometry = Geometry(Rect(0, 0, *SIZE))
+
+    def render(self) -> Image.Image:
+        image = Image.new("RGB", SIZE, "white")
+        draw = ImageDraw.Draw(image)
+        for name, value in self.values.items():
+            left, top, right, bottom = BOXES[name]
+            draw.text((left - 110, top + 6), name.title(), fill="black", font=FONT)
+            draw.rectangle(BOXES[name], fill="white", outline="black",
+                           width=3 if self.focus == name else 1)
+            draw.text((left + 6, top + 6), value if name != "password" else "*" * len(value),
+                      fill="black", font=FONT)
+        draw.rectangle(BOXES["submit"], fill="#d0d0d0", outline="black")
+        draw.text((605, 508), "Submit", fill="black", font=FONT)
+        if self.popup:
+            draw.rectangle((440, 440, 840, 640), fill="#fff4c2", outline="black", width=2)
+            draw.text((500, 500), "Tip of the day: nothing to see", fill="black", font=FONT)
+        return image
+
+    # the Screen protocol
+    def capture(self) -> Screenshot:
+        return Screenshot(self.render(), self.geometry, time.time())
+
+    def fingerprint(self) -> bytes:
+        return self.render().tobytes()[::997]
+
+    def press(self, x: int, y: int) -> None:
+        for name, (left, top, right, bottom) in BOXES.items():
+            if left <= x <= right and top <= y <= bottom and name in self.values:
+                self.focus = name
+
+    def type(self, text: str) -> None:
+        if self.focus:
+            self.values[self.focus] += text
+        if self.popup_on_type:
+            self.popup, self.popup_on_type = True, False
+
+
+class DeskActuator(RecordingActuator):
+    def __init__(self, desk: Desk) -> None:
+        super().__init__(SIZE)
+        self.desk = desk
+
+    def click(self, x: int, y: int, button: str = "left", clicks: int = 1) -> None:
+        super().click(x, y, button, clicks)
+        self.desk.press(x, y)
+
+    def type_text(self, text: str) -> None:
+        super().type_text(text)
+        self.desk.type(text)
+
+
+def click(box: str, target: str | None = None) -> dict[str, Any]:
+    x, y = model_point(box)
+    return {"action": "click", "x": x, "y": y, "target": target or f"{box.title()} field"}
+
+
+def plan(*steps: dict[str, Any]) -> dict[str, Any]:
+    return {"thought": "fill in the form", "trajectory": list(steps)}
+
+
+def typed(text: str) -> dict[str, Any]:
+    return {"action": "type", "text": text}
+
+
+DONE = {"action": "done"}
+
+
+# ------------------------------------------------------------------ the checks, on their own
+
+
+def after_click(desk: Desk, box: str) -> tuple[Image.Image, Image.Image, Previous]:
+    """The screen before and after clicking ``box``, and that click as the previous step."""
+    before = desk.render()
+    left, top, right, bottom = BOXES[box]
+    desk.press((left + right) // 2, (top + bottom) // 2)
+    after = desk.render()
+    step = Click(action="click", x=model_point(box)[0], y=model_point(box)[1], target=box)
+    return before, after, Previous(step, "ok", compare(before, after, step.points()[0]))
+
+
+def test_a_click_whose_target_is_still_there_runs() -> None:
+    desk = Desk()
+    before, after, previous = after_click(desk, "name")
+    x, y = model_point("email")
+    verdict = check(Click(action="click", x=x, y=y, target="Email"), before, after, previous,
+                    [model_point("name")], 0, 4)
+    assert verdict.status == "ok", verdict.reason
+    assert verdict.step == Click(action="click", x=x, y=y, target="Email")
+
+
+def test_a_target_that_moved_a_little_is_followed() -> None:
+    desk = Desk()
+    before, after, previous = after_click(desk, "name")
+    button = after.crop(BOXES["submit"])
+    after.paste("white", BOXES["submit"])
+    after.paste(button, (BOXES["submit"][0] + 8, BOXES["submit"][1]))  # the button, 8 px right
+    x, y = model_point("submit")
+    found, score, shift = find_anchor(before, after, (x, y))
+    assert found == "found" and score > 0.95 and shift == (6, 0)  # 8 px of 1280 = 6 of 1000
+    verdict = check(Click(action="click", x=x, y=y, target="Submit"), before, after, previous,
+                    [model_point("name")], 0, 4)
+    assert verdict.ok, verdict.reason
+    assert verdict.step == Click(action="click", x=x + 6, y=y, target="Submit")
+    assert "moved by (6, 0)" in verdict.reason
+    # the whole screen scrolled by as much: a change everywhere, not a small move
+    scrolled = Image.new("RGB", SIZE, "white")
+    scrolled.paste(before.crop((0, 0, SIZE[0] - 8, SIZE[1])), (8, 0))
+    assert changed_elsewhere(before, scrolled, [model_point("name")]) > 0
+
+
+def test_a_covered_target_fails_and_says_why() -> None:
+    desk = Desk()
+    before, _, previous = after_click(desk, "name")
+    desk.popup = True
+    after = desk.render()
+    x, y = model_point("submit")
+    found, score, _ = find_anchor(before, after, (x, y))
+    assert found == "lost" and score < 0.9
+    verdict = check(Click(action="click", x=x, y=y, target="Submit"), before, after, previous,
+                    [model_point("name")], 0, 4)
+    assert verdict.status == "failed"
+    assert "changed away from where tracer acted" in verdict.reason
+
+
+def test_a_point_on_nothing_is_not_checked() -> None:
+    desk = Desk()
+    before, after, previous = after_click(desk, "name")
+    verdict = check(Click(action="click", x=100, y=900, target="empty corner"), before, after,
+                    previous, [model_point("name")], 0, 4)
+    assert verdict.status == "unchecked"
+    assert "nothing recognisable" in verdict.reason
+
+
+def test_typing_after_a_click_runs_when_only_the_field_changed() -> None:
+    desk = Desk()
+    before, after, previous = after_click(desk, "name")
+    verdict = check(Type(action="type", text="Ada"), before, after, previous,
+                    [model_point("name")], 0, 4)
+    assert verdict.ok, verdict.reason
+    # text typed into the field reaches beyond the box around the point: still the same field
+    desk.type("Ada Lovelace, Countess")
+    later = desk.render()
+    assert changed_elsewhere(before, later, [model_point("name")]) == 0
+    verdict = check(Hotkey(action="hotkey", keys=["enter"]), before, later,
+                    Previous(Type(action="type", text="x"), "ok", None), [model_point("name")], 1, 4)
+    assert verdict.ok, verdict.reason
+
+
+def test_typing_after_a_click_fails_when_a_dialog_appeared() -> None:
+    desk = Desk()
+    before, _, previous = after_click(desk, "name")
+    desk.popup = True
+    verdict = check(Type(action="type", text="Ada"), before, desk.render(), previous,
+                    [model_point("name")], 0, 4)
+    assert verdict.status == "failed"
+    assert "something appeared" in verdict.reason
+
+
+@pytest.mark.parametrize("outcome", ["error: point (5,5) falls outside monitor 1",
+                                     "ok (screen still changing)", "skipped: risky"])
+def test_a_last_step_that_went_wrong_fails_the_next(outcome: str) -> None:
+    desk = Desk()
+    before, after, previous = after_click(desk, "name")
+    verdict = check(Type(action="type", text="Ada"), before, after,
+                    Previous(previous.step, outcome, previous.effect), [model_point("name")], 0, 4)
+    assert verdict.status == "failed"
+    assert outcome in verdict.reason
+
+
+def test_no_visible_effect() -> None:
+    desk = Desk()
+    image = desk.render()
+    x, y = model_point("name")
+    clicked = Previous(Click(action="click", x=x, y=y, target="Name"), "ok (no visible effect)", None)
+    # typing after a click on a field that shows nothing (it had the focus): allowed
+    assert check(Type(action="type", text="Ada"), image, image, clicked, [(x, y)], 0, 4).ok
+    # another click after a click that did nothing: the forecast went wrong
+    ex, ey = model_point("email")
+    verdict = check(Click(action="click", x=ex, y=ey, target="Email"), image, image, clicked,
+                    [(x, y)], 0, 4)
+    assert verdict.status == "failed"
+    # typing after a click on nothing that did nothing: no
+    blank = Previous(Click(action="click", x=80, y=900, target="?"), "ok (no visible effect)", None)
+    assert check(Type(action="type", text="Ada"), image, image, blank, [(80, 900)], 0, 4).status \
+        == "failed"
+
+
+def test_what_never_runs_from_the_forecast() -> None:
+    desk = Desk()
+    before, after, previous = after_click(desk, "name")
+    acted = [model_point("name")]
+    assert check(Done(action="done"), before, after, previous, acted, 0, 4).status == "unchecked"
+    assert check(Type(action="type", text="a"), before, after, previous, acted, 4, 4).status \
+        == "unchecked"
+    assert check(Type(action="type", text="a"), None, after, previous, acted, 0, 4).status \
+        == "unchecked"
+    assert check(Type(action="type", text="a"), before, after, None, acted, 0, 4).status \
+        == "unchecked"
+    assert check(Wait(action="wait", seconds=1), before, after, previous, acted, 0, 4).status \
+        == "unchecked"
+    grounded = Click(action="click", target="the Email field")
+    assert check(grounded, before, after, previous, acted, 0, 4).status == "unchecked"
+    scrolled = Previous(Scroll(action="scroll", x=500, y=500, dy=-3), "ok", None)
+    assert check(Type(action="type", text="a"), before, after, scrolled, acted, 0, 4).status \
+        == "unchecked"
+
+
+def test_element_box() -> None:
+    image = Desk().render()
+    assert element_box(image, model_point("email")) == (491, 303, 790, 338)  # inside the border
+    assert element_box(image, (80, 900)) is None  # the window's background
+
+
+# ------------------------------------------------------------------ the agent
+
+
+def run_desk(answers: list[dict[str, Any]], replan: str, desk: Desk | None = None,
+             confirm: Any = None, **settings: Any) -> tuple[Any, Desk, FakeBackend, Events]:
+    desk = desk or Desk()
+    backend = FakeBackend(*answers)
+    config = make_settings(replan=replan, confirm="risky" if confirm else "never", **settings)
+    events = Events()
+    agent = Agent(desk, Planner(backend, PROFILES.get("tracer1")()), DeskActuator(desk), config,
+                  [events], confirm)
+    return agent.run("fill in the form"), desk, backend, events
+
+
+FORM = plan(click("name"), typed("Ada Lovelace"), click("email"), typed("ada@example.org"), DONE)
+
+
+def test_adaptive_runs_the_forecast_with_fewer_model_calls() -> None:
+    result, desk, backend, events = run_desk([FORM, plan(DONE)], "adaptive")
+    assert result.status == "done"
+    assert desk.values == {"name": "Ada Lovelace", "email": "ada@example.org", "password": ""}
+    assert len(backend.requests) == 2
+    assert (result.model_calls, result.forecast_steps, result.steps) == (2, 3, 5)
+    assert [r.speculative for r in events.records] == [False, True, True, True, False]
+    assert events.records[1].verdict is not None and events.records[1].forecast is None
+    assert "keys follow click" in events.records[1].verdict.reason
+
+
+def test_always_asks_the_model_every_step() -> None:
+    answers = [FORM, plan(typed("Ada Lovelace"), click("email")), plan(click("email")),
+               plan(typed("ada@example.org")), plan(DONE)]
+    result, desk, backend, events = run_desk(answers, "always")
+    assert desk.values["email"] == "ada@example.org"
+    assert (result.model_calls, result.forecast_steps, len(backend.requests)) == (5, 0, 5)
+    assert not any(r.speculative for r in events.records)
+
+
+def test_the_speculative_limit() -> None:
+    result, _, backend, events = run_desk([FORM, plan(typed("ada@example.org"), DONE), plan(DONE)],
+                                          "adaptive", speculative_steps=2)
+    assert [r.speculative for r in events.records] == [False, True, True, False, False]
+    assert len(backend.requests) == 3
+    assert "2 forecast steps in a row" in (events.records[3].verdict.reason or "")  # type: ignore[union-attr]
+    assert "previous forecast" not in user_text(backend.requests[1])  # not a failure: no revision
+
+
+def test_a_failed_check_asks_the_model_with_the_old_forecast() -> None:
+    forecast = plan(click("name"), typed("Ada Lovelace"), click("submit", "Submit button"), DONE)
+    repaired = plan(click("email", "Close the tip"), DONE)
+    result, desk, backend, events = run_desk([forecast, repaired, plan(DONE)], "adaptive",
+                                             Desk(popup_on_type=True))
+    assert desk.popup and desk.values["name"] == "Ada Lovelace"
+    assert [r.speculative for r in events.records] == [False, True, False, False]
+    # the Submit click never ran: the dialog covered it
+    sx, sy = model_point("submit")
+    assert all(r.action is None or "Submit" not in r.action.describe() for r in events.records)
+    prompt = user_text(backend.requests[1])
+    assert "Your previous forecast went on with:" in prompt
+    assert f"- click ({sx},{sy}) 'Submit button'" in prompt
+    assert "something appeared that the forecast did not show" in prompt
+    revised = events.records[2].forecast
+    assert revised is not None and revised.revision is not None
+    assert revised.revision.steps == [f"click ({sx},{sy}) 'Submit button'", "done"]
+    assert "previous forecast" not in user_text(backend.requests[2])  # said once
+    assert (result.model_calls, result.forecast_steps) == (3, 1)
+
+
+def test_a_risky_forecast_step_still_asks() -> None:
+    asked: list[tuple[int, str, str | None]] = []
+
+    def confirm(number: int, step: Any, points: Any, risk: str | None) -> str:
+        asked.append((number, step.describe(), risk))
+        return "skip"
+
+    forecast = plan(click("password", "Password field"), typed("hunter2"),
+                    click("submit", "Submit button"), DONE)
+    result, desk, backend, events = run_desk([forecast, plan(DONE)], "adaptive", confirm=confirm)
+    assert events.records[1].speculative
+    assert asked == [(2, "type 'hunter2'", "types into what looks like a password field "
+                                           "('Password field')")]
+    assert desk.values["password"] == ""
+    assert events.records[1].outcome.startswith("skipped")
+    # what the user declined is not followed by the rest of the forecast: the model is asked
+    assert not events.records[2].speculative and len(backend.requests) == 2
+    assert "did not go as forecast: skipped: the user declined this step" in \
+        user_text(backend.requests[1])
+
+
+def test_the_revision_reaches_every_profile() -> None:
+    revision = Revision(["click (10,20) 'Save'", "done"], "the target moved")
+    request = PlanRequest("save it", Image.new("RGB", (64, 64)), 5, [], "png", revision)
+    for name in ("tracer1", "qwen3-vl", "ui-tars"):
+        messages = PROFILES.get(name)().messages(request)
+        text = "\n".join(p["text"] for m in messages if isinstance(m["content"], list)
+                         for p in m["content"] if p["type"] == "text")
+        assert "click (10,20) 'Save'" in text or "click (" in text, name
+        assert "because the target moved" in text, name
+
+
+def test_a_script_replays_one_answer_per_step(tmp_path: Any) -> None:
+    script = tmp_path / "plans.jsonl"
+    script.write_text("{}\n")
+    assert effective({"backend": "script", "script": str(script)}).replan == "always"
+    assert effective({"backend": "script", "script": str(script), "replan": "adaptive"}).replan \
+        == "adaptive"
+    assert effective({"backend": "openai"}).replan == "adaptive"
+
+
+def test_the_panel_marks_forecast_steps_and_shows_the_revision() -> None:
+    import io
+
+    from rich.console import Console
+
+    from tracer_cli.agent import Listener
+    from tracer_cli.panel import LivePanel
+
+    def shown() -> str:
+        out = Console(record=True, width=140, file=io.StringIO(), color_system=None)
+        out.print(view.render())
+        return out.export_text()
+
+    class Snapshots(Listener):
+        def __init__(self) -> None:
+            self.plans: list[str] = []
+
+        def on_plan(self, number: int, forecast: Any) -> None:
+            self.plans.append(shown())
+
+    forecast = plan(click("name"), typed("Ada Lovelace"), click("submit", "Submit button"), DONE)
+    repaired = plan(click("email", "Close the tip"), DONE)
+    desk = Desk(popup_on_type=True)
+    backend = FakeBackend(forecast, repaired, plan(DONE))
+    view = LivePanel(Console(file=io.StringIO()))
+    snapshots = Snapshots()
+    agent = Agent(desk, Planner(backend, PROFILES.get("tracer1")()), DeskActuator(desk),
+                  make_settings(confirm="never"), [view, snapshots])
+    try:
+        agent.run("fill in the form")
+    finally:
+        view.live.stop()
+    text = shown()
+    assert "⇢2" in text and "⇢1" not in text and "⇢3" not in text
+    assert "model calls 3 · steps from the forecast 1" in text
+    first, revised, last = snapshots.plans
+    assert "Revised plan" not in first and "Revised plan" not in last
+    assert "Revised plan: the old one stopped holding: the screen changed away" in revised
+    assert "Close the tip" in revised  # the revised trajectory
+
+
+def test_the_benchmark_suite_is_what_the_issue_asks() -> None:
+    from tests.benchmarks.replan import TASKS, corrupt, expert_plan, initial_state
+
+    lengths = [len(expert_plan(initial_state(t), t)) for t in TASKS]
+    assert len(TASKS) >= 20 and min(lengths) >= 3 and max(lengths) <= 12, lengths
+    kinds = {g[0] for t in TASKS for g in t.goals}
+    assert {"field", "submit", "menu", "prefs", "saveas", "text"} <= kinds  # forms, menus, dialogs, text
+    # a finished task has nothing left to do; a pop-up is closed first
+    state = initial_state(TASKS[0])
+    state["fields"]["name"], state["submitted"] = "Ada Lovelace", None
+    assert [s["target"] for s in expert_plan(state, TASKS[0])] == ["Submit button"]
+    state["submitted"] = {**state["fields"], "plan": "none", "newsletter": False}
+    assert expert_plan(state, TASKS[0]) == []
+    state["popup"] = True
+    assert expert_plan(state, TASKS[0])[0]["target"] == "Close button of the tip pop-up"
+    import random
+
+    wrong = corrupt({"action": "click", "x": 500, "y": 500, "target": "OK"}, random.Random(1))
+    assert 35 <= abs(wrong["x"] - 500) <= 80
