@@ -77,7 +77,7 @@ def test_help_documents_the_exit_codes() -> None:
 def test_on_xvfb_every_check_passes(display: Display, plan_file: Path) -> None:
     code, found = checks("-b", "script", "--script", str(plan_file))
     assert code == 0, found
-    assert list(found) == ["config", *MACHINE, "run records", "backend", "script"]
+    assert list(found) == ["config", *MACHINE, "ocr", "run records", "backend", "script"]
     assert all(c["status"] == "ok" and c["ok"] is True for c in found.values()), found
     assert f"DISPLAY={display.name}" in found["display"]["detail"]
     assert "1280x800" in found["display"]["detail"]
@@ -87,6 +87,7 @@ def test_on_xvfb_every_check_passes(display: Display, plan_file: Path) -> None:
     assert "keyboard map" in found["input control"]["detail"]
     assert found["kill hotkey"]["detail"] == "ctrl+alt+shift+k: the kill switch arms"
     assert "1 answer(s)" in found["script"]["detail"]
+    assert "read a line of text" in found["ocr"]["detail"]
 
 
 @pytest.mark.display
@@ -94,8 +95,8 @@ def test_the_table(display: Display, plan_file: Path) -> None:
     proc = tracer("doctor", "-b", "script", "--script", str(plan_file))
     assert proc.returncode == 0, proc.stdout
     rows = [line for line in proc.stdout.splitlines() if line.startswith("│")]
-    assert len(rows) == 8
-    for name in ("config", *MACHINE, "run records", "backend", "script"):
+    assert len(rows) == 9
+    for name in ("config", *MACHINE, "ocr", "run records", "backend", "script"):
         assert any(f"│ {name} " in row and " ✓ " in row for row in rows), (name, proc.stdout)
     for header in ("check", "status", "detail", "how to fix"):
         assert header in proc.stdout

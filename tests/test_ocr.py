@@ -314,3 +314,14 @@ def test_engine_reads_an_xterm(engine: str, display: Display, programs: Callable
     cancel_x = rows[2][0]
     assert 40 + 5 * 6 <= cancel_x <= 40 + 12 * 6, rows[2]
     assert find_text(lines, "Cave") == [] and find_text(lines, "Save As", exact=True)
+
+
+def test_a_phrase_is_found_across_word_boxes_of_one_row() -> None:
+    # Engines sometimes box each word of a line separately.
+    words = [line("Save", 8, 16, 69), line("42", 74, 17, 43), line("notes", 113, 18, 79),
+             line("Cancel", 400, 16, 60)]
+    [found] = find_text(words, "save 42 notes")
+    assert (found.box.left, found.box.right) == (8, 192) and found.text == "Save 42 notes"
+    assert [m.text for m in find_text(words, "42 notes")] == ["42 notes"]
+    assert find_text(words, "notes Cancel") == []  # far apart: two widgets, not one phrase
+    assert len(find_text([line("Save 42 notes", 8, 16)], "Save 42 notes")) == 1  # no double

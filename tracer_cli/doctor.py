@@ -280,6 +280,31 @@ def check_hotkey(ctx: Context) -> Check:
     return Check(name, True, f"{label}: the kill switch arms" + (f"; {warning}" if warning else ""))
 
 
+def check_ocr(ctx: Context) -> Check:
+    """The OCR engine macros find text with loads and reads a line of known text."""
+    name = "ocr"
+    from PIL import Image, ImageDraw, ImageFont
+
+    from tracer_cli.ocr import find_text, get_engine
+
+    try:
+        engine = get_engine(ctx.settings.ocr)
+    except TracerError as exc:
+        return _fail(name, exc)
+    image = Image.new("RGB", (420, 60), "white")
+    ImageDraw.Draw(image).text((12, 12), "Save 42 notes", fill="black",
+                               font=ImageFont.load_default(size=28))
+    started = time.monotonic()
+    lines = engine.read(image)
+    ms = (time.monotonic() - started) * 1000
+    if not find_text(lines, "Save 42 notes"):
+        seen = ", ".join(repr(line.text) for line in lines) or "nothing"
+        return Check(name, False, f"{engine.name} read {seen} instead of 'Save 42 notes'",
+                     "reinstall it (pip install --force-reinstall rapidocr-onnxruntime), or use "
+                     "--ocr tesseract")
+    return Check(name, True, f"{engine.name} loaded and read a line of text in {ms:.0f} ms")
+
+
 def check_runs(ctx: Context) -> Check:
     """The run-records directory is writable (or can be created)."""
     name = "run records"
@@ -491,7 +516,8 @@ BACKEND_CHECKS: dict[str, list[tuple[str, Callable[[Context], Check]]]] = {
 
 COMMON_CHECKS: list[tuple[str, Callable[[Context], Check]]] = [
     ("display", check_display), ("screen capture", check_capture), ("input control", check_input),
-    ("kill hotkey", check_hotkey), ("run records", check_runs), ("backend", check_backend)]
+    ("kill hotkey", check_hotkey), ("ocr", check_ocr), ("run records", check_runs),
+    ("backend", check_backend)]
 
 
 # -- running and showing them -------------------------------------------------------------------

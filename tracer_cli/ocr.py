@@ -394,6 +394,32 @@ def find_text(lines: list[TextBox], query: str, exact: bool = False) -> list[Mat
     space, punctuation, the line's ends, a capital letter or a letter/digit change) so that
     "Save" does not match inside "Saved" or "autosave". Score: 1 for an exact (case-folded)
     match, less per edit. A query that is part of a line gets a box for just that part."""
+    matches = _find_in(lines, query, exact)
+    if len(query.split()) > 1:  # words an engine boxed one by one: look in their rows too
+        matches += [m for m in _find_in(_rows(lines), query, exact)
+                    if not any(other.box.contains(*m.box.center) for other in matches)]
+    return reading_order(matches)
+
+
+def _rows(lines: list[TextBox]) -> list[TextBox]:
+    """Boxes side by side on one row, a word gap or less apart, joined into one line (only
+    rows of two or more boxes)."""
+    rows: list[list[TextBox]] = []
+    for line in sorted(lines, key=lambda t: (t.box.top, t.box.left)):
+        for row in rows:
+            last = row[-1]
+            height = min(last.box.height, line.box.height)
+            overlap = min(last.box.bottom, line.box.bottom) - max(last.box.top, line.box.top)
+            if overlap > height / 2 and -height <= line.box.left - last.box.right <= height:
+                row.append(line)
+                break
+        else:
+            rows.append([line])
+    return [TextBox(" ".join(t.text for t in row), functools.reduce(Box.union, (t.box for t in row)),
+                    min(t.score for t in row)) for row in rows if len(row) > 1]
+
+
+def _find_in(lines: list[TextBox], query: str, exact: bool) -> list[Match]:
     matches: list[Match] = []
     if not query.strip():
         return matches
@@ -421,7 +447,7 @@ def find_text(lines: list[TextBox], query: str, exact: bool = False) -> list[Mat
                 continue
             score = 1.0 if squeezed[s:e] == q else max(0.0, 1.0 - (edits + 0.5) / max(1, len(q)))
             matches.append(Match(_span_box(line, a, b), round(score, 3), text[a:b]))
-    return reading_order(matches)
+    return matches
 
 
 def _words(line: TextBox) -> list[TextBox]:
