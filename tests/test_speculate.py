@@ -425,3 +425,35 @@ def test_the_benchmark_suite_is_what_the_issue_asks() -> None:
 
     wrong = corrupt({"action": "click", "x": 500, "y": 500, "target": "OK"}, random.Random(1))
     assert 35 <= abs(wrong["x"] - 500) <= 80
+
+
+def test_a_change_growing_out_of_the_clicked_element_is_its_doing_before_a_click_only() -> None:
+    def screen(popup: bool, dialog: bool = False) -> Image.Image:
+        image = Image.new("RGB", (800, 500), "#e0e0e0")
+        draw = ImageDraw.Draw(image)
+        draw.rectangle([40, 40, 300, 80], fill="#ffffff", outline="#000000")  # a field
+        draw.text((50, 52), "Ada Lovelace", fill="#000000")
+        if popup:  # a tip window with its Close button
+            draw.rectangle([500, 300, 760, 460], fill="#fff8c0", outline="#000000")
+            draw.text((520, 330), "Tip of the day: macros", fill="#000000")
+            draw.rectangle([660, 420, 740, 450], fill="#d0d0d0", outline="#000000")
+            draw.text((675, 428), "Close", fill="#000000")
+        if dialog:  # something that opened far from where tracer acted
+            draw.rectangle([60, 200, 360, 400], fill="#304080", outline="#000000")
+        return image
+
+    close = (round(700 * 1000 / 800), round(435 * 1000 / 500))
+    closed = changed_elsewhere(screen(True), screen(False), [close])
+    assert closed > 0.005  # the tip window vanished outside the box around the button
+    assert changed_elsewhere(screen(True), screen(False), [close], connected=True) == 0
+    # A window opening elsewhere at the same time is not the click's doing.
+    both = changed_elsewhere(screen(True), screen(False, dialog=True), [close], connected=True)
+    assert both > 0.05
+
+    field = (round(80 * 1000 / 800), round(58 * 1000 / 500))  # on the field's text
+    previous = Previous(Click(action="click", x=close[0], y=close[1], target="Close"), "ok", None)
+    step = Click(action="click", x=field[0], y=field[1], target="the field")
+    verdict = check(step, screen(True), screen(False), previous, [close], 0, 4)
+    assert verdict.ok, verdict.reason
+    keys = check(Type(action="type", text="x"), screen(True), screen(False), previous, [close], 0, 4)
+    assert keys.status == "failed" and "changed away" in keys.reason

@@ -34,6 +34,8 @@ MATCH = 0.9  # normalised correlation the patch must reach at its new place
 FLAT = 8.0  # a patch whose grey levels vary less than this holds nothing to recognise
 ELSEWHERE = 0.005  # fraction of the screen changed away from the acted-on points: unexpected
 AROUND = 0.08  # half the side of the box around an acted-on point (as effects.NEAR)
+CAUSED = 0.15  # a changed region touching an acted-on point, at most this much of the screen,
+#                counts as the action's doing before a click (never before keys: see check())
 
 
 @dataclass(frozen=True)
@@ -96,10 +98,13 @@ def _element_box(gray: Any, point: tuple[int, int]) -> tuple[int, int, int, int]
 
 
 def changed_elsewhere(planned: Image.Image, current: Image.Image,
-                      acted: list[tuple[int, int]]) -> float:
+                      acted: list[tuple[int, int]], connected: bool = False) -> float:
     """The fraction of the screen that changed since ``planned`` away from where tracer acted:
     outside the box around each acted-on point (0..1000) and outside the element under it, at
-    a quarter of the image's size."""
+    a quarter of the image's size. ``connected``: a changed region that reaches into such a box
+    and covers at most CAUSED of the screen counts as the action's own doing too (the pop-up
+    whose Close button was clicked, disappearing; a menu dropping from the title clicked)."""
+    import numpy as np
     from PIL import ImageChops, ImageDraw
 
     if planned.size != current.size:
@@ -107,23 +112,38 @@ def changed_elsewhere(planned: Image.Image, current: Image.Image,
     gray = planned.convert("L")
     size = (max(1, planned.width // 4), max(1, planned.height // 4))
     diff = ImageChops.difference(gray.resize(size), current.convert("L").resize(size))
-    pixels = None
-    draw = ImageDraw.Draw(diff)
+    changed = np.asarray(diff) >= 16  # 16/255: not noise
+    keep = np.ones(changed.shape, dtype=bool)  # False: the action's own doing
+    pixels = np.array(gray)  # writable, as floodFill wants
     rx, ry = max(2, AROUND * size[0]), max(2, AROUND * size[1])
+    boxes = []
     for x, y in acted:
         cx, cy = x * size[0] / COORD_MAX, y * size[1] / COORD_MAX
-        draw.rectangle((cx - rx, cy - ry, cx + rx, cy + ry), fill=0)
-        try:
-            import numpy as np
-        except ImportError:  # pragma: no cover - opencv (and numpy with it) is a dependency
-            continue
-        pixels = np.array(gray) if pixels is None else pixels  # writable, as floodFill wants
+        boxes.append((cx - rx, cy - ry, cx + rx, cy + ry))
         box = _element_box(pixels, (x, y))
         if box is not None:
-            draw.rectangle((box[0] / 4 - 1, box[1] / 4 - 1, box[2] / 4 + 1, box[3] / 4 + 1),
-                           fill=0)
-    histogram = diff.histogram()
-    return sum(histogram[16:]) / (size[0] * size[1])  # 16/255: not noise
+            boxes.append((box[0] / 4 - 1, box[1] / 4 - 1, box[2] / 4 + 1, box[3] / 4 + 1))
+    acted_mask = _blank(size)
+    draw = ImageDraw.Draw(acted_mask)
+    for box in boxes:
+        draw.rectangle(box, fill=255)
+    near = np.asarray(acted_mask) > 0
+    keep &= ~near
+    if connected and changed.any():
+        import cv2
+
+        count, labels = cv2.connectedComponents(changed.astype(np.uint8), connectivity=8)
+        areas = np.bincount(labels.ravel(), minlength=count)
+        for label in np.unique(labels[near & changed]):
+            if label and areas[label] <= CAUSED * changed.size:
+                keep &= labels != label
+    return float((changed & keep).sum()) / changed.size
+
+
+def _blank(size: tuple[int, int]) -> Image.Image:
+    from PIL import Image
+
+    return Image.new("L", size, 0)
 
 
 def find_anchor(planned: Image.Image, current: Image.Image,
@@ -185,7 +205,10 @@ def check(step: _Step, planned: Image.Image | None, current: Image.Image | None,
                        f"forecast: {outcome or 'not run'}")
     if planned is None or current is None:
         return Verdict("unchecked", "no screenshot of the screen after the last step")
-    elsewhere = changed_elsewhere(planned, current, acted)
+    # Before a click, a change that grows out of the element just acted on is that action's
+    # doing (the target check below still has to find the click's own target in place);
+    # before keys, which have no target to check, only changes inside the acted-on boxes are.
+    elsewhere = changed_elsewhere(planned, current, acted, connected=not keys)
     if elsewhere > ELSEWHERE:
         return Verdict("failed", f"the screen changed away from where tracer acted "
                        f"({elsewhere:.1%} of it): something appeared that the forecast did not show")

@@ -424,6 +424,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--settle-quiet", default="0.15")
     parser.add_argument("--json", help="also write every outcome to this JSON file")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the run records (tracer logs format) to see each check")
     parser.add_argument("-v", "--verbose", action="store_true")
     parser.add_argument("--tracer-root", help="run `python -m tracer_cli` from this checkout")
     parser.add_argument("--project", type=float, default=20.0, help="also show the time per "
@@ -463,7 +465,10 @@ def main() -> None:
     finally:
         xvfb.terminate()
         xvfb.wait()
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep:
+            print(f"run records kept in {work / 'home' / 'runs'}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
     report(outcomes, modes, tasks, args)
     if args.json:
         Path(args.json).write_text(json.dumps([o.__dict__ for o in outcomes], indent=1))
