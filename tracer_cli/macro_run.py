@@ -278,10 +278,15 @@ class MacroRunner:
                                      monitor=self._monitor(instance))
                 try:
                     self._step(record, instance)
-                except StepFailed as exc:
+                except Interrupted:
+                    raise
+                except TracerError as exc:  # a step that failed, or could not run at all
                     record.outcome = f"failed: {exc}"
                     shot = f" (screenshot step-{number:03d}.png)" if record.image is not None else ""
-                    result = RunResult("failed", f"{instance.where}: {instance.describe()}: {exc}{shot}")
+                    failed = isinstance(exc, StepFailed)
+                    result = RunResult("failed" if failed else "error",
+                                       f"{instance.where}: {instance.describe()}: {exc}{shot}",
+                                       code=None if failed else exc.exit_code)
                     break
                 finally:
                     ran += 1
