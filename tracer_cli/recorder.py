@@ -14,6 +14,7 @@ import contextlib
 import io
 import math
 import queue
+import signal
 import threading
 import time
 from collections import Counter
@@ -515,6 +516,25 @@ def _monitor(index: int) -> tuple[Geometry, dict[str, int]]:
         screen.close()
 
 
+def _catch_signals(stop: threading.Event) -> dict[int, Any]:
+    """Ctrl-C and SIGTERM end the recording (and the recording is saved), also where they were
+    ignored when the process started (a background job: Python then installs no Ctrl-C
+    handler of its own). Only the main thread can set handlers; returns the ones replaced."""
+    from tracer_cli.killswitch import StopRequest
+
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    reasons = {signal.SIGINT: "interrupted with Ctrl-C", signal.SIGTERM: "interrupted by SIGTERM"}
+
+    def handle(signum: int, frame: object) -> None:
+        if isinstance(stop, StopRequest):
+            stop.request(reasons.get(signum, "interrupted"))
+        else:
+            stop.set()
+
+    return {signum: signal.signal(signum, handle) for signum in reasons}
+
+
 def _start(listener: Any, what: str, timeout: float = 5.0) -> None:
     listener.start()
     ready = threading.Thread(target=listener.wait, daemon=True)
@@ -606,6 +626,7 @@ def record(out: Path, settings: Settings | None = None, stop_hotkey: str | None 
     key_listener = keyboard.Listener(on_press=on_key(True), on_release=on_key(False))
     started = time.monotonic()
     stopped_by = ""
+    previous = _catch_signals(stop)
     try:
         if switch is not None:
             switch.start()
@@ -624,6 +645,8 @@ def record(out: Path, settings: Settings | None = None, stop_hotkey: str | None 
         else:
             stop.set()
     finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         for listener in (key_listener, mouse_listener):
             if listener.is_alive():
                 _stop_listener(listener)

@@ -40,13 +40,16 @@ def start_recorder(tmp_path: Path) -> Iterator[Callable[..., Recorder]]:
     still running."""
     started: list[Recorder] = []
 
-    def start(display: Display, out: Path, *args: str) -> Recorder:
+    def start(display: Display, out: Path, *args: str, ignore_sigint: bool = False) -> Recorder:
         log = tmp_path / f"recorder-{len(started)}.log"
+        # ignore_sigint: started the way a shell starts a background job (SIGINT ignored).
+        preexec = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignore_sigint else None
         with open(log, "wb") as sink:
             # -X faulthandler: a recorder that hangs is stopped with SIGABRT and shows where.
             proc = subprocess.Popen([sys.executable, "-X", "faulthandler", "-m", "tracer_cli",
                                      "record", str(out), *args],
-                                    env=display.env(), cwd=ROOT, stdout=sink, stderr=sink)
+                                    env=display.env(), cwd=ROOT, stdout=sink, stderr=sink,
+                                    preexec_fn=preexec)
         rec = Recorder(proc, log, out)
         started.append(rec)
         wait_until(lambda: "recording monitor" in rec.output() or proc.poll() is not None, 30,
@@ -121,11 +124,13 @@ def test_record_then_replay_after_the_window_moved(display: Display, start_notes
     assert state["clicks"] == ["Save", "Clear", "Save"]
 
 
+@pytest.mark.parametrize("ignored", [False, True], ids=["foreground", "sigint-ignored"])
 def test_ctrl_c_saves_what_was_recorded(display: Display, start_notes: Callable[..., Notes],
-                                        start_recorder: Callable[..., Recorder], tmp_path: Path) -> None:
+                                        start_recorder: Callable[..., Recorder], tmp_path: Path,
+                                        ignored: bool) -> None:
     start_notes(display)
     out = tmp_path / "interrupted.yaml"
-    rec = start_recorder(display, out, "--stop-hotkey", "")
+    rec = start_recorder(display, out, "--stop-hotkey", "", ignore_sigint=ignored)
     click_at(display, 100 + SAVE[0], 80 + SAVE[1])
     xdotool(display, "type", "--delay", "40", "a-B c")
     xdotool(display, "key", "ctrl+s", "ctrl+shift+Tab", "Escape", "F5", "shift+Tab")
