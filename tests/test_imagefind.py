@@ -3,7 +3,6 @@ finding a cut anchor again after a real X window moved."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from tests.conftest import Display, Program
-from tests.e2e.conftest import wait_for_window, xdotool
+from tests.e2e.conftest import grab, show_in_xterm, xdotool
 from tracer_cli.errors import ActionError
 from tracer_cli.imagefind import cut_anchor, find_image
 from tracer_cli.ocr import Box
@@ -101,30 +100,12 @@ def test_cut_anchor_near_the_edge() -> None:
 
 
 
-def grab(display: Display) -> Image.Image:
-    from tracer_cli.screen import MssScreen, wait_settled
-
-    screen = MssScreen()
-    try:
-        wait_settled(screen, quiet=0.3, timeout=5)
-        return screen.capture().image
-    finally:
-        screen.close()
-
-
 @pytest.mark.display
 def test_cut_anchor_is_found_after_the_window_moved(display: Display, programs: Callable[..., Program],
                                                     tmp_path: Path) -> None:
     title = "tracer-imagefind"
-    (tmp_path / "show.sh").write_text(
-        "clear; printf 'Settings\\n  [ Apply ]   [ Close ]\\nversion 7.1\\n'; touch ready; sleep 120\n")
-    program = programs(display, ["xterm", "-T", title, "-geometry", "40x8+60+50", "-xrm",
-                              "*cursorBlink: false", "-e", "sh", "-c", f"cd {tmp_path} && sh show.sh"],
-                    "xterm")
-    window = wait_for_window(program, f"^{title}$")
-    deadline = time.monotonic() + 10
-    while not (tmp_path / "ready").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    window = show_in_xterm(programs, display, tmp_path, title, "40x8+60+50",
+                           ["Settings", "  [ Apply ]   [ Close ]", "version 7.1"])
     before = grab(display)
     # "Apply" is in the second row, columns 4..8 of a 6x13 font, 2 px inside the window.
     point = (60 + 2 + 6 * 6, 50 + 2 + 13 + 6)

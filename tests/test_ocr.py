@@ -6,7 +6,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from tests.conftest import EXAMPLES, ROOT, Display, Program
-from tests.e2e.conftest import wait_for_window, xdotool
+from tests.e2e.conftest import grab, show_in_xterm, wait_for_window, xdotool
 from tracer_cli.errors import ConfigError
 from tracer_cli.ocr import (
     Box,
@@ -224,22 +223,10 @@ def test_engine_reads_a_drawn_image(engine: str) -> None:
 
 
 
-def capture(display: Display) -> Image.Image:
-    from tracer_cli.screen import MssScreen, wait_settled
-
-    assert display.name == __import__("os").environ["DISPLAY"]
-    screen = MssScreen()
-    try:
-        wait_settled(screen, quiet=0.3, timeout=5)
-        return screen.capture().image
-    finally:
-        screen.close()
-
-
 def demo_form(display: Display, programs: Callable[..., Program]) -> Image.Image:
     program = programs(display, [sys.executable, str(EXAMPLES / "demo_form.py")], "demo form")
     wait_for_window(program, "^tracer demo form$")
-    return capture(display)
+    return grab(display)
 
 
 def widget(display: Display, relx: float, rely: float, half_w: int, half_h: int) -> Box:
@@ -284,20 +271,11 @@ XTERM_LINES = ["first line alpha", "Save As", "OK   Cancel", "release 2024.3 not
 @pytest.mark.parametrize("engine", ENGINES)
 def test_engine_reads_an_xterm(engine: str, display: Display, programs: Callable[..., Program],
                                tmp_path: Path) -> None:
-    script = tmp_path / "show.sh"
-    script.write_text("clear; printf '%s\\n' " + " ".join(f"'{t}'" for t in XTERM_LINES) +
-                      "; touch ready; sleep 120\n")
     title = "tracer-ocr-xterm"
-    program = programs(display, ["xterm", "-T", title, "-geometry", "60x12+40+30", "-xrm",
-                              "*cursorBlink: false", "-e", "sh", "-c", f"cd {tmp_path} && sh show.sh"],
-                    "xterm")
-    window = wait_for_window(program, f"^{title}$")
-    deadline = time.monotonic() + 10
-    while not (tmp_path / "ready").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    window = show_in_xterm(programs, display, tmp_path, title, "60x12+40+30", XTERM_LINES)
     geometry = xdotool(display, "getwindowgeometry", window)
     assert "40,30" in geometry, geometry
-    image = capture(display)
+    image = grab(display)
     lines = get_engine(engine).read(image)
     texts = " | ".join(t.text for t in lines)
     rows = []

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import re
 import signal
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from tests.conftest import APPS, EXAMPLES, ROOT, Display, Program, run_tracer
 
@@ -133,6 +135,41 @@ def start_clicklog(programs: Callable[..., Program], tmp_path: Path) -> Callable
 def clicklog(display: Display, start_clicklog: Callable[[Display], ClickLog]) -> ClickLog:
     """clicklog filling the 1280x800 display."""
     return start_clicklog(display)
+
+
+def grab(display: Display) -> Image.Image:
+    """The first monitor of ``display`` once it has stopped changing (a frame being drawn
+    would make a flaky picture)."""
+    from tracer_cli.screen import MssScreen, wait_settled
+
+    previous = os.environ.get("DISPLAY")
+    os.environ["DISPLAY"] = display.name
+    try:
+        screen = MssScreen()
+    finally:
+        if previous is None:
+            del os.environ["DISPLAY"]
+        else:
+            os.environ["DISPLAY"] = previous
+    try:
+        wait_settled(screen, quiet=0.3, timeout=5)
+        return screen.capture().image
+    finally:
+        screen.close()
+
+
+def show_in_xterm(programs: Callable[..., Program], display: Display, folder: Path, title: str,
+                  geometry: str, lines: list[str]) -> str:
+    """An xterm (6x13 font, no blinking cursor) titled ``title`` at ``geometry`` showing
+    ``lines``; returns its window id once they are on the screen."""
+    quoted = " ".join("'" + line.replace("'", "'\\''") + "'" for line in lines)
+    (folder / "show.sh").write_text(f"clear; printf '%s\\n' {quoted}; touch ready; sleep 120\n")
+    program = programs(display, ["xterm", "-T", title, "-geometry", geometry, "-xrm",
+                                 "*cursorBlink: false", "-e", "sh", "-c", f"cd {folder} && sh show.sh"],
+                       "xterm")
+    window = wait_for_window(program, f"^{title}$")
+    wait_until(lambda: (folder / "ready").exists(), 10, "the xterm to show its text")
+    return window
 
 
 class Notes(Program):

@@ -11,12 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import mss
 import pytest
 from PIL import Image
 
 from tests.conftest import Display, run_tracer
-from tests.e2e.conftest import Notes, park_pointer, plan, pointer, run_dir, tracer_env
+from tests.e2e.conftest import Notes, grab, park_pointer, plan, pointer, run_dir, tracer_env
 
 pytestmark = pytest.mark.display
 
@@ -37,12 +36,6 @@ def write(tmp_path: Path, text: str, name: str = "macro.yaml") -> Path:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def grab(display: Display) -> Image.Image:
-    with mss.MSS(display=display.name) as sct:
-        shot = sct.grab(sct.monitors[1])
-        return Image.frombytes("RGB", shot.size, shot.bgra, "raw", "BGRX")
 
 
 def test_text_targets_follow_a_moved_window(display: Display, start_notes: Callable[..., Notes],
