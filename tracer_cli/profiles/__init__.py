@@ -50,6 +50,16 @@ class PlanRequest:
     image_format: str = "png"
     revision: Revision | None = None  # set when the last forecast stopped holding
 
+    def history_text(self) -> str:
+        """The steps done so far with their outcomes, then the revision note if there is one
+        (the plain-text history the tracer1 and qwen3-vl prompts share)."""
+        if not self.history:
+            text = "No steps executed yet."
+        else:
+            lines = [f"{h.number}. {h.description} -> {h.outcome}" for h in self.history]
+            text = "Steps executed so far (oldest first):\n" + "\n".join(lines)
+        return text + (f"\n\n{self.revision.text()}" if self.revision else "")
+
 
 class Profile(Protocol):
     name: str

@@ -130,15 +130,6 @@ _BBOX_2D = re.compile(r"\"bbox_2d\"\s*:\s*\[\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s*,"
                       r"\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s*\]")
 
 
-def _history(request: PlanRequest) -> str:
-    if not request.history:
-        text = "No steps executed yet."
-    else:
-        lines = [f"{h.number}. {h.description} -> {h.outcome}" for h in request.history]
-        text = "Steps executed so far (oldest first):\n" + "\n".join(lines)
-    return text + (f"\n\n{request.revision.text()}" if request.revision else "")
-
-
 def _clip(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit - 3] + "..."
@@ -316,7 +307,7 @@ class Qwen3VLProfile:
         return [
             {"role": "system", "content": _system(ACTIONS, PLAN_RULES.format(horizon=request.horizon))},
             {"role": "user", "content": [
-                {"type": "text", "text": f"Task: {request.task}\n\n{_history(request)}\n\n"
+                {"type": "text", "text": f"Task: {request.task}\n\n{request.history_text()}\n\n"
                                          "The current screen:"},
                 {"type": "image_url", "image_url": {"url": data_url(request.image, request.image_format)}},
                 {"type": "text", "text": f"Give the next steps (at most {request.horizon}), each an "

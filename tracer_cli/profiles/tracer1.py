@@ -42,15 +42,6 @@ GROUND = """You locate elements on a screenshot. Answer with one JSON object and
 the screenshot ((0,0) top-left, (1000,1000) bottom-right)."""
 
 
-def _history_text(request: PlanRequest) -> str:
-    if not request.history:
-        text = "No steps executed yet."
-    else:
-        lines = [f"{h.number}. {h.description} -> {h.outcome}" for h in request.history]
-        text = "Steps executed so far (oldest first):\n" + "\n".join(lines)
-    return text + (f"\n\n{request.revision.text()}" if request.revision else "")
-
-
 @PROFILES.register("tracer1")
 class Tracer1Profile:
     name = "tracer1"
@@ -62,7 +53,7 @@ class Tracer1Profile:
         return [
             {"role": "system", "content": SYSTEM.format(horizon=request.horizon)},
             {"role": "user", "content": [
-                {"type": "text", "text": f"Task: {request.task}\n\n{_history_text(request)}\n\n"
+                {"type": "text", "text": f"Task: {request.task}\n\n{request.history_text()}\n\n"
                                          "The current screen:"},
                 {"type": "image_url",
                  "image_url": {"url": data_url(request.image, request.image_format)}},
