@@ -84,3 +84,32 @@ def test_dry_run_resolves_points_and_sends_nothing(tmp_path: Path) -> None:
     assert [p.points for p in planned] == [[(10, 20)], [], [], []]
     assert planned[3].status.startswith("agent sub-task")
     assert list(shots) == [2] and actuator.calls == []
+
+
+class CharBoxes:
+    """An OCR engine that reads one line, 'OK Cancel', with a box per character, at the
+    same place of whatever image it is given."""
+
+    name = "fake"
+
+    def read(self, image: object) -> list:
+        from tracer_cli.ocr import Box, TextBox
+
+        chars = [TextBox(c, Box(10 + 10 * i, 5, 18 + 10 * i, 25), 0.99) for i, c in enumerate("OKCancel")]
+        return [TextBox("OK Cancel", Box(10, 5, 88, 25), 0.99, tuple(chars))]
+
+
+def test_a_word_inside_a_line_read_in_a_region_is_placed_in_monitor_pixels() -> None:
+    from PIL import Image
+
+    from tracer_cli.macro import Target
+
+    finder = Finder()
+    finder._engine = CharBoxes()
+    image = Image.new("RGB", (800, 600), "white")
+    found = finder.locate(image, Target(text="Cancel"), Path("."), (300, 200, 200, 100))
+    assert found is not None
+    # "Cancel" is characters 2..7 of the line: x 30..88 in the region, y 5..25; the region
+    # starts at (300, 200).
+    assert found.box == (330, 205, 388, 225)
+    assert found.point == (359, 215)

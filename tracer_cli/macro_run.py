@@ -100,15 +100,16 @@ class Finder:
     def lines(self, image: Image.Image, region: tuple[int, int, int, int] | None) -> list[TextBox]:
         """The OCR lines of ``image`` (a monitor's screenshot) or of a region of it, in the
         monitor's pixels."""
-        from tracer_cli.ocr import get_engine
+        from tracer_cli.ocr import Box, get_engine, read_region
 
-        crop, (ox, oy) = _crop(image, region)
+        crop, _ = _crop(image, region)
         key = (zlib.crc32(crop.tobytes()), region)
         if key not in self._lines:
             if self._engine is None:
                 self._engine = get_engine(self.engine_name)
-            read = self._engine.read(crop)
-            self._lines = {key: [_shift_line(line, ox, oy) for line in read]}  # keep the latest only
+            box = None if region is None else Box(region[0], region[1], region[0] + region[2],
+                                                  region[1] + region[3])
+            self._lines = {key: read_region(self._engine, image, box)}  # keep the latest only
         return self._lines[key]
 
     def template(self, path: Path) -> Image.Image:
@@ -179,14 +180,6 @@ def _crop(image: Image.Image, region: tuple[int, int, int, int] | None
         raise StepFailed(f"region {list(region)} lies outside the {image.width}x{image.height} monitor",
                          "fix the step's region")
     return image.crop((left, top, right, bottom)), (left, top)
-
-
-def _shift_line(line: TextBox, dx: int, dy: int) -> TextBox:
-    if not dx and not dy:
-        return line
-    from dataclasses import replace
-
-    return replace(line, box=line.box.shifted(dx, dy))
 
 
 def _shift_match(match: Match, dx: int, dy: int) -> Match:
