@@ -66,6 +66,21 @@ def test_scroll_keeps_its_sign(dy: int) -> None:
     assert calls == [("scroll", 2560, 200, dy)]
 
 
+def test_scroll_without_a_point_turns_the_wheel_at_the_pointer() -> None:
+    """As OSWorld's executor does for a Qwen3-VL scroll without a coordinate."""
+    actuator = RecordingActuator(pointer=(2000, 300))  # on the second monitor
+    done = execute(parse_step({"action": "scroll", "dy": -5}), SECOND, actuator)
+    assert actuator.calls == [("scroll", 2000, 300, -5)]
+    assert done.points == [(2000, 300)]
+
+
+def test_scroll_without_a_point_is_refused_when_the_pointer_is_on_another_monitor() -> None:
+    actuator = RecordingActuator(pointer=(100, 300))  # on the primary, not the chosen monitor
+    with pytest.raises(ActionError, match="not on monitor 2"):
+        execute(parse_step({"action": "scroll", "dy": -5}), SECOND, actuator)
+    assert actuator.calls == []
+
+
 def test_drag_maps_both_points() -> None:
     done, calls = run({"action": "drag", "x": 100, "y": 100, "x2": 900, "y2": 500})
     assert calls == [("drag", 1920 + 128, 80, 1920 + 1152, 400)]
@@ -184,6 +199,15 @@ def test_execute_click_on_the_real_display(gui: Any) -> None:
     done = execute(parse_step({"action": "click", "x": 250, "y": 750, "target": "t"}), geometry, gui)
     assert done.points == [(320, 600)]
     assert pointer() == (320, 600)
+
+
+@pytest.mark.display
+def test_a_scroll_without_a_point_happens_at_the_real_pointer(gui: Any) -> None:
+    gui.click(700, 500)
+    assert gui.position() == (700, 500)
+    done = execute(parse_step({"action": "scroll", "dy": 2}), Geometry(Rect(0, 0, 1280, 800)), gui)
+    assert done.points == [(700, 500)]
+    assert pointer() == (700, 500)
 
 
 @pytest.mark.display

@@ -29,6 +29,7 @@ from tracer_cli.plan import (
     parse_plan,
     parse_step,
     plan_schema,
+    step_dict,
 )
 from tracer_cli.plan import Done as DoneStep
 
@@ -128,9 +129,8 @@ def test_garbage_is_rejected(text: str, expected: str) -> None:
 
 @pytest.mark.parametrize(("step", "where", "detail"), [
     ({**CLICK, "x": "500"}, "trajectory[0].x", "valid integer"),
-    ({**CLICK, "x": 500.5}, "trajectory[0].x", "500.5"),
-    ({**CLICK, "y": 250.0}, "trajectory[0].y", "valid integer"),
     ({**CLICK, "x": True}, "trajectory[0].x", "valid integer"),
+    ({**CLICK, "x": 1000.5}, "trajectory[0].x", "less than or equal to 1000"),
     ({**CLICK, "target": 7}, "trajectory[0].target", "valid string"),
     ({"action": "hotkey", "keys": "ctrl+c"}, "trajectory[0].keys", "valid list"),
     ({"action": "hotkey", "keys": ["ctrl", 3]}, "trajectory[0].keys[1]", "valid string"),
@@ -175,10 +175,30 @@ def test_missing_action_is_rejected() -> None:
     assert "action" in message
 
 
-def test_extra_field_in_a_step_is_rejected() -> None:
+def test_fractional_points_are_kept() -> None:
+    """A model (or a profile converting absolute pixels) may give fractions: no precision lost."""
+    plan = parse_plan(answer({**CLICK, "x": 500.5, "y": 250.0}), 5)
+    assert plan.first.points() == [(500.5, 250.0)]
+    assert plan.first.describe() == "click (500.5,250) 'the OK button'"
+
+
+def test_a_field_that_could_change_the_step_is_rejected_with_the_reason() -> None:
     message = rejection(answer({**CLICK, "button": "left"}))
     assert "trajectory[0].button" in message
-    assert "Extra inputs are not permitted" in message
+    assert "tracer cannot tell what it would change" in message
+
+
+@pytest.mark.parametrize("step", [
+    {"action": "drag", "x": 1, "y": 2, "x2": 3, "y2": 4, "target": "the slider"},
+    {"action": "scroll", "x": 500, "y": 500, "dy": -3, "target": "the list"},
+    {**CLICK, "description": "the blue OK button", "confidence": 0.9},
+    {"action": "type", "text": "hi", "element": "the search field"},
+])
+def test_fields_that_only_describe_a_step_are_kept_as_notes(step: dict[str, Any]) -> None:
+    plan = parse_plan(answer(step), 5)
+    extra = {k: v for k, v in step.items() if k not in type(plan.first).model_fields}
+    assert plan.first.notes == {k: v if isinstance(v, str) else json.dumps(v) for k, v in extra.items()}
+    assert step_dict(plan.first)["notes"] == plan.first.notes  # the run record keeps them
 
 
 def test_extra_field_named_like_an_action_is_named() -> None:
@@ -187,11 +207,11 @@ def test_extra_field_named_like_an_action_is_named() -> None:
     assert "trajectory[0].type" in message
 
 
-def test_extra_top_level_field_is_rejected() -> None:
-    data = {"thought": "t", "trajectory": [CLICK], "confidence": 0.9}
-    message = rejection(json.dumps(data))
-    assert "confidence" in message
-    assert "Extra inputs are not permitted" in message
+def test_top_level_fields_that_only_describe_are_notes_others_are_rejected() -> None:
+    plan = parse_plan(json.dumps({"thought": "t", "trajectory": [CLICK], "confidence": 0.9}), 5)
+    assert plan.notes == {"confidence": "0.9"}
+    message = rejection(json.dumps({"thought": "t", "trajectory": [CLICK], "repeat": 3}))
+    assert "repeat" in message and "cannot tell what it would change" in message
 
 
 def test_click_needs_both_coordinates_or_neither() -> None:
@@ -456,7 +476,7 @@ def _check_accepted(plan: Plan, horizon: int) -> None:
     assert 1 <= len(plan.trajectory) <= horizon
     for step in plan.trajectory:
         for x, y in step.points():
-            assert type(x) is int and type(y) is int
+            assert type(x) in (int, float) and type(y) in (int, float)
             assert 0 <= x <= COORD_MAX and 0 <= y <= COORD_MAX
     for step in plan.trajectory[:-1]:
         assert not step.is_terminal

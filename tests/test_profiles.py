@@ -179,12 +179,14 @@ def test_qwen_key_becomes_a_hotkey(qwen: Any, keys: Any, expected: list[str]) ->
     ({"action": "scroll", "coordinate": [500, 600], "pixels": -5}, (500, 600, -5)),
     ({"action": "scroll", "coordinate": [500, 600], "pixels": 3.4}, (500, 600, 3)),
     ({"action": "scroll", "coordinate": [500, 600], "pixels": 0.2}, (500, 600, 1)),
-    ({"action": "scroll", "pixels": -500}, (500, 500, -50)),
+    ({"action": "scroll", "pixels": -500}, (None, None, -50)),
 ])
 def test_qwen_scroll_pixels_are_wheel_clicks_positive_up(
-        qwen: Any, arguments: dict[str, Any], expected: tuple[int, int, int]) -> None:
+        qwen: Any, arguments: dict[str, Any], expected: tuple[int | None, int | None, int]) -> None:
+    """Without a coordinate the wheel turns at the pointer (OSWorld's executor), not the centre."""
     x, y, dy = expected
-    assert steps(qwen.parse(call(arguments), request())) == [{"action": "scroll", "x": x, "y": y, "dy": dy}]
+    where = {} if x is None else {"x": x, "y": y}
+    assert steps(qwen.parse(call(arguments), request())) == [{"action": "scroll", **where, "dy": dy}]
 
 
 def test_qwen_mouse_move_sets_the_cursor_for_drag_scroll_and_clicks(qwen: Any) -> None:
@@ -323,7 +325,7 @@ def test_tars_other_pointer_actions(tars: Any) -> None:
         "action": "drag", "x": 500, "y": 500, "x2": 250, "y2": 250}
     assert one("scroll(point='<point>644 364</point>', direction='down')") == {
         "action": "scroll", "x": 500, "y": 500, "dy": -5}
-    assert one("scroll(direction='up')") == {"action": "scroll", "x": 500, "y": 500, "dy": 5}
+    assert one("scroll(direction='up')") == {"action": "scroll", "dy": 5}  # at the pointer
 
 
 @pytest.mark.parametrize(("key", "expected"), [

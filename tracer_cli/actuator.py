@@ -24,6 +24,9 @@ MODIFIERS = ("ctrl", "shift", "alt", "win", "command", "option")
 class Actuator(Protocol):
     def size(self) -> tuple[int, int]: ...
 
+    def position(self) -> tuple[int, int]:
+        """Where the pointer is, in input coordinates."""
+
     def safe_point(self, x: int, y: int) -> tuple[int, int]: ...
 
     def click(self, x: int, y: int, button: str = "left", clicks: int = 1) -> None: ...
@@ -52,6 +55,8 @@ class Executed:
 def target_points(step: _Step, geometry: Geometry, actuator: Actuator) -> list[tuple[int, int]]:
     """Where the step's points land, in the actuator's coordinates. Refuses any point outside
     the monitor the user chose."""
+    if isinstance(step, Scroll) and not step.points():
+        return [_pointer_on(geometry, actuator)]
     points = []
     for x, y in step.points():
         dx, dy = geometry.to_desktop(x, y)
@@ -59,6 +64,17 @@ def target_points(step: _Step, geometry: Geometry, actuator: Actuator) -> list[t
             raise ActionError(f"point ({x},{y}) falls outside monitor {geometry.index}")
         points.append(actuator.safe_point(*geometry.to_input(x, y)))
     return points
+
+
+def _pointer_on(geometry: Geometry, actuator: Actuator) -> tuple[int, int]:
+    """The pointer's position, for a scroll without a point; refused when the pointer is not on
+    the monitor the user chose (tracer never acts elsewhere)."""
+    x, y = actuator.position()
+    sx, sy = geometry.input_scale
+    if not geometry.monitor.contains(x * sx, y * sy):
+        raise ActionError(f"the scroll has no point and the pointer ({x},{y}) is not on monitor "
+                          f"{geometry.index}; the model must name where to scroll")
+    return x, y
 
 
 def execute(step: _Step, geometry: Geometry, actuator: Actuator,
@@ -91,12 +107,17 @@ def execute(step: _Step, geometry: Geometry, actuator: Actuator,
 class RecordingActuator:
     """Does nothing but remember what it was asked to do (dry runs and unit tests)."""
 
-    def __init__(self, size: tuple[int, int] = (1920, 1080)) -> None:
+    def __init__(self, size: tuple[int, int] = (1920, 1080),
+                 pointer: tuple[int, int] = (960, 540)) -> None:
+        self.pointer = pointer
         self._size = size
         self.calls: list[tuple] = []
 
     def size(self) -> tuple[int, int]:
         return self._size
+
+    def position(self) -> tuple[int, int]:
+        return self.pointer
 
     def safe_point(self, x: int, y: int) -> tuple[int, int]:
         return x, y
@@ -185,6 +206,10 @@ class PyAutoGUIActuator:
     def size(self) -> tuple[int, int]:
         w, h = self._gui.size()
         return int(w), int(h)
+
+    def position(self) -> tuple[int, int]:
+        x, y = self._gui.position()
+        return int(x), int(y)
 
     def safe_point(self, x: int, y: int) -> tuple[int, int]:
         """Never park the pointer on a fail-safe corner pixel ourselves: the next action would

@@ -1,7 +1,12 @@
 """The plan contract: what a planner must answer, typed, validated and described.
 
-A plan is ``{"thought": "...", "trajectory": [STEP, ...]}`` with 1..K steps. Points are integers
-0..1000 relative to the width and height of the screenshot the model was shown.
+A plan is ``{"thought": "...", "trajectory": [STEP, ...]}`` with 1..K steps. Points are numbers
+0..1000 relative to the width and height of the screenshot the model was shown (integers in the
+prompt; fractions kept when a profile converts a family's absolute pixels, so no precision is lost).
+
+Fields a model adds that only describe a step (a drag's ``target``, a ``description``, a
+``confidence``) are accepted and kept in the step's ``notes``; a field the contract does not know
+is refused with the reason, since tracer cannot tell what it would change.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from pydantic import (
     Field,
     TypeAdapter,
     ValidationError,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -23,7 +29,45 @@ from pydantic import (
 from tracer_cli.errors import PlanError
 
 COORD_MAX = 1000
-Coord = Annotated[int, Field(ge=0, le=COORD_MAX)]
+# Integers in the schema that prompts and grammars teach; fractions accepted as well.
+Coord = Annotated[int | float, Field(ge=0, le=COORD_MAX, allow_inf_nan=False),
+                  WithJsonSchema({"type": "integer", "minimum": 0, "maximum": COORD_MAX})]
+
+# Field names that describe a step (or a plan) without changing what it does. A model that adds
+# one is not wrong; its value is kept in ``notes`` for the run record.
+DESCRIPTIVE = frozenset({
+    "target", "description", "desc", "element", "label", "confidence", "reason", "reasoning",
+    "note", "comment", "explanation", "why", "purpose", "intent", "goal", "expected",
+    "expectation", "expected_result", "thought", "thoughts", "observation", "summary", "id",
+    "step", "analysis",
+})
+NOTE_LIMIT = 300
+
+
+def _note(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    text = " ".join(text.split())
+    return text if len(text) <= NOTE_LIMIT else text[:NOTE_LIMIT - 3] + "..."
+
+
+def _collect_notes(fields: Any, data: Any) -> Any:
+    """Move the descriptive fields a model added (those the model class lacks) into ``notes``."""
+    if not isinstance(data, dict):
+        return data
+    extra = {k: v for k, v in data.items() if k not in fields and k in DESCRIPTIVE}
+    given = data.get("notes")
+    if not extra and (given is None or isinstance(given, dict)):
+        return data
+    notes = dict(given) if isinstance(given, dict) else ({} if given is None else {"notes": given})
+    notes.update(extra)
+    rest = {k: v for k, v in data.items() if k not in extra}
+    rest["notes"] = {str(k): _note(v) for k, v in notes.items()}
+    return rest
+
+
+def fmt(value: float) -> str:
+    """A coordinate as people read it: 250, or 392.5 when a profile kept a fraction."""
+    return f"{value:g}" if float(value).is_integer() else f"{value:.1f}"
 
 # Key names the actuator understands (pyautogui's names), plus common aliases models write.
 _NAMED_KEYS = {
@@ -59,11 +103,18 @@ def normalize_key(name: str) -> str:
 class _Step(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
+    notes: dict[str, str] = Field(default_factory=dict)  # descriptive fields the model added
+
+    @model_validator(mode="before")
+    @classmethod
+    def _notes(cls, data: Any) -> Any:
+        return _collect_notes(cls.model_fields, data)
+
     @property
     def is_terminal(self) -> bool:
         return False
 
-    def points(self) -> list[tuple[int, int]]:
+    def points(self) -> list[tuple[float, float]]:
         """Model-space points this step acts on, in order."""
         return []
 
@@ -90,15 +141,15 @@ class _PointStep(_Step):
     def needs_grounding(self) -> bool:
         return self.x is None
 
-    def points(self) -> list[tuple[int, int]]:
+    def points(self) -> list[tuple[float, float]]:
         return [] if self.x is None or self.y is None else [(self.x, self.y)]
 
-    def at(self, x: int, y: int) -> _PointStep:
+    def at(self, x: float, y: float) -> _PointStep:
         """The same step at another point (where a grounder found its target)."""
         return self.model_copy(update={"x": x, "y": y})
 
     def describe(self) -> str:
-        where = "" if self.x is None else f" ({self.x},{self.y})"
+        where = "" if self.x is None or self.y is None else f" ({fmt(self.x)},{fmt(self.y)})"
         return f"{self.action}{where} {self.target!r}"  # type: ignore[attr-defined]
 
 
@@ -145,10 +196,18 @@ class Hotkey(_Step):
 
 
 class Scroll(_Step):
+    """Turn the wheel at (x, y), or where the pointer is when the step has no point."""
+
     action: Literal["scroll"]
-    x: Coord
-    y: Coord
+    x: Coord | None = None
+    y: Coord | None = None
     dy: int = Field(ge=-50, le=50)
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> Scroll:
+        if (self.x is None) != (self.y is None):
+            raise ValueError("give both x and y, or neither (then the wheel turns at the pointer)")
+        return self
 
     @field_validator("dy")
     @classmethod
@@ -157,11 +216,12 @@ class Scroll(_Step):
             raise ValueError("dy must not be 0 (negative scrolls down, positive up)")
         return dy
 
-    def points(self) -> list[tuple[int, int]]:
-        return [(self.x, self.y)]
+    def points(self) -> list[tuple[float, float]]:
+        return [] if self.x is None or self.y is None else [(self.x, self.y)]
 
     def describe(self) -> str:
-        return f"scroll ({self.x},{self.y}) dy={self.dy}"
+        where = "at the pointer" if self.x is None or self.y is None else f"({fmt(self.x)},{fmt(self.y)})"
+        return f"scroll {where} dy={self.dy}"
 
 
 class Drag(_Step):
@@ -171,11 +231,11 @@ class Drag(_Step):
     x2: Coord
     y2: Coord
 
-    def points(self) -> list[tuple[int, int]]:
+    def points(self) -> list[tuple[float, float]]:
         return [(self.x, self.y), (self.x2, self.y2)]
 
     def describe(self) -> str:
-        return f"drag ({self.x},{self.y})->({self.x2},{self.y2})"
+        return f"drag ({fmt(self.x)},{fmt(self.y)})->({fmt(self.x2)},{fmt(self.y2)})"
 
 
 class Wait(_Step):
@@ -224,6 +284,12 @@ class Plan(BaseModel):
 
     thought: str = Field(default="", max_length=2000)
     trajectory: list[Step] = Field(min_length=1)
+    notes: dict[str, str] = Field(default_factory=dict)  # descriptive fields the model added
+
+    @model_validator(mode="before")
+    @classmethod
+    def _notes(cls, data: Any) -> Any:
+        return _collect_notes(cls.model_fields, data)
 
     @field_validator("trajectory")
     @classmethod
@@ -240,7 +306,8 @@ class Plan(BaseModel):
     def to_dict(self) -> dict[str, Any]:
         """The plan as contract JSON: each step's action first, unset optional fields left out."""
         steps = [step_dict(s) for s in self.trajectory]
-        return {"thought": self.thought, "trajectory": steps}
+        out: dict[str, Any] = {"thought": self.thought, "trajectory": steps}
+        return {**out, "notes": dict(self.notes)} if self.notes else out
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False)
@@ -254,6 +321,9 @@ def step_dict(step: _Step) -> dict[str, Any]:
 def plan_schema(horizon: int) -> dict[str, Any]:
     """The JSON schema of a plan with at most ``horizon`` steps (for grammars and prompts)."""
     schema = Plan.model_json_schema()
+    schema["properties"].pop("notes", None)
+    for step in schema.get("$defs", {}).values():
+        step.get("properties", {}).pop("notes", None)
     schema["properties"]["trajectory"]["maxItems"] = horizon
     schema["required"] = ["thought", "trajectory"]
     return schema
@@ -305,6 +375,10 @@ def format_validation_error(exc: ValidationError) -> str:
     for err in exc.errors(include_url=False):
         where = _loc(tuple(err["loc"]))
         msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = ("not a field of this action, refused because tracer cannot tell what it "
+                   "would change; leave it out (fields that only describe the step, such as "
+                   "target or description, are kept as notes)")
         got = err.get("input")
         shown = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
         parts.append(f"{where}: {msg}{shown}")

@@ -19,7 +19,8 @@ How the answer maps onto the plan contract (only the first step is executed, as 
   the cursor left by an earlier call of the same answer; with neither it is rejected;
 - scroll -> ``pixels`` are taken as mouse-wheel clicks, as OSWorld's executor passes them to
   pyautogui.scroll (the prompt says so); rounded, at least one, clamped to +-50; the wheel turns
-  at ``coordinate``, else the cursor, else the screen's centre;
+  at ``coordinate``, else the cursor of an earlier call, else wherever the pointer is (as
+  OSWorld's executor does; refused when the pointer is not on the chosen monitor);
 - middle_click, triple_click, hscroll have no counterpart in the contract and are not declared.
 Coordinates outside 0..1000 are rejected, not clamped: they mean the model used another space
 (absolute pixels, usually), and a clamped point would click the wrong element.
@@ -47,7 +48,6 @@ ACTIONS = ("key", "type", "mouse_move", "left_click", "left_click_drag", "right_
            "double_click", "scroll", "wait", "terminate", "answer")
 WAIT_DEFAULT = 2.0
 MAX_WHEEL_CLICKS = 50
-CENTRE = (COORD_MAX // 2, COORD_MAX // 2)
 
 _ACTION_HELP = {
     "key": "Press keys together (a shortcut) and release them in reverse order.",
@@ -58,7 +58,7 @@ _ACTION_HELP = {
                        "`coordinate` and release.",
     "right_click": "Click the right mouse button at (x, y).",
     "double_click": "Double-click the left mouse button at (x, y).",
-    "scroll": "Turn the mouse wheel at `coordinate` (the centre of the screen if omitted).",
+    "scroll": "Turn the mouse wheel at `coordinate` (where the mouse is if omitted).",
     "wait": "Wait some seconds for the screen to change.",
     "terminate": "End the task and report whether it succeeded.",
     "answer": "Give the answer to a question the task asks, then end the task.",
@@ -275,9 +275,12 @@ class _Reader:
             raise PlanError(f"scroll needs \"pixels\", a non-zero number of wheel clicks "
                             f"(positive up, negative down; got {pixels!r:.40})")
         clicks = max(1, min(MAX_WHEEL_CLICKS, round(abs(pixels))))
-        x, y = _point(args["coordinate"], "coordinate") if "coordinate" in args else self.cursor or CENTRE
-        self.cursor = x, y
-        return {"action": "scroll", "x": x, "y": y, "dy": clicks if pixels > 0 else -clicks}
+        dy = clicks if pixels > 0 else -clicks
+        where = _point(args["coordinate"], "coordinate") if "coordinate" in args else self.cursor
+        if where is None:  # OSWorld turns the wheel wherever the pointer is
+            return {"action": "scroll", "dy": dy}
+        self.cursor = where
+        return {"action": "scroll", "x": where[0], "y": where[1], "dy": dy}
 
 
 def _keys(keys: Any) -> list[str]:

@@ -18,7 +18,7 @@ How the answer maps onto the plan contract (UI-TARS gives one action, so the pla
 - type(content=...) -> type, unescaping \\n, \\t, \\', \\" and \\\\; a trailing newline stays in the
   text, so the actuator presses enter after typing (UI-TARS's "submit");
 - scroll(direction='down'|'up') -> dy -5 | +5 wheel clicks (what the ui-tars parser executes), at
-  the point, else at the centre; 'left'/'right' are rejected (the contract has no sideways scroll);
+  the point, else wherever the pointer is; 'left'/'right' are rejected (the contract has no sideways scroll);
 - wait() -> wait 5 s; finished(content=...) -> done with that answer; call_user() -> fail.
 History steps are shown with their points in this image's pixels, the space UI-TARS answers in.
 """
@@ -227,10 +227,12 @@ def _step(name: str, args: dict[str, str], thought: str, size: tuple[int, int]) 
         if direction not in ("up", "down"):
             raise PlanError(f"scroll needs direction='down' or 'up' (got {direction!r:.20}); "
                             "sideways scrolling is not supported")
+        dy = SCROLL_CLICKS if direction == "up" else -SCROLL_CLICKS
         where = args.get("point") or args.get("start_box") or args.get("start_point")
-        x, y = _pixel_point(where, size) if where else (COORD_MAX // 2, COORD_MAX // 2)
-        return {"action": "scroll", "x": x, "y": y,
-                "dy": SCROLL_CLICKS if direction == "up" else -SCROLL_CLICKS}
+        if not where:  # the wheel turns wherever the pointer is, as the official executor does
+            return {"action": "scroll", "dy": dy}
+        x, y = _pixel_point(where, size)
+        return {"action": "scroll", "x": x, "y": y, "dy": dy}
     if name == "wait":
         return {"action": "wait", "seconds": WAIT_SECONDS}
     if name == "finished":
