@@ -316,11 +316,19 @@ def test_screen_still_changing_is_noted() -> None:
 
 def test_the_model_sees_a_downscaled_screenshot() -> None:
     backend = FakeBackend(DONE)
-    agent, _, events = make_agent(backend, make_settings(max_pixels=100_000, image_factor=32),
+    agent, _, events = make_agent(backend, make_settings(max_pixels=100_000),
                                   screen=FakeScreen((1920, 1080)))
     agent.run("look")
     w, h = events.records[0].image.size  # type: ignore[union-attr]
-    assert w * h <= 100_000 and w % 32 == 0 and h % 32 == 0
+    assert w * h <= 100_000 and w % 32 == 0 and h % 32 == 0  # the tracer1 profile: Qwen3-VL's
+
+
+def test_the_default_screenshot_meets_the_grounding_minimum() -> None:
+    backend = FakeBackend(DONE)
+    agent, _, events = make_agent(backend, make_settings(), screen=FakeScreen((1920, 1080)))
+    agent.run("look")
+    w, h = events.records[0].image.size  # type: ignore[union-attr]
+    assert (w // 32) * (h // 32) >= 1024 and w % 32 == 0 and h % 32 == 0
 
 
 def test_listener_event_order(tmp_path: Path) -> None:

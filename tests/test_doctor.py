@@ -347,7 +347,7 @@ def test_unknown_backend() -> None:
     assert code == 1
     assert found["backend"]["detail"] == "unknown backend 'nope'"
     assert found["backend"]["fix"] == "pass --backend NAME, one of llama, openai, script"
-    assert list(found)[-1] == "backend"
+    assert list(found)[-2:] == ["backend", "model image"]
 
 
 # -- never a traceback ------------------------------------------------------------------------

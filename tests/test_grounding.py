@@ -84,10 +84,10 @@ def test_tracer1_parse_point() -> None:
 
 def test_the_grounder_resizes_to_its_own_budget() -> None:
     backend = FakeBackend('{"x": 1, "y": 2}')
-    grounder = Grounder(backend, profile(), max_pixels=200_000, image_factor=28)
+    grounder = Grounder(backend, profile(), max_pixels=200_000)
     found = grounder.locate(FakeScreen().image, "thing")
     assert found.point == (1, 2)
     url = backend.requests[0][-1]["content"][0]["image_url"]["url"]
     image = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
-    assert image.width % 28 == 0 and image.height % 28 == 0
+    assert image.width % 32 == 0 and image.height % 32 == 0  # tracer1: Qwen3-VL's geometry
     assert image.width * image.height <= 200_000

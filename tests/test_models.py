@@ -59,8 +59,7 @@ def write_entry(directory: Path, name: str = "tiny", *, model: bytes = MODEL_BYT
                 revision: str = "main") -> Path:
     """A catalogue file like those in models/, for files the local hub serves."""
     lines = [f'name = "{name}"', 'description = "a tiny test model"', f'repo = "{REPO}"',
-             f'revision = "{revision}"', 'profile = "tracer1"', "image_factor = 32",
-             "max_pixels = 1048576", "context = 4096"]
+             f'revision = "{revision}"', 'profile = "tracer1"', "context = 4096"]
     for key, file, data, size in (("model", MODEL, model, model_size),
                                   ("mmproj", MMPROJ, mmproj, mmproj_size)):
         lines += ["", f"[{key}]", f'file = "{file}"']
@@ -168,8 +167,10 @@ def test_shipped_catalogue_entry(path: Path) -> None:
     assert spec.profile in PROFILE_NAMES
     if spec.profile in PROFILES.names():  # qwen3-vl and ui-tars may not be implemented yet
         PROFILES.get(spec.profile)
-    assert spec.image_factor in (28, 32)
-    assert spec.max_pixels > 0 and spec.context > 0
+    assert spec.max_pixels == 0  # the profile's geometry decides the image size
+    assert spec.context > 0
+    if spec.thinking:
+        assert spec.max_tokens >= 4096 and spec.context >= 2 * spec.max_tokens
 
 
 def test_extra_catalogue_directory(catalogue: Path) -> None:
@@ -229,9 +230,9 @@ def test_add_list_info_path_rm(gguf_files: tuple[Path, Path]) -> None:
 
 def test_add_uses_the_registration_in_resolve(gguf_files: tuple[Path, Path]) -> None:
     model, mmproj = gguf_files
-    m.add("mine", model, mmproj, "tracer1", image_factor=28, context=2048)
+    m.add("mine", model, mmproj, "ui-tars", context=2048, max_tokens=700)
     spec = m.resolve("mine")
-    assert (spec.source, spec.profile, spec.image_factor, spec.context) == ("registered", "tracer1", 28, 2048)
+    assert (spec.source, spec.profile, spec.context, spec.max_tokens) == ("registered", "ui-tars", 2048, 700)
     assert m.require_installed(spec) == (model.resolve(), mmproj.resolve())
 
 

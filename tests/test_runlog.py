@@ -59,14 +59,14 @@ def test_a_run_writes_its_record(tmp_path: Path, tracer_home: Path) -> None:
     assert "no JSON object" in first["attempts"][0]["error"]
     assert first["attempts"][1]["error"] == ""
     assert first["screenshot"] == "step-001.png"
-    assert first["image_size"] == [1280, 800]
+    assert first["image_size"] == [1312, 832]  # 1280x800 raised to the grounding minimum (1066 tokens)
     assert second["action"] == {"action": "done", "answer": "all set"}
     assert second["outcome"] == "done"
     assert "points" in second and second["points"] == []
 
     for name in ("step-001.png", "step-002.png"):
         with Image.open(log.dir / name) as image:
-            assert image.size == (1280, 800)
+            assert image.size == (1312, 832)
             assert image.getpixel((10, 10)) == (30, 60, 90)
 
 

@@ -17,51 +17,10 @@ from tracer_cli.screen import (
     Screenshot,
     check_display,
     data_url,
-    downscale,
     encode_image,
-    fit_budget,
     input_scale,
     wait_settled,
 )
-
-# --- fit_budget / downscale --------------------------------------------------------------------
-
-
-def test_fit_budget_full_hd() -> None:
-    w, h = fit_budget(1920, 1080, 1_048_576, 32)
-    assert w % 32 == 0 and h % 32 == 0
-    assert w * h <= 1_048_576
-    assert (w, h) != (1920, 1080)
-    # As large as the budget allows, and the aspect ratio roughly kept.
-    assert (w + 32) * (h + 32) > 1_048_576
-    assert abs(w / h - 1920 / 1080) < 0.1
-
-
-@pytest.mark.parametrize(("width", "height"), [(3840, 2160), (2560, 1600), (1366, 768), (5120, 1440)])
-def test_fit_budget_multiples_and_budget(width: int, height: int) -> None:
-    for factor in (14, 28, 32):
-        w, h = fit_budget(width, height, 1_048_576, factor)
-        assert w % factor == 0 and h % factor == 0
-        assert w * h <= 1_048_576
-        assert w <= width and h <= height
-
-
-@pytest.mark.parametrize(("width", "height"), [(1280, 800), (1024, 768), (640, 480)])
-def test_fit_budget_small_screens_unchanged(width: int, height: int) -> None:
-    assert fit_budget(width, height, 1_048_576, 32) == (width, height)
-
-
-def test_downscale_output_size() -> None:
-    image = Image.new("RGB", (1920, 1080), "white")
-    small = downscale(image, 1_048_576, 32)
-    assert small.size == fit_budget(1920, 1080, 1_048_576, 32)
-    assert small.size[0] * small.size[1] <= 1_048_576
-
-
-def test_downscale_leaves_a_fitting_image_alone() -> None:
-    image = Image.new("RGB", (1280, 800), "white")
-    assert downscale(image, 1_048_576, 32) is image
-
 
 def test_encode_image_png_and_jpeg() -> None:
     image = Image.new("RGB", (64, 32), (10, 200, 30))

@@ -136,7 +136,7 @@ class Agent:
 
     def _capture(self) -> Image.Image:
         shot = self.screen.capture()
-        return downscale(shot.image, self.settings.max_pixels, self.settings.image_factor)
+        return downscale(shot.image, self.planner.profile.geometry, self.settings.max_pixels)
 
     def observe(self, record: StepRecord, task: str) -> PlanRequest:
         self._emit("on_phase", record.number, "capture")

@@ -119,6 +119,9 @@ def _planner(settings: Settings):  # type: ignore[no-untyped-def]
     from tracer_cli.profiles import PROFILES
 
     profile = PROFILES.get(settings.profile)()
+    warning = profile.geometry.budget_warning(settings.max_pixels)
+    if warning:
+        err.print(f"[yellow]warning:[/] {escape(warning)}")
     if settings.backend == "llama":
         _offer_pull(settings)
     return Planner(create(settings.backend, settings), profile, settings.answer_retries)
@@ -154,7 +157,7 @@ def _grounder(settings: Settings, planner: Any):  # type: ignore[no-untyped-def]
         own = settings.model_copy(update={"backend": "openai", "base_url": settings.grounder,
                                           "model": settings.grounder_model, "grammar": False})
         profile = settings.grounder_profile or "tracer1"
-        budget = (settings.max_pixels, PROFILES.get(profile).image_factor)
+        budget = settings.max_pixels
     else:
         from tracer_cli.models import resolve
 
@@ -163,9 +166,9 @@ def _grounder(settings: Settings, planner: Any):  # type: ignore[no-untyped-def]
                                           "mmproj": settings.grounder_mmproj, "context": 0,
                                           "grammar": False})
         profile = settings.grounder_profile or spec.profile
-        budget = (spec.max_pixels, spec.image_factor)
+        budget = spec.max_pixels
     return Grounder(create(own.backend, own), PROFILES.get(profile)(), always=True,
-                    max_pixels=budget[0], image_factor=budget[1])
+                    max_pixels=budget)
 
 
 def _describe_target(step: _Step) -> str:

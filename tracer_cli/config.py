@@ -53,11 +53,12 @@ class Settings(BaseModel):
     loop_replan: int = Field(2, ge=1, le=50, description="the same action with no visible "
                              "effect this many times in a row: tell the model to re-plan")
     loop_stop: int = Field(4, ge=1, le=100, description="...this many times: stop the run")
-    max_pixels: int = Field(1_048_576, ge=3136, description="pixel budget of the model's screenshot")
-    image_factor: int = Field(32, ge=1, le=256, description="screenshot sides are multiples of this")
+    max_pixels: int = Field(0, ge=0, description="pixel budget of the model's screenshot (0: the "
+                            "model family's default, just over its grounding minimum)")
     image_format: Literal["png", "jpeg"] = Field("png", description="screenshot encoding")
     temperature: float = Field(0.0, ge=0, le=2, description="sampling temperature")
-    max_tokens: int = Field(1024, ge=16, description="longest answer accepted from the model")
+    max_tokens: int = Field(0, ge=0, description="longest answer accepted from the model (0: the "
+                            "model's or profile's; thinking models need several thousand)")
     answer_retries: int = Field(2, ge=0, le=10, description="re-asks after a malformed answer")
     request_timeout: float = Field(120.0, gt=0, description="seconds per model request")
     request_retries: int = Field(2, ge=0, le=10, description="retries of a failed request")
@@ -173,8 +174,9 @@ def load(flags: dict[str, Any] | None = None) -> tuple[Settings, dict[str, str]]
 
 def effective(flags: dict[str, Any] | None = None) -> Settings:
     """load(), plus what follows from the choices the user made: naming a server selects the
-    openai backend; a local model brings its profile and image budget, a profile its model
-    family's image factor, wherever the user did not set them."""
+    openai backend; a local model brings its profile, image budget and answer budget, a profile
+    its answer budget, wherever the user did not set them. (The image geometry is the
+    profile's: see profiles/geometry.py.)"""
     settings, sources = load(flags)
     imply_backend(settings, sources)
     if settings.backend == "script" and sources["replan"] == "default":
@@ -183,13 +185,13 @@ def effective(flags: dict[str, Any] | None = None) -> Settings:
         from tracer_cli.models import resolve
 
         spec = resolve(settings.model, settings.mmproj)
-        for name in ("profile", "image_factor", "max_pixels"):
-            if sources[name] == "default":
+        for name in ("profile", "max_pixels", "max_tokens"):
+            if sources[name] == "default" and getattr(spec, name):
                 setattr(settings, name, getattr(spec, name))
-    elif sources["image_factor"] == "default":
+    if not settings.max_tokens:
         from tracer_cli.profiles import PROFILES
 
-        settings.image_factor = PROFILES.get(settings.profile).image_factor
+        settings.max_tokens = PROFILES.get(settings.profile).max_tokens
     return settings
 
 

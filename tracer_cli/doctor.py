@@ -56,6 +56,7 @@ class Context:
     load: bool = False
     display_ok: bool = False
     desktop: tuple[int, int] | None = None  # the whole desktop as mss sees it
+    monitor: tuple[int, int] | None = None  # the chosen monitor's size
     served: list[str] | None = None  # the models the server lists
     results: dict[str, Check] = field(default_factory=dict)
 
@@ -193,6 +194,7 @@ def check_capture(ctx: Context) -> Check:
             return Check(name, False, f"monitor {number} does not exist; monitors: {listing}",
                          _where(ctx, "monitor", "1") if count == 1 else
                          _where(ctx, "monitor", "N") + f" (1 to {count})")
+        ctx.monitor = (monitors[number]["width"], monitors[number]["height"])
         start = time.perf_counter()
         shot = sct.grab(monitors[number])
         ms = (time.perf_counter() - start) * 1000
@@ -508,6 +510,28 @@ def check_backend(ctx: Context) -> Check:
     return Check(name, True, f"{backend} ({why})")
 
 
+def check_image(ctx: Context) -> Check:
+    """The screenshot size the model gets, and what the numbers in its answers mean."""
+    from tracer_cli.profiles import PROFILES
+
+    name = "model image"
+    try:
+        profile = PROFILES.get(ctx.settings.profile)
+    except ConfigError as exc:
+        return _fail(name, exc)
+    geometry, budget = profile.geometry, ctx.settings.max_pixels
+    width, height = ctx.monitor or (1920, 1080)
+    w, h = geometry.size(width, height, budget)
+    which = "the monitor" if ctx.monitor else "a 1920x1080 monitor (no display to measure)"
+    detail = (f"profile {profile.name} ({geometry.family}): {which} {width}x{height} is sent as "
+              f"{w}x{h} ({geometry.tokens(w, h)} image tokens); {geometry.describe()}")
+    warning = geometry.budget_warning(budget)
+    if warning:
+        return Check(name, False if budget > geometry.max_budget else True, f"{detail}; {warning}",
+                     _where(ctx, "max_pixels", "0") + " (the family's default)")
+    return Check(name, True, detail)
+
+
 BACKEND_CHECKS: dict[str, list[tuple[str, Callable[[Context], Check]]]] = {
     "llama": [("model", check_model), ("llama.cpp", check_llama_cpp), ("model load", check_load)],
     "openai": [("server", check_server), ("model", check_served_model)],
@@ -517,7 +541,7 @@ BACKEND_CHECKS: dict[str, list[tuple[str, Callable[[Context], Check]]]] = {
 COMMON_CHECKS: list[tuple[str, Callable[[Context], Check]]] = [
     ("display", check_display), ("screen capture", check_capture), ("input control", check_input),
     ("kill hotkey", check_hotkey), ("ocr", check_ocr), ("run records", check_runs),
-    ("backend", check_backend)]
+    ("backend", check_backend), ("model image", check_image)]
 
 
 # -- running and showing them -------------------------------------------------------------------

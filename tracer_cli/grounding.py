@@ -32,17 +32,18 @@ class Grounding:
 
 class Grounder:
     def __init__(self, backend: Backend, profile: Profile, retries: int = 1,
-                 always: bool = False, max_pixels: int = 0, image_factor: int = 0) -> None:
+                 always: bool = False, max_pixels: int | None = None) -> None:
         self.backend = backend
         self.profile = profile
         self.retries = retries
         self.always = always  # re-place steps that already have a point (a dedicated grounder)
-        self.max_pixels = max_pixels  # the grounder's own image budget (0: the planner's image)
-        self.image_factor = image_factor
+        # A dedicated grounder's own image budget (0: its family's default); None: the
+        # planner's image as it is (the planner's own model grounds).
+        self.max_pixels = max_pixels
 
     def locate(self, image: Image.Image, target: str) -> Grounding:
-        if self.max_pixels and self.image_factor:
-            image = downscale(image, self.max_pixels, self.image_factor)
+        if self.max_pixels is not None:
+            image = downscale(image, self.profile.geometry, self.max_pixels)
         size = image.size
         point, attempts = ask(self.backend, self.profile,
                               self.profile.ground_messages(image, target),

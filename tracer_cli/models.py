@@ -53,8 +53,9 @@ class ModelSpec:
     model: ModelFile
     mmproj: ModelFile
     profile: str = "tracer1"
-    image_factor: int = 32
-    max_pixels: int = 1_048_576
+    max_pixels: int = 0  # the screenshot budget (0: the profile's default)
+    max_tokens: int = 0  # the answer budget (0: the profile's)
+    thinking: bool = False  # the model reasons in <think> blocks its template opens
     context: int = 8192
     description: str = ""
     repo: str = ""
@@ -97,8 +98,9 @@ def _spec(data: dict[str, Any], where: str, source: str) -> ModelSpec:
         return ModelSpec(
             name=data["name"], model=_file(data.get("model"), where, "model"),
             mmproj=_file(data.get("mmproj"), where, "mmproj"),
-            profile=data.get("profile", "tracer1"), image_factor=int(data.get("image_factor", 32)),
-            max_pixels=int(data.get("max_pixels", 1_048_576)), context=int(data.get("context", 8192)),
+            profile=data.get("profile", "tracer1"), max_pixels=int(data.get("max_pixels", 0)),
+            max_tokens=int(data.get("max_tokens", 0)), thinking=bool(data.get("thinking", False)),
+            context=int(data.get("context", 8192)),
             description=data.get("description", ""), repo=data.get("repo", ""),
             revision=data.get("revision", "main"), source=source)
     except (KeyError, TypeError, ValueError) as exc:
@@ -177,8 +179,8 @@ def require_installed(spec: ModelSpec) -> tuple[Path, Path]:
     return spec.local_path("model"), spec.local_path("mmproj")
 
 
-def add(name: str, model: Path, mmproj: Path, profile: str, image_factor: int = 0,
-        max_pixels: int = 0, context: int = 0) -> ModelSpec:
+def add(name: str, model: Path, mmproj: Path, profile: str, max_pixels: int = 0,
+        context: int = 0, max_tokens: int = 0) -> ModelSpec:
     """Register files the user already has under a name."""
     if not NAME.match(name):
         raise ConfigError(f"model name {name!r} is not allowed",
@@ -195,8 +197,9 @@ def add(name: str, model: Path, mmproj: Path, profile: str, image_factor: int = 
     spec = ModelSpec(
         name, ModelFile(model.name, model.stat().st_size, path=model.resolve()),
         ModelFile(mmproj.name, mmproj.stat().st_size, path=mmproj.resolve()), profile=profile,
-        image_factor=image_factor or (base or defaults).image_factor,
         max_pixels=max_pixels or (base or defaults).max_pixels,
+        max_tokens=max_tokens or (base or defaults).max_tokens,
+        thinking=(base or defaults).thinking,
         context=context or (base or defaults).context, source="registered")
     _registered_dir().mkdir(parents=True, exist_ok=True)
     (_registered_dir() / f"{name}.toml").write_text(_to_toml(spec), encoding="utf-8")
@@ -207,8 +210,8 @@ def _to_toml(spec: ModelSpec) -> str:
     import tomli_w
 
     data: dict[str, Any] = {"name": spec.name, "profile": spec.profile,
-                            "image_factor": spec.image_factor, "max_pixels": spec.max_pixels,
-                            "context": spec.context}
+                            "max_pixels": spec.max_pixels, "max_tokens": spec.max_tokens,
+                            "thinking": spec.thinking, "context": spec.context}
     for key in ("model", "mmproj"):
         f: ModelFile = getattr(spec, key)
         data[key] = {"file": f.file, "path": str(f.path)}

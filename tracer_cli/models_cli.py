@@ -79,14 +79,16 @@ def add(
     model: Annotated[Path, typer.Option("--model", help="The language model .gguf.")],
     mmproj: Annotated[Path, typer.Option("--mmproj", help="Its vision projector .gguf.")],
     profile: Annotated[str, typer.Option("--profile", help="tracer1, qwen3-vl or ui-tars.")] = "tracer1",
-    image_factor: Annotated[int, typer.Option(help="Screenshot sides are multiples of this.")] = 0,
-    max_pixels: Annotated[int, typer.Option(help="Pixel budget of the screenshot.")] = 0,
+    max_pixels: Annotated[int, typer.Option(help="Pixel budget of the screenshot (0: the "
+                                            "profile's default).")] = 0,
     context: Annotated[int, typer.Option(help="Context size in tokens.")] = 0,
+    max_tokens: Annotated[int, typer.Option(help="Longest answer (0: the profile's; thinking "
+                                            "models need several thousand).")] = 0,
 ) -> None:
     """Register GGUF files you already have under a name (they stay where they are)."""
     with guard():
-        spec = m.add(name, model.expanduser(), mmproj.expanduser(), profile, image_factor,
-                     max_pixels, context)
+        spec = m.add(name, model.expanduser(), mmproj.expanduser(), profile, max_pixels,
+                     context, max_tokens)
         err.print(f"registered {spec.name}: tracer do \"...\" --model {spec.name}")
 
 
@@ -94,11 +96,15 @@ def add(
 def info(name: Annotated[str, typer.Argument(help="Model name.")]) -> None:
     """Everything tracer knows about one model."""
     with guard():
+        from tracer_cli.profiles import PROFILES
+
         spec = m.resolve(name)
         rows = [("name", spec.name), ("source", spec.source), ("description", spec.description),
                 ("repository", spec.repo and f"{spec.repo}@{spec.revision}"),
-                ("profile", spec.profile), ("image factor", str(spec.image_factor)),
-                ("max pixels", str(spec.max_pixels)), ("context", str(spec.context)),
+                ("profile", spec.profile), *_image_rows(spec),
+                ("context", str(spec.context)),
+                ("answer budget", f"{spec.max_tokens or PROFILES.get(spec.profile).max_tokens} tokens"
+                 + (" (a thinking model)" if spec.thinking else "")),
                 ("installed", "yes" if spec.installed() else "no")]
         for which in ("model", "mmproj"):
             f: m.ModelFile = getattr(spec, which)
@@ -109,6 +115,19 @@ def info(name: Annotated[str, typer.Argument(help="Model name.")]) -> None:
             if value:
                 table.add_row(key, escape(value))
         out.print(table)
+
+
+def _image_rows(spec: m.ModelSpec) -> list[tuple[str, str]]:
+    """What the model's screenshots look like and what its coordinates mean."""
+    from tracer_cli.profiles import PROFILES
+
+    geometry = PROFILES.get(spec.profile).geometry
+    sizes = ", ".join(f"{w}x{h} -> {'x'.join(map(str, geometry.size(w, h, spec.max_pixels)))}"
+                      for w, h in ((1920, 1080), (2560, 1440), (1366, 768)))
+    budget = geometry.budget(spec.max_pixels)
+    return [("image", f"{geometry.family}: {geometry.describe()}"),
+            ("image budget", f"{budget} pixels ({budget // geometry.token_pixels} image tokens); "
+                             f"screens are sent as {sizes}")]
 
 
 @app.command("rm")

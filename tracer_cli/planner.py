@@ -15,6 +15,7 @@ from tracer_cli.backends import Backend
 from tracer_cli.errors import PlanError
 from tracer_cli.plan import Plan
 from tracer_cli.profiles import PlanRequest, Profile, Revision
+from tracer_cli.reasoning import AnswerCutOff, check_complete, split
 
 
 @dataclass
@@ -25,6 +26,8 @@ class Attempt:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     reused_tokens: int = 0
+    reasoning: str = ""  # what the model thought before answering (never read as the answer)
+    cut_off: bool = False  # the answer hit the token limit: not asked again
 
 
 @dataclass
@@ -41,8 +44,9 @@ class Forecast:
 class ForecastFailed(PlanError):
     """Every attempt was malformed. Carries the attempts for the run record."""
 
-    def __init__(self, message: str, attempts: list[Attempt]) -> None:
-        super().__init__(message, "try a stronger model, or check the profile matches the model")
+    def __init__(self, message: str, attempts: list[Attempt],
+                 hint: str = "try a stronger model, or check the profile matches the model") -> None:
+        super().__init__(message, hint)
         self.attempts = attempts
 
 
@@ -53,24 +57,46 @@ def ask(backend: Backend, profile: Profile, messages: list[dict[str, Any]],
         read: Callable[[str], T], retries: int,
         schema: dict[str, Any] | None = None) -> tuple[T | None, list[Attempt]]:
     """Ask until ``read`` accepts the answer: a rejected answer goes back to the model with the
-    reason, at most ``retries`` times. Returns what was read (None if nothing was) and every
-    attempt, with its reason for rejection."""
+    reason, at most ``retries`` times. ``read`` sees only the answer proper, never the model's
+    reasoning. An answer cut off at the token limit is not asked again (it would be cut off
+    again). Returns what was read (None if nothing was) and every attempt, with its reason for
+    rejection."""
     attempts: list[Attempt] = []
     for _ in range(retries + 1):
         started = time.monotonic()
         completion = backend.complete(messages, schema)
+        answer = split(completion.text, completion.reasoning, completion.opened_reasoning)
         attempt = Attempt(completion.text, seconds=time.monotonic() - started,
                           prompt_tokens=completion.prompt_tokens,
                           completion_tokens=completion.completion_tokens,
-                          reused_tokens=completion.reused_tokens)
+                          reused_tokens=completion.reused_tokens, reasoning=answer.reasoning)
         attempts.append(attempt)
         try:
-            return read(completion.text), attempts
+            check_complete(answer, completion.finish_reason, completion.max_tokens)
+        except AnswerCutOff as exc:
+            attempt.error, attempt.cut_off = str(exc), True
+            return None, attempts
+        try:
+            return read(answer.text), attempts
         except PlanError as exc:
             attempt.error = exc.message
         messages = [*messages, {"role": "assistant", "content": completion.text},
                     profile.retry_message(attempt.error)]
     return None, attempts
+
+
+THOUGHT_LIMIT = 2000
+
+
+def with_reasoning(plan: Plan, reasoning: str) -> Plan:
+    """The plan whose thought shows the model's reasoning (its end, where it concludes) before
+    what the answer itself says; the run record keeps the whole reasoning in the attempt."""
+    if not reasoning:
+        return plan
+    thought = " ".join(f"{reasoning}\n{plan.thought}".split())
+    if len(thought) > THOUGHT_LIMIT:
+        thought = "..." + thought[-(THOUGHT_LIMIT - 3):]
+    return plan.model_copy(update={"thought": thought})
 
 
 class Planner:
@@ -84,7 +110,9 @@ class Planner:
                              lambda text: self.profile.parse(text, request), self.retries,
                              self.profile.schema(request.horizon))
         if plan is not None:
-            return Forecast(plan, attempts)
+            return Forecast(with_reasoning(plan, attempts[-1].reasoning), attempts)
+        if attempts[-1].cut_off:
+            raise ForecastFailed(attempts[-1].error, attempts, hint="")
         raise ForecastFailed(
             f"the model gave no valid plan in {len(attempts)} attempts; last: {attempts[-1].error}",
             attempts)

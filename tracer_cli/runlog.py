@@ -90,7 +90,9 @@ class RunLog(Listener):
         line["attempts"] = [
             {"answer": a.answer, "error": a.error, "seconds": round(a.seconds, 3),
              "prompt_tokens": a.prompt_tokens, "completion_tokens": a.completion_tokens,
-             "reused_tokens": a.reused_tokens}
+             "reused_tokens": a.reused_tokens,
+             **({"reasoning": a.reasoning} if a.reasoning else {}),
+             **({"cut_off": True} if a.cut_off else {})}
             for a in record.attempts
         ]
         if record.action is not None:

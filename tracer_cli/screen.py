@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import io
-import math
 import os
 import sys
 import time
@@ -22,6 +21,8 @@ from tracer_cli.plan import COORD_MAX
 
 if TYPE_CHECKING:
     from PIL import Image
+
+    from tracer_cli.profiles.geometry import ImageGeometry
 
 
 @dataclass(frozen=True)
@@ -100,20 +101,12 @@ def check_display() -> str:
     )
 
 
-def fit_budget(width: int, height: int, max_pixels: int, factor: int) -> tuple[int, int]:
-    """The size to send to the model: at most ``max_pixels``, sides multiples of ``factor``."""
-    scale = min(1.0, math.sqrt(max_pixels / (width * height)))
-    w = max(factor, math.floor(width * scale / factor) * factor)
-    h = max(factor, math.floor(height * scale / factor) * factor)
-    return w, h
-
-
-def downscale(image: Image.Image, max_pixels: int, factor: int) -> Image.Image:
-    """Fit the budget with sides that are multiples of ``factor``: a model's processor then
-    keeps the size, and a model that answers in absolute pixels answers in this image's."""
+def downscale(image: Image.Image, geometry: ImageGeometry, max_pixels: int = 0) -> Image.Image:
+    """Resize to the size the model family's processors keep (profiles/geometry.py): a model
+    that answers in absolute pixels then answers in this image's, and nothing pads it."""
     from PIL import Image
 
-    size = fit_budget(image.width, image.height, max_pixels, factor)
+    size = geometry.size(image.width, image.height, max_pixels)
     if size == image.size:
         return image
     return image.resize(size, Image.Resampling.BICUBIC)

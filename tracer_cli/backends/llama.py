@@ -157,6 +157,23 @@ def _prefix_llama_class() -> type:
     return PrefixCachingLlama
 
 
+def template_opens_reasoning(llm: Any) -> bool:
+    """Whether the model's chat template ends the prompt inside an open ``<think>`` block (then
+    the answer holds only ``</think>``, and an answer without it is all reasoning)."""
+    template = llm.metadata.get("tokenizer.chat_template") or ""
+    if "<think>" not in template:
+        return False
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    try:
+        prompt = ImmutableSandboxedEnvironment().from_string(template).render(
+            messages=[{"role": "user", "content": "hi"}], add_generation_prompt=True,
+            bos_token="", eos_token="")
+    except Exception:  # noqa: BLE001 - a template we cannot render: judge by the answers alone
+        return False
+    return prompt.rstrip().endswith("<think>")
+
+
 class LlamaBackend:
     name = "llama"
 
@@ -168,7 +185,7 @@ class LlamaBackend:
         self.spec = spec
         self.grammar = settings.grammar
         self._temperature = settings.temperature
-        self._max_tokens = settings.max_tokens
+        self.max_tokens = settings.max_tokens
         debug = bool(os.environ.get("TRACER_DEBUG"))
         try:
             import llama_cpp  # noqa: F401
@@ -190,6 +207,7 @@ class LlamaBackend:
                 n_threads_batch=settings.threads or default_threads(), n_gpu_layers=layers,
                 flash_attn=settings.flash_attn, verbose=debug)
             handler._init_mtmd_context(self.llm)  # load the projector now, not at the first call
+            self.opens_reasoning = spec.thinking or template_opens_reasoning(self.llm)
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"llama.cpp could not load {Path(model_path).name} with "
                              f"{Path(mmproj_path).name}: {exc}",
@@ -202,16 +220,19 @@ class LlamaBackend:
             extra["response_format"] = {"type": "json_object", "schema": grammar_schema(schema)}
         try:
             response = self.llm.create_chat_completion(
-                messages=messages, temperature=self._temperature, max_tokens=self._max_tokens,
+                messages=messages, temperature=self._temperature, max_tokens=self.max_tokens,
                 **extra)
         except ValueError as exc:  # e.g. "Prompt exceeds n_ctx"
             raise BackendError(f"llama.cpp refused the request: {exc}",
                                "raise --context, or lower --max-pixels") from None
-        text = response["choices"][0]["message"]["content"] or ""
+        choice = response["choices"][0]
         usage = response.get("usage") or {}
-        return Completion(text, usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0),
+        return Completion(choice["message"]["content"] or "", usage.get("prompt_tokens", 0),
+                          usage.get("completion_tokens", 0),
                           reused_tokens=self.llm.reused_tokens,
-                          evaluated_tokens=self.llm.evaluated_tokens)
+                          evaluated_tokens=self.llm.evaluated_tokens,
+                          finish_reason=choice.get("finish_reason") or "",
+                          opened_reasoning=self.opens_reasoning, max_tokens=self.max_tokens)
 
     def close(self) -> None:
         self.llm.close()

@@ -30,7 +30,7 @@ class OpenAIBackend:
             max_retries=settings.request_retries,
         )
         self._temperature = settings.temperature
-        self._max_tokens = settings.max_tokens
+        self.max_tokens = settings.max_tokens
         self._grammar = settings.grammar
         self.model = settings.model or self._only_model()
 
@@ -75,18 +75,32 @@ class OpenAIBackend:
             model=self.model,
             messages=messages,
             temperature=self._temperature,
-            max_tokens=self._max_tokens,
+            max_tokens=self.max_tokens,
             **extra,
         )
         if not response.choices:
             raise BackendError("the model server answered without any choice")
-        text = response.choices[0].message.content or ""
+        choice = response.choices[0]
         usage = response.usage
-        return Completion(text, usage.prompt_tokens if usage else 0,
-                          usage.completion_tokens if usage else 0)
+        return Completion(choice.message.content or "", usage.prompt_tokens if usage else 0,
+                          usage.completion_tokens if usage else 0,
+                          reasoning=_reasoning(choice.message),
+                          finish_reason=choice.finish_reason or "", max_tokens=self.max_tokens)
 
     def close(self) -> None:
         self._client.close()
+
+
+def _reasoning(message: Any) -> str:
+    """Reasoning a server returns apart from the answer: ``reasoning_content`` (llama-server,
+    vLLM before 0.10, DeepSeek), ``reasoning`` (vLLM, Ollama, OpenRouter) or ``thinking``."""
+    for name in ("reasoning_content", "reasoning", "thinking"):
+        value = getattr(message, name, None)
+        if value is None and isinstance(getattr(message, "model_extra", None), dict):
+            value = message.model_extra.get(name)
+        if isinstance(value, str) and value.strip():
+            return value
+    return ""
 
 
 def _message(exc: Any) -> str:

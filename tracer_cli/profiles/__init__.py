@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from tracer_cli.plan import Plan
+    from tracer_cli.profiles.geometry import ImageGeometry
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,8 @@ class PlanRequest:
 
 class Profile(Protocol):
     name: str
-    image_factor: int  # the model family's patch factor: 32 for Qwen3-VL, 28 for UI-TARS-1.5
+    geometry: ImageGeometry  # the image sizes the family's processor keeps, its coordinate space
+    max_tokens: int  # the answer budget this prompt needs (a catalogue entry may raise it)
 
     def messages(self, request: PlanRequest) -> list[dict[str, Any]]: ...
 

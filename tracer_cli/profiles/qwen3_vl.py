@@ -38,6 +38,7 @@ from pydantic import ValidationError
 from tracer_cli.errors import PlanError
 from tracer_cli.plan import COORD_MAX, Plan, format_validation_error, parse_step
 from tracer_cli.profiles import PROFILES, PlanRequest
+from tracer_cli.profiles.geometry import QWEN3_VL
 from tracer_cli.screen import data_url
 
 if TYPE_CHECKING:
@@ -303,7 +304,8 @@ def _terminate(status: Any, description: str) -> dict[str, Any]:
 @PROFILES.register("qwen3-vl")
 class Qwen3VLProfile:
     name = "qwen3-vl"
-    image_factor = 32  # screenshot sides the model's processor keeps as they are
+    geometry = QWEN3_VL
+    max_tokens = 1024
 
     def messages(self, request: PlanRequest) -> list[dict[str, Any]]:
         # Unchanging text first and the screenshot last, to keep a local backend's KV cache.

@@ -11,6 +11,7 @@ from typing import Any
 from tracer_cli.errors import PlanError
 from tracer_cli.plan import COORD_MAX, Plan, extract_json, parse_plan, plan_schema
 from tracer_cli.profiles import PROFILES, PlanRequest
+from tracer_cli.profiles.geometry import QWEN3_VL
 from tracer_cli.screen import data_url
 
 SYSTEM = """You operate a computer desktop to complete the user's task. You see a screenshot of \
@@ -45,7 +46,8 @@ the screenshot ((0,0) top-left, (1000,1000) bottom-right)."""
 @PROFILES.register("tracer1")
 class Tracer1Profile:
     name = "tracer1"
-    image_factor = 32  # screenshot sides the model's processor keeps as they are
+    geometry = QWEN3_VL
+    max_tokens = 1024
 
     def messages(self, request: PlanRequest) -> list[dict[str, Any]]:
         # Unchanging text first and the screenshot last: a local backend keeps the KV cache of

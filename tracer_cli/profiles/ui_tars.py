@@ -34,6 +34,7 @@ from pydantic import ValidationError
 from tracer_cli.errors import PlanError
 from tracer_cli.plan import COORD_MAX, Plan, format_validation_error, parse_step
 from tracer_cli.profiles import PROFILES, PlanRequest
+from tracer_cli.profiles.geometry import QWEN25_VL
 from tracer_cli.screen import data_url
 
 if TYPE_CHECKING:
@@ -270,7 +271,8 @@ def _history(request: PlanRequest) -> str:
 @PROFILES.register("ui-tars")
 class UITarsProfile:
     name = "ui-tars"
-    image_factor = 28  # screenshot sides the model's processor keeps as they are
+    geometry = QWEN25_VL
+    max_tokens = 1024
 
     def messages(self, request: PlanRequest) -> list[dict[str, Any]]:
         text = f"{PROMPT.format(task=request.task)}\n## Action History\n{_history(request)}\n"
