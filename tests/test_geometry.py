@@ -31,7 +31,8 @@ def llama_cpp_size(width: int, height: int, align: int) -> tuple[int, int]:
     w, h = max(align, rnd(width)), max(align, rnd(height))
     if w * h > hi:
         beta = math.sqrt(height * width / hi)
-        h, w = max(align, math.floor(height / beta / align) * align), max(align, math.floor(width / beta / align) * align)
+        h = max(align, math.floor(height / beta / align) * align)
+        w = max(align, math.floor(width / beta / align) * align)
     elif w * h < lo:
         beta = math.sqrt(lo / (height * width))
         h, w = math.ceil(height * beta / align) * align, math.ceil(width * beta / align) * align

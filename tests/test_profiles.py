@@ -38,7 +38,8 @@ def tars() -> Any:
 
 
 def steps(plan: Plan) -> list[dict[str, Any]]:
-    return [step_dict(s) for s in plan.trajectory]
+    """The plan's steps without their notes (what a step does)."""
+    return [{k: v for k, v in step_dict(s).items() if k != "notes"} for s in plan.trajectory]
 
 
 def call(arguments: dict[str, Any], indent: int | None = None) -> str:
@@ -85,10 +86,25 @@ def test_qwen_messages_declare_the_tool_and_carry_task_history_and_image(qwen: A
     assert "at most 4" in system and "<tool_call>" in system
     text, urls = user_parts(messages[1:])
     assert "Save the document as report.txt" in text
-    assert "1. click (500,250) 'the File menu' -> the screen changed" in text
-    assert "2. type 'report' -> no visible change" in text
+    # OSWorld's Qwen3-VL instruction text, earlier steps as "Step i:" lines
+    assert "Instruction: Save the document as report.txt\n\nPrevious actions:\n" in text
+    assert "Step 1: click (500,250) 'the File menu' -> the screen changed" in text
+    assert "Step 2: type 'report' -> no visible change" in text
     assert urls == [data_url(IMAGE)]
     assert qwen.schema(4) is None
+
+
+def test_qwen_with_history_images_sends_the_latest_steps_as_turns(qwen: Any) -> None:
+    shot = Image.new("RGB", (WIDTH, HEIGHT), (200, 0, 0))
+    history = [HistoryEntry(1, "click (1,1) 'a'", "ok", answer="Action: first"),
+               HistoryEntry(2, "type 'b'", "ok", summary="Type b", answer="Action: second",
+                            image=shot)]
+    messages = qwen.messages(PlanRequest("Do it", IMAGE, 3, history, history_images=1))
+    text, urls = user_parts(messages[1:2])
+    assert "Step 1: click (1,1) 'a' -> ok" in text and "Step 2" not in text
+    assert [m["role"] for m in messages] == ["system", "user", "user", "assistant", "user"]
+    assert messages[3]["content"] == "Action: second"
+    assert user_parts(messages)[1] == [data_url(shot), data_url(IMAGE)]
 
 
 def test_qwen_retry_message_is_a_user_turn_with_the_reason(qwen: Any) -> None:
@@ -272,12 +288,39 @@ def test_tars_messages_follow_the_computer_use_template(tars: Any) -> None:
     assert "Thought: ...\nAction: ..." in text
     assert "click(point='<point>x1 y1</point>')" in text
     assert "hotkey(key='ctrl c')" in text and "finished(content='xxx')" in text
-    instruction = text.index("## User Instruction\nSave the document as report.txt")
-    assert instruction < text.index("## Action History")
-    # History points are shown in the pixels of the image UI-TARS answers in.
-    assert "1. click (644,182) 'the File menu' -> the screen changed" in text
+    assert "## User Instruction\nSave the document as report.txt" in text
+    assert "Use English in `Thought` part." in text
     assert urls == [data_url(IMAGE)]
     assert tars.schema(3) is None
+
+
+def test_tars_history_is_its_own_replies_with_the_latest_screenshots(tars: Any) -> None:
+    """As OSWorld's uitars15_v1 agent sends it: system, the prompt, then for each earlier step
+    its screenshot (only the latest N) and the model's raw reply, then the current screenshot."""
+    shots = [Image.new("RGB", (WIDTH, HEIGHT), (i * 40, 0, 0)) for i in range(4)]
+    replies = [f"Thought: step {i}.\nAction: click(point='<point>{i} {i}</point>')" for i in range(4)]
+    history = [HistoryEntry(i + 1, f"click {i}", "ok", answer=replies[i], image=shots[i])
+               for i in range(4)]
+    req = PlanRequest("Save the document", IMAGE, 1, history, history_images=2)
+    messages = tars.messages(req)
+    roles = [m["role"] for m in messages]
+    assert roles == ["system", "user", "assistant", "assistant", "user", "assistant", "user",
+                     "assistant", "user"]
+    assert messages[0]["content"] == "You are a helpful assistant."
+    assert [m["content"] for m in messages if m["role"] == "assistant"] == replies
+    images = [p["image_url"]["url"] for m in messages if isinstance(m["content"], list)
+              for p in m["content"] if p["type"] == "image_url"]
+    assert images == [data_url(shots[2]), data_url(shots[3]), data_url(IMAGE)]
+    assert "Note from the executor" not in str(messages[-1])  # every step went as planned
+
+
+def test_tars_is_told_what_went_wrong_after_the_current_screenshot(tars: Any) -> None:
+    history = [HistoryEntry(1, "click (5,5) 'Save'", "ok (no visible effect)",
+                            answer="Action: click(point='<point>5 5</point>')")]
+    messages = tars.messages(PlanRequest("Save", IMAGE, 1, history))
+    last = messages[-1]["content"]
+    assert last[0]["type"] == "image_url"
+    assert "Step 1 (click (5,5) 'Save') -> ok (no visible effect)" in last[1]["text"]
 
 
 def test_tars_retry_message(tars: Any) -> None:
@@ -301,11 +344,12 @@ def test_tars_click_with_a_multiline_thought(tars: Any) -> None:
 
 @pytest.mark.parametrize(("action", "expected"), [
     ("click(start_box='<|box_start|>(644,364)<|box_end|>')", (500, 500)),
-    ("click(start_box='(100,50)')", (78, 69)),
-    ("click(start_box='[100, 40, 140, 60]')", (93, 69)),
+    # fractions of 0..1000 are kept: at 2560 pixels one unit is 2.6 pixels
+    ("click(start_box='(100,50)')", (77.64, 68.681)),
+    ("click(start_box='[100, 40, 140, 60]')", (93.168, 68.681)),
     ("left_single(point='<point>0 728</point>')", (0, 1000)),
-    ("click(start_box='<bbox>100 40 140 60</bbox>')", (93, 69)),
-    ("click(point='<point>1300 700</point>')", (1000, 962)),  # just past the edge: clamped
+    ("click(start_box='<bbox>100 40 140 60</bbox>')", (93.168, 68.681)),
+    ("click(point='<point>1300 700</point>')", (1000, 961.538)),  # just past the edge: clamped
 ])
 def test_tars_point_forms(tars: Any, action: str, expected: tuple[int, int]) -> None:
     (step,) = steps(tars.parse(f"Thought: Click it.\nAction: {action}", request()))
@@ -364,10 +408,12 @@ def test_tars_terminal_and_wait_actions(tars: Any) -> None:
     assert one("call_user()") == {"action": "fail", "reason": "the model asks for the user's help"}
 
 
-def test_tars_takes_the_first_of_several_actions(tars: Any) -> None:
+def test_tars_reads_every_action_of_a_multi_action_answer(tars: Any) -> None:
+    """The official parser splits the Action part at a blank line after a call."""
     text = ("Thought: Click then type.\nAction: click(point='<point>644 364</point>')\n\n"
             "type(content='hello')")
-    assert [s["action"] for s in steps(tars.parse(text, request()))] == ["click"]
+    assert [s["action"] for s in steps(tars.parse(text, request()))] == ["click", "type"]
+    assert len(tars.parse(text, request(horizon=1)).trajectory) == 1  # cut to the horizon
 
 
 def test_tars_answer_in_a_code_fence_without_thought(tars: Any) -> None:
@@ -407,7 +453,8 @@ def test_tars_grounding(tars: Any) -> None:
     assert tars.parse_point("Action: click(point='<point>644 364</point>')", size) == (500, 500)
     assert tars.parse_point("click(start_box='<|box_start|>(322,182)<|box_end|>')", size) == (250, 250)
     assert tars.parse_point("The button is at (644,364).", size) == (500, 500)
-    assert tars.parse_point("Action: click(point='<point>50 50</point>')", (100, 200)) == (500, 250)
+    # an image smaller than the processor's minimum is enlarged by it: the answer is in that space
+    assert tars.parse_point("Action: click(point='<point>112 210</point>')", (100, 200)) == (500, 500)
     for bad, reason in [("I cannot find it.", "holds no point"),
                         ("Action: click(point='<point>4000 10</point>')", "outside")]:
         with pytest.raises(PlanError, match=reason):

@@ -22,6 +22,7 @@ from tracer_cli.screen import (
     wait_settled,
 )
 
+
 def test_encode_image_png_and_jpeg() -> None:
     image = Image.new("RGB", (64, 32), (10, 200, 30))
     mime, raw = encode_image(image)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from tracer_cli.actuator import Actuator, execute, target_points
@@ -23,6 +23,7 @@ from tracer_cli.killswitch import stop_reason
 from tracer_cli.plan import Done, Fail, Wait, _PointStep, _Step
 from tracer_cli.planner import Attempt, Forecast, ForecastFailed, Planner
 from tracer_cli.profiles import HistoryEntry, PlanRequest, Revision
+from tracer_cli.reasoning import split
 from tracer_cli.risk import assess
 from tracer_cli.screen import Geometry, Screen, downscale, wait_settled
 from tracer_cli.speculate import Previous, Verdict, check
@@ -146,7 +147,8 @@ class Agent:
         record.image = image
         record.timings["capture"] = time.monotonic() - started
         return PlanRequest(task, image, self.settings.horizon, self.recent_history(),
-                           self.settings.image_format)
+                           self.settings.image_format,
+                           history_images=max(0, self.settings.history_images))
 
     def recent_history(self) -> list[HistoryEntry]:
         """At most ``settings.history`` of the latest steps. The window moves by half its size at
@@ -332,6 +334,17 @@ class Agent:
             self._emit("on_end", result)
         return record
 
+    def _remember(self, record: StepRecord, step: _Step, reply: str) -> None:
+        """Add the step to the history the model is told; a step that opened a forecast keeps
+        the model's reply and the screenshot it was made on (for profiles that send them)."""
+        keep = max(0, self.settings.history_images)
+        self.history.append(HistoryEntry(
+            record.number, step.describe(), record.outcome, summary=step.notes.get("description", ""),
+            answer=reply, image=record.image if reply and keep else None))
+        with_images = [i for i, h in enumerate(self.history) if h.image is not None]
+        for index in with_images[:-keep or None]:  # older screenshots are never sent again
+            self.history[index] = replace(self.history[index], image=None)
+
     def _speculate(self, record: StepRecord) -> _Step | None:
         """The next forecast step, when the checks let it run without a model call (adaptive
         re-planning). A failed check leaves the reason for the model's next prompt."""
@@ -359,11 +372,12 @@ class Agent:
         return verdict.step
 
     def _iterate(self, record: StepRecord, task: str) -> RunResult | None:
-        step = self._speculate(record)
+        step, reply = self._speculate(record), ""
         if step is None:
             request = self.observe(record, task)
             request.revision, self._revision = self._revision, None
-            plan = self.think(record, request).plan
+            forecast = self.think(record, request)
+            plan, reply = forecast.plan, split(forecast.attempts[-1].answer).text
             step = plan.first
             self._pending = list(plan.trajectory[1:])
             # Hover and focus leave the last elements acted on before: their change is expected.
@@ -379,13 +393,13 @@ class Agent:
         placed = self.ground(record, step)
         if placed is None:
             self._pending = []
-            self.history.append(HistoryEntry(record.number, step.describe(), record.outcome))
+            self._remember(record, step, reply)
             return None
         step = placed
         self.act(record, step)
         self._acted.extend(step.points())
         self._previous = Previous(step, record.outcome, record.effect)
-        self.history.append(HistoryEntry(record.number, step.describe(), record.outcome))
+        self._remember(record, step, reply)
         if self._no_effect[1] >= self.settings.loop_stop:
             return RunResult("stuck", f"{self._no_effect[0]} had no visible effect "
                              f"{self._no_effect[1]} times in a row")

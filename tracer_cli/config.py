@@ -65,6 +65,9 @@ class Settings(BaseModel):
     settle_quiet: float = Field(0.3, ge=0, description="seconds without change = screen settled")
     settle_timeout: float = Field(3.0, ge=0, description="longest wait for the screen to settle")
     history: int = Field(10, ge=0, le=100, description="past steps shown to the model")
+    history_images: int = Field(-1, ge=-1, le=8, description="earlier screenshots sent with the "
+                                "model's replies made on them (-1: the profile's: 4 for ui-tars, "
+                                "as it was trained; 0 for the others)")
     mmproj: str = Field("", description="vision projector .gguf, with a model given as a path")
     gpu_layers: str = Field("auto", pattern=r"^(auto|all|-1|[0-9]+)$",
                             description="layers offloaded to the GPU: a number, all or auto")
@@ -188,10 +191,13 @@ def effective(flags: dict[str, Any] | None = None) -> Settings:
         for name in ("profile", "max_pixels", "max_tokens"):
             if sources[name] == "default" and getattr(spec, name):
                 setattr(settings, name, getattr(spec, name))
-    if not settings.max_tokens:
-        from tracer_cli.profiles import PROFILES
+    from tracer_cli.profiles import PROFILES
 
-        settings.max_tokens = PROFILES.get(settings.profile).max_tokens
+    profile = PROFILES.get(settings.profile)
+    if not settings.max_tokens:
+        settings.max_tokens = profile.max_tokens
+    if settings.history_images < 0:
+        settings.history_images = profile.history_images
     return settings
 
 

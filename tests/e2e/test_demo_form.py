@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import Display, run_tracer
 from tests.e2e.conftest import DEMO_FORM, last_run, park_pointer, run_dir, wait_for_window, wait_until
+from tracer_cli.profiles.geometry import QWEN3_VL
 
 pytestmark = pytest.mark.display
 
@@ -55,6 +56,7 @@ def test_readme_demo_fills_in_the_form(display: Display, programs: Any, tmp_path
     for s in steps:
         shot = directory / s["screenshot"]
         assert shot.is_file() and shot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
-        assert s["image_size"] == [display.width, display.height]
+        # tracer1 sends Qwen3-VL's geometry: 1280x800 raised to the grounding minimum
+        assert s["image_size"] == list(QWEN3_VL.size(display.width, display.height))
     assert sorted(p.name for p in directory.glob("step-*.png")) == [
         f"step-{n:03d}.png" for n in range(1, 6)]

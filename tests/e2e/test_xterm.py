@@ -25,6 +25,7 @@ from tests.e2e.conftest import (
     wait_until,
     xdotool,
 )
+from tracer_cli.profiles.geometry import QWEN3_VL
 
 pytestmark = pytest.mark.display
 
@@ -80,8 +81,8 @@ def test_do_types_a_shell_command_into_xterm(display: Display, xterm: Program,
         prefix, raw = request_image(body)
         assert prefix == "data:image/png;base64"
         assert raw.startswith(b"\x89PNG\r\n\x1a\n")
-        # 1280x800 is within the default pixel budget and a multiple of 32: sent as it is
-        assert request_image_size(body) == (display.width, display.height)
+        # the tracer1 profile's geometry (Qwen3-VL): 1280x800 raised to the grounding minimum
+        assert request_image_size(body) == QWEN3_VL.size(display.width, display.height)
     texts = [request_text(body) for body in requests]
     assert all("write tracer-ok into out.txt" in t for t in texts)
     assert "No steps executed yet." in texts[0]

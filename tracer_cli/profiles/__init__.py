@@ -25,6 +25,12 @@ class HistoryEntry:
     number: int
     description: str
     outcome: str
+    summary: str = ""  # the model's own words for the step (Qwen3-VL's "Action: ..." line)
+    answer: str = ""  # the model's reply that forecast this step (first step of a call only)
+    image: Image.Image | None = None  # the screenshot that reply was made on
+
+    def said(self) -> str:
+        return self.summary or self.description
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,7 @@ class PlanRequest:
     history: list[HistoryEntry] = field(default_factory=list)
     image_format: str = "png"
     revision: Revision | None = None  # set when the last forecast stopped holding
+    history_images: int = 0  # earlier screenshots to send, each with the reply made on it
 
     def history_text(self) -> str:
         """The steps done so far with their outcomes, then the revision note if there is one
@@ -66,6 +73,7 @@ class Profile(Protocol):
     name: str
     geometry: ImageGeometry  # the image sizes the family's processor keeps, its coordinate space
     max_tokens: int  # the answer budget this prompt needs (a catalogue entry may raise it)
+    history_images: int  # earlier screenshots sent by default (with the replies made on them)
 
     def messages(self, request: PlanRequest) -> list[dict[str, Any]]: ...
 
@@ -81,6 +89,34 @@ class Profile(Protocol):
 
     def schema(self, horizon: int) -> dict[str, Any] | None:
         """The JSON schema of a valid answer, for grammar-constrained decoding (None: none)."""
+
+
+def past_turns(request: PlanRequest) -> list[dict[str, Any]]:
+    """Earlier steps as the multi-turn agents of UI-TARS and Qwen3-VL send them: the model's own
+    replies as assistant turns, the latest ``history_images`` of them each after the screenshot
+    it was made on (as a user turn). Replies before that window stay as text only."""
+    from tracer_cli.screen import data_url
+
+    replies = [h for h in request.history if h.answer]
+    first_image = len(replies) - request.history_images
+    turns: list[dict[str, Any]] = []
+    for index, entry in enumerate(replies):
+        if index >= first_image and entry.image is not None:
+            turns.append({"role": "user", "content": [
+                {"type": "image_url", "image_url": {"url": data_url(entry.image, request.image_format)}}]})
+        turns.append({"role": "assistant", "content": entry.answer})
+    return turns
+
+
+def outcome_note(request: PlanRequest) -> str:
+    """What tracer saw happen that a reply cannot know: steps that failed or changed nothing,
+    and why the last forecast stopped holding."""
+    notes = [f"Step {h.number} ({h.said()}) -> {h.outcome}" for h in request.history[-3:]
+             if h.outcome != "ok"]
+    text = "\n".join(notes)
+    if request.revision:
+        text += ("\n\n" if text else "") + request.revision.text()
+    return text
 
 
 PROFILES: Registry[Profile] = Registry("profile", __name__, "tracer.profiles")

@@ -31,13 +31,14 @@ from __future__ import annotations
 import json
 import math
 import re
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from tracer_cli.errors import PlanError
 from tracer_cli.plan import COORD_MAX, Plan, format_validation_error, parse_step
-from tracer_cli.profiles import PROFILES, PlanRequest
+from tracer_cli.profiles import PROFILES, PlanRequest, past_turns
 from tracer_cli.profiles.geometry import QWEN3_VL
 from tracer_cli.screen import data_url
 
@@ -112,8 +113,9 @@ def _system(actions: tuple[str, ...], rules: str) -> str:
 
 PLAN_RULES = """Forecast the next steps towards the user's task, at most {horizon} of them, in order. \
 For each step write one line "Action: <what you do, naming the element>" and then its \
-<tool_call> block. Only the first step will be executed; you will then see the new screen and \
-forecast again, so make the first step the one you are surest of.
+<tool_call> block. The first step is executed; each next one only while the screen turns out as \
+you forecast, otherwise you see the new screen and forecast again. Make the first step the one \
+you are surest of.
 - Click a text field before typing into it. Do not repeat a step that had no effect.
 - When the task is done, call terminate with status "success" (call answer first if the task \
 asks a question); when it cannot be done, call terminate with status "failure".
@@ -306,14 +308,27 @@ class Qwen3VLProfile:
     name = "qwen3-vl"
     geometry = QWEN3_VL
     max_tokens = 1024
+    history_images = 0
 
     def messages(self, request: PlanRequest) -> list[dict[str, Any]]:
-        # Unchanging text first and the screenshot last, to keep a local backend's KV cache.
+        """The instruction text of OSWorld's Qwen3-VL agent, earlier steps as its "Step i:" lines
+        (the model's own Action line, with what tracer saw happen), then the screenshot.
+        Unchanging text first and the screenshot last, to keep a local backend's KV cache; with
+        ``history_images`` the latest steps are sent as screenshot and reply turns instead."""
+        recent = request.history[len(request.history) - request.history_images:] \
+            if request.history_images else []
+        older = [h for h in request.history if h not in recent]
+        steps = "\n".join(f"Step {h.number}: {h.said()} -> {h.outcome}" for h in older) or "None"
+        text = ("Please generate the next move according to the UI screenshot, instruction and "
+                f"previous actions.\n\nInstruction: {request.task}\n\nPrevious actions:\n{steps}")
+        if request.revision:
+            text += f"\n\n{request.revision.text()}"
+        turns = past_turns(replace(request, history=recent)) if recent else []
         return [
             {"role": "system", "content": _system(ACTIONS, PLAN_RULES.format(horizon=request.horizon))},
+            {"role": "user", "content": [{"type": "text", "text": text}]},
+            *turns,
             {"role": "user", "content": [
-                {"type": "text", "text": f"Task: {request.task}\n\n{request.history_text()}\n\n"
-                                         "The current screen:"},
                 {"type": "image_url", "image_url": {"url": data_url(request.image, request.image_format)}},
                 {"type": "text", "text": f"Give the next steps (at most {request.horizon}), each an "
                                          "Action line and its <tool_call>."},
@@ -329,6 +344,8 @@ class Qwen3VLProfile:
         for number, (before, args) in enumerate(calls, 1):
             try:
                 data = reader.step(args, _describe(before))
+                if data is not None and "target" not in data and _describe(before):
+                    data["description"] = _describe(before)  # its Action line, kept as a note
                 step = None if data is None else parse_step(data)
             except PlanError as exc:
                 raise PlanError(f"tool call {number}: {exc.message}") from None

@@ -15,8 +15,9 @@ from tracer_cli.profiles.geometry import QWEN3_VL
 from tracer_cli.screen import data_url
 
 SYSTEM = """You operate a computer desktop to complete the user's task. You see a screenshot of \
-the screen. Forecast the next steps towards the task: only the first will be executed, then you \
-will see the new screen and forecast again, so make the first step the one you are surest of.
+the screen. Forecast the next steps towards the task: the first is executed, each next one only \
+while the screen turns out as you forecast; otherwise you see the new screen and forecast again. \
+Make the first step the one you are surest of.
 
 Answer with one JSON object and nothing else:
 {{"thought": "<one or two short sentences>", "trajectory": [STEP, ...]}}
@@ -48,6 +49,7 @@ class Tracer1Profile:
     name = "tracer1"
     geometry = QWEN3_VL
     max_tokens = 1024
+    history_images = 0
 
     def messages(self, request: PlanRequest) -> list[dict[str, Any]]:
         # Unchanging text first and the screenshot last: a local backend keeps the KV cache of
