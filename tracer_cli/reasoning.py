@@ -30,7 +30,7 @@ def split(text: str, reasoning: str = "", opened: bool = False) -> Answer:
     if close >= 0:
         thought = text[:close].replace(OPEN, "", 1)
         return Answer(_join(reasoning, thought), text[close + len(CLOSE):].strip(), True)
-    if OPEN in text or opened:
+    if OPEN in text or (opened and not reasoning.strip()):  # a server that split it: text is the answer
         return Answer(_join(reasoning, text.replace(OPEN, "", 1)), "", False)
     return Answer(reasoning.strip(), text, True)
 

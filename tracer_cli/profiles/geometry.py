@@ -111,4 +111,5 @@ def resize(width: int, height: int, factor: int, min_pixels: int, max_pixels: in
 
 
 QWEN3_VL = ImageGeometry("Qwen3-VL", 32, 65_536, 16_777_216, "relative")
+QWEN2_VL = ImageGeometry("Qwen2-VL / UI-TARS v1", 28, 4 * 28 * 28, 16384 * 28 * 28, "relative")
 QWEN25_VL = ImageGeometry("Qwen2.5-VL / UI-TARS-1.5", 28, 100 * 28 * 28, 16384 * 28 * 28, "absolute")

@@ -34,7 +34,7 @@ from pydantic import ValidationError
 from tracer_cli.errors import PlanError
 from tracer_cli.plan import COORD_MAX, Plan, format_validation_error, parse_step
 from tracer_cli.profiles import PROFILES, PlanRequest, outcome_note, past_turns
-from tracer_cli.profiles.geometry import QWEN25_VL
+from tracer_cli.profiles.geometry import QWEN2_VL, QWEN25_VL
 from tracer_cli.screen import data_url
 
 if TYPE_CHECKING:
@@ -163,14 +163,14 @@ def _parse_call(src: str) -> tuple[str, dict[str, str]]:
 
 def _action_text(text: str) -> tuple[str, str]:
     """(the thought, the action) of an answer."""
-    index = text.rfind("Action:")
+    index = max(text.rfind("Action:"), text.rfind("Action："))  # the full-width colon too
     if index < 0:
         stripped = text.strip().strip("`").strip()
         if not _CALL.match(stripped):
             raise PlanError("the answer has no 'Action:' line; expected 'Thought: ...' then "
                             "'Action: ...' with one action from the action space")
         return "", stripped
-    action = text[index + len("Action:"):].strip().strip("`").strip()
+    action = text[index + len("Action:"):].strip().strip("`").strip()  # both colons: one char
     return _clip(_LABEL.sub(" ", text[:index]).replace("```", " "), 2000), action
 
 
@@ -277,6 +277,10 @@ class UITarsProfile:
     max_tokens = 1024
     history_images = 4  # OSWorld's uitars15_v1: 5 screenshots a request
 
+    def frame(self, image_size: tuple[int, int]) -> tuple[int, int]:
+        """The space the model's numbers are in: pixels of the image its processor made."""
+        return self.geometry.processed(*image_size)
+
     def messages(self, request: PlanRequest) -> list[dict[str, Any]]:
         """As UI-TARS-1.5 is trained and evaluated (OSWorld's uitars15_v1 agent): the prompt,
         then its own earlier replies, the latest ones each after its screenshot, then the
@@ -297,7 +301,7 @@ class UITarsProfile:
         the official parser splits them), up to the horizon; points in the pixels of the image
         the model's processor made (for an image tracer sized, the image itself)."""
         thought, action = _action_text(text)
-        size = self.geometry.processed(*request.image.size)
+        size = self.frame(request.image.size)
         steps = []
         for number, one in enumerate(_split_actions(action), 1):
             name, args = _read_action(one)
@@ -336,10 +340,21 @@ class UITarsProfile:
             _, args = _parse_call(_action_text(text)[1])
         except PlanError:
             args = {}
-        size = self.geometry.processed(*image_size)
+        size = self.frame(image_size)
         for key in ("point", "start_point", "start_box"):
             if args.get(key):
                 return _pixel_point(args[key], size)
         if match := _ANY_POINT.search(text):
             return _pixel_point(match.group(0), size)
         raise PlanError("the answer holds no point; expected Action: click(point='<point>x y</point>')")
+
+
+@PROFILES.register("ui-tars-v1")
+class UITarsV1Profile(UITarsProfile):
+    """UI-TARS v1 (Qwen2-VL based): the same grammar, points on a relative 0..1000 grid."""
+
+    name = "ui-tars-v1"
+    geometry = QWEN2_VL
+
+    def frame(self, image_size: tuple[int, int]) -> tuple[int, int]:
+        return COORD_MAX, COORD_MAX
