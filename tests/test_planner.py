@@ -161,3 +161,49 @@ def test_unknown_profile() -> None:
         PROFILES.get("nosuch")
     assert "unknown profile 'nosuch'" in info.value.message
     assert "tracer1" in info.value.hint
+
+
+# --- reasoning (thinking models) ---------------------------------------------------------------
+
+class ThinkingBackend(FakeBackend):
+    """Answers like a thinking model behind a chat template that opens <think> itself."""
+
+    def __init__(self, *answers: str, finish: str = "stop") -> None:
+        super().__init__(*answers)
+        self.finish = finish
+
+    def complete(self, messages: list[dict[str, Any]],
+                 schema: dict[str, Any] | None = None) -> Completion:
+        done = super().complete(messages, schema)
+        done.opened_reasoning, done.finish_reason, done.max_tokens = True, self.finish, 64
+        return done
+
+
+DRAFT_DONE = json.dumps({"thought": "draft", "trajectory": [{"action": "done"}]})
+FINAL_CLICK = json.dumps({"thought": "click it", "trajectory": [
+    {"action": "click", "x": 10, "y": 20, "target": "OK"}]})
+
+
+def test_a_draft_inside_the_reasoning_is_never_the_answer() -> None:
+    """A draft that would end the task sits in the reasoning; only the text after </think> is read."""
+    backend = ThinkingBackend(f"Maybe {DRAFT_DONE}? No, first click OK.</think>\n{FINAL_CLICK}")
+    forecast = Planner(backend, profile()).forecast(request())
+    assert forecast.plan.first.describe() == "click (10,20) 'OK'"
+    assert forecast.attempts[0].reasoning.startswith("Maybe")
+    assert "first click OK" in forecast.plan.thought  # the panel and the record show it
+
+
+def test_reasoning_that_never_ends_is_not_read_even_with_a_valid_plan_inside() -> None:
+    backend = ThinkingBackend(f"I will answer {FINAL_CLICK}")
+    with pytest.raises(ForecastFailed, match="reasoning never ended"):
+        Planner(backend, profile()).forecast(request())
+    assert len(backend.requests) == 1  # not asked again: it would end the same way
+
+
+def test_a_cut_off_answer_says_so_and_how_to_fix_it_without_a_retry() -> None:
+    backend = ThinkingBackend("Let me think about the dialog and", finish="length")
+    with pytest.raises(ForecastFailed) as info:
+        Planner(backend, profile(), retries=2).forecast(request())
+    assert "cut off inside the model's reasoning at --max-tokens 64" in str(info.value)
+    assert "raise --max-tokens" in str(info.value)
+    assert len(backend.requests) == 1 and info.value.attempts[0].cut_off
