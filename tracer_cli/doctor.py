@@ -373,7 +373,7 @@ def check_llama_cpp(ctx: Context) -> Check:
     version = getattr(llama_cpp, "__version__", "?")
     if importlib.util.find_spec("llama_cpp.mtmd_cpp") is None:
         return Check(name, False, f"llama-cpp-python {version} has no multimodal (mtmd) support",
-                     "pip install -U 'llama-cpp-python>=0.3.16'")
+                     "pip install -U 'llama-cpp-python>=0.3.36'")
     gpu = bool(llama_cpp.llama_supports_gpu_offload())
     layers = ctx.settings.gpu_layers
     if gpu:
