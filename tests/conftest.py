@@ -78,6 +78,16 @@ def display_1920() -> Iterator[Display]:
     yield from _display(1920, 1080)
 
 
+@pytest.fixture(scope="session")
+def display_1366() -> Iterator[Display]:
+    yield from _display(1366, 768)
+
+
+@pytest.fixture(scope="session")
+def display_2560() -> Iterator[Display]:
+    yield from _display(2560, 1440)
+
+
 @pytest.fixture
 def display(display_1280: Display, monkeypatch: pytest.MonkeyPatch) -> Display:
     """The 1280x800 display, set as DISPLAY for this test (in-process code and subprocesses)."""
