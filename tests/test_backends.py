@@ -247,3 +247,61 @@ def test_script_without_answers(tmp_path: Path) -> None:
 def test_script_backend_needs_a_file() -> None:
     with pytest.raises(ConfigError, match="needs a plan file"):
         create("script", Settings(backend="script"))
+
+
+# --- the llama backend's cache of the prompt's start, screenshots included ----------------------
+
+def _shot(colour: tuple[int, int, int], size: tuple[int, int] = (448, 336)) -> str:
+    from PIL import Image, ImageDraw
+
+    from tracer_cli.screen import data_url
+
+    image = Image.new("RGB", size, colour)
+    ImageDraw.Draw(image).rectangle((40, 40, 200, 160), fill=(255 - colour[0], 90, 30))
+    return data_url(image)
+
+
+def _turns(*images: str) -> list[dict[str, Any]]:
+    """UI-TARS-like history: the prompt, then each screenshot followed by a reply; the last
+    screenshot ends the prompt."""
+    messages: list[dict[str, Any]] = [{"role": "system", "content": "You are a helpful assistant."},
+                                      {"role": "user", "content": "Click the orange box."}]
+    for n, url in enumerate(images):
+        messages.append({"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}}]})
+        if n < len(images) - 1:
+            messages.append({"role": "assistant", "content": f"Action: click(point='<point>{n} 9</point>')"})
+    return messages
+
+
+def _next_token(llm: Any, messages: list[dict[str, Any]]) -> dict[str, float]:
+    result = llm.create_chat_completion(messages=messages, temperature=0, max_tokens=1,
+                                        logprobs=True, top_logprobs=8)
+    top = result["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
+    return {t["token"]: t["logprob"] for t in top}
+
+
+def test_a_prompt_served_from_the_cache_gives_what_a_fresh_model_gives(tmp_path: Path) -> None:
+    """The random tiny model's next token depends (a little) on every earlier token and image.
+    With screenshots and replies reused from the cache, its distribution equals a fresh model's
+    on the same prompt: nothing stale stayed in the cache, nothing was skipped that differed."""
+    from tests.tinyvlm import make_tiny_vlm
+    from tracer_cli.backends.llama import load
+
+    model, mmproj = make_tiny_vlm(tmp_path / "random", None)
+    params = {"n_ctx": 4096, "n_threads": 2, "logits_all": True, "seed": 1}
+    cached = load(model, mmproj, use_gpu=False, verbose=False, **params)
+    try:
+        a, b, c = _shot((200, 30, 30)), _shot((30, 200, 30)), _shot((30, 30, 200))
+        for images in [(a,), (a, b), (a, b, c), (a, c)]:  # grows; then differs at the second image
+            got = _next_token(cached, _turns(*images))
+            reused = cached.reused_images
+            fresh = load(model, mmproj, use_gpu=False, verbose=False, **params)
+            try:
+                want = _next_token(fresh, _turns(*images))
+            finally:
+                fresh.close()
+            assert got.keys() == want.keys(), images
+            assert all(abs(got[t] - want[t]) < 1e-3 for t in want), (len(images), got, want)
+            assert reused == {1: 0, 2: 1, 3: 2}.get(len(images), 1)  # (a, c): only a is reused
+    finally:
+        cached.close()

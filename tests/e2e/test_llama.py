@@ -259,3 +259,35 @@ def test_a_second_local_model_grounds_the_click(display: Display, clicklog: Clic
     assert step["grounding"]["point"] == [750, 250]
     assert step["grounding"]["target"] == "the red square"
     assert step["action"] == {"action": "click", "x": 750, "y": 250, "target": "the red square"}
+
+
+def tars_click(name: str, x: int, y: int) -> str:
+    # each answer starts differently: the tiny model tells its answers apart by their first piece
+    return f"Thought: {name} mark is next. I click it.\nAction: click(point='<point>{x} {y}</point>')"
+
+
+def test_ui_tars_history_screenshots_are_served_from_the_kv_cache(
+        display: Display, clicklog: ClickLog, models: Path) -> None:
+    """UI-TARS is sent its earlier screenshots and replies as turns. Each call's prompt starts
+    like the last one's, screenshots included: those are not encoded and evaluated again."""
+    from tracer_cli.profiles.geometry import QWEN25_VL
+
+    answers = [tars_click("The first", 100, 100), tars_click("A second", 200, 150),
+               tars_click("Third", 300, 200),
+               "Thought: Done.\nAction: finished(content='three marks')"]
+    pair = make_tiny_vlm(models / "tars-history", answers)  # qwen2vl: patch 14, as Qwen2.5-VL
+    env = tracer_env(display)
+    result = run_tracer("do", "click three marks", "--yes", "--profile", "ui-tars",
+                        *llama_args(pair), "--context", "8192", env=env, timeout=120)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "three marks"
+    assert len(clicklog.wait_presses(3)) == 3
+    steps = last_run(env)["steps"]
+    image_tokens = QWEN25_VL.tokens(*QWEN25_VL.size(display.width, display.height))
+    reused = [s["attempts"][0]["reused_tokens"] for s in steps]
+    # call k+1 finds the system prompt, the instruction and k earlier screenshots in the cache
+    assert reused[0] == 0
+    for k in (1, 2, 3):
+        assert reused[k] >= k * image_tokens + 300, (k, reused)
+        assert reused[k] < (k + 1) * image_tokens + 2000, (k, reused)

@@ -96,14 +96,17 @@ def default_threads() -> int:
 
 
 def _prefix_llama_class() -> type:
-    """A Llama that keeps the KV cache of the prompt's unchanged start between chat calls.
+    """A Llama that keeps the KV cache of the prompt's unchanged start between chat calls,
+    screenshots included.
 
     llama-cpp-python's multimodal handler resets the model and clears the cache before every
     prompt, then evaluates it chunk by chunk (text with ``eval``, images through mtmd). Here the
-    reset remembers what the cache holds, the clear is skipped, and ``eval`` skips the leading
-    tokens of the first text chunks that equal what is cached at the same positions. Once an
-    image has been evaluated or a token differs, everything is evaluated as usual (``eval``
-    drops cached positions past the current one before it decodes).
+    reset remembers what the cache holds (text tokens, and which image sits at which position),
+    the clear is skipped, and while the prompt equals the cache from its start, text tokens and
+    whole images (the same picture, by hash, at the same position) are not evaluated again. From
+    the first difference on, everything is evaluated as usual, after the cache is cut there. A
+    chunk that was wholly cached owes the decode of its last token, done only if the prompt ends
+    there (sampling needs its logits).
     """
     from llama_cpp import Llama
 
@@ -112,27 +115,39 @@ def _prefix_llama_class() -> type:
             super().__init__(*args, **kwargs)
             self._ctx.kv_cache_clear = lambda: None  # the handler's clear; eval trims instead
             self._cached: list[int] = []
+            self._images: dict[int, tuple[bytes, int]] = {}  # start position -> (id, positions)
+            self._cached_images: dict[int, tuple[bytes, int]] = {}
             self._matching = False
             self._last_end = 0
+            self._owed: int | None = None
             self.reused_tokens = 0
             self.evaluated_tokens = 0
+            self.reused_images = 0
             self._prompting = False
 
         def create_completion(self, *args: Any, **kwargs: Any) -> Any:
+            if self._owed is not None:  # the prompt ended on a cached chunk: refresh the logits
+                self.n_tokens -= 1
+                Llama.eval(self, [self._owed])
+                self._owed = None
             self._prompting = False  # the handler has evaluated the prompt: decoding starts
             return super().create_completion(*args, **kwargs)
 
         def reset(self) -> None:
             self._cached = self.input_ids[: self.n_tokens].tolist()
+            self._cached_images, self._images = self._images, {}
             self._prompting = True
             self._matching = True
             self._last_end = 0
+            self._owed = None
             self.reused_tokens = 0
             self.evaluated_tokens = 0
+            self.reused_images = 0
             super().reset()
 
         def eval(self, tokens: Any) -> None:
             tokens = list(tokens)
+            self._owed = None
             if self._matching and self.n_tokens == self._last_end:
                 start, count = self.n_tokens, len(tokens)
                 same = 0
@@ -141,12 +156,14 @@ def _prefix_llama_class() -> type:
                         break
                     same += 1
                 self._matching = same == count  # the whole chunk is what the cache holds
-                skip = min(same, count - 1)  # decode at least one token: it yields the logits
-                if skip > 0:
-                    self.input_ids[start:start + skip] = tokens[:skip]
-                    self.n_tokens += skip
-                    self.reused_tokens += skip
-                    tokens = tokens[skip:]
+                if same > 0:
+                    self.input_ids[start:start + same] = tokens[:same]
+                    self.n_tokens += same
+                    self.reused_tokens += same
+                    tokens = tokens[same:]
+                if not tokens:
+                    self._owed, self._last_end = self.input_ids[self.n_tokens - 1], self.n_tokens
+                    return
             else:
                 self._matching = False  # an image was evaluated in between: positions moved on
             if self._prompting:
@@ -154,7 +171,64 @@ def _prefix_llama_class() -> type:
             super().eval(tokens)
             self._last_end = self.n_tokens
 
+        def image_cached(self, image_id: bytes | None, n_pos: int, n_tokens: int) -> bool:
+            """Whether the image about to be evaluated at the current position is already in
+            the cache there (then it is skipped); if not, the cache is cut here."""
+            start, self._owed = self.n_tokens, None
+            entry = (image_id or b"", n_pos)
+            if (image_id and self._matching and start == self._last_end
+                    and self._cached_images.get(start) == entry):
+                self._images[start] = entry
+                self._last_end = start + n_pos
+                self.reused_tokens += n_tokens
+                self.reused_images += 1
+                return True
+            self._matching = False
+            self._ctx.kv_cache_seq_rm(-1, start, -1)  # what the last prompt had from here on
+            self._images[start] = entry
+            return False
+
     return PrefixCachingLlama
+
+
+class _ImageCachingMtmd:
+    """The handler's view of llama_cpp.mtmd_cpp, with image evaluation asking the model's cache
+    first (a cached image is skipped: its positions are counted, nothing is decoded)."""
+
+    def __init__(self, module: Any, llm: Any) -> None:
+        self._module = module
+        self._llm = llm
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._module, name)
+
+    def mtmd_helper_eval_chunk_single(self, ctx: Any, lctx: Any, chunk: Any, n_past: Any,
+                                      seq_id: Any, n_batch: int, logits_last: bool,
+                                      new_n_past: Any) -> int:
+        m = self._module
+        n_pos = m.mtmd_input_chunk_get_n_pos(chunk)
+        if self._llm.image_cached(m.mtmd_input_chunk_get_id(chunk), n_pos,
+                                  m.mtmd_input_chunk_get_n_tokens(chunk)):
+            new_n_past._obj.value = n_past.value + n_pos
+            return 0
+        return m.mtmd_helper_eval_chunk_single(ctx, lctx, chunk, n_past, seq_id, n_batch,
+                                               logits_last, new_n_past)
+
+
+def _image_caching_handler(clip_model_path: str, verbose: bool, use_gpu: bool) -> Any:
+    """MTMDChatHandler whose bitmaps carry a hash of their image as id (so a screenshot sent
+    again is known again)."""
+    import hashlib
+
+    from llama_cpp.llama_chat_format import MTMDChatHandler
+
+    class ImageCachingHandler(MTMDChatHandler):  # type: ignore[misc]
+        def _create_bitmap_from_bytes(self, image_bytes: bytes) -> Any:
+            bitmap = super()._create_bitmap_from_bytes(image_bytes)
+            self._mtmd_cpp.mtmd_bitmap_set_id(bitmap, hashlib.sha256(image_bytes).hexdigest().encode())
+            return bitmap
+
+    return ImageCachingHandler(clip_model_path=clip_model_path, verbose=verbose, use_gpu=use_gpu)
 
 
 def template_opens_reasoning(llm: Any) -> bool:
@@ -172,6 +246,17 @@ def template_opens_reasoning(llm: Any) -> bool:
     except Exception:  # noqa: BLE001 - a template we cannot render: judge by the answers alone
         return False
     return prompt.rstrip().endswith("<think>")
+
+
+def load(model_path: Path, mmproj_path: Path, use_gpu: bool, verbose: bool, **params: Any) -> Any:
+    """The model and its projector, loaded now (not at the first call), with the prompt-prefix
+    and image cache of ``_prefix_llama_class``."""
+    handler = _image_caching_handler(str(mmproj_path), verbose, use_gpu)
+    llm = _prefix_llama_class()(model_path=str(model_path), chat_handler=handler, verbose=verbose,
+                                **params)
+    handler._init_mtmd_context(llm)
+    handler._mtmd_cpp = _ImageCachingMtmd(handler._mtmd_cpp, llm)
+    return llm
 
 
 class LlamaBackend:
@@ -192,21 +277,15 @@ class LlamaBackend:
         except ImportError:
             raise ConfigError("the llama backend needs llama-cpp-python",
                               "pip install llama-cpp-python (see the README for GPU builds)") from None
-        from llama_cpp.llama_chat_format import MTMDChatHandler
-
         if not debug:
             _silence_llama_cpp()
         layers = gpu_layers(settings.gpu_layers)
         try:
-            handler = MTMDChatHandler(clip_model_path=str(mmproj_path), verbose=debug,
-                                      use_gpu=layers != 0)
-            self.llm = _prefix_llama_class()(
-                model_path=str(model_path), chat_handler=handler,
-                n_ctx=settings.context or spec.context, n_batch=512, n_ubatch=512,
-                n_threads=settings.threads or default_threads(),
-                n_threads_batch=settings.threads or default_threads(), n_gpu_layers=layers,
-                flash_attn=settings.flash_attn, verbose=debug)
-            handler._init_mtmd_context(self.llm)  # load the projector now, not at the first call
+            self.llm = load(model_path, mmproj_path, use_gpu=layers != 0, verbose=debug,
+                            n_ctx=settings.context or spec.context, n_batch=512, n_ubatch=512,
+                            n_threads=settings.threads or default_threads(),
+                            n_threads_batch=settings.threads or default_threads(),
+                            n_gpu_layers=layers, flash_attn=settings.flash_attn)
             self.opens_reasoning = spec.thinking or template_opens_reasoning(self.llm)
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"llama.cpp could not load {Path(model_path).name} with "
