@@ -77,8 +77,12 @@ def test_help_documents_the_exit_codes() -> None:
 def test_on_xvfb_every_check_passes(display: Display, plan_file: Path) -> None:
     code, found = checks("-b", "script", "--script", str(plan_file))
     assert code == 0, found
-    assert list(found) == ["config", *MACHINE, "ocr", "run records", "backend", "script"]
+    assert list(found) == ["config", *MACHINE, "ocr", "run records", "backend", "model image",
+                           "script"]
     assert all(c["status"] == "ok" and c["ok"] is True for c in found.values()), found
+    # the screenshot size the model gets on this very monitor, and what its numbers mean
+    assert ("the monitor 1280x800 is sent as 1312x832 (1066 image tokens); sides multiples of 32, "
+            "coordinates 0..1000 relative to the image") in found["model image"]["detail"]
     assert f"DISPLAY={display.name}" in found["display"]["detail"]
     assert "1280x800" in found["display"]["detail"]
     assert "monitors: 1: 1280x800+0+0" in found["screen capture"]["detail"]
@@ -95,12 +99,22 @@ def test_the_table(display: Display, plan_file: Path) -> None:
     proc = tracer("doctor", "-b", "script", "--script", str(plan_file))
     assert proc.returncode == 0, proc.stdout
     rows = [line for line in proc.stdout.splitlines() if line.startswith("│")]
-    assert len(rows) == 9
-    for name in ("config", *MACHINE, "ocr", "run records", "backend", "script"):
+    assert len(rows) == 10
+    for name in ("config", *MACHINE, "ocr", "run records", "backend", "model image", "script"):
         assert any(f"│ {name} " in row and " ✓ " in row for row in rows), (name, proc.stdout)
     for header in ("check", "status", "detail", "how to fix"):
         assert header in proc.stdout
     assert proc.stdout.rstrip().splitlines()[-1] == "everything needed works"
+
+
+def test_the_model_image_check_names_the_cap_a_budget_goes_over(plan_file: Path) -> None:
+    code, found = checks("-b", "script", "--script", str(plan_file), "--profile", "ui-tars",
+                         "--max-pixels", "9000000", env=no_display_env())
+    image = found["model image"]
+    assert image["ok"] is False
+    assert "a 1920x1080 monitor (no display to measure)" in image["detail"]
+    assert "absolute pixels of the image" in image["detail"]
+    assert "using 3211264" in image["detail"]
 
 
 def test_without_display_says_how_and_skips_what_needs_one(plan_file: Path) -> None:

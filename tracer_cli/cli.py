@@ -465,11 +465,13 @@ def doctor(
     as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False,
     backend: Backend = None, base_url: BaseUrl = None, model: Model = None,
     mmproj: Mmproj = None, script: Script = None, monitor: Monitor = None, display: Display = None,
+    profile: Profile = None, max_pixels: MaxPixels = None,
     kill_hotkey: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--kill-hotkey", help="The kill hotkey to check (default: the configured one).")] = None,
 ) -> None:
     """Check the display, screen capture, input control, the kill hotkey, the config, the run
-    records and the configured model and backend, and print what to fix.
+    records, the image the model gets, and the configured model and backend, and print what to
+    fix.
 
     Exit codes: 0 everything needed works, 1 something needed failed (the table says what to
     fix; a skipped check waits on a failed one, or on --load).

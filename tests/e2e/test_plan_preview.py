@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import Display, run_tracer
 from tests.e2e.conftest import MARKER_RED, ClickLog, click, done, last_run, plan, pointer, run_dir, tracer_env
+from tracer_cli.profiles.geometry import QWEN3_VL
 
 pytestmark = pytest.mark.display
 
@@ -67,12 +68,17 @@ def test_plan_json_prints_only_the_plan_and_touches_nothing(
     assert preview.is_file()
     assert f"preview: {preview}" in result.stderr
     with Image.open(preview) as image:
-        assert image.size == (display.width, display.height)
-        # (250,300) -> (320,240) and (700,650) -> (896,520) on the 1280x800 screenshot
-        assert colour_near(image, (320, 240), MARKER_RED) > 100
-        assert colour_near(image, (896, 520), ORANGE) > 100
-        assert colour_near(image, (896, 520), MARKER_RED) == 0
-        assert colour_near(image, (640, 400), MARKER_RED) == 0
+        # drawn on the screenshot the model saw: 1280x800 raised to Qwen3-VL's grounding minimum
+        w, h = QWEN3_VL.size(display.width, display.height)
+        assert image.size == (w, h)
+
+        def at(x: int, y: int) -> tuple[int, int]:
+            return round(x * w / 1000), round(y * h / 1000)
+
+        assert colour_near(image, at(250, 300), MARKER_RED) > 100
+        assert colour_near(image, at(700, 650), ORANGE) > 100
+        assert colour_near(image, at(700, 650), MARKER_RED) == 0
+        assert colour_near(image, at(500, 500), MARKER_RED) == 0
 
 
 def test_plan_prints_a_table_of_the_targets(display: Display, chat_server: Any) -> None:
