@@ -1,11 +1,11 @@
 """The real `tracer` with the llama backend: a tiny GGUF vision-language model pair (made by
 tests/tinyvlm.py) loaded by llama-cpp-python in the tracer process, on the real Xvfb display.
 
-Sizes: the 1280x800 screen fits the default image budget (1_048_576 pixels), so the model sees
-1280x800. llama.cpp's smart resize makes that 1288x812 -> 46x29 = 1334 image tokens for qwen2vl
-(patch 14) and 1280x800 -> 40x25 = 1000 for qwen3vl (patch 16); the tracer1 prompt before the
-image is ~730 tokens with the tiny tokenizer, so one call needs ~2100 KV cells and
-``--context 4096`` leaves room for a retry (2048 is too small: "Prompt exceeds n_ctx: 2066").
+Sizes: the 1280x800 screen is sent at the profile's geometry: 1312x832 for tracer1 (Qwen3-VL,
+1066 image tokens; llama.cpp's qwen2vl projector of most pairs here, patch 14, resizes that
+again: these tests check the loop, test_native_pixels.py checks sizes with matching pairs) and
+1176x728 for ui-tars (1092 tokens). The tracer1 prompt before the image is ~730 tokens with the
+tiny tokenizer, so one call needs ~2100 KV cells and ``--context 4096`` leaves room for a retry.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from tests.conftest import Display, run_tracer
 from tests.e2e.conftest import MARKER_RED, ClickLog, click, done, last_run, plan, run_dir, tracer_env
 from tests.llama_server import NO_PROXY, llama_server
 from tests.tinyvlm import make_tiny_vlm
+from tracer_cli.profiles.geometry import QWEN3_VL
 
 pytestmark = pytest.mark.display
 
@@ -103,8 +104,10 @@ def test_plan_json_with_the_local_model(display: Display, clicklog: ClickLog,
     assert preview.is_file()
     assert f"preview: {preview}" in result.stderr
     with Image.open(preview) as image:
-        assert image.size == (1280, 800)
-        rgb, (cx, cy) = image.convert("RGB"), CLICK_POINT
+        # the model's screenshot: 1280x800 raised to Qwen3-VL's grounding minimum
+        assert image.size == QWEN3_VL.size(1280, 800) == (1312, 832)
+        rgb = image.convert("RGB")
+        cx, cy = round(250 * image.width / 1000), round(500 * image.height / 1000)
         marker = [rgb.getpixel((x, y)) == MARKER_RED
                   for x in range(cx - 12, cx + 13) for y in range(cy - 12, cy + 13)]
         assert sum(marker) > 100  # the first marker sits at the click point
