@@ -124,7 +124,14 @@ def _planner(settings: Settings):  # type: ignore[no-untyped-def]
         err.print(f"[yellow]warning:[/] {escape(warning)}")
     if settings.backend == "llama":
         _offer_pull(settings)
-    return Planner(create(settings.backend, settings), profile, settings.answer_retries)
+    backend = create(settings.backend, settings)
+    factor = getattr(backend, "image_factor", None)
+    if factor and factor != profile.geometry.factor:
+        err.print(f"[yellow]warning:[/] the vision projector works in {factor}-pixel tiles, but "
+                  f"profile {profile.name} sends {profile.geometry.family} images (multiples of "
+                  f"{profile.geometry.factor}): llama.cpp will resize and pad every screenshot "
+                  "and clicks will drift; choose the profile of the model's family with --profile")
+    return Planner(backend, profile, settings.answer_retries)
 
 
 def _offer_pull(settings: Settings) -> None:

@@ -42,7 +42,7 @@ def test_default_demo_pulls_the_default_model_and_runs_it(tmp_path: Path) -> Non
     local stand-in for the Hub serves: the demo pulls it on first use and runs tracer do with it
     through llama.cpp."""
     answer = {"thought": "Nothing to do.", "trajectory": [{"action": "done", "answer": "seen"}]}
-    model, mmproj = make_tiny_vlm(tmp_path / "pair", [json.dumps(answer)])
+    model, mmproj = make_tiny_vlm(tmp_path / "pair", [json.dumps(answer)], arch="qwen3vl")
     files = {(REPO, MODEL): model.read_bytes(), (REPO, MMPROJ): mmproj.read_bytes()}
     write_entry(tmp_path / "catalogue", DEFAULT, model=files[(REPO, MODEL)],
                 mmproj=files[(REPO, MMPROJ)])

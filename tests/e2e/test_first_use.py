@@ -22,7 +22,8 @@ pytestmark = pytest.mark.display
 
 @pytest.fixture
 def tiny_on_the_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    model, mmproj = make_tiny_vlm(tmp_path / "pair", [json.dumps(plan(done("pressed OK")))])
+    model, mmproj = make_tiny_vlm(tmp_path / "pair", [json.dumps(plan(done("pressed OK")))],
+                                  arch="qwen3vl")
     files = {(REPO, MODEL): model.read_bytes(), (REPO, MMPROJ): mmproj.read_bytes()}
     write_entry(tmp_path / "catalogue", model=files[(REPO, MODEL)], mmproj=files[(REPO, MMPROJ)])
     monkeypatch.setenv("TRACER_CATALOGUE", str(tmp_path / "catalogue"))

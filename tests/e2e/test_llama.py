@@ -2,9 +2,8 @@
 tests/tinyvlm.py) loaded by llama-cpp-python in the tracer process, on the real Xvfb display.
 
 Sizes: the 1280x800 screen is sent at the profile's geometry: 1312x832 for tracer1 (Qwen3-VL,
-1066 image tokens; llama.cpp's qwen2vl projector of most pairs here, patch 14, resizes that
-again: these tests check the loop, test_native_pixels.py checks sizes with matching pairs) and
-1176x728 for ui-tars (1092 tokens). The tracer1 prompt before the image is ~730 tokens with the
+1066 image tokens; the pairs here are qwen3vl, patch 16, so llama.cpp keeps that size) and
+1176x728 for ui-tars (1092 tokens, a qwen2vl pair, patch 14). The tracer1 prompt before the image is ~730 tokens with the
 tiny tokenizer, so one call needs ~2100 KV cells and ``--context 4096`` leaves room for a retry.
 """
 
@@ -42,19 +41,19 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def click_pair(models: Path) -> Pair:
     """Always answers CLICK_PLAN."""
-    return make_tiny_vlm(models / "click", [json.dumps(CLICK_PLAN)])
+    return make_tiny_vlm(models / "click", [json.dumps(CLICK_PLAN)], arch="qwen3vl")
 
 
 @pytest.fixture(scope="module")
 def done_pair(models: Path) -> Pair:
     """Always answers DONE_PLAN."""
-    return make_tiny_vlm(models / "done", [json.dumps(DONE_PLAN)])
+    return make_tiny_vlm(models / "done", [json.dumps(DONE_PLAN)], arch="qwen3vl")
 
 
 @pytest.fixture(scope="module")
 def retry_pair(models: Path) -> Pair:
     """Answers NOT_JSON first, DONE_PLAN once NOT_JSON is in the conversation (a retry)."""
-    return make_tiny_vlm(models / "retry", [NOT_JSON, json.dumps(DONE_PLAN)])
+    return make_tiny_vlm(models / "retry", [NOT_JSON, json.dumps(DONE_PLAN)], arch="qwen3vl")
 
 
 @pytest.fixture(scope="module")
@@ -248,8 +247,8 @@ def test_a_second_local_model_grounds_the_click(display: Display, clicklog: Clic
     projector) answers where it is, and the click lands there."""
     target_only = plan({"action": "click", "target": "the red square"}, done("clicked"),
                        thought="Click the red square.")
-    planner = make_tiny_vlm(models / "target-only", [json.dumps(target_only)])
-    grounder = make_tiny_vlm(models / "grounder", ['{"x": 750, "y": 250}'])
+    planner = make_tiny_vlm(models / "target-only", [json.dumps(target_only)], arch="qwen3vl")
+    grounder = make_tiny_vlm(models / "grounder", ['{"x": 750, "y": 250}'], arch="qwen3vl")
     env = tracer_env(display)
     result = run_tracer("do", "click the red square", "--yes", "--max-steps", "1",
                         *llama_args(planner), "--grounder", str(grounder[0]),
@@ -294,3 +293,19 @@ def test_ui_tars_history_screenshots_are_served_from_the_kv_cache(
     for k in (1, 2, 3):
         assert reused[k] >= k * image_tokens + 300, (k, reused)
         assert reused[k] < (k + 1) * image_tokens + 2000, (k, reused)
+
+
+def test_a_projector_of_another_family_is_warned_about(display: Display, models: Path) -> None:
+    """A Qwen2-VL-style projector (28-pixel tiles) under the tracer1 profile (Qwen3-VL, 32): every
+    screenshot would be resized and padded by llama.cpp, so tracer says so; with the matching
+    profile it says nothing."""
+    pair = make_tiny_vlm(models / "tars-done", ["Thought: Done.\nAction: finished(content='ok')"])
+    env = tracer_env(display)
+    mismatched = run_tracer("plan", "look", "--json", *llama_args(pair), env=env, timeout=60)
+    assert "works in 28-pixel tiles" in mismatched.stderr
+    assert "profile tracer1 sends Qwen3-VL images (multiples of 32)" in mismatched.stderr
+    matched = run_tracer("plan", "look", "--json", "--profile", "ui-tars", *llama_args(pair),
+                         env=env, timeout=60)
+    assert matched.returncode == 0, matched.stderr
+    assert "pixel tiles" not in matched.stderr
+    assert json.loads(matched.stdout)["trajectory"] == [{"action": "done", "answer": "ok"}]

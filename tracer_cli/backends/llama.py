@@ -248,6 +248,28 @@ def template_opens_reasoning(llm: Any) -> bool:
     return prompt.rstrip().endswith("<think>")
 
 
+def projector_factor(mmproj: Path) -> int | None:
+    """The image tile a vision projector works in (patch size x spatial merge size), read from
+    its GGUF metadata; None when the file does not say. llama.cpp resizes (and pads) every
+    image to multiples of it."""
+    from gguf import GGUFReader
+
+    try:
+        fields = GGUFReader(str(mmproj)).fields
+    except (OSError, ValueError):
+        return None
+
+    def value(key: str) -> Any:
+        field = fields.get(key)
+        return field.contents() if field is not None else None
+
+    patch = value("clip.vision.patch_size")
+    if not isinstance(patch, int):
+        return None
+    merge = value("clip.vision.spatial_merge_size")
+    return patch * (merge if isinstance(merge, int) and merge > 0 else 2)
+
+
 def load(model_path: Path, mmproj_path: Path, use_gpu: bool, verbose: bool, **params: Any) -> Any:
     """The model and its projector, loaded now (not at the first call), with the prompt-prefix
     and image cache of ``_prefix_llama_class``."""
@@ -287,6 +309,7 @@ class LlamaBackend:
                             n_threads_batch=settings.threads or default_threads(),
                             n_gpu_layers=layers, flash_attn=settings.flash_attn)
             self.opens_reasoning = spec.thinking or template_opens_reasoning(self.llm)
+            self.image_factor = projector_factor(mmproj_path)
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"llama.cpp could not load {Path(model_path).name} with "
                              f"{Path(mmproj_path).name}: {exc}",
