@@ -9,8 +9,19 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+
+@dataclass
+class Reply:
+    """An answer with what real servers add: reasoning apart (llama-server's
+    ``reasoning_content``, vLLM's and Ollama's ``reasoning``) and why it ended."""
+
+    content: str
+    fields: dict[str, Any] = field(default_factory=dict)  # extra fields of the message
+    finish_reason: str = "stop"
 
 
 class ChatServer:
@@ -99,12 +110,15 @@ class ChatServer:
                 if isinstance(answer, tuple) and answer[0] == "status":
                     self._send(answer[1], {"error": {"message": answer[2]}})
                     return
-                text = answer if isinstance(answer, str) else json.dumps(answer)
+                reply = answer if isinstance(answer, Reply) else Reply(
+                    answer if isinstance(answer, str) else json.dumps(answer))
+                text = reply.content
                 self._send(200, {
                     "id": "chatcmpl-test", "object": "chat.completion", "created": 0,
                     "model": body["model"],
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": text}}],
+                    "choices": [{"index": 0, "finish_reason": reply.finish_reason,
+                                 "message": {"role": "assistant", "content": text,
+                                             **reply.fields}}],
                     "usage": {"prompt_tokens": 100, "completion_tokens": len(text) // 4,
                               "total_tokens": 100 + len(text) // 4},
                 })

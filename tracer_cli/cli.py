@@ -99,6 +99,9 @@ Display = Annotated[Optional[str], typer.Option(  # noqa: UP045
     "--display", help="X display to use, e.g. :1 (default: $DISPLAY).")]
 MaxPixels = Annotated[Optional[int], typer.Option(  # noqa: UP045
     "--max-pixels", help="Pixel budget of the screenshot sent to the model.")]
+MaxTokens = Annotated[Optional[int], typer.Option(  # noqa: UP045
+    "--max-tokens", help="Longest answer accepted from the model (default: the model's or "
+    "profile's; thinking models need several thousand).")]
 ReqTimeout = Annotated[Optional[float], typer.Option(  # noqa: UP045
     "--request-timeout", help="Seconds to wait for one model answer.")]
 
@@ -208,7 +211,7 @@ def plan(
     backend: Backend = None, base_url: BaseUrl = None, model: Model = None,
     mmproj: Mmproj = None, script: Script = None, profile: Profile = None,
     horizon: Horizon = None, monitor: Monitor = None, display: Display = None,
-    max_pixels: MaxPixels = None, request_timeout: ReqTimeout = None,
+    max_pixels: MaxPixels = None, max_tokens: MaxTokens = None, request_timeout: ReqTimeout = None,
     gpu_layers: GpuLayers = None, threads: Threads = None, context: Context = None,
     flash_attn: FlashAttn = None, grammar: Grammar = None, grounder: GrounderOpt = None,
     grounder_profile: GrounderProfile = None, grounder_mmproj: GrounderMmproj = None,
@@ -309,7 +312,7 @@ def do(
     backend: Backend = None, base_url: BaseUrl = None, model: Model = None,
     mmproj: Mmproj = None, script: Script = None, profile: Profile = None,
     horizon: Horizon = None, monitor: Monitor = None, display: Display = None,
-    max_pixels: MaxPixels = None, request_timeout: ReqTimeout = None,
+    max_pixels: MaxPixels = None, max_tokens: MaxTokens = None, request_timeout: ReqTimeout = None,
     gpu_layers: GpuLayers = None, threads: Threads = None, context: Context = None,
     flash_attn: FlashAttn = None, grammar: Grammar = None, grounder: GrounderOpt = None,
     grounder_profile: GrounderProfile = None, grounder_mmproj: GrounderMmproj = None,

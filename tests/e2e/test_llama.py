@@ -3,8 +3,9 @@ tests/tinyvlm.py) loaded by llama-cpp-python in the tracer process, on the real 
 
 Sizes: the 1280x800 screen is sent at the profile's geometry: 1312x832 for tracer1 (Qwen3-VL,
 1066 image tokens; the pairs here are qwen3vl, patch 16, so llama.cpp keeps that size) and
-1176x728 for ui-tars (1092 tokens, a qwen2vl pair, patch 14). The tracer1 prompt before the image is ~730 tokens with the
-tiny tokenizer, so one call needs ~2100 KV cells and ``--context 4096`` leaves room for a retry.
+1176x728 for ui-tars (1092 tokens, a qwen2vl pair, patch 14). The tracer1 prompt before the
+image is ~730 tokens with the tiny tokenizer, so one call needs ~2100 KV cells and
+``--context 4096`` leaves room for a retry.
 """
 
 from __future__ import annotations
