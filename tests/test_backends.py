@@ -292,7 +292,8 @@ def test_a_prompt_served_from_the_cache_gives_what_a_fresh_model_gives(tmp_path:
     cached = load(model, mmproj, use_gpu=False, verbose=False, **params)
     try:
         a, b, c = _shot((200, 30, 30)), _shot((30, 200, 30)), _shot((30, 30, 200))
-        for images in [(a,), (a, b), (a, b, c), (a, c)]:  # grows; then differs at the second image
+        # grows; then differs at the second image; then every image at another position
+        for images in [(a,), (a, b), (a, b, c), (a, c), (b, c)]:
             got = _next_token(cached, _turns(*images))
             reused = cached.reused_images
             fresh = load(model, mmproj, use_gpu=False, verbose=False, **params)
@@ -302,6 +303,9 @@ def test_a_prompt_served_from_the_cache_gives_what_a_fresh_model_gives(tmp_path:
                 fresh.close()
             assert got.keys() == want.keys(), images
             assert all(abs(got[t] - want[t]) < 1e-3 for t in want), (len(images), got, want)
-            assert reused == {1: 0, 2: 1, 3: 2}.get(len(images), 1)  # (a, c): only a is reused
+            assert reused == {(a,): 0, (a, b): 1, (a, b, c): 2, (a, c): 1, (b, c): 0}[images]
+        # the vision encoder ran once per picture: an image at a new position was decoded from
+        # its kept encoder output
+        assert cached.chat_handler._mtmd_cpp.encoded_images == 3
     finally:
         cached.close()

@@ -123,6 +123,7 @@ def _prefix_llama_class() -> type:
             self.reused_tokens = 0
             self.evaluated_tokens = 0
             self.reused_images = 0
+            self.reuse_images = True  # off: images are evaluated every time (for measurements)
             self._prompting = False
 
         def create_completion(self, *args: Any, **kwargs: Any) -> Any:
@@ -176,7 +177,7 @@ def _prefix_llama_class() -> type:
             the cache there (then it is skipped); if not, the cache is cut here."""
             start, self._owed = self.n_tokens, None
             entry = (image_id or b"", n_pos)
-            if (image_id and self._matching and start == self._last_end
+            if (self.reuse_images and image_id and self._matching and start == self._last_end
                     and self._cached_images.get(start) == entry):
                 self._images[start] = entry
                 self._last_end = start + n_pos
@@ -193,11 +194,17 @@ def _prefix_llama_class() -> type:
 
 class _ImageCachingMtmd:
     """The handler's view of llama_cpp.mtmd_cpp, with image evaluation asking the model's cache
-    first (a cached image is skipped: its positions are counted, nothing is decoded)."""
+    first: an image already in the KV cache at its position is skipped (its positions are
+    counted, nothing is decoded); an image seen before at another position is decoded from its
+    kept vision-encoder output (the encoder, most of a step's time on a CPU, does not run)."""
+
+    KEEP = 8  # encoder outputs kept: a history window of screenshots, and the current one
 
     def __init__(self, module: Any, llm: Any) -> None:
         self._module = module
         self._llm = llm
+        self._encoded: dict[bytes, Any] = {}  # image id -> its embeddings (oldest first)
+        self.encoded_images = 0  # vision-encoder passes (for measurements)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._module, name)
@@ -207,12 +214,31 @@ class _ImageCachingMtmd:
                                       new_n_past: Any) -> int:
         m = self._module
         n_pos = m.mtmd_input_chunk_get_n_pos(chunk)
-        if self._llm.image_cached(m.mtmd_input_chunk_get_id(chunk), n_pos,
-                                  m.mtmd_input_chunk_get_n_tokens(chunk)):
+        image_id = m.mtmd_input_chunk_get_id(chunk)
+        n_tokens = m.mtmd_input_chunk_get_n_tokens(chunk)
+        if self._llm.image_cached(image_id, n_pos, n_tokens):
             new_n_past._obj.value = n_past.value + n_pos
             return 0
-        return m.mtmd_helper_eval_chunk_single(ctx, lctx, chunk, n_past, seq_id, n_batch,
-                                               logits_last, new_n_past)
+        if not image_id or m.mtmd_input_chunk_get_type(chunk) != m.MTMD_INPUT_CHUNK_TYPE_IMAGE:
+            return m.mtmd_helper_eval_chunk_single(ctx, lctx, chunk, n_past, seq_id, n_batch,
+                                                   logits_last, new_n_past)
+        embeddings = self._encoded.pop(image_id, None)
+        if embeddings is None:
+            result = m.mtmd_encode_chunk(ctx, chunk)
+            if result != 0:
+                return result
+            self.encoded_images += 1
+            import llama_cpp
+
+            size = n_tokens * llama_cpp.llama_model_n_embd_inp(self._llm.model)
+            embeddings = (ctypes.c_float * size)()
+            ctypes.memmove(embeddings, m.mtmd_get_output_embd(ctx), size * ctypes.sizeof(ctypes.c_float))
+        self._encoded[image_id] = embeddings  # now the most recent
+        while len(self._encoded) > self.KEEP:
+            del self._encoded[next(iter(self._encoded))]
+        return m.mtmd_helper_decode_image_chunk(ctx, lctx, chunk, embeddings, n_past, seq_id,
+                                                n_batch, new_n_past, m.mtmd_helper_post_decode_callback(),
+                                                ctypes.c_void_p(0))
 
 
 def _image_caching_handler(clip_model_path: str, verbose: bool, use_gpu: bool) -> Any:

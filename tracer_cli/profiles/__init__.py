@@ -93,12 +93,18 @@ class Profile(Protocol):
 
 def past_turns(request: PlanRequest) -> list[dict[str, Any]]:
     """Earlier steps as the multi-turn agents of UI-TARS and Qwen3-VL send them: the model's own
-    replies as assistant turns, the latest ``history_images`` of them each after the screenshot
-    it was made on (as a user turn). Replies before that window stay as text only."""
+    replies as assistant turns, the latest of them (at most ``history_images``) each after the
+    screenshot it was made on (as a user turn). Replies before that window stay as text only.
+
+    The window moves by half its size at a time, not one step at a time: between moves the
+    prompt only grows at its end, so a local model finds every earlier screenshot in its cache
+    and encodes just the new one (tests/benchmarks/history_cache.py measures it)."""
     from tracer_cli.screen import data_url
 
     replies = [h for h in request.history if h.answer]
-    first_image = len(replies) - request.history_images
+    keep = request.history_images
+    excess, stride = len(replies) - keep, max(1, keep // 2)
+    first_image = len(replies) if keep <= 0 else 0 if excess <= 0 else -(-excess // stride) * stride
     turns: list[dict[str, Any]] = []
     for index, entry in enumerate(replies):
         if index >= first_image and entry.image is not None:
