@@ -70,6 +70,13 @@ def test_registry_finds_the_native_profiles() -> None:
     assert {"qwen3-vl", "tracer1", "ui-tars"} <= set(PROFILES.names())
 
 
+def test_registry_lists_what_modules_register_not_the_modules() -> None:
+    """profiles/ui_tars.py registers two profiles; profiles/geometry.py, a helper, none."""
+    names = PROFILES.names()
+    assert "ui-tars-v1" in names and "geometry" not in names
+    assert PROFILES.get("ui-tars-v1")().geometry.coordinates == "relative"
+
+
 # --- qwen3-vl: prompt -------------------------------------------------------------------------
 
 def test_qwen_messages_declare_the_tool_and_carry_task_history_and_image(qwen: Any) -> None:

@@ -32,10 +32,15 @@ class Registry(Generic[T]):
         module = importlib.import_module(self._package)
         return {m.name for m in pkgutil.iter_modules(module.__path__) if not m.name.startswith("_")}
 
+    def _import_all(self) -> None:
+        """Import every built-in module: a module may register several items (ui-tars and
+        ui-tars-v1), or none (a helper such as profiles/geometry.py)."""
+        for module in sorted(self._builtin()):
+            importlib.import_module(f"{self._package}.{module}")
+
     def names(self) -> list[str]:
-        builtin = {n.replace("_", "-") for n in self._builtin()}
-        names = builtin | {ep.name for ep in entry_points(group=self._group)}
-        return sorted(names | set(self._items))
+        self._import_all()
+        return sorted({ep.name for ep in entry_points(group=self._group)} | set(self._items))
 
     def get(self, name: str) -> T:
         if name not in self._items:
@@ -45,6 +50,8 @@ class Registry(Generic[T]):
             else:
                 for ep in entry_points(group=self._group, name=name):
                     ep.load()
+        if name not in self._items:
+            self._import_all()
         if name not in self._items:
             raise ConfigError(f"unknown {self.kind} {name!r}", f"choose one of: {', '.join(self.names())}")
         return self._items[name]
