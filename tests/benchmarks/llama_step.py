@@ -1,7 +1,7 @@
 """Benchmark: one agent step through tracer's own llama backend, for a given GGUF model pair.
 
     python tests/benchmarks/llama_step.py --model M.gguf --mmproj MMPROJ.gguf [--runs 5]
-        [--size 1920x1080] [--max-pixels 1048576] [--threads N] [--context 8192]
+        [--size 1920x1080] [--max-pixels 0] [--threads N] [--context 8192]
         [--gpu-layers auto] [--display :N]
     python tests/benchmarks/llama_step.py --tiny [--tiny-arch qwen3vl]   # tests/tinyvlm.py pair
 
@@ -613,7 +613,8 @@ def main() -> None:
     parser.add_argument("--tiny-arch", default="qwen3vl", choices=("qwen2vl", "qwen3vl"))
     parser.add_argument("--runs", type=int, default=5, help="agent steps per run (step 1 + N-1)")
     parser.add_argument("--size", default="1920x1080", help="screenshot size before downscaling")
-    parser.add_argument("--max-pixels", type=int, default=1_048_576)
+    parser.add_argument("--max-pixels", type=int, default=0,
+                        help="image budget (default 0: the profile's, just over 1024 tokens)")
     parser.add_argument("--threads", type=int, default=0, help="0: tracer's default")
     parser.add_argument("--context", type=int, default=8192)
     parser.add_argument("--gpu-layers", default="auto")
@@ -658,7 +659,9 @@ def screenshots(args: argparse.Namespace, settings: Any) -> tuple[list[Any], str
         base = draw_screen(width, height)
         raw = [step_screen(base, i) for i in range(args.runs)]
         source = f"synthetic {width}x{height} editor screen"
-    return [downscale(im, settings.max_pixels, settings.image_factor) for im in raw], source
+    from tracer_cli.profiles.geometry import QWEN3_VL  # the tracer1 profile's geometry
+
+    return [downscale(im, QWEN3_VL, settings.max_pixels) for im in raw], source
 
 
 def run(args: argparse.Namespace, model: Path, mmproj: Path) -> None:
@@ -730,8 +733,8 @@ def run(args: argparse.Namespace, model: Path, mmproj: Path) -> None:
     image = images[0]
     print(f"llama step benchmark: {model.name} + {mmproj.name}" + ("  (tiny test pair: absolute times "
           "mean nothing for a real model)" if args.tiny else ""))
-    print(f"{source} -> model image {image.width}x{image.height} (max pixels {settings.max_pixels}, "
-          f"factor {settings.image_factor}); threads {threads}, context {n_ctx}, "
+    print(f"{source} -> model image {image.width}x{image.height} (max pixels "
+          f"{settings.max_pixels or 'default'}, factor 32); threads {threads}, context {n_ctx}, "
           f"gpu layers {settings.gpu_layers}; {args.runs} steps per run; llama-cpp-python "
           f"{sys.modules['llama_cpp'].__version__}")
     print("\nload                                          ms")

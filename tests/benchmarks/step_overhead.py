@@ -57,7 +57,8 @@ def main() -> None:
     parser.add_argument("--size", default="1920x1080")
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--display", help="use this X display instead of starting an Xvfb")
-    parser.add_argument("--max-pixels", type=int, default=1_048_576)
+    parser.add_argument("--max-pixels", type=int, default=0,
+                        help="image budget (default 0: the profile's, just over 1024 tokens)")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
     procs = []
@@ -86,6 +87,7 @@ def run(args: argparse.Namespace, width: int, height: int) -> None:
     from tracer_cli.config import Settings
     from tracer_cli.plan import Click, parse_plan
     from tracer_cli.planner import Planner
+    from tracer_cli.profiles.geometry import QWEN3_VL
     from tracer_cli.profiles.tracer1 import Tracer1Profile
     from tracer_cli.screen import MssScreen, data_url, downscale
 
@@ -93,8 +95,8 @@ def run(args: argparse.Namespace, width: int, height: int) -> None:
     screen = MssScreen(1, input_size=actuator.size())
     n = args.runs
     capture, shot = timed(screen.capture, n)
-    small_img = downscale(shot.image, args.max_pixels, 32)  # type: ignore[attr-defined]
-    resize, _ = timed(lambda: downscale(shot.image, args.max_pixels, 32), n)  # type: ignore[attr-defined]
+    small_img = downscale(shot.image, QWEN3_VL, args.max_pixels)  # type: ignore[attr-defined]
+    resize, _ = timed(lambda: downscale(shot.image, QWEN3_VL, args.max_pixels), n)  # type: ignore[attr-defined]
     encode, url = timed(lambda: data_url(small_img, "png"), n)
     encode_jpeg, _ = timed(lambda: data_url(small_img, "jpeg"), n)
     parse, _ = timed(lambda: parse_plan(PLAN, 5), n)
