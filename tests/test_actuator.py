@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import Display
-from tracer_cli.actuator import Executed, RecordingActuator, execute
+from tracer_cli.desktop.actuator import Executed, RecordingActuator, execute
+from tracer_cli.desktop.screen import Geometry, Rect
 from tracer_cli.errors import ActionError, Interrupted
 from tracer_cli.plan import KNOWN_KEYS, parse_step
-from tracer_cli.screen import Geometry, Rect
 
 # A second monitor to the right of a 1920 wide primary, 1280x800.
 SECOND = Geometry(Rect(1920, 0, 1280, 800), index=2)
@@ -157,7 +157,7 @@ def pyautogui(display: Display) -> Any:
 @pytest.fixture
 def gui(pyautogui: Any) -> Iterator[Any]:
     """The real actuator on the test display, with the pointer parked mid-screen."""
-    from tracer_cli.actuator import PyAutoGUIActuator
+    from tracer_cli.desktop.actuator import PyAutoGUIActuator
 
     actuator = PyAutoGUIActuator(type_interval=0.01)
     move_pointer(640, 400)
@@ -300,10 +300,10 @@ def test_every_known_key_really_goes_down_on_x(pyautogui: Any, x_keymap: Any) ->
 UNMAPPABLE_HOTKEY = """
 import sys, warnings
 warnings.simplefilter("ignore")
-from tracer_cli.actuator import PyAutoGUIActuator, execute
+from tracer_cli.desktop.actuator import PyAutoGUIActuator, execute
 from tracer_cli.errors import TracerError
 from tracer_cli.plan import parse_step
-from tracer_cli.screen import Geometry, Rect
+from tracer_cli.desktop.screen import Geometry, Rect
 
 actuator = PyAutoGUIActuator()
 step = parse_step({"action": "hotkey", "keys": ["f13"]})  # the plan contract accepts it
@@ -356,7 +356,7 @@ def test_release_all_lets_go_of_held_modifiers(gui: Any, pyautogui: Any, x_keyma
 
 @pytest.mark.display
 def test_stop_set_before_typing_types_nothing(pyautogui: Any, x_keymap: Any) -> None:
-    from tracer_cli.actuator import PyAutoGUIActuator
+    from tracer_cli.desktop.actuator import PyAutoGUIActuator
 
     stop = threading.Event()
     stop.set()
@@ -373,7 +373,7 @@ def test_stop_set_before_typing_types_nothing(pyautogui: Any, x_keymap: Any) -> 
 
 @pytest.mark.display
 def test_stop_interrupts_typing_midway(pyautogui: Any) -> None:
-    from tracer_cli.actuator import PyAutoGUIActuator
+    from tracer_cli.desktop.actuator import PyAutoGUIActuator
 
     stop = threading.Event()
     actuator = PyAutoGUIActuator(stop, type_interval=0.01)
@@ -392,7 +392,7 @@ def test_stop_interrupts_typing_midway(pyautogui: Any) -> None:
 
 @pytest.mark.display
 def test_stop_interrupts_a_wait(pyautogui: Any) -> None:
-    from tracer_cli.actuator import PyAutoGUIActuator
+    from tracer_cli.desktop.actuator import PyAutoGUIActuator
 
     stop = threading.Event()
     actuator = PyAutoGUIActuator(stop)

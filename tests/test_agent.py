@@ -12,13 +12,13 @@ import pytest
 from PIL import Image
 
 from tests.test_planner import FakeBackend, user_text
-from tracer_cli.actuator import RecordingActuator
-from tracer_cli.agent import Agent, Listener, RunResult, StepRecord
-from tracer_cli.backends.script import ScriptBackend
+from tracer_cli.agent.backends.script import ScriptBackend
+from tracer_cli.agent.loop import Agent, Listener, RunResult, StepRecord
+from tracer_cli.agent.planner import Planner
+from tracer_cli.agent.profiles import PROFILES
 from tracer_cli.config import Settings
-from tracer_cli.planner import Planner
-from tracer_cli.profiles import PROFILES
-from tracer_cli.screen import Geometry, Rect, Screenshot
+from tracer_cli.desktop.actuator import RecordingActuator
+from tracer_cli.desktop.screen import Geometry, Rect, Screenshot
 
 GEOMETRY = Geometry(Rect(1920, 0, 1280, 800), index=2)  # a second monitor, to see the offset
 
@@ -373,7 +373,7 @@ def test_preview_without_an_actuator(tmp_path: Path) -> None:
 
 
 def test_preview_error_is_raised_and_reported(tmp_path: Path) -> None:
-    from tracer_cli.planner import ForecastFailed
+    from tracer_cli.agent.planner import ForecastFailed
 
     agent, actuator, events = make_agent(FakeBackend("a", "b", "c"))
     with pytest.raises(ForecastFailed):
@@ -383,7 +383,7 @@ def test_preview_error_is_raised_and_reported(tmp_path: Path) -> None:
 
 
 def test_history_window_moves_by_half_its_size() -> None:
-    from tracer_cli.profiles import HistoryEntry
+    from tracer_cli.agent.profiles import HistoryEntry
 
     agent = Agent(FakeScreen(), Planner(FakeBackend(), PROFILES.get("tracer1")()), None,
                   make_settings(history=4))

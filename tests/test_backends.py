@@ -15,11 +15,11 @@ from PIL import Image
 
 from tests.chat_server import ChatServer
 from tests.test_planner import image_url, user_text
-from tracer_cli.backends import BACKENDS, create
-from tracer_cli.backends.script import ScriptBackend
+from tracer_cli.agent.backends import BACKENDS, create
+from tracer_cli.agent.backends.script import ScriptBackend
+from tracer_cli.agent.profiles import PROFILES, HistoryEntry, PlanRequest
 from tracer_cli.config import Settings
 from tracer_cli.errors import BackendError, ConfigError
-from tracer_cli.profiles import PROFILES, HistoryEntry, PlanRequest
 
 PLAN = {"thought": "ok", "trajectory": [{"action": "done", "answer": "fine"}]}
 
@@ -254,7 +254,7 @@ def test_script_backend_needs_a_file() -> None:
 def _shot(colour: tuple[int, int, int], size: tuple[int, int] = (448, 336)) -> str:
     from PIL import Image, ImageDraw
 
-    from tracer_cli.screen import data_url
+    from tracer_cli.desktop.screen import data_url
 
     image = Image.new("RGB", size, colour)
     ImageDraw.Draw(image).rectangle((40, 40, 200, 160), fill=(255 - colour[0], 90, 30))
@@ -285,7 +285,7 @@ def test_a_prompt_served_from_the_cache_gives_what_a_fresh_model_gives(tmp_path:
     With screenshots and replies reused from the cache, its distribution equals a fresh model's
     on the same prompt: nothing stale stayed in the cache, nothing was skipped that differed."""
     from tests.tinyvlm import make_tiny_vlm
-    from tracer_cli.backends.llama import load
+    from tracer_cli.agent.backends.llama import load
 
     model, mmproj = make_tiny_vlm(tmp_path / "random", None)
     params = {"n_ctx": 4096, "n_threads": 2, "logits_all": True, "seed": 1}

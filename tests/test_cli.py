@@ -56,7 +56,7 @@ def test_command_help(command: str) -> None:
 IMPORT_CHECK = """
 import sys
 from typer.testing import CliRunner
-from tracer_cli.cli import app
+from tracer_cli.cli.app import app
 
 runner = CliRunner()
 for args in (["--help"], ["do", "--help"], ["plan", "--help"], ["config", "--json"], ["logs"],

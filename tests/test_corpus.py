@@ -11,10 +11,10 @@ import pytest
 import yaml
 from PIL import Image
 
+from tracer_cli.agent.profiles import PROFILES, PlanRequest
+from tracer_cli.agent.reasoning import AnswerCutOff, check_complete, split
 from tracer_cli.errors import PlanError
 from tracer_cli.plan import Plan, normalize_key
-from tracer_cli.profiles import PROFILES, PlanRequest
-from tracer_cli.reasoning import AnswerCutOff, check_complete, split
 
 CORPUS = Path(__file__).parent / "corpus"
 FILES = {"qwen3_vl_instruct.yaml": "qwen3-vl", "qwen3_vl_thinking.yaml": "qwen3-vl",

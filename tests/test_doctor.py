@@ -16,7 +16,7 @@ import pytest
 from tests.chat_server import ChatServer
 from tests.conftest import Display, run_tracer
 from tests.tinyvlm import make_tiny_vlm
-from tracer_cli import doctor
+from tracer_cli.cli import doctor
 
 MACHINE = ("display", "screen capture", "input control", "kill hotkey")
 

@@ -10,10 +10,16 @@ from typing import Any
 import pytest
 from PIL import Image, ImageDraw
 
-from tracer_cli import macro
 from tracer_cli.errors import ConfigError
-from tracer_cli.export import MonitorMap, anchor_from_screenshot, export_run, map_steps, resampling_score
-from tracer_cli.ocr import Box, TextBox
+from tracer_cli.macro import load as macro
+from tracer_cli.macro.export import (
+    MonitorMap,
+    anchor_from_screenshot,
+    export_run,
+    map_steps,
+    resampling_score,
+)
+from tracer_cli.vision.ocr import Box, TextBox
 
 MONITOR = MonitorMap(0, 0, 1280, 800)
 
@@ -143,7 +149,7 @@ def test_export_writes_anchors_cut_from_the_downscaled_screenshots(tmp_path: Pat
     # Where the fake OCR reads "Save": under the click, in the pixels of the region read around
     # it (from 400 left and 120 above the point).
     ocr = FakeOcr(Box(400 - 30, 120 - 10, 400 + 30, 120 + 10))
-    summary = export_run(run, out, engine=ocr, progress=False)
+    summary = export_run(run, out, engine=ocr)
     assert summary.steps == 3 and summary.ended == "done"
     assert summary.anchors["text"] == 1 and summary.anchors["image"] == 1
     steps = [n.step for n in macro.load(out).steps]
@@ -153,7 +159,7 @@ def test_export_writes_anchors_cut_from_the_downscaled_screenshots(tmp_path: Pat
     assert blue.confidence <= 0.9  # measured on the screenshot enlarged 2x
     template = Image.open(out.parent / blue.image)
     assert max(template.size) <= 256
-    from tracer_cli.imagefind import find_image
+    from tracer_cli.vision.imagefind import find_image
 
     found = find_image(screen(), template, blue.confidence)  # the sharp screen
     assert found
@@ -166,7 +172,7 @@ def test_export_writes_anchors_cut_from_the_downscaled_screenshots(tmp_path: Pat
 
 def test_full_size_screenshots_keep_the_default_confidence(tmp_path: Path) -> None:
     run = make_run(tmp_path, size=(1280, 800))
-    export_run(run, tmp_path / "out.yaml", engine=None, ocr="none-such", progress=False)
+    export_run(run, tmp_path / "out.yaml", engine=None, ocr="none-such")
     steps = [n.step for n in macro.load(tmp_path / "out.yaml").steps]
     assert steps[1].click.image is not None and steps[1].click.confidence == 0.9  # type: ignore[attr-defined]
 
@@ -175,10 +181,10 @@ def test_runs_that_did_not_end_done_are_refused_unless_forced(tmp_path: Path) ->
     run = make_run(tmp_path, status="failed")
     out = tmp_path / "out.yaml"
     with pytest.raises(ConfigError) as info:
-        export_run(run, out, engine=FakeOcr(Box(0, 0, 1, 1)), progress=False)
+        export_run(run, out, engine=FakeOcr(Box(0, 0, 1, 1)))
     assert "ended failed, not done" in info.value.message and "--force" in info.value.hint
     assert not out.exists()
-    summary = export_run(run, out, force=True, engine=FakeOcr(Box(0, 0, 1, 1)), progress=False)
+    summary = export_run(run, out, force=True, engine=FakeOcr(Box(0, 0, 1, 1)))
     assert summary.steps == 3
 
 
@@ -187,19 +193,19 @@ def test_an_existing_file_and_other_kinds_of_run_are_refused(tmp_path: Path) -> 
     out = tmp_path / "there.yaml"
     out.write_text("- wait: 1\n")
     with pytest.raises(ConfigError, match="exists already"):
-        export_run(run, out, progress=False)
+        export_run(run, out)
     assert out.read_text() == "- wait: 1\n"
     plan_run = make_run(tmp_path / "p", kind="plan")
     with pytest.raises(ConfigError, match="not `tracer do`"):
-        export_run(plan_run, tmp_path / "new.yaml", progress=False)
+        export_run(plan_run, tmp_path / "new.yaml")
     with pytest.raises(ConfigError, match="not a run record"):
-        export_run(tmp_path / "nowhere", tmp_path / "new.yaml", progress=False)
+        export_run(tmp_path / "nowhere", tmp_path / "new.yaml")
 
 
 def test_a_run_with_nothing_to_repeat_is_refused(tmp_path: Path) -> None:
     run = make_run(tmp_path, lines=[line(1, {"action": "done"}, outcome="done")])
     with pytest.raises(ConfigError, match="no step that a macro can repeat"):
-        export_run(run, tmp_path / "out.yaml", progress=False)
+        export_run(run, tmp_path / "out.yaml")
 
 
 def test_resampling_score_is_lower_for_sharp_detail_than_for_smooth_areas() -> None:

@@ -13,9 +13,9 @@ import math
 import pytest
 from PIL import Image
 
-from tracer_cli.profiles import PROFILES
-from tracer_cli.profiles.geometry import QWEN3_VL, QWEN25_VL, ImageGeometry
-from tracer_cli.screen import downscale
+from tracer_cli.agent.profiles import PROFILES
+from tracer_cli.agent.profiles.geometry import QWEN3_VL, QWEN25_VL, ImageGeometry
+from tracer_cli.desktop.screen import downscale
 
 SCREENS = [(1280, 800), (1920, 1080), (1366, 768), (2560, 1440), (3840, 2160), (1024, 768),
            (5120, 1440), (800, 1280)]
@@ -99,7 +99,7 @@ def test_each_profile_has_its_family_geometry() -> None:
 
 def test_downscale_resizes_to_the_geometry_and_leaves_a_kept_size_alone() -> None:
     image = Image.new("RGB", (1920, 1080), "white")
-    small = downscale(image, QWEN25_VL)
+    small = downscale(image, QWEN25_VL.size(1920, 1080))
     assert small.size == QWEN25_VL.size(1920, 1080)
     kept = Image.new("RGB", small.size, "white")
-    assert downscale(kept, QWEN25_VL) is kept
+    assert downscale(kept, QWEN25_VL.size(*kept.size)) is kept

@@ -11,11 +11,11 @@ from PIL import Image
 
 from tests.test_agent import FakeScreen, make_settings, step_plan
 from tests.test_planner import FakeBackend, profile
-from tracer_cli.actuator import RecordingActuator
-from tracer_cli.agent import Agent
+from tracer_cli.agent.grounding import Grounder
+from tracer_cli.agent.loop import Agent
+from tracer_cli.agent.planner import Planner
+from tracer_cli.desktop.actuator import RecordingActuator
 from tracer_cli.errors import PlanError
-from tracer_cli.grounding import Grounder
-from tracer_cli.planner import Planner
 
 DONE = step_plan({"action": "done"})
 

@@ -12,8 +12,8 @@ from PIL import Image, ImageDraw, ImageFont
 from tests.conftest import Display, Program
 from tests.e2e.conftest import grab, show_in_xterm, xdotool
 from tracer_cli.errors import ActionError
-from tracer_cli.imagefind import cut_anchor, find_image
-from tracer_cli.ocr import Box
+from tracer_cli.vision.imagefind import cut_anchor, find_image
+from tracer_cli.vision.ocr import Box
 
 
 def icon(colour: str = "navy") -> Image.Image:

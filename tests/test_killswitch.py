@@ -16,8 +16,8 @@ import pytest
 
 from tests.conftest import Display
 from tests.test_actuator import pyautogui, x_keymap  # noqa: F401 (fixtures)
+from tracer_cli.desktop.killswitch import KillSwitch, StopRequest, key_names, label, parse, stop_reason
 from tracer_cli.errors import ActionError, ConfigError
-from tracer_cli.killswitch import KillSwitch, StopRequest, key_names, label, parse, stop_reason
 
 pytestmark = pytest.mark.display  # pynput's X backend connects to the display at import
 DEFAULT = "<ctrl>+<alt>+<shift>+k"
@@ -233,7 +233,7 @@ def test_no_hotkey_step_tracer_allows_fires(kb: Any) -> None:
 
 
 def test_actuator_refuses_the_kill_chord(pyautogui: Any, x_keymap: Any) -> None:  # noqa: F811
-    from tracer_cli.actuator import PyAutoGUIActuator
+    from tracer_cli.desktop.actuator import PyAutoGUIActuator
 
     chord = parse(DEFAULT)[1]
     actuator = PyAutoGUIActuator(forbidden=[chord])

@@ -13,8 +13,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tracer_cli import macro
-from tracer_cli.macro import MacroError, load, unroll
+from tracer_cli.macro import load as macro
+from tracer_cli.macro.load import MacroError, load, unroll
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "macros"
 
@@ -168,7 +168,7 @@ def test_secrets_are_typed_but_never_shown(tmp_path: Path) -> None:
 
 def test_shipped_schema_is_current() -> None:
     shipped = json.loads(macro.SCHEMA_FILE.read_text(encoding="utf-8"))
-    assert shipped == macro.json_schema(), "regenerate it: python -m tracer_cli.macro"
+    assert shipped == macro.json_schema(), "regenerate it: python -m tracer_cli.macro.load"
 
 
 def test_schema_accepts_the_examples_and_rejects_bad_steps() -> None:

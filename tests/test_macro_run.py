@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from tests.test_agent import FakeScreen, make_settings
-from tracer_cli.actuator import RecordingActuator
+from tracer_cli.desktop.actuator import RecordingActuator
+from tracer_cli.desktop.screen import Geometry, Rect
 from tracer_cli.errors import ActionError
-from tracer_cli.macro import load, unroll
-from tracer_cli.macro_run import Finder, MacroRunner
-from tracer_cli.screen import Geometry, Rect
+from tracer_cli.macro.load import load, unroll
+from tracer_cli.macro.run import Finder, MacroRunner
 
 
 class Layout(RecordingActuator):
@@ -93,7 +93,7 @@ class CharBoxes:
     name = "fake"
 
     def read(self, image: object) -> list:
-        from tracer_cli.ocr import Box, TextBox
+        from tracer_cli.vision.ocr import Box, TextBox
 
         chars = [TextBox(c, Box(10 + 10 * i, 5, 18 + 10 * i, 25), 0.99) for i, c in enumerate("OKCancel")]
         return [TextBox("OK Cancel", Box(10, 5, 88, 25), 0.99, tuple(chars))]
@@ -102,7 +102,7 @@ class CharBoxes:
 def test_a_word_inside_a_line_read_in_a_region_is_placed_in_monitor_pixels() -> None:
     from PIL import Image
 
-    from tracer_cli.macro import Target
+    from tracer_cli.macro.load import Target
 
     finder = Finder()
     finder._engine = CharBoxes()

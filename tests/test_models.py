@@ -152,7 +152,7 @@ def test_catalogue_is_the_shipped_files() -> None:
 
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
 def test_shipped_catalogue_entry(path: Path) -> None:
-    from tracer_cli.profiles import PROFILES
+    from tracer_cli.agent.profiles import PROFILES
 
     spec = m.catalogue()[path.stem]  # also: it loads, and its name is its file name
     assert spec.source == "catalogue"

@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 from tests.conftest import EXAMPLES, ROOT, Display, Program
 from tests.e2e.conftest import grab, show_in_xterm, wait_for_window, xdotool
 from tracer_cli.errors import ConfigError
-from tracer_cli.ocr import (
+from tracer_cli.vision.ocr import (
     Box,
     Match,
     TextBox,
@@ -165,7 +165,7 @@ def test_unknown_engine_is_a_config_error() -> None:
 
 
 def test_auto_without_any_engine_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    import tracer_cli.ocr as ocr
+    import tracer_cli.vision.ocr as ocr
 
     get_engine.cache_clear()
     monkeypatch.setattr(ocr, "rapidocr_available", lambda: False)
@@ -184,7 +184,7 @@ def test_get_engine_is_cached_and_auto_prefers_rapidocr() -> None:
 
 
 def test_importing_ocr_does_not_import_heavy_modules() -> None:
-    code = ("import sys, tracer_cli.ocr, tracer_cli.imagefind; "
+    code = ("import sys, tracer_cli.vision.ocr, tracer_cli.vision.imagefind; "
             "print(sorted(m for m in ('cv2', 'numpy', 'rapidocr_onnxruntime', 'pytesseract', "
             "'onnxruntime') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,

@@ -12,10 +12,10 @@ from rich.console import Console
 
 from tests.test_agent import DONE, GEOMETRY, click, make_agent, make_settings, step_plan
 from tests.test_planner import FakeBackend
-from tracer_cli.agent import RunResult, StepRecord
-from tracer_cli.panel import LivePanel, LogLines
+from tracer_cli.agent.loop import RunResult, StepRecord
+from tracer_cli.agent.planner import Attempt, Forecast
+from tracer_cli.cli.panel import LivePanel, LogLines
 from tracer_cli.plan import parse_plan
-from tracer_cli.planner import Attempt, Forecast
 
 MARKUP = "[/bold] [red]x"
 

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tracer_cli.backends import Completion
-from tracer_cli.planner import ForecastFailed, Planner
-from tracer_cli.profiles import PROFILES, HistoryEntry, PlanRequest
+from tracer_cli.agent.backends import Completion
+from tracer_cli.agent.planner import ForecastFailed, Planner
+from tracer_cli.agent.profiles import PROFILES, HistoryEntry, PlanRequest
 
 CLICK_PLAN = {"thought": "the button is there",
               "trajectory": [{"action": "click", "x": 100, "y": 200, "target": "OK"},

@@ -11,10 +11,10 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from PIL import Image
 
+from tracer_cli.agent.profiles import PROFILES, HistoryEntry, PlanRequest
+from tracer_cli.desktop.screen import data_url
 from tracer_cli.errors import PlanError
 from tracer_cli.plan import COORD_MAX, Plan, step_dict
-from tracer_cli.profiles import PROFILES, HistoryEntry, PlanRequest
-from tracer_cli.screen import data_url
 
 WIDTH, HEIGHT = 1288, 728  # multiples of 28, as tracer sends them to UI-TARS-1.5
 IMAGE = Image.new("RGB", (WIDTH, HEIGHT), (40, 80, 120))

@@ -8,11 +8,9 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
-from tracer_cli import macro
 from tracer_cli.errors import ConfigError
-from tracer_cli.macro_write import assets_dir, literal, render, write_macro
-from tracer_cli.ocr import Box, TextBox
-from tracer_cli.recorder import (
+from tracer_cli.macro import load as macro
+from tracer_cli.macro.record import (
     ButtonEvent,
     KeyEvent,
     RecordedStep,
@@ -22,6 +20,8 @@ from tracer_cli.recorder import (
     macro_step,
     steps_from_events,
 )
+from tracer_cli.macro.write import assets_dir, literal, render, write_macro
+from tracer_cli.vision.ocr import Box, TextBox
 
 STOP = frozenset({"ctrl", "alt", "shift", "k"})
 
@@ -263,7 +263,7 @@ def test_text_too_short_to_be_an_anchor_falls_back_to_an_image() -> None:
 
 
 def test_no_text_under_the_point_gives_an_image_anchor_that_finds_the_point() -> None:
-    from tracer_cli.imagefind import find_image
+    from tracer_cli.vision.imagefind import find_image
 
     image = screen()
     anchor = anchor_for(image, 90, 55, FakeOcr([]))
@@ -393,7 +393,7 @@ def test_an_empty_field_is_anchored_to_its_label_not_to_typed_text() -> None:
 
 
 def test_typed_by_user() -> None:
-    from tracer_cli.recorder import typed_by_user
+    from tracer_cli.macro.record import typed_by_user
 
     assert typed_by_user("AdaLovelace", ["Ada Lovelace"])
     assert typed_by_user("Saved Ada Lovelace", ["Ada Lovelace\n"])

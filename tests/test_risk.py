@@ -9,9 +9,9 @@ from PIL import Image, ImageDraw
 
 from tests.test_agent import FakeScreen, make_agent, make_settings, step_plan
 from tests.test_planner import FakeBackend, user_text
-from tracer_cli.effects import compare
+from tracer_cli.agent.effects import compare
+from tracer_cli.agent.risk import assess
 from tracer_cli.plan import parse_step
-from tracer_cli.risk import assess
 
 DONE = step_plan({"action": "done"})
 

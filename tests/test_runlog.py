@@ -13,9 +13,9 @@ import pytest
 from PIL import Image
 
 from tests.test_agent import DONE, click, make_agent, make_settings, script
-from tracer_cli.agent import Listener
+from tracer_cli.agent.loop import Listener
+from tracer_cli.agent.runlog import RunLog, RunSummary, find_run, list_runs
 from tracer_cli.errors import ConfigError
-from tracer_cli.runlog import RunLog, RunSummary, find_run, list_runs
 
 
 def run_with_log(tmp_path: Path, root: Path, *answers: Any, task: str = "Press OK!",

@@ -9,8 +9,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import Display
-from tracer_cli.errors import DisplayError
-from tracer_cli.screen import (
+from tracer_cli.desktop.screen import (
     Geometry,
     MssScreen,
     Rect,
@@ -21,6 +20,7 @@ from tracer_cli.screen import (
     input_scale,
     wait_settled,
 )
+from tracer_cli.errors import DisplayError
 
 
 def test_encode_image_png_and_jpeg() -> None:

@@ -12,15 +12,15 @@ from PIL import Image, ImageDraw, ImageFont
 
 from tests.test_agent import Events, make_settings
 from tests.test_planner import FakeBackend, user_text
-from tracer_cli.actuator import RecordingActuator
-from tracer_cli.agent import Agent
-from tracer_cli.config import effective
-from tracer_cli.effects import compare
+from tracer_cli.agent.defaults import effective
+from tracer_cli.agent.effects import compare
+from tracer_cli.agent.loop import Agent
+from tracer_cli.agent.planner import Planner
+from tracer_cli.agent.profiles import PROFILES, PlanRequest, Revision
+from tracer_cli.agent.speculate import Previous, changed_elsewhere, check, element_box, find_anchor
+from tracer_cli.desktop.actuator import RecordingActuator
+from tracer_cli.desktop.screen import Geometry, Rect, Screenshot
 from tracer_cli.plan import Click, Done, Hotkey, Scroll, Type, Wait
-from tracer_cli.planner import Planner
-from tracer_cli.profiles import PROFILES, PlanRequest, Revision
-from tracer_cli.screen import Geometry, Rect, Screenshot
-from tracer_cli.speculate import Previous, changed_elsewhere, check, element_box, find_anchor
 
 SIZE = (1280, 800)
 FONT = ImageFont.load_default(size=22)
@@ -370,8 +370,8 @@ def test_the_panel_marks_forecast_steps_and_shows_the_revision() -> None:
 
     from rich.console import Console
 
-    from tracer_cli.agent import Listener
-    from tracer_cli.panel import LivePanel
+    from tracer_cli.agent.loop import Listener
+    from tracer_cli.cli.panel import LivePanel
 
     def shown() -> str:
         out = Console(record=True, width=140, file=io.StringIO(), color_system=None)

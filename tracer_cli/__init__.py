@@ -1,6 +1,6 @@
 """tracer: a desktop automation agent that plans ahead.
 
-The core is importable without a display; the ``tracer`` command (``tracer_cli.cli``) is a thin
+The core is importable without a display; the ``tracer`` command (``tracer_cli.cli.app``) is a thin
 layer over it.
 """
 

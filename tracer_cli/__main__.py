@@ -1,3 +1,3 @@
-from tracer_cli.cli import main
+from tracer_cli.cli.app import main
 
 main()

@@ -175,32 +175,6 @@ def load(flags: dict[str, Any] | None = None) -> tuple[Settings, dict[str, str]]
     return Settings(**values), sources
 
 
-def effective(flags: dict[str, Any] | None = None) -> Settings:
-    """load(), plus what follows from the choices the user made: naming a server selects the
-    openai backend; a local model brings its profile, image budget and answer budget, a profile
-    its answer budget, wherever the user did not set them. (The image geometry is the
-    profile's: see profiles/geometry.py.)"""
-    settings, sources = load(flags)
-    imply_backend(settings, sources)
-    if settings.backend == "script" and sources["replan"] == "default":
-        settings.replan = "always"  # a script holds one recorded answer per step: replay it so
-    if settings.backend == "llama":
-        from tracer_cli.models import resolve
-
-        spec = resolve(settings.model, settings.mmproj)
-        for name in ("profile", "max_pixels", "max_tokens"):
-            if sources[name] == "default" and getattr(spec, name):
-                setattr(settings, name, getattr(spec, name))
-    from tracer_cli.profiles import PROFILES
-
-    profile = PROFILES.get(settings.profile)
-    if not settings.max_tokens:
-        settings.max_tokens = profile.max_tokens
-    if settings.history_images < 0:
-        settings.history_images = profile.history_images
-    return settings
-
-
 def imply_backend(settings: Settings, sources: dict[str, str]) -> None:
     """A server named (flag, variable or file) and no backend chosen: use the server."""
     if sources["backend"] == "default" and sources["base_url"] != "default":

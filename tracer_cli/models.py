@@ -189,9 +189,6 @@ def add(name: str, model: Path, mmproj: Path, profile: str, max_pixels: int = 0,
         if not path.is_file():
             raise ConfigError(f"{label} file {path} does not exist")
         check_gguf(path)
-    from tracer_cli.profiles import PROFILES
-
-    PROFILES.get(profile)  # raises a clear error for an unknown profile
     base = catalogue().get(name)
     defaults = ModelSpec(name, ModelFile(""), ModelFile(""), profile=profile)
     spec = ModelSpec(

@@ -21,8 +21,8 @@ from typing import Any
 from PIL import Image, ImageDraw
 
 from tests.tinyvlm import make_tiny_vlm
-from tracer_cli.backends.llama import load
-from tracer_cli.profiles import PROFILES, HistoryEntry, PlanRequest
+from tracer_cli.agent.backends.llama import load
+from tracer_cli.agent.profiles import PROFILES, HistoryEntry, PlanRequest
 
 SIZE = (1232, 700)
 

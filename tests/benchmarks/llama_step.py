@@ -440,7 +440,7 @@ class Run:
 
 
 def forecast_step(planner: Any, probe: Probe, request: Any, number: int) -> Step:
-    from tracer_cli.planner import ForecastFailed
+    from tracer_cli.agent.planner import ForecastFailed
 
     probe.calls.clear()
     start = time.perf_counter()
@@ -644,11 +644,11 @@ def timer() -> Iterator[list[float]]:
 
 
 def screenshots(args: argparse.Namespace, settings: Any) -> tuple[list[Any], str]:
-    from tracer_cli.screen import downscale
+    from tracer_cli.desktop.screen import downscale
 
     width, height = (int(v) for v in args.size.split("x"))
     if args.display:
-        from tracer_cli.screen import MssScreen
+        from tracer_cli.desktop.screen import MssScreen
 
         os.environ["DISPLAY"] = args.display
         screen = MssScreen(settings.monitor)
@@ -659,18 +659,18 @@ def screenshots(args: argparse.Namespace, settings: Any) -> tuple[list[Any], str
         base = draw_screen(width, height)
         raw = [step_screen(base, i) for i in range(args.runs)]
         source = f"synthetic {width}x{height} editor screen"
-    from tracer_cli.profiles.geometry import QWEN3_VL  # the tracer1 profile's geometry
+    from tracer_cli.agent.profiles.geometry import QWEN3_VL  # the tracer1 profile's geometry
 
-    return [downscale(im, QWEN3_VL, settings.max_pixels) for im in raw], source
+    return [downscale(im, QWEN3_VL.size(*im.size, settings.max_pixels)) for im in raw], source
 
 
 def run(args: argparse.Namespace, model: Path, mmproj: Path) -> None:
+    from tracer_cli.agent.planner import Planner
+    from tracer_cli.agent.profiles import HistoryEntry, PlanRequest
+    from tracer_cli.agent.profiles.tracer1 import Tracer1Profile
     from tracer_cli.config import Settings
+    from tracer_cli.desktop.screen import data_url
     from tracer_cli.plan import parse_plan
-    from tracer_cli.planner import Planner
-    from tracer_cli.profiles import HistoryEntry, PlanRequest
-    from tracer_cli.profiles.tracer1 import Tracer1Profile
-    from tracer_cli.screen import data_url
 
     settings = Settings(backend="llama", model=str(model), mmproj=str(mmproj), context=args.context,
                         threads=args.threads, max_pixels=args.max_pixels, gpu_layers=args.gpu_layers,
@@ -694,7 +694,7 @@ def run(args: argparse.Namespace, model: Path, mmproj: Path) -> None:
         import llama_cpp  # noqa: F401
         import llama_cpp.llama_chat_format as chat_format
 
-        from tracer_cli.backends.llama import LlamaBackend
+        from tracer_cli.agent.backends.llama import LlamaBackend
     projector: list[float] = []
     original_init = chat_format.MTMDChatHandler._init_mtmd_context
 

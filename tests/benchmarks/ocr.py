@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from tests.conftest import start_xvfb  # noqa: E402
-from tracer_cli.ocr import (  # noqa: E402
+from tracer_cli.vision.ocr import (  # noqa: E402
     Box,
     RapidOcrEngine,
     TesseractEngine,
@@ -108,7 +108,7 @@ def scene_programs(scene: str, width: int, height: int, tmp: Path) -> tuple[list
 
 
 def capture_scene(scene: str, width: int, height: int, tmp: Path) -> tuple[object, list[str]]:
-    from tracer_cli.screen import MssScreen, wait_settled
+    from tracer_cli.desktop.screen import MssScreen, wait_settled
 
     argv, known = scene_programs(scene, width, height, tmp)
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -171,7 +171,7 @@ class StockRapid:
         self._ocr = RapidOCR()
 
     def read(self, image):  # type: ignore[no-untyped-def]
-        from tracer_cli.ocr import _quad_box
+        from tracer_cli.vision.ocr import _quad_box
 
         result, _ = self._ocr(image.convert("RGB"))
         return [TextBox(str(r[1]), _quad_box(r[0]), float(r[2])) for r in result or []]
@@ -236,7 +236,7 @@ def main() -> None:
             proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             try:
                 time.sleep(1.5)
-                from tracer_cli.screen import MssScreen
+                from tracer_cli.desktop.screen import MssScreen
 
                 screen = MssScreen()
 

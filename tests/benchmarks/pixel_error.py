@@ -17,8 +17,8 @@ import json
 
 from PIL import Image
 
-from tracer_cli.profiles import PROFILES, PlanRequest
-from tracer_cli.screen import Geometry, Rect
+from tracer_cli.agent.profiles import PROFILES, PlanRequest
+from tracer_cli.desktop.screen import Geometry, Rect
 
 SCREENS = [(1280, 800), (1920, 1080), (1366, 768), (2560, 1440)]
 

@@ -4,7 +4,7 @@ Phases measured with tracer's own components on a real X display: capture (mss),
 the image budget, encode (PNG data URL as sent to a server), parse (validate a 5-step plan),
 act (a real pyautogui click), one settle check (a screen fingerprint), the effect check
 (comparing the screenshots before and after) and the checks of adaptive re-planning that let a
-forecast step run without a model call (tracer_cli/speculate.py). Then whole loop steps
+forecast step run without a model call (tracer_cli/agent/speculate.py). Then whole loop steps
 (Agent.run with the script backend, settle quiet time 0) to show the end-to-end overhead.
 
     python tests/benchmarks/step_overhead.py [--size 1920x1080] [--runs 30] [--display :N]
@@ -81,35 +81,36 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace, width: int, height: int) -> None:
-    from tracer_cli.actuator import PyAutoGUIActuator, execute
-    from tracer_cli.agent import Agent
-    from tracer_cli.backends.script import ScriptBackend
+    from tracer_cli.agent.backends.script import ScriptBackend
+    from tracer_cli.agent.loop import Agent
+    from tracer_cli.agent.planner import Planner
+    from tracer_cli.agent.profiles.geometry import QWEN3_VL
+    from tracer_cli.agent.profiles.tracer1 import Tracer1Profile
     from tracer_cli.config import Settings
+    from tracer_cli.desktop.actuator import PyAutoGUIActuator, execute
+    from tracer_cli.desktop.screen import MssScreen, data_url, downscale
     from tracer_cli.plan import Click, parse_plan
-    from tracer_cli.planner import Planner
-    from tracer_cli.profiles.geometry import QWEN3_VL
-    from tracer_cli.profiles.tracer1 import Tracer1Profile
-    from tracer_cli.screen import MssScreen, data_url, downscale
 
     actuator = PyAutoGUIActuator()
     screen = MssScreen(1, input_size=actuator.size())
     n = args.runs
     capture, shot = timed(screen.capture, n)
-    small_img = downscale(shot.image, QWEN3_VL, args.max_pixels)  # type: ignore[attr-defined]
-    resize, _ = timed(lambda: downscale(shot.image, QWEN3_VL, args.max_pixels), n)  # type: ignore[attr-defined]
+    size = QWEN3_VL.size(*shot.image.size, args.max_pixels)  # type: ignore[attr-defined]
+    small_img = downscale(shot.image, size)  # type: ignore[attr-defined]
+    resize, _ = timed(lambda: downscale(shot.image, size), n)  # type: ignore[attr-defined]
     encode, url = timed(lambda: data_url(small_img, "png"), n)
     encode_jpeg, _ = timed(lambda: data_url(small_img, "jpeg"), n)
     parse, _ = timed(lambda: parse_plan(PLAN, 5), n)
     click = Click(action="click", x=500, y=980, target="empty desktop")
     act, _ = timed(lambda: execute(click, screen.geometry, actuator), n)
     settle, _ = timed(screen.fingerprint, n)
-    from tracer_cli.effects import compare
+    from tracer_cli.agent.effects import compare
 
     effect, _ = timed(lambda: compare(small_img, small_img, (500, 980)), n)
     from PIL import ImageDraw
 
+    from tracer_cli.agent.speculate import Previous, check
     from tracer_cli.plan import Type
-    from tracer_cli.speculate import Previous, check
 
     # The screen after a click into a field and some typing: changed only there.
     after_img = small_img.copy()

@@ -140,7 +140,7 @@ def clicklog(display: Display, start_clicklog: Callable[[Display], ClickLog]) ->
 def grab(display: Display) -> Image.Image:
     """The first monitor of ``display`` once it has stopped changing (a frame being drawn
     would make a flaky picture)."""
-    from tracer_cli.screen import MssScreen, wait_settled
+    from tracer_cli.desktop.screen import MssScreen, wait_settled
 
     previous = os.environ.get("DISPLAY")
     os.environ["DISPLAY"] = display.name

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import Display, run_tracer
 from tests.e2e.conftest import DEMO_FORM, last_run, park_pointer, run_dir, wait_for_window, wait_until
-from tracer_cli.profiles.geometry import QWEN3_VL
+from tracer_cli.agent.profiles.geometry import QWEN3_VL
 
 pytestmark = pytest.mark.display
 

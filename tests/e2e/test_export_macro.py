@@ -12,7 +12,7 @@ from PIL import Image
 
 from tests.conftest import Display, run_tracer
 from tests.e2e.conftest import Notes, click, done, park_pointer, plan, run_dir, tracer_env
-from tracer_cli import macro
+from tracer_cli.macro import load as macro
 
 pytestmark = pytest.mark.display
 
@@ -85,9 +85,9 @@ def test_export_a_run_and_replay_it_after_the_window_moved(
 
     # Image anchors cut from the downscaled screenshot (as when OCR reads nothing there) are
     # found on the sharp screen at the confidence the export writes.
-    from tracer_cli.export import MonitorMap, anchor_from_screenshot
-    from tracer_cli.imagefind import find_image
-    from tracer_cli.screen import MssScreen
+    from tracer_cli.desktop.screen import MssScreen
+    from tracer_cli.macro.export import MonitorMap, anchor_from_screenshot
+    from tracer_cli.vision.imagefind import find_image
 
     shot = Image.open(record / lines[0]["screenshot"]).convert("RGB")
     live = MssScreen(1).capture().image

@@ -19,7 +19,7 @@ from tests.conftest import Display, run_tracer
 from tests.e2e.conftest import MARKER_RED, ClickLog, click, done, last_run, plan, run_dir, tracer_env
 from tests.llama_server import NO_PROXY, llama_server
 from tests.tinyvlm import make_tiny_vlm
-from tracer_cli.profiles.geometry import QWEN3_VL
+from tracer_cli.agent.profiles.geometry import QWEN3_VL
 
 pytestmark = pytest.mark.display
 
@@ -78,7 +78,7 @@ def prefix_tokens(model: Path, task: str) -> int:
     prompt and the task line, as the Qwen2-VL chat template lays them out."""
     from llama_cpp import Llama
 
-    from tracer_cli.profiles.tracer1 import SYSTEM
+    from tracer_cli.agent.profiles.tracer1 import SYSTEM
 
     text = (f"<|im_start|>system\n{SYSTEM.format(horizon=5)}<|im_end|>\n"
             f"<|im_start|>user\nTask: {task}\n\n")
@@ -273,7 +273,7 @@ def test_ui_tars_history_screenshots_are_served_from_the_kv_cache(
         display: Display, clicklog: ClickLog, models: Path) -> None:
     """UI-TARS is sent its earlier screenshots and replies as turns. Each call's prompt starts
     like the last one's, screenshots included: those are not encoded and evaluated again."""
-    from tracer_cli.profiles.geometry import QWEN25_VL
+    from tracer_cli.agent.profiles.geometry import QWEN25_VL
 
     answers = [tars_click("The first", 100, 100), tars_click("A second", 200, 150),
                tars_click("Third", 300, 200),

@@ -21,7 +21,7 @@ import pytest
 from tests.conftest import ROOT, Display, run_tracer
 from tests.e2e.conftest import last_run, pointer, request_image_size, run_dir, tracer_env
 from tests.tinyvlm import make_tiny_vlm
-from tracer_cli.profiles import PROFILES
+from tracer_cli.agent.profiles import PROFILES
 
 pytestmark = pytest.mark.display
 

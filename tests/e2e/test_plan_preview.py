@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import Display, run_tracer
 from tests.e2e.conftest import MARKER_RED, ClickLog, click, done, last_run, plan, pointer, run_dir, tracer_env
-from tracer_cli.profiles.geometry import QWEN3_VL
+from tracer_cli.agent.profiles.geometry import QWEN3_VL
 
 pytestmark = pytest.mark.display
 

@@ -15,7 +15,7 @@ from tests.chat_server import Reply
 from tests.conftest import Display, run_tracer
 from tests.e2e.conftest import ClickLog, last_run, tracer_env
 from tests.tinyvlm import make_tiny_vlm
-from tracer_cli.profiles.geometry import QWEN3_VL
+from tracer_cli.agent.profiles.geometry import QWEN3_VL
 
 pytestmark = pytest.mark.display
 

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import ROOT, Display, run_tracer
 from tests.e2e.conftest import Notes, move_pointer, park_pointer, tracer_env, wait_until, xdotool
-from tracer_cli import macro
+from tracer_cli.macro import load as macro
 
 pytestmark = pytest.mark.display
 

@@ -25,7 +25,7 @@ from tests.e2e.conftest import (
     wait_until,
     xdotool,
 )
-from tracer_cli.profiles.geometry import QWEN3_VL
+from tracer_cli.agent.profiles.geometry import QWEN3_VL
 
 pytestmark = pytest.mark.display
 

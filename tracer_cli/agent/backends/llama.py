@@ -1,0 +1,371 @@
+"""The ``llama`` backend: a GGUF vision-language model on this machine, through llama-cpp-python.
+
+The language model and its vision projector (mmproj) are loaded once and kept for the whole run.
+Between calls the unchanged start of the prompt (system prompt, task, earlier history) stays in
+the KV cache and is not evaluated again; only what follows (new history, the new screenshot) is.
+Optionally the answer is constrained by a grammar made from the plan's JSON schema.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tracer_cli.agent.backends import BACKENDS, Completion
+from tracer_cli.errors import BackendError, ConfigError
+from tracer_cli.models import ModelError, check_gguf, require_installed, resolve
+
+if TYPE_CHECKING:
+    from tracer_cli.config import Settings
+
+_QUIET: list[Any] = []  # keeps the no-op log callbacks alive while llama.cpp holds them
+
+
+def _silence_llama_cpp() -> None:
+    """llama.cpp and mtmd log to stderr even with verbose off; route both to a no-op."""
+    if _QUIET:
+        return
+    import llama_cpp
+    import llama_cpp.mtmd_cpp as mtmd_cpp
+
+    @llama_cpp.llama_log_callback
+    def _noop(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+        return None
+
+    llama_cpp.llama_log_set(_noop, ctypes.c_void_p(0))
+    mtmd_cpp.mtmd_helper_log_set(_noop, ctypes.c_void_p(0))
+    mtmd_cpp.mtmd_log_set(_noop, ctypes.c_void_p(0))
+    _QUIET.append(_noop)
+
+
+def gpu_layers(value: str) -> int:
+    """--gpu-layers: a number, "all" (-1), or "auto" (all when this build can offload)."""
+    if value == "all":
+        return -1
+    if value == "auto":
+        import llama_cpp
+
+        return -1 if llama_cpp.llama_supports_gpu_offload() else 0
+    try:
+        n = int(value)
+    except ValueError:
+        raise ConfigError(f"--gpu-layers {value!r} is not a number", "use a number, all or auto") from None
+    if n < -1:
+        raise ConfigError(f"--gpu-layers {n} is negative", "use a number, all or auto")
+    return n
+
+
+MAX_GRAMMAR_LENGTH = 1000
+
+
+def grammar_schema(schema: Any) -> Any:
+    """The plan schema as a grammar should see it; parse_plan still validates every answer.
+
+    - String lengths are capped: llama.cpp refuses repetitions beyond its sane limits
+      (maxLength 2000 crashed llama-cpp-python 0.3.36).
+    - Each step's properties come in the order the prompt teaches, action first, all required:
+      the converter puts required properties first, and a grammar that wants "target" before
+      "action" turns a model's {"action": "click", ...} into some other action. Coordinates
+      are required too (with a grammar the planner places its clicks itself)."""
+    if isinstance(schema, dict):
+        out = {k: grammar_schema(v) for k, v in schema.items()}
+        if isinstance(out.get("maxLength"), int):
+            out["maxLength"] = min(out["maxLength"], MAX_GRAMMAR_LENGTH)
+        props = out.get("properties")
+        if isinstance(props, dict) and "action" in props:
+            ordered = {"action": props["action"], **{k: v for k, v in props.items() if k != "action"}}
+            for key in ("x", "y"):
+                if key in ordered and "anyOf" in ordered[key]:
+                    ordered[key] = next(o for o in ordered[key]["anyOf"] if o.get("type") == "integer")
+            out["properties"] = ordered
+            optional = {k for k, v in ordered.items() if "default" in v and k not in ("x", "y")}
+            out["required"] = [k for k in ordered if k not in optional]
+        return out
+    if isinstance(schema, list):
+        return [grammar_schema(v) for v in schema]
+    return schema
+
+
+def default_threads() -> int:
+    """llama-cpp-python's default is half the logical CPUs (one thread on two cores); use them
+    all on small machines, half (about the physical cores) on larger ones."""
+    n = os.cpu_count() or 1
+    return n if n <= 4 else n // 2
+
+
+def _prefix_llama_class() -> type:
+    """A Llama that keeps the KV cache of the prompt's unchanged start between chat calls,
+    screenshots included.
+
+    llama-cpp-python's multimodal handler resets the model and clears the cache before every
+    prompt, then evaluates it chunk by chunk (text with ``eval``, images through mtmd). Here the
+    reset remembers what the cache holds (text tokens, and which image sits at which position),
+    the clear is skipped, and while the prompt equals the cache from its start, text tokens and
+    whole images (the same picture, by hash, at the same position) are not evaluated again. From
+    the first difference on, everything is evaluated as usual, after the cache is cut there. A
+    chunk that was wholly cached owes the decode of its last token, done only if the prompt ends
+    there (sampling needs its logits).
+    """
+    from llama_cpp import Llama
+
+    class PrefixCachingLlama(Llama):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._ctx.kv_cache_clear = lambda: None  # the handler's clear; eval trims instead
+            self._cached: list[int] = []
+            self._images: dict[int, tuple[bytes, int]] = {}  # start position -> (id, positions)
+            self._cached_images: dict[int, tuple[bytes, int]] = {}
+            self._matching = False
+            self._last_end = 0
+            self._owed: int | None = None
+            self.reused_tokens = 0
+            self.evaluated_tokens = 0
+            self.reused_images = 0
+            self.reuse_images = True  # off: images are evaluated every time (for measurements)
+            self._prompting = False
+
+        def create_completion(self, *args: Any, **kwargs: Any) -> Any:
+            if self._owed is not None:  # the prompt ended on a cached chunk: refresh the logits
+                self.n_tokens -= 1
+                Llama.eval(self, [self._owed])
+                self._owed = None
+            self._prompting = False  # the handler has evaluated the prompt: decoding starts
+            return super().create_completion(*args, **kwargs)
+
+        def reset(self) -> None:
+            self._cached = self.input_ids[: self.n_tokens].tolist()
+            self._cached_images, self._images = self._images, {}
+            self._prompting = True
+            self._matching = True
+            self._last_end = 0
+            self._owed = None
+            self.reused_tokens = 0
+            self.evaluated_tokens = 0
+            self.reused_images = 0
+            super().reset()
+
+        def eval(self, tokens: Any) -> None:
+            tokens = list(tokens)
+            self._owed = None
+            if self._matching and self.n_tokens == self._last_end:
+                start, count = self.n_tokens, len(tokens)
+                same = 0
+                for a, b in zip(tokens, self._cached[start:start + count], strict=False):
+                    if a != b:
+                        break
+                    same += 1
+                self._matching = same == count  # the whole chunk is what the cache holds
+                if same > 0:
+                    self.input_ids[start:start + same] = tokens[:same]
+                    self.n_tokens += same
+                    self.reused_tokens += same
+                    tokens = tokens[same:]
+                if not tokens:
+                    self._owed, self._last_end = self.input_ids[self.n_tokens - 1], self.n_tokens
+                    return
+            else:
+                self._matching = False  # an image was evaluated in between: positions moved on
+            if self._prompting:
+                self.evaluated_tokens += len(tokens)
+            super().eval(tokens)
+            self._last_end = self.n_tokens
+
+        def image_cached(self, image_id: bytes | None, n_pos: int, n_tokens: int) -> bool:
+            """Whether the image about to be evaluated at the current position is already in
+            the cache there (then it is skipped); if not, the cache is cut here."""
+            start, self._owed = self.n_tokens, None
+            entry = (image_id or b"", n_pos)
+            if (self.reuse_images and image_id and self._matching and start == self._last_end
+                    and self._cached_images.get(start) == entry):
+                self._images[start] = entry
+                self._last_end = start + n_pos
+                self.reused_tokens += n_tokens
+                self.reused_images += 1
+                return True
+            self._matching = False
+            self._ctx.kv_cache_seq_rm(-1, start, -1)  # what the last prompt had from here on
+            self._images[start] = entry
+            return False
+
+    return PrefixCachingLlama
+
+
+class _ImageCachingMtmd:
+    """The handler's view of llama_cpp.mtmd_cpp, with image evaluation asking the model's cache
+    first: an image already in the KV cache at its position is skipped (its positions are
+    counted, nothing is decoded); an image seen before at another position is decoded from its
+    kept vision-encoder output (the encoder, most of a step's time on a CPU, does not run)."""
+
+    KEEP = 8  # encoder outputs kept: a history window of screenshots, and the current one
+
+    def __init__(self, module: Any, llm: Any) -> None:
+        self._module = module
+        self._llm = llm
+        self._encoded: dict[bytes, Any] = {}  # image id -> its embeddings (oldest first)
+        self.encoded_images = 0  # vision-encoder passes (for measurements)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._module, name)
+
+    def mtmd_helper_eval_chunk_single(self, ctx: Any, lctx: Any, chunk: Any, n_past: Any,
+                                      seq_id: Any, n_batch: int, logits_last: bool,
+                                      new_n_past: Any) -> int:
+        m = self._module
+        n_pos = m.mtmd_input_chunk_get_n_pos(chunk)
+        image_id = m.mtmd_input_chunk_get_id(chunk)
+        n_tokens = m.mtmd_input_chunk_get_n_tokens(chunk)
+        if self._llm.image_cached(image_id, n_pos, n_tokens):
+            new_n_past._obj.value = n_past.value + n_pos
+            return 0
+        if not image_id or m.mtmd_input_chunk_get_type(chunk) != m.MTMD_INPUT_CHUNK_TYPE_IMAGE:
+            return m.mtmd_helper_eval_chunk_single(ctx, lctx, chunk, n_past, seq_id, n_batch,
+                                                   logits_last, new_n_past)
+        embeddings = self._encoded.pop(image_id, None)
+        if embeddings is None:
+            result = m.mtmd_encode_chunk(ctx, chunk)
+            if result != 0:
+                return result
+            self.encoded_images += 1
+            import llama_cpp
+
+            size = n_tokens * llama_cpp.llama_model_n_embd_inp(self._llm.model)
+            embeddings = (ctypes.c_float * size)()
+            ctypes.memmove(embeddings, m.mtmd_get_output_embd(ctx), size * ctypes.sizeof(ctypes.c_float))
+        self._encoded[image_id] = embeddings  # now the most recent
+        while len(self._encoded) > self.KEEP:
+            del self._encoded[next(iter(self._encoded))]
+        return m.mtmd_helper_decode_image_chunk(ctx, lctx, chunk, embeddings, n_past, seq_id,
+                                                n_batch, new_n_past, m.mtmd_helper_post_decode_callback(),
+                                                ctypes.c_void_p(0))
+
+
+def _image_caching_handler(clip_model_path: str, verbose: bool, use_gpu: bool) -> Any:
+    """MTMDChatHandler whose bitmaps carry a hash of their image as id (so a screenshot sent
+    again is known again)."""
+    import hashlib
+
+    from llama_cpp.llama_chat_format import MTMDChatHandler
+
+    class ImageCachingHandler(MTMDChatHandler):  # type: ignore[misc]
+        def _create_bitmap_from_bytes(self, image_bytes: bytes) -> Any:
+            bitmap = super()._create_bitmap_from_bytes(image_bytes)
+            self._mtmd_cpp.mtmd_bitmap_set_id(bitmap, hashlib.sha256(image_bytes).hexdigest().encode())
+            return bitmap
+
+    return ImageCachingHandler(clip_model_path=clip_model_path, verbose=verbose, use_gpu=use_gpu)
+
+
+def template_opens_reasoning(llm: Any) -> bool:
+    """Whether the model's chat template ends the prompt inside an open ``<think>`` block (then
+    the answer holds only ``</think>``, and an answer without it is all reasoning)."""
+    template = llm.metadata.get("tokenizer.chat_template") or ""
+    if "<think>" not in template:
+        return False
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    try:
+        prompt = ImmutableSandboxedEnvironment().from_string(template).render(
+            messages=[{"role": "user", "content": "hi"}], add_generation_prompt=True,
+            bos_token="", eos_token="")
+    except Exception:  # noqa: BLE001 - a template we cannot render: judge by the answers alone
+        return False
+    return prompt.rstrip().endswith("<think>")
+
+
+def projector_factor(mmproj: Path) -> int | None:
+    """The image tile a vision projector works in (patch size x spatial merge size), read from
+    its GGUF metadata; None when the file does not say. llama.cpp resizes (and pads) every
+    image to multiples of it."""
+    from gguf import GGUFReader
+
+    try:
+        fields = GGUFReader(str(mmproj)).fields
+    except (OSError, ValueError):
+        return None
+
+    def value(key: str) -> Any:
+        field = fields.get(key)
+        return field.contents() if field is not None else None
+
+    patch = value("clip.vision.patch_size")
+    if not isinstance(patch, int):
+        return None
+    merge = value("clip.vision.spatial_merge_size")
+    return patch * (merge if isinstance(merge, int) and merge > 0 else 2)
+
+
+def load(model_path: Path, mmproj_path: Path, use_gpu: bool, verbose: bool, **params: Any) -> Any:
+    """The model and its projector, loaded now (not at the first call), with the prompt-prefix
+    and image cache of ``_prefix_llama_class``."""
+    handler = _image_caching_handler(str(mmproj_path), verbose, use_gpu)
+    llm = _prefix_llama_class()(model_path=str(model_path), chat_handler=handler, verbose=verbose,
+                                **params)
+    handler._init_mtmd_context(llm)
+    handler._mtmd_cpp = _ImageCachingMtmd(handler._mtmd_cpp, llm)
+    return llm
+
+
+class LlamaBackend:
+    name = "llama"
+
+    def __init__(self, settings: Settings) -> None:
+        spec = resolve(settings.model, settings.mmproj)
+        model_path, mmproj_path = require_installed(spec)
+        for path in (model_path, mmproj_path):
+            check_gguf(path)
+        self.spec = spec
+        self.grammar = settings.grammar
+        self._temperature = settings.temperature
+        self.max_tokens = settings.max_tokens
+        debug = bool(os.environ.get("TRACER_DEBUG"))
+        try:
+            import llama_cpp  # noqa: F401
+        except ImportError:
+            raise ConfigError("the llama backend needs llama-cpp-python",
+                              "pip install llama-cpp-python (see the README for GPU builds)") from None
+        if not debug:
+            _silence_llama_cpp()
+        layers = gpu_layers(settings.gpu_layers)
+        try:
+            self.llm = load(model_path, mmproj_path, use_gpu=layers != 0, verbose=debug,
+                            n_ctx=settings.context or spec.context, n_batch=512, n_ubatch=512,
+                            n_threads=settings.threads or default_threads(),
+                            n_threads_batch=settings.threads or default_threads(),
+                            n_gpu_layers=layers, flash_attn=settings.flash_attn)
+            self.opens_reasoning = spec.thinking or template_opens_reasoning(self.llm)
+            self.image_factor = projector_factor(mmproj_path)
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(f"llama.cpp could not load {Path(model_path).name} with "
+                             f"{Path(mmproj_path).name}: {exc}",
+                             "check that the mmproj belongs to the model; re-download if corrupt"
+                             ) from None
+
+    def complete(self, messages: list[dict[str, Any]], schema: dict[str, Any] | None = None) -> Completion:
+        extra: dict[str, Any] = {}
+        if schema is not None and self.grammar:
+            extra["response_format"] = {"type": "json_object", "schema": grammar_schema(schema)}
+        try:
+            response = self.llm.create_chat_completion(
+                messages=messages, temperature=self._temperature, max_tokens=self.max_tokens,
+                **extra)
+        except ValueError as exc:  # e.g. "Prompt exceeds n_ctx"
+            raise BackendError(f"llama.cpp refused the request: {exc}",
+                               "raise --context, or lower --max-pixels") from None
+        choice = response["choices"][0]
+        usage = response.get("usage") or {}
+        return Completion(choice["message"]["content"] or "", usage.get("prompt_tokens", 0),
+                          usage.get("completion_tokens", 0),
+                          reused_tokens=self.llm.reused_tokens,
+                          evaluated_tokens=self.llm.evaluated_tokens,
+                          finish_reason=choice.get("finish_reason") or "",
+                          opened_reasoning=self.opens_reasoning, max_tokens=self.max_tokens)
+
+    def close(self) -> None:
+        self.llm.close()
+
+
+@BACKENDS.register("llama")
+def _create(settings: Settings) -> LlamaBackend:
+    return LlamaBackend(settings)

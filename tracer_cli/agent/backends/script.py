@@ -1,0 +1,64 @@
+"""The ``script`` backend: answers with the lines of a JSONL file, one line per model call.
+
+Each line is a plan object (``{"thought": ..., "trajectory": [...]}``) or a JSON string holding a
+raw answer (to replay what a real model said, malformed answers included). Blank lines and lines
+starting with ``#`` are skipped. For demos and tests: the file plays the model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tracer_cli.agent.backends import BACKENDS, Completion
+from tracer_cli.errors import BackendError, ConfigError
+
+if TYPE_CHECKING:
+    from tracer_cli.config import Settings
+
+
+class ScriptBackend:
+    name = "script"
+
+    def __init__(self, path: Path) -> None:
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            raise ConfigError(f"script file {path} does not exist",
+                              "pass an existing JSONL file with --script") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read script file {path}: {exc}") from None
+        self.path = path
+        self._answers: list[tuple[int, str]] = []
+        for number, line in enumerate(lines, 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"{path}:{number}: not a JSON line ({exc.msg})",
+                                  "write one plan object or one JSON string per line") from None
+            self._answers.append((number, value if isinstance(value, str) else line))
+        if not self._answers:
+            raise ConfigError(f"script file {path} has no answers", "add one plan per line")
+        self.calls = 0
+
+    def complete(self, messages: list[dict[str, Any]], schema: dict[str, Any] | None = None) -> Completion:
+        if self.calls >= len(self._answers):
+            raise BackendError(f"script {self.path} ran out of answers after {self.calls} calls",
+                               "add more plans to the file, or end it with a done step")
+        _, text = self._answers[self.calls]
+        self.calls += 1
+        return Completion(text)
+
+    def close(self) -> None:
+        """Nothing to release: the file was read whole at start."""
+
+
+@BACKENDS.register("script")
+def _create(settings: Settings) -> ScriptBackend:
+    if not settings.script:
+        raise ConfigError("the script backend needs a plan file", "pass --script FILE.jsonl")
+    return ScriptBackend(Path(settings.script).expanduser())

@@ -1,0 +1,407 @@
+"""The receding-horizon loop: observe, forecast, act on the first step, settle, repeat.
+
+With adaptive re-planning the next forecast steps run too, without a model call, while the
+checks of ``speculate`` say they still hold; a failed check asks the model to revise its plan.
+
+The loop knows nothing of terminals or files: the panel and the run record hang off the
+``Listener`` callbacks it calls.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from tracer_cli.agent.effects import Effect, compare
+from tracer_cli.agent.grounding import Grounder
+from tracer_cli.agent.planner import Attempt, Forecast, ForecastFailed, Planner
+from tracer_cli.agent.profiles import HistoryEntry, PlanRequest, Revision
+from tracer_cli.agent.reasoning import split
+from tracer_cli.agent.risk import assess
+from tracer_cli.agent.speculate import Previous, Verdict, check
+from tracer_cli.desktop.actuator import Actuator, execute, target_points
+from tracer_cli.desktop.killswitch import stop_reason
+from tracer_cli.desktop.screen import Geometry, Screen, downscale, wait_settled
+from tracer_cli.errors import EXIT_DONE, EXIT_FAILED, EXIT_INTERRUPTED, Interrupted, PlanError, TracerError
+from tracer_cli.plan import Done, Fail, Wait, _PointStep, _Step
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from tracer_cli.config import Settings
+
+# A confirmation callback answers "yes", "skip" or "stop" for a step about to run, given its
+# number, the step, its screen points and why it is risky (None when it is asked for anyway).
+Confirm = Callable[[int, _Step, list[tuple[int, int]], "str | None"], str]
+
+
+@dataclass
+class StepRecord:
+    """Everything about one iteration of the loop, as the run record keeps it."""
+
+    number: int
+    image: Image.Image | None = None  # the screenshot the model saw
+    forecast: Forecast | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+    action: _Step | None = None
+    points: list[tuple[int, int]] = field(default_factory=list)
+    outcome: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+    grounding: dict[str, object] | None = None  # where a grounder placed the step, if one did
+    risk: str | None = None  # why tracer's rules call the step risky
+    effect: Effect | None = None  # how much the screen changed after the action
+    speculative: bool = False  # run from the last forecast, without a model call
+    verdict: Verdict | None = None  # the checks that let it run so (or sent it to the model)
+
+
+@dataclass
+class RunResult:
+    status: str  # done | failed | gave_up | stuck | error | interrupted | planned
+    reason: str = ""
+    answer: str = ""
+    steps: int = 0
+    seconds: float = 0.0
+    code: int | None = None  # set when an error carries its own exit code
+    model_calls: int = 0  # requests to the planner (a malformed answer's retry counts)
+    forecast_steps: int = 0  # steps run from a forecast without a model call
+
+    @property
+    def exit_code(self) -> int:
+        if self.code is not None:
+            return self.code
+        if self.status in ("done", "planned"):
+            return EXIT_DONE
+        return EXIT_INTERRUPTED if self.status == "interrupted" else EXIT_FAILED
+
+
+class Listener:
+    """Receives the loop's events. Subclasses override the ones they care about."""
+
+    def on_start(self, task: str, settings: Settings, geometry: Geometry) -> None:
+        """A run begins."""
+
+    def on_phase(self, number: int, phase: str) -> None:
+        """Step ``number`` enters ``phase``: capture, model, act or settle."""
+
+    def on_plan(self, number: int, forecast: Forecast) -> None:
+        """A validated forecast arrived."""
+
+    def on_speculate(self, number: int, step: _Step, verdict: Verdict) -> None:
+        """Step ``number`` runs from the last forecast, without a model call."""
+
+    def on_action(self, number: int, step: _Step, points: list[tuple[int, int]]) -> None:
+        """Step ``number`` is about to be executed at these input points."""
+
+    def on_step(self, record: StepRecord) -> None:
+        """Step ``number`` is over (executed, skipped, or the end)."""
+
+    def on_end(self, result: RunResult) -> None:
+        """The run is over."""
+
+
+class Agent:
+    def __init__(self, screen: Screen, planner: Planner, actuator: Actuator | None,
+                 settings: Settings, listeners: list[Listener] | None = None,
+                 confirm: Confirm | None = None, stop: threading.Event | None = None,
+                 grounder: Grounder | None = None) -> None:
+        self.screen = screen
+        self.planner = planner
+        self.actuator = actuator
+        self.settings = settings
+        self.listeners = listeners or []
+        self.confirm = confirm
+        self.stop = stop or threading.Event()
+        self.grounder = grounder
+        self.history: list[HistoryEntry] = []
+        self._after: Image.Image | None = None  # the screen after the last action
+        self._typing_into = ""  # the target of the last click: where typed text goes
+        self._no_effect: tuple[str, int] = ("", 0)  # the last action without effect, and how often
+        # Adaptive re-planning: the rest of the last forecast, the screenshot it was made on,
+        # the points acted on since (and the two before), the step run last and the forecast
+        # steps run in a row.
+        self._pending: list[_Step] = []
+        self._planned_on: Image.Image | None = None
+        self._acted: list[tuple[int, int]] = []
+        self._previous: Previous | None = None
+        self._run_ahead = 0
+        self._revision: Revision | None = None
+        self.model_calls = 0
+        self.forecast_steps = 0
+
+    def _emit(self, event: str, *args: object) -> None:
+        for listener in self.listeners:
+            getattr(listener, event)(*args)
+
+    def _capture(self) -> Image.Image:
+        shot = self.screen.capture()
+        size = self.planner.profile.geometry.size(*shot.image.size, self.settings.max_pixels)
+        return downscale(shot.image, size)
+
+    def observe(self, record: StepRecord, task: str) -> PlanRequest:
+        self._emit("on_phase", record.number, "capture")
+        started = time.monotonic()
+        # The screenshot taken after the last action settled is the current screen.
+        image, self._after = (self._after or self._capture()), None
+        record.image = image
+        record.timings["capture"] = time.monotonic() - started
+        return PlanRequest(task, image, self.settings.horizon, self.recent_history(),
+                           self.settings.image_format,
+                           history_images=max(0, self.settings.history_images))
+
+    def recent_history(self) -> list[HistoryEntry]:
+        """At most ``settings.history`` of the latest steps. The window moves by half its size at
+        a time, not one step at a time: between moves the prompt only grows at its end, so a
+        local model keeps reusing its cached start."""
+        limit = self.settings.history
+        if not limit:
+            return []
+        excess = len(self.history) - limit
+        if excess <= 0:
+            return list(self.history)
+        stride = max(1, limit // 2)
+        start = -(-excess // stride) * stride  # excess rounded up to a multiple of the stride
+        return self.history[start:]
+
+    def think(self, record: StepRecord, request: PlanRequest) -> Forecast:
+        self._emit("on_phase", record.number, "model")
+        started = time.monotonic()
+        try:
+            forecast = self.planner.forecast(request)
+        except ForecastFailed as exc:
+            record.attempts = exc.attempts
+            self.model_calls += len(exc.attempts)
+            raise
+        finally:
+            record.timings["model"] = time.monotonic() - started
+        self.model_calls += len(forecast.attempts)
+        forecast.revision = request.revision
+        record.forecast, record.attempts = forecast, forecast.attempts
+        self._emit("on_plan", record.number, forecast)
+        return forecast
+
+    def ground(self, record: StepRecord, step: _Step) -> _Step | None:
+        """Place a click on its target: always when the step has no point, and with a dedicated
+        grounder also when it has one (the planner's point is then the fallback).
+        Returns None when the step cannot be placed (the outcome says why)."""
+        if not isinstance(step, _PointStep):
+            return step
+        wanted = step.needs_grounding or (self.grounder is not None and self.grounder.always)
+        if not wanted:
+            return step
+        if self.grounder is None or record.image is None:
+            record.action, record.outcome = step, "error: no grounder to locate the target"
+            return None
+        self._emit("on_phase", record.number, "ground")
+        try:
+            found = self.grounder.locate(record.image, step.target)
+        except PlanError as exc:
+            record.grounding = {"target": step.target, "error": exc.message}
+            if step.needs_grounding:
+                record.action, record.outcome = step, f"error: {exc.message}"
+                return None
+            return step
+        record.timings["ground"] = found.seconds
+        record.grounding = {"target": step.target, "point": list(found.point),
+                            "planner_point": step.points()[0] if step.points() else None,
+                            "answer": found.answer}
+        return step.at(*found.point)
+
+    def act(self, record: StepRecord, step: _Step) -> None:
+        assert self.actuator is not None, "act() needs an actuator"
+        geometry = self.screen.geometry
+        try:
+            points = target_points(step, geometry, self.actuator)
+        except TracerError as exc:
+            record.action, record.outcome = step, f"error: {exc.message}"
+            return
+        record.action, record.points = step, points
+        record.risk = assess(step, self._typing_into)
+        policy = self.settings.confirm
+        if policy == "always" or (policy == "risky" and record.risk):
+            if self.confirm is None:
+                record.outcome = (f"skipped: risky ({record.risk}); it needs the user's "
+                                  "confirmation and there is no terminal to ask")
+                return
+            self._emit("on_phase", record.number, "confirm")
+            answer = self.confirm(record.number, step, points, record.risk)
+            if answer == "stop":
+                raise Interrupted("stopped at the confirmation prompt")
+            if answer == "skip":
+                record.outcome = "skipped: the user declined this step"
+                return
+        self._emit("on_action", record.number, step, points)
+        self._emit("on_phase", record.number, "act")
+        started = time.monotonic()
+        try:
+            execute(step, geometry, self.actuator, points)
+            record.outcome = "ok"
+        except Interrupted:
+            raise
+        except TracerError as exc:
+            record.outcome = f"error: {exc.message}"
+        record.timings["act"] = time.monotonic() - started
+        self._emit("on_phase", record.number, "settle")
+        started = time.monotonic()
+        _, settled = wait_settled(self.screen, self.settings.settle_quiet,
+                                  self.settings.settle_timeout)
+        record.timings["settle"] = time.monotonic() - started
+        if not settled:
+            record.outcome += " (screen still changing)"
+        if isinstance(step, _PointStep):
+            self._typing_into = step.target
+        self._check_effect(record, step)
+
+    def _check_effect(self, record: StepRecord, step: _Step) -> None:
+        """Compare the screen before and after; count the same action without effect."""
+        if record.image is None or isinstance(step, Wait):
+            return
+        started = time.monotonic()
+        self._after = self._capture()
+        points = step.points()
+        record.effect = compare(record.image, self._after, points[0] if points else None)
+        record.timings["check"] = time.monotonic() - started
+        if record.effect.visible:
+            self._no_effect = ("", 0)
+            return
+        same = self._no_effect[0] == step.describe()
+        self._no_effect = (step.describe(), self._no_effect[1] + 1 if same else 1)
+        count = self._no_effect[1]
+        record.outcome += " (no visible effect)"
+        if count >= self.settings.loop_replan:
+            record.outcome += (f"; the same action had no visible effect {count} times in a row:"
+                               " it does not work, try something else")
+
+    def run(self, task: str) -> RunResult:
+        started = time.monotonic()
+        deadline = started + self.settings.timeout
+        self._emit("on_start", task, self.settings, self.screen.geometry)
+        result = RunResult("gave_up", f"reached --max-steps {self.settings.max_steps}")
+        ran = 0  # steps that got as far as being recorded
+        try:
+            for number in range(1, self.settings.max_steps + 1):
+                if self.stop.is_set():
+                    raise Interrupted(stop_reason(self.stop))
+                if time.monotonic() > deadline:
+                    result = RunResult("gave_up", f"reached --timeout {self.settings.timeout:g}s")
+                    break
+                record = StepRecord(number)
+                try:
+                    outcome = self._iterate(record, task)
+                finally:
+                    ran += 1
+                    self._emit("on_step", record)
+                if outcome is not None:
+                    result = outcome
+                    break
+        except (KeyboardInterrupt, Interrupted) as exc:
+            # Whoever asked to stop first (kill switch, signal) says why; else the exception.
+            reason = str(exc) if isinstance(exc, Interrupted) else "interrupted with Ctrl-C"
+            result = RunResult("interrupted", stop_reason(self.stop, reason))
+        except ForecastFailed as exc:
+            result = RunResult("error", exc.message)
+        except TracerError as exc:
+            result = RunResult("error", str(exc), code=exc.exit_code)
+        finally:
+            if self.actuator is not None:
+                self.actuator.release_all()
+        result.steps = ran
+        result.seconds = time.monotonic() - started
+        result.model_calls, result.forecast_steps = self.model_calls, self.forecast_steps
+        self._emit("on_end", result)
+        return result
+
+    def preview(self, task: str) -> StepRecord:
+        """One observation and one forecast, nothing executed (the dry run)."""
+        self._emit("on_start", task, self.settings, self.screen.geometry)
+        record = StepRecord(1)
+        result = RunResult("planned", "dry run: nothing was executed", steps=1)
+        try:
+            plan = self.think(record, self.observe(record, task)).plan
+            placed = self.ground(record, plan.first)
+            if placed is not None and placed is not plan.first and record.forecast is not None:
+                record.forecast.plan = plan.model_copy(
+                    update={"trajectory": [placed, *plan.trajectory[1:]]})
+        except TracerError as exc:
+            result = RunResult("error", str(exc), steps=1, code=exc.exit_code)
+            raise
+        except KeyboardInterrupt:
+            result = RunResult("interrupted", "interrupted with Ctrl-C", steps=1)
+            raise
+        finally:
+            self._emit("on_step", record)
+            self._emit("on_end", result)
+        return record
+
+    def _remember(self, record: StepRecord, step: _Step, reply: str) -> None:
+        """Add the step to the history the model is told; a step that opened a forecast keeps
+        the model's reply and the screenshot it was made on (for profiles that send them)."""
+        keep = max(0, self.settings.history_images)
+        self.history.append(HistoryEntry(
+            record.number, step.describe(), record.outcome, summary=step.notes.get("description", ""),
+            answer=reply, image=record.image if reply and keep else None))
+        with_images = [i for i, h in enumerate(self.history) if h.image is not None]
+        for index in with_images[:-keep or None]:  # older screenshots are never sent again
+            self.history[index] = replace(self.history[index], image=None)
+
+    def _speculate(self, record: StepRecord) -> _Step | None:
+        """The next forecast step, when the checks let it run without a model call (adaptive
+        re-planning). A failed check leaves the reason for the model's next prompt."""
+        pending, self._pending = self._pending, []
+        if self.settings.replan != "adaptive" or not pending or pending[0].is_terminal:
+            return None  # done and fail are the model's to say
+        started = time.monotonic()
+        try:
+            verdict = check(pending[0], self._planned_on, self._after, self._previous,
+                            self._acted, self._run_ahead, self.settings.speculative_steps)
+        except Exception as exc:  # noqa: BLE001 - a check that breaks vouches for nothing
+            verdict = Verdict("unchecked", f"the checks broke ({type(exc).__name__}: {exc})")
+        record.timings["verify"] = time.monotonic() - started
+        record.verdict = verdict  # why this step ran from the forecast, or needed the model
+        if verdict.status == "failed":
+            self._revision = Revision([s.describe() for s in pending], verdict.reason)
+        if not verdict.ok or verdict.step is None:
+            return None
+        record.image, self._after = self._after, None
+        record.speculative = True
+        self._pending = pending[1:]
+        self._run_ahead += 1
+        self.forecast_steps += 1
+        self._emit("on_speculate", record.number, verdict.step, verdict)
+        return verdict.step
+
+    def _iterate(self, record: StepRecord, task: str) -> RunResult | None:
+        step, reply = self._speculate(record), ""
+        if step is None:
+            request = self.observe(record, task)
+            request.revision, self._revision = self._revision, None
+            forecast = self.think(record, request)
+            plan, reply = forecast.plan, split(forecast.attempts[-1].answer).text
+            step = plan.first
+            self._pending = list(plan.trajectory[1:])
+            # Hover and focus leave the last elements acted on before: their change is expected.
+            self._planned_on, self._run_ahead = record.image, 0
+            self._acted = self._acted[-2:]
+        self._previous = None
+        if isinstance(step, Done):
+            record.action, record.outcome = step, "done"
+            return RunResult("done", "the model reports the task complete", step.answer)
+        if isinstance(step, Fail):
+            record.action, record.outcome = step, "fail"
+            return RunResult("failed", step.reason)
+        placed = self.ground(record, step)
+        if placed is None:
+            self._pending = []
+            self._remember(record, step, reply)
+            return None
+        step = placed
+        self.act(record, step)
+        self._acted.extend(step.points())
+        self._previous = Previous(step, record.outcome, record.effect)
+        self._remember(record, step, reply)
+        if self._no_effect[1] >= self.settings.loop_stop:
+            return RunResult("stuck", f"{self._no_effect[0]} had no visible effect "
+                             f"{self._no_effect[1]} times in a row")
+        return None

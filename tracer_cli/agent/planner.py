@@ -1,0 +1,118 @@
+"""The planner: a profile (prompt in, native answer out) over a backend (where the model runs).
+
+A malformed answer is sent back to the model with the reason and asked again, a bounded number
+of times; it never reaches the actuator.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from tracer_cli.agent.backends import Backend
+from tracer_cli.agent.profiles import PlanRequest, Profile, Revision
+from tracer_cli.agent.reasoning import AnswerCutOff, check_complete, split
+from tracer_cli.errors import PlanError
+from tracer_cli.plan import Plan
+
+
+@dataclass
+class Attempt:
+    answer: str
+    error: str = ""
+    seconds: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    reused_tokens: int = 0
+    reasoning: str = ""  # what the model thought before answering (never read as the answer)
+    cut_off: bool = False  # the answer hit the token limit: not asked again
+
+
+@dataclass
+class Forecast:
+    plan: Plan
+    attempts: list[Attempt] = field(default_factory=list)
+    revision: Revision | None = None  # what the model was asked to repair, if anything
+
+    @property
+    def seconds(self) -> float:
+        return sum(a.seconds for a in self.attempts)
+
+
+class ForecastFailed(PlanError):
+    """Every attempt was malformed. Carries the attempts for the run record."""
+
+    def __init__(self, message: str, attempts: list[Attempt],
+                 hint: str = "try a stronger model, or check the profile matches the model") -> None:
+        super().__init__(message, hint)
+        self.attempts = attempts
+
+
+T = TypeVar("T")
+
+
+def ask(backend: Backend, profile: Profile, messages: list[dict[str, Any]],
+        read: Callable[[str], T], retries: int,
+        schema: dict[str, Any] | None = None) -> tuple[T | None, list[Attempt]]:
+    """Ask until ``read`` accepts the answer: a rejected answer goes back to the model with the
+    reason, at most ``retries`` times. ``read`` sees only the answer proper, never the model's
+    reasoning. An answer cut off at the token limit is not asked again (it would be cut off
+    again). Returns what was read (None if nothing was) and every attempt, with its reason for
+    rejection."""
+    attempts: list[Attempt] = []
+    for _ in range(retries + 1):
+        started = time.monotonic()
+        completion = backend.complete(messages, schema)
+        answer = split(completion.text, completion.reasoning, completion.opened_reasoning)
+        attempt = Attempt(completion.text, seconds=time.monotonic() - started,
+                          prompt_tokens=completion.prompt_tokens,
+                          completion_tokens=completion.completion_tokens,
+                          reused_tokens=completion.reused_tokens, reasoning=answer.reasoning)
+        attempts.append(attempt)
+        try:
+            check_complete(answer, completion.finish_reason, completion.max_tokens)
+        except AnswerCutOff as exc:
+            attempt.error, attempt.cut_off = str(exc), True
+            return None, attempts
+        try:
+            return read(answer.text), attempts
+        except PlanError as exc:
+            attempt.error = exc.message
+        messages = [*messages, {"role": "assistant", "content": completion.text},
+                    profile.retry_message(attempt.error)]
+    return None, attempts
+
+
+THOUGHT_LIMIT = 2000
+
+
+def with_reasoning(plan: Plan, reasoning: str) -> Plan:
+    """The plan whose thought shows the model's reasoning (its end, where it concludes) before
+    what the answer itself says; the run record keeps the whole reasoning in the attempt."""
+    if not reasoning:
+        return plan
+    thought = " ".join(f"{reasoning}\n{plan.thought}".split())
+    if len(thought) > THOUGHT_LIMIT:
+        thought = "..." + thought[-(THOUGHT_LIMIT - 3):]
+    return plan.model_copy(update={"thought": thought})
+
+
+class Planner:
+    def __init__(self, backend: Backend, profile: Profile, retries: int = 2) -> None:
+        self.backend = backend
+        self.profile = profile
+        self.retries = retries
+
+    def forecast(self, request: PlanRequest) -> Forecast:
+        plan, attempts = ask(self.backend, self.profile, self.profile.messages(request),
+                             lambda text: self.profile.parse(text, request), self.retries,
+                             self.profile.schema(request.horizon))
+        if plan is not None:
+            return Forecast(with_reasoning(plan, attempts[-1].reasoning), attempts)
+        if attempts[-1].cut_off:
+            raise ForecastFailed(attempts[-1].error, attempts, hint="")
+        raise ForecastFailed(
+            f"the model gave no valid plan in {len(attempts)} attempts; last: {attempts[-1].error}",
+            attempts)

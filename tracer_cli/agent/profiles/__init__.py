@@ -1,0 +1,128 @@
+"""Model profiles: how to prompt a model family and how to read its answer into our Plan.
+
+A profile registers itself with ``@PROFILES.register("name")`` in a module of this package or
+through the ``tracer.profiles`` entry-point group.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from tracer_cli.registry import Registry
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from tracer_cli.agent.profiles.geometry import ImageGeometry
+    from tracer_cli.plan import Plan
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One executed step as the model is told about it."""
+
+    number: int
+    description: str
+    outcome: str
+    summary: str = ""  # the model's own words for the step (Qwen3-VL's "Action: ..." line)
+    answer: str = ""  # the model's reply that forecast this step (first step of a call only)
+    image: Image.Image | None = None  # the screenshot that reply was made on
+
+    def said(self) -> str:
+        return self.summary or self.description
+
+
+@dataclass(frozen=True)
+class Revision:
+    """The rest of the last forecast and why tracer stopped following it: given to the model
+    so that it repairs the plan rather than starting over."""
+
+    steps: list[str]  # descriptions of the forecast steps that did not run, the failed one first
+    reason: str  # what diverged
+
+    def text(self) -> str:
+        lines = "\n".join(f"- {s}" for s in self.steps)
+        return (f"Your previous forecast went on with:\n{lines}\nIt was stopped before its "
+                f"first step above because {self.reason}. Revise the plan for the current screen: "
+                "keep what still holds, change what does not.")
+
+
+@dataclass
+class PlanRequest:
+    task: str
+    image: Image.Image  # the screenshot as the model sees it (already downscaled)
+    horizon: int
+    history: list[HistoryEntry] = field(default_factory=list)
+    image_format: str = "png"
+    revision: Revision | None = None  # set when the last forecast stopped holding
+    history_images: int = 0  # earlier screenshots to send, each with the reply made on it
+
+    def history_text(self) -> str:
+        """The steps done so far with their outcomes, then the revision note if there is one
+        (the plain-text history the tracer1 and qwen3-vl prompts share)."""
+        if not self.history:
+            text = "No steps executed yet."
+        else:
+            lines = [f"{h.number}. {h.description} -> {h.outcome}" for h in self.history]
+            text = "Steps executed so far (oldest first):\n" + "\n".join(lines)
+        return text + (f"\n\n{self.revision.text()}" if self.revision else "")
+
+
+class Profile(Protocol):
+    name: str
+    geometry: ImageGeometry  # the image sizes the family's processor keeps, its coordinate space
+    max_tokens: int  # the answer budget this prompt needs (a catalogue entry may raise it)
+    history_images: int  # earlier screenshots sent by default (with the replies made on them)
+
+    def messages(self, request: PlanRequest) -> list[dict[str, Any]]: ...
+
+    def parse(self, text: str, request: PlanRequest) -> Plan: ...
+
+    def retry_message(self, error: str) -> dict[str, Any]: ...
+
+    def ground_messages(self, image: Image.Image, target: str) -> list[dict[str, Any]]:
+        """Ask for the single point of the element described by ``target``."""
+
+    def parse_point(self, text: str, image_size: tuple[int, int]) -> tuple[int, int]:
+        """Read that point, in 0..1000 coordinates; PlanError if there is none."""
+
+    def schema(self, horizon: int) -> dict[str, Any] | None:
+        """The JSON schema of a valid answer, for grammar-constrained decoding (None: none)."""
+
+
+def past_turns(request: PlanRequest) -> list[dict[str, Any]]:
+    """Earlier steps as the multi-turn agents of UI-TARS and Qwen3-VL send them: the model's own
+    replies as assistant turns, the latest of them (at most ``history_images``) each after the
+    screenshot it was made on (as a user turn). Replies before that window stay as text only.
+
+    The window moves by half its size at a time, not one step at a time: between moves the
+    prompt only grows at its end, so a local model finds every earlier screenshot in its cache
+    and encodes just the new one (tests/benchmarks/history_cache.py measures it)."""
+    from tracer_cli.desktop.screen import data_url
+
+    replies = [h for h in request.history if h.answer]
+    keep = request.history_images
+    excess, stride = len(replies) - keep, max(1, keep // 2)
+    first_image = len(replies) if keep <= 0 else 0 if excess <= 0 else -(-excess // stride) * stride
+    turns: list[dict[str, Any]] = []
+    for index, entry in enumerate(replies):
+        if index >= first_image and entry.image is not None:
+            turns.append({"role": "user", "content": [
+                {"type": "image_url", "image_url": {"url": data_url(entry.image, request.image_format)}}]})
+        turns.append({"role": "assistant", "content": entry.answer})
+    return turns
+
+
+def outcome_note(request: PlanRequest) -> str:
+    """What tracer saw happen that a reply cannot know: steps that failed or changed nothing,
+    and why the last forecast stopped holding."""
+    notes = [f"Step {h.number} ({h.said()}) -> {h.outcome}" for h in request.history[-3:]
+             if h.outcome != "ok"]
+    text = "\n".join(notes)
+    if request.revision:
+        text += ("\n\n" if text else "") + request.revision.text()
+    return text
+
+
+PROFILES: Registry[Profile] = Registry("profile", __name__, "tracer.profiles")

@@ -1,0 +1,187 @@
+"""Run records: one directory per run, written as the run goes so that a crash loses nothing.
+
+    runs/<id>/run.json      what was asked, with which settings, and how it ended
+    runs/<id>/steps.jsonl   one line per step: plan, attempts, action, points, outcome, timings
+    runs/<id>/step-NNN.png  the screenshot the model saw at that step
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from tracer_cli.agent.loop import Listener, RunResult, StepRecord
+from tracer_cli.desktop.screen import Geometry
+from tracer_cli.errors import ConfigError
+from tracer_cli.plan import step_dict
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _slug(task: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", task.lower()).strip("-")[:40] or "run"
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+class RunLog(Listener):
+    def __init__(self, root: Path, kind: str, task: str) -> None:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        base = f"{stamp}-{kind}-{_slug(task)}"
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            for n in range(1000):
+                path = root / (base if n == 0 else f"{base}-{n}")
+                try:
+                    path.mkdir()
+                    break
+                except FileExistsError:
+                    continue
+        except OSError as exc:
+            raise ConfigError(f"cannot create the run directory under {root}: {exc}",
+                              "set TRACER_HOME to a writable directory") from None
+        self.dir = path
+        self.meta: dict[str, Any] = {"id": path.name, "kind": kind, "task": task,
+                                     "started": _now(), "status": "running", "pid": os.getpid()}
+        _write_json(self.dir / "run.json", self.meta)
+        self._steps = open(self.dir / "steps.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+
+    def on_start(self, task: str, settings: Any, geometry: Geometry) -> None:
+        m = geometry.monitor
+        self.meta["settings"] = settings.model_dump()
+        self.meta["display"] = os.environ.get("DISPLAY", "")
+        self.meta["monitor"] = {"index": geometry.index, "left": m.left, "top": m.top,
+                                "width": m.width, "height": m.height,
+                                "input_scale": list(geometry.input_scale)}
+        _write_json(self.dir / "run.json", self.meta)
+
+    def write_step(self, line: dict[str, Any]) -> None:
+        self._steps.write(json.dumps(line, ensure_ascii=False) + "\n")
+        self._steps.flush()
+        os.fsync(self._steps.fileno())
+
+    def on_step(self, record: StepRecord) -> None:
+        line: dict[str, Any] = {"step": record.number, "time": _now()}
+        if record.image is not None:
+            name = f"step-{record.number:03d}.png"
+            record.image.save(self.dir / name, format="PNG", compress_level=1)
+            line["screenshot"] = name
+            line["image_size"] = list(record.image.size)
+        if record.forecast is not None:
+            line["plan"] = record.forecast.plan.to_dict()
+            if record.forecast.revision is not None:
+                line["revision"] = {"steps": record.forecast.revision.steps,
+                                    "reason": record.forecast.revision.reason}
+        if record.speculative:
+            line["from_forecast"] = True  # run without a model call
+        if record.verdict is not None:
+            line["check"] = {"status": record.verdict.status, "reason": record.verdict.reason}
+        line["attempts"] = [
+            {"answer": a.answer, "error": a.error, "seconds": round(a.seconds, 3),
+             "prompt_tokens": a.prompt_tokens, "completion_tokens": a.completion_tokens,
+             "reused_tokens": a.reused_tokens,
+             **({"reasoning": a.reasoning} if a.reasoning else {}),
+             **({"cut_off": True} if a.cut_off else {})}
+            for a in record.attempts
+        ]
+        if record.action is not None:
+            line["action"] = step_dict(record.action)
+            line["points"] = [list(p) for p in record.points]
+        if record.grounding is not None:
+            line["grounding"] = record.grounding
+        if record.risk:
+            line["risk"] = record.risk
+        if record.effect is not None:
+            line["effect"] = record.effect.to_dict()
+        line["outcome"] = record.outcome
+        line["timings"] = {k: round(v, 4) for k, v in record.timings.items()}
+        self.write_step(line)
+
+    def on_end(self, result: RunResult) -> None:
+        self.finish(result.status, result.reason, answer=result.answer, steps=result.steps,
+                    seconds=round(result.seconds, 3), model_calls=result.model_calls,
+                    forecast_steps=result.forecast_steps)
+
+    def finish(self, status: str, reason: str = "", **extra: Any) -> None:
+        self.meta.update(status=status, reason=reason, ended=_now(), **extra)
+        _write_json(self.dir / "run.json", self.meta)
+        self._steps.close()
+
+
+@dataclass
+class RunSummary:
+    id: str
+    path: Path
+    meta: dict[str, Any]
+
+    @property
+    def status(self) -> str:
+        status = self.meta.get("status", "?")
+        if status == "running" and not _alive(self.meta.get("pid")):
+            return "cut off"  # the process died before it could write how the run ended
+        return status
+
+    def steps(self) -> list[dict[str, Any]]:
+        path = self.path / "steps.jsonl"
+        if not path.exists():
+            return []
+        out = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a line cut by a crash: keep the others
+        return out
+
+
+def _alive(pid: Any) -> bool:
+    if not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def list_runs(root: Path) -> list[RunSummary]:
+    if not root.is_dir():
+        return []
+    runs = []
+    for path in sorted(root.iterdir()):
+        meta_path = path / "run.json"
+        if not meta_path.is_file():
+            continue
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            meta = {"status": "unreadable"}
+        runs.append(RunSummary(path.name, path, meta))
+    return runs
+
+
+def find_run(root: Path, ref: str) -> RunSummary:
+    runs = list_runs(root)
+    if not runs:
+        raise ConfigError(f"no runs recorded in {root}", "run `tracer do` or `tracer plan` first")
+    if ref in ("last", "latest"):
+        return runs[-1]
+    matches = [r for r in runs if r.id == ref] or [r for r in runs if r.id.startswith(ref)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise ConfigError(f"no run {ref!r}", "see `tracer logs` for the run ids")
+    raise ConfigError(f"{len(matches)} runs start with {ref!r}", "give more of the id")

@@ -1,0 +1,240 @@
+"""Adaptive re-planning: may the next forecast step run without asking the model again?
+
+After a step ran, the next step of the forecast runs straight away only when cheap checks on the
+model-size screenshots say it still holds (milliseconds, against seconds for a model call):
+
+- the last step went as forecast: it ran without error, the screen settled and changed;
+- nothing unexpected appeared: since the model looked, the screen changed only around the points
+  tracer acted on (a dialog, a menu or a page opening elsewhere fails this);
+- a click, scroll or drag: the image around its point on the screenshot the model planned on is
+  still there, at or within a few pixels of the point (a template match); a point on nothing
+  recognisable (a flat patch) cannot be checked;
+- typing or keys: they follow a click (typing into the field just clicked) or other keys.
+
+Anything else (done, fail, wait, a click the model left to a grounder, too many forecast steps in
+a row) goes back to the model. A *failed* check goes back with the old forecast and the reason,
+so the model can revise its plan; a step no check can vouch for just asks anew.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from tracer_cli.plan import COORD_MAX, Hotkey, Type, _PointStep, _Step
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from tracer_cli.agent.effects import Effect
+
+ANCHOR = 0.015  # half side of the patch around a point, as a fraction of the image's width
+SEARCH = 0.01  # how far the patch may have moved, as a fraction of the image's width
+MATCH = 0.9  # normalised correlation the patch must reach at its new place
+FLAT = 8.0  # a patch whose grey levels vary less than this holds nothing to recognise
+ELSEWHERE = 0.005  # fraction of the screen changed away from the acted-on points: unexpected
+AROUND = 0.08  # half the side of the box around an acted-on point (as effects.NEAR)
+CAUSED = 0.15  # a changed region touching an acted-on point, at most this much of the screen,
+#                counts as the action's doing before a click (never before keys: see check())
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a forecast step may run without a model call, and why (one line)."""
+
+    status: Literal["ok", "failed", "unchecked"]
+    reason: str
+    step: _Step | None = None  # the step to run (its point moved along with its target)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+@dataclass(frozen=True)
+class Previous:
+    """The step run just before, as the checks need it."""
+
+    step: _Step
+    outcome: str
+    effect: Effect | None
+
+
+def element_box(image: Image.Image, point: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """The box of the element under ``point`` (0..1000): the region of the element's own colour
+    around the point, bounded by its borders (a text field's inside, a button's face). None when
+    that region is the window's background (over a quarter of the screen) or cannot be found.
+    Pixels of ``image``: (left, top, right, bottom)."""
+    try:
+        import numpy as np
+    except ImportError:  # pragma: no cover - opencv (and numpy with it) is a dependency
+        return None
+    return _element_box(np.array(image.convert("L")), point)
+
+
+def _element_box(gray: Any, point: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    try:
+        import cv2
+        import numpy as np
+    except ImportError:  # pragma: no cover - opencv is a dependency
+        return None
+    height, width = gray.shape
+    px = min(width - 1, round(point[0] * width / COORD_MAX))
+    py = min(height - 1, round(point[1] * height / COORD_MAX))
+    # Seed on the element's own colour: the commonest grey near the point (not a letter on it).
+    x0, y0 = max(0, px - 6), max(0, py - 6)
+    near = gray[y0:py + 7, x0:px + 7]
+    values, counts = np.unique(near, return_counts=True)
+    ys, xs = np.nonzero(near == values[counts.argmax()])
+    nearest = int(((ys + y0 - py) ** 2 + (xs + x0 - px) ** 2).argmin())
+    seed = (int(xs[nearest] + x0), int(ys[nearest] + y0))
+    mask = np.zeros((height + 2, width + 2), np.uint8)
+    flags = 4 | cv2.FLOODFILL_MASK_ONLY | cv2.FLOODFILL_FIXED_RANGE | (255 << 8)
+    # (MASK_ONLY leaves the image as it is, but OpenCV wants it writable all the same)
+    _, _, _, (left, top, w, h) = cv2.floodFill(gray, mask, seed, 0, 3, 3, flags)
+    if w * h > 0.25 * width * height:
+        return None
+    return left, top, left + w, top + h
+
+
+def changed_elsewhere(planned: Image.Image, current: Image.Image,
+                      acted: list[tuple[int, int]], connected: bool = False) -> float:
+    """The fraction of the screen that changed since ``planned`` away from where tracer acted:
+    outside the box around each acted-on point (0..1000) and outside the element under it, at
+    a quarter of the image's size. ``connected``: a changed region that reaches into such a box
+    and covers at most CAUSED of the screen counts as the action's own doing too (the pop-up
+    whose Close button was clicked, disappearing; a menu dropping from the title clicked)."""
+    import numpy as np
+    from PIL import ImageChops, ImageDraw
+
+    if planned.size != current.size:
+        return 1.0
+    gray = planned.convert("L")
+    size = (max(1, planned.width // 4), max(1, planned.height // 4))
+    diff = ImageChops.difference(gray.resize(size), current.convert("L").resize(size))
+    changed = np.asarray(diff) >= 16  # 16/255: not noise
+    keep = np.ones(changed.shape, dtype=bool)  # False: the action's own doing
+    pixels = np.array(gray)  # writable, as floodFill wants
+    rx, ry = max(2, AROUND * size[0]), max(2, AROUND * size[1])
+    boxes = []
+    for x, y in acted:
+        cx, cy = x * size[0] / COORD_MAX, y * size[1] / COORD_MAX
+        boxes.append((cx - rx, cy - ry, cx + rx, cy + ry))
+        box = _element_box(pixels, (x, y))
+        if box is not None:
+            boxes.append((box[0] / 4 - 1, box[1] / 4 - 1, box[2] / 4 + 1, box[3] / 4 + 1))
+    acted_mask = _blank(size)
+    draw = ImageDraw.Draw(acted_mask)
+    for box in boxes:
+        draw.rectangle(box, fill=255)
+    near = np.asarray(acted_mask) > 0
+    keep &= ~near
+    if connected and changed.any():
+        import cv2
+
+        count, labels = cv2.connectedComponents(changed.astype(np.uint8), connectivity=8)
+        areas = np.bincount(labels.ravel(), minlength=count)
+        for label in np.unique(labels[near & changed]):
+            if label and areas[label] <= CAUSED * changed.size:
+                keep &= labels != label
+    return float((changed & keep).sum()) / changed.size
+
+
+def _blank(size: tuple[int, int]) -> Image.Image:
+    from PIL import Image
+
+    return Image.new("L", size, 0)
+
+
+def find_anchor(planned: Image.Image, current: Image.Image,
+                point: tuple[int, int]) -> tuple[str, float, tuple[int, int]]:
+    """Look for the patch around ``point`` of ``planned`` at or near the same place on
+    ``current``. Returns ("flat" | "found" | "lost" | "unavailable", score, shift in 0..1000)."""
+    try:
+        import cv2
+        import numpy as np
+    except ImportError:  # pragma: no cover - opencv is a dependency
+        return "unavailable", 0.0, (0, 0)
+    if planned.size != current.size:
+        return "lost", 0.0, (0, 0)
+    width, height = planned.size
+    half = max(6, round(ANCHOR * width))
+    reach = max(3, round(SEARCH * width))
+    px, py = round(point[0] * width / COORD_MAX), round(point[1] * height / COORD_MAX)
+    # The patch, cut to the image near its edges; the window around it, as far as it reaches.
+    x0, y0 = max(0, px - half), max(0, py - half)
+    x1, y1 = min(width, px + half + 1), min(height, py + half + 1)
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return "flat", 0.0, (0, 0)
+    patch = np.asarray(planned.crop((x0, y0, x1, y1)).convert("L"), dtype=np.float32)
+    if float(patch.std()) < FLAT:
+        return "flat", 0.0, (0, 0)
+    wx0, wy0 = max(0, x0 - reach), max(0, y0 - reach)
+    wx1, wy1 = min(width, x1 + reach), min(height, y1 + reach)
+    window = np.asarray(current.crop((wx0, wy0, wx1, wy1)).convert("L"), dtype=np.float32)
+    scores = cv2.matchTemplate(window, patch, cv2.TM_CCOEFF_NORMED)
+    _, best, _, (bx, by) = cv2.minMaxLoc(scores)
+    here = float(scores[y0 - wy0, x0 - wx0])
+    if here >= MATCH and here >= best - 0.02:  # still in place (a plain field matches anywhere
+        best, bx, by = here, x0 - wx0, y0 - wy0  # along itself: do not call that a move)
+    dx, dy = wx0 + bx - x0, wy0 + by - y0
+    shift = (round(dx * COORD_MAX / width), round(dy * COORD_MAX / height))
+    return ("found" if best >= MATCH else "lost"), float(best), shift
+
+
+def check(step: _Step, planned: Image.Image | None, current: Image.Image | None,
+          previous: Previous | None, acted: list[tuple[int, int]], run_so_far: int,
+          limit: int) -> Verdict:
+    """May ``step``, the next one of the forecast made on ``planned``, run now on ``current``
+    without a model call? ``previous`` is the step just run, ``acted`` the points acted on since
+    the model looked and ``run_so_far`` the forecast steps already run without it."""
+    if step.is_terminal:
+        return Verdict("unchecked", f"{step.describe()} is the model's to decide")
+    if run_so_far >= limit:
+        return Verdict("unchecked", f"{run_so_far} forecast steps in a row: time to look again")
+    if previous is None:
+        return Verdict("unchecked", "no step ran before this one")
+    outcome = previous.outcome
+    keys = isinstance(step, Type | Hotkey)
+    if "no visible effect" in outcome and keys and isinstance(previous.step, _PointStep) \
+            and previous.step.points() and planned is not None \
+            and find_anchor(planned, planned, previous.step.points()[0])[0] == "found":
+        outcome = "ok"  # a click into a field that had the focus already shows next to nothing
+    if not outcome.startswith("ok") or "still changing" in outcome or "no visible effect" in outcome:
+        return Verdict("failed", f"the last step ({previous.step.describe()}) did not go as "
+                       f"forecast: {outcome or 'not run'}")
+    if planned is None or current is None:
+        return Verdict("unchecked", "no screenshot of the screen after the last step")
+    # Before a click, a change that grows out of the element just acted on is that action's
+    # doing (the target check below still has to find the click's own target in place);
+    # before keys, which have no target to check, only changes inside the acted-on boxes are.
+    elsewhere = changed_elsewhere(planned, current, acted, connected=not keys)
+    if elsewhere > ELSEWHERE:
+        return Verdict("failed", f"the screen changed away from where tracer acted "
+                       f"({elsewhere:.1%} of it): something appeared that the forecast did not show")
+    if keys:
+        if isinstance(previous.step, _PointStep | Type | Hotkey):
+            return Verdict("ok", f"keys follow {previous.step.describe()}, the screen changed "
+                           "only there", step)
+        return Verdict("unchecked", f"{step.describe()} does not follow a click or keys")
+    points = step.points()
+    if not points:
+        return Verdict("unchecked", f"{step.describe()} has no point to check")
+    shifts = []
+    for point in points:
+        found, score, shift = find_anchor(planned, current, point)
+        if found == "unavailable":
+            return Verdict("unchecked", "no image matcher (opencv) to check the target with")
+        if found == "flat":
+            return Verdict("unchecked", f"nothing recognisable at ({point[0]},{point[1]}) to "
+                           "check the target by")
+        if found == "lost":
+            return Verdict("failed", f"the target of {step.describe()} is no longer where it "
+                           f"was forecast (best match {score:.2f})")
+        shifts.append(shift)
+    if isinstance(step, _PointStep) and shifts[0] != (0, 0):
+        x, y = points[0]
+        moved = step.at(min(COORD_MAX, max(0, x + shifts[0][0])),
+                        min(COORD_MAX, max(0, y + shifts[0][1])))
+        return Verdict("ok", f"target found moved by {shifts[0]}", moved)
+    return Verdict("ok", "target still at its point", step)

@@ -1,0 +1,316 @@
+"""The `tracer` command and its `plan`, `do`, `config` and `doctor` commands: parse flags, wire
+the parts (cli/wiring.py), render results and errors. Thin. `run`, `record`, `logs` and `models`
+live in their own modules and are added here."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from tracer_cli import __version__
+from tracer_cli import config as cfg
+from tracer_cli.cli.console import DEBUG, err, guard, out
+from tracer_cli.cli.options import (  # typer reads these names from this module
+    Backend,
+    BaseUrl,
+    Context,
+    Display,
+    FlashAttn,
+    GpuLayers,
+    Grammar,
+    GrounderMmproj,
+    GrounderOpt,
+    GrounderProfile,
+    Horizon,
+    MaxPixels,
+    MaxTokens,
+    Mmproj,
+    Model,
+    Monitor,
+    Profile,
+    ReqTimeout,
+    Script,
+    Threads,
+)
+from tracer_cli.cli.wiring import (
+    close_models,
+    confirmer,
+    live_input,
+    make_grounder,
+    make_planner,
+    make_view,
+    settings_from,
+)
+from tracer_cli.errors import ConfigError
+
+if TYPE_CHECKING:
+    from tracer_cli.agent.loop import RunResult
+    from tracer_cli.config import Settings
+    from tracer_cli.desktop.screen import Geometry
+    from tracer_cli.plan import Plan, _Step
+
+app = typer.Typer(
+    name="tracer",
+    help="A desktop agent that forecasts its next few actions with a vision-language model and "
+    "executes them one at a time, re-planning after each.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"tracer {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+    version: Annotated[Optional[bool], typer.Option(  # noqa: UP045 (typer needs Optional here)
+        "--version", callback=_version, is_eager=True, help="Print the version.")] = None,
+) -> None:
+    if debug:
+        DEBUG["on"] = True
+        os.environ["TRACER_DEBUG"] = "1"  # for the parts that read it (llama.cpp's logging)
+
+
+def _describe_target(step: _Step) -> str:
+    for attr in ("target", "text", "reason", "answer"):
+        value = getattr(step, attr, None)
+        if value:
+            return str(value)
+    keys = getattr(step, "keys", None)
+    return "+".join(keys) if keys else ""
+
+
+def _plan_table(plan: Plan, geometry: Geometry) -> Table:
+    table = Table(title="Forecast", title_justify="left")
+    for col in ("#", "action", "target / text", "model point", "screen point"):
+        table.add_column(col)
+    for n, step in enumerate(plan.trajectory, 1):
+        pts = step.points()
+        model = " -> ".join(f"({x},{y})" for x, y in pts)
+        screen = " -> ".join("({},{})".format(*geometry.to_input(x, y)) for x, y in pts)
+        table.add_row(str(n), step.action, escape(_describe_target(step)), model, screen)  # type: ignore[attr-defined]
+    return table
+
+
+@app.command()
+def plan(
+    task: Annotated[str, typer.Argument(help="What to do, in plain words.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print only the plan as JSON.")] = False,
+    out_png: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "--out", "-o", help="Also write the annotated screenshot here.")] = None,
+    backend: Backend = None, base_url: BaseUrl = None, model: Model = None,
+    mmproj: Mmproj = None, script: Script = None, profile: Profile = None,
+    horizon: Horizon = None, monitor: Monitor = None, display: Display = None,
+    max_pixels: MaxPixels = None, max_tokens: MaxTokens = None, request_timeout: ReqTimeout = None,
+    gpu_layers: GpuLayers = None, threads: Threads = None, context: Context = None,
+    flash_attn: FlashAttn = None, grammar: Grammar = None, grounder: GrounderOpt = None,
+    grounder_profile: GrounderProfile = None, grounder_mmproj: GrounderMmproj = None,
+) -> None:
+    """Dry run: forecast the next steps for TASK on the current screen. No input events at all.
+
+    Prints the trajectory as a table and writes the screenshot with numbered markers at each
+    predicted point and arrows between them.
+    """
+    with guard():
+        settings = settings_from(locals())
+        record, geometry, run_dir = _preview(task, settings, quiet=as_json)
+        assert record.forecast is not None and record.image is not None  # preview() raises else
+        forecast = record.forecast
+        from tracer_cli.cli.preview import annotate
+
+        preview = run_dir / "preview.png"
+        annotate(record.image, forecast.plan).save(preview)
+        if out_png:
+            try:
+                shutil.copyfile(preview, out_png)
+            except OSError as exc:
+                raise ConfigError(f"cannot write {out_png}: {exc}") from None
+        if as_json:
+            sys.stdout.write(forecast.plan.to_json() + "\n")
+        else:
+            if forecast.plan.thought:
+                out.print(f"[bold]Thought:[/] {escape(forecast.plan.thought)}")
+            out.print(_plan_table(forecast.plan, geometry))
+        err.print(f"preview: {out_png or preview}\nrun record: {run_dir}", soft_wrap=True)
+
+
+def _preview(task: str, settings: Settings, quiet: bool):  # type: ignore[no-untyped-def]
+    from tracer_cli.agent.loop import Agent
+    from tracer_cli.agent.runlog import RunLog
+    from tracer_cli.desktop.screen import MssScreen
+
+    screen = MssScreen(settings.monitor)
+    planner = make_planner(settings)
+    grounder = make_grounder(settings, planner)
+    log = RunLog(cfg.runs_dir(), "plan", task)
+    agent = Agent(screen, planner, None, settings, [log], grounder=grounder)
+    try:
+        if err.is_terminal and not quiet:
+            with err.status("capturing the screen and asking the model..."):
+                record = agent.preview(task)
+        else:
+            record = agent.preview(task)
+        return record, screen.geometry, log.dir
+    finally:
+        screen.close()
+        close_models(planner, grounder)
+
+
+@app.command("do")
+def do(
+    task: Annotated[str, typer.Argument(help="What to do, in plain words.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Never ask before an action "
+                                      "(the same as --confirm never).")] = False,
+    confirm: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--confirm", help="Ask before: always (every action), risky (default: steps tracer's "
+        "own rules call risky, whatever the model says) or never.")] = None,
+    max_steps: Annotated[Optional[int], typer.Option(  # noqa: UP045
+        "--max-steps", help="Give up after this many actions (default 30).")] = None,
+    timeout: Annotated[Optional[float], typer.Option(  # noqa: UP045
+        "--timeout", help="Give up after this many seconds (default 900).")] = None,
+    backend: Backend = None, base_url: BaseUrl = None, model: Model = None,
+    mmproj: Mmproj = None, script: Script = None, profile: Profile = None,
+    horizon: Horizon = None, monitor: Monitor = None, display: Display = None,
+    max_pixels: MaxPixels = None, max_tokens: MaxTokens = None, request_timeout: ReqTimeout = None,
+    gpu_layers: GpuLayers = None, threads: Threads = None, context: Context = None,
+    flash_attn: FlashAttn = None, grammar: Grammar = None, grounder: GrounderOpt = None,
+    grounder_profile: GrounderProfile = None, grounder_mmproj: GrounderMmproj = None,
+    kill_hotkey: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--kill-hotkey", help="Global hotkey that stops tracer from anywhere, in pynput syntax "
+        "(default <ctrl>+<alt>+<shift>+k; '' turns it off).")] = None,
+    replan: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--replan", help="always: ask the model after every step; adaptive (default): run the "
+        "next forecast step without a model call while cheap checks say it still holds.")] = None,
+    speculative_steps: Annotated[Optional[int], typer.Option(  # noqa: UP045
+        "--speculative-steps", help="Adaptive: forecast steps run in a row without a model "
+        "call, at most (default 4).")] = None,
+) -> None:
+    """Carry out TASK on the desktop: forecast, act on the first step, look again, repeat.
+
+    Exit codes: 0 done, 1 failed or gave up, 2 usage or configuration error, 130 interrupted.
+    Stop it with the kill hotkey (ctrl+alt+shift+k unless set otherwise), Ctrl-C, or by moving
+    the mouse into a corner of the screen.
+    """
+    with guard():
+        settings = settings_from(locals(), confirm="never" if yes else confirm)
+        result, run_dir = _run_agent(task, settings)
+        if result.answer:
+            out.print(escape(result.answer))
+        err.print(f"run record: {run_dir}", soft_wrap=True)
+        if result.status != "done":
+            err.print(f"[bold red]tracer: {result.status}:[/] {escape(result.reason)}")
+        raise typer.Exit(result.exit_code)
+
+
+def _run_agent(task: str, settings: Settings) -> tuple[RunResult, Path]:
+    from tracer_cli.agent.loop import Agent
+    from tracer_cli.agent.runlog import RunLog
+    from tracer_cli.desktop.screen import MssScreen
+
+    with live_input(settings) as session:
+        stop, actuator = session.stop, session.actuator
+        planner = make_planner(settings)
+        screen = MssScreen(settings.monitor, input_size=actuator.size())
+        view = make_view()
+        confirm = confirmer(settings, view)
+        log = RunLog(cfg.runs_dir(), "do", task)
+        grounder = make_grounder(settings, planner)
+        agent = Agent(screen, planner, actuator, settings, [log, view], confirm, stop, grounder)
+        session.announce()
+        try:
+            return agent.run(task), log.dir
+        finally:
+            screen.close()
+            close_models(planner, grounder)
+
+
+@app.command("config")
+def show_config(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show the effective settings, where each comes from, and where the config file is.
+
+    Precedence: command-line flags, then TRACER_* environment variables, then the config file
+    (TOML, one `name = value` per setting), then the defaults.
+    """
+    with guard():
+        path = cfg.config_path()
+        settings, sources = cfg.load()
+        if as_json:
+            sys.stdout.write(json.dumps({"config_file": str(path), "runs": str(cfg.runs_dir()),
+                                         "settings": settings.model_dump(),
+                                         "sources": sources}) + "\n")
+            return
+        state = "exists" if path.exists() else "not created yet"
+        out.print(f"config file: {path} ({state})", soft_wrap=True)
+        out.print(f"run records: {cfg.runs_dir()}", soft_wrap=True)
+        out.print(f"API key: {'set' if settings.api_key else 'not set'} "
+                  "(TRACER_API_KEY or OPENAI_API_KEY)")
+        table = Table()
+        for col in ("setting", "value", "from", "environment", "meaning"):
+            table.add_column(col)
+        for name, field in type(settings).model_fields.items():
+            table.add_row(name, escape(repr(getattr(settings, name))), sources[name],
+                          cfg.ENV_PREFIX + name.upper(), field.description or "")
+        out.print(table)
+
+
+@app.command()
+def doctor(
+    load: Annotated[bool, typer.Option(
+        "--load", help="Also load the local model into llama.cpp (slow for big models).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False,
+    backend: Backend = None, base_url: BaseUrl = None, model: Model = None,
+    mmproj: Mmproj = None, script: Script = None, monitor: Monitor = None, display: Display = None,
+    profile: Profile = None, max_pixels: MaxPixels = None,
+    kill_hotkey: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--kill-hotkey", help="The kill hotkey to check (default: the configured one).")] = None,
+) -> None:
+    """Check that everything a run needs works, and say what to fix.
+
+    The display, screen capture, input control, the kill hotkey, the config, the run records,
+    the image the model gets, and the configured model and backend.
+
+    Exit codes: 0 everything needed works, 1 something needed failed (the table says what to
+    fix; a skipped check waits on a failed one, or on --load).
+    """
+    from tracer_cli.cli import doctor as checks
+
+    with guard():
+        results = checks.run(locals(), load=load)
+        if as_json:
+            sys.stdout.write(checks.to_json(results) + "\n")
+        else:
+            out.print(checks.table(results))
+            out.print(checks.summary(results))
+        raise typer.Exit(0 if checks.passed(results) else 1)
+
+
+def _add_subcommands() -> None:
+    from tracer_cli.cli import macros
+    from tracer_cli.cli.logs import app as logs_app
+    from tracer_cli.cli.models import app as models_app
+
+    app.command("run")(macros.run_macro)
+    app.command("record")(macros.record_macro)
+    app.add_typer(logs_app, name="logs")
+    app.add_typer(models_app, name="models")
+
+
+_add_subcommands()
+
+
+def main() -> None:
+    app()

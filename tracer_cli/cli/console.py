@@ -1,0 +1,58 @@
+"""The two consoles (results on stdout, everything else on stderr) and the error guard."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from tracer_cli.errors import EXIT_INTERRUPTED, TracerError
+
+# soft_wrap: a message is one line however narrow the terminal (or pipe) is.
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True)
+DEBUG = {"on": bool(os.environ.get("TRACER_DEBUG"))}
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A ``(done, total)`` callback for the core's long loops (finding a macro's anchors) that
+    shows a progress bar on stderr, at a terminal only, from its first call to the end."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    bar = Progress(*columns, console=err, transient=True, disable=not err.is_terminal)
+    task = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal task
+        if task is None:
+            bar.start()
+            task = bar.add_task(label, total=total)
+        bar.update(task, completed=done, total=total)
+
+    try:
+        yield update
+    finally:
+        bar.stop()
+
+
+@contextmanager
+def guard() -> Iterator[None]:
+    """Turn our typed errors into one line and an exit code; tracebacks only with --debug."""
+    try:
+        yield
+    except TracerError as exc:
+        if DEBUG["on"]:
+            raise
+        err.print(f"[bold red]tracer: error:[/] {escape(str(exc))}")
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        err.print("tracer: interrupted")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+
+

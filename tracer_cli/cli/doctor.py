@@ -1,0 +1,603 @@
+"""`tracer doctor`: checks that everything a run needs is in place, and says what to fix.
+
+Each check is a small function that returns a ``Check``; none raises for a problem with the
+machine (an unexpected exception becomes a failed check too). A check that cannot run because
+an earlier one failed (no display: no capture) is skipped (``ok`` None), so the one real cause
+stands out. The command exits 1 when a needed check fails.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tracer_cli import config as cfg
+from tracer_cli.cli.console import DEBUG
+from tracer_cli.errors import ConfigError, DisplayError, TracerError
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from tracer_cli.config import Settings
+
+PROBE_TIMEOUT = 3.0  # seconds for the model server to answer /models
+ESSENTIAL_KEYS = ("a", "z", "0", "9", "space", "enter", "tab", "backspace", "esc", "shift", "ctrl",
+                  "alt")
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool | None  # None: skipped
+    detail: str = ""
+    fix: str = ""
+
+    @property
+    def status(self) -> str:
+        return "skipped" if self.ok is None else "ok" if self.ok else "fail"
+
+
+@dataclass
+class Context:
+    """What the checks share: the settings, and what earlier checks found out."""
+
+    settings: Settings
+    sources: dict[str, str]
+    load: bool = False
+    display_ok: bool = False
+    desktop: tuple[int, int] | None = None  # the whole desktop as mss sees it
+    monitor: tuple[int, int] | None = None  # the chosen monitor's size
+    served: list[str] | None = None  # the models the server lists
+    results: dict[str, Check] = field(default_factory=dict)
+
+
+def skipped(name: str, why: str) -> Check:
+    return Check(name, None, why)
+
+
+def _fail(name: str, exc: TracerError) -> Check:
+    return Check(name, False, exc.message, exc.hint)
+
+
+# -- settings -----------------------------------------------------------------------------------
+
+
+def load_settings(flags: dict[str, Any]) -> tuple[Settings, dict[str, str], Check]:
+    """The effective settings (as `tracer do` would build them) and the config check.
+
+    A config file (or variable, or flag) that does not parse fails the check; the other checks
+    then go on without the values in error."""
+    flags = {k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items()
+             if k in cfg.Settings.model_fields and v is not None}
+    path = cfg.config_path()
+    try:
+        settings, sources = cfg.load(flags)
+    except ConfigError as exc:
+        settings, sources = _fallback(flags)
+        check = Check("config", False, f"{exc.message}; the checks below go on without it",
+                      exc.hint or f"fix or move away {path}")
+    else:
+        state = "exists" if path.exists() else "not created yet: defaults"
+        counts = {where: sum(1 for s in sources.values() if s == where) for where in ("file", "env")}
+        extra = [f"{counts['file']} from the file"] if counts["file"] else []
+        extra += [f"{counts['env']} from TRACER_* variables"] if counts["env"] else []
+        check = Check("config", True, f"{path} ({state})" + (f"; settings: {', '.join(extra)}"
+                                                             if extra else ""))
+    cfg.imply_backend(settings, sources)  # as `tracer do` does
+    if settings.display:
+        os.environ["DISPLAY"] = settings.display
+    return settings, sources, check
+
+
+def _fallback(flags: dict[str, Any]) -> tuple[Settings, dict[str, str]]:
+    """The settings without the values in error: each layer's valid values, in order."""
+    layers: list[tuple[str, dict[str, Any]]] = []
+    with suppress(ConfigError):
+        layers.append(("file", cfg._read_file(cfg.config_path())))
+    layers += [("env", cfg._read_env()), ("flag", flags)]
+    values: dict[str, Any] = {}
+    sources = dict.fromkeys(cfg.Settings.model_fields, "default")
+    for where, layer in layers:
+        for name, value in layer.items():
+            try:
+                cfg._check({name: value}, where)
+            except ConfigError:
+                continue
+            values[name], sources[name] = value, where
+    return cfg.Settings(**values), sources
+
+
+def _where(ctx: Context, name: str, example: str) -> str:
+    """How the user changes a setting, given where its value came from."""
+    source = ctx.sources.get(name, "default")
+    if source == "file":
+        value = f'"{example}"' if cfg.Settings.model_fields[name].annotation is str else example
+        return f"set {name} = {value} in {cfg.config_path()}"
+    if source == "env":
+        return f"set {cfg.ENV_PREFIX}{name.upper()}={example}"
+    return f"pass --{name.replace('_', '-')} {example}"
+
+
+# -- the machine --------------------------------------------------------------------------------
+
+
+def check_display(ctx: Context) -> Check:
+    """DISPLAY is set and an X server answers on it (Wayland without X explained)."""
+    from tracer_cli.desktop.screen import check_display as which_display
+
+    name = "display"
+    try:
+        display = which_display()
+    except TracerError as exc:
+        return _fail(name, exc)
+    if display == "native":
+        ctx.display_ok = True
+        return Check(name, True, f"{sys.platform}: the native screen")
+    try:
+        import Xlib.display
+    except ImportError:  # then capture is the test of the connection
+        ctx.display_ok = True
+        return Check(name, True, f"DISPLAY={display} (python-xlib missing: not probed)")
+    try:
+        conn = Xlib.display.Display(display)
+    except Exception as exc:  # DisplayNameError, DisplayConnectionError, an xauth refusal
+        return Check(name, False, f"cannot connect to X display {display}: {exc}",
+                     "start the X server or choose a running one with --display :N; if it runs, "
+                     "check that this user may use it (XAUTHORITY, xhost)")
+    try:
+        info, screen = conn.display.info, conn.screen()
+        detail = (f"DISPLAY={display}: {info.vendor} X server, screen "
+                  f"{screen.width_in_pixels}x{screen.height_in_pixels}")
+    finally:
+        conn.close()
+    if os.environ.get("WAYLAND_DISPLAY") or os.environ.get("XDG_SESSION_TYPE") == "wayland":
+        detail += ("; a Wayland session: tracer sees and controls X (XWayland) windows only, "
+                   "native Wayland windows may show black and ignore input")
+    ctx.display_ok = True
+    return Check(name, True, detail)
+
+
+def _monitors(monitors: list[dict[str, int]]) -> str:
+    return ", ".join(f"{i}: {m['width']}x{m['height']}+{m['left']}+{m['top']}"
+                     for i, m in enumerate(monitors) if i)
+
+
+def check_capture(ctx: Context) -> Check:
+    """mss grabs the configured monitor; lists the monitors there are."""
+    name = "screen capture"
+    if not ctx.display_ok:
+        return skipped(name, "needs a display")
+    import mss
+
+    try:
+        sct = mss.MSS()
+    except Exception as exc:  # mss raises its own error types per platform
+        return Check(name, False, f"mss cannot open the display: {exc}",
+                     "check DISPLAY and that the X server accepts this user")
+    try:
+        monitors = sct.monitors
+        ctx.desktop = (monitors[0]["width"], monitors[0]["height"])
+        listing = _monitors(monitors)
+        number = ctx.settings.monitor
+        if number >= len(monitors):
+            count = len(monitors) - 1
+            return Check(name, False, f"monitor {number} does not exist; monitors: {listing}",
+                         _where(ctx, "monitor", "1") if count == 1 else
+                         _where(ctx, "monitor", "N") + f" (1 to {count})")
+        ctx.monitor = (monitors[number]["width"], monitors[number]["height"])
+        start = time.perf_counter()
+        shot = sct.grab(monitors[number])
+        ms = (time.perf_counter() - start) * 1000
+        if shot.size != (monitors[number]["width"], monitors[number]["height"]):
+            return Check(name, False, f"monitor {number}: grabbed {shot.width}x{shot.height}, "
+                         f"expected {monitors[number]['width']}x{monitors[number]['height']}",
+                         "report this with `tracer --debug doctor`")
+    except Exception as exc:
+        return Check(name, False, f"cannot grab monitor {ctx.settings.monitor}: {exc}",
+                     "check that the X server allows screen capture (on Wayland use an X11 "
+                     "session)")
+    finally:
+        sct.close()
+    return Check(name, True, f"monitor {number} grabbed ({shot.width}x{shot.height}, {ms:.0f} ms); "
+                 f"monitors: {listing}")
+
+
+def check_input(ctx: Context) -> Check:
+    """pyautogui imports, sees the desktop the capture sees (the input scale) and has a
+    keyboard map."""
+    name = "input control"
+    if not ctx.display_ok:
+        return skipped(name, "needs a display")
+    from tracer_cli.desktop.actuator import require_xtest
+
+    try:
+        require_xtest()  # the same check `tracer do` makes before it sends any input
+    except DisplayError as exc:
+        return Check(name, False, exc.message, exc.hint)
+    try:
+        import pyautogui
+    except Exception as exc:  # it opens the X display at import
+        return Check(name, False, f"pyautogui cannot start: {type(exc).__name__}: {exc}",
+                     "check DISPLAY; reinstall tracer if a module is missing")
+    width, height = (int(v) for v in pyautogui.size())
+    detail = f"pyautogui sees {width}x{height}"
+    if ctx.desktop:
+        from tracer_cli.desktop.screen import Rect, input_scale
+
+        sx, sy = input_scale(Rect(0, 0, *ctx.desktop), (width, height))
+        dw, dh = ctx.desktop
+        if (sx, sy) == (1.0, 1.0):
+            detail += ", as the capture does (input scale 1)"
+        else:
+            detail += (f", the capture {dw}x{dh}: input scale {sx:.3g}x{sy:.3g} (HiDPI; tracer "
+                       "divides screen points by it)")
+    x11 = getattr(pyautogui, "_pyautogui_x11", None)
+    if x11 is None:
+        return Check(name, True, detail + "; keyboard: the platform's own map")
+    mapping = x11.keyboardMapping
+    missing = [k for k in ESSENTIAL_KEYS if not mapping.get(k)]
+    keys = sum(1 for code in mapping.values() if code)
+    if missing:
+        return Check(name, False, detail + f"; the keyboard map lacks {', '.join(missing)} "
+                     f"({keys} keys mapped)", "set a keyboard layout on this display, e.g. "
+                     "`setxkbmap us`")
+    return Check(name, True, detail + f"; keyboard map: {keys} keys")
+
+
+def check_hotkey(ctx: Context) -> Check:
+    """The global kill hotkey can be armed: tracer's kill switch (a pynput keyboard listener)
+    starts, as in `tracer do`, and is stopped at once."""
+    name = "kill hotkey"
+    hotkey = ctx.settings.kill_hotkey
+    if not hotkey:
+        return skipped(name, "off (kill_hotkey is empty)")
+    if importlib.util.find_spec("pynput") is None:
+        return skipped(name, "pynput is not installed: no global hotkey")
+    if importlib.util.find_spec("tracer_cli.desktop.killswitch") is None:
+        return skipped(name, "this tracer has no kill switch")
+    if not ctx.display_ok:
+        return skipped(name, "needs a display")
+    from tracer_cli.desktop.killswitch import KillSwitch
+
+    try:
+        switch = KillSwitch(hotkey, threading.Event())
+        switch.start()
+    except TracerError as exc:  # a hotkey it refuses, no RECORD extension, no permission
+        return _fail(name, exc)
+    try:
+        warning = getattr(switch, "warning", "")
+    finally:
+        switch.close()
+    label = getattr(switch, "label", hotkey)
+    return Check(name, True, f"{label}: the kill switch arms" + (f"; {warning}" if warning else ""))
+
+
+def check_ocr(ctx: Context) -> Check:
+    """The OCR engine macros find text with loads and reads a line of known text."""
+    name = "ocr"
+    from PIL import Image, ImageDraw, ImageFont
+
+    from tracer_cli.vision.ocr import find_text, get_engine
+
+    try:
+        engine = get_engine(ctx.settings.ocr)
+    except TracerError as exc:
+        return _fail(name, exc)
+    image = Image.new("RGB", (420, 60), "white")
+    ImageDraw.Draw(image).text((12, 12), "Save 42 notes", fill="black",
+                               font=ImageFont.load_default(size=28))
+    started = time.monotonic()
+    lines = engine.read(image)
+    ms = (time.monotonic() - started) * 1000
+    if not find_text(lines, "Save 42 notes"):
+        seen = ", ".join(repr(line.text) for line in lines) or "nothing"
+        return Check(name, False, f"{engine.name} read {seen} instead of 'Save 42 notes'",
+                     "reinstall it (pip install --force-reinstall rapidocr-onnxruntime), or use "
+                     "--ocr tesseract")
+    return Check(name, True, f"{engine.name} loaded and read a line of text in {ms:.0f} ms")
+
+
+def check_runs(ctx: Context) -> Check:
+    """The run-records directory is writable (or can be created)."""
+    name = "run records"
+    runs = cfg.runs_dir()
+    fix = f"make {runs} writable, or set TRACER_HOME to a writable directory"
+    if runs.is_dir():
+        try:
+            tempfile.NamedTemporaryFile(dir=runs, prefix=".doctor-").close()  # deleted on close
+        except OSError as exc:
+            return Check(name, False, f"{runs} is not writable: {exc.strerror or exc}", fix)
+        return Check(name, True, f"{runs} (writable)")
+    parent = runs
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        return Check(name, False, f"{runs} does not exist and {parent} is not a writable "
+                     "directory", fix)
+    return Check(name, True, f"{runs} (created at the first run)")
+
+
+# -- the backend --------------------------------------------------------------------------------
+
+
+def _mb(path: Path) -> str:
+    size = path.stat().st_size
+    return f"{size / 1e9:.1f} GB" if size >= 1e8 else f"{size / 1e6:.1f} MB"
+
+
+def check_model(ctx: Context) -> Check:
+    """llama: the configured (or default) model resolves, is installed, and its files are GGUF."""
+    from tracer_cli.models import DEFAULT_MODEL, ModelError, check_gguf, require_installed, resolve
+
+    name = "model"
+    settings = ctx.settings
+    try:
+        spec = resolve(settings.model, settings.mmproj)
+    except ModelError as exc:
+        return _fail(name, exc)
+    try:
+        model, mmproj = require_installed(spec)
+    except ModelError as exc:
+        check = _fail(name, exc)
+        if spec.source == "catalogue" and spec.size():
+            check.fix += f" ({spec.size() / 1e9:.1f} GB)"  # type: ignore[operator]
+        return check
+    try:
+        for path in (model, mmproj):
+            check_gguf(path)
+    except ModelError as exc:
+        return _fail(name, exc)
+    which = spec.name + (" (default)" if not settings.model and spec.name == DEFAULT_MODEL else "")
+    return Check(name, True, f"{which}, {spec.source}, profile {spec.profile}: {model.name} "
+                 f"{_mb(model)} + {mmproj.name} {_mb(mmproj)} in {model.parent}")
+
+
+def check_llama_cpp(ctx: Context) -> Check:
+    """llama-cpp-python imports, has multimodal support; whether it can offload to a GPU."""
+    name = "llama.cpp"
+    install = "pip install llama-cpp-python (see the README for GPU builds)"
+    try:
+        import llama_cpp
+    except Exception as exc:  # ImportError, or a shared library that does not load (OSError)
+        return Check(name, False, f"llama-cpp-python does not import: {exc}", install)
+    version = getattr(llama_cpp, "__version__", "?")
+    if importlib.util.find_spec("llama_cpp.mtmd_cpp") is None:
+        return Check(name, False, f"llama-cpp-python {version} has no multimodal (mtmd) support",
+                     "pip install -U 'llama-cpp-python>=0.3.36'")
+    gpu = bool(llama_cpp.llama_supports_gpu_offload())
+    layers = ctx.settings.gpu_layers
+    if gpu:
+        where = "the CPU" if layers == "0" else f"the GPU (--gpu-layers {layers})"
+        return Check(name, True, f"llama-cpp-python {version}, GPU offload available: the model "
+                     f"runs on {where}")
+    return Check(name, True, f"llama-cpp-python {version}, CPU only: this build cannot offload "
+                 "to a GPU", "for a GPU, reinstall it with CMAKE_ARGS (README: GPU builds)")
+
+
+def check_load(ctx: Context) -> Check:
+    """--load: actually load the model and its projector into llama.cpp, then free them."""
+    name = "model load"
+    if not ctx.load:
+        return skipped(name, "not tried: pass --load to load the model (slow for big models)")
+    if not all(ctx.results[n].ok for n in ("model", "llama.cpp") if n in ctx.results):
+        return skipped(name, "needs the model and llama.cpp")
+    from tracer_cli.agent.backends.llama import LlamaBackend
+
+    start = time.perf_counter()
+    try:
+        backend = LlamaBackend(ctx.settings)
+    except TracerError as exc:
+        return _fail(name, exc)
+    seconds = time.perf_counter() - start
+    try:
+        n_ctx = backend.llm.n_ctx()
+    finally:
+        backend.close()
+    return Check(name, True, f"{backend.spec.name} and its projector loaded in {seconds:.1f} s "
+                 f"(context {n_ctx} tokens)")
+
+
+def check_server(ctx: Context) -> Check:
+    """openai: the server answers /models within a few seconds."""
+    name = "server"
+    url = ctx.settings.base_url
+    try:
+        import openai
+    except ImportError:
+        return Check(name, False, "the openai package is not installed", "pip install openai")
+    client = openai.OpenAI(base_url=url, api_key=ctx.settings.api_key or "not-needed",
+                           timeout=PROBE_TIMEOUT, max_retries=0)
+    start = time.perf_counter()
+    try:
+        page = client.models.list()
+        ids = [m.id for m in page.data]
+    except openai.APITimeoutError:
+        return Check(name, False, f"{url} did not answer /models within {PROBE_TIMEOUT:.0f} s",
+                     "check that the server is up and --base-url is right")
+    except openai.APIConnectionError:
+        return Check(name, False, f"cannot reach the model server at {url}",
+                     "start the server, or pass --base-url with the right address")
+    except openai.AuthenticationError:
+        return Check(name, False, f"the server at {url} refused the API key "
+                     f"({'set' if ctx.settings.api_key else 'none set'})",
+                     "set TRACER_API_KEY (or OPENAI_API_KEY) to a valid key")
+    except openai.NotFoundError:
+        return Check(name, False, f"{url}/models: not found (404)",
+                     "check that --base-url ends in /v1")
+    except openai.APIStatusError as exc:
+        return Check(name, False, f"{url}/models answered {exc.status_code}",
+                     "check the server's log")
+    except Exception as exc:  # a malformed answer: not an OpenAI-compatible server
+        return Check(name, False, f"{url}/models: not an OpenAI-compatible answer ({exc})",
+                     "check that --base-url points at the API, e.g. http://HOST:PORT/v1")
+    finally:
+        client.close()
+    ctx.served = ids
+    ms = (time.perf_counter() - start) * 1000
+    key = "set" if ctx.settings.api_key else "not set"
+    return Check(name, True, f"{url} answers /models in {ms:.0f} ms: {len(ids)} model(s); API key "
+                 f"{key}")
+
+
+def check_served_model(ctx: Context) -> Check:
+    """openai: the configured model is one the server lists (or the server has only one)."""
+    name = "model"
+    ids = ctx.served
+    if ids is None:
+        return skipped(name, "needs the server")
+    shown = ", ".join(ids[:10]) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
+    wanted = ctx.settings.model
+    if not wanted:
+        if len(ids) == 1:
+            return Check(name, True, f"{ids[0]} (the server's only model)")
+        if not ids:
+            return Check(name, False, "the server lists no models",
+                         "load a model into the server, or pass --model NAME")
+        return Check(name, False, f"no model chosen and the server serves {len(ids)}: {shown}",
+                     _where(ctx, "model", ids[0]))
+    if wanted in ids:
+        return Check(name, True, f"{wanted} is served")
+    if not ids:
+        return Check(name, False, f"{wanted} is not served: the server lists no models",
+                     f"load {wanted} into the server")
+    return Check(name, False, f"{wanted} is not served; the server lists: {shown}",
+                 _where(ctx, "model", ids[0]))
+
+
+def check_script(ctx: Context) -> Check:
+    """script: the plan file exists and every line parses."""
+    from tracer_cli.agent.backends.script import ScriptBackend
+
+    name = "script"
+    if not ctx.settings.script:
+        return Check(name, False, "the script backend needs a plan file",
+                     "pass --script FILE.jsonl")
+    path = Path(ctx.settings.script).expanduser()
+    try:
+        backend = ScriptBackend(path)
+    except TracerError as exc:
+        return _fail(name, exc)
+    return Check(name, True, f"{path}: {len(backend._answers)} answer(s)")
+
+
+def check_backend(ctx: Context) -> Check:
+    """Which backend the checks below are for; it must exist."""
+    from tracer_cli.agent.backends import BACKENDS
+
+    name = "backend"
+    backend, source = ctx.settings.backend, ctx.sources["backend"]
+    why = {"default": "the default", "file": "from the config file", "env": "from TRACER_BACKEND",
+           "flag": "from --backend"}[source]
+    if source == "default" and backend == "openai":
+        why = "because a server URL is set"
+    try:
+        BACKENDS.get(backend)
+    except ConfigError as exc:
+        return Check(name, False, exc.message,
+                     exc.hint.replace("choose one of:", _where(ctx, "backend", "NAME") + ", one of"))
+    if backend not in BACKEND_CHECKS:
+        return Check(name, True, f"{backend} ({why}): a plug-in, no further checks for it")
+    return Check(name, True, f"{backend} ({why})")
+
+
+def check_image(ctx: Context) -> Check:
+    """The screenshot size the model gets, and what the numbers in its answers mean."""
+    from tracer_cli.agent.profiles import PROFILES
+
+    name = "model image"
+    try:
+        profile = PROFILES.get(ctx.settings.profile)
+    except ConfigError as exc:
+        return _fail(name, exc)
+    geometry, budget = profile.geometry, ctx.settings.max_pixels
+    width, height = ctx.monitor or (1920, 1080)
+    w, h = geometry.size(width, height, budget)
+    which = "the monitor" if ctx.monitor else "a 1920x1080 monitor (no display to measure)"
+    detail = (f"profile {profile.name} ({geometry.family}): {which} {width}x{height} is sent as "
+              f"{w}x{h} ({geometry.tokens(w, h)} image tokens); {geometry.describe()}")
+    warning = geometry.budget_warning(budget)
+    if warning:
+        return Check(name, False if budget > geometry.max_budget else True, f"{detail}; {warning}",
+                     _where(ctx, "max_pixels", "0") + " (the family's default)")
+    return Check(name, True, detail)
+
+
+BACKEND_CHECKS: dict[str, list[tuple[str, Callable[[Context], Check]]]] = {
+    "llama": [("model", check_model), ("llama.cpp", check_llama_cpp), ("model load", check_load)],
+    "openai": [("server", check_server), ("model", check_served_model)],
+    "script": [("script", check_script)],
+}
+
+COMMON_CHECKS: list[tuple[str, Callable[[Context], Check]]] = [
+    ("display", check_display), ("screen capture", check_capture), ("input control", check_input),
+    ("kill hotkey", check_hotkey), ("ocr", check_ocr), ("run records", check_runs),
+    ("backend", check_backend), ("model image", check_image)]
+
+
+# -- running and showing them -------------------------------------------------------------------
+
+
+def _safe(name: str, fn: Callable[[Context], Check], ctx: Context) -> Check:
+    """Run one check; an exception nobody foresaw is a failed check, not a traceback."""
+    try:
+        return fn(ctx)
+    except Exception as exc:
+        if DEBUG["on"]:
+            raise
+        return Check(name, False, f"unexpected error: {type(exc).__name__}: {exc}",
+                     "run `tracer --debug doctor` for the traceback")
+
+
+def run(flags: dict[str, Any], load: bool = False) -> list[Check]:
+    """Every check, in order, for the settings the flags (plus environment and config) give."""
+    settings, sources, config_check = load_settings(flags)
+    ctx = Context(settings, sources, load)
+    checks = [config_check]
+    for name, fn in [*COMMON_CHECKS, *BACKEND_CHECKS.get(settings.backend, [])]:
+        check = _safe(name, fn, ctx)
+        ctx.results[name] = check
+        checks.append(check)
+    return checks
+
+
+def passed(checks: list[Check]) -> bool:
+    """Whether everything needed passed: no check failed (a skipped one follows a failure, or
+    was not asked for)."""
+    return not any(c.ok is False for c in checks)
+
+
+def table(checks: list[Check]) -> Table:
+    from rich.markup import escape
+    from rich.table import Table
+
+    marks = {"ok": "[green]✓[/]", "fail": "[bold red]✗[/]", "skipped": "[dim]–[/]"}
+    result = Table(title="tracer doctor", title_justify="left")
+    result.add_column("check", no_wrap=True)
+    result.add_column("status", justify="center")
+    for col in ("detail", "how to fix"):
+        result.add_column(col, overflow="fold")  # a long path wraps instead of losing its end
+    for c in checks:
+        result.add_row(c.name, marks[c.status], escape(c.detail), escape(c.fix))
+    return result
+
+
+def summary(checks: list[Check]) -> str:
+    failed = [c.name for c in checks if c.ok is False]
+    if not failed:
+        return "everything needed works"
+    return f"{len(failed)} problem(s): {', '.join(failed)}"
+
+
+def to_json(checks: list[Check]) -> str:
+    return json.dumps({"ok": passed(checks),
+                       "checks": [{**asdict(c), "status": c.status} for c in checks]})

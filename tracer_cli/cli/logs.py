@@ -1,0 +1,142 @@
+"""`tracer logs`: list runs, show one, export an agent run as a macro. Thin, like cli.py.
+
+``tracer logs RUN`` is short for ``tracer logs show RUN``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import click
+import typer
+from rich.markup import escape
+from rich.table import Table
+from typer.core import TyperGroup
+
+from tracer_cli import config as cfg
+from tracer_cli.cli.console import err, guard, out, progress_bar
+
+
+class _RunOrCommand(TyperGroup):
+    """A first word that is not a subcommand names a run: `tracer logs last` = `show last`."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["show", *args]
+        return super().resolve_command(ctx, args)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["show", *args]
+        return super().parse_args(ctx, args)
+
+
+app = typer.Typer(cls=_RunOrCommand, invoke_without_command=True,
+                  help="List recorded runs (`tracer logs`), show one (`tracer logs RUN`), or turn "
+                  "an agent run into a macro (`tracer logs export-macro RUN OUT.yaml`). RUN is a "
+                  "run id, a unique prefix of one, or 'last'.")
+
+
+@app.callback()
+def list_all(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List recorded runs."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from tracer_cli.agent.runlog import list_runs
+
+    with guard():
+        root = cfg.runs_dir()
+        runs = list_runs(root)
+        if as_json:
+            sys.stdout.write(json.dumps([{**r.meta, "status": r.status} for r in runs]) + "\n")
+            return
+        if not runs:
+            err.print(f"no runs yet in {root}")
+            return
+        table = Table(title=f"Runs in {root}", title_justify="left")
+        for col in ("id", "status", "steps", "task"):
+            table.add_column(col)
+        for r in runs:
+            table.add_row(r.id, r.status, str(r.meta.get("steps", len(r.steps()))),
+                          escape(str(r.meta.get("task", ""))))
+        out.print(table)
+
+
+@app.command()
+def show(
+    run: Annotated[str, typer.Argument(help="Run id, a unique prefix of one, or 'last'.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    path: Annotated[bool, typer.Option("--path", help="Print only the run's directory.")] = False,
+) -> None:
+    """Show one run step by step."""
+    from tracer_cli.agent.runlog import find_run
+
+    with guard():
+        summary = find_run(cfg.runs_dir(), run)
+        if path:
+            out.print(str(summary.path), soft_wrap=True)
+            return
+        steps = summary.steps()
+        if as_json:
+            sys.stdout.write(json.dumps({"run": {**summary.meta, "status": summary.status},
+                                         "steps": steps}) + "\n")
+            return
+        meta = summary.meta
+        out.print(f"[bold]{escape(summary.id)}[/]  {summary.status}  {escape(str(meta.get('task')))}")
+        if meta.get("reason") or meta.get("answer"):
+            out.print(escape(str(meta.get("answer") or meta.get("reason"))))
+        table = Table()
+        for col in ("step", "action", "points", "outcome", "model s", "attempts"):
+            table.add_column(col)
+        for s in steps:
+            table.add_row(str(s.get("step")), escape(s.get("describe") or _action_text(s.get("action"))),
+                          " ".join(f"({x},{y})" for x, y in s.get("points", [])),
+                          escape(s.get("outcome", "")),
+                          f"{s.get('timings', {}).get('model', 0):.2f}",
+                          str(len(s.get("attempts", []))))
+        out.print(table)
+        out.print(f"directory: {summary.path}", soft_wrap=True)
+
+
+def _action_text(action: dict[str, Any] | None) -> str:
+    from tracer_cli.errors import PlanError
+    from tracer_cli.plan import parse_step
+
+    try:
+        return parse_step(action).describe() if action else ""
+    except PlanError:
+        return json.dumps(action)
+
+
+@app.command("export-macro")
+def export_macro(
+    run: Annotated[str, typer.Argument(help="The agent run: id, unique prefix, or 'last'.")],
+    out_file: Annotated[Path, typer.Argument(metavar="OUT.yaml", help="The macro to write.")],
+    force: Annotated[bool, typer.Option(
+        "--force", help="Export a run that did not end done, and overwrite OUT.yaml.")] = False,
+    ocr: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--ocr", help="OCR engine for text anchors: auto, rapidocr or tesseract.")] = None,
+) -> None:
+    """Turn a successful `tracer do` run into a macro that replays it without the model.
+
+    Each click gets a visual anchor (the text under it, else an image cut from the run's
+    screenshot), so the macro still works after a window moved.
+    """
+    from tracer_cli.agent.runlog import find_run
+    from tracer_cli.macro.export import export_run
+
+    with guard():
+        from tracer_cli.agent.defaults import effective
+
+        settings = effective({"ocr": ocr} if ocr else {})
+        summary = find_run(cfg.runs_dir(), run)
+        with progress_bar("finding anchors") as progress:
+            report = export_run(summary.path, out_file, force=force, ocr=settings.ocr,
+                                progress=progress)
+        err.print(str(report), soft_wrap=True)

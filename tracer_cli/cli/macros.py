@@ -1,0 +1,288 @@
+"""`tracer run` and `tracer record`: macros from the command line. Thin, like cli.py."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from tracer_cli import config as cfg
+from tracer_cli.cli.console import err, guard, out, progress_bar
+from tracer_cli.cli.options import (  # typer reads these names from this module
+    Backend,
+    BaseUrl,
+    Context,
+    Display,
+    FlashAttn,
+    GpuLayers,
+    Grammar,
+    GrounderMmproj,
+    GrounderOpt,
+    GrounderProfile,
+    Horizon,
+    MaxPixels,
+    MaxTokens,
+    Mmproj,
+    Model,
+    Monitor,
+    Profile,
+    ReqTimeout,
+    Script,
+    Threads,
+)
+from tracer_cli.cli.wiring import (
+    close_models,
+    confirmer,
+    live_input,
+    make_grounder,
+    make_planner,
+    make_view,
+    settings_from,
+)
+from tracer_cli.errors import ConfigError
+
+if TYPE_CHECKING:
+    from tracer_cli.agent.loop import RunResult
+    from tracer_cli.config import Settings
+    from tracer_cli.desktop.screen import MssScreen
+    from tracer_cli.macro.load import Instance
+
+Ocr = Annotated[Optional[str], typer.Option(  # noqa: UP045
+    "--ocr", help="OCR engine for text targets: auto, rapidocr or tesseract.")]
+KillHotkey = Annotated[Optional[str], typer.Option(  # noqa: UP045
+    "--kill-hotkey", help="Global hotkey that stops tracer from anywhere, in pynput syntax "
+    "(default <ctrl>+<alt>+<shift>+k; '' turns it off).")]
+
+
+class Screens:
+    """One screen per monitor a macro looks at, opened when first needed."""
+
+    def __init__(self, input_size: tuple[int, int] | None) -> None:
+        self.input_size = input_size
+        self._open: dict[int, MssScreen] = {}
+
+    def __call__(self, monitor: int) -> MssScreen:
+        if monitor not in self._open:
+            from tracer_cli.desktop.screen import MssScreen
+
+            self._open[monitor] = MssScreen(monitor, input_size=self.input_size)
+        return self._open[monitor]
+
+    def close(self) -> None:
+        for screen in self._open.values():
+            screen.close()
+        self._open.clear()
+
+
+def _variables(pairs: list[str]) -> dict[str, str]:
+    values = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--var {pair!r} is not KEY=VALUE", "write it as --var name=Ada")
+        values[key.strip()] = value
+    return values
+
+
+def run_macro(
+    macro_file: Annotated[Optional[Path], typer.Argument(  # noqa: UP045
+        metavar="MACRO", help="The macro file (YAML).")] = None,
+    var: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+        "--var", help="Set a variable: --var name=Ada (repeatable).")] = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Find every text and image on the current screen and show where each "
+        "step would act, on an annotated PNG. No input events at all.")] = False,
+    out_png: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "--out", "-o", help="With --dry-run: also write the annotated screenshot here.")] = None,
+    schema: Annotated[bool, typer.Option(
+        "--schema", help="Print the JSON schema of macro files and exit.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Never ask before a step (the same "
+                                      "as --confirm never).")] = False,
+    confirm: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--confirm", help="Ask before: always, risky (default: steps tracer's rules call risky; "
+        "without a terminal such a step stops the macro) or never.")] = None,
+    monitor: Monitor = None, display: Display = None, ocr: Ocr = None,
+    kill_hotkey: KillHotkey = None,
+    backend: Backend = None, base_url: BaseUrl = None, model: Model = None,
+    mmproj: Mmproj = None, script: Script = None, profile: Profile = None,
+    horizon: Horizon = None, max_pixels: MaxPixels = None, max_tokens: MaxTokens = None,
+    request_timeout: ReqTimeout = None,
+    gpu_layers: GpuLayers = None, threads: Threads = None, context: Context = None,
+    flash_attn: FlashAttn = None, grammar: Grammar = None, grounder: GrounderOpt = None,
+    grounder_profile: GrounderProfile = None, grounder_mmproj: GrounderMmproj = None,
+) -> None:
+    """Run a macro: click texts and images found on the live screen, type, wait, check.
+
+    Stops at the first failing step with its file and line, what was on the screen and a
+    screenshot in the run record. `do:` steps are run by the agent with the model options
+    given here (as for `tracer do`); the model is loaded only when such a step comes.
+
+    Exit codes: 0 all steps ran, 1 a step failed, 2 a bad macro file or option, 130 stopped.
+    """
+    with guard():
+        if schema:
+            from tracer_cli.macro.load import json_schema
+
+            sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
+            return
+        if macro_file is None:
+            raise ConfigError("no macro file given", "tracer run MACRO.yaml (see examples/macros/)")
+        from tracer_cli.macro.load import load, unroll
+
+        macro = load(macro_file)
+        steps = unroll(macro, _variables(var or []))
+        settings = settings_from(locals(), confirm="never" if yes else confirm)
+        if dry_run:
+            _dry_run(macro.name, steps, settings, out_png)
+            return
+        result, run_dir = _run(macro.name, steps, settings)
+        err.print(f"run record: {run_dir}", soft_wrap=True)
+        if result.status != "done":
+            err.print(f"[bold red]tracer: {result.status}:[/] {escape(result.reason)}")
+        raise typer.Exit(result.exit_code)
+
+
+def _run(title: str, steps: list[Instance], settings: Settings) -> tuple[RunResult, Path]:
+    from tracer_cli.macro.run import Finder, MacroLog, MacroRunner
+
+    with live_input(settings) as session:
+        screens = Screens(session.actuator.size())
+        try:
+            screens(settings.monitor)  # a monitor that does not exist fails before anything runs
+            view = make_view()
+            log = MacroLog(cfg.runs_dir(), "run", title)
+            subtask = _SubTask(settings, session, screens, view)
+            runner = MacroRunner(steps, screens, session.actuator, Finder(settings.ocr), settings,
+                                 [log, view], confirmer(settings, view), session.stop, subtask)
+            session.announce()
+            try:
+                return runner.run(title), log.dir
+            finally:
+                subtask.close()
+        finally:
+            screens.close()
+
+
+class _SubTask:
+    """Runs a macro's `do:` steps with the agent, on the same screen, actuator and kill switch.
+    The model is loaded at the first such step and kept for the next ones."""
+
+    def __init__(self, settings: Settings, session: Any, screens: Screens, view: Any) -> None:
+        self.settings, self.session, self.screens, self.view = settings, session, screens, view
+        self.planner: Any = None
+        self.grounder: Any = None
+
+    def __call__(self, task: str, max_steps: int) -> RunResult:
+        from tracer_cli.agent.loop import Agent
+        from tracer_cli.agent.runlog import RunLog
+        from tracer_cli.cli.panel import LivePanel
+
+        if self.planner is None:
+            self.planner = make_planner(self.settings)
+            self.grounder = make_grounder(self.settings, self.planner)
+        settings = self.settings.model_copy(update={"max_steps": max_steps})
+        view = make_view()
+        log = RunLog(cfg.runs_dir(), "do", task)
+        agent = Agent(self.screens(settings.monitor), self.planner, self.session.actuator, settings,
+                      [log, view], confirmer(settings, view), self.session.stop, self.grounder)
+        paused = isinstance(self.view, LivePanel)
+        if paused:
+            self.view.live.stop()
+        try:
+            return agent.run(task)
+        finally:
+            if paused:
+                self.view.live.start()
+
+    def close(self) -> None:
+        if self.planner is not None:
+            close_models(self.planner, self.grounder)
+
+
+def _dry_run(title: str, steps: list[Instance], settings: Settings, out_png: Path | None) -> None:
+    from tracer_cli.agent.runlog import RunLog
+    from tracer_cli.cli.preview import draw_marks
+    from tracer_cli.desktop.screen import check_display
+    from tracer_cli.macro.run import Finder, MacroRunner
+
+    check_display()
+    screens = Screens(None)
+    try:
+        screens(settings.monitor)
+        runner = MacroRunner(steps, screens, None, Finder(settings.ocr), settings)
+        log = RunLog(cfg.runs_dir(), "run", title)
+        if err.is_terminal:
+            with err.status("looking for every step's text and image on the screen..."):
+                planned, shots = runner.preview()
+        else:
+            planned, shots = runner.preview()
+    finally:
+        screens.close()
+    images = {}
+    for monitor, shot in shots.items():
+        marks = [p.points if p.monitor == monitor else [] for p in planned]
+        legend = [f"{p.number}. {p.instance.describe()}" for p in planned
+                  if p.points and p.monitor == monitor]
+        name = "preview.png" if monitor == settings.monitor else f"preview-monitor{monitor}.png"
+        draw_marks(shot, marks, legend[:30]).save(log.dir / name)
+        images[monitor] = log.dir / name
+    for p in planned:
+        log.write_step({"step": p.number, "where": str(p.instance.where),
+                        "describe": p.instance.describe(), "monitor": p.monitor,
+                        "points": [list(x) for x in p.points], "outcome": p.status})
+    found = sum(1 for p in planned if p.points)
+    pointers = sum(1 for p in planned if p.pointer)
+    log.finish("planned", f"dry run: {found} of {pointers} targets found on the current screen",
+               steps=len(planned))
+    table = Table(title=f"Dry run: {title}", title_justify="left")
+    for col in ("#", "line", "step", "on the current screen"):
+        table.add_column(col)
+    for p in planned:
+        table.add_row(str(p.number), str(p.instance.where.line), escape(p.instance.describe()),
+                      escape(p.status))
+    out.print(table)
+    main = images.get(settings.monitor)
+    if out_png and main:
+        try:
+            shutil.copyfile(main, out_png)
+        except OSError as exc:
+            raise ConfigError(f"cannot write {out_png}: {exc}") from None
+    err.print(f"{found} of {pointers} pointer targets found on the current screen; nothing was "
+              f"executed\npreview: {out_png or main}\nrun record: {log.dir}", soft_wrap=True)
+
+
+def record_macro(
+    out_file: Annotated[Path, typer.Argument(metavar="OUT.yaml", help="The macro to write.")],
+    stop_hotkey: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--stop-hotkey", help="Chord that ends the recording, in pynput syntax (default: the "
+        "kill hotkey, <ctrl>+<alt>+<shift>+k). Ctrl-C in this terminal also ends it.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite OUT.yaml.")] = False,
+    monitor: Monitor = None, display: Display = None, ocr: Ocr = None,
+) -> None:
+    """Record your own mouse and keyboard as a macro, until the stop hotkey or Ctrl-C.
+
+    Typing becomes `type` steps, chords `hotkey` steps; every click keeps its point and a visual
+    anchor (the text under the pointer, else a small picture cut around it, saved next to the
+    macro), so the macro replays with `tracer run` even after the window moved. Whatever was
+    recorded is saved, however the recording ends.
+    """
+    from tracer_cli.desktop.screen import check_display
+    from tracer_cli.macro.record import record
+
+    with guard():
+        settings = settings_from(locals())
+        check_display()
+        with progress_bar("finding anchors") as progress:
+            result = record(out_file, settings, stop_hotkey, settings.monitor, force=force,
+                            on_ready=lambda message: err.print(f"tracer: {escape(message)}"),
+                            progress=progress)
+        for warning in result.warnings:
+            err.print(f"tracer: warning: {escape(warning)}")
+        err.print(f"tracer: {escape(str(result))}", soft_wrap=True)
+        raise typer.Exit(0 if result.path is not None else 1)

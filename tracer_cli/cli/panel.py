@@ -1,0 +1,221 @@
+"""What the user watches: a Rich live panel on a terminal, plain log lines otherwise.
+
+Both listen to the agent's events. Text from the model is put into ``Text`` objects (never
+parsed as markup), so a model answer like ``[/bold]`` is shown as it is.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from tracer_cli.agent.loop import Listener, RunResult, StepRecord
+from tracer_cli.agent.speculate import Verdict
+from tracer_cli.plan import _Step
+
+if TYPE_CHECKING:
+    from tracer_cli.agent.planner import Forecast
+    from tracer_cli.config import Settings
+    from tracer_cli.desktop.screen import Geometry
+
+PHASES = ("capture", "verify", "model", "ground", "find", "act", "settle", "check")
+FORECAST_MARK = "⇢"  # a step run from the forecast, without a model call
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+def _timings(timings: dict[str, float]) -> str:
+    return " · ".join(f"{p} {_ms(timings[p])}" for p in PHASES if p in timings)
+
+
+class _State(Listener):
+    """What both views track: the task, the steps done, the current forecast and the times."""
+
+    def __init__(self) -> None:
+        self.task = ""
+        self.max_steps = 0
+        self.number = 0
+        self.phase = ""
+        self.thought = ""
+        self.done: list[StepRecord] = []
+        self.current: _Step | None = None
+        self.future: list[_Step] = []
+        self.last_timings: dict[str, float] = {}
+        self.totals: dict[str, float] = dict.fromkeys(PHASES, 0.0)
+        self.started = time.monotonic()
+        self.result: RunResult | None = None
+        self.model_calls = 0
+        self.forecast_steps = 0
+        self.revised = ""  # why the current forecast is a revision of the one before
+        self.upcoming = "forecast"  # what the steps after the current one are: a macro's are "next"
+
+    def counts(self) -> str:
+        return f"model calls {self.model_calls} · steps from the forecast {self.forecast_steps}"
+
+    def on_start(self, task: str, settings: Settings, geometry: Geometry) -> None:
+        self.task, self.max_steps = task, settings.max_steps
+        self.started = time.monotonic()
+
+    def on_phase(self, number: int, phase: str) -> None:
+        self.number, self.phase = number, phase
+
+    def on_plan(self, number: int, forecast: Forecast) -> None:
+        self.thought = forecast.plan.thought
+        self.current = forecast.plan.first
+        self.future = list(forecast.plan.trajectory[1:])
+        self.model_calls += len(forecast.attempts)
+        self.revised = forecast.revision.reason if forecast.revision else ""
+
+    def on_speculate(self, number: int, step: _Step, verdict: Verdict) -> None:
+        self.number = number
+        self.current = step
+        self.future = self.future[1:]
+        self.forecast_steps += 1
+
+    def on_next(self, number: int, current: Any, upcoming: list[Any]) -> None:
+        """A macro's step ``number`` is about to run; ``upcoming`` are the ones after it (any
+        objects with ``describe()``)."""
+        self.number, self.current, self.future = number, current, list(upcoming)
+        self.upcoming = "next"
+
+    def on_step(self, record: StepRecord) -> None:
+        if record.action is not None:
+            self.done.append(record)
+        self.current = None
+        self.last_timings = record.timings
+        for phase, seconds in record.timings.items():
+            self.totals[phase] = self.totals.get(phase, 0.0) + seconds
+
+    def on_end(self, result: RunResult) -> None:
+        self.result = result
+
+
+class LivePanel(_State):
+    """The Rich live view on stderr."""
+
+    def __init__(self, console: Console) -> None:
+        super().__init__()
+        self.console = console
+        # Transient: stopping the live view (for a confirmation prompt) leaves no copy behind;
+        # the final state is printed once at the end.
+        self.live = Live(console=console, refresh_per_second=8, transient=True,
+                         get_renderable=self.render)
+
+    def render(self) -> Panel:
+        steps = Table.grid(padding=(0, 1))
+        steps.add_column(width=1)
+        steps.add_column(justify="right")
+        steps.add_column(ratio=1)
+        steps.add_column()
+        for rec in self.done[-12:]:
+            ok = rec.outcome in ("ok", "done") or rec.outcome.startswith("ok ")
+            mark = Text("✓", "green") if ok else Text("✗", "red")
+            number = f"{FORECAST_MARK}{rec.number}" if rec.speculative else str(rec.number)
+            steps.add_row(mark, number, Text(rec.action.describe() if rec.action else ""),
+                          Text(rec.outcome, "green" if ok else "red"))
+        if self.current is not None:
+            steps.add_row(Text("▶", "bold yellow"), str(self.number),
+                          Text(self.current.describe(), "bold yellow"),
+                          Text(self.phase or "next", "yellow"))
+        for i, step in enumerate(self.future, 1):
+            steps.add_row(Text("·", "dim"), Text(f"+{i}", "dim"),
+                          Text(step.describe(), "dim italic"), Text(self.upcoming, "dim italic"))
+        elapsed = time.monotonic() - self.started
+        header = Text()
+        header.append("Task: ", "bold")
+        header.append(self.task)
+        parts: list[Any] = [header]
+        if self.thought:
+            parts.append(Text.assemble(("Thought: ", "bold"), (self.thought, "italic")))
+        if self.revised:
+            parts.append(Text.assemble(("Revised plan: ", "bold magenta"),
+                                       (f"the old one stopped holding: {self.revised}", "magenta")))
+        parts += [Text(""), steps, Text("")]
+        if self.last_timings:
+            parts.append(Text("last step: " + _timings(self.last_timings), "cyan"))
+        parts.append(Text("total:     " + _timings(self.totals), "cyan"))
+        if self.model_calls or self.forecast_steps:
+            parts.append(Text(f"{self.counts()} ({FORECAST_MARK}: run from the forecast)", "cyan"))
+        if self.result is not None:
+            r = self.result
+            style = "bold green" if r.status == "done" else "bold red"
+            parts.append(Text(f"{r.status}: {r.answer or r.reason}", style))
+        phase = f" · {self.phase}…" if self.phase and self.result is None else ""
+        title = f"tracer · step {self.number}/{self.max_steps} · {elapsed:.1f}s{phase}"
+        return Panel(Group(*parts), title=title, title_align="left", border_style="blue")
+
+    def on_start(self, task: str, settings: Settings, geometry: Geometry) -> None:
+        super().on_start(task, settings, geometry)
+        self.live.start()
+
+    def on_end(self, result: RunResult) -> None:
+        super().on_end(result)
+        self.live.stop()
+        self.console.print(self.render())
+
+    def ask(self, question: str) -> str:
+        self.live.stop()
+        try:
+            return self.console.input(Text(question)).strip().lower()
+        finally:
+            self.live.start()
+
+
+class LogLines(_State):
+    """One plain line per event, for logs and pipes."""
+
+    def __init__(self, stream: Any = None) -> None:
+        super().__init__()
+        self.stream = stream or sys.stderr
+
+    def _say(self, text: str) -> None:
+        print(f"tracer: {text}", file=self.stream, flush=True)
+
+    def on_start(self, task: str, settings: Settings, geometry: Geometry) -> None:
+        super().on_start(task, settings, geometry)
+        m = geometry.monitor
+        self._say(f"task: {task!r} on monitor {geometry.index} "
+                  f"({m.width}x{m.height}+{m.left}+{m.top}), at most {settings.max_steps} steps")
+
+    def on_plan(self, number: int, forecast: Forecast) -> None:
+        super().on_plan(number, forecast)
+        plan = forecast.plan
+        tries = f" after {len(forecast.attempts)} attempts" if len(forecast.attempts) > 1 else ""
+        nxt = " | then: " + "; ".join(s.describe() for s in plan.trajectory[1:]) if \
+            len(plan.trajectory) > 1 else ""
+        revised = f" (revised: {forecast.revision.reason})" if forecast.revision else ""
+        self._say(f"step {number}/{self.max_steps}: forecast in {_ms(forecast.seconds)}{tries}"
+                  f"{revised}: {plan.first.describe()}{nxt}")
+
+    def on_speculate(self, number: int, step: _Step, verdict: Verdict) -> None:
+        super().on_speculate(number, step, verdict)
+        self._say(f"step {number}/{self.max_steps}: from the forecast, no model call "
+                  f"({verdict.reason}): {step.describe()}")
+
+    def on_step(self, record: StepRecord) -> None:
+        super().on_step(record)
+        if record.action is not None and not record.action.is_terminal:
+            at = " at " + ", ".join(f"({x},{y})" for x, y in record.points) if record.points else ""
+            self._say(f"step {record.number}/{self.max_steps}: {record.action.describe()}{at} -> "
+                      f"{record.outcome} [{_timings(record.timings)}]")
+
+    def on_end(self, result: RunResult) -> None:
+        super().on_end(result)
+        detail = result.answer or result.reason
+        counts = (f" ({result.model_calls} model calls, {result.forecast_steps} steps from the "
+                  "forecast)") if result.model_calls or result.forecast_steps else ""
+        self._say(f"{result.status} after {result.steps} steps in {result.seconds:.1f}s{counts}"
+                  + (f": {detail}" if detail else ""))
+
+    def ask(self, question: str) -> str:
+        print(question, end="", file=self.stream, flush=True)
+        return sys.stdin.readline().strip().lower()

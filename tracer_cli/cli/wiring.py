@@ -1,0 +1,208 @@
+"""Wiring a run: settings from a command's flags, the planner and the grounder, the confirmation
+prompt, the live view, and everything that must surround real input events."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+from rich.markup import escape
+
+from tracer_cli import config as cfg
+from tracer_cli.cli.console import err
+from tracer_cli.errors import ConfigError
+
+if TYPE_CHECKING:
+    from tracer_cli.config import Settings
+    from tracer_cli.desktop.actuator import PyAutoGUIActuator
+    from tracer_cli.desktop.killswitch import KillSwitch, StopRequest
+    from tracer_cli.plan import _Step
+
+
+def settings_from(params: dict[str, Any], **extra: Any) -> Settings:
+    """Settings from a command's parameters (those that name a setting) and ``extra``."""
+    flags = {k: (str(v) if isinstance(v, Path) else v) for k, v in params.items()
+             if k in cfg.Settings.model_fields}
+    from tracer_cli.agent.defaults import effective
+
+    settings = effective({**flags, **extra})
+    if settings.display:
+        os.environ["DISPLAY"] = settings.display  # before mss or pyautogui look at it
+    return settings
+
+
+def make_planner(settings: Settings):  # type: ignore[no-untyped-def]
+    from tracer_cli.agent.backends import create
+    from tracer_cli.agent.planner import Planner
+    from tracer_cli.agent.profiles import PROFILES
+
+    profile = PROFILES.get(settings.profile)()
+    warning = profile.geometry.budget_warning(settings.max_pixels)
+    if warning:
+        err.print(f"[yellow]warning:[/] {escape(warning)}")
+    if settings.backend == "llama":
+        _offer_pull(settings)
+    backend = create(settings.backend, settings)
+    factor = getattr(backend, "image_factor", None)
+    if factor and factor != profile.geometry.factor:
+        err.print(f"[yellow]warning:[/] the vision projector works in {factor}-pixel tiles, but "
+                  f"profile {profile.name} sends {profile.geometry.family} images (multiples of "
+                  f"{profile.geometry.factor}): llama.cpp will resize and pad every screenshot "
+                  "and clicks will drift; choose the profile of the model's family with --profile")
+    return Planner(backend, profile, settings.answer_retries)
+
+
+def _offer_pull(settings: Settings) -> None:
+    """A catalogue model that is not installed yet: offer to download it when someone can
+    answer; otherwise the backend's error names the command that does."""
+    from tracer_cli.models import resolve
+
+    spec = resolve(settings.model, settings.mmproj)
+    if spec.source != "catalogue" or spec.installed() or not sys.stdin.isatty():
+        return
+    size = f"{spec.size() / 1e9:.1f} GB" if spec.size() else "several GB"
+    if typer.confirm(f"model {spec.name} is not installed. Download it now ({size} from "
+                     f"{spec.repo})?", default=False, err=True):
+        from tracer_cli.cli.models import pull
+
+        pull(spec.name, force=False, endpoint=None)
+
+
+def make_grounder(settings: Settings, planner: Any):  # type: ignore[no-untyped-def]
+    """The planner's own model, or the second model named by --grounder (a server URL, a
+    model name or a .gguf path)."""
+    from tracer_cli.agent.grounding import Grounder
+
+    if not settings.grounder:
+        return Grounder(planner.backend, planner.profile)
+    from tracer_cli.agent.backends import create
+    from tracer_cli.agent.profiles import PROFILES
+
+    if settings.grounder.startswith(("http://", "https://")):
+        own = settings.model_copy(update={"backend": "openai", "base_url": settings.grounder,
+                                          "model": settings.grounder_model, "grammar": False})
+        profile = settings.grounder_profile or "tracer1"
+        budget = settings.max_pixels
+    else:
+        from tracer_cli.models import resolve
+
+        spec = resolve(settings.grounder, settings.grounder_mmproj)
+        own = settings.model_copy(update={"backend": "llama", "model": settings.grounder,
+                                          "mmproj": settings.grounder_mmproj, "context": 0,
+                                          "grammar": False})
+        profile = settings.grounder_profile or spec.profile
+        budget = spec.max_pixels
+    return Grounder(create(own.backend, own), PROFILES.get(profile)(), always=True,
+                    max_pixels=budget)
+
+
+def close_models(planner: Any, grounder: Any) -> None:
+    planner.backend.close()
+    if grounder.backend is not planner.backend:
+        grounder.backend.close()
+
+
+def confirmer(settings: Settings, view: Any):  # type: ignore[no-untyped-def]
+    """The prompt that asks before a step. Without a terminal there is none: with
+    --confirm always that is an error; with risky, risky steps are skipped (the model is told)."""
+    if settings.confirm == "never" or not sys.stdin.isatty():
+        if settings.confirm == "always":
+            raise ConfigError("cannot ask before each action: standard input is not a terminal",
+                              "pass --yes (or --confirm risky) to run without a terminal")
+        return None
+
+    def confirm(number: int, step: _Step, points: list[tuple[int, int]], risk: str | None) -> str:
+        where = " at " + ", ".join(f"({x},{y})" for x, y in points) if points else ""
+        why = f"RISKY: {risk}\n" if risk else ""
+        while True:
+            answer = view.ask(f"{why}step {number}: {step.describe()}{where} - run it? "
+                              "[y]es / [n]o, skip / [q]uit: ")
+            if answer in ("y", "yes"):
+                return "yes"
+            if answer in ("n", "no"):
+                return "skip"
+            if answer in ("q", "quit"):
+                return "stop"
+
+    return confirm
+
+
+def make_view():  # type: ignore[no-untyped-def]
+    from tracer_cli.cli.panel import LivePanel, LogLines
+
+    return LivePanel(err) if err.is_terminal else LogLines()
+
+
+@dataclass
+class LiveInput:
+    stop: StopRequest
+    actuator: PyAutoGUIActuator
+    switch: KillSwitch | None
+
+    def announce(self) -> None:
+        """Tell the user how to stop tracer (once the set-up has worked: errors stay one line)."""
+        if self.switch is not None:
+            err.print(f"tracer: kill switch armed: press {escape(self.switch.label)} to stop")
+            if self.switch.warning:
+                err.print(f"tracer: warning: {escape(self.switch.warning)}")
+
+
+@contextmanager
+def live_input(settings: Settings) -> Iterator[LiveInput]:
+    """Everything that must surround real input events: the display check, the kill switch
+    (armed first, so it works while a model loads), the actuator that obeys it, and signal
+    handlers that stop between keys, never in the middle of one."""
+    from tracer_cli.desktop.actuator import PyAutoGUIActuator
+    from tracer_cli.desktop.killswitch import KillSwitch, StopRequest
+    from tracer_cli.desktop.screen import check_display
+
+    check_display()
+    stop = StopRequest()
+    switch = KillSwitch(settings.kill_hotkey, stop, _wake_main) if settings.kill_hotkey else None
+    if switch is not None:
+        switch.start()
+    try:
+        actuator = PyAutoGUIActuator(stop, forbidden=[switch.chord] if switch else [])
+    except BaseException:
+        if switch is not None:
+            switch.close()
+        raise
+
+    def stop_signal(signum: int, frame: object) -> None:
+        """Ctrl-C, SIGTERM and the kill switch's wake-up end the run alike; never in the middle
+        of a key: the actuator stops by itself once that key is sent."""
+        stop.request(_STOP_REASONS.get(signum, "interrupted"))
+        if not actuator.acting:
+            raise KeyboardInterrupt
+
+    previous = {s: signal.signal(s, stop_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield LiveInput(stop, actuator, switch)
+    finally:
+        if switch is not None:
+            switch.close()  # before the handlers go: its wake-up would be a bare Ctrl-C
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+_STOP_REASONS = {signal.SIGINT: "interrupted with Ctrl-C", signal.SIGTERM: "terminated by SIGTERM"}
+
+
+def _wake_main() -> None:
+    """The kill switch fired (on its own thread): interrupt whatever the main thread waits for,
+    a model answer say, with a SIGINT; the stop it set first says why."""
+    if hasattr(signal, "pthread_kill"):
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+    else:  # Windows: no signals to a thread
+        import _thread
+
+        _thread.interrupt_main()
+

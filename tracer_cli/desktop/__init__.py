@@ -1,0 +1,2 @@
+"""The desktop: seeing it (``screen``), acting on it (``actuator``), and being stopped from it
+(``killswitch``)."""

@@ -1,0 +1,542 @@
+"""Running a macro: find each step's text or image on the live screen, act, settle, record.
+
+The runner reuses the agent's parts: the actuator (and with it the kill switch and the
+fail-safe), the screens, the risk rules and the listeners (panel, log lines, run record).
+A step that fails stops the run with its file and line, what was on the screen, and a
+screenshot in the run record.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tracer_cli.agent.loop import Listener, RunResult, StepRecord
+from tracer_cli.agent.risk import assess
+from tracer_cli.agent.runlog import RunLog
+from tracer_cli.desktop.killswitch import stop_reason
+from tracer_cli.desktop.screen import wait_settled
+from tracer_cli.errors import ActionError, Interrupted, TracerError
+from tracer_cli.macro.load import (
+    DEFAULT_TIMEOUT,
+    AssertStep,
+    ClickStep,
+    Condition,
+    DoStep,
+    DoubleClickStep,
+    DragStep,
+    HotkeyStep,
+    Instance,
+    RightClickStep,
+    ScrollStep,
+    Target,
+    TypeStep,
+    WaitForStep,
+    WaitStep,
+    typed_text,
+)
+from tracer_cli.plan import Click, Hotkey, Type
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from tracer_cli.config import Settings
+    from tracer_cli.desktop.actuator import Actuator
+    from tracer_cli.desktop.screen import Geometry, Screen
+    from tracer_cli.vision.ocr import Match, TextBox
+
+WAIT_FOR_TIMEOUT = 10.0  # seconds wait_for waits unless the step says otherwise
+POLL = 0.25  # seconds between looks at the screen while waiting for a target
+SubTask = Callable[[str, int], RunResult]  # runs a `do:` step: (task, max_steps) -> result
+Confirm = Callable[[int, Any, list[tuple[int, int]], "str | None"], str]
+
+
+class StepFailed(TracerError):
+    """A step could not do what it says (target not found, assert false, sub-task failed)."""
+
+
+@dataclass
+class Found:
+    """Where a target was found: a pixel of its monitor, and what matched there."""
+
+    point: tuple[int, int]
+    score: float = 1.0
+    text: str = ""
+    box: tuple[int, int, int, int] | None = None  # left, top, right, bottom
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"point": list(self.point), "score": round(self.score, 3)}
+        if self.text:
+            out["text"] = self.text
+        if self.box:
+            out["box"] = list(self.box)
+        return out
+
+
+@dataclass
+class MacroRecord(StepRecord):
+    """A step of a macro run: the agent's step record plus where the step is written."""
+
+    where: str = ""
+    found: list[Found] = field(default_factory=list)
+    monitor: int = 1
+
+
+class Finder:
+    """Finds texts (OCR) and images (template matching) on screenshots. OCR results are kept
+    per screen content, so looking twice at an unchanged screen costs one read."""
+
+    def __init__(self, engine: str = "auto") -> None:
+        self.engine_name = engine
+        self._engine: Any = None
+        self._templates: dict[Path, Image.Image] = {}
+        self._lines: dict[tuple[int, tuple[int, ...] | None], list[TextBox]] = {}
+
+    def lines(self, image: Image.Image, region: tuple[int, int, int, int] | None) -> list[TextBox]:
+        """The OCR lines of ``image`` (a monitor's screenshot) or of a region of it, in the
+        monitor's pixels."""
+        from tracer_cli.vision.ocr import Box, get_engine, read_region
+
+        crop, _ = _crop(image, region)
+        key = (zlib.crc32(crop.tobytes()), region)
+        if key not in self._lines:
+            if self._engine is None:
+                self._engine = get_engine(self.engine_name)
+            box = None if region is None else Box(region[0], region[1], region[0] + region[2],
+                                                  region[1] + region[3])
+            self._lines = {key: read_region(self._engine, image, box)}  # keep the latest only
+        return self._lines[key]
+
+    def template(self, path: Path) -> Image.Image:
+        if path not in self._templates:
+            from PIL import Image, UnidentifiedImageError
+
+            try:
+                with Image.open(path) as img:
+                    self._templates[path] = img.convert("RGB")
+            except (OSError, UnidentifiedImageError) as exc:
+                raise StepFailed(f"cannot read the image {path}: {exc}",
+                                 "give a PNG cut from a screenshot") from None
+        return self._templates[path]
+
+    def matches(self, image: Image.Image, target: Target | Condition, base: Path,
+                region: tuple[int, int, int, int] | None) -> list[Match]:
+        if target.text is not None:
+            from tracer_cli.vision.ocr import find_text
+
+            return find_text(self.lines(image, region), target.text, exact=target.exact)
+        assert target.image is not None
+        from tracer_cli.vision.imagefind import find_image
+
+        crop, (ox, oy) = _crop(image, region)
+        found = find_image(crop, self.template(base / target.image), target.confidence)
+        return [_shift_match(m, ox, oy) for m in found]
+
+    def locate(self, image: Image.Image, target: Target, base: Path,
+               region: tuple[int, int, int, int] | None) -> Found | None:
+        """The point a target names on this screenshot, or None when it is not there."""
+        dx, dy = target.offset
+        if not target.anchored:
+            assert target.point is not None
+            return Found((target.point[0] + dx, target.point[1] + dy))
+        matches = self.matches(image, target, base, region)
+        if target.nth is not None:
+            match = matches[target.nth - 1] if len(matches) >= target.nth else None
+        elif target.point is not None and matches:
+            px, py = target.point
+            match = min(matches, key=lambda m: (m.box.center[0] - px) ** 2 + (m.box.center[1] - py) ** 2)
+        else:
+            match = matches[0] if matches else None
+        if match is None:
+            return None
+        cx, cy = match.box.center
+        b = match.box
+        return Found((cx + dx, cy + dy), match.score, match.text, (b.left, b.top, b.right, b.bottom))
+
+    def seen(self, image: Image.Image, region: tuple[int, int, int, int] | None, limit: int = 12) -> str:
+        """A short list of the texts on the screen, for failure messages."""
+        try:
+            texts = [line.text for line in self.lines(image, region) if line.text.strip()]
+        except TracerError:
+            return ""
+        if not texts:
+            return "no text could be read there"
+        shown = ", ".join(repr(t) for t in texts[:limit])
+        return f"the screen shows {shown}" + (f" and {len(texts) - limit} more" if len(texts) > limit else "")
+
+
+def _crop(image: Image.Image, region: tuple[int, int, int, int] | None
+          ) -> tuple[Image.Image, tuple[int, int]]:
+    if region is None:
+        return image, (0, 0)
+    left, top, width, height = region
+    right, bottom = min(image.width, left + width), min(image.height, top + height)
+    if left >= image.width or top >= image.height:
+        raise StepFailed(f"region {list(region)} lies outside the {image.width}x{image.height} monitor",
+                         "fix the step's region")
+    return image.crop((left, top, right, bottom)), (left, top)
+
+
+def _shift_match(match: Match, dx: int, dy: int) -> Match:
+    if not dx and not dy:
+        return match
+    from dataclasses import replace
+
+    return replace(match, box=match.box.shifted(dx, dy))
+
+
+class MacroLog(RunLog):
+    """The run record of a macro run: run.json, one line per step, a screenshot of failures."""
+
+    def on_step(self, record: StepRecord) -> None:
+        assert isinstance(record, MacroRecord)
+        line: dict[str, Any] = {"step": record.number, "where": record.where}
+        if isinstance(record.action, Instance):
+            line["action"] = record.action.step.model_dump(mode="json", by_alias=True,
+                                                           exclude_none=True, exclude_defaults=True)
+            line["describe"] = record.action.describe()
+        if record.monitor != 1:
+            line["monitor"] = record.monitor
+        if record.found:
+            line["found"] = [f.to_dict() for f in record.found]
+        line["points"] = [list(p) for p in record.points]
+        if record.risk:
+            line["risk"] = record.risk
+        if record.image is not None:
+            name = f"step-{record.number:03d}.png"
+            record.image.save(self.dir / name, format="PNG", compress_level=1)
+            line["screenshot"] = name
+        line["outcome"] = record.outcome
+        line["timings"] = {k: round(v, 4) for k, v in record.timings.items()}
+        self.write_step(line)
+
+
+@dataclass
+class Planned:
+    """A step as a dry run resolves it on the current screen."""
+
+    number: int
+    instance: Instance
+    status: str  # what would happen, or why it cannot be known now
+    points: list[tuple[int, int]] = field(default_factory=list)  # pixels of the step's monitor
+    monitor: int = 1
+    pointer: bool = False  # the step acts at a point (found or not)
+
+
+class MacroRunner:
+    def __init__(self, steps: list[Instance], screens: Callable[[int], Screen],
+                 actuator: Actuator | None, finder: Finder, settings: Settings,
+                 listeners: list[Listener] | None = None, confirm: Confirm | None = None,
+                 stop: threading.Event | None = None, subtask: SubTask | None = None) -> None:
+        self.steps = steps
+        self.screens = screens
+        self.actuator = actuator
+        self.finder = finder
+        self.settings = settings
+        self.listeners = listeners or []
+        self.confirm = confirm
+        self.stop = stop or threading.Event()
+        self.subtask = subtask
+        self._typing_into = ""  # the text of the last click's target: where typed text goes
+
+    def _emit(self, event: str, *args: object) -> None:
+        for listener in self.listeners:
+            handler = getattr(listener, event, None)
+            if handler is not None:
+                handler(*args)
+
+    def _monitor(self, instance: Instance) -> int:
+        return instance.step.monitor or self.settings.monitor
+
+    # -- running ------------------------------------------------------------------------------
+
+    def run(self, title: str) -> RunResult:
+        started = time.monotonic()
+        geometry = self.screens(self.settings.monitor).geometry
+        shown = self.settings.model_copy(update={"max_steps": len(self.steps)})
+        self._emit("on_start", title, shown, geometry)
+        result = RunResult("done", f"all {len(self.steps)} steps ran")
+        ran = 0
+        try:
+            for number, instance in enumerate(self.steps, 1):
+                if self.stop.is_set():
+                    raise Interrupted(stop_reason(self.stop))
+                self._emit("on_next", number, instance, self.steps[number:number + 4])
+                record = MacroRecord(number, action=instance, where=str(instance.where),
+                                     monitor=self._monitor(instance))
+                try:
+                    self._step(record, instance)
+                except Interrupted:
+                    raise
+                except TracerError as exc:  # a step that failed, or could not run at all
+                    record.outcome = f"failed: {exc}"
+                    shot = f" (screenshot step-{number:03d}.png)" if record.image is not None else ""
+                    failed = isinstance(exc, StepFailed)
+                    result = RunResult("failed" if failed else "error",
+                                       f"{instance.where}: {instance.describe()}: {exc}{shot}",
+                                       code=None if failed else exc.exit_code)
+                    break
+                finally:
+                    ran += 1
+                    if not record.outcome:
+                        record.outcome = "interrupted"
+                    self._emit("on_step", record)
+        except (KeyboardInterrupt, Interrupted) as exc:
+            reason = str(exc) if isinstance(exc, Interrupted) else "interrupted with Ctrl-C"
+            result = RunResult("interrupted", stop_reason(self.stop, reason))
+        except TracerError as exc:
+            result = RunResult("error", str(exc), code=exc.exit_code)
+        finally:
+            if self.actuator is not None:
+                self.actuator.release_all()
+        result.steps = ran
+        result.seconds = time.monotonic() - started
+        self._emit("on_end", result)
+        return result
+
+    def _capture(self, record: MacroRecord) -> Image.Image:
+        started = time.monotonic()
+        image = self.screens(record.monitor).capture().image
+        record.timings["capture"] = record.timings.get("capture", 0.0) + time.monotonic() - started
+        return image
+
+    def _wait(self, seconds: float) -> None:
+        if self.stop.wait(max(0.0, seconds)):
+            raise Interrupted(stop_reason(self.stop))
+
+    def _poll(self, record: MacroRecord, timeout: float,
+              look: Callable[[Image.Image], Any]) -> tuple[Any, Image.Image]:
+        """Look at the screen until ``look`` returns something other than None, or the timeout.
+        Returns what it found (or None) and the last screenshot."""
+        self._emit("on_phase", record.number, "find")
+        deadline = time.monotonic() + timeout
+        while True:
+            image = self._capture(record)
+            started = time.monotonic()
+            found = look(image)
+            record.timings["find"] = record.timings.get("find", 0.0) + time.monotonic() - started
+            if found is not None or time.monotonic() >= deadline:
+                return found, image
+            self._wait(min(POLL, deadline - time.monotonic()))
+
+    def _locate(self, record: MacroRecord, instance: Instance, target: Target) -> tuple[int, int]:
+        step = instance.step
+        timeout = step.timeout if step.timeout is not None else DEFAULT_TIMEOUT
+        found, image = self._poll(record, timeout if target.anchored else 0.0,
+                                  lambda img: self.finder.locate(img, target, instance.base, step.region))
+        if found is None:
+            record.image = image
+            seen = self.finder.seen(image, step.region) if target.text is not None else ""
+            raise StepFailed(f"{target.describe()} not found on monitor {record.monitor} within "
+                             f"{timeout:g}s" + (f"; {seen}" if seen else ""),
+                             "check that the window is open and visible, or raise the step's timeout")
+        record.found.append(found)
+        return found.point
+
+    def _input_point(self, record: MacroRecord, point: tuple[int, int]) -> tuple[int, int]:
+        assert self.actuator is not None
+        geometry: Geometry = self.screens(record.monitor).geometry
+        try:
+            return self.actuator.safe_point(*geometry.pixel_to_input(*point))
+        except ActionError as exc:
+            raise StepFailed(exc.message, "fix the step's point or offset") from None
+
+    def _step(self, record: MacroRecord, instance: Instance) -> None:
+        step = instance.step
+        match step:
+            case WaitStep():
+                self._wait(step.wait)
+                record.outcome = "ok"
+                return
+            case WaitForStep():
+                self._condition(record, instance, step.wait_for, waits=True)
+                return
+            case AssertStep():
+                self._condition(record, instance, step.assert_, waits=False)
+                return
+            case DoStep():
+                self._do(record, step)
+                return
+        assert self.actuator is not None
+        points = [self._input_point(record, self._locate(record, instance, t)) for t in _targets(step)]
+        if isinstance(step, ScrollStep) and not points:
+            points = [self._input_point(record, _middle(step.region, self.screens(record.monitor)))]
+        record.points = points
+        self._confirm(record, instance, points)
+        if record.outcome:  # skipped
+            return
+        self._emit("on_action", record.number, instance, points)
+        self._emit("on_phase", record.number, "act")
+        started = time.monotonic()
+        match step:
+            case ClickStep():
+                self.actuator.click(*points[0])
+            case DoubleClickStep():
+                self.actuator.click(*points[0], clicks=2)
+            case RightClickStep():
+                self.actuator.click(*points[0], button="right")
+            case TypeStep():
+                self.actuator.type_text(typed_text(instance))
+            case HotkeyStep():
+                self.actuator.hotkey(list(step.hotkey))
+            case ScrollStep():
+                self.actuator.scroll(*points[0], step.scroll.dy)
+            case DragStep():
+                self.actuator.drag(*points[0], *points[1])
+        record.timings["act"] = time.monotonic() - started
+        if isinstance(step, ClickStep | DoubleClickStep | RightClickStep):
+            target = step.targets()[0]
+            self._typing_into = target.text or target.image or ""
+        self._emit("on_phase", record.number, "settle")
+        started = time.monotonic()
+        _, settled = wait_settled(self.screens(record.monitor), self.settings.settle_quiet,
+                                  self.settings.settle_timeout)
+        record.timings["settle"] = time.monotonic() - started
+        record.outcome = "ok" if settled else "ok (screen still changing)"
+
+    def _confirm(self, record: MacroRecord, instance: Instance, points: list[tuple[int, int]]) -> None:
+        """tracer's risk rules apply to macros as to the agent: a risky step is confirmed at a
+        terminal; without one the macro stops rather than skip a step it depends on."""
+        record.risk = _risk(instance, self._typing_into)
+        policy = self.settings.confirm
+        if not (policy == "always" or (policy == "risky" and record.risk)):
+            return
+        if self.confirm is None:
+            why = f"it is risky ({record.risk})" if record.risk else "--confirm always is set"
+            raise StepFailed(f"needs confirmation: {why}, and there is no terminal to ask",
+                             "run it at a terminal, or pass --yes if the macro is trusted")
+        self._emit("on_phase", record.number, "confirm")
+        answer = self.confirm(record.number, instance, points, record.risk)
+        if answer == "stop":
+            raise Interrupted("stopped at the confirmation prompt")
+        if answer == "skip":
+            record.outcome = "skipped: the user declined this step"
+
+    def _present(self, image: Image.Image, instance: Instance, cond: Condition) -> bool:
+        return bool(self.finder.matches(image, cond, instance.base, instance.step.region))
+
+    def _condition(self, record: MacroRecord, instance: Instance, cond: Condition,
+                   waits: bool) -> None:
+        """wait_for (``waits``: until the condition holds, 10 s by default) and assert (it
+        holds now, or within the step's timeout)."""
+        step = instance.step
+        timeout = step.timeout if step.timeout is not None else (WAIT_FOR_TIMEOUT if waits else 0.0)
+        want = not cond.gone
+        found, image = self._poll(record, timeout,
+                                  lambda img: True if self._present(img, instance, cond) == want else None)
+        if found is not None:
+            record.outcome = "ok"
+            return
+        record.image = image
+        seen = self.finder.seen(image, step.region) if cond.text is not None and want else ""
+        seen = f"; {seen}" if seen else ""
+        if waits:
+            state = "was still there after" if cond.gone else "did not appear within"
+            raise StepFailed(f"{cond.message or f'it {state} {timeout:g}s'}{seen}",
+                             "raise the step's timeout if the program is slow")
+        state = "it is on the screen" if cond.gone else "it is not on the screen"
+        raise StepFailed(f"assertion failed: {cond.message or state}{seen}")
+
+    def _do(self, record: MacroRecord, step: DoStep) -> None:
+        if self.subtask is None:
+            raise StepFailed("no model is set up for do: steps", "pass --backend/--model as for tracer do")
+        self._emit("on_phase", record.number, "model")
+        started = time.monotonic()
+        result = self.subtask(step.do.task, step.do.max_steps)
+        record.timings["model"] = time.monotonic() - started
+        if result.status == "interrupted":
+            raise Interrupted(result.reason)
+        if result.status != "done":
+            raise StepFailed(f"the agent's sub-task ended {result.status}: {result.reason}")
+        record.outcome = f"ok ({result.steps} agent steps)" + (f": {result.answer}" if result.answer else "")
+
+    # -- dry run ------------------------------------------------------------------------------
+
+    def preview(self) -> tuple[list[Planned], dict[int, Image.Image]]:
+        """Resolve every step that can be resolved on the current screen; no input at all.
+        Returns the steps and the screenshot of each monitor looked at."""
+        shots: dict[int, Image.Image] = {}
+        planned = []
+        for number, instance in enumerate(self.steps, 1):
+            monitor = self._monitor(instance)
+            if monitor not in shots:
+                shots[monitor] = self.screens(monitor).capture().image
+            planned.append(self._plan_one(number, instance, monitor, shots[monitor]))
+        return planned, shots
+
+    def _plan_one(self, number: int, instance: Instance, monitor: int, image: Image.Image) -> Planned:
+        step = instance.step
+        plan = Planned(number, instance, "", monitor=monitor)
+        if isinstance(step, WaitForStep | AssertStep):
+            cond = step.wait_for if isinstance(step, WaitForStep) else step.assert_
+            try:
+                present = self._present(image, instance, cond)
+            except StepFailed as exc:
+                plan.status = f"cannot check: {exc.message}"
+                return plan
+            plan.status = ("on the screen now" if present else "not on the screen now")
+            return plan
+        if isinstance(step, DoStep):
+            plan.status = f"agent sub-task, up to {step.do.max_steps} steps (not run in a dry run)"
+            return plan
+        if isinstance(step, WaitStep | TypeStep | HotkeyStep):
+            plan.status = "keyboard" if not isinstance(step, WaitStep) else "waits"
+            risk = _risk(instance, "")
+            if risk:
+                plan.status += f"; RISKY: {risk}"
+            return plan
+        plan.pointer = True
+        missing = []
+        for target in _targets(step):
+            try:
+                found = self.finder.locate(image, target, instance.base, step.region)
+            except StepFailed as exc:
+                plan.status = f"cannot check: {exc.message}"
+                return plan
+            if found is None:
+                missing.append(target.describe())
+            else:
+                plan.points.append(found.point)
+        if isinstance(step, ScrollStep) and not step.scroll.at:
+            plan.points.append(_middle(step.region, self.screens(monitor)))
+        if missing:
+            plan.status = "not on the screen now: " + ", ".join(missing)
+            plan.points = []
+        else:
+            plan.status = "at " + " -> ".join(f"({x},{y})" for x, y in plan.points)
+        risk = _risk(instance, "")
+        if risk:
+            plan.status += f"; RISKY: {risk}"
+        return plan
+
+
+def _targets(step: Any) -> list[Target]:
+    return step.targets() if hasattr(step, "targets") else []
+
+
+def _middle(region: tuple[int, int, int, int] | None, screen: Screen) -> tuple[int, int]:
+    if region is not None:
+        left, top, width, height = region
+        return left + width // 2, top + height // 2
+    m = screen.geometry.monitor
+    return m.width // 2, m.height // 2
+
+
+def _risk(instance: Instance, typing_into: str) -> str | None:
+    """tracer's risk rules (risk.assess), asked about the plan step a macro step amounts to."""
+    step = instance.step
+    match step:
+        case ClickStep() | DoubleClickStep() | RightClickStep():
+            target = step.targets()[0]
+            label = target.text or Path(target.image or "").stem.replace("_", " ").replace("-", " ")
+            return assess(Click(action="click", target=label or "a point")) if label else None
+        case TypeStep():
+            return assess(Type(action="type", text=step.type), typing_into)
+        case HotkeyStep():
+            return assess(Hotkey(action="hotkey", keys=list(step.hotkey)))
+    return None

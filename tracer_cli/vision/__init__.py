@@ -1,0 +1,1 @@
+"""Reading the screen without a model: text (``ocr``) and pictures (``imagefind``)."""
