@@ -53,6 +53,20 @@ def test_command_help(command: str) -> None:
     assert "Usage" in proc.stdout
 
 
+@pytest.mark.parametrize("command", ["do", "plan", "run"])
+def test_command_help_fits_a_screen_in_panels(command: str) -> None:
+    """At 100 columns `tracer do --help` and its siblings fit in 60 lines: the options are
+    grouped into panels, each on one line where it can be."""
+    proc = run_tracer(command, "--help", env={**no_display_env(), "COLUMNS": "100"})
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.rstrip().splitlines()
+    assert len(lines) <= 60, proc.stdout
+    for panel in ("Model", "Screen", "Local model (llama)"):
+        assert f"─ {panel} ─" in proc.stdout
+    if command != "plan":
+        assert "─ Safety ─" in proc.stdout
+
+
 IMPORT_CHECK = """
 import sys
 from typer.testing import CliRunner

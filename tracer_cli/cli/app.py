@@ -21,6 +21,7 @@ from tracer_cli.cli.console import DEBUG, err, guard, out
 from tracer_cli.cli.options import (  # typer reads these names from this module
     Backend,
     BaseUrl,
+    Confirm,
     Context,
     Display,
     FlashAttn,
@@ -30,15 +31,21 @@ from tracer_cli.cli.options import (  # typer reads these names from this module
     GrounderOpt,
     GrounderProfile,
     Horizon,
+    KillHotkey,
     MaxPixels,
+    MaxSteps,
     MaxTokens,
     Mmproj,
     Model,
     Monitor,
     Profile,
+    Replan,
     ReqTimeout,
     Script,
+    SpeculativeSteps,
     Threads,
+    Timeout,
+    Yes,
 )
 from tracer_cli.cli.wiring import (
     close_models,
@@ -171,15 +178,7 @@ def _preview(task: str, settings: Settings, quiet: bool):  # type: ignore[no-unt
 @app.command("do")
 def do(
     task: Annotated[str, typer.Argument(help="What to do, in plain words.")],
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Never ask before an action "
-                                      "(the same as --confirm never).")] = False,
-    confirm: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--confirm", help="Ask before: always (every action), risky (default: steps tracer's "
-        "own rules call risky, whatever the model says) or never.")] = None,
-    max_steps: Annotated[Optional[int], typer.Option(  # noqa: UP045
-        "--max-steps", help="Give up after this many actions (default 30).")] = None,
-    timeout: Annotated[Optional[float], typer.Option(  # noqa: UP045
-        "--timeout", help="Give up after this many seconds (default 900).")] = None,
+    yes: Yes = False, confirm: Confirm = None, max_steps: MaxSteps = None, timeout: Timeout = None,
     backend: Backend = None, base_url: BaseUrl = None, model: Model = None,
     mmproj: Mmproj = None, script: Script = None, profile: Profile = None,
     horizon: Horizon = None, monitor: Monitor = None, display: Display = None,
@@ -187,15 +186,7 @@ def do(
     gpu_layers: GpuLayers = None, threads: Threads = None, context: Context = None,
     flash_attn: FlashAttn = None, grammar: Grammar = None, grounder: GrounderOpt = None,
     grounder_profile: GrounderProfile = None, grounder_mmproj: GrounderMmproj = None,
-    kill_hotkey: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--kill-hotkey", help="Global hotkey that stops tracer from anywhere, in pynput syntax "
-        "(default <ctrl>+<alt>+<shift>+k; '' turns it off).")] = None,
-    replan: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--replan", help="always: ask the model after every step; adaptive (default): run the "
-        "next forecast step without a model call while cheap checks say it still holds.")] = None,
-    speculative_steps: Annotated[Optional[int], typer.Option(  # noqa: UP045
-        "--speculative-steps", help="Adaptive: forecast steps run in a row without a model "
-        "call, at most (default 4).")] = None,
+    kill_hotkey: KillHotkey = None, replan: Replan = None, speculative_steps: SpeculativeSteps = None,
 ) -> None:
     """Carry out TASK on the desktop: forecast, act on the first step, look again, repeat.
 

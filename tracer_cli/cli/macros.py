@@ -17,6 +17,7 @@ from tracer_cli.cli.console import err, guard, out, progress_bar
 from tracer_cli.cli.options import (  # typer reads these names from this module
     Backend,
     BaseUrl,
+    Confirm,
     Context,
     Display,
     FlashAttn,
@@ -26,15 +27,18 @@ from tracer_cli.cli.options import (  # typer reads these names from this module
     GrounderOpt,
     GrounderProfile,
     Horizon,
+    KillHotkey,
     MaxPixels,
     MaxTokens,
     Mmproj,
     Model,
     Monitor,
+    Ocr,
     Profile,
     ReqTimeout,
     Script,
     Threads,
+    Yes,
 )
 from tracer_cli.cli.wiring import (
     close_models,
@@ -52,12 +56,6 @@ if TYPE_CHECKING:
     from tracer_cli.config import Settings
     from tracer_cli.desktop.screen import MssScreen
     from tracer_cli.macro.load import Instance
-
-Ocr = Annotated[Optional[str], typer.Option(  # noqa: UP045
-    "--ocr", help="OCR engine for text targets: auto, rapidocr or tesseract.")]
-KillHotkey = Annotated[Optional[str], typer.Option(  # noqa: UP045
-    "--kill-hotkey", help="Global hotkey that stops tracer from anywhere, in pynput syntax "
-    "(default <ctrl>+<alt>+<shift>+k; '' turns it off).")]
 
 
 class Screens:
@@ -102,11 +100,7 @@ def run_macro(
         "--out", "-o", help="With --dry-run: also write the annotated screenshot here.")] = None,
     schema: Annotated[bool, typer.Option(
         "--schema", help="Print the JSON schema of macro files and exit.")] = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Never ask before a step (the same "
-                                      "as --confirm never).")] = False,
-    confirm: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--confirm", help="Ask before: always, risky (default: steps tracer's rules call risky; "
-        "without a terminal such a step stops the macro) or never.")] = None,
+    yes: Yes = False, confirm: Confirm = None,
     monitor: Monitor = None, display: Display = None, ocr: Ocr = None,
     kill_hotkey: KillHotkey = None,
     backend: Backend = None, base_url: BaseUrl = None, model: Model = None,

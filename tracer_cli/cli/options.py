@@ -1,5 +1,6 @@
-"""The options that `do`, `plan`, `run` and `doctor` share, declared once. Each defaults to None:
-a flag left out does not override the environment or the config file."""
+"""The options that `do`, `plan`, `run` and `doctor` share, declared once and grouped into help
+panels. Each defaults to None: a flag left out does not override the environment or the config
+file (`tracer config` shows every setting, its value and where it comes from)."""
 
 from __future__ import annotations
 
@@ -8,87 +9,80 @@ from typing import Annotated, Optional
 
 import typer
 
-Backend = Annotated[Optional[str], typer.Option(  # noqa: UP045
-    "--backend", "-b", help="Planner backend: llama (a local GGUF model), openai (any "
-    "OpenAI-compatible server) or script (plans from a file).")]
+MODEL, LOCAL, SCREEN, SAFETY, ADAPTIVE = ("Model", "Local model (llama)", "Screen", "Safety",
+                                          "Adaptive re-planning")
 
 
-BaseUrl = Annotated[Optional[str], typer.Option(  # noqa: UP045
-    "--base-url", help="URL of the OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1.")]
+def _option(*names: str, help: str, panel: str) -> typer.models.OptionInfo:
+    return typer.Option(*names, help=help, rich_help_panel=panel)
 
 
-Model = Annotated[Optional[str], typer.Option(  # noqa: UP045
-    "--model", "-m", help="llama: a catalogue or registered name, or a .gguf path; openai: the "
-    "model's name on the server (default: its only model).")]
+# Model: what answers, and how it is asked
+Backend = Annotated[Optional[str], _option(  # noqa: UP045
+    "--backend", "-b", help="llama (local GGUF), openai (a server) or script.", panel=MODEL)]
+BaseUrl = Annotated[Optional[str], _option(  # noqa: UP045
+    "--base-url", help="An OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1.", panel=MODEL)]
+Model = Annotated[Optional[str], _option(  # noqa: UP045
+    "--model", "-m", help="Catalogue or registered name, .gguf path, or the server's model.",
+    panel=MODEL)]
+Mmproj = Annotated[Optional[str], _option(  # noqa: UP045
+    "--mmproj", help="The vision projector .gguf, with a --model path.", panel=MODEL)]
+Script = Annotated[Optional[Path], _option(  # noqa: UP045
+    "--script", help="JSONL file of answers, one per model call (script backend).", panel=MODEL)]
+Profile = Annotated[Optional[str], _option(  # noqa: UP045
+    "--profile", help="tracer1, qwen3-vl, ui-tars or ui-tars-v1 (default: the model's).",
+    panel=MODEL)]
+Horizon = Annotated[Optional[int], _option(  # noqa: UP045
+    "--horizon", "-k", help="Steps forecast per model call (default 5).", panel=MODEL)]
+MaxTokens = Annotated[Optional[int], _option(  # noqa: UP045
+    "--max-tokens", help="Longest answer (default: the model's or the profile's).", panel=MODEL)]
+ReqTimeout = Annotated[Optional[float], _option(  # noqa: UP045
+    "--request-timeout", help="Seconds to wait for one model answer.", panel=MODEL)]
+GrounderOpt = Annotated[Optional[str], _option(  # noqa: UP045
+    "--grounder", help="A second model that places each click: name, .gguf or URL.", panel=MODEL)]
+GrounderProfile = Annotated[Optional[str], _option(  # noqa: UP045
+    "--grounder-profile", help="The grounder's profile (default: its model's).", panel=MODEL)]
+GrounderMmproj = Annotated[Optional[str], _option(  # noqa: UP045
+    "--grounder-mmproj", help="The grounder's projector, with a --grounder path.", panel=MODEL)]
 
+# Local model: how llama.cpp runs it
+GpuLayers = Annotated[Optional[str], _option(  # noqa: UP045
+    "--gpu-layers", help="Layers on the GPU: a number, all or auto.", panel=LOCAL)]
+Threads = Annotated[Optional[int], _option(  # noqa: UP045
+    "--threads", help="CPU threads (default: automatic).", panel=LOCAL)]
+Context = Annotated[Optional[int], _option(  # noqa: UP045
+    "--context", help="Context size in tokens (default: the model's).", panel=LOCAL)]
+FlashAttn = Annotated[Optional[bool], _option(  # noqa: UP045
+    "--flash-attn/--no-flash-attn", help="Flash attention where supported.", panel=LOCAL)]
+Grammar = Annotated[Optional[bool], _option(  # noqa: UP045
+    "--grammar/--no-grammar", help="Constrain decoding to the plan's schema.", panel=LOCAL)]
 
-Mmproj = Annotated[Optional[str], typer.Option(  # noqa: UP045
-    "--mmproj", help="The vision projector .gguf, when --model is a path.")]
+# Screen: which one, and how the model sees it
+Monitor = Annotated[Optional[int], _option(  # noqa: UP045
+    "--monitor", help="Monitor to see and act on (1 = primary).", panel=SCREEN)]
+Display = Annotated[Optional[str], _option(  # noqa: UP045
+    "--display", help="X display, e.g. :1 (default: $DISPLAY).", panel=SCREEN)]
+MaxPixels = Annotated[Optional[int], _option(  # noqa: UP045
+    "--max-pixels", help="Screenshot budget (default: the model family's).", panel=SCREEN)]
+Ocr = Annotated[Optional[str], _option(  # noqa: UP045
+    "--ocr", help="OCR engine for text targets: auto, rapidocr or tesseract.", panel=SCREEN)]
 
+# Safety: asking, stopping, giving up
+Yes = Annotated[bool, _option("--yes", "-y", help="Never ask before a step (--confirm never).",
+                              panel=SAFETY)]
+Confirm = Annotated[Optional[str], _option(  # noqa: UP045
+    "--confirm", help="Ask before: always, risky (default; tracer's rules) or never.", panel=SAFETY)]
+KillHotkey = Annotated[Optional[str], _option(  # noqa: UP045
+    "--kill-hotkey", help="Stops tracer from anywhere (pynput syntax; '' off).", panel=SAFETY)]
+MaxSteps = Annotated[Optional[int], _option(  # noqa: UP045
+    "--max-steps", help="Give up after this many actions (default 30).", panel=SAFETY)]
+Timeout = Annotated[Optional[float], _option(  # noqa: UP045
+    "--timeout", help="Give up after this many seconds (default 900).", panel=SAFETY)]
 
-GpuLayers = Annotated[Optional[str], typer.Option(  # noqa: UP045
-    "--gpu-layers", help="Layers offloaded to the GPU: a number, all or auto.")]
-
-
-Threads = Annotated[Optional[int], typer.Option(  # noqa: UP045
-    "--threads", help="CPU threads for llama.cpp (default: automatic).")]
-
-
-Context = Annotated[Optional[int], typer.Option(  # noqa: UP045
-    "--context", help="Context size in tokens (default: the model's).")]
-
-
-FlashAttn = Annotated[Optional[bool], typer.Option(  # noqa: UP045
-    "--flash-attn/--no-flash-attn", help="Flash attention where supported.")]
-
-
-Grammar = Annotated[Optional[bool], typer.Option(  # noqa: UP045
-    "--grammar/--no-grammar", help="Constrain decoding to the plan's JSON schema.")]
-
-
-GrounderOpt = Annotated[Optional[str], typer.Option(  # noqa: UP045
-    "--grounder", help="A second model that places each click: a model name, a .gguf path "
-    "(with --grounder-mmproj) or a server URL. Default: the planner's own model.")]
-
-
-GrounderProfile = Annotated[Optional[str], typer.Option(  # noqa: UP045
-    "--grounder-profile", help="The grounder's profile (default: its model's, else tracer1).")]
-
-
-GrounderMmproj = Annotated[Optional[str], typer.Option(  # noqa: UP045
-    "--grounder-mmproj", help="The grounder's vision projector, when --grounder is a path.")]
-
-
-Script = Annotated[Optional[Path], typer.Option(  # noqa: UP045
-    "--script", help="JSONL file of plans, one per model call (script backend).")]
-
-
-Profile = Annotated[Optional[str], typer.Option(  # noqa: UP045
-    "--profile", help="How the model is prompted and read: tracer1, qwen3-vl or ui-tars "
-    "(default: the model's).")]
-
-
-Horizon = Annotated[Optional[int], typer.Option(  # noqa: UP045
-    "--horizon", "-k", help="Steps the model forecasts per call (default 5).")]
-
-
-Monitor = Annotated[Optional[int], typer.Option(  # noqa: UP045
-    "--monitor", help="Monitor to see and act on, mss numbering: 1 = primary.")]
-
-
-Display = Annotated[Optional[str], typer.Option(  # noqa: UP045
-    "--display", help="X display to use, e.g. :1 (default: $DISPLAY).")]
-
-
-MaxPixels = Annotated[Optional[int], typer.Option(  # noqa: UP045
-    "--max-pixels", help="Pixel budget of the screenshot sent to the model.")]
-
-
-MaxTokens = Annotated[Optional[int], typer.Option(  # noqa: UP045
-    "--max-tokens", help="Longest answer accepted from the model (default: the model's or "
-    "profile's; thinking models need several thousand).")]
-
-
-ReqTimeout = Annotated[Optional[float], typer.Option(  # noqa: UP045
-    "--request-timeout", help="Seconds to wait for one model answer.")]
-
+# Adaptive re-planning: fewer model calls
+Replan = Annotated[Optional[str], _option(  # noqa: UP045
+    "--replan", help="always, or adaptive (default): run checked forecast steps unasked.",
+    panel=ADAPTIVE)]
+SpeculativeSteps = Annotated[Optional[int], _option(  # noqa: UP045
+    "--speculative-steps", help="Forecast steps in a row without a model call (4).",
+    panel=ADAPTIVE)]
