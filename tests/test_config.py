@@ -10,6 +10,7 @@ import pytest
 
 from tests.conftest import run_tracer
 from tracer_cli import config as cfg
+from tracer_cli import paths
 from tracer_cli.config import Settings
 from tracer_cli.errors import ConfigError
 
@@ -34,9 +35,9 @@ def test_defaults(tracer_home: Path) -> None:
 
 
 def test_paths_follow_tracer_home(tracer_home: Path) -> None:
-    assert cfg.config_path() == tracer_home / "config.toml"
-    assert cfg.runs_dir() == tracer_home / "runs"
-    assert cfg.data_dir() == tracer_home
+    assert paths.config_path() == tracer_home / "config.toml"
+    assert paths.runs_dir() == tracer_home / "runs"
+    assert paths.data_dir() == tracer_home
 
 
 def test_tracer_config_names_another_file(tracer_home: Path, tmp_path: Path,
@@ -45,7 +46,7 @@ def test_tracer_config_names_another_file(tracer_home: Path, tmp_path: Path,
     other.write_text("max_steps = 12\n", encoding="utf-8")
     write_config(tracer_home, "max_steps = 99\n")
     monkeypatch.setenv("TRACER_CONFIG", str(other))
-    assert cfg.config_path() == other
+    assert paths.config_path() == other
     settings, sources = cfg.load()
     assert settings.max_steps == 12
     assert sources["max_steps"] == "file"

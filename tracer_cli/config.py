@@ -1,8 +1,5 @@
 """Settings: defaults < config file (TOML) < environment (TRACER_*) < command-line flags.
-
-Where things live: ``$TRACER_HOME`` (config.toml and runs/ inside it) when set, otherwise the
-platform's user config and data directories. ``TRACER_CONFIG`` names another config file.
-"""
+Where the config file is: paths.py."""
 
 from __future__ import annotations
 
@@ -14,13 +11,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tracer_cli.errors import ConfigError
+from tracer_cli.paths import config_path
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-APP = "tracer"
 ENV_PREFIX = "TRACER_"
 
 
@@ -88,33 +85,6 @@ class Settings(BaseModel):
     def api_key(self) -> str:
         """Taken from the environment only, so it is never written into a config file."""
         return os.environ.get("TRACER_API_KEY") or os.environ.get("OPENAI_API_KEY") or ""
-
-
-def home() -> Path | None:
-    value = os.environ.get("TRACER_HOME")
-    return Path(value).expanduser() if value else None
-
-
-def config_path() -> Path:
-    if os.environ.get("TRACER_CONFIG"):
-        return Path(os.environ["TRACER_CONFIG"]).expanduser()
-    if home():
-        return home() / "config.toml"  # type: ignore[operator]
-    from platformdirs import user_config_path
-
-    return user_config_path(APP) / "config.toml"
-
-
-def data_dir() -> Path:
-    if home():
-        return home()  # type: ignore[return-value]
-    from platformdirs import user_data_path
-
-    return user_data_path(APP)
-
-
-def runs_dir() -> Path:
-    return data_dir() / "runs"
 
 
 def _read_file(path: Path) -> dict[str, Any]:

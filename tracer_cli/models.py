@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from tracer_cli import config as cfg
+from tracer_cli import paths
 from tracer_cli.errors import ConfigError, TracerError
 
 if sys.version_info >= (3, 11):
@@ -79,7 +79,7 @@ class ModelSpec:
 
 
 def models_dir() -> Path:
-    return cfg.data_dir() / "models"
+    return paths.data_dir() / "models"
 
 
 def _registered_dir() -> Path:

@@ -15,8 +15,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from tracer_cli import __version__
-from tracer_cli import config as cfg
+from tracer_cli import __version__, paths
 from tracer_cli.cli.console import DEBUG, err, guard, out
 from tracer_cli.cli.options import (  # typer reads these names from this module
     Backend,
@@ -161,7 +160,7 @@ def _preview(task: str, settings: Settings, quiet: bool):  # type: ignore[no-unt
     screen = MssScreen(settings.monitor)
     planner = make_planner(settings)
     grounder = make_grounder(settings, planner)
-    log = RunLog(cfg.runs_dir(), "plan", task)
+    log = RunLog(paths.runs_dir(), "plan", task)
     agent = Agent(screen, planner, None, settings, [log], grounder=grounder)
     try:
         if err.is_terminal and not quiet:
@@ -216,7 +215,7 @@ def _run_agent(task: str, settings: Settings) -> tuple[RunResult, Path]:
         screen = MssScreen(settings.monitor, input_size=actuator.size())
         view = make_view()
         confirm = confirmer(settings, view)
-        log = RunLog(cfg.runs_dir(), "do", task)
+        log = RunLog(paths.runs_dir(), "do", task)
         grounder = make_grounder(settings, planner)
         agent = Agent(screen, planner, actuator, settings, [log, view], confirm, stop, grounder)
         session.announce()
@@ -237,16 +236,18 @@ def show_config(
     (TOML, one `name = value` per setting), then the defaults.
     """
     with guard():
-        path = cfg.config_path()
+        path = paths.config_path()
+        from tracer_cli import config as cfg  # pydantic: loaded when a command runs, not for --help
+
         settings, sources = cfg.load()
         if as_json:
-            sys.stdout.write(json.dumps({"config_file": str(path), "runs": str(cfg.runs_dir()),
+            sys.stdout.write(json.dumps({"config_file": str(path), "runs": str(paths.runs_dir()),
                                          "settings": settings.model_dump(),
                                          "sources": sources}) + "\n")
             return
         state = "exists" if path.exists() else "not created yet"
         out.print(f"config file: {path} ({state})", soft_wrap=True)
-        out.print(f"run records: {cfg.runs_dir()}", soft_wrap=True)
+        out.print(f"run records: {paths.runs_dir()}", soft_wrap=True)
         out.print(f"API key: {'set' if settings.api_key else 'not set'} "
                   "(TRACER_API_KEY or OPENAI_API_KEY)")
         table = Table()

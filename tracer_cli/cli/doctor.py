@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tracer_cli import config as cfg
+from tracer_cli import paths
 from tracer_cli.cli.console import DEBUG
 from tracer_cli.errors import ConfigError, DisplayError, TracerError
 
@@ -79,7 +80,7 @@ def load_settings(flags: dict[str, Any]) -> tuple[Settings, dict[str, str], Chec
     then go on without the values in error."""
     flags = {k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items()
              if k in cfg.Settings.model_fields and v is not None}
-    path = cfg.config_path()
+    path = paths.config_path()
     try:
         settings, sources = cfg.load(flags)
     except ConfigError as exc:
@@ -103,7 +104,7 @@ def _fallback(flags: dict[str, Any]) -> tuple[Settings, dict[str, str]]:
     """The settings without the values in error: each layer's valid values, in order."""
     layers: list[tuple[str, dict[str, Any]]] = []
     with suppress(ConfigError):
-        layers.append(("file", cfg._read_file(cfg.config_path())))
+        layers.append(("file", cfg._read_file(paths.config_path())))
     layers += [("env", cfg._read_env()), ("flag", flags)]
     values: dict[str, Any] = {}
     sources = dict.fromkeys(cfg.Settings.model_fields, "default")
@@ -122,7 +123,7 @@ def _where(ctx: Context, name: str, example: str) -> str:
     source = ctx.sources.get(name, "default")
     if source == "file":
         value = f'"{example}"' if cfg.Settings.model_fields[name].annotation is str else example
-        return f"set {name} = {value} in {cfg.config_path()}"
+        return f"set {name} = {value} in {paths.config_path()}"
     if source == "env":
         return f"set {cfg.ENV_PREFIX}{name.upper()}={example}"
     return f"pass --{name.replace('_', '-')} {example}"
@@ -310,7 +311,7 @@ def check_ocr(ctx: Context) -> Check:
 def check_runs(ctx: Context) -> Check:
     """The run-records directory is writable (or can be created)."""
     name = "run records"
-    runs = cfg.runs_dir()
+    runs = paths.runs_dir()
     fix = f"make {runs} writable, or set TRACER_HOME to a writable directory"
     if runs.is_dir():
         try:

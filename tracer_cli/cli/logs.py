@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
-from tracer_cli import config as cfg
+from tracer_cli import paths
 from tracer_cli.cli.console import err, guard, out, progress_bar
 
 
@@ -51,7 +51,7 @@ def list_all(
     from tracer_cli.agent.runlog import list_runs
 
     with guard():
-        root = cfg.runs_dir()
+        root = paths.runs_dir()
         runs = list_runs(root)
         if as_json:
             sys.stdout.write(json.dumps([{**r.meta, "status": r.status} for r in runs]) + "\n")
@@ -78,7 +78,7 @@ def show(
     from tracer_cli.agent.runlog import find_run
 
     with guard():
-        summary = find_run(cfg.runs_dir(), run)
+        summary = find_run(paths.runs_dir(), run)
         if path:
             out.print(str(summary.path), soft_wrap=True)
             return
@@ -135,7 +135,7 @@ def export_macro(
         from tracer_cli.agent.defaults import effective
 
         settings = effective({"ocr": ocr} if ocr else {})
-        summary = find_run(cfg.runs_dir(), run)
+        summary = find_run(paths.runs_dir(), run)
         with progress_bar("finding anchors") as progress:
             report = export_run(summary.path, out_file, force=force, ocr=settings.ocr,
                                 progress=progress)

@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from tracer_cli import config as cfg
+from tracer_cli import paths
 from tracer_cli.cli.console import err, guard, out, progress_bar
 from tracer_cli.cli.options import (  # typer reads these names from this module
     Backend,
@@ -150,7 +150,7 @@ def _run(title: str, steps: list[Instance], settings: Settings) -> tuple[RunResu
         try:
             screens(settings.monitor)  # a monitor that does not exist fails before anything runs
             view = make_view()
-            log = MacroLog(cfg.runs_dir(), "run", title)
+            log = MacroLog(paths.runs_dir(), "run", title)
             subtask = _SubTask(settings, session, screens, view)
             runner = MacroRunner(steps, screens, session.actuator, Finder(settings.ocr), settings,
                                  [log, view], confirmer(settings, view), session.stop, subtask)
@@ -182,7 +182,7 @@ class _SubTask:
             self.grounder = make_grounder(self.settings, self.planner)
         settings = self.settings.model_copy(update={"max_steps": max_steps})
         view = make_view()
-        log = RunLog(cfg.runs_dir(), "do", task)
+        log = RunLog(paths.runs_dir(), "do", task)
         agent = Agent(self.screens(settings.monitor), self.planner, self.session.actuator, settings,
                       [log, view], confirmer(settings, view), self.session.stop, self.grounder)
         paused = isinstance(self.view, LivePanel)
@@ -210,7 +210,7 @@ def _dry_run(title: str, steps: list[Instance], settings: Settings, out_png: Pat
     try:
         screens(settings.monitor)
         runner = MacroRunner(steps, screens, None, Finder(settings.ocr), settings)
-        log = RunLog(cfg.runs_dir(), "run", title)
+        log = RunLog(paths.runs_dir(), "run", title)
         if err.is_terminal:
             with err.status("looking for every step's text and image on the screen..."):
                 planned, shots = runner.preview()

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.markup import escape
 
-from tracer_cli import config as cfg
 from tracer_cli.cli.console import err
 from tracer_cli.errors import ConfigError
 
@@ -29,8 +28,10 @@ if TYPE_CHECKING:
 
 def settings_from(params: dict[str, Any], **extra: Any) -> Settings:
     """Settings from a command's parameters (those that name a setting) and ``extra``."""
+    from tracer_cli.config import Settings  # pydantic: loaded when a command runs
+
     flags = {k: (str(v) if isinstance(v, Path) else v) for k, v in params.items()
-             if k in cfg.Settings.model_fields}
+             if k in Settings.model_fields}
     from tracer_cli.agent.defaults import effective
 
     settings = effective({**flags, **extra})
