@@ -115,7 +115,7 @@ def test_done_at_once(tmp_path: Path) -> None:
     assert result.answer == "all set"
     assert result.steps == 1
     assert actuator.calls == [("release_all",)]
-    assert events.records[0].outcome == "done"
+    assert events.records[0].outcome.text() == "done"
     assert events.records[0].action.action == "done"  # type: ignore[union-attr]
 
 
@@ -126,7 +126,7 @@ def test_click_then_done(tmp_path: Path) -> None:
     assert inputs(actuator) == [("click", 1920 + 320, 400, "left", 1)]
     assert actuator.calls[-1] == ("release_all",)
     first = events.records[0]
-    assert first.outcome == "ok (no visible effect)"  # the fake screen never changes
+    assert first.outcome.text() == "ok (no visible effect)"  # the fake screen never changes
     assert first.points == [(2240, 400)]
     assert set(first.timings) == {"capture", "model", "act", "settle", "check"}
 
@@ -238,7 +238,7 @@ def test_confirm_skip() -> None:
     result = agent.run("tidy up")
     assert result.status == "done"
     assert inputs(actuator) == []
-    assert events.records[0].outcome.startswith("skipped")
+    assert events.records[0].outcome.text().startswith("skipped")
     assert not any(e[0] == "action" for e in events.events)
     assert "1. click (500,500) 'Delete' -> skipped: the user declined this step" in \
         user_text(backend.requests[1])
@@ -297,7 +297,7 @@ def test_action_error_is_an_outcome_the_model_hears_of() -> None:
     result = agent.run("press OK")
     assert result.status == "done"
     assert inputs(actuator) == []
-    assert events.records[0].outcome == "error: point (10,10) falls outside monitor 3"
+    assert events.records[0].outcome.text() == "error: point (10,10) falls outside monitor 3"
     assert "-> error: point (10,10) falls outside monitor 3" in user_text(backend.requests[1])
 
 
@@ -310,7 +310,7 @@ def test_screen_still_changing_is_noted() -> None:
     agent, _, events = make_agent(backend, make_settings(settle_quiet=0.2, settle_timeout=0.1),
                                   screen=Busy())
     agent.run("press OK")
-    assert events.records[0].outcome.startswith("ok (screen still changing)")
+    assert events.records[0].outcome.text().startswith("ok (screen still changing)")
     assert "-> ok (screen still changing)" in user_text(backend.requests[1])
 
 

@@ -13,6 +13,7 @@ from rich.console import Console
 from tests.test_agent import DONE, GEOMETRY, click, make_agent, make_settings, step_plan
 from tests.test_planner import FakeBackend
 from tracer_cli.agent.loop import RunResult, StepRecord
+from tracer_cli.agent.outcome import Outcome
 from tracer_cli.agent.planner import Attempt, Forecast
 from tracer_cli.cli.panel import LivePanel, LogLines
 from tracer_cli.plan import parse_plan
@@ -50,7 +51,7 @@ def play_two_steps(panel: LivePanel, thought: str = MARKUP) -> None:
         {"action": "click", "x": 500, "y": 500, "target": "[b]Name[/b]"}, {"action": "done"}]})
     panel.on_plan(1, first)
     panel.on_phase(1, "act")
-    panel.on_step(StepRecord(1, action=first.plan.first, points=[(640, 400)], outcome="ok",
+    panel.on_step(StepRecord(1, action=first.plan.first, points=[(640, 400)], outcome=Outcome("ok"),
                              timings={"capture": 0.01, "model": 0.5, "act": 0.02, "settle": 1.5}))
     panel.on_phase(2, "model")
     panel.on_plan(2, forecast({"thought": thought, "trajectory": [
@@ -93,7 +94,7 @@ def test_done_current_and_forecast_steps_appear(panel: LivePanel) -> None:
 
 def test_failed_step_is_marked(panel: LivePanel) -> None:
     step = forecast(click()).plan.first
-    panel.on_step(StepRecord(1, action=step, outcome="error: point (1,1) falls outside monitor 2"))
+    panel.on_step(StepRecord(1, action=step, outcome=Outcome("error", "point (1,1) falls outside monitor 2")))
     line = next(line for line in shown(panel).splitlines() if "click (500,500)" in line)
     assert "✗" in line and "error: point (1,1) falls outside monitor 2" in line
 

@@ -53,6 +53,8 @@ def test_a_run_writes_its_record(tmp_path: Path, tracer_home: Path) -> None:
     assert first["action"] == {"action": "click", "x": 250, "y": 500, "target": "OK"}
     assert first["points"] == [[1920 + 320, 400]]
     assert first["outcome"] == "ok (no visible effect)"  # the fake screen never changes
+    # the text is made from fields, which the record keeps (readers use them, never the text)
+    assert (first["status"], first["settled"], first["visible"]) == ("ok", True, False)
     assert first["effect"] == {"overall": 0.0, "near": 0.0}
     assert set(first["timings"]) == {"capture", "model", "act", "settle", "check"}
     assert [a["answer"] for a in first["attempts"]] == ["oops", json.dumps(click(250, 500))]

@@ -15,6 +15,7 @@ from tests.test_planner import FakeBackend, user_text
 from tracer_cli.agent.defaults import effective
 from tracer_cli.agent.effects import compare
 from tracer_cli.agent.loop import Agent
+from tracer_cli.agent.outcome import Outcome
 from tracer_cli.agent.planner import Planner
 from tracer_cli.agent.profiles import PROFILES, PlanRequest, Revision
 from tracer_cli.agent.speculate import Previous, changed_elsewhere, check, element_box, find_anchor
@@ -121,7 +122,8 @@ def after_click(desk: Desk, box: str) -> tuple[Image.Image, Image.Image, Previou
     desk.press((left + right) // 2, (top + bottom) // 2)
     after = desk.render()
     step = Click(action="click", x=model_point(box)[0], y=model_point(box)[1], target=box)
-    return before, after, Previous(step, "ok", compare(before, after, step.points()[0]))
+    effect = compare(before, after, step.points()[0])
+    return before, after, Previous(step, Outcome("ok", visible=True), effect)
 
 
 def test_a_click_whose_target_is_still_there_runs() -> None:
@@ -188,7 +190,7 @@ def test_typing_after_a_click_runs_when_only_the_field_changed() -> None:
     later = desk.render()
     assert changed_elsewhere(before, later, [model_point("name")]) == 0
     verdict = check(Hotkey(action="hotkey", keys=["enter"]), before, later,
-                    Previous(Type(action="type", text="x"), "ok", None), [model_point("name")], 1, 4)
+                    Previous(Type(action="type", text="x"), Outcome("ok"), None), [model_point("name")], 1, 4)
     assert verdict.ok, verdict.reason
 
 
@@ -202,22 +204,23 @@ def test_typing_after_a_click_fails_when_a_dialog_appeared() -> None:
     assert "something appeared" in verdict.reason
 
 
-@pytest.mark.parametrize("outcome", ["error: point (5,5) falls outside monitor 1",
-                                     "ok (screen still changing)", "skipped: risky"])
-def test_a_last_step_that_went_wrong_fails_the_next(outcome: str) -> None:
+@pytest.mark.parametrize("outcome", [Outcome("error", "point (5,5) falls outside monitor 1"),
+                                     Outcome("ok", settled=False), Outcome("skipped", "risky")],
+                         ids=["error", "unsettled", "skipped"])
+def test_a_last_step_that_went_wrong_fails_the_next(outcome: Outcome) -> None:
     desk = Desk()
     before, after, previous = after_click(desk, "name")
     verdict = check(Type(action="type", text="Ada"), before, after,
                     Previous(previous.step, outcome, previous.effect), [model_point("name")], 0, 4)
     assert verdict.status == "failed"
-    assert outcome in verdict.reason
+    assert outcome.text() in verdict.reason  # "error: ...", "ok (screen still changing)", ...
 
 
 def test_no_visible_effect() -> None:
     desk = Desk()
     image = desk.render()
     x, y = model_point("name")
-    clicked = Previous(Click(action="click", x=x, y=y, target="Name"), "ok (no visible effect)", None)
+    clicked = Previous(Click(action="click", x=x, y=y, target="Name"), Outcome("ok", visible=False), None)
     # typing after a click on a field that shows nothing (it had the focus): allowed
     assert check(Type(action="type", text="Ada"), image, image, clicked, [(x, y)], 0, 4).ok
     # another click after a click that did nothing: the forecast went wrong
@@ -226,7 +229,7 @@ def test_no_visible_effect() -> None:
                     [(x, y)], 0, 4)
     assert verdict.status == "failed"
     # typing after a click on nothing that did nothing: no
-    blank = Previous(Click(action="click", x=80, y=900, target="?"), "ok (no visible effect)", None)
+    blank = Previous(Click(action="click", x=80, y=900, target="?"), Outcome("ok", visible=False), None)
     assert check(Type(action="type", text="Ada"), image, image, blank, [(80, 900)], 0, 4).status \
         == "failed"
 
@@ -246,7 +249,7 @@ def test_what_never_runs_from_the_forecast() -> None:
         == "unchecked"
     grounded = Click(action="click", target="the Email field")
     assert check(grounded, before, after, previous, acted, 0, 4).status == "unchecked"
-    scrolled = Previous(Scroll(action="scroll", x=500, y=500, dy=-3), "ok", None)
+    scrolled = Previous(Scroll(action="scroll", x=500, y=500, dy=-3), Outcome("ok"), None)
     assert check(Type(action="type", text="a"), before, after, scrolled, acted, 0, 4).status \
         == "unchecked"
 
@@ -338,7 +341,7 @@ def test_a_risky_forecast_step_still_asks() -> None:
     assert asked == [(2, "type 'hunter2'", "types into what looks like a password field "
                                            "('Password field')")]
     assert desk.values["password"] == ""
-    assert events.records[1].outcome.startswith("skipped")
+    assert events.records[1].outcome.text().startswith("skipped")
     # what the user declined is not followed by the rest of the forecast: the model is asked
     assert not events.records[2].speculative and len(backend.requests) == 2
     assert "did not go as forecast: skipped: the user declined this step" in \
@@ -451,7 +454,7 @@ def test_a_change_growing_out_of_the_clicked_element_is_its_doing_before_a_click
     assert both > 0.05
 
     field = (round(80 * 1000 / 800), round(58 * 1000 / 500))  # on the field's text
-    previous = Previous(Click(action="click", x=close[0], y=close[1], target="Close"), "ok", None)
+    previous = Previous(Click(action="click", x=close[0], y=close[1], target="Close"), Outcome("ok"), None)
     step = Click(action="click", x=field[0], y=field[1], target="the field")
     verdict = check(step, screen(True), screen(False), previous, [close], 0, 4)
     assert verdict.ok, verdict.reason

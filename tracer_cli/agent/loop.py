@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from tracer_cli.agent.effects import Effect, compare
 from tracer_cli.agent.grounding import Grounder
+from tracer_cli.agent.outcome import Outcome
 from tracer_cli.agent.planner import Attempt, Forecast, ForecastFailed, Planner
 from tracer_cli.agent.profiles import HistoryEntry, PlanRequest, Revision
 from tracer_cli.agent.reasoning import split
@@ -48,7 +49,7 @@ class StepRecord:
     attempts: list[Attempt] = field(default_factory=list)
     action: _Step | None = None
     points: list[tuple[int, int]] = field(default_factory=list)
-    outcome: str = ""
+    outcome: Outcome = field(default_factory=Outcome)
     timings: dict[str, float] = field(default_factory=dict)
     grounding: dict[str, object] | None = None  # where a grounder placed the step, if one did
     risk: str | None = None  # why tracer's rules call the step risky
@@ -192,7 +193,7 @@ class Agent:
         if not wanted:
             return step
         if self.grounder is None or record.image is None:
-            record.action, record.outcome = step, "error: no grounder to locate the target"
+            record.action, record.outcome = step, Outcome("error", "no grounder to locate the target")
             return None
         self._emit("on_phase", record.number, "ground")
         try:
@@ -200,7 +201,7 @@ class Agent:
         except PlanError as exc:
             record.grounding = {"target": step.target, "error": exc.message}
             if step.needs_grounding:
-                record.action, record.outcome = step, f"error: {exc.message}"
+                record.action, record.outcome = step, Outcome("error", exc.message)
                 return None
             return step
         record.timings["ground"] = found.seconds
@@ -215,41 +216,40 @@ class Agent:
         try:
             points = target_points(step, geometry, self.actuator)
         except TracerError as exc:
-            record.action, record.outcome = step, f"error: {exc.message}"
+            record.action, record.outcome = step, Outcome("error", exc.message)
             return
         record.action, record.points = step, points
         record.risk = assess(step, self._typing_into)
         policy = self.settings.confirm
         if policy == "always" or (policy == "risky" and record.risk):
             if self.confirm is None:
-                record.outcome = (f"skipped: risky ({record.risk}); it needs the user's "
-                                  "confirmation and there is no terminal to ask")
+                record.outcome = Outcome("skipped", f"risky ({record.risk}); it needs the user's "
+                                         "confirmation and there is no terminal to ask")
                 return
             self._emit("on_phase", record.number, "confirm")
             answer = self.confirm(record.number, step, points, record.risk)
             if answer == "stop":
                 raise Interrupted("stopped at the confirmation prompt")
             if answer == "skip":
-                record.outcome = "skipped: the user declined this step"
+                record.outcome = Outcome("skipped", "the user declined this step")
                 return
         self._emit("on_action", record.number, step, points)
         self._emit("on_phase", record.number, "act")
         started = time.monotonic()
         try:
             execute(step, geometry, self.actuator, points)
-            record.outcome = "ok"
+            record.outcome = Outcome("ok")
         except Interrupted:
             raise
         except TracerError as exc:
-            record.outcome = f"error: {exc.message}"
+            record.outcome = Outcome("error", exc.message)
         record.timings["act"] = time.monotonic() - started
         self._emit("on_phase", record.number, "settle")
         started = time.monotonic()
         _, settled = wait_settled(self.screen, self.settings.settle_quiet,
                                   self.settings.settle_timeout)
         record.timings["settle"] = time.monotonic() - started
-        if not settled:
-            record.outcome += " (screen still changing)"
+        record.outcome.settled = settled
         if isinstance(step, _PointStep):
             self._typing_into = step.target
         self._check_effect(record, step)
@@ -263,16 +263,15 @@ class Agent:
         points = step.points()
         record.effect = compare(record.image, self._after, points[0] if points else None)
         record.timings["check"] = time.monotonic() - started
+        record.outcome.visible = record.effect.visible
         if record.effect.visible:
             self._no_effect = ("", 0)
             return
         same = self._no_effect[0] == step.describe()
         self._no_effect = (step.describe(), self._no_effect[1] + 1 if same else 1)
         count = self._no_effect[1]
-        record.outcome += " (no visible effect)"
         if count >= self.settings.loop_replan:
-            record.outcome += (f"; the same action had no visible effect {count} times in a row:"
-                               " it does not work, try something else")
+            record.outcome.repeats = count  # the model is told: it does not work
 
     def run(self, task: str) -> RunResult:
         started = time.monotonic()
@@ -340,7 +339,7 @@ class Agent:
         the model's reply and the screenshot it was made on (for profiles that send them)."""
         keep = max(0, self.settings.history_images)
         self.history.append(HistoryEntry(
-            record.number, step.describe(), record.outcome, summary=step.notes.get("description", ""),
+            record.number, step.describe(), record.outcome.text(), summary=step.notes.get("description", ""),
             answer=reply, image=record.image if reply and keep else None))
         with_images = [i for i, h in enumerate(self.history) if h.image is not None]
         for index in with_images[:-keep or None]:  # older screenshots are never sent again
@@ -386,10 +385,10 @@ class Agent:
             self._acted = self._acted[-2:]
         self._previous = None
         if isinstance(step, Done):
-            record.action, record.outcome = step, "done"
+            record.action, record.outcome = step, Outcome("done")
             return RunResult("done", "the model reports the task complete", step.answer)
         if isinstance(step, Fail):
-            record.action, record.outcome = step, "fail"
+            record.action, record.outcome = step, Outcome("fail")
             return RunResult("failed", step.reason)
         placed = self.ground(record, step)
         if placed is None:

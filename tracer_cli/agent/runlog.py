@@ -104,7 +104,8 @@ class RunLog(Listener):
             line["risk"] = record.risk
         if record.effect is not None:
             line["effect"] = record.effect.to_dict()
-        line["outcome"] = record.outcome
+        line["outcome"] = record.outcome.text()
+        line.update(record.outcome.fields())
         line["timings"] = {k: round(v, 4) for k, v in record.timings.items()}
         self.write_step(line)
 

@@ -26,7 +26,8 @@ from tracer_cli.plan import COORD_MAX, Hotkey, Type, _PointStep, _Step
 if TYPE_CHECKING:
     from PIL import Image
 
-    from tracer_cli.agent.effects import Effect
+    from tracer_cli.agent.outcome import Outcome
+from tracer_cli.agent.effects import Effect
 
 ANCHOR = 0.015  # half side of the patch around a point, as a fraction of the image's width
 SEARCH = 0.01  # how far the patch may have moved, as a fraction of the image's width
@@ -56,7 +57,7 @@ class Previous:
     """The step run just before, as the checks need it."""
 
     step: _Step
-    outcome: str
+    outcome: Outcome
     effect: Effect | None
 
 
@@ -196,13 +197,14 @@ def check(step: _Step, planned: Image.Image | None, current: Image.Image | None,
         return Verdict("unchecked", "no step ran before this one")
     outcome = previous.outcome
     keys = isinstance(step, Type | Hotkey)
-    if "no visible effect" in outcome and keys and isinstance(previous.step, _PointStep) \
-            and previous.step.points() and planned is not None \
+    if outcome.ok and outcome.settled and outcome.visible is False and keys \
+            and isinstance(previous.step, _PointStep) and previous.step.points() \
+            and planned is not None \
             and find_anchor(planned, planned, previous.step.points()[0])[0] == "found":
-        outcome = "ok"  # a click into a field that had the focus already shows next to nothing
-    if not outcome.startswith("ok") or "still changing" in outcome or "no visible effect" in outcome:
+        pass  # a click into a field that had the focus already shows next to nothing
+    elif not outcome.as_forecast:
         return Verdict("failed", f"the last step ({previous.step.describe()}) did not go as "
-                       f"forecast: {outcome or 'not run'}")
+                       f"forecast: {outcome.text() or 'not run'}")
     if planned is None or current is None:
         return Verdict("unchecked", "no screenshot of the screen after the last step")
     # Before a click, a change that grows out of the element just acted on is that action's

@@ -117,11 +117,11 @@ class LivePanel(_State):
         steps.add_column(ratio=1)
         steps.add_column()
         for rec in self.done[-12:]:
-            ok = rec.outcome in ("ok", "done") or rec.outcome.startswith("ok ")
+            ok = rec.outcome.status in ("ok", "done")
             mark = Text("✓", "green") if ok else Text("✗", "red")
             number = f"{FORECAST_MARK}{rec.number}" if rec.speculative else str(rec.number)
             steps.add_row(mark, number, Text(rec.action.describe() if rec.action else ""),
-                          Text(rec.outcome, "green" if ok else "red"))
+                          Text(rec.outcome.text(), "green" if ok else "red"))
         if self.current is not None:
             steps.add_row(Text("▶", "bold yellow"), str(self.number),
                           Text(self.current.describe(), "bold yellow"),

@@ -102,8 +102,9 @@ def map_steps(lines: list[dict[str, Any]], monitor: MonitorMap) -> tuple[list[Ma
         if not kind:
             left_out.append(f"step {number}: no action ({outcome or 'no outcome'})")
             continue
-        if not outcome.startswith("ok"):
-            left_out.append(f"step {number}: {kind} {outcome.split(':')[0] or 'not run'}")
+        status = line.get("status", outcome.split(" ")[0].rstrip(":"))  # older records: the text
+        if status != "ok":
+            left_out.append(f"step {number}: {kind} {status or 'not run'}")
             continue
         points = [monitor.to_pixel(*p) for p in line.get("points") or []]
         step: dict[str, Any] | None = None

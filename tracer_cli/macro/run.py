@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tracer_cli.agent.loop import Listener, RunResult, StepRecord
+from tracer_cli.agent.outcome import Outcome
 from tracer_cli.agent.risk import assess
 from tracer_cli.agent.runlog import RunLog
 from tracer_cli.desktop.killswitch import stop_reason
@@ -211,7 +212,8 @@ class MacroLog(RunLog):
             name = f"step-{record.number:03d}.png"
             record.image.save(self.dir / name, format="PNG", compress_level=1)
             line["screenshot"] = name
-        line["outcome"] = record.outcome
+        line["outcome"] = record.outcome.text()
+        line.update(record.outcome.fields())
         line["timings"] = {k: round(v, 4) for k, v in record.timings.items()}
         self.write_step(line)
 
@@ -274,7 +276,7 @@ class MacroRunner:
                 except Interrupted:
                     raise
                 except TracerError as exc:  # a step that failed, or could not run at all
-                    record.outcome = f"failed: {exc}"
+                    record.outcome = Outcome("failed", str(exc))
                     shot = f" (screenshot step-{number:03d}.png)" if record.image is not None else ""
                     failed = isinstance(exc, StepFailed)
                     result = RunResult("failed" if failed else "error",
@@ -283,8 +285,8 @@ class MacroRunner:
                     break
                 finally:
                     ran += 1
-                    if not record.outcome:
-                        record.outcome = "interrupted"
+                    if not record.outcome.status:
+                        record.outcome = Outcome("interrupted")
                     self._emit("on_step", record)
         except (KeyboardInterrupt, Interrupted) as exc:
             reason = str(exc) if isinstance(exc, Interrupted) else "interrupted with Ctrl-C"
@@ -351,7 +353,7 @@ class MacroRunner:
         match step:
             case WaitStep():
                 self._wait(step.wait)
-                record.outcome = "ok"
+                record.outcome = Outcome("ok")
                 return
             case WaitForStep():
                 self._condition(record, instance, step.wait_for, waits=True)
@@ -368,7 +370,7 @@ class MacroRunner:
             points = [self._input_point(record, _middle(step.region, self.screens(record.monitor)))]
         record.points = points
         self._confirm(record, instance, points)
-        if record.outcome:  # skipped
+        if record.outcome.status:  # skipped
             return
         self._emit("on_action", record.number, instance, points)
         self._emit("on_phase", record.number, "act")
@@ -397,7 +399,7 @@ class MacroRunner:
         _, settled = wait_settled(self.screens(record.monitor), self.settings.settle_quiet,
                                   self.settings.settle_timeout)
         record.timings["settle"] = time.monotonic() - started
-        record.outcome = "ok" if settled else "ok (screen still changing)"
+        record.outcome = Outcome("ok", settled=settled)
 
     def _confirm(self, record: MacroRecord, instance: Instance, points: list[tuple[int, int]]) -> None:
         """tracer's risk rules apply to macros as to the agent: a risky step is confirmed at a
@@ -415,7 +417,7 @@ class MacroRunner:
         if answer == "stop":
             raise Interrupted("stopped at the confirmation prompt")
         if answer == "skip":
-            record.outcome = "skipped: the user declined this step"
+            record.outcome = Outcome("skipped", "the user declined this step")
 
     def _present(self, image: Image.Image, instance: Instance, cond: Condition) -> bool:
         return bool(self.finder.matches(image, cond, instance.base, instance.step.region))
@@ -430,7 +432,7 @@ class MacroRunner:
         found, image = self._poll(record, timeout,
                                   lambda img: True if self._present(img, instance, cond) == want else None)
         if found is not None:
-            record.outcome = "ok"
+            record.outcome = Outcome("ok")
             return
         record.image = image
         seen = self.finder.seen(image, step.region) if cond.text is not None and want else ""
@@ -453,7 +455,8 @@ class MacroRunner:
             raise Interrupted(result.reason)
         if result.status != "done":
             raise StepFailed(f"the agent's sub-task ended {result.status}: {result.reason}")
-        record.outcome = f"ok ({result.steps} agent steps)" + (f": {result.answer}" if result.answer else "")
+        record.outcome = Outcome("ok", f"{result.steps} agent steps"
+                                 + (f": {result.answer}" if result.answer else ""))
 
     # -- dry run ------------------------------------------------------------------------------
 
