@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from typing import Any
 
@@ -69,3 +70,25 @@ def test_a_run_with_no_valid_plan_ends_with_one_status_line(display: Display,
     assert last.startswith("tracer: error: the model gave no valid plan in 3 attempts"), \
         result.stderr
     assert last.endswith("List should have at least 1 item after validation, not 0"), result.stderr
+
+
+@pytest.mark.parametrize("command", ["do", "plan"])
+def test_a_bad_grounder_is_one_line_and_leaves_no_run_record(display: Display, command: str,
+                                                             tmp_path: Any) -> None:
+    """The grounder is made before the run record: a grounder that cannot load leaves no run
+    behind that looks "cut off"."""
+    script = tmp_path / "plan.jsonl"
+    script.write_text('{"thought": "t", "trajectory": [{"action": "done"}]}\n', encoding="utf-8")
+    env = tracer_env(display)
+    args = [command, "press OK", "-b", "script", "--script", str(script),
+            "--grounder", str(tmp_path / "missing.gguf"), "--grounder-mmproj", str(tmp_path / "mm.gguf")]
+    result = run_tracer(*args, *(["--yes"] if command == "do" else []), env=env, timeout=60)
+
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert [line for line in lines(result.stderr) if line.startswith("tracer: error:")] == [
+        lines(result.stderr)[-1]]
+    assert "missing.gguf" in result.stderr
+    listed = run_tracer("logs", "--json", env=env, timeout=30)
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == []  # no run recorded

@@ -50,8 +50,7 @@ from tracer_cli.cli.wiring import (
     close_models,
     confirmer,
     live_input,
-    make_grounder,
-    make_planner,
+    make_models,
     make_view,
     settings_from,
 )
@@ -157,9 +156,8 @@ def _preview(task: str, settings: Settings, quiet: bool):  # type: ignore[no-unt
     from tracer_cli.agent.runlog import RunLog
     from tracer_cli.desktop.screen import MssScreen
 
+    planner, grounder = make_models(settings)
     screen = MssScreen(settings.monitor)
-    planner = make_planner(settings)
-    grounder = make_grounder(settings, planner)
     log = RunLog(paths.runs_dir(), "plan", task)
     agent = Agent(screen, planner, None, settings, [log], grounder=grounder)
     try:
@@ -211,15 +209,18 @@ def _run_agent(task: str, settings: Settings) -> tuple[RunResult, Path]:
 
     with live_input(settings) as session:
         stop, actuator = session.stop, session.actuator
-        planner = make_planner(settings)
-        screen = MssScreen(settings.monitor, input_size=actuator.size())
-        view = make_view()
-        confirm = confirmer(settings, view)
-        log = RunLog(paths.runs_dir(), "do", task)
-        grounder = make_grounder(settings, planner)
-        agent = Agent(screen, planner, actuator, settings, [log, view], confirm, stop, grounder)
-        session.announce()
+        planner, grounder = make_models(settings)
         try:
+            screen = MssScreen(settings.monitor, input_size=actuator.size())
+        except BaseException:
+            close_models(planner, grounder)
+            raise
+        try:
+            view = make_view()
+            confirm = confirmer(settings, view)
+            log = RunLog(paths.runs_dir(), "do", task)
+            agent = Agent(screen, planner, actuator, settings, [log, view], confirm, stop, grounder)
+            session.announce()
             return agent.run(task), log.dir
         finally:
             screen.close()

@@ -44,8 +44,7 @@ from tracer_cli.cli.wiring import (
     close_models,
     confirmer,
     live_input,
-    make_grounder,
-    make_planner,
+    make_models,
     make_view,
     settings_from,
 )
@@ -178,8 +177,7 @@ class _SubTask:
         from tracer_cli.cli.panel import LivePanel
 
         if self.planner is None:
-            self.planner = make_planner(self.settings)
-            self.grounder = make_grounder(self.settings, self.planner)
+            self.planner, self.grounder = make_models(self.settings)
         settings = self.settings.model_copy(update={"max_steps": max_steps})
         view = make_view()
         log = RunLog(paths.runs_dir(), "do", task)

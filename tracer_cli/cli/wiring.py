@@ -105,6 +105,17 @@ def make_grounder(settings: Settings, planner: Any):  # type: ignore[no-untyped-
                     max_pixels=budget)
 
 
+def make_models(settings: Settings) -> tuple[Any, Any]:
+    """The planner and the grounder; a grounder that cannot be made closes the planner's model
+    again (and nothing has been recorded yet: the run record is made after both)."""
+    planner = make_planner(settings)
+    try:
+        return planner, make_grounder(settings, planner)
+    except BaseException:
+        planner.backend.close()
+        raise
+
+
 def close_models(planner: Any, grounder: Any) -> None:
     planner.backend.close()
     if grounder.backend is not planner.backend:
