@@ -145,6 +145,27 @@ def load(flags: dict[str, Any] | None = None) -> tuple[Settings, dict[str, str]]
     return Settings(**values), sources
 
 
+def load_valid(flags: dict[str, Any] | None = None) -> tuple[Settings, dict[str, str]]:
+    """Like load(), leaving out each value in error instead of refusing (for `tracer doctor`,
+    which reports the error and checks the rest)."""
+    from contextlib import suppress
+
+    layers: list[tuple[str, dict[str, Any]]] = []
+    with suppress(ConfigError):
+        layers.append(("file", _read_file(config_path())))
+    layers += [("env", _read_env()), ("flag", {k: v for k, v in (flags or {}).items() if v is not None})]
+    values: dict[str, Any] = {}
+    sources = dict.fromkeys(Settings.model_fields, "default")
+    for where, layer in layers:
+        for name, value in layer.items():
+            try:
+                _check({name: value}, where)
+            except ConfigError:
+                continue
+            values[name], sources[name] = value, where
+    return Settings(**values), sources
+
+
 def imply_backend(settings: Settings, sources: dict[str, str]) -> None:
     """A server named (flag, variable or file) and no backend chosen: use the server."""
     if sources["backend"] == "default" and sources["base_url"] != "default":

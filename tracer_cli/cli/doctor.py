@@ -16,7 +16,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -84,7 +83,7 @@ def load_settings(flags: dict[str, Any]) -> tuple[Settings, dict[str, str], Chec
     try:
         settings, sources = cfg.load(flags)
     except ConfigError as exc:
-        settings, sources = _fallback(flags)
+        settings, sources = cfg.load_valid(flags)
         check = Check("config", False, f"{exc.message}; the checks below go on without it",
                       exc.hint or f"fix or move away {path}")
     else:
@@ -98,24 +97,6 @@ def load_settings(flags: dict[str, Any]) -> tuple[Settings, dict[str, str], Chec
     if settings.display:
         os.environ["DISPLAY"] = settings.display
     return settings, sources, check
-
-
-def _fallback(flags: dict[str, Any]) -> tuple[Settings, dict[str, str]]:
-    """The settings without the values in error: each layer's valid values, in order."""
-    layers: list[tuple[str, dict[str, Any]]] = []
-    with suppress(ConfigError):
-        layers.append(("file", cfg._read_file(paths.config_path())))
-    layers += [("env", cfg._read_env()), ("flag", flags)]
-    values: dict[str, Any] = {}
-    sources = dict.fromkeys(cfg.Settings.model_fields, "default")
-    for where, layer in layers:
-        for name, value in layer.items():
-            try:
-                cfg._check({name: value}, where)
-            except ConfigError:
-                continue
-            values[name], sources[name] = value, where
-    return cfg.Settings(**values), sources
 
 
 def _where(ctx: Context, name: str, example: str) -> str:

@@ -46,10 +46,9 @@ class Actuator(Protocol):
 
 @dataclass
 class Executed:
-    """What was done for a step: the input-space points and a one-line outcome."""
+    """What was done for a step: the input-space points (how it went is the agent's Outcome)."""
 
     points: list[tuple[int, int]] = field(default_factory=list)
-    outcome: str = "ok"
 
 
 def target_points(step: _Step, geometry: Geometry, actuator: Actuator) -> list[tuple[int, int]]:
