@@ -503,3 +503,12 @@ def test_do_with_a_model_that_is_not_pulled(catalogue: Path, display: Display) -
     line = error_line(proc)
     assert "model tiny is not installed" in line and "`tracer models pull tiny`" in line
     assert proc.stdout == ""
+
+
+def test_the_list_keeps_every_name_whole_at_80_columns() -> None:
+    proc = tracer("models", "list", COLUMNS="80")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    for name in m.known():
+        assert any(f"│ {name} " in line for line in lines), (name, proc.stdout)

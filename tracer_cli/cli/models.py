@@ -27,13 +27,21 @@ def _size(n: int | None) -> str:
 def list_models() -> None:
     """The catalogue and your registered models, with what is installed."""
     with guard():
+        from rich.text import Text
+
+        specs = sorted(m.known().items())
+        names = {name: name + (" (default)" if name == m.DEFAULT_MODEL else "") for name, _ in specs}
         table = Table(title=f"Models (downloads in {m.models_dir()})", title_justify="left")
-        for col in ("name", "source", "profile", "size", "installed", "description"):
-            table.add_column(col)
-        for name, spec in sorted(m.known().items()):
-            default = " (default)" if name == m.DEFAULT_MODEL else ""
-            table.add_row(name + default, spec.source, spec.profile, _size(spec.size()),
-                          "yes" if spec.installed() else "no", escape(spec.description))
+        # a name never wraps or truncates; the description under it wraps instead
+        table.add_column("name / description", min_width=max(map(len, names.values()), default=4))
+        for col in ("source", "profile", "size", "installed"):
+            table.add_column(col, no_wrap=True)
+        for name, spec in specs:
+            cell = Text(names[name], style="bold")
+            if spec.description:
+                cell.append("\n" + spec.description, style="dim")
+            table.add_row(cell, spec.source, spec.profile, _size(spec.size()),
+                          "yes" if spec.installed() else "no")
         out.print(table)
 
 
