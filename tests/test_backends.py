@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from tests.chat_server import ChatServer
-from tests.test_planner import image_url, user_text
+from tests.fakes import image_url, user_text
 from tracer_cli.agent.backends import BACKENDS, create
 from tracer_cli.agent.backends.script import ScriptBackend
 from tracer_cli.agent.profiles import PROFILES, HistoryEntry, PlanRequest

@@ -10,8 +10,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.test_agent import FakeScreen, make_agent, make_settings
-from tests.test_planner import FakeBackend
+from tests.fakes import FakeBackend, FakeScreen, make_agent, make_settings
 from tracer_cli.errors import PlanError
 from tracer_cli.plan import parse_plan
 

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.test_agent import FakeScreen, make_settings, step_plan
-from tests.test_planner import FakeBackend, profile
+from tests.fakes import FakeBackend, FakeScreen, make_settings, profile, step_plan
 from tracer_cli.agent.grounding import Grounder
 from tracer_cli.agent.loop import Agent
 from tracer_cli.agent.planner import Planner

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_agent import FakeScreen, make_settings
+from tests.fakes import FakeScreen, make_settings
 from tracer_cli.desktop.actuator import RecordingActuator
 from tracer_cli.desktop.screen import Geometry, Rect
 from tracer_cli.errors import ActionError

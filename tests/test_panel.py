@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from tests.test_agent import DONE, GEOMETRY, click, make_agent, make_settings, step_plan
-from tests.test_planner import FakeBackend
+from tests.fakes import DONE, GEOMETRY, FakeBackend, click, make_agent, make_settings, step_plan
 from tracer_cli.agent.loop import RunResult, StepRecord
 from tracer_cli.agent.outcome import Outcome
 from tracer_cli.agent.planner import Attempt, Forecast

@@ -6,59 +6,15 @@ import json
 from typing import Any
 
 import pytest
-from PIL import Image
 
+from tests.fakes import FakeBackend, image_url, profile, request, user_text
 from tracer_cli.agent.backends import Completion
 from tracer_cli.agent.planner import ForecastFailed, Planner
-from tracer_cli.agent.profiles import PROFILES, HistoryEntry, PlanRequest
+from tracer_cli.agent.profiles import PROFILES, HistoryEntry
 
 CLICK_PLAN = {"thought": "the button is there",
               "trajectory": [{"action": "click", "x": 100, "y": 200, "target": "OK"},
                              {"action": "done"}]}
-
-
-class FakeBackend:
-    """Answers with queued texts and keeps every message list it was sent."""
-
-    name = "fake"
-
-    def __init__(self, *answers: str | dict[str, Any]) -> None:
-        self.answers = [a if isinstance(a, str) else json.dumps(a) for a in answers]
-        self.requests: list[list[dict[str, Any]]] = []
-        self.schemas: list[dict[str, Any] | None] = []
-        self.closed = False
-
-    def complete(self, messages: list[dict[str, Any]],
-                 schema: dict[str, Any] | None = None) -> Completion:
-        self.requests.append(json.loads(json.dumps(messages)))  # a snapshot, not a reference
-        self.schemas.append(schema)
-        if not self.answers:
-            raise AssertionError("the fake backend ran out of answers")
-        text = self.answers.pop(0)
-        return Completion(text, prompt_tokens=50, completion_tokens=len(text))
-
-    def close(self) -> None:
-        self.closed = True
-
-
-def profile() -> Any:
-    return PROFILES.get("tracer1")()
-
-
-def request(task: str = "press OK", horizon: int = 5,
-            history: list[HistoryEntry] | None = None) -> PlanRequest:
-    return PlanRequest(task, Image.new("RGB", (64, 40), "white"), horizon, history or [])
-
-
-def user_text(messages: list[dict[str, Any]]) -> str:
-    """All the text of the first user message (the task, the history, the instructions)."""
-    content = messages[1]["content"]
-    return "\n".join(part["text"] for part in content if part["type"] == "text")
-
-
-def image_url(messages: list[dict[str, Any]]) -> str:
-    (part,) = [p for p in messages[1]["content"] if p["type"] == "image_url"]
-    return part["image_url"]["url"]
 
 
 def test_valid_first_time() -> None:

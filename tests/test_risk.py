@@ -7,8 +7,7 @@ from typing import Any
 import pytest
 from PIL import Image, ImageDraw
 
-from tests.test_agent import FakeScreen, make_agent, make_settings, step_plan
-from tests.test_planner import FakeBackend, user_text
+from tests.fakes import FakeBackend, FakeScreen, make_agent, make_settings, step_plan, user_text
 from tracer_cli.agent.effects import compare
 from tracer_cli.agent.risk import assess
 from tracer_cli.plan import parse_step

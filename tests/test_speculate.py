@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from tests.test_agent import Events, make_settings
-from tests.test_planner import FakeBackend, user_text
+from tests.fakes import Events, FakeBackend, make_settings, user_text
 from tracer_cli.agent.defaults import effective
 from tracer_cli.agent.effects import compare
 from tracer_cli.agent.loop import Agent
