@@ -12,8 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from tests.chat_server import ChatServer
+
+# Hypothesis: "ci" (the default) runs each property test's full count; "dev" a tenth of it
+# (tests/fakes.examples), for a quick local run: HYPOTHESIS_PROFILE=dev .venv/bin/python -m pytest
+hypothesis_settings.register_profile("ci", database=None)
+hypothesis_settings.register_profile("dev", database=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

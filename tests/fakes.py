@@ -5,6 +5,7 @@ the recording actuator that tracer ships (tracer_cli.desktop.actuator.RecordingA
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -150,3 +151,9 @@ def user_text(messages: list[dict[str, Any]]) -> str:
 def image_url(messages: list[dict[str, Any]]) -> str:
     (part,) = [p for p in messages[1]["content"] if p["type"] == "image_url"]
     return part["image_url"]["url"]
+
+
+def examples(n: int) -> int:
+    """How many examples a Hypothesis test tries: ``n`` by default (the "ci" profile), a tenth
+    with HYPOTHESIS_PROFILE=dev for a quick local run."""
+    return max(10, n // 10) if os.environ.get("HYPOTHESIS_PROFILE") == "dev" else n

@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.fakes import FakeBackend, FakeScreen, make_agent, make_settings
+from tests.fakes import FakeBackend, FakeScreen, examples, make_agent, make_settings
 from tracer_cli.errors import PlanError
 from tracer_cli.plan import parse_plan
 
@@ -64,7 +64,7 @@ def answer_text(seed: int, garble: int) -> str:
     return text
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(400), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seeds=st.lists(st.integers(0, 2**32), min_size=3, max_size=3),
        garble=st.integers(0, 2))
 def test_no_invalid_answer_is_ever_executed(seeds: list[int], garble: int) -> None:
@@ -92,4 +92,4 @@ def test_no_invalid_answer_is_ever_executed(seeds: list[int], garble: int) -> No
 
 def test_the_fuzzing_tried_many_invalid_answers() -> None:
     """Runs after the property test (file order): the counts show what was covered."""
-    assert TRIED["invalid"] >= 600, TRIED
+    assert TRIED["invalid"] >= 1.5 * examples(400), TRIED  # 600 in CI

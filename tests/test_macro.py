@@ -13,6 +13,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.fakes import examples
 from tracer_cli.macro import load as macro
 from tracer_cli.macro.load import MacroError, load, unroll
 
@@ -195,7 +196,8 @@ VALUE = st.recursive(LEAF, lambda inner: st.one_of(st.lists(inner, max_size=3),
                      max_leaves=12)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(300), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.one_of(st.lists(st.dictionaries(KEYS, VALUE, max_size=3), max_size=4), VALUE))
 def test_random_files_load_or_fail_with_one_line(tmp_path: Path, data: object) -> None:
     path = write(tmp_path, yaml.safe_dump(data))
@@ -210,7 +212,8 @@ def test_random_files_load_or_fail_with_one_line(tmp_path: Path, data: object) -
         assert "\n" not in str(exc)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(200), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=st.text(string.printable, max_size=200))
 def test_random_text_loads_or_fails_with_one_line(tmp_path: Path, text: str) -> None:
     path = write(tmp_path, text)

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from tests.fakes import examples
 from tracer_cli.errors import PlanError
 from tracer_cli.plan import (
     ACTIONS,
@@ -482,7 +483,7 @@ def _check_accepted(plan: Plan, horizon: int) -> None:
         assert not step.is_terminal
 
 
-@hsettings(max_examples=300, deadline=None, database=None,
+@hsettings(max_examples=examples(300), deadline=None, database=None,
            suppress_health_check=[HealthCheck.too_slow])
 @given(text=st.text(max_size=300), horizon=st.integers(1, 10))
 def test_random_text_only_raises_plan_error(text: str, horizon: int) -> None:
@@ -494,7 +495,7 @@ def test_random_text_only_raises_plan_error(text: str, horizon: int) -> None:
         _check_accepted(plan, horizon)
 
 
-@hsettings(max_examples=200, deadline=None, database=None,
+@hsettings(max_examples=examples(200), deadline=None, database=None,
            suppress_health_check=[HealthCheck.too_slow])
 @given(data=plan_strategy, horizon=st.integers(1, 10))
 def test_generated_valid_plans_are_accepted(data: dict[str, Any], horizon: int) -> None:
@@ -503,7 +504,7 @@ def test_generated_valid_plans_are_accepted(data: dict[str, Any], horizon: int) 
     assert len(plan.trajectory) == min(horizon, len(data["trajectory"]))
 
 
-@hsettings(max_examples=500, deadline=None, database=None,
+@hsettings(max_examples=examples(500), deadline=None, database=None,
            suppress_health_check=[HealthCheck.too_slow])
 @given(data=mutated_plans(), horizon=st.integers(1, 10),
        wrap=st.sampled_from(["{}", "```json\n{}\n```", "Sure. {} Done."]))

@@ -11,6 +11,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from PIL import Image
 
+from tests.fakes import examples
 from tracer_cli.agent.profiles import PROFILES, HistoryEntry, PlanRequest
 from tracer_cli.desktop.screen import data_url
 from tracer_cli.errors import PlanError
@@ -523,7 +524,7 @@ def _only_plan_errors(profile: Any, text: str, horizon: int, size: tuple[int, in
         assert all(0 <= v <= COORD_MAX for v in point)
 
 
-FUZZ = hsettings(max_examples=300, deadline=None, database=None,
+FUZZ = hsettings(max_examples=examples(300), deadline=None, database=None,
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 SIZES = st.sampled_from([(WIDTH, HEIGHT), (28, 28), (1000, 1000), (3, 2000)])
 
