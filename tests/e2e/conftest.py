@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.conftest import APPS, EXAMPLES, ROOT, Display, Program, run_tracer
+from tests.conftest import APPS, EXAMPLES, ROOT, Display, Program
 
 CLICKLOG = APPS / "clicklog.py"
 DEMO_FORM = EXAMPLES / "demo_form.py"
@@ -124,7 +124,8 @@ def start_clicklog(programs: Callable[..., Program], tmp_path: Path) -> Callable
         else:
             raise AssertionError("clicklog wrote no ready line in 15 s")
         wait_for_window(app, "^clicklog$")
-        time.sleep(0.2)  # let the first frame reach the screen
+        wait_drawn(display, lambda image: image.convert("RGB").getpixel((5, 60)) == (255, 255, 255),
+                   what="clicklog's white canvas")
         assert app.presses() == [] and app.keys() == []
         return app
 
@@ -194,7 +195,7 @@ class Notes(Program):
     def move(self, x: int, y: int) -> None:
         """Move the window (its top-left corner) and wait until it has been redrawn there."""
         xdotool(self.display, "windowmove", "--sync", self.window, str(x), str(y))
-        time.sleep(0.4)
+        wait_drawn(self.display)
 
 
 @pytest.fixture
@@ -214,7 +215,7 @@ def start_notes(tmp_path: Path) -> Iterator[Callable[..., Notes]]:
         started.append(app)
         app.wait_state(lambda s: s.get("ready", False), 15, "the notes window to start")
         app.window = wait_for_window(app, "^Notes$")
-        time.sleep(0.3)  # let the first frame reach the screen
+        wait_drawn(display)
         return app
 
     yield start
@@ -243,6 +244,20 @@ def background_tracer() -> Iterator[Callable[..., subprocess.Popen[str]]]:
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=10)
+
+
+def wait_drawn(display: Display, looks_right: Callable[[Image.Image], bool] | None = None,
+               timeout: float = 10, what: str = "the window to be drawn") -> Image.Image:
+    """Wait until the screen has stopped changing (and, when given, shows what ``looks_right``
+    expects) instead of sleeping a fixed time; returns that picture."""
+    deadline = time.monotonic() + timeout
+    while True:
+        image = grab(display)
+        if looks_right is None or looks_right(image):
+            return image
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
@@ -298,15 +313,23 @@ def request_text(body: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+def _runs(env: dict[str, str]) -> Path:
+    home = env.get("TRACER_HOME")
+    assert home, "the tests' tracer runs always have a TRACER_HOME"
+    return Path(home) / "runs"
+
+
 def last_run(env: dict[str, str]) -> dict[str, Any]:
-    """`tracer logs last --json`, parsed."""
-    done_ = run_tracer("logs", "last", "--json", env=env, timeout=30)
-    assert done_.returncode == 0, done_.stderr
-    return json.loads(done_.stdout)
+    """The last run's record as `tracer logs last --json` gives it, read in this process (the
+    command itself is tested in test_cli.py and test_logs)."""
+    from tracer_cli.agent.runlog import find_run
+
+    summary = find_run(_runs(env), "last")
+    return {"run": {**summary.meta, "status": summary.status}, "steps": summary.steps()}
 
 
 def run_dir(env: dict[str, str]) -> Path:
-    """The directory of the last run (`tracer logs last --path`)."""
-    done_ = run_tracer("logs", "last", "--path", env=env, timeout=30)
-    assert done_.returncode == 0, done_.stderr
-    return Path(done_.stdout.strip())
+    """The directory of the last run (as `tracer logs last --path` prints it)."""
+    from tracer_cli.agent.runlog import find_run
+
+    return find_run(_runs(env), "last").path

@@ -5,14 +5,21 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import Display, run_tracer
-from tests.e2e.conftest import DEMO_FORM, last_run, park_pointer, run_dir, wait_for_window, wait_until
+from tests.e2e.conftest import (
+    DEMO_FORM,
+    last_run,
+    park_pointer,
+    run_dir,
+    wait_drawn,
+    wait_for_window,
+    wait_until,
+)
 from tracer_cli.agent.profiles.geometry import QWEN3_VL
 
 pytestmark = pytest.mark.display
@@ -26,7 +33,7 @@ def test_readme_demo_fills_in_the_form(display: Display, programs: Any, tmp_path
     form = programs(display, [sys.executable, str(DEMO_FORM), "--out", str(result_file)],
                     "demo_form")
     wait_for_window(form, "^tracer demo form$")
-    time.sleep(0.5)  # the widgets reach the screen
+    wait_drawn(display)  # the widgets are on the screen and it has stopped changing
 
     env = display.env()
     result = run_tracer("do", "fill in the demo form", "--backend", "script",

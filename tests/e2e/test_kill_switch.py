@@ -122,7 +122,9 @@ def test_chord_completes_while_tracer_types_capitals(display: Display, clicklog:
     xdotool(display, "keydown", "ctrl", "alt", "shift")
     held_from = time.monotonic()
     try:
-        time.sleep(0.4)  # tracer types about a dozen characters, capitals among them
+        # tracer types on, capitals among them, while the chord is half held
+        wait_until(lambda: any(e["t"] > held_from and (e["char"].isupper() or e["keysym"].isupper())
+                               for e in typed(clicklog)), 10, "a capital typed while ctrl+alt+shift are held")
         xdotool(display, "key", "k")
     finally:
         xdotool(display, "keyup", "ctrl", "alt", "shift")

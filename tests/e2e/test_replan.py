@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from tests.e2e.conftest import (
     plan,
     request_text,
     tracer_env,
+    wait_drawn,
     wait_for_window,
     wait_until,
 )
@@ -40,7 +40,7 @@ def form(display: Display, programs: Any, tmp_path: Path) -> Path:
     park_pointer(display)
     app = programs(display, [sys.executable, str(DEMO_FORM), "--out", str(result)], "demo_form")
     wait_for_window(app, "^tracer demo form$")
-    time.sleep(0.5)  # the widgets reach the screen
+    wait_drawn(display)  # the widgets are on the screen and it has stopped changing
     return result
 
 

@@ -3,7 +3,6 @@ enter, planned by a real OpenAI-compatible HTTP server; the command's effect is 
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from tests.e2e.conftest import (
     request_image_size,
     request_text,
     tracer_env,
+    wait_drawn,
     wait_for_window,
     wait_until,
     xdotool,
@@ -47,7 +47,7 @@ def xterm(display: Display, programs: Any, tmp_path: Path) -> Program:
     xdotool(display, "windowmove", "--sync", window, "0", "0")
     xdotool(display, "windowsize", "--sync", window, str(display.width), str(display.height))
     wait_until(ready.exists, 15, "the shell in the xterm")
-    time.sleep(0.3)  # the prompt reaches the screen
+    wait_drawn(display)  # the widgets are on the screen and it has stopped changing
     return program
 
 
