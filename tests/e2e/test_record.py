@@ -152,6 +152,25 @@ def test_ctrl_c_saves_what_was_recorded(display: Display, start_notes: Callable[
         ["ctrl", "s"], ["ctrl", "shift", "tab"], ["escape"], ["f5"], ["shift", "tab"]]
 
 
+def test_sigterm_keeps_a_ctrl_c_the_user_recorded(display: Display, start_notes: Callable[..., Notes],
+                                                  start_recorder: Callable[..., Recorder],
+                                                  tmp_path: Path) -> None:
+    """Only a recording stopped with Ctrl-C drops its last ctrl+c (the key that stopped it); one
+    ended by SIGTERM keeps the user's own copy at the end."""
+    start_notes(display)
+    out = tmp_path / "terminated.yaml"
+    rec = start_recorder(display, out, "--stop-hotkey", "")
+    click_at(display, 100 + SAVE[0], 80 + SAVE[1])
+    xdotool(display, "key", "ctrl+a", "ctrl+c")
+    time.sleep(0.3)  # pynput's listener thread hands the last keys over
+    rec.proc.send_signal(signal.SIGTERM)
+    rec.proc.wait(timeout=120)
+    assert rec.proc.returncode == 0, rec.output()
+    steps = [n.step for n in macro.load(out).steps]
+    assert [s.hotkey for s in steps if s.action == "hotkey"] == [  # type: ignore[attr-defined]
+        ["ctrl", "a"], ["ctrl", "c"]]
+
+
 def test_an_existing_macro_is_not_overwritten(display: Display, tmp_path: Path) -> None:
     out = tmp_path / "there.yaml"
     out.write_text("- wait: 1\n")

@@ -17,6 +17,7 @@ import typer
 from rich.markup import escape
 
 from tracer_cli.cli.console import err
+from tracer_cli.desktop.killswitch import SIGNAL_REASONS
 from tracer_cli.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -191,7 +192,7 @@ def live_input(settings: Settings) -> Iterator[LiveInput]:
     def stop_signal(signum: int, frame: object) -> None:
         """Ctrl-C, SIGTERM and the kill switch's wake-up end the run alike; never in the middle
         of a key: the actuator stops by itself once that key is sent."""
-        stop.request(_STOP_REASONS.get(signum, "interrupted"))
+        stop.request(SIGNAL_REASONS.get(signum, "interrupted"))
         if not actuator.acting:
             raise KeyboardInterrupt
 
@@ -203,9 +204,6 @@ def live_input(settings: Settings) -> Iterator[LiveInput]:
             switch.close()  # before the handlers go: its wake-up would be a bare Ctrl-C
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-
-
-_STOP_REASONS = {signal.SIGINT: "interrupted with Ctrl-C", signal.SIGTERM: "terminated by SIGTERM"}
 
 
 def _wake_main() -> None:

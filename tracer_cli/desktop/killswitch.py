@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import signal
 import sys
 import threading
 import time
@@ -48,6 +49,10 @@ _ACTUATOR_NAMES = {
 }
 # X reports Alt as Meta_L/Meta_R when shift is already down (the keysym on the shifted level).
 X_META = (0xFFE7, 0xFFE8)
+
+
+# Why a run or a recording stopped, by the signal that stopped it (one wording everywhere).
+SIGNAL_REASONS = {signal.SIGINT: "interrupted with Ctrl-C", signal.SIGTERM: "terminated by SIGTERM"}
 
 
 class StopRequest(threading.Event):

@@ -516,6 +516,9 @@ def _monitor(index: int) -> tuple[Geometry, dict[str, int]]:
         screen.close()
 
 
+CTRL_C = "interrupted with Ctrl-C"
+
+
 def _catch_signals(stop: threading.Event) -> dict[int, Any]:
     """Ctrl-C and SIGTERM end the recording (and the recording is saved), also where they were
     ignored when the process started (a background job: Python then installs no Ctrl-C
@@ -524,7 +527,7 @@ def _catch_signals(stop: threading.Event) -> dict[int, Any]:
 
     if threading.current_thread() is not threading.main_thread():
         return {}
-    reasons = {signal.SIGINT: "interrupted with Ctrl-C", signal.SIGTERM: "interrupted by SIGTERM"}
+    from tracer_cli.desktop.killswitch import SIGNAL_REASONS as reasons
 
     def handle(signum: int, frame: object) -> None:
         if isinstance(stop, StopRequest):
@@ -640,7 +643,7 @@ def record(out: Path, settings: Settings | None = None, stop_hotkey: str | None 
             pass
         stopped_by = getattr(stop, "reason", "") or "stopped"
     except KeyboardInterrupt:
-        stopped_by = "interrupted with Ctrl-C"
+        stopped_by = CTRL_C
         if isinstance(stop, StopRequest):
             stop.request(stopped_by)
         else:
@@ -658,7 +661,7 @@ def record(out: Path, settings: Settings | None = None, stop_hotkey: str | None 
     with lock:
         taken = list(events)
     steps = steps_from_events(taken, chord)
-    if stopped_by.startswith("interrupted"):
+    if stopped_by == CTRL_C:  # its own keys were recorded too (SIGTERM comes with none)
         steps = drop_interrupt_key(steps)
     result = RecordResult(None, [], stopped_by=stopped_by, seconds=seconds, events=len(taken))
     result.warnings.extend(f"a screenshot failed: {e}" for e in shots.errors[:3])
