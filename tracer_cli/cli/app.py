@@ -9,7 +9,7 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.markup import escape
@@ -21,30 +21,20 @@ from tracer_cli.cli.options import (  # typer reads these names from this module
     Backend,
     BaseUrl,
     Confirm,
-    Context,
     Display,
-    FlashAttn,
-    GpuLayers,
-    Grammar,
-    GrounderMmproj,
-    GrounderOpt,
-    GrounderProfile,
-    Horizon,
     KillHotkey,
     MaxPixels,
     MaxSteps,
-    MaxTokens,
     Mmproj,
     Model,
     Monitor,
     Profile,
     Replan,
-    ReqTimeout,
     Script,
     SpeculativeSteps,
-    Threads,
     Timeout,
     Yes,
+    model_options,
 )
 from tracer_cli.cli.wiring import (
     close_models,
@@ -110,18 +100,13 @@ def _plan_table(plan: Plan, geometry: Geometry) -> Table:
 
 
 @app.command()
+@model_options
 def plan(
     task: Annotated[str, typer.Argument(help="What to do, in plain words.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print only the plan as JSON.")] = False,
     out_png: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--out", "-o", help="Also write the annotated screenshot here.")] = None,
-    backend: Backend = None, base_url: BaseUrl = None, model: Model = None,
-    mmproj: Mmproj = None, script: Script = None, profile: Profile = None,
-    horizon: Horizon = None, monitor: Monitor = None, display: Display = None,
-    max_pixels: MaxPixels = None, max_tokens: MaxTokens = None, request_timeout: ReqTimeout = None,
-    gpu_layers: GpuLayers = None, threads: Threads = None, context: Context = None,
-    flash_attn: FlashAttn = None, grammar: Grammar = None, grounder: GrounderOpt = None,
-    grounder_profile: GrounderProfile = None, grounder_mmproj: GrounderMmproj = None,
+    model_flags: dict[str, Any] | None = None,
 ) -> None:
     """Dry run: forecast the next steps for TASK on the current screen. No input events at all.
 
@@ -129,7 +114,7 @@ def plan(
     predicted point and arrows between them.
     """
     with guard():
-        settings = settings_from(locals())
+        settings = settings_from(model_flags or {})
         record, geometry, run_dir = _preview(task, settings, quiet=as_json)
         assert record.forecast is not None and record.image is not None  # preview() raises else
         forecast = record.forecast
@@ -173,17 +158,12 @@ def _preview(task: str, settings: Settings, quiet: bool):  # type: ignore[no-unt
 
 
 @app.command("do")
+@model_options
 def do(
     task: Annotated[str, typer.Argument(help="What to do, in plain words.")],
     yes: Yes = False, confirm: Confirm = None, max_steps: MaxSteps = None, timeout: Timeout = None,
-    backend: Backend = None, base_url: BaseUrl = None, model: Model = None,
-    mmproj: Mmproj = None, script: Script = None, profile: Profile = None,
-    horizon: Horizon = None, monitor: Monitor = None, display: Display = None,
-    max_pixels: MaxPixels = None, max_tokens: MaxTokens = None, request_timeout: ReqTimeout = None,
-    gpu_layers: GpuLayers = None, threads: Threads = None, context: Context = None,
-    flash_attn: FlashAttn = None, grammar: Grammar = None, grounder: GrounderOpt = None,
-    grounder_profile: GrounderProfile = None, grounder_mmproj: GrounderMmproj = None,
     kill_hotkey: KillHotkey = None, replan: Replan = None, speculative_steps: SpeculativeSteps = None,
+    model_flags: dict[str, Any] | None = None,
 ) -> None:
     """Carry out TASK on the desktop: forecast, act on the first step, look again, repeat.
 
@@ -192,7 +172,10 @@ def do(
     the mouse into a corner of the screen.
     """
     with guard():
-        settings = settings_from(locals(), confirm="never" if yes else confirm)
+        settings = settings_from({
+            **(model_flags or {}), "confirm": "never" if yes else confirm, "max_steps": max_steps,
+            "timeout": timeout, "kill_hotkey": kill_hotkey, "replan": replan,
+            "speculative_steps": speculative_steps})
         result, run_dir = _run_agent(task, settings)
         if result.answer:
             out.print(escape(result.answer))
@@ -282,7 +265,10 @@ def doctor(
     from tracer_cli.cli import doctor as checks
 
     with guard():
-        results = checks.run(locals(), load=load)
+        flags = {"backend": backend, "base_url": base_url, "model": model, "mmproj": mmproj,
+                 "script": script, "monitor": monitor, "display": display, "profile": profile,
+                 "max_pixels": max_pixels, "kill_hotkey": kill_hotkey}
+        results = checks.run(flags, load=load)
         if as_json:
             sys.stdout.write(checks.to_json(results) + "\n")
         else:

@@ -15,30 +15,13 @@ from rich.table import Table
 from tracer_cli import paths
 from tracer_cli.cli.console import err, guard, out, progress_bar
 from tracer_cli.cli.options import (  # typer reads these names from this module
-    Backend,
-    BaseUrl,
     Confirm,
-    Context,
     Display,
-    FlashAttn,
-    GpuLayers,
-    Grammar,
-    GrounderMmproj,
-    GrounderOpt,
-    GrounderProfile,
-    Horizon,
     KillHotkey,
-    MaxPixels,
-    MaxTokens,
-    Mmproj,
-    Model,
     Monitor,
     Ocr,
-    Profile,
-    ReqTimeout,
-    Script,
-    Threads,
     Yes,
+    model_options,
 )
 from tracer_cli.cli.wiring import (
     close_models,
@@ -87,6 +70,7 @@ def _variables(pairs: list[str]) -> dict[str, str]:
     return values
 
 
+@model_options
 def run_macro(
     macro_file: Annotated[Optional[Path], typer.Argument(  # noqa: UP045
         metavar="MACRO", help="The macro file (YAML).")] = None,
@@ -99,16 +83,8 @@ def run_macro(
         "--out", "-o", help="With --dry-run: also write the annotated screenshot here.")] = None,
     schema: Annotated[bool, typer.Option(
         "--schema", help="Print the JSON schema of macro files and exit.")] = False,
-    yes: Yes = False, confirm: Confirm = None,
-    monitor: Monitor = None, display: Display = None, ocr: Ocr = None,
-    kill_hotkey: KillHotkey = None,
-    backend: Backend = None, base_url: BaseUrl = None, model: Model = None,
-    mmproj: Mmproj = None, script: Script = None, profile: Profile = None,
-    horizon: Horizon = None, max_pixels: MaxPixels = None, max_tokens: MaxTokens = None,
-    request_timeout: ReqTimeout = None,
-    gpu_layers: GpuLayers = None, threads: Threads = None, context: Context = None,
-    flash_attn: FlashAttn = None, grammar: Grammar = None, grounder: GrounderOpt = None,
-    grounder_profile: GrounderProfile = None, grounder_mmproj: GrounderMmproj = None,
+    yes: Yes = False, confirm: Confirm = None, ocr: Ocr = None, kill_hotkey: KillHotkey = None,
+    model_flags: dict[str, Any] | None = None,
 ) -> None:
     """Run a macro: click texts and images found on the live screen, type, wait, check.
 
@@ -130,7 +106,8 @@ def run_macro(
 
         macro = load(macro_file)
         steps = unroll(macro, _variables(var or []))
-        settings = settings_from(locals(), confirm="never" if yes else confirm)
+        settings = settings_from({**(model_flags or {}), "confirm": "never" if yes else confirm,
+                                  "ocr": ocr, "kill_hotkey": kill_hotkey})
         if dry_run:
             _dry_run(macro.name, steps, settings, out_png)
             return
@@ -268,7 +245,7 @@ def record_macro(
     from tracer_cli.macro.record import record
 
     with guard():
-        settings = settings_from(locals())
+        settings = settings_from({"monitor": monitor, "display": display, "ocr": ocr})
         check_display()
         with progress_bar("finding anchors") as progress:
             result = record(out_file, settings, stop_hotkey, settings.monitor, force=force,

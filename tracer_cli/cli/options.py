@@ -4,8 +4,12 @@ file (`tracer config` shows every setting, its value and where it comes from).""
 
 from __future__ import annotations
 
+import functools
+import inspect
+import typing
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -86,3 +90,34 @@ Replan = Annotated[Optional[str], _option(  # noqa: UP045
 SpeculativeSteps = Annotated[Optional[int], _option(  # noqa: UP045
     "--speculative-steps", help="Forecast steps in a row without a model call (4).",
     panel=ADAPTIVE)]
+
+
+# The options of every command that runs a model (do, plan, run): added by one decorator.
+MODEL_OPTIONS = {
+    "backend": Backend, "base_url": BaseUrl, "model": Model, "mmproj": Mmproj, "script": Script,
+    "profile": Profile, "horizon": Horizon, "max_tokens": MaxTokens,
+    "request_timeout": ReqTimeout, "grounder": GrounderOpt, "grounder_profile": GrounderProfile,
+    "grounder_mmproj": GrounderMmproj, "gpu_layers": GpuLayers, "threads": Threads,
+    "context": Context, "flash_attn": FlashAttn, "grammar": Grammar, "monitor": Monitor,
+    "display": Display, "max_pixels": MaxPixels,
+}
+
+
+def model_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a command the model and screen options: Typer sees them as parameters after the
+    command's own; the command receives those given as one dict, ``model_flags`` (setting name
+    -> value), to pass on explicitly."""
+    hints = typing.get_type_hints(command, include_extras=True)  # the annotations, not strings
+    own = [p.replace(annotation=hints.get(p.name, p.annotation))
+           for p in inspect.signature(command).parameters.values() if p.name != "model_flags"]
+    added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=kind)
+             for name, kind in MODEL_OPTIONS.items()]
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        flags = {name: kwargs.pop(name) for name in MODEL_OPTIONS if name in kwargs}
+        return command(*args, model_flags={k: v for k, v in flags.items() if v is not None},
+                       **kwargs)
+
+    run.__signature__ = inspect.signature(command).replace(parameters=own + added)  # type: ignore[attr-defined]
+    return run

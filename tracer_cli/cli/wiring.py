@@ -27,15 +27,12 @@ if TYPE_CHECKING:
     from tracer_cli.plan import _Step
 
 
-def settings_from(params: dict[str, Any], **extra: Any) -> Settings:
-    """Settings from a command's parameters (those that name a setting) and ``extra``."""
-    from tracer_cli.config import Settings  # pydantic: loaded when a command runs
-
-    flags = {k: (str(v) if isinstance(v, Path) else v) for k, v in params.items()
-             if k in Settings.model_fields}
+def settings_from(flags: dict[str, Any]) -> Settings:
+    """The settings of a run from the flags a command passes explicitly (setting name -> value;
+    None: not given), over the environment and the config file."""
     from tracer_cli.agent.defaults import effective
 
-    settings = effective({**flags, **extra})
+    settings = effective({k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items()})
     if settings.display:
         os.environ["DISPLAY"] = settings.display  # before mss or pyautogui look at it
     return settings
