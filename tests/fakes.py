@@ -15,9 +15,10 @@ from PIL import Image
 
 from tracer_cli.agent.backends import Completion
 from tracer_cli.agent.backends.script import ScriptBackend
-from tracer_cli.agent.loop import Agent, Listener, RunResult, StepRecord
+from tracer_cli.agent.loop import Agent
 from tracer_cli.agent.planner import Planner
 from tracer_cli.agent.profiles import PROFILES, HistoryEntry, PlanRequest
+from tracer_cli.agent.runloop import Listener, RunResult, StepRecord
 from tracer_cli.config import Settings
 from tracer_cli.desktop.actuator import RecordingActuator
 from tracer_cli.desktop.screen import Geometry, Rect, Screenshot

@@ -11,9 +11,9 @@ import pytest
 from rich.console import Console
 
 from tests.fakes import DONE, GEOMETRY, FakeBackend, click, make_agent, make_settings, step_plan
-from tracer_cli.agent.loop import RunResult, StepRecord
 from tracer_cli.agent.outcome import Outcome
 from tracer_cli.agent.planner import Attempt, Forecast
+from tracer_cli.agent.runloop import RunResult, StepRecord
 from tracer_cli.cli.panel import LivePanel, LogLines
 from tracer_cli.plan import parse_plan
 

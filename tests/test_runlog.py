@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 
 from tests.fakes import DONE, click, make_agent, make_settings, script
-from tracer_cli.agent.loop import Listener
 from tracer_cli.agent.runlog import RunLog, RunSummary, find_run, list_runs
+from tracer_cli.agent.runloop import Listener
 from tracer_cli.errors import ConfigError
 
 

@@ -372,7 +372,7 @@ def test_the_panel_marks_forecast_steps_and_shows_the_revision() -> None:
 
     from rich.console import Console
 
-    from tracer_cli.agent.loop import Listener
+    from tracer_cli.agent.runloop import Listener
     from tracer_cli.cli.panel import LivePanel
 
     def shown() -> str:

@@ -11,22 +11,21 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from tracer_cli.agent.effects import Effect, compare
+from tracer_cli.agent.effects import compare
 from tracer_cli.agent.grounding import Grounder
 from tracer_cli.agent.outcome import Outcome
-from tracer_cli.agent.planner import Attempt, Forecast, ForecastFailed, Planner
+from tracer_cli.agent.planner import Forecast, ForecastFailed, Planner
 from tracer_cli.agent.profiles import HistoryEntry, PlanRequest, Revision
 from tracer_cli.agent.reasoning import split
 from tracer_cli.agent.risk import assess
+from tracer_cli.agent.runloop import Confirm, Listener, RunLoop, RunResult, StepRecord
 from tracer_cli.agent.speculate import Previous, Verdict, check
 from tracer_cli.desktop.actuator import Actuator, execute, target_points
-from tracer_cli.desktop.killswitch import stop_reason
-from tracer_cli.desktop.screen import Geometry, Screen, downscale, wait_settled
-from tracer_cli.errors import EXIT_DONE, EXIT_FAILED, EXIT_INTERRUPTED, Interrupted, PlanError, TracerError
+from tracer_cli.desktop.screen import Screen, downscale, wait_settled
+from tracer_cli.errors import Interrupted, PlanError, TracerError
 from tracer_cli.plan import Done, Fail, Wait, _PointStep, _Step
 
 if TYPE_CHECKING:
@@ -34,87 +33,14 @@ if TYPE_CHECKING:
 
     from tracer_cli.config import Settings
 
-# A confirmation callback answers "yes", "skip" or "stop" for a step about to run, given its
-# number, the step, its screen points and why it is risky (None when it is asked for anyway).
-Confirm = Callable[[int, _Step, list[tuple[int, int]], "str | None"], str]
-
-
-@dataclass
-class StepRecord:
-    """Everything about one iteration of the loop, as the run record keeps it."""
-
-    number: int
-    image: Image.Image | None = None  # the screenshot the model saw
-    forecast: Forecast | None = None
-    attempts: list[Attempt] = field(default_factory=list)
-    action: _Step | None = None
-    points: list[tuple[int, int]] = field(default_factory=list)
-    outcome: Outcome = field(default_factory=Outcome)
-    timings: dict[str, float] = field(default_factory=dict)
-    grounding: dict[str, object] | None = None  # where a grounder placed the step, if one did
-    risk: str | None = None  # why tracer's rules call the step risky
-    effect: Effect | None = None  # how much the screen changed after the action
-    speculative: bool = False  # run from the last forecast, without a model call
-    verdict: Verdict | None = None  # the checks that let it run so (or sent it to the model)
-
-
-@dataclass
-class RunResult:
-    status: str  # done | failed | gave_up | stuck | error | interrupted | planned
-    reason: str = ""
-    answer: str = ""
-    steps: int = 0
-    seconds: float = 0.0
-    code: int | None = None  # set when an error carries its own exit code
-    model_calls: int = 0  # requests to the planner (a malformed answer's retry counts)
-    forecast_steps: int = 0  # steps run from a forecast without a model call
-
-    @property
-    def exit_code(self) -> int:
-        if self.code is not None:
-            return self.code
-        if self.status in ("done", "planned"):
-            return EXIT_DONE
-        return EXIT_INTERRUPTED if self.status == "interrupted" else EXIT_FAILED
-
-
-class Listener:
-    """Receives the loop's events. Subclasses override the ones they care about."""
-
-    def on_start(self, task: str, settings: Settings, geometry: Geometry) -> None:
-        """A run begins."""
-
-    def on_phase(self, number: int, phase: str) -> None:
-        """Step ``number`` enters ``phase``: capture, model, act or settle."""
-
-    def on_plan(self, number: int, forecast: Forecast) -> None:
-        """A validated forecast arrived."""
-
-    def on_speculate(self, number: int, step: _Step, verdict: Verdict) -> None:
-        """Step ``number`` runs from the last forecast, without a model call."""
-
-    def on_action(self, number: int, step: _Step, points: list[tuple[int, int]]) -> None:
-        """Step ``number`` is about to be executed at these input points."""
-
-    def on_step(self, record: StepRecord) -> None:
-        """Step ``number`` is over (executed, skipped, or the end)."""
-
-    def on_end(self, result: RunResult) -> None:
-        """The run is over."""
-
-
-class Agent:
+class Agent(RunLoop):
     def __init__(self, screen: Screen, planner: Planner, actuator: Actuator | None,
                  settings: Settings, listeners: list[Listener] | None = None,
                  confirm: Confirm | None = None, stop: threading.Event | None = None,
                  grounder: Grounder | None = None) -> None:
+        super().__init__(actuator, settings, listeners, confirm, stop)
         self.screen = screen
         self.planner = planner
-        self.actuator = actuator
-        self.settings = settings
-        self.listeners = listeners or []
-        self.confirm = confirm
-        self.stop = stop or threading.Event()
         self.grounder = grounder
         self.history: list[HistoryEntry] = []
         self._after: Image.Image | None = None  # the screen after the last action
@@ -131,10 +57,6 @@ class Agent:
         self._revision: Revision | None = None
         self.model_calls = 0
         self.forecast_steps = 0
-
-    def _emit(self, event: str, *args: object) -> None:
-        for listener in self.listeners:
-            getattr(listener, event)(*args)
 
     def _capture(self) -> Image.Image:
         shot = self.screen.capture()
@@ -274,43 +196,27 @@ class Agent:
             record.outcome.repeats = count  # the model is told: it does not work
 
     def run(self, task: str) -> RunResult:
-        started = time.monotonic()
-        deadline = started + self.settings.timeout
-        self._emit("on_start", task, self.settings, self.screen.geometry)
-        result = RunResult("gave_up", f"reached --max-steps {self.settings.max_steps}")
-        ran = 0  # steps that got as far as being recorded
-        try:
-            for number in range(1, self.settings.max_steps + 1):
-                if self.stop.is_set():
-                    raise Interrupted(stop_reason(self.stop))
-                if time.monotonic() > deadline:
-                    result = RunResult("gave_up", f"reached --timeout {self.settings.timeout:g}s")
-                    break
-                record = StepRecord(number)
-                try:
-                    outcome = self._iterate(record, task)
-                finally:
-                    ran += 1
-                    self._emit("on_step", record)
-                if outcome is not None:
-                    result = outcome
-                    break
-        except (KeyboardInterrupt, Interrupted) as exc:
-            # Whoever asked to stop first (kill switch, signal) says why; else the exception.
-            reason = str(exc) if isinstance(exc, Interrupted) else "interrupted with Ctrl-C"
-            result = RunResult("interrupted", stop_reason(self.stop, reason))
-        except ForecastFailed as exc:
-            result = RunResult("error", exc.message)
-        except TracerError as exc:
-            result = RunResult("error", str(exc), code=exc.exit_code)
-        finally:
-            if self.actuator is not None:
-                self.actuator.release_all()
-        result.steps = ran
-        result.seconds = time.monotonic() - started
+        self._task, self._deadline = task, time.monotonic() + self.settings.timeout
+        return self.drive(task, self.settings, self.screen.geometry,
+                          RunResult("gave_up", f"reached --max-steps {self.settings.max_steps}"))
+
+    def begin_step(self, number: int) -> StepRecord | RunResult | None:
+        if number > self.settings.max_steps:
+            return None
+        if time.monotonic() > self._deadline:
+            return RunResult("gave_up", f"reached --timeout {self.settings.timeout:g}s")
+        return StepRecord(number)
+
+    def run_step(self, record: StepRecord) -> RunResult | None:
+        return self._iterate(record, self._task)
+
+    def error_result(self, exc: TracerError) -> RunResult:
+        if isinstance(exc, ForecastFailed):
+            return RunResult("error", exc.message)  # its own exit code: 1
+        return super().error_result(exc)
+
+    def finish(self, result: RunResult) -> None:
         result.model_calls, result.forecast_steps = self.model_calls, self.forecast_steps
-        self._emit("on_end", result)
-        return result
 
     def preview(self, task: str) -> StepRecord:
         """One observation and one forecast, nothing executed (the dry run)."""

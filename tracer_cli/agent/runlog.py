@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from tracer_cli.agent.loop import Listener, RunResult, StepRecord
+from tracer_cli.agent.runloop import Listener, RunResult, StepRecord
 from tracer_cli.desktop.screen import Geometry
 from tracer_cli.errors import ConfigError
 from tracer_cli.plan import step_dict

@@ -34,7 +34,7 @@ from tracer_cli.cli.wiring import (
 from tracer_cli.errors import ConfigError
 
 if TYPE_CHECKING:
-    from tracer_cli.agent.loop import RunResult
+    from tracer_cli.agent.runloop import RunResult
     from tracer_cli.config import Settings
     from tracer_cli.desktop.screen import MssScreen
     from tracer_cli.macro.load import Instance

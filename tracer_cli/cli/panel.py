@@ -16,7 +16,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from tracer_cli.agent.loop import Listener, RunResult, StepRecord
+from tracer_cli.agent.runloop import Listener, RunResult, StepRecord
 from tracer_cli.agent.speculate import Verdict
 from tracer_cli.plan import _Step
 

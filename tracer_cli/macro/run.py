@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tracer_cli.agent.loop import Listener, RunResult, StepRecord
 from tracer_cli.agent.outcome import Outcome
 from tracer_cli.agent.risk import assess
 from tracer_cli.agent.runlog import RunLog
+from tracer_cli.agent.runloop import Confirm, Listener, RunLoop, RunResult, StepRecord
 from tracer_cli.desktop.killswitch import stop_reason
 from tracer_cli.desktop.screen import wait_settled
 from tracer_cli.errors import ActionError, Interrupted, TracerError
@@ -54,7 +54,6 @@ if TYPE_CHECKING:
 WAIT_FOR_TIMEOUT = 10.0  # seconds wait_for waits unless the step says otherwise
 POLL = 0.25  # seconds between looks at the screen while waiting for a target
 SubTask = Callable[[str, int], RunResult]  # runs a `do:` step: (task, max_steps) -> result
-Confirm = Callable[[int, Any, list[tuple[int, int]], "str | None"], str]
 
 
 class StepFailed(TracerError):
@@ -230,27 +229,17 @@ class Planned:
     pointer: bool = False  # the step acts at a point (found or not)
 
 
-class MacroRunner:
+class MacroRunner(RunLoop):
     def __init__(self, steps: list[Instance], screens: Callable[[int], Screen],
                  actuator: Actuator | None, finder: Finder, settings: Settings,
                  listeners: list[Listener] | None = None, confirm: Confirm | None = None,
                  stop: threading.Event | None = None, subtask: SubTask | None = None) -> None:
+        super().__init__(actuator, settings, listeners, confirm, stop)
         self.steps = steps
         self.screens = screens
-        self.actuator = actuator
         self.finder = finder
-        self.settings = settings
-        self.listeners = listeners or []
-        self.confirm = confirm
-        self.stop = stop or threading.Event()
         self.subtask = subtask
         self._typing_into = ""  # the text of the last click's target: where typed text goes
-
-    def _emit(self, event: str, *args: object) -> None:
-        for listener in self.listeners:
-            handler = getattr(listener, event, None)
-            if handler is not None:
-                handler(*args)
 
     def _monitor(self, instance: Instance) -> int:
         return instance.step.monitor or self.settings.monitor
@@ -258,48 +247,39 @@ class MacroRunner:
     # -- running ------------------------------------------------------------------------------
 
     def run(self, title: str) -> RunResult:
-        started = time.monotonic()
         geometry = self.screens(self.settings.monitor).geometry
         shown = self.settings.model_copy(update={"max_steps": len(self.steps)})
-        self._emit("on_start", title, shown, geometry)
-        result = RunResult("done", f"all {len(self.steps)} steps ran")
-        ran = 0
+        return self.drive(title, shown, geometry,
+                          RunResult("done", f"all {len(self.steps)} steps ran"))
+
+    def begin_step(self, number: int) -> StepRecord | RunResult | None:
+        if number > len(self.steps):
+            return None
+        instance = self.steps[number - 1]
+        self._emit("on_next", number, instance, self.steps[number:number + 4])
+        return MacroRecord(number, action=instance, where=str(instance.where),
+                           monitor=self._monitor(instance))
+
+    def run_step(self, record: StepRecord) -> RunResult | None:
+        assert isinstance(record, MacroRecord)
+        instance = self.steps[record.number - 1]
         try:
-            for number, instance in enumerate(self.steps, 1):
-                if self.stop.is_set():
-                    raise Interrupted(stop_reason(self.stop))
-                self._emit("on_next", number, instance, self.steps[number:number + 4])
-                record = MacroRecord(number, action=instance, where=str(instance.where),
-                                     monitor=self._monitor(instance))
-                try:
-                    self._step(record, instance)
-                except Interrupted:
-                    raise
-                except TracerError as exc:  # a step that failed, or could not run at all
-                    record.outcome = Outcome("failed", str(exc))
-                    shot = f" (screenshot step-{number:03d}.png)" if record.image is not None else ""
-                    failed = isinstance(exc, StepFailed)
-                    result = RunResult("failed" if failed else "error",
-                                       f"{instance.where}: {instance.describe()}: {exc}{shot}",
-                                       code=None if failed else exc.exit_code)
-                    break
-                finally:
-                    ran += 1
-                    if not record.outcome.status:
-                        record.outcome = Outcome("interrupted")
-                    self._emit("on_step", record)
-        except (KeyboardInterrupt, Interrupted) as exc:
-            reason = str(exc) if isinstance(exc, Interrupted) else "interrupted with Ctrl-C"
-            result = RunResult("interrupted", stop_reason(self.stop, reason))
-        except TracerError as exc:
-            result = RunResult("error", str(exc), code=exc.exit_code)
-        finally:
-            if self.actuator is not None:
-                self.actuator.release_all()
-        result.steps = ran
-        result.seconds = time.monotonic() - started
-        self._emit("on_end", result)
-        return result
+            self._step(record, instance)
+        except Interrupted:
+            raise
+        except TracerError as exc:  # a step that failed, or could not run at all
+            record.outcome = Outcome("failed", str(exc))
+            shot = f" (screenshot step-{record.number:03d}.png)" if record.image is not None else ""
+            failed = isinstance(exc, StepFailed)
+            return RunResult("failed" if failed else "error",
+                             f"{instance.where}: {instance.describe()}: {exc}{shot}",
+                             code=None if failed else exc.exit_code)
+        return None
+
+    def end_step(self, record: StepRecord) -> None:
+        if not record.outcome.status:
+            record.outcome = Outcome("interrupted")
+        super().end_step(record)
 
     def _capture(self, record: MacroRecord) -> Image.Image:
         started = time.monotonic()

@@ -1,0 +1,173 @@
+"""What every run shares, the agent's and a macro's: the step record, the result, the listeners
+(panel, run record) and the loop over steps with its endings: done, a limit, an error, or the
+user's stop (kill switch, signal, Ctrl-C), after which every held key and button is released.
+
+``Agent`` (loop.py) and ``MacroRunner`` (macro/run.py) fill in what a step is."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from tracer_cli.agent.outcome import Outcome
+from tracer_cli.desktop.killswitch import stop_reason
+from tracer_cli.errors import EXIT_DONE, EXIT_FAILED, EXIT_INTERRUPTED, Interrupted, TracerError
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from tracer_cli.agent.effects import Effect
+    from tracer_cli.agent.planner import Attempt, Forecast
+    from tracer_cli.agent.speculate import Verdict
+    from tracer_cli.config import Settings
+    from tracer_cli.desktop.actuator import Actuator
+    from tracer_cli.desktop.screen import Geometry
+    from tracer_cli.plan import _Step
+
+# A confirmation callback answers "yes", "skip" or "stop" for a step about to run, given its
+# number, the step, its screen points and why it is risky (None when it is asked for anyway).
+# (The step is a plan step for the agent, a macro step for the macro runner.)
+Confirm = Callable[[int, Any, list[tuple[int, int]], "str | None"], str]
+
+
+@dataclass
+class StepRecord:
+    """Everything about one iteration of the loop, as the run record keeps it."""
+
+    number: int
+    image: Image.Image | None = None  # the screenshot the model saw
+    forecast: Forecast | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+    action: _Step | None = None
+    points: list[tuple[int, int]] = field(default_factory=list)
+    outcome: Outcome = field(default_factory=Outcome)
+    timings: dict[str, float] = field(default_factory=dict)
+    grounding: dict[str, object] | None = None  # where a grounder placed the step, if one did
+    risk: str | None = None  # why tracer's rules call the step risky
+    effect: Effect | None = None  # how much the screen changed after the action
+    speculative: bool = False  # run from the last forecast, without a model call
+    verdict: Verdict | None = None  # the checks that let it run so (or sent it to the model)
+
+
+@dataclass
+class RunResult:
+    status: str  # done | failed | gave_up | stuck | error | interrupted | planned
+    reason: str = ""
+    answer: str = ""
+    steps: int = 0
+    seconds: float = 0.0
+    code: int | None = None  # set when an error carries its own exit code
+    model_calls: int = 0  # requests to the planner (a malformed answer's retry counts)
+    forecast_steps: int = 0  # steps run from a forecast without a model call
+
+    @property
+    def exit_code(self) -> int:
+        if self.code is not None:
+            return self.code
+        if self.status in ("done", "planned"):
+            return EXIT_DONE
+        return EXIT_INTERRUPTED if self.status == "interrupted" else EXIT_FAILED
+
+
+class Listener:
+    """Receives the loop's events. Subclasses override the ones they care about."""
+
+    def on_start(self, task: str, settings: Settings, geometry: Geometry) -> None:
+        """A run begins."""
+
+    def on_phase(self, number: int, phase: str) -> None:
+        """Step ``number`` enters ``phase``: capture, model, act or settle."""
+
+    def on_plan(self, number: int, forecast: Forecast) -> None:
+        """A validated forecast arrived."""
+
+    def on_speculate(self, number: int, step: _Step, verdict: Verdict) -> None:
+        """Step ``number`` runs from the last forecast, without a model call."""
+
+    def on_action(self, number: int, step: _Step, points: list[tuple[int, int]]) -> None:
+        """Step ``number`` is about to be executed at these input points."""
+
+    def on_step(self, record: StepRecord) -> None:
+        """Step ``number`` is over (executed, skipped, or the end)."""
+
+    def on_end(self, result: RunResult) -> None:
+        """The run is over."""
+
+
+class RunLoop:
+    """The scaffolding of a run. A subclass says what step ``number`` is (``begin_step``: its
+    record, or an ending such as a limit, or None when there are no more steps) and runs it
+    (``run_step``: None to go on, or the run's ending)."""
+
+    def __init__(self, actuator: Actuator | None, settings: Settings,
+                 listeners: list[Listener] | None, confirm: Confirm | None,
+                 stop: threading.Event | None) -> None:
+        self.actuator = actuator
+        self.settings = settings
+        self.listeners = listeners or []
+        self.confirm = confirm
+        self.stop = stop or threading.Event()
+
+    def _emit(self, event: str, *args: object) -> None:
+        for listener in self.listeners:
+            handler = getattr(listener, event, None)
+            if handler is not None:
+                handler(*args)
+
+    def begin_step(self, number: int) -> StepRecord | RunResult | None:
+        raise NotImplementedError
+
+    def run_step(self, record: StepRecord) -> RunResult | None:
+        raise NotImplementedError
+
+    def error_result(self, exc: TracerError) -> RunResult:
+        """The ending of a run that an error stopped."""
+        return RunResult("error", str(exc), code=exc.exit_code)
+
+    def finish(self, result: RunResult) -> None:
+        """Add what the subclass counts to the result, before listeners hear of it."""
+
+    def drive(self, title: str, shown: Settings, geometry: Geometry,
+              ending: RunResult) -> RunResult:
+        """Run the steps; ``ending`` is the result when the steps run out."""
+        started = time.monotonic()
+        self._emit("on_start", title, shown, geometry)
+        result, ran = ending, 0  # ran: steps that got as far as being recorded
+        try:
+            for number in itertools.count(1):
+                if self.stop.is_set():
+                    raise Interrupted(stop_reason(self.stop))
+                record = self.begin_step(number)
+                if not isinstance(record, StepRecord):
+                    result = record or ending
+                    break
+                try:
+                    outcome = self.run_step(record)
+                finally:
+                    ran += 1
+                    self.end_step(record)
+                if outcome is not None:
+                    result = outcome
+                    break
+        except (KeyboardInterrupt, Interrupted) as exc:
+            # Whoever asked to stop first (kill switch, signal) says why; else the exception.
+            reason = str(exc) if isinstance(exc, Interrupted) else "interrupted with Ctrl-C"
+            result = RunResult("interrupted", stop_reason(self.stop, reason))
+        except TracerError as exc:
+            result = self.error_result(exc)
+        finally:
+            if self.actuator is not None:
+                self.actuator.release_all()
+        result.steps = ran
+        result.seconds = time.monotonic() - started
+        self.finish(result)
+        self._emit("on_end", result)
+        return result
+
+    def end_step(self, record: StepRecord) -> None:
+        """A step is over, however it ended: the listeners hear of it."""
+        self._emit("on_step", record)
