@@ -10,17 +10,17 @@ from PIL import Image, ImageDraw
 
 from tracer_cli.errors import ConfigError
 from tracer_cli.macro import load as macro
-from tracer_cli.macro.record import (
+from tracer_cli.macro.recorded import (
     ButtonEvent,
     KeyEvent,
     RecordedStep,
     WheelEvent,
-    anchor_for,
     drop_interrupt_key,
     macro_step,
     steps_from_events,
 )
 from tracer_cli.macro.write import assets_dir, literal, render, write_macro
+from tracer_cli.vision.anchors import anchor_for
 from tracer_cli.vision.ocr import Box, TextBox
 
 STOP = frozenset({"ctrl", "alt", "shift", "k"})
@@ -393,7 +393,7 @@ def test_an_empty_field_is_anchored_to_its_label_not_to_typed_text() -> None:
 
 
 def test_typed_by_user() -> None:
-    from tracer_cli.macro.record import typed_by_user
+    from tracer_cli.vision.anchors import typed_by_user
 
     assert typed_by_user("AdaLovelace", ["Ada Lovelace"])
     assert typed_by_user("Saved Ada Lovelace", ["Ada Lovelace\n"])

@@ -1,2 +1,3 @@
 """Macros: the file format and its loading (``load``), running (``run``), writing (``write``),
-recording from the user's input (``record``) and exporting an agent run (``export``)."""
+recording the user's input (``record``, with ``recorded``: what the events amount to) and
+exporting an agent run (``export``)."""

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tracer_cli.errors import ConfigError
-from tracer_cli.macro.record import Anchor, anchor_for
-from tracer_cli.macro.write import literal, write_macro
+from tracer_cli.macro.write import anchor_target, literal, write_macro
+from tracer_cli.vision.anchors import Anchor, anchor_for
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -293,7 +293,7 @@ def _anchor_all(needs: list[Mapped], run_dir: Path, monitor: MonitorMap, engine:
                 continue
             anchor = anchor_from_screenshot(shot, monitor, x, y, engine, typed)
             target.clear()
-            target.update(anchor.target)
+            target.update(anchor_target(anchor.target))
             summary.anchors[anchor.kind] += 1
             if anchor.kind == "point" and anchor.note:
                 summary.warnings.append(f"step {item.number}: only the point ({anchor.note})")

@@ -3,31 +3,40 @@
 Two pynput listeners (mouse and keyboard; the X RECORD extension on Linux) write down every
 event with its time; a screenshot of the monitor is grabbed at every button press and at the
 start of every scroll. When the stop hotkey completes (or ``stop`` is set, or Ctrl-C) the
-events become steps (``steps_from_events``, a pure function), each click gets a visual
-anchor worked out from its screenshot (``anchor_for``: the text under the pointer, else an
-image cut around it), and the macro is written (``macro_write.write_macro``).
+events become steps (macro/recorded.py, pure), each click gets a visual anchor worked out
+from its screenshot (vision/anchors.py: the text under the pointer, else an image cut around
+it), and the macro is written (macro/write.py).
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-import math
 import queue
 import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tracer_cli.errors import ActionError, ConfigError, DisplayError, TracerError
-from tracer_cli.macro.load import DEFAULT_TIMEOUT
-from tracer_cli.macro.write import literal, write_macro
-from tracer_cli.plan import normalize_key
+from tracer_cli.errors import ConfigError, DisplayError
+from tracer_cli.macro.recorded import (
+    SCROLL_PAUSE,
+    ButtonEvent,
+    Event,
+    KeyEvent,
+    RecordedStep,
+    WheelEvent,
+    drop_interrupt_key,
+    macro_step,
+    steps_from_events,
+)
+from tracer_cli.macro.write import write_macro
+from tracer_cli.vision.anchors import Anchor, anchor_for
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -36,362 +45,9 @@ if TYPE_CHECKING:
     from tracer_cli.desktop.screen import Geometry
     from tracer_cli.vision.ocr import OcrEngine
 
-MODIFIERS = ("ctrl", "alt", "shift", "win")  # in the order a hotkey step names them
-CHORD_MODIFIERS = frozenset({"ctrl", "alt", "win"})  # with one of these held, a key is a hotkey
-TYPING_MODIFIERS = frozenset({"shift", "altgr"})  # these only change the character typed
-DOUBLE_CLICK = 0.5  # seconds between two clicks at one place that make a double click
-MOVE_TOLERANCE = 6  # pixels a press may move before its release and still be a click
-SCROLL_PAUSE = 1.0  # seconds between wheel clicks that still belong to one scroll step
-SCROLL_NEAR = 50  # pixels between wheel clicks that still belong to one scroll step
-MAX_TIMEOUT = 30.0  # the longest timeout a recorded pause writes into a step
-OCR_AROUND = (400, 120)  # half width and height of the area read around a click
-SMALL_IMAGE = 128  # the largest image anchor tried before a nearby text
-LARGE_IMAGE = 256  # the largest image anchor at all
 # X keysyms pynput reports without a name: Tab with shift held, the keypad's Enter.
 _X_KEYSYMS = {0xFE20: "tab", 0xFF8D: "enter"}
-LABEL_DISTANCE = 300  # pixels from a click to a text that may anchor it (an empty field's label)
 
-
-# -- events: what the listeners saw -------------------------------------------------------------
-
-@dataclass(frozen=True)
-class KeyEvent:
-    t: float  # time.monotonic()
-    key: str  # a character as typed ("a", "A", "!"), or pyautogui's key name ("enter", "ctrl")
-    down: bool
-
-    def describe(self) -> str:
-        return f"key {self.key!r} {'down' if self.down else 'up'}"
-
-
-@dataclass(frozen=True)
-class ButtonEvent:
-    t: float
-    x: int  # pixels of the recorded monitor
-    y: int
-    button: str  # left, right, middle
-    down: bool
-    shot: int | None = None  # the screenshot grabbed at a press
-
-    def describe(self) -> str:
-        return f"{self.button} button {'down' if self.down else 'up'} at ({self.x},{self.y})"
-
-
-@dataclass(frozen=True)
-class WheelEvent:
-    t: float
-    x: int
-    y: int
-    dy: int  # wheel clicks: positive up, negative down
-    shot: int | None = None
-
-    def describe(self) -> str:
-        return f"scroll {self.dy:+d} at ({self.x},{self.y})"
-
-
-Event = KeyEvent | ButtonEvent | WheelEvent
-
-
-# -- steps: what the events amount to ----------------------------------------------------------
-
-@dataclass
-class RecordedStep:
-    """One macro step as recorded, before anchors: points are pixels of the recorded monitor."""
-
-    action: str  # click, double_click, right_click, drag, type, hotkey, scroll
-    t: float  # when it started
-    t_end: float  # when it ended
-    points: list[tuple[int, int]] = field(default_factory=list)
-    shot: int | None = None  # the screenshot its anchors are cut from
-    text: str = ""  # type
-    keys: list[str] = field(default_factory=list)  # hotkey
-    dy: int = 0  # scroll
-
-    def describe(self) -> str:
-        where = " -> ".join(f"({x},{y})" for x, y in self.points)
-        match self.action:
-            case "type":
-                return f"type {self.text!r}"
-            case "hotkey":
-                return "hotkey " + "+".join(self.keys)
-            case "scroll":
-                return f"scroll {self.dy:+d} at {where}"
-        return f"{self.action} {where}"
-
-
-def _far(a: tuple[int, int], b: tuple[int, int], limit: float) -> bool:
-    return math.hypot(a[0] - b[0], a[1] - b[1]) > limit
-
-
-def steps_from_events(events: list[Event], stop_chord: frozenset[str] = frozenset(),
-                      double_click: float = DOUBLE_CLICK, tolerance: int = MOVE_TOLERANCE,
-                      scroll_pause: float = SCROLL_PAUSE) -> list[RecordedStep]:
-    """Turn raw input events into macro steps.
-
-    Printable keys in a row are one ``type`` step (Enter and Tab inside it as newline and tab,
-    Backspace taking back the last character typed); a key pressed with ctrl, alt or win held
-    (or a special key, with shift too) is a ``hotkey``; modifiers alone are nothing. A press
-    and release at one place is a click, two of them within ``double_click`` seconds a double
-    click; the right button a right click; a press released more than ``tolerance`` pixels
-    away a drag. Wheel clicks in a row, one way and at one place, are one scroll. The stop
-    chord ends the recording and is not a step; the middle button is not recorded."""
-    steps: list[RecordedStep] = []
-    held: set[str] = set()
-    typing: RecordedStep | None = None  # the type step being written
-    pressed: dict[str, ButtonEvent] = {}
-
-    def add(step: RecordedStep) -> None:
-        nonlocal typing
-        typing = None
-        steps.append(step)
-
-    def hotkey(keys: list[str], t: float) -> bool:
-        """Add a hotkey step; False when it is the stop chord (the end)."""
-        if stop_chord and frozenset(keys) == stop_chord:
-            return False
-        add(RecordedStep("hotkey", t, t, keys=keys))
-        return True
-
-    for ev in sorted(events, key=lambda e: e.t):
-        if isinstance(ev, KeyEvent):
-            key = ev.key
-            if key in MODIFIERS or key == "altgr":
-                if ev.down:
-                    held.add(key)
-                else:
-                    held.discard(key)
-                continue
-            if not ev.down:
-                continue
-            chord = [m for m in MODIFIERS if m in held]
-            char = " " if key == "space" else key if len(key) == 1 else None
-            if held & CHORD_MODIFIERS:
-                base = char.lower() if char and char.isalpha() else ("space" if char == " " else key)
-                if not hotkey([*chord, base], ev.t):
-                    break
-                continue
-            shifted = "shift" in held
-            if char is None and not shifted and key in ("enter", "tab"):
-                char = "\n" if key == "enter" else "\t"
-            if char is not None:
-                if typing is None:
-                    add(RecordedStep("type", ev.t, ev.t))
-                    typing = steps[-1]
-                typing.text += char
-                typing.t_end = ev.t
-                continue
-            if key == "backspace" and not shifted and typing is not None:
-                typing.text = typing.text[:-1]
-                typing.t_end = ev.t
-                if not typing.text:
-                    steps.remove(typing)
-                    typing = None
-                continue
-            if not hotkey([*chord, key], ev.t):
-                break
-        elif isinstance(ev, ButtonEvent):
-            typing = None
-            if ev.down:
-                pressed[ev.button] = ev
-                continue
-            start = pressed.pop(ev.button, None)
-            if start is None:  # released a press made before the recording started
-                continue
-            at, to = (start.x, start.y), (ev.x, ev.y)
-            if ev.button == "right":
-                add(RecordedStep("right_click", start.t, ev.t, [at], start.shot))
-            elif ev.button != "left":
-                continue
-            elif _far(at, to, tolerance):
-                add(RecordedStep("drag", start.t, ev.t, [at, to], start.shot))
-            else:
-                last = steps[-1] if steps else None
-                if (last is not None and last.action == "click" and start.t - last.t <= double_click
-                        and not _far(last.points[0], at, tolerance)):
-                    last.action, last.t_end = "double_click", ev.t
-                else:
-                    add(RecordedStep("click", start.t, ev.t, [at], start.shot))
-        else:
-            typing = None
-            last = steps[-1] if steps else None
-            if (last is not None and last.action == "scroll" and (last.dy > 0) == (ev.dy > 0)
-                    and ev.t - last.t_end <= scroll_pause and not _far(last.points[0], (ev.x, ev.y),
-                                                                       SCROLL_NEAR)
-                    and abs(last.dy + ev.dy) <= 100):
-                last.dy += ev.dy
-                last.t_end = ev.t
-            elif ev.dy:
-                add(RecordedStep("scroll", ev.t, ev.t, [(ev.x, ev.y)], ev.shot, dy=ev.dy))
-    return steps
-
-
-def drop_interrupt_key(steps: list[RecordedStep]) -> list[RecordedStep]:
-    """Without the Ctrl-C that stopped the recording (pressed in the terminal)."""
-    if steps and steps[-1].action == "hotkey" and steps[-1].keys == ["ctrl", "c"]:
-        return steps[:-1]
-    return steps
-
-
-# -- anchors: how a replay finds the place again -----------------------------------------------
-
-@dataclass
-class Anchor:
-    """A target as a macro writes it (``image`` is a PIL image until written) and its kind."""
-
-    target: dict[str, Any]
-    kind: str  # text, image, point
-    note: str = ""  # why a weaker kind was used
-
-
-def _usable(text: str) -> bool:
-    text = text.strip()
-    return len(text) >= 2 and sum(c.isalnum() for c in text) >= 2 and len(text) <= 60
-
-
-def _text_target(lines: list[Any], text: str, x: int, y: int, within: float) -> dict[str, Any] | None:
-    """A text target for the point: ``text`` as a replay finds it in ``lines`` (the match
-    nearest the point, as the runner picks it), if that match lies within ``within`` pixels of
-    the point, with the offset from its centre to the point."""
-    from tracer_cli.vision.ocr import find_text
-
-    matches = find_text(lines, text)
-    if not matches:
-        return None
-    best = min(matches, key=lambda m: (m.box.center[0] - x) ** 2 + (m.box.center[1] - y) ** 2)
-    if best.box.distance(x, y) > within:
-        return None
-    cx, cy = best.box.center
-    target: dict[str, Any] = {"text": literal(text), "point": [int(x), int(y)]}
-    if (x - cx, y - cy) != (0, 0):
-        target["offset"] = [int(x - cx), int(y - cy)]
-    return target
-
-
-def _image_target(image: Image.Image, x: int, y: int, size: int, max_size: int,
-                  confidence: float) -> tuple[dict[str, Any] | None, str]:
-    from tracer_cli.vision.imagefind import cut_anchor
-
-    try:
-        crop, (dx, dy) = cut_anchor(image, x, y, size=size, max_size=max_size, confidence=confidence)
-    except ActionError as exc:
-        return None, exc.message
-    target: dict[str, Any] = {"image": crop, "point": [int(x), int(y)]}
-    if (dx, dy) != (0, 0):
-        target["offset"] = [int(dx), int(dy)]
-    if confidence != 0.9:
-        target["confidence"] = confidence
-    return target, ""
-
-
-def _squeeze(text: str) -> str:
-    return "".join(c for c in text.lower() if c.isalnum())
-
-
-def typed_by_user(text: str, typed: Iterable[str]) -> bool:
-    """Whether ``text`` (read on the screen) is, or holds, something typed during the
-    recording: content, not a label of the program, so no anchor for another replay."""
-    seen = _squeeze(text)
-    if not seen:
-        return False
-    for t in typed:
-        t = _squeeze(t)
-        if len(t) >= 3 and (t in seen or (len(seen) >= 3 and seen in t)):
-            return True
-    return False
-
-
-def _label_rank(box: Any, x: int, y: int) -> tuple[bool, float]:
-    """How likely a text is the label of the field clicked at (x, y): a label starts above the
-    point or level with it, left of it or above it; nearest first, rows counting more than
-    columns (the label of the row, not of the field above)."""
-    placed = box.top <= y and (box.right <= x or box.bottom <= y)
-    dx = max(box.left - x, 0, x - box.right)
-    dy = max(box.top - y, 0, y - box.bottom)
-    return not placed, dx + 3 * dy
-
-
-def anchor_for(image: Image.Image, x: int, y: int, engine: OcrEngine | None,
-               confidence: float = 0.9, typed: Iterable[str] = ()) -> Anchor:
-    """The anchor of a click at (x, y) of ``image`` (a screenshot of the monitor, in its
-    pixels), the first of:
-
-    1. the text under the point, when OCR reads some there;
-    2. a small image cut around the point (up to SMALL_IMAGE px, unique on the screenshot);
-    3. the nearest text within LABEL_DISTANCE px (an empty field's label), with the offset;
-    4. a larger image (up to LARGE_IMAGE px: it may take in things around the window);
-    5. the bare point.
-
-    Text typed during the recording (``typed``) is content, not an anchor. Text targets carry
-    the offset from where a replay finds the text to the point. The point is always kept: it
-    picks the nearest of several matches."""
-    typed = list(typed)
-    point = [int(x), int(y)]
-    notes = []
-    lines: list[Any] = []
-    if engine is not None:
-        from tracer_cli.vision.ocr import Box, read_region, text_at
-
-        ax, ay = OCR_AROUND
-        try:
-            lines = read_region(engine, image, Box(x - ax, y - ay, x + ax, y + ay))
-        except TracerError as exc:
-            notes.append(f"OCR failed: {exc.message}")
-        hit = text_at(lines, x, y)
-        if hit is not None and _usable(hit.text) and not typed_by_user(hit.text, typed):
-            target = _text_target(lines, hit.text.strip(), x, y, 8)
-            if target is not None:
-                return Anchor(target, "text")
-    target, problem = _image_target(image, x, y, 32, SMALL_IMAGE, confidence)
-    if target is not None:
-        return Anchor(target, "image")
-    labels = sorted((line for line in lines if _usable(line.text)
-                     and not typed_by_user(line.text, typed) and line.box.distance(x, y) <= LABEL_DISTANCE),
-                    key=lambda line: _label_rank(line.box, x, y))
-    for label in labels[:3]:
-        target = _text_target(lines, label.text.strip(), x, y, LABEL_DISTANCE)
-        if target is not None:
-            return Anchor(target, "text", "the nearest text, with an offset")
-    target, problem = _image_target(image, x, y, LARGE_IMAGE, LARGE_IMAGE, confidence)
-    if target is not None:
-        return Anchor(target, "image", "a large image")
-    notes.append(problem)
-    return Anchor({"point": point}, "point", "; ".join(n for n in notes if n))
-
-
-def macro_step(step: RecordedStep, anchors: list[Anchor | None], gap: float) -> dict[str, Any] | None:
-    """The macro file's mapping for a recorded step (None: it cannot be written as a step).
-    ``anchors``: one per point (None: the bare point). ``gap``: seconds since the step before;
-    a pause longer than the default timeout becomes the step's timeout."""
-    def target(i: int) -> dict[str, Any]:
-        anchor = anchors[i] if i < len(anchors) else None
-        return anchor.target if anchor is not None else {"point": list(step.points[i])}
-
-    out: dict[str, Any]
-    match step.action:
-        case "click" | "double_click" | "right_click":
-            out = {step.action: target(0)}
-        case "drag":
-            out = {"drag": {"from": target(0), "to": target(1)}}
-        case "scroll":
-            out = {"scroll": {"dy": step.dy, "at": target(0)}}
-        case "type":
-            if not step.text:
-                return None
-            out = {"type": literal(step.text)}
-        case "hotkey":
-            try:
-                out = {"hotkey": [normalize_key(k) for k in step.keys]}
-            except ValueError:
-                return None
-        case _:
-            return None
-    anchored = any(a is not None and a.kind != "point" for a in anchors)
-    if anchored and gap > DEFAULT_TIMEOUT:
-        out["timeout"] = float(min(MAX_TIMEOUT, math.ceil(gap + 2)))
-    return out
-
-
-# -- the recording itself ----------------------------------------------------------------------
 
 @dataclass
 class RecordResult:

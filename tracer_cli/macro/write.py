@@ -34,6 +34,11 @@ def literal(text: str) -> str:
     return text.replace("{", "{{").replace("}", "}}")
 
 
+def anchor_target(target: dict[str, Any]) -> dict[str, Any]:
+    """An anchor's target (vision/anchors.py) as a macro step writes it: its text literal."""
+    return {**target, "text": literal(target["text"])} if "text" in target else dict(target)
+
+
 def _scalar(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"

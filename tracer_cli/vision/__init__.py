@@ -1,1 +1,2 @@
-"""Reading the screen without a model: text (``ocr``) and pictures (``imagefind``)."""
+"""Reading the screen without a model: text (``ocr``), pictures (``imagefind``), and the
+anchors a macro step finds its place by (``anchors``)."""
