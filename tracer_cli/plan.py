@@ -7,6 +7,8 @@ prompt; fractions kept when a profile converts a family's absolute pixels, so no
 Fields a model adds that only describe a step (a drag's ``target``, a ``description``, a
 ``confidence``) are accepted and kept in the step's ``notes``; a field the contract does not know
 is refused with the reason, since tracer cannot tell what it would change.
+
+Why one module of this size: the contract every part speaks; each step type with its validation.
 """
 
 from __future__ import annotations

@@ -4,6 +4,8 @@ Each check is a small function that returns a ``Check``; none raises for a probl
 machine (an unexpected exception becomes a failed check too). A check that cannot run because
 an earlier one failed (no display: no capture) is skipped (``ok`` None), so the one real cause
 stands out. The command exits 1 when a needed check fails.
+
+Why one module of this size: one small function per row of one table, in the table's order.
 """
 
 from __future__ import annotations

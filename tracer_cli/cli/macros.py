@@ -13,16 +13,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from tracer_cli import paths
+from tracer_cli.cli import options as opt  # typer reads the opt.* annotations here
 from tracer_cli.cli.console import err, guard, out, progress_bar
-from tracer_cli.cli.options import (  # typer reads these names from this module
-    Confirm,
-    Display,
-    KillHotkey,
-    Monitor,
-    Ocr,
-    Yes,
-    model_options,
-)
 from tracer_cli.cli.wiring import (
     close_models,
     confirmer,
@@ -70,7 +62,7 @@ def _variables(pairs: list[str]) -> dict[str, str]:
     return values
 
 
-@model_options
+@opt.model_options
 def run_macro(
     macro_file: Annotated[Optional[Path], typer.Argument(  # noqa: UP045
         metavar="MACRO", help="The macro file (YAML).")] = None,
@@ -83,7 +75,8 @@ def run_macro(
         "--out", "-o", help="With --dry-run: also write the annotated screenshot here.")] = None,
     schema: Annotated[bool, typer.Option(
         "--schema", help="Print the JSON schema of macro files and exit.")] = False,
-    yes: Yes = False, confirm: Confirm = None, ocr: Ocr = None, kill_hotkey: KillHotkey = None,
+    yes: opt.Yes = False, confirm: opt.Confirm = None, ocr: opt.Ocr = None,
+    kill_hotkey: opt.KillHotkey = None,
     model_flags: dict[str, Any] | None = None,
 ) -> None:
     """Run a macro: click texts and images found on the live screen, type, wait, check.
@@ -232,7 +225,7 @@ def record_macro(
         "--stop-hotkey", help="Chord that ends the recording, in pynput syntax (default: the "
         "kill hotkey, <ctrl>+<alt>+<shift>+k). Ctrl-C in this terminal also ends it.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite OUT.yaml.")] = False,
-    monitor: Monitor = None, display: Display = None, ocr: Ocr = None,
+    monitor: opt.Monitor = None, display: opt.Display = None, ocr: opt.Ocr = None,
 ) -> None:
     """Record your own mouse and keyboard as a macro, until the stop hotkey or Ctrl-C.
 

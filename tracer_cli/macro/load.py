@@ -8,6 +8,9 @@ unknown variables, include cycles. Every error names the file, the line and the 
 
 ``unroll`` turns a loaded macro into the flat list of steps a run executes, with variables
 filled in (repeat and include expanded), so that a run can show what comes next.
+
+Why one module of this size: it is the file format, every step type next to its checks and the
+loader that traces an error to its line; split, a step's type and its checks would drift apart.
 """
 
 from __future__ import annotations

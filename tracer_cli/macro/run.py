@@ -4,6 +4,9 @@ The runner reuses the agent's parts: the actuator (and with it the kill switch a
 fail-safe), the screens, the risk rules and the listeners (panel, log lines, run record).
 A step that fails stops the run with its file and line, what was on the screen, and a
 screenshot in the run record.
+
+Why one module of this size: each step type's execution (find, act, wait, check, do) sits beside
+the others it shares finding and waiting with.
 """
 
 from __future__ import annotations

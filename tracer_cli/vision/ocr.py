@@ -5,6 +5,9 @@ Boxes are pixels of the image that was read. Engines return lines (``TextBox``) 
 order; a line may carry the boxes of its characters or words (``parts``), which place a
 query that is only part of the line. The heavy modules (numpy, onnxruntime, OpenCV,
 pytesseract) are imported when an engine is first used, never on import of this module.
+
+Why one module of this size: the engine interface, its two engines and the matching rules change
+together (a new engine must satisfy the same matching).
 """
 
 from __future__ import annotations

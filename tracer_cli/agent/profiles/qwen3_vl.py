@@ -24,6 +24,9 @@ How the answer maps onto the plan contract (only the first step is executed, as 
 - middle_click, triple_click, hscroll have no counterpart in the contract and are not declared.
 Coordinates outside 0..1000 are rejected, not clamped: they mean the model used another space
 (absolute pixels, usually), and a clamped point would click the wrong element.
+
+Why one module of this size: the family's prompt, its tool declaration and the reader of its
+answers.
 """
 
 from __future__ import annotations
