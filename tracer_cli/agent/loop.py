@@ -148,12 +148,7 @@ class Agent(RunLoop):
                 record.outcome = Outcome("skipped", f"risky ({record.risk}); it needs the user's "
                                          "confirmation and there is no terminal to ask")
                 return
-            self._emit("on_phase", record.number, "confirm")
-            answer = self.confirm(record.number, step, points, record.risk)
-            if answer == "stop":
-                raise Interrupted("stopped at the confirmation prompt")
-            if answer == "skip":
-                record.outcome = Outcome("skipped", "the user declined this step")
+            if not self.ask_user(record, step, points):
                 return
         self._emit("on_action", record.number, step, points)
         self._emit("on_phase", record.number, "act")

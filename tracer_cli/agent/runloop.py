@@ -118,6 +118,19 @@ class RunLoop:
             if handler is not None:
                 handler(*args)
 
+    def ask_user(self, record: StepRecord, step: Any, points: list[tuple[int, int]]) -> bool:
+        """Ask before a step (the confirmation callback): False when the user declines it (the
+        outcome says so); "stop" ends the run."""
+        assert self.confirm is not None, "ask_user() needs a confirmation callback"
+        self._emit("on_phase", record.number, "confirm")
+        answer = self.confirm(record.number, step, points, record.risk)
+        if answer == "stop":
+            raise Interrupted("stopped at the confirmation prompt")
+        if answer == "skip":
+            record.outcome = Outcome("skipped", "the user declined this step")
+            return False
+        return True
+
     def begin_step(self, number: int) -> StepRecord | RunResult | None:
         raise NotImplementedError
 

@@ -14,15 +14,8 @@ from rich.table import Table
 
 from tracer_cli import paths
 from tracer_cli.cli import options as opt  # typer reads the opt.* annotations here
+from tracer_cli.cli import wiring
 from tracer_cli.cli.console import err, guard, out, progress_bar
-from tracer_cli.cli.wiring import (
-    close_models,
-    confirmer,
-    live_input,
-    make_models,
-    make_view,
-    settings_from,
-)
 from tracer_cli.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -99,7 +92,7 @@ def run_macro(
 
         macro = load(macro_file)
         steps = unroll(macro, _variables(var or []))
-        settings = settings_from({**(model_flags or {}), "confirm": "never" if yes else confirm,
+        settings = wiring.settings_from({**(model_flags or {}), "confirm": "never" if yes else confirm,
                                   "ocr": ocr, "kill_hotkey": kill_hotkey})
         if dry_run:
             _dry_run(macro.name, steps, settings, out_png)
@@ -114,15 +107,15 @@ def run_macro(
 def _run(title: str, steps: list[Instance], settings: Settings) -> tuple[RunResult, Path]:
     from tracer_cli.macro.run import Finder, MacroLog, MacroRunner
 
-    with live_input(settings) as session:
+    with wiring.live_input(settings) as session:
         screens = Screens(session.actuator.size())
         try:
             screens(settings.monitor)  # a monitor that does not exist fails before anything runs
-            view = make_view()
+            view = wiring.make_view()
             log = MacroLog(paths.runs_dir(), "run", title)
             subtask = _SubTask(settings, session, screens, view)
             runner = MacroRunner(steps, screens, session.actuator, Finder(settings.ocr), settings,
-                                 [log, view], confirmer(settings, view), session.stop, subtask)
+                                 [log, view], wiring.confirmer(settings, view), session.stop, subtask)
             session.announce()
             try:
                 return runner.run(title), log.dir
@@ -147,12 +140,12 @@ class _SubTask:
         from tracer_cli.cli.panel import LivePanel
 
         if self.planner is None:
-            self.planner, self.grounder = make_models(self.settings)
+            self.planner, self.grounder = wiring.make_models(self.settings)
         settings = self.settings.model_copy(update={"max_steps": max_steps})
-        view = make_view()
+        view = wiring.make_view()
         log = RunLog(paths.runs_dir(), "do", task)
         agent = Agent(self.screens(settings.monitor), self.planner, self.session.actuator, settings,
-                      [log, view], confirmer(settings, view), self.session.stop, self.grounder)
+                      [log, view], wiring.confirmer(settings, view), self.session.stop, self.grounder)
         paused = isinstance(self.view, LivePanel)
         if paused:
             self.view.live.stop()
@@ -164,7 +157,7 @@ class _SubTask:
 
     def close(self) -> None:
         if self.planner is not None:
-            close_models(self.planner, self.grounder)
+            wiring.close_models(self.planner, self.grounder)
 
 
 def _dry_run(title: str, steps: list[Instance], settings: Settings, out_png: Path | None) -> None:
@@ -238,7 +231,7 @@ def record_macro(
     from tracer_cli.macro.record import record
 
     with guard():
-        settings = settings_from({"monitor": monitor, "display": display, "ocr": ocr})
+        settings = wiring.settings_from({"monitor": monitor, "display": display, "ocr": ocr})
         check_display()
         with progress_bar("finding anchors") as progress:
             result = record(out_file, settings, stop_hotkey, settings.monitor, force=force,

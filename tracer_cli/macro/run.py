@@ -395,12 +395,7 @@ class MacroRunner(RunLoop):
             why = f"it is risky ({record.risk})" if record.risk else "--confirm always is set"
             raise StepFailed(f"needs confirmation: {why}, and there is no terminal to ask",
                              "run it at a terminal, or pass --yes if the macro is trusted")
-        self._emit("on_phase", record.number, "confirm")
-        answer = self.confirm(record.number, instance, points, record.risk)
-        if answer == "stop":
-            raise Interrupted("stopped at the confirmation prompt")
-        if answer == "skip":
-            record.outcome = Outcome("skipped", "the user declined this step")
+        self.ask_user(record, instance, points)
 
     def _present(self, image: Image.Image, instance: Instance, cond: Condition) -> bool:
         return bool(self.finder.matches(image, cond, instance.base, instance.step.region))
