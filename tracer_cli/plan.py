@@ -197,6 +197,13 @@ class Hotkey(_Step):
         return "hotkey " + "+".join(self.keys)
 
 
+def wheel_clicks(dy: int) -> int:
+    """A scroll's wheel clicks (plan steps and macro steps alike): never zero."""
+    if dy == 0:
+        raise ValueError("dy must not be 0 (negative scrolls down, positive up)")
+    return dy
+
+
 class Scroll(_Step):
     """Turn the wheel at (x, y), or where the pointer is when the step has no point."""
 
@@ -211,12 +218,7 @@ class Scroll(_Step):
             raise ValueError("give both x and y, or neither (then the wheel turns at the pointer)")
         return self
 
-    @field_validator("dy")
-    @classmethod
-    def _nonzero(cls, dy: int) -> int:
-        if dy == 0:
-            raise ValueError("dy must not be 0 (negative scrolls down, positive up)")
-        return dy
+    _nonzero = field_validator("dy")(lambda cls, dy: wheel_clicks(dy))
 
     def points(self) -> list[tuple[float, float]]:
         return [] if self.x is None or self.y is None else [(self.x, self.y)]

@@ -33,7 +33,7 @@ from pydantic import (
 )
 
 from tracer_cli.errors import ConfigError
-from tracer_cli.plan import normalize_key
+from tracer_cli.plan import normalize_key, wheel_clicks
 
 SCHEMA_FILE = Path(__file__).with_name("macro.schema.json")
 DEFAULT_TIMEOUT = 5.0  # seconds a step looks for its text or image before it fails
@@ -182,12 +182,7 @@ class ScrollSpec(_Model):
 
     _short = field_validator("at", mode="before")(lambda cls, v: _target(v))
 
-    @field_validator("dy")
-    @classmethod
-    def _nonzero(cls, dy: int) -> int:
-        if dy == 0:
-            raise ValueError("dy must not be 0 (negative scrolls down, positive up)")
-        return dy
+    _nonzero = field_validator("dy")(lambda cls, dy: wheel_clicks(dy))
 
 
 class ScrollStep(_Step):
