@@ -102,7 +102,7 @@ def normalize_key(name: str) -> str:
     return key
 
 
-class _Step(BaseModel):
+class BaseStep(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     notes: dict[str, str] = Field(default_factory=dict)  # descriptive fields the model added
@@ -124,7 +124,7 @@ class _Step(BaseModel):
         return str(getattr(self, "action", "step"))
 
 
-class _PointStep(_Step):
+class PointStep(BaseStep):
     """A click of some kind. Without x and y, a grounder finds the target on the screen."""
 
     x: Coord | None = None
@@ -132,7 +132,7 @@ class _PointStep(_Step):
     target: str = Field(max_length=300)
 
     @model_validator(mode="after")
-    def _point_or_target(self) -> _PointStep:
+    def _point_or_target(self) -> PointStep:
         if (self.x is None) != (self.y is None):
             raise ValueError("give both x and y, or neither (then the target is located)")
         if self.x is None and not self.target.strip():
@@ -146,7 +146,7 @@ class _PointStep(_Step):
     def points(self) -> list[tuple[float, float]]:
         return [] if self.x is None or self.y is None else [(self.x, self.y)]
 
-    def at(self, x: float, y: float) -> _PointStep:
+    def at(self, x: float, y: float) -> PointStep:
         """The same step at another point (where a grounder found its target)."""
         return self.model_copy(update={"x": x, "y": y})
 
@@ -155,19 +155,19 @@ class _PointStep(_Step):
         return f"{self.action}{where} {self.target!r}"  # type: ignore[attr-defined]
 
 
-class Click(_PointStep):
+class Click(PointStep):
     action: Literal["click"]
 
 
-class DoubleClick(_PointStep):
+class DoubleClick(PointStep):
     action: Literal["double_click"]
 
 
-class RightClick(_PointStep):
+class RightClick(PointStep):
     action: Literal["right_click"]
 
 
-class Type(_Step):
+class Type(BaseStep):
     action: Literal["type"]
     text: str = Field(min_length=1, max_length=4000)
 
@@ -184,7 +184,7 @@ class Type(_Step):
         return f"type {shown!r}"
 
 
-class Hotkey(_Step):
+class Hotkey(BaseStep):
     action: Literal["hotkey"]
     keys: list[str] = Field(min_length=1, max_length=4)
 
@@ -204,7 +204,7 @@ def wheel_clicks(dy: int) -> int:
     return dy
 
 
-class Scroll(_Step):
+class Scroll(BaseStep):
     """Turn the wheel at (x, y), or where the pointer is when the step has no point."""
 
     action: Literal["scroll"]
@@ -228,7 +228,7 @@ class Scroll(_Step):
         return f"scroll {where} dy={self.dy}"
 
 
-class Drag(_Step):
+class Drag(BaseStep):
     action: Literal["drag"]
     x: Coord
     y: Coord
@@ -242,7 +242,7 @@ class Drag(_Step):
         return f"drag ({fmt(self.x)},{fmt(self.y)})->({fmt(self.x2)},{fmt(self.y2)})"
 
 
-class Wait(_Step):
+class Wait(BaseStep):
     action: Literal["wait"]
     seconds: float = Field(ge=0, le=60)
 
@@ -250,7 +250,7 @@ class Wait(_Step):
         return f"wait {self.seconds:g}s"
 
 
-class Done(_Step):
+class Done(BaseStep):
     action: Literal["done"]
     answer: str = Field(default="", max_length=4000)
 
@@ -262,7 +262,7 @@ class Done(_Step):
         return f"done {self.answer!r}" if self.answer else "done"
 
 
-class Fail(_Step):
+class Fail(BaseStep):
     action: Literal["fail"]
     reason: str = Field(min_length=1, max_length=4000)
 
@@ -297,14 +297,14 @@ class Plan(BaseModel):
 
     @field_validator("trajectory")
     @classmethod
-    def _terminal_last(cls, steps: list[_Step]) -> list[_Step]:
+    def _terminal_last(cls, steps: list[BaseStep]) -> list[BaseStep]:
         for i, step in enumerate(steps[:-1]):
             if step.is_terminal:
                 raise ValueError(f"step {i} is {step.action!r} but more steps follow it")  # type: ignore[attr-defined]
         return steps
 
     @property
-    def first(self) -> _Step:
+    def first(self) -> BaseStep:
         return self.trajectory[0]
 
     def to_dict(self) -> dict[str, Any]:
@@ -317,7 +317,7 @@ class Plan(BaseModel):
         return json.dumps(self.to_dict(), ensure_ascii=False)
 
 
-def step_dict(step: _Step) -> dict[str, Any]:
+def step_dict(step: BaseStep) -> dict[str, Any]:
     data = step.model_dump(mode="json", exclude_defaults=True)
     return {"action": data.pop("action"), **data}
 
@@ -401,7 +401,7 @@ def parse_plan(text: str, horizon: int) -> Plan:
     return plan
 
 
-def parse_step(data: dict[str, Any]) -> _Step:
+def parse_step(data: dict[str, Any]) -> BaseStep:
     try:
         return STEP_ADAPTER.validate_python(data)
     except ValidationError as exc:

@@ -26,7 +26,7 @@ from tracer_cli.agent.speculate import Previous, Verdict, check
 from tracer_cli.desktop.actuator import Actuator, execute, target_points
 from tracer_cli.desktop.screen import Screen, downscale, wait_settled
 from tracer_cli.errors import Interrupted, PlanError, TracerError
-from tracer_cli.plan import Done, Fail, Wait, _PointStep, _Step
+from tracer_cli.plan import BaseStep, Done, Fail, PointStep, Wait
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -49,7 +49,7 @@ class Agent(RunLoop):
         # Adaptive re-planning: the rest of the last forecast, the screenshot it was made on,
         # the points acted on since (and the two before), the step run last and the forecast
         # steps run in a row.
-        self._pending: list[_Step] = []
+        self._pending: list[BaseStep] = []
         self._planned_on: Image.Image | None = None
         self._acted: list[tuple[int, int]] = []
         self._previous: Previous | None = None
@@ -105,11 +105,11 @@ class Agent(RunLoop):
         self._emit("on_plan", record.number, forecast)
         return forecast
 
-    def ground(self, record: StepRecord, step: _Step) -> _Step | None:
+    def ground(self, record: StepRecord, step: BaseStep) -> BaseStep | None:
         """Place a click on its target: always when the step has no point, and with a dedicated
         grounder also when it has one (the planner's point is then the fallback).
         Returns None when the step cannot be placed (the outcome says why)."""
-        if not isinstance(step, _PointStep):
+        if not isinstance(step, PointStep):
             return step
         wanted = step.needs_grounding or (self.grounder is not None and self.grounder.always)
         if not wanted:
@@ -132,7 +132,7 @@ class Agent(RunLoop):
                             "answer": found.answer}
         return step.at(*found.point)
 
-    def act(self, record: StepRecord, step: _Step) -> None:
+    def act(self, record: StepRecord, step: BaseStep) -> None:
         assert self.actuator is not None, "act() needs an actuator"
         geometry = self.screen.geometry
         try:
@@ -167,11 +167,11 @@ class Agent(RunLoop):
                                   self.settings.settle_timeout)
         record.timings["settle"] = time.monotonic() - started
         record.outcome.settled = settled
-        if isinstance(step, _PointStep):
+        if isinstance(step, PointStep):
             self._typing_into = step.target
         self._check_effect(record, step)
 
-    def _check_effect(self, record: StepRecord, step: _Step) -> None:
+    def _check_effect(self, record: StepRecord, step: BaseStep) -> None:
         """Compare the screen before and after; count the same action without effect."""
         if record.image is None or isinstance(step, Wait):
             return
@@ -235,7 +235,7 @@ class Agent(RunLoop):
             self._emit("on_end", result)
         return record
 
-    def _remember(self, record: StepRecord, step: _Step, reply: str) -> None:
+    def _remember(self, record: StepRecord, step: BaseStep, reply: str) -> None:
         """Add the step to the history the model is told; a step that opened a forecast keeps
         the model's reply and the screenshot it was made on (for profiles that send them)."""
         keep = max(0, self.settings.history_images)
@@ -246,7 +246,7 @@ class Agent(RunLoop):
         for index in with_images[:-keep or None]:  # older screenshots are never sent again
             self.history[index] = replace(self.history[index], image=None)
 
-    def _speculate(self, record: StepRecord) -> _Step | None:
+    def _speculate(self, record: StepRecord) -> BaseStep | None:
         """The next forecast step, when the checks let it run without a model call (adaptive
         re-planning). A failed check leaves the reason for the model's next prompt."""
         pending, self._pending = self._pending, []

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from tracer_cli.plan import Hotkey, Type, _PointStep, _Step
+from tracer_cli.plan import BaseStep, Hotkey, PointStep, Type
 
 
 def _words(*phrases: str) -> re.Pattern[str]:
@@ -52,10 +52,10 @@ RISKY_CHORDS = {
 }
 
 
-def assess(step: _Step, typing_into: str = "") -> str | None:
+def assess(step: BaseStep, typing_into: str = "") -> str | None:
     """Why ``step`` needs the user's confirmation, or None. ``typing_into`` describes the
     element a type step goes into (the target of the click before it)."""
-    if isinstance(step, _PointStep):
+    if isinstance(step, PointStep):
         match = CONSEQUENTIAL.search(step.target)
         if match:
             return f"clicks {step.target!r}, which may {match.group(0).lower()} something"

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tracer_cli.agent.outcome import Outcome
 from tracer_cli.desktop.killswitch import stop_reason
@@ -26,12 +26,22 @@ if TYPE_CHECKING:
     from tracer_cli.config import Settings
     from tracer_cli.desktop.actuator import Actuator
     from tracer_cli.desktop.screen import Geometry
-    from tracer_cli.plan import _Step
+    from tracer_cli.plan import BaseStep
 
 # A confirmation callback answers "yes", "skip" or "stop" for a step about to run, given its
 # number, the step, its screen points and why it is risky (None when it is asked for anyway).
 # (The step is a plan step for the agent, a macro step for the macro runner.)
 Confirm = Callable[[int, Any, list[tuple[int, int]], "str | None"], str]
+
+
+class Action(Protocol):
+    """What a step record holds: a plan step for the agent, a macro step for the macro runner
+    (macro/load.py's Instance): not one type, one protocol."""
+
+    @property
+    def is_terminal(self) -> bool: ...
+
+    def describe(self) -> str: ...
 
 
 @dataclass
@@ -42,7 +52,7 @@ class StepRecord:
     image: Image.Image | None = None  # the screenshot the model saw
     forecast: Forecast | None = None
     attempts: list[Attempt] = field(default_factory=list)
-    action: _Step | None = None
+    action: Action | None = None  # a plan step (the agent) or a macro step (the macro runner)
     points: list[tuple[int, int]] = field(default_factory=list)
     outcome: Outcome = field(default_factory=Outcome)
     timings: dict[str, float] = field(default_factory=dict)
@@ -85,10 +95,10 @@ class Listener:
     def on_plan(self, number: int, forecast: Forecast) -> None:
         """A validated forecast arrived."""
 
-    def on_speculate(self, number: int, step: _Step, verdict: Verdict) -> None:
+    def on_speculate(self, number: int, step: BaseStep, verdict: Verdict) -> None:
         """Step ``number`` runs from the last forecast, without a model call."""
 
-    def on_action(self, number: int, step: _Step, points: list[tuple[int, int]]) -> None:
+    def on_action(self, number: int, step: BaseStep, points: list[tuple[int, int]]) -> None:
         """Step ``number`` is about to be executed at these input points."""
 
     def on_step(self, record: StepRecord) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from tracer_cli.plan import COORD_MAX, Hotkey, Type, _PointStep, _Step
+from tracer_cli.plan import COORD_MAX, BaseStep, Hotkey, PointStep, Type
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -45,7 +45,7 @@ class Verdict:
 
     status: Literal["ok", "failed", "unchecked"]
     reason: str
-    step: _Step | None = None  # the step to run (its point moved along with its target)
+    step: BaseStep | None = None  # the step to run (its point moved along with its target)
 
     @property
     def ok(self) -> bool:
@@ -56,7 +56,7 @@ class Verdict:
 class Previous:
     """The step run just before, as the checks need it."""
 
-    step: _Step
+    step: BaseStep
     outcome: Outcome
     effect: Effect | None
 
@@ -183,7 +183,7 @@ def find_anchor(planned: Image.Image, current: Image.Image,
     return ("found" if best >= MATCH else "lost"), float(best), shift
 
 
-def check(step: _Step, planned: Image.Image | None, current: Image.Image | None,
+def check(step: BaseStep, planned: Image.Image | None, current: Image.Image | None,
           previous: Previous | None, acted: list[tuple[int, int]], run_so_far: int,
           limit: int) -> Verdict:
     """May ``step``, the next one of the forecast made on ``planned``, run now on ``current``
@@ -198,7 +198,7 @@ def check(step: _Step, planned: Image.Image | None, current: Image.Image | None,
     outcome = previous.outcome
     keys = isinstance(step, Type | Hotkey)
     if outcome.ok and outcome.settled and outcome.visible is False and keys \
-            and isinstance(previous.step, _PointStep) and previous.step.points() \
+            and isinstance(previous.step, PointStep) and previous.step.points() \
             and planned is not None \
             and find_anchor(planned, planned, previous.step.points()[0])[0] == "found":
         pass  # a click into a field that had the focus already shows next to nothing
@@ -215,7 +215,7 @@ def check(step: _Step, planned: Image.Image | None, current: Image.Image | None,
         return Verdict("failed", f"the screen changed away from where tracer acted "
                        f"({elsewhere:.1%} of it): something appeared that the forecast did not show")
     if keys:
-        if isinstance(previous.step, _PointStep | Type | Hotkey):
+        if isinstance(previous.step, PointStep | Type | Hotkey):
             return Verdict("ok", f"keys follow {previous.step.describe()}, the screen changed "
                            "only there", step)
         return Verdict("unchecked", f"{step.describe()} does not follow a click or keys")
@@ -234,7 +234,7 @@ def check(step: _Step, planned: Image.Image | None, current: Image.Image | None,
             return Verdict("failed", f"the target of {step.describe()} is no longer where it "
                            f"was forecast (best match {score:.2f})")
         shifts.append(shift)
-    if isinstance(step, _PointStep) and shifts[0] != (0, 0):
+    if isinstance(step, PointStep) and shifts[0] != (0, 0):
         x, y = points[0]
         moved = step.at(min(COORD_MAX, max(0, x + shifts[0][0])),
                         min(COORD_MAX, max(0, y + shifts[0][1])))

@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from tracer_cli.agent.runloop import RunResult
     from tracer_cli.config import Settings
     from tracer_cli.desktop.screen import Geometry
-    from tracer_cli.plan import Plan, _Step
+    from tracer_cli.plan import BaseStep, Plan
 
 app = typer.Typer(
     name="tracer",
@@ -78,7 +78,7 @@ def main_options(
         os.environ["TRACER_DEBUG"] = "1"  # for the parts that read it (llama.cpp's logging)
 
 
-def _describe_target(step: _Step) -> str:
+def _describe_target(step: BaseStep) -> str:
     for attr in ("target", "text", "reason", "answer"):
         value = getattr(step, attr, None)
         if value:

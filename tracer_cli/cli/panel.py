@@ -18,7 +18,7 @@ from rich.text import Text
 
 from tracer_cli.agent.runloop import Listener, RunResult, StepRecord
 from tracer_cli.agent.speculate import Verdict
-from tracer_cli.plan import _Step
+from tracer_cli.plan import BaseStep
 
 if TYPE_CHECKING:
     from tracer_cli.agent.planner import Forecast
@@ -47,8 +47,8 @@ class _State(Listener):
         self.phase = ""
         self.thought = ""
         self.done: list[StepRecord] = []
-        self.current: _Step | None = None
-        self.future: list[_Step] = []
+        self.current: BaseStep | None = None
+        self.future: list[BaseStep] = []
         self.last_timings: dict[str, float] = {}
         self.totals: dict[str, float] = dict.fromkeys(PHASES, 0.0)
         self.started = time.monotonic()
@@ -75,7 +75,7 @@ class _State(Listener):
         self.model_calls += len(forecast.attempts)
         self.revised = forecast.revision.reason if forecast.revision else ""
 
-    def on_speculate(self, number: int, step: _Step, verdict: Verdict) -> None:
+    def on_speculate(self, number: int, step: BaseStep, verdict: Verdict) -> None:
         self.number = number
         self.current = step
         self.future = self.future[1:]
@@ -196,7 +196,7 @@ class LogLines(_State):
         self._say(f"step {number}/{self.max_steps}: forecast in {_ms(forecast.seconds)}{tries}"
                   f"{revised}: {plan.first.describe()}{nxt}")
 
-    def on_speculate(self, number: int, step: _Step, verdict: Verdict) -> None:
+    def on_speculate(self, number: int, step: BaseStep, verdict: Verdict) -> None:
         super().on_speculate(number, step, verdict)
         self._say(f"step {number}/{self.max_steps}: from the forecast, no model call "
                   f"({verdict.reason}): {step.describe()}")

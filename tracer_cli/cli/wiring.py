@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from tracer_cli.config import Settings
     from tracer_cli.desktop.actuator import PyAutoGUIActuator
     from tracer_cli.desktop.killswitch import KillSwitch, StopRequest
-    from tracer_cli.plan import _Step
+    from tracer_cli.plan import BaseStep
 
 
 def settings_from(flags: dict[str, Any]) -> Settings:
@@ -129,7 +129,7 @@ def confirmer(settings: Settings, view: Any):  # type: ignore[no-untyped-def]
                               "pass --yes (or --confirm risky) to run without a terminal")
         return None
 
-    def confirm(number: int, step: _Step, points: list[tuple[int, int]], risk: str | None) -> str:
+    def confirm(number: int, step: BaseStep, points: list[tuple[int, int]], risk: str | None) -> str:
         where = " at " + ", ".join(f"({x},{y})" for x, y in points) if points else ""
         why = f"RISKY: {risk}\n" if risk else ""
         while True:

@@ -16,7 +16,7 @@ from typing import Protocol
 from tracer_cli.desktop.killswitch import key_names, stop_reason
 from tracer_cli.desktop.screen import Geometry
 from tracer_cli.errors import ActionError, DisplayError, Interrupted
-from tracer_cli.plan import Click, DoubleClick, Drag, Hotkey, RightClick, Scroll, Type, Wait, _Step
+from tracer_cli.plan import BaseStep, Click, DoubleClick, Drag, Hotkey, RightClick, Scroll, Type, Wait
 
 MODIFIERS = ("ctrl", "shift", "alt", "win", "command", "option")
 
@@ -51,7 +51,7 @@ class Executed:
     points: list[tuple[int, int]] = field(default_factory=list)
 
 
-def target_points(step: _Step, geometry: Geometry, actuator: Actuator) -> list[tuple[int, int]]:
+def target_points(step: BaseStep, geometry: Geometry, actuator: Actuator) -> list[tuple[int, int]]:
     """Where the step's points land, in the actuator's coordinates. Refuses any point outside
     the monitor the user chose."""
     if isinstance(step, Scroll) and not step.points():
@@ -76,7 +76,7 @@ def _pointer_on(geometry: Geometry, actuator: Actuator) -> tuple[int, int]:
     return x, y
 
 
-def execute(step: _Step, geometry: Geometry, actuator: Actuator,
+def execute(step: BaseStep, geometry: Geometry, actuator: Actuator,
             points: list[tuple[int, int]] | None = None) -> Executed:
     """Run one step. ``points``: its target_points when the caller has them already."""
     if points is None:

@@ -105,7 +105,7 @@ def _target(value: Any) -> Any:
     return value
 
 
-class _Step(_Model):
+class MacroStep(_Model):
     monitor: int | None = Field(None, ge=1, description="monitor to look in and act on "
                                 "(mss numbering; default: the run's --monitor)")
     region: tuple[Pixel, Pixel, Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)]] | None = \
@@ -121,7 +121,7 @@ class _Step(_Model):
         return []
 
 
-class ClickStep(_Step):
+class ClickStep(MacroStep):
     click: Target
 
     _short = field_validator("click", mode="before")(lambda cls, v: _target(v))
@@ -130,7 +130,7 @@ class ClickStep(_Step):
         return [self.click]
 
 
-class DoubleClickStep(_Step):
+class DoubleClickStep(MacroStep):
     double_click: Target
 
     _short = field_validator("double_click", mode="before")(lambda cls, v: _target(v))
@@ -139,7 +139,7 @@ class DoubleClickStep(_Step):
         return [self.double_click]
 
 
-class RightClickStep(_Step):
+class RightClickStep(MacroStep):
     right_click: Target
 
     _short = field_validator("right_click", mode="before")(lambda cls, v: _target(v))
@@ -148,7 +148,7 @@ class RightClickStep(_Step):
         return [self.right_click]
 
 
-class TypeStep(_Step):
+class TypeStep(MacroStep):
     type: str = Field(min_length=1, max_length=20_000, description="text to type; {name} "
                       "inserts a variable or secret, {{ and }} are literal braces")
 
@@ -158,7 +158,7 @@ class TypeStep(_Step):
         return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
 
 
-class HotkeyStep(_Step):
+class HotkeyStep(MacroStep):
     hotkey: list[str] = Field(min_length=1, max_length=5, description="keys pressed together: "
                               "'ctrl+s' or [ctrl, s]")
 
@@ -185,7 +185,7 @@ class ScrollSpec(_Model):
     _nonzero = field_validator("dy")(lambda cls, dy: wheel_clicks(dy))
 
 
-class ScrollStep(_Step):
+class ScrollStep(MacroStep):
     scroll: ScrollSpec
 
     @field_validator("scroll", mode="before")
@@ -206,14 +206,14 @@ class DragSpec(_Model):
     _short = field_validator("start", "end", mode="before")(lambda cls, v: _target(v))
 
 
-class DragStep(_Step):
+class DragStep(MacroStep):
     drag: DragSpec
 
     def targets(self) -> list[Target]:
         return [self.drag.start, self.drag.end]
 
 
-class WaitStep(_Step):
+class WaitStep(MacroStep):
     wait: float = Field(ge=0, le=3600, description="seconds to wait")
 
 
@@ -245,13 +245,13 @@ def _condition(value: Any) -> Any:
     return {"text": value} if isinstance(value, str) else value
 
 
-class WaitForStep(_Step):
+class WaitForStep(MacroStep):
     wait_for: Condition
 
     _short = field_validator("wait_for", mode="before")(lambda cls, v: _condition(v))
 
 
-class AssertStep(_Step):
+class AssertStep(MacroStep):
     assert_: Condition = Field(alias="assert")
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -263,7 +263,7 @@ class DoSpec(_Model):
     max_steps: int = Field(10, ge=1, le=200, description="actions before the sub-task gives up")
 
 
-class DoStep(_Step):
+class DoStep(MacroStep):
     do: DoSpec
 
     @field_validator("do", mode="before")
@@ -285,7 +285,7 @@ class RepeatSpec(_Model):
     steps: list[Any] = Field(min_length=1)
 
 
-class RepeatStep(_Step):
+class RepeatStep(MacroStep):
     repeat: RepeatSpec
 
 
@@ -294,7 +294,7 @@ class IncludeSpec(_Model):
     vars: dict[Annotated[str, Field(pattern=NAME)], Scalar] = Field(default_factory=dict)
 
 
-class IncludeStep(_Step):
+class IncludeStep(MacroStep):
     include: IncludeSpec
 
     @field_validator("include", mode="before")
@@ -303,7 +303,7 @@ class IncludeStep(_Step):
         return {"file": value} if isinstance(value, str) else value
 
 
-STEP_TYPES: dict[str, type[_Step]] = {
+STEP_TYPES: dict[str, type[MacroStep]] = {
     "click": ClickStep, "double_click": DoubleClickStep, "right_click": RightClickStep,
     "type": TypeStep, "hotkey": HotkeyStep, "scroll": ScrollStep, "drag": DragStep,
     "wait": WaitStep, "wait_for": WaitForStep, "assert": AssertStep, "do": DoStep,
@@ -343,7 +343,7 @@ class Where:
 class Node:
     """One step as written, with where it came from and, for repeat/include, its body."""
 
-    step: _Step
+    step: MacroStep
     where: Where
     body: list[Node] = field(default_factory=list)
     macro: Macro | None = None  # an include's macro
@@ -441,7 +441,7 @@ def _fix_for(model: type[_Model], error: Any) -> str:
     return "see `tracer run --help` and the README's macro reference"
 
 
-def _step(item: Any, node: Any, path: Path, index: int) -> _Step:
+def _step(item: Any, node: Any, path: Path, index: int) -> MacroStep:
     where = Where(path, node.start_mark.line + 1)
     if not isinstance(item, dict):
         raise _fail(where, f"step {index} is {type(item).__name__ if item is not None else 'empty'}, "
@@ -476,7 +476,7 @@ def _nodes(items: list[Any], nodes: Any, path: Path, stack: tuple[Path, ...]) ->
     return out
 
 
-def _conditions(step: _Step) -> list[Target]:
+def _conditions(step: MacroStep) -> list[Target]:
     if isinstance(step, WaitForStep):
         return [step.wait_for.as_target()]
     if isinstance(step, AssertStep):
@@ -551,7 +551,7 @@ def _check_names(macro: Macro) -> None:
     visit(macro.steps, known)
 
 
-def _texts(step: _Step) -> list[tuple[str, str, bool]]:
+def _texts(step: MacroStep) -> list[tuple[str, str, bool]]:
     """(field, text, typed) for every field of a step where {variables} are filled in."""
     out = [(f"{step.action}.text", t.text, False) for t in step.targets() + _conditions(step)
            if t.text is not None]
@@ -575,7 +575,7 @@ class Instance:
     ``secret_text``: what a type step really types (secrets included); ``step`` shows secrets as
     ``{name}`` and is what is displayed and logged."""
 
-    step: _Step
+    step: MacroStep
     where: Where
     base: Path  # the folder images are relative to
     secret_text: str | None = None
@@ -602,7 +602,7 @@ def substitute(text: str, values: dict[str, str], keep: frozenset[str] = frozens
     return VARIABLE.sub(one, text)
 
 
-def _fill(step: _Step, values: dict[str, str], secrets: frozenset[str]) -> _Step:
+def _fill(step: MacroStep, values: dict[str, str], secrets: frozenset[str]) -> MacroStep:
     data = step.model_dump(by_alias=True, exclude_none=True)
 
     def walk(value: Any, key: str = "") -> Any:
@@ -683,7 +683,7 @@ def typed_text(instance: Instance) -> str:
     return instance.secret_text if instance.secret_text is not None else instance.step.type
 
 
-def describe(step: _Step) -> str:
+def describe(step: MacroStep) -> str:
     match step:
         case ClickStep() | DoubleClickStep() | RightClickStep():
             return f"{step.action} {step.targets()[0].describe()}"
