@@ -198,7 +198,10 @@ class _ImageCachingMtmd:
     counted, nothing is decoded); an image seen before at another position is decoded from its
     kept vision-encoder output (the encoder, most of a step's time on a CPU, does not run)."""
 
-    KEEP = 8  # encoder outputs kept: a history window of screenshots, and the current one
+    # Encoder outputs kept: UI-TARS's window of 4 earlier screenshots and the current one. Each
+    # costs image tokens x the model's input width x 4 bytes (about 36 MB for a 2B Qwen3-VL at
+    # 1,100 tokens, 70 MB for an 8B): the price of not running the encoder again (~60 s on a CPU).
+    KEEP = 5
 
     def __init__(self, module: Any, llm: Any) -> None:
         self._module = module
