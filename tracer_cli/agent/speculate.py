@@ -197,12 +197,12 @@ def check(step: BaseStep, planned: Image.Image | None, current: Image.Image | No
         return Verdict("unchecked", "no step ran before this one")
     outcome = previous.outcome
     keys = isinstance(step, Type | Hotkey)
-    if outcome.ok and outcome.settled and outcome.visible is False and keys \
-            and isinstance(previous.step, PointStep) and previous.step.points() \
-            and planned is not None \
-            and find_anchor(planned, planned, previous.step.points()[0])[0] == "found":
-        pass  # a click into a field that had the focus already shows next to nothing
-    elif not outcome.as_forecast:
+    # A click into a field that had the focus already shows next to nothing: keys may follow it.
+    focused_field = (keys and outcome.ok and outcome.visible is False
+                     and isinstance(previous.step, PointStep) and bool(previous.step.points())
+                     and planned is not None
+                     and find_anchor(planned, planned, previous.step.points()[0])[0] == "found")
+    if not outcome.as_forecast and not focused_field:
         return Verdict("failed", f"the last step ({previous.step.describe()}) did not go as "
                        f"forecast: {outcome.text() or 'not run'}")
     if planned is None or current is None:
