@@ -19,7 +19,6 @@ from tracer_cli.agent.grounding import Grounder
 from tracer_cli.agent.outcome import Outcome
 from tracer_cli.agent.planner import Forecast, ForecastFailed, Planner
 from tracer_cli.agent.profiles import HistoryEntry, PlanRequest, Revision
-from tracer_cli.agent.reasoning import split
 from tracer_cli.agent.risk import assess
 from tracer_cli.agent.runloop import Confirm, Listener, RunLoop, RunResult, StepRecord
 from tracer_cli.agent.speculate import Previous, Verdict, check
@@ -32,6 +31,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from tracer_cli.config import Settings
+
 
 class Agent(RunLoop):
     def __init__(self, screen: Screen, planner: Planner, actuator: Actuator | None,
@@ -278,7 +278,7 @@ class Agent(RunLoop):
             request = self.observe(record, task)
             request.revision, self._revision = self._revision, None
             forecast = self.think(record, request)
-            plan, reply = forecast.plan, split(forecast.attempts[-1].answer).text
+            plan, reply = forecast.plan, forecast.attempts[-1].reply
             step = plan.first
             self._pending = list(plan.trajectory[1:])
             # Hover and focus leave the last elements acted on before: their change is expected.

@@ -27,6 +27,7 @@ class Attempt:
     completion_tokens: int = 0
     reused_tokens: int = 0
     reasoning: str = ""  # what the model thought before answering (never read as the answer)
+    reply: str = ""  # the answer proper: what was read (and what a later prompt quotes back)
     cut_off: bool = False  # the answer hit the token limit: not asked again
 
 
@@ -69,7 +70,8 @@ def ask(backend: Backend, profile: Profile, messages: list[dict[str, Any]],
         attempt = Attempt(completion.text, seconds=time.monotonic() - started,
                           prompt_tokens=completion.prompt_tokens,
                           completion_tokens=completion.completion_tokens,
-                          reused_tokens=completion.reused_tokens, reasoning=answer.reasoning)
+                          reused_tokens=completion.reused_tokens, reasoning=answer.reasoning,
+                          reply=answer.text)
         attempts.append(attempt)
         try:
             check_complete(answer, completion.finish_reason, completion.max_tokens)
