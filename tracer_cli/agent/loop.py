@@ -18,7 +18,7 @@ from tracer_cli.agent.effects import compare
 from tracer_cli.agent.grounding import Grounder
 from tracer_cli.agent.outcome import Outcome
 from tracer_cli.agent.planner import Forecast, ForecastFailed, Planner
-from tracer_cli.agent.profiles import HistoryEntry, PlanRequest, Revision
+from tracer_cli.agent.profiles import HistoryEntry, PlanRequest, Revision, window_start
 from tracer_cli.agent.risk import assess
 from tracer_cli.agent.runloop import Confirm, Listener, RunLoop, RunResult, StepRecord
 from tracer_cli.agent.speculate import Previous, Verdict, check
@@ -75,18 +75,11 @@ class Agent(RunLoop):
                            history_images=max(0, self.settings.history_images))
 
     def recent_history(self) -> list[HistoryEntry]:
-        """At most ``settings.history`` of the latest steps. The window moves by half its size at
-        a time, not one step at a time: between moves the prompt only grows at its end, so a
-        local model keeps reusing its cached start."""
+        """At most ``settings.history`` of the latest steps (the window ``window_start`` moves)."""
         limit = self.settings.history
         if not limit:
             return []
-        excess = len(self.history) - limit
-        if excess <= 0:
-            return list(self.history)
-        stride = max(1, limit // 2)
-        start = -(-excess // stride) * stride  # excess rounded up to a multiple of the stride
-        return self.history[start:]
+        return self.history[window_start(len(self.history), limit):]
 
     def think(self, record: StepRecord, request: PlanRequest) -> Forecast:
         self._emit("on_phase", record.number, "model")

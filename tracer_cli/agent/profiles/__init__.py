@@ -91,20 +91,29 @@ class Profile(Protocol):
         """The JSON schema of a valid answer, for grammar-constrained decoding (None: none)."""
 
 
+def window_start(count: int, size: int) -> int:
+    """Where a window of at most ``size`` of the latest of ``count`` items starts. It moves by
+    half its size at a time, not one item at a time: between moves a prompt only grows at its
+    end, so a local model keeps reusing its cached start."""
+    excess = count - size
+    if excess <= 0:
+        return 0
+    stride = max(1, size // 2)
+    return -(-excess // stride) * stride  # excess rounded up to a multiple of the stride
+
+
 def past_turns(request: PlanRequest) -> list[dict[str, Any]]:
     """Earlier steps as the multi-turn agents of UI-TARS and Qwen3-VL send them: the model's own
     replies as assistant turns, the latest of them (at most ``history_images``) each after the
     screenshot it was made on (as a user turn). Replies before that window stay as text only.
 
-    The window moves by half its size at a time, not one step at a time: between moves the
-    prompt only grows at its end, so a local model finds every earlier screenshot in its cache
-    and encodes just the new one (tests/benchmarks/history_cache.py measures it)."""
+    The window moves as ``window_start`` says, so a local model finds every earlier screenshot
+    in its cache and encodes just the new one (tests/benchmarks/history_cache.py measures it)."""
     from tracer_cli.desktop.screen import data_url
 
     replies = [h for h in request.history if h.answer]
     keep = request.history_images
-    excess, stride = len(replies) - keep, max(1, keep // 2)
-    first_image = len(replies) if keep <= 0 else 0 if excess <= 0 else -(-excess // stride) * stride
+    first_image = len(replies) if keep <= 0 else window_start(len(replies), keep)
     turns: list[dict[str, Any]] = []
     for index, entry in enumerate(replies):
         if index >= first_image and entry.image is not None:
