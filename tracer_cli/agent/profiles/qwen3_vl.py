@@ -6,7 +6,7 @@ Qwen3-VL agent (mm_agents/qwen3vl_agent.py as copied in karakuri-ai/OSWorld-JP; 
 xlang-ai/OSWorld was not available to check): the screen is declared as 1000x1000,
 ``pixels`` is positive to scroll up, a drag goes from the cursor to ``coordinate``.
 
-How the answer maps onto the plan contract (only the first step is executed, as with tracer1):
+How the answer maps onto the plan contract (a forecast, as with tracer1):
 - one step per tool call, at most ``horizon``; nothing is kept after terminate or answer;
 - left_click/double_click/right_click -> click/double_click/right_click; the step's target is
   the ``Action:`` line (else the last line of text) written before that tool call;

@@ -2,12 +2,14 @@
 
 Sources: the COMPUTER_USE and GROUNDING prompts and the action parser of the official ui-tars
 package (github.com/bytedance/UI-TARS, codes/ui_tars/prompt.py and action_parser.py; the model
-card of ByteDance-Seed/UI-TARS-1.5-7B). The prompt below follows their structure in our words.
+card of ByteDance-Seed/UI-TARS-1.5-7B), and OSWorld's uitars15_v1 agent for the history turns.
 
-How the answer maps onto the plan contract (UI-TARS gives one action, so the plan has one step):
-- points are absolute pixels on the image the model saw (tracer already resized it to multiples
-  of 28): x * 1000 / width, rounded. Points up to 5% beyond the image are clamped to 0..1000;
-  farther ones are rejected, as they mean another coordinate space. Accepted point forms:
+How the answer maps onto the plan contract (one step per action; several actions separated by a
+blank line make a forecast of several steps, as the official parser splits them):
+- points are absolute pixels on the image the model's processor made (for the image tracer
+  sends, that image itself): x * 1000 / width, the fraction kept. Points up to 5% beyond the
+  image are clamped to 0..1000; farther ones are rejected, as they mean another coordinate
+  space. Accepted point forms:
   '<point>x y</point>', '<|box_start|>(x,y)<|box_end|>', '(x,y)', '[x, y]', and the boxes
   '[x1, y1, x2, y2]' and '<bbox>x1 y1 x2 y2</bbox>' (their centre); ``start_box``/``end_box``
   (the older names) as well as ``point``/``start_point``/``end_point``;
@@ -18,9 +20,11 @@ How the answer maps onto the plan contract (UI-TARS gives one action, so the pla
 - type(content=...) -> type, unescaping \\n, \\t, \\', \\" and \\\\; a trailing newline stays in the
   text, so the actuator presses enter after typing (UI-TARS's "submit");
 - scroll(direction='down'|'up') -> dy -5 | +5 wheel clicks (what the ui-tars parser executes), at
-  the point, else wherever the pointer is; 'left'/'right' are rejected (the contract has no sideways scroll);
+  the point, else wherever the pointer is; 'left'/'right' are rejected (the contract has no
+  sideways scroll);
 - wait() -> wait 5 s; finished(content=...) -> done with that answer; call_user() -> fail.
-History steps are shown with their points in this image's pixels, the space UI-TARS answers in.
+History: the model's own earlier replies as assistant turns, the latest ones each after the
+screenshot it was made on (``history_images``); what went wrong follows the current screenshot.
 """
 
 from __future__ import annotations
@@ -112,7 +116,6 @@ _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _BOX_TAGS = re.compile(r"</?point>|</?bbox>|<\|box_(?:start|end)\|>")
 _ANY_POINT = re.compile(r"<point>[^<]*</point>|<\|box_start\|>[^<]*<\|box_end\|>"
                         r"|\(\s*-?[\d.]+\s*,\s*-?[\d.]+\s*\)")
-_HISTORY_POINT = re.compile(r"\((\d+),(\d+)\)")
 _SENTENCE_END = re.compile(r"(?<=[.!?。])\s+")
 
 
