@@ -79,8 +79,7 @@ def load_settings(flags: dict[str, Any]) -> tuple[Settings, dict[str, str], Chec
 
     A config file (or variable, or flag) that does not parse fails the check; the other checks
     then go on without the values in error."""
-    flags = {k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items()
-             if k in cfg.Settings.model_fields and v is not None}
+    flags = {k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items() if v is not None}
     path = paths.config_path()
     try:
         settings, sources = cfg.load(flags)
