@@ -24,6 +24,7 @@ def mcp_server(
         max=65535)] = 8765,
     yes: opt.Yes = False, confirm: opt.Confirm = None, max_steps: opt.MaxSteps = None,
     timeout: opt.Timeout = None, kill_hotkey: opt.KillHotkey = None, ocr: opt.Ocr = None,
+    replan: opt.Replan = None, speculative_steps: opt.SpeculativeSteps = None,
     model_flags: dict[str, Any] | None = None,
 ) -> None:
     """Serve tracer's tools over the Model Context Protocol: screenshot, plan, do, run_macro,
@@ -37,7 +38,8 @@ def mcp_server(
     with guard():
         settings = wiring.settings_from({
             **(model_flags or {}), "confirm": "never" if yes else confirm, "max_steps": max_steps,
-            "timeout": timeout, "kill_hotkey": kill_hotkey, "ocr": ocr})
+            "timeout": timeout, "kill_hotkey": kill_hotkey, "ocr": ocr, "replan": replan,
+            "speculative_steps": speculative_steps})
         from tracer_cli.cli.preview import annotate, draw_marks
         from tracer_cli.serve import server
         from tracer_cli.serve.desk import Desk, Parts
