@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from tracer_cli import __version__, paths
 from tracer_cli.errors import ConfigError
-from tracer_cli.serve import records
+from tracer_cli.serve import primitives, records
 from tracer_cli.serve.tools import Tools
 
 if TYPE_CHECKING:
@@ -39,6 +39,7 @@ def build(desk: Desk) -> MCPServer:
     server: MCPServer = MCPServer("tracer", version=__version__, instructions=INSTRUCTIONS,
                                   log_level="WARNING")
     Tools(desk).register(server)
+    primitives.register(server, desk)
 
     @server.resource("tracer://runs/{run_id}", mime_type="application/json",
                      description="One run record of tracer: how it ended and every step.")

@@ -1,8 +1,6 @@
-"""The tools a client model calls. Each runs tracer's own core (the agent, the macro runner, the
-actuator) in a worker thread, on the desk fixed at start, and leaves a run record.
-
-Coordinates are the plan contract's: 0..1000 across and down the chosen monitor, whatever its
-size (the screenshot tool's image is that monitor, scaled as for a model).
+"""The tools a client model calls to look and to run whole tasks: screenshot, plan, do,
+run_macro, logs (the primitives are in primitives.py). Each runs tracer's own core (the agent,
+the macro runner) in a worker thread, on the desk fixed at start, and leaves a run record.
 """
 
 from __future__ import annotations
@@ -10,7 +8,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio.from_thread
 import anyio.to_thread
@@ -20,30 +18,25 @@ from mcp.server.mcpserver.utilities.types import Image as McpImage
 from pydantic import Field
 
 from tracer_cli import paths
-from tracer_cli.agent.outcome import Outcome
-from tracer_cli.agent.risk import assess
 from tracer_cli.agent.runloop import Listener, RunResult, StepRecord
-from tracer_cli.errors import Interrupted, TracerError
+from tracer_cli.errors import TracerError
 from tracer_cli.serve import records
-from tracer_cli.serve.safety import agent_confirm, ask, cannot_ask, needs_asking, question, refusal
+from tracer_cli.serve.safety import agent_confirm, cannot_ask
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
     from PIL import Image
 
-    from tracer_cli.plan import BaseStep
     from tracer_cli.serve.desk import Desk
 
-Coord = Annotated[float, Field(ge=0, le=1000, description="0..1000 of the monitor")]
 
-
-def _png(image: Image.Image) -> McpImage:
+def png(image: Image.Image) -> McpImage:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return McpImage(data=buffer.getvalue(), format="png")
 
 
-def _text(data: Any) -> str:
+def as_text(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, indent=1)
 
 
@@ -73,26 +66,29 @@ def _tool_error(exc: TracerError) -> ToolError:
     return ToolError(f"tracer: {exc}")
 
 
+async def in_thread(work: Any) -> Any:
+    """Run blocking work (input, capture, a model) in a worker thread; tracer's errors become
+    tool errors the client model reads."""
+    try:
+        return await anyio.to_thread.run_sync(work)
+    except TracerError as exc:
+        raise _tool_error(exc) from None
+
+
 class Tools:
     """The tools, bound to one desk."""
 
     def __init__(self, desk: Desk) -> None:
         self.desk = desk
         self.settings = desk.settings
-        self.typing_into = ""  # the target of the last click primitive: where typed text goes
 
     def register(self, server: MCPServer) -> None:
         for fn, name in ((self.screenshot, "screenshot"), (self.plan, "plan"), (self.do, "do"),
-                         (self.run_macro, "run_macro"), (self.click, "click"),
-                         (self.type_text, "type"), (self.hotkey, "hotkey"),
-                         (self.scroll, "scroll"), (self.logs, "logs")):
+                         (self.run_macro, "run_macro"), (self.logs, "logs")):
             server.add_tool(fn, name=name, structured_output=False)
 
     async def _in_thread(self, work: Any) -> Any:
-        try:
-            return await anyio.to_thread.run_sync(work)
-        except TracerError as exc:
-            raise _tool_error(exc) from None
+        return await in_thread(work)
 
     # -- looking ---------------------------------------------------------------------------
 
@@ -118,7 +114,7 @@ class Tools:
         info = {"width": image.width, "height": image.height, "monitor": self.settings.monitor,
                 "coordinates": "click/scroll take 0..1000 of this image's width and height",
                 "run_id": run_id}
-        return [_text(info), _png(image)]
+        return [as_text(info), png(image)]
 
     async def plan(self, task: Annotated[str, Field(
             min_length=1, max_length=2000, description="What to do, in plain words.")]) -> list[Any]:
@@ -148,7 +144,7 @@ class Tools:
                 return {"thought": forecast.thought, "steps": steps, "run_id": log.dir.name}, preview
 
         data, preview = await self._in_thread(work)
-        return [_text(data), _png(preview)]
+        return [as_text(data), png(preview)]
 
     # -- acting: whole tasks -----------------------------------------------------------------
 
@@ -179,7 +175,7 @@ class Tools:
         why_not = cannot_ask(ctx)
         if settings.confirm != "never" and why_not:
             result["confirmation"] = f"risky steps are skipped: {why_not}"
-        return _text(result)
+        return as_text(result)
 
     async def run_macro(self, ctx: Context, path: Annotated[str, Field(
             min_length=1, description="The macro file (YAML), on the server's machine.")],
@@ -216,7 +212,7 @@ class Tools:
                 finally:
                     screens.close()
 
-        return [_text(await self._in_thread(work))]
+        return [as_text(await self._in_thread(work))]
 
     async def _dry_run(self, title: str, steps: list[Any]) -> list[Any]:
         def work() -> tuple[dict[str, Any], Image.Image | None]:
@@ -250,94 +246,7 @@ class Tools:
             return data, image
 
         data, image = await self._in_thread(work)
-        return [_text(data)] + ([_png(image)] if image is not None else [])
-
-    # -- acting: primitives ------------------------------------------------------------------
-
-    async def click(self, ctx: Context, x: Coord, y: Coord, target: Annotated[str, Field(
-            min_length=1, max_length=300, description="What is clicked, in words (the button's "
-            "label, the field's name): tracer's risk rules read it.")],
-                    button: Literal["left", "right", "double"] = "left") -> str:
-        """Click at (x, y) in 0..1000 coordinates of the monitor (the screenshot tool's image:
-        x = 1000 * px / width). Clicking something that buys, pays, deletes, sends or closes
-        without saving needs the person's confirmation."""
-        action = {"left": "click", "right": "right_click", "double": "double_click"}[button]
-        result = await self._primitive(ctx, {"action": action, "x": x, "y": y, "target": target})
-        self.typing_into = target
-        return result
-
-    async def type_text(self, ctx: Context, text: Annotated[str, Field(
-            min_length=1, max_length=4000, description="The text to type (newline presses Enter).")],
-                        into: Annotated[str, Field(
-                            max_length=300, description="The field typed into, in words "
-                            "(default: the target of the last click)")] = "") -> str:
-        """Type TEXT with the keyboard where the focus is. Typing into password or payment
-        fields, or commands that delete, needs the person's confirmation."""
-        return await self._primitive(ctx, {"action": "type", "text": text},
-                                     into or self.typing_into)
-
-    async def hotkey(self, ctx: Context, keys: Annotated[list[str], Field(
-            min_length=1, max_length=4, description='Keys pressed together, e.g. ["ctrl", "s"].')]) -> str:
-        """Press a key chord, e.g. ["ctrl", "s"] or ["enter"]. Chords that close, quit or delete
-        (alt+f4, ctrl+w, ctrl+q, shift+delete) need the person's confirmation; the kill
-        hotkey is never pressed."""
-        return await self._primitive(ctx, {"action": "hotkey", "keys": keys})
-
-    async def scroll(self, ctx: Context, x: Coord, y: Coord, amount: Annotated[int, Field(
-            ge=-50, le=50, description="Wheel clicks: positive scrolls up, negative down; not 0.")]) -> str:
-        """Turn the mouse wheel at (x, y) in 0..1000 coordinates of the monitor."""
-        return await self._primitive(ctx, {"action": "scroll", "x": x, "y": y, "dy": amount})
-
-    async def _primitive(self, ctx: Context, fields: dict[str, Any], typing_into: str = "") -> str:
-        from pydantic import ValidationError
-
-        from tracer_cli.plan import format_validation_error, parse_step
-
-        try:
-            step = parse_step(fields)
-        except ValidationError as exc:
-            raise ToolError(f"tracer: {format_validation_error(exc)}") from None
-        except TracerError as exc:
-            raise _tool_error(exc) from None
-        risk = assess(step, typing_into)
-        if needs_asking(self.settings.confirm, risk):
-            why_not = cannot_ask(ctx)
-            answer = "refused" if why_not else await ask(ctx, question(step.describe(), risk, []))
-            if answer != "yes":
-                reason = (refusal(risk, why_not) if why_not else
-                          "declined: the person did not confirm this step; it was not executed")
-                await self._in_thread(lambda: self._record_refusal(step, risk, reason))
-                raise ToolError(f"tracer: {step.describe()}: {reason}")
-        return _text(await self._in_thread(lambda: self._act(step, risk)))
-
-    def _record_refusal(self, step: BaseStep, risk: str | None, reason: str) -> None:
-        call = records.CallRecord(step.describe(), self.settings, None)
-        call.step.action, call.step.risk = step, risk
-        call.finish("refused", reason, Outcome("skipped", reason))
-
-    def _act(self, step: BaseStep, risk: str | None) -> dict[str, Any]:
-        from tracer_cli.desktop.actuator import execute, target_points
-        from tracer_cli.desktop.screen import wait_settled
-
-        with self.desk.acting() as hands:
-            geometry = hands.screen.geometry
-            call = records.CallRecord(step.describe(), self.settings, geometry)
-            call.step.action, call.step.risk = step, risk
-            try:
-                points = target_points(step, geometry, hands.actuator)
-                call.step.points = points
-                execute(step, geometry, hands.actuator, points)
-                _, settled = wait_settled(hands.screen, self.settings.settle_quiet,
-                                          self.settings.settle_timeout)
-            except Interrupted as exc:
-                call.finish("interrupted", exc.message, Outcome("interrupted", exc.message))
-                return {"status": "interrupted", "reason": exc.message, "run_id": call.id}
-            except TracerError as exc:
-                call.finish("error", exc.message, Outcome("error", exc.message))
-                raise
-            call.finish("done", outcome=Outcome("ok", settled=settled))
-            return {"status": "done", "step": step.describe(), "screen": [list(p) for p in points],
-                    "settled": settled, "run_id": call.id}
+        return [as_text(data)] + ([png(image)] if image is not None else [])
 
     # -- records -----------------------------------------------------------------------------
 
@@ -351,9 +260,9 @@ class Tools:
         from tracer_cli.agent.runlog import find_run
 
         if not run_id:
-            return _text(records.recent(limit))
+            return as_text(records.recent(limit))
         try:
-            return _text(records.one(find_run(paths.runs_dir(), run_id)))
+            return as_text(records.one(find_run(paths.runs_dir(), run_id)))
         except TracerError as exc:
             raise _tool_error(exc) from None
 
