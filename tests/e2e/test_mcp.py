@@ -339,3 +339,74 @@ def test_the_kill_hotkey_stops_a_do_called_through_mcp(display: Display, clicklo
     print(f"\nkill switch through MCP: {len(typed(clicklog))} of {len(TEXT)} characters typed; the "
           f"do call returned {seconds:.2f} s after xdotool was started")
 
+
+
+def test_do_skips_a_risky_step_nobody_can_confirm(display: Display, start_notes: Callable[..., Notes],
+                                                  chat_server: Any, tmp_path: Path) -> None:
+    """The model plans a click on Delete: through a client without elicitation the agent skips it
+    (and the model is told); through one that asks, the person's yes lets it run."""
+    notes = start_notes(display)
+    env = tracer_env(display)
+    chat_server.queue(plan(click(*DELETE, "Delete button")), plan(done("could not delete")),
+                      plan(click(*DELETE, "Delete button")), plan(done("deleted")))
+    asked, yes = accept()
+    args = (*model(chat_server), "--replan", "always")
+
+    async def test() -> tuple[Any, Any]:
+        async with stdio(env, tmp_path / "server.log", *args) as client:
+            skipped = await client.call_tool("do", {"task": "delete all notes"})
+        async with stdio(env, tmp_path / "server.log", *args, elicitation_callback=yes,
+                         mode="legacy") as client:
+            confirmed = await client.call_tool("do", {"task": "delete all notes"})
+        return skipped, confirmed
+
+    skipped, confirmed = anyio.run(test)
+    first = data(skipped)
+    assert first["status"] == "done" and "does not support elicitation" in first["confirmation"]
+    told = json.dumps(chat_server.requests[1])
+    assert "skipped: risky (clicks 'Delete button'" in told
+    assert data(confirmed)["answer"] == "deleted"
+    assert len(asked) == 1 and "RISKY: clicks 'Delete button'" in asked[0]
+    state = notes.wait_state(lambda s: "Delete" in s["clicks"])
+    assert state["clicks"] == ["Delete"]
+
+
+def test_run_macro_dry_run_then_with_vars(display: Display, start_notes: Callable[..., Notes],
+                                          tmp_path: Path) -> None:
+    notes = start_notes(display)
+    macro = str(ROOT / "examples" / "macros" / "notes_save.yaml")
+    progress: list[str] = []
+
+    async def on_progress(done_: float, total: float | None, message: str | None) -> None:
+        progress.append(message or "")
+
+    async def test() -> tuple[Any, Any]:
+        async with stdio(tracer_env(display), tmp_path / "server.log", "--yes") as client:
+            preview = await client.call_tool("run_macro", {"path": macro, "dry_run": True})
+            assert notes.state()["clicks"] == []  # a dry run never acts
+            ran = await client.call_tool("run_macro", {
+                "path": macro, "vars": {"name": "Grace Hopper", "note": "COBOL"}},
+                progress_callback=on_progress)
+            return preview, ran
+
+    preview, ran = anyio.run(test)
+    planned = data(preview)
+    assert planned["dry_run"] and len(planned["steps"]) == 7
+    assert planned["steps"][0]["describe"] == "click text 'Clear'"
+    (x, y), = planned["steps"][0]["pixels"]  # the Clear button, found by its text
+    assert abs(x - 304) <= 30 and abs(y - 299) <= 10
+    assert image(preview).size == (1280, 800)
+    result = data(ran)
+    assert result["status"] == "done" and result["steps"] == 7
+    state = notes.wait_state(lambda s: len(s.get("saved", [])) == 1)
+    assert state["saved"] == [["Grace Hopper", "COBOL"]]
+    assert len(progress) == 7 and progress[-1].startswith("step 7: ")
+
+
+def test_no_display_is_one_clear_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in tracer_env(Display(":0", 1, 1, 0)).items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    ran = run_tracer("mcp", env=env, timeout=30, input="")
+    assert ran.returncode == 2 and ran.stdout == ""
+    assert "no display" in ran.stderr and "--display" in ran.stderr
+    assert "Traceback" not in ran.stderr
