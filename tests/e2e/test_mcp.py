@@ -417,3 +417,31 @@ def test_no_display_is_one_clear_line(tmp_path: Path) -> None:
     assert ran.returncode == 2 and ran.stdout == ""
     assert "no display" in ran.stderr and "--display" in ran.stderr
     assert "Traceback" not in ran.stderr
+
+
+def test_a_client_that_cancels_a_do_stops_it(display: Display, clicklog: ClickLog, chat_server: Any,
+                                            tmp_path: Path) -> None:
+    """The client gives up on the call (the SDK sends notifications/cancelled): the typing stops
+    between two keys as for the kill hotkey, and the run record says why."""
+    chat_server.queue(typing_plan(), plan(done("typed")))
+    env = tracer_env(display)
+
+    def record_ended() -> bool:
+        return any(r["kind"] == "do" and r["status"] != "running" for r in logged_runs(env))
+
+    async def test() -> Any:
+        async with stdio(env, tmp_path / "server.log", *model(chat_server), "--yes") as client:
+            async with anyio.create_task_group() as group:
+                group.start_soon(client.call_tool, "do", {"task": "type the text"})
+                await anyio.to_thread.run_sync(lambda: wait_until(
+                    lambda: len(typed(clicklog)) >= 10, 30, "tracer to start typing"))
+                group.cancel_scope.cancel()
+            await anyio.to_thread.run_sync(lambda: wait_until(record_ended, 10, "the run to end"))
+            return await client.call_tool("screenshot", {})
+
+    after = anyio.run(test)
+    assert not after.is_error  # the server goes on
+    run = next(r for r in logged_runs(env) if r["kind"] == "do")
+    assert (run["status"], run["reason"]) == ("interrupted", "cancelled by the MCP client")
+    assert len(typed(clicklog)) < len(TEXT) // 2
+    assert_nothing_held(display)

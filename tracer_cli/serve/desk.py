@@ -87,16 +87,18 @@ class Desk:
         return self._lock.locked()
 
     @contextmanager
-    def acting(self) -> Iterator[Hands]:
+    def acting(self, stop: StopRequest | None = None) -> Iterator[Hands]:
         """The hands of one tool call (in the thread that uses them: mss is per thread). Waits for
-        a tool still acting; re-arms a kill switch that fired during an earlier call."""
+        a tool still acting; re-arms a kill switch that fired during an earlier call. ``stop``:
+        the call's own stop request, made by the caller to stop it from outside (a client that
+        cancels the call)."""
         from tracer_cli.desktop.actuator import PyAutoGUIActuator
         from tracer_cli.desktop.screen import MssScreen
 
         with self._lock:
             if self.switch is not None and self.switch.triggered_at is not None:
                 self._arm()
-            stop = StopRequest()
+            stop = stop or StopRequest()
             forbidden = [self.switch.chord] if self.switch is not None else []
             actuator = PyAutoGUIActuator(stop, forbidden=forbidden)
             screen = MssScreen(self.settings.monitor, input_size=actuator.size())

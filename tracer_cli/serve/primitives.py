@@ -22,6 +22,7 @@ from pydantic import Field, ValidationError
 
 from tracer_cli.agent.outcome import Outcome
 from tracer_cli.agent.risk import assess
+from tracer_cli.desktop.killswitch import StopRequest
 from tracer_cli.errors import Interrupted, TracerError
 from tracer_cli.plan import BaseStep, format_validation_error, parse_step
 from tracer_cli.serve import records
@@ -97,18 +98,19 @@ class Primitives:
         if not allowed:
             await in_thread(lambda: self.refused(step, risk, reason))
             raise ToolError(f"tracer: {step.describe()}: {reason}")
-        return as_text(await in_thread(lambda: self.act(step, risk)))
+        stop = StopRequest()
+        return as_text(await in_thread(lambda: self.act(step, risk, stop), stop))
 
     def refused(self, step: BaseStep, risk: str | None, reason: str) -> None:
         call = records.CallRecord(step.describe(), self.settings, None)
         call.step.action, call.step.risk = step, risk
         call.finish("refused", reason, Outcome("skipped", reason))
 
-    def act(self, step: BaseStep, risk: str | None) -> dict[str, Any]:
+    def act(self, step: BaseStep, risk: str | None, stop: StopRequest) -> dict[str, Any]:
         from tracer_cli.desktop.actuator import execute, target_points
         from tracer_cli.desktop.screen import wait_settled
 
-        with self.desk.acting() as hands:
+        with self.desk.acting(stop) as hands:
             geometry = hands.screen.geometry
             call = records.CallRecord(step.describe(), self.settings, geometry)
             call.step.action, call.step.risk = step, risk

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
+import anyio
 import anyio.from_thread
 import anyio.to_thread
 from mcp.server.mcpserver import Context
@@ -19,6 +20,7 @@ from pydantic import Field
 
 from tracer_cli import paths
 from tracer_cli.agent.runloop import Listener, RunResult, StepRecord
+from tracer_cli.desktop.killswitch import StopRequest
 from tracer_cli.errors import TracerError
 from tracer_cli.serve import records
 from tracer_cli.serve.safety import agent_confirm, cannot_ask
@@ -66,11 +68,16 @@ def _tool_error(exc: TracerError) -> ToolError:
     return ToolError(f"tracer: {exc}")
 
 
-async def in_thread(work: Any) -> Any:
+async def in_thread(work: Any, stop: StopRequest | None = None) -> Any:
     """Run blocking work (input, capture, a model) in a worker thread; tracer's errors become
-    tool errors the client model reads."""
+    tool errors the client model reads. A client that cancels the call stops the work through
+    ``stop`` (between two keys, as the kill hotkey does)."""
     try:
-        return await anyio.to_thread.run_sync(work)
+        return await anyio.to_thread.run_sync(work, abandon_on_cancel=stop is not None)
+    except anyio.get_cancelled_exc_class():
+        if stop is not None:
+            stop.request("cancelled by the MCP client")
+        raise
     except TracerError as exc:
         raise _tool_error(exc) from None
 
@@ -159,19 +166,20 @@ class Tools:
         status (done, failed, gave_up, stuck, interrupted, error), the answer and the run id."""
         settings = self.settings.model_copy(update={"max_steps": max_steps or self.settings.max_steps})
         confirm = agent_confirm(ctx, settings.confirm)
+        stop = StopRequest()
 
         def work() -> dict[str, Any]:
             from tracer_cli.agent.loop import Agent
             from tracer_cli.agent.runlog import RunLog
 
-            with self.desk.acting() as hands:
+            with self.desk.acting(stop) as hands:
                 planner, grounder = self.desk.models()
                 log = RunLog(paths.runs_dir(), "do", task)
                 agent = Agent(hands.screen, planner, hands.actuator, settings,
                               [log, Progress(ctx, settings.max_steps)], confirm, hands.stop, grounder)
                 return _result(agent.run(task), log.dir)
 
-        result = await self._in_thread(work)
+        result = await in_thread(work, stop)
         why_not = cannot_ask(ctx)
         if settings.confirm != "never" and why_not:
             result["confirmation"] = f"risky steps are skipped: {why_not}"
@@ -197,11 +205,12 @@ class Tools:
         if dry_run:
             return await self._dry_run(macro.name, steps)
         confirm = agent_confirm(ctx, self.settings.confirm)
+        stop = StopRequest()
 
         def work() -> dict[str, Any]:
             from tracer_cli.macro.run import Finder, MacroLog, MacroRunner
 
-            with self.desk.acting() as hands:
+            with self.desk.acting(stop) as hands:
                 screens = _Screens(hands)
                 log = MacroLog(paths.runs_dir(), "run", macro.name)
                 runner = MacroRunner(steps, screens, hands.actuator, Finder(self.settings.ocr),
@@ -212,7 +221,7 @@ class Tools:
                 finally:
                     screens.close()
 
-        return [as_text(await self._in_thread(work))]
+        return [as_text(await in_thread(work, stop))]
 
     async def _dry_run(self, title: str, steps: list[Any]) -> list[Any]:
         def work() -> tuple[dict[str, Any], Image.Image | None]:
