@@ -12,6 +12,7 @@ from rich.markup import escape
 from tracer_cli.cli import options as opt  # typer reads the opt.* annotations here
 from tracer_cli.cli import wiring
 from tracer_cli.cli.console import err, guard
+from tracer_cli.errors import ConfigError
 
 
 @opt.model_options
@@ -41,7 +42,14 @@ def mcp_server(
             "timeout": timeout, "kill_hotkey": kill_hotkey, "ocr": ocr, "replan": replan,
             "speculative_steps": speculative_steps})
         from tracer_cli.cli.preview import annotate, draw_marks
-        from tracer_cli.serve import server
+
+        try:
+            from tracer_cli.serve import server
+        except ModuleNotFoundError as exc:
+            if exc.name is None or exc.name.split(".")[0] not in ("mcp", "mcp_types", "uvicorn"):
+                raise
+            raise ConfigError(f"the MCP SDK is not installed ({exc.name} is missing)",
+                              "pip install 'mcp>=2.3' into tracer's environment") from None
         from tracer_cli.serve.desk import Desk, Parts
 
         desk = Desk(settings, Parts(wiring.make_models, wiring.close_models, annotate, draw_marks))

@@ -122,18 +122,17 @@ def serve_http(desk: Desk, port: int, ready: Callable[[str], None]) -> None:
     import uvicorn
 
     sock = bind(port)
-    token = secrets.token_urlsafe(32)
-    server = build(desk)
-    app = BearerAuth(server.streamable_http_app(host="127.0.0.1"), token)
-    config = uvicorn.Config(app, log_level="warning", lifespan="on")
-    web = uvicorn.Server(config)
-    desk.open()
     try:
-        real_port = sock.getsockname()[1]
-        ready(f"tracer: MCP server on http://127.0.0.1:{real_port}/mcp\n"
-              f"tracer: bearer token (send it as 'Authorization: Bearer <token>'; it changes at "
-              f"every start): {token}")
-        anyio.run(lambda: web.serve(sockets=[sock]))
+        token = secrets.token_urlsafe(32)
+        app = BearerAuth(build(desk).streamable_http_app(host="127.0.0.1"), token)
+        web = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+        desk.open()
+        try:
+            ready(f"tracer: MCP server on http://127.0.0.1:{sock.getsockname()[1]}/mcp\n"
+                  f"tracer: bearer token (send it as 'Authorization: Bearer <token>'; it changes "
+                  f"at every start): {token}")
+            anyio.run(lambda: web.serve(sockets=[sock]))
+        finally:
+            desk.close()
     finally:
-        desk.close()
         sock.close()
