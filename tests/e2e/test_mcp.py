@@ -445,3 +445,16 @@ def test_a_client_that_cancels_a_do_stops_it(display: Display, clicklog: ClickLo
     assert (run["status"], run["reason"]) == ("interrupted", "cancelled by the MCP client")
     assert len(typed(clicklog)) < len(TEXT) // 2
     assert_nothing_held(display)
+
+
+def test_confirm_always_without_elicitation_refuses_to_act(display: Display, clicklog: ClickLog,
+                                                           tmp_path: Path) -> None:
+    async def test() -> list[types.CallToolResult]:
+        async with stdio(tracer_env(display), tmp_path / "server.log", "--confirm", "always") as client:
+            return [await client.call_tool("do", {"task": "anything"}),
+                    await client.call_tool("click", {"x": 500, "y": 500, "target": "canvas"})]
+
+    for result in anyio.run(test):
+        assert result.is_error
+        assert "refused: the server asks before every step (--confirm always)" in text(result)
+    assert clicklog.presses() == []

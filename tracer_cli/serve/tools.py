@@ -23,7 +23,7 @@ from tracer_cli.agent.runloop import Listener, RunResult, StepRecord
 from tracer_cli.desktop.killswitch import StopRequest
 from tracer_cli.errors import TracerError
 from tracer_cli.serve import records
-from tracer_cli.serve.safety import agent_confirm, cannot_ask
+from tracer_cli.serve.safety import agent_confirm, cannot_ask, refusal
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -66,6 +66,13 @@ def _result(result: RunResult, run_dir: Path) -> dict[str, Any]:
 
 def _tool_error(exc: TracerError) -> ToolError:
     return ToolError(f"tracer: {exc}")
+
+
+def _refuse_unaskable(ctx: Context, policy: str) -> None:
+    """--confirm always asks before every step: without anyone to ask, nothing could run."""
+    why_not = cannot_ask(ctx)
+    if policy == "always" and why_not:
+        raise ToolError(f"tracer: {refusal(None, why_not)}")
 
 
 async def in_thread(work: Any, stop: StopRequest | None = None) -> Any:
@@ -165,6 +172,7 @@ class Tools:
         confirmed by the person (elicitation) or skipped. The kill hotkey stops it. Returns the
         status (done, failed, gave_up, stuck, interrupted, error), the answer and the run id."""
         settings = self.settings.model_copy(update={"max_steps": max_steps or self.settings.max_steps})
+        _refuse_unaskable(ctx, settings.confirm)
         confirm = agent_confirm(ctx, settings.confirm)
         stop = StopRequest()
 
@@ -204,6 +212,7 @@ class Tools:
             raise _tool_error(exc) from None
         if dry_run:
             return await self._dry_run(macro.name, steps)
+        _refuse_unaskable(ctx, self.settings.confirm)
         confirm = agent_confirm(ctx, self.settings.confirm)
         stop = StopRequest()
 
