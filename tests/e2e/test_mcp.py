@@ -170,7 +170,9 @@ def test_http_needs_the_bearer_token(display: Display, background_tracer: Any) -
     import httpx2
     from mcp.client.streamable_http import streamable_http_client
 
-    proc = background_tracer("mcp", "--http", "--port", "0", env=tracer_env(display))
+    # The display named on the command line, not the environment's (which has none here).
+    env = {k: v for k, v in tracer_env(display).items() if k != "DISPLAY"}
+    proc = background_tracer("mcp", "--http", "--port", "0", "--display", display.name, env=env)
     lines: list[str] = []
     while not any("bearer token" in line for line in lines):
         line = proc.stderr.readline()
