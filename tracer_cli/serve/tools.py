@@ -101,9 +101,6 @@ class Tools:
                          (self.run_macro, "run_macro"), (self.logs, "logs")):
             server.add_tool(fn, name=name, structured_output=False)
 
-    async def _in_thread(self, work: Any) -> Any:
-        return await in_thread(work)
-
     # -- looking ---------------------------------------------------------------------------
 
     async def screenshot(self) -> list[Any]:
@@ -124,7 +121,7 @@ class Tools:
                 call.finish("done", f"{image.width}x{image.height} of monitor {self.settings.monitor}")
                 return image, call.id
 
-        image, run_id = await self._in_thread(work)
+        image, run_id = await in_thread(work)
         info = {"width": image.width, "height": image.height, "monitor": self.settings.monitor,
                 "coordinates": "click/scroll take 0..1000 of this image's width and height",
                 "run_id": run_id}
@@ -157,7 +154,7 @@ class Tools:
                                   "screen": [list(screen.geometry.to_input(*p)) for p in pts]})
                 return {"thought": forecast.thought, "steps": steps, "run_id": log.dir.name}, preview
 
-        data, preview = await self._in_thread(work)
+        data, preview = await in_thread(work)
         return [as_text(data), png(preview)]
 
     # -- acting: whole tasks -----------------------------------------------------------------
@@ -263,7 +260,7 @@ class Tools:
                                "pixels": [list(x) for x in p.points]} for p in planned]}
             return data, image
 
-        data, image = await self._in_thread(work)
+        data, image = await in_thread(work)
         return [as_text(data)] + ([png(image)] if image is not None else [])
 
     # -- records -----------------------------------------------------------------------------
