@@ -42,6 +42,9 @@ class Settings(BaseModel):
         "(--yes)")
     kill_hotkey: str = Field("<ctrl>+<alt>+<shift>+k", description="global hotkey that stops "
                              "tracer at once from anywhere (pynput syntax; empty: off)")
+    pause_hotkey: str = Field("<ctrl>+<alt>+<shift>+p", description="global hotkey that pauses "
+                              "tracer between two keys so you can take the mouse, and resumes it "
+                              "(pynput syntax; empty: off)")
     replan: Literal["always", "adaptive"] = Field(
         "adaptive", description="after each step ask the model again (always), or run the next "
         "forecast step without a model call while cheap checks say it still holds (adaptive)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 EXIT_DONE = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_NEEDS_HUMAN = 3  # a step needed the user's confirmation and there was no terminal to ask
 EXIT_INTERRUPTED = 130
 
 

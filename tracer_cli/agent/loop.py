@@ -23,6 +23,7 @@ from tracer_cli.agent.risk import assess
 from tracer_cli.agent.runloop import Confirm, Listener, RunLoop, RunResult, StepRecord
 from tracer_cli.agent.speculate import Previous, Verdict, check
 from tracer_cli.desktop.actuator import Actuator, execute, target_points
+from tracer_cli.desktop.killswitch import Paused
 from tracer_cli.desktop.screen import Screen, downscale, wait_settled
 from tracer_cli.errors import Interrupted, PlanError, TracerError
 from tracer_cli.plan import BaseStep, Done, Fail, PointStep, Wait
@@ -140,6 +141,7 @@ class Agent(RunLoop):
             if self.confirm is None:
                 record.outcome = Outcome("skipped", f"risky ({record.risk}); it needs the user's "
                                          "confirmation and there is no terminal to ask")
+                self.needed_human = f"step {record.number} ({step.describe()}): {record.outcome.note}"
                 return
             if not self.ask_user(record, step, points):
                 return
@@ -205,6 +207,20 @@ class Agent(RunLoop):
 
     def finish(self, result: RunResult) -> None:
         result.model_calls, result.forecast_steps = self.model_calls, self.forecast_steps
+
+    def resumed(self, number: int, note: str, record: StepRecord | None, exc: Paused | None) -> None:
+        """The user paused and handed back: what was forecast no longer holds. Look at the
+        screen afresh, and tell the model (in the history every profile shows) that the user
+        took over, with the user's note."""
+        self._pending, self._after, self._previous, self._revision = [], None, None, None
+        self._no_effect = ("", 0)
+        told = "the user handed the mouse and keyboard back"
+        if note:
+            told += f", with this note for you: {note}"
+        told += ". The screen may have changed: plan from the current screenshot."
+        self.history.append(HistoryEntry(
+            record.number if record is not None else max(0, number - 1),
+            "the user paused tracer and took over the mouse and keyboard", told))
 
     def preview(self, task: str) -> StepRecord:
         """One observation and one forecast, nothing executed (the dry run)."""
@@ -290,7 +306,12 @@ class Agent(RunLoop):
             self._remember(record, step, reply)
             return None
         step = placed
-        self.act(record, step)
+        try:
+            self.act(record, step)
+        except Paused as exc:  # the user took over at a key boundary: the model hears of it
+            record.outcome = Outcome("interrupted", f"the user paused tracer {exc.progress()}")
+            self._remember(record, step, reply)
+            raise
         self._acted.extend(step.points())
         self._previous = Previous(step, record.outcome, record.effect)
         self._remember(record, step, reply)

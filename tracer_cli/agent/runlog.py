@@ -3,6 +3,9 @@
     runs/<id>/run.json      what was asked, with which settings, and how it ended
     runs/<id>/steps.jsonl   one line per step: plan, attempts, action, points, outcome, timings
     runs/<id>/step-NNN.png  the screenshot the model saw at that step
+
+run.json's ``pauses`` lists the user's pauses: the step, what of it was done, when, for how
+long, and the note handed to the model.
 """
 
 from __future__ import annotations
@@ -58,12 +61,7 @@ class RunLog(Listener):
         self._steps = open(self.dir / "steps.jsonl", "a", encoding="utf-8")  # noqa: SIM115
 
     def on_start(self, task: str, settings: Any, geometry: Geometry) -> None:
-        m = geometry.monitor
-        self.meta["settings"] = settings.model_dump()
-        self.meta["display"] = os.environ.get("DISPLAY", "")
-        self.meta["monitor"] = {"index": geometry.index, "left": m.left, "top": m.top,
-                                "width": m.width, "height": m.height,
-                                "input_scale": list(geometry.input_scale)}
+        self.meta.update(start_fields(settings, geometry))
         _write_json(self.dir / "run.json", self.meta)
 
     def write_step(self, line: dict[str, Any]) -> None:
@@ -72,52 +70,91 @@ class RunLog(Listener):
         os.fsync(self._steps.fileno())
 
     def on_step(self, record: StepRecord) -> None:
-        line: dict[str, Any] = {"step": record.number, "time": _now()}
+        line = step_line(record)
         if record.image is not None:
-            name = f"step-{record.number:03d}.png"
-            record.image.save(self.dir / name, format="PNG", compress_level=1)
-            line["screenshot"] = name
-            line["image_size"] = list(record.image.size)
-        if record.forecast is not None:
-            line["plan"] = record.forecast.plan.to_dict()
-            if record.forecast.revision is not None:
-                line["revision"] = {"steps": record.forecast.revision.steps,
-                                    "reason": record.forecast.revision.reason}
-        if record.speculative:
-            line["from_forecast"] = True  # run without a model call
-        if record.verdict is not None:
-            line["check"] = {"status": record.verdict.status, "reason": record.verdict.reason}
-        line["attempts"] = [
-            {"answer": a.answer, "error": a.error, "seconds": round(a.seconds, 3),
-             "prompt_tokens": a.prompt_tokens, "completion_tokens": a.completion_tokens,
-             "reused_tokens": a.reused_tokens,
-             **({"reasoning": a.reasoning} if a.reasoning else {}),
-             **({"cut_off": True} if a.cut_off else {})}
-            for a in record.attempts
-        ]
-        if record.action is not None:
-            line["action"] = step_dict(record.action)
-            line["points"] = [list(p) for p in record.points]
-        if record.grounding is not None:
-            line["grounding"] = record.grounding
-        if record.risk:
-            line["risk"] = record.risk
-        if record.effect is not None:
-            line["effect"] = record.effect.to_dict()
-        line["outcome"] = record.outcome.text()
-        line.update(record.outcome.fields())
-        line["timings"] = {k: round(v, 4) for k, v in record.timings.items()}
+            record.image.save(self.dir / line["screenshot"], format="PNG", compress_level=1)
         self.write_step(line)
 
+    def on_pause(self, number: int, interrupted: str) -> None:
+        self.meta.setdefault("pauses", []).append(pause_fields(number, interrupted))
+        _write_json(self.dir / "run.json", self.meta)
+
+    def on_resume(self, number: int, seconds: float, note: str) -> None:
+        self.meta["pauses"][-1].update(resume_fields(seconds, note))
+        _write_json(self.dir / "run.json", self.meta)
+
     def on_end(self, result: RunResult) -> None:
-        self.finish(result.status, result.reason, answer=result.answer, steps=result.steps,
-                    seconds=round(result.seconds, 3), model_calls=result.model_calls,
-                    forecast_steps=result.forecast_steps)
+        self.finish(result.status, result.reason, **end_fields(result))
 
     def finish(self, status: str, reason: str = "", **extra: Any) -> None:
         self.meta.update(status=status, reason=reason, ended=_now(), **extra)
         _write_json(self.dir / "run.json", self.meta)
         self._steps.close()
+
+
+def start_fields(settings: Any, geometry: Geometry) -> dict[str, Any]:
+    """What a run starts with, as run.json and the event stream say it."""
+    m = geometry.monitor
+    return {"settings": settings.model_dump(), "display": os.environ.get("DISPLAY", ""),
+            "monitor": {"index": geometry.index, "left": m.left, "top": m.top, "width": m.width,
+                        "height": m.height, "input_scale": list(geometry.input_scale)}}
+
+
+def pause_fields(number: int, interrupted: str) -> dict[str, Any]:
+    """A pause as the run record and the event stream keep it."""
+    return {"step": number, "interrupted": interrupted, "time": _now()}
+
+
+def resume_fields(seconds: float, note: str) -> dict[str, Any]:
+    return {"seconds": round(seconds, 3), "note": note}
+
+
+def end_fields(result: RunResult) -> dict[str, Any]:
+    """How a run ended, besides status and reason, as run.json and the event stream say it."""
+    out = {"answer": result.answer, "steps": result.steps, "seconds": round(result.seconds, 3),
+           "model_calls": result.model_calls, "forecast_steps": result.forecast_steps}
+    if result.needed_human:
+        out["needed_human"] = result.needed_human
+    return out
+
+
+def step_line(record: StepRecord) -> dict[str, Any]:
+    """One step of the agent as steps.jsonl and the event stream hold it (the screenshot by
+    the name RunLog saves it under)."""
+    line: dict[str, Any] = {"step": record.number, "time": _now()}
+    if record.image is not None:
+        line["screenshot"] = f"step-{record.number:03d}.png"
+        line["image_size"] = list(record.image.size)
+    if record.forecast is not None:
+        line["plan"] = record.forecast.plan.to_dict()
+        if record.forecast.revision is not None:
+            line["revision"] = {"steps": record.forecast.revision.steps,
+                                "reason": record.forecast.revision.reason}
+    if record.speculative:
+        line["from_forecast"] = True  # run without a model call
+    if record.verdict is not None:
+        line["check"] = {"status": record.verdict.status, "reason": record.verdict.reason}
+    line["attempts"] = [
+        {"answer": a.answer, "error": a.error, "seconds": round(a.seconds, 3),
+         "prompt_tokens": a.prompt_tokens, "completion_tokens": a.completion_tokens,
+         "reused_tokens": a.reused_tokens,
+         **({"reasoning": a.reasoning} if a.reasoning else {}),
+         **({"cut_off": True} if a.cut_off else {})}
+        for a in record.attempts
+    ]
+    if record.action is not None:
+        line["action"] = step_dict(record.action)
+        line["points"] = [list(p) for p in record.points]
+    if record.grounding is not None:
+        line["grounding"] = record.grounding
+    if record.risk:
+        line["risk"] = record.risk
+    if record.effect is not None:
+        line["effect"] = record.effect.to_dict()
+    line["outcome"] = record.outcome.text()
+    line.update(record.outcome.fields())
+    line["timings"] = {k: round(v, 4) for k, v in record.timings.items()}
+    return line
 
 
 @dataclass

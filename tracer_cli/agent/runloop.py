@@ -1,6 +1,7 @@
 """What every run shares, the agent's and a macro's: the step record, the result, the listeners
-(panel, run record) and the loop over steps with its endings: done, a limit, an error, or the
-user's stop (kill switch, signal, Ctrl-C), after which every held key and button is released.
+(panel, run record, event stream) and the loop over steps with its endings: done, a limit, an
+error, or the user's stop (kill switch, signal, Ctrl-C), after which every held key and button is
+released; and the user's pause (the pause hotkey), during which the user has the desktop.
 
 ``Agent`` (loop.py) and ``MacroRunner`` (macro/run.py) fill in what a step is."""
 
@@ -14,8 +15,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tracer_cli.agent.outcome import Outcome
-from tracer_cli.desktop.killswitch import stop_reason
-from tracer_cli.errors import EXIT_DONE, EXIT_FAILED, EXIT_INTERRUPTED, Interrupted, TracerError
+from tracer_cli.desktop.killswitch import Paused, PauseRequest, stop_reason
+from tracer_cli.errors import (
+    EXIT_DONE,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_NEEDS_HUMAN,
+    Interrupted,
+    TracerError,
+)
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -73,6 +81,7 @@ class RunResult:
     code: int | None = None  # set when an error carries its own exit code
     model_calls: int = 0  # requests to the planner (a malformed answer's retry counts)
     forecast_steps: int = 0  # steps run from a forecast without a model call
+    needed_human: str = ""  # a step that needed the user's confirmation with no one to ask
 
     @property
     def exit_code(self) -> int:
@@ -80,6 +89,8 @@ class RunResult:
             return self.code
         if self.status in ("done", "planned"):
             return EXIT_DONE
+        if self.needed_human and self.status != "interrupted":
+            return EXIT_NEEDS_HUMAN
         return EXIT_INTERRUPTED if self.status == "interrupted" else EXIT_FAILED
 
 
@@ -104,6 +115,13 @@ class Listener:
     def on_step(self, record: StepRecord) -> None:
         """Step ``number`` is over (executed, skipped, or the end)."""
 
+    def on_pause(self, number: int, interrupted: str) -> None:
+        """The user paused the run before step ``number`` or inside it (``interrupted`` says
+        what of that step was done); everything is let go, the user has the desktop."""
+
+    def on_resume(self, number: int, seconds: float, note: str) -> None:
+        """The user handed back after ``seconds``, with a ``note`` for the model (or "")."""
+
     def on_end(self, result: RunResult) -> None:
         """The run is over."""
 
@@ -121,6 +139,9 @@ class RunLoop:
         self.listeners = listeners or []
         self.confirm = confirm
         self.stop = stop or threading.Event()
+        # The pause hotkey's request, shared with the actuator that obeys it at key boundaries.
+        self.pause: PauseRequest | None = getattr(actuator, "pause", None)
+        self.needed_human = ""  # why a step needed a confirmation that no one could give
 
     def _emit(self, event: str, *args: object) -> None:
         for listener in self.listeners:
@@ -140,6 +161,30 @@ class RunLoop:
             record.outcome = Outcome("skipped", "the user declined this step")
             return False
         return True
+
+    def hold(self, number: int, interrupted: str = "") -> str:
+        """The user paused: let go of everything, say so, and wait until the pause hotkey is
+        pressed again (or the run is stopped). Returns the user's note for the model."""
+        assert self.pause is not None, "hold() needs a pause request"
+        if self.actuator is not None:
+            self.actuator.release_all()
+        started = time.monotonic()
+        self._emit("on_pause", number, interrupted)
+        if not self.pause.wait_resumed(self.stop):
+            raise Interrupted(stop_reason(self.stop))
+        note = self.pause.take_note()
+        self._emit("on_resume", number, time.monotonic() - started, note)
+        return note
+
+    def paused(self, record: StepRecord, exc: Paused) -> RunResult | None:
+        """The actuator stopped step ``record`` at a key boundary for a pause: hold, then go on
+        (the agent looks again and tells the model; a macro runs the rest of the step)."""
+        note = self.hold(record.number, exc.progress())
+        self.resumed(record.number, note, record, exc)
+        return None
+
+    def resumed(self, number: int, note: str, record: StepRecord | None, exc: Paused | None) -> None:
+        """The user handed back (``record``: the step the pause interrupted, if one was)."""
 
     def begin_step(self, number: int) -> StepRecord | RunResult | None:
         raise NotImplementedError
@@ -164,12 +209,16 @@ class RunLoop:
             for number in itertools.count(1):
                 if self.stop.is_set():
                     raise Interrupted(stop_reason(self.stop))
+                if self.pause is not None and self.pause.requested.is_set():
+                    self.resumed(number, self.hold(number), None, None)
                 record = self.begin_step(number)
                 if not isinstance(record, StepRecord):
                     result = record or ending
                     break
                 try:
                     outcome = self.run_step(record)
+                except Paused as exc:
+                    outcome = self.paused(record, exc)
                 finally:
                     ran += 1
                     self.end_step(record)
@@ -187,6 +236,7 @@ class RunLoop:
                 self.actuator.release_all()
         result.steps = ran
         result.seconds = time.monotonic() - started
+        result.needed_human = result.needed_human or self.needed_human
         self.finish(result)
         self._emit("on_end", result)
         return result

@@ -22,18 +22,21 @@ from tracer_cli.cli.options import (  # typer reads these names from this module
     BaseUrl,
     Confirm,
     Display,
+    Events,
     KillHotkey,
     MaxPixels,
     MaxSteps,
     Mmproj,
     Model,
     Monitor,
+    PauseHotkey,
     Profile,
     Replan,
     Script,
     SpeculativeSteps,
     Timeout,
     Yes,
+    check_events,
     model_options,
 )
 from tracer_cli.cli.wiring import (
@@ -106,16 +109,22 @@ def plan(
     as_json: Annotated[bool, typer.Option("--json", help="Print only the plan as JSON.")] = False,
     out_png: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--out", "-o", help="Also write the annotated screenshot here.")] = None,
+    events: Events = None,
     model_flags: dict[str, Any] | None = None,
 ) -> None:
     """Dry run: forecast the next steps for TASK on the current screen. No input events at all.
 
     Prints the trajectory as a table and writes the screenshot with numbered markers at each
-    predicted point and arrows between them.
+    predicted point and arrows between them. TASK "-" reads the task from standard input.
     """
     with guard():
+        streaming = check_events(events)
+        if streaming and as_json:
+            raise ConfigError("--json and --events both write to stdout", "choose one of them")
+        task = task_text(task)
         settings = settings_from(model_flags or {})
-        record, geometry, run_dir = _preview(task, settings, quiet=as_json)
+        record, geometry, run_dir = _preview(task, settings, quiet=as_json or streaming,
+                                             events=streaming)
         assert record.forecast is not None and record.image is not None  # preview() raises else
         forecast = record.forecast
         from tracer_cli.cli.preview import annotate
@@ -129,14 +138,28 @@ def plan(
                 raise ConfigError(f"cannot write {out_png}: {exc}") from None
         if as_json:
             sys.stdout.write(forecast.plan.to_json() + "\n")
-        else:
+        elif not streaming:
             if forecast.plan.thought:
                 out.print(f"[bold]Thought:[/] {escape(forecast.plan.thought)}")
             out.print(_plan_table(forecast.plan, geometry))
         err.print(f"preview: {out_png or preview}\nrun record: {run_dir}", soft_wrap=True)
 
 
-def _preview(task: str, settings: Settings, quiet: bool):  # type: ignore[no-untyped-def]
+def task_text(task: str) -> str:
+    """The task as given, or read from standard input when it is "-"."""
+    if task != "-":
+        return task
+    if sys.stdin.isatty():
+        raise ConfigError("TASK is - but standard input is a terminal",
+                          "pipe the task in: echo 'open the settings' | tracer do -")
+    text = sys.stdin.read().strip()
+    if not text:
+        raise ConfigError("TASK is - but standard input was empty",
+                          "pipe the task in: echo 'open the settings' | tracer do -")
+    return text
+
+
+def _preview(task: str, settings: Settings, quiet: bool, events: bool = False):  # type: ignore[no-untyped-def]
     from tracer_cli.agent.loop import Agent
     from tracer_cli.agent.runlog import RunLog
     from tracer_cli.desktop.screen import MssScreen
@@ -144,7 +167,12 @@ def _preview(task: str, settings: Settings, quiet: bool):  # type: ignore[no-unt
     planner, grounder = make_models(settings)
     screen = MssScreen(settings.monitor)
     log = RunLog(paths.runs_dir(), "plan", task)
-    agent = Agent(screen, planner, None, settings, [log], grounder=grounder)
+    listeners: list[Any] = [log]
+    if events:
+        from tracer_cli.agent.events import EventStream
+
+        listeners.append(EventStream(sys.stdout, "plan", run_dir=log.dir))
+    agent = Agent(screen, planner, None, settings, listeners, grounder=grounder)
     try:
         if err.is_terminal and not quiet:
             with err.status("capturing the screen and asking the model..."):
@@ -162,30 +190,34 @@ def _preview(task: str, settings: Settings, quiet: bool):  # type: ignore[no-unt
 def do(
     task: Annotated[str, typer.Argument(help="What to do, in plain words.")],
     yes: Yes = False, confirm: Confirm = None, max_steps: MaxSteps = None, timeout: Timeout = None,
-    kill_hotkey: KillHotkey = None, replan: Replan = None, speculative_steps: SpeculativeSteps = None,
+    kill_hotkey: KillHotkey = None, pause_hotkey: PauseHotkey = None, replan: Replan = None,
+    speculative_steps: SpeculativeSteps = None, events: Events = None,
     model_flags: dict[str, Any] | None = None,
 ) -> None:
-    """Carry out TASK on the desktop: forecast, act on the first step, look again, repeat.
+    """Carry out TASK ("-": read it from stdin) on the desktop: forecast, act, look again.
 
-    Exit codes: 0 done, 1 failed or gave up, 2 usage or configuration error, 130 interrupted.
-    Stop it with the kill hotkey (ctrl+alt+shift+k unless set otherwise), Ctrl-C, or by moving
-    the mouse into a corner of the screen.
+    Exit codes: 0 done, 1 failed, 2 usage error, 3 needed a human, 130 interrupted. Stop:
+    the kill hotkey, Ctrl-C, or the mouse in a corner. Pause: the pause hotkey, again to resume.
     """
     with guard():
+        streaming = check_events(events)
+        task = task_text(task)
         settings = settings_from({
             **(model_flags or {}), "confirm": "never" if yes else confirm, "max_steps": max_steps,
-            "timeout": timeout, "kill_hotkey": kill_hotkey, "replan": replan,
-            "speculative_steps": speculative_steps})
-        result, run_dir = _run_agent(task, settings)
-        if result.answer:
+            "timeout": timeout, "kill_hotkey": kill_hotkey, "pause_hotkey": pause_hotkey,
+            "replan": replan, "speculative_steps": speculative_steps})
+        result, run_dir = _run_agent(task, settings, streaming)
+        if result.answer and not streaming:
             out.print(escape(result.answer))
         err.print(f"run record: {run_dir}", soft_wrap=True)
         if result.status != "done":
             err.print(f"[bold red]tracer: {result.status}:[/] {escape(result.reason)}")
+            if result.needed_human:
+                err.print(f"tracer: a step needed a human: {escape(result.needed_human)}")
         raise typer.Exit(result.exit_code)
 
 
-def _run_agent(task: str, settings: Settings) -> tuple[RunResult, Path]:
+def _run_agent(task: str, settings: Settings, events: bool = False) -> tuple[RunResult, Path]:
     from tracer_cli.agent.loop import Agent
     from tracer_cli.agent.runlog import RunLog
     from tracer_cli.desktop.screen import MssScreen
@@ -202,8 +234,13 @@ def _run_agent(task: str, settings: Settings) -> tuple[RunResult, Path]:
             view = make_view()
             confirm = confirmer(settings, view)
             log = RunLog(paths.runs_dir(), "do", task)
-            agent = Agent(screen, planner, actuator, settings, [log, view], confirm, stop, grounder)
-            session.announce()
+            listeners: list[Any] = [log, view]
+            if events:
+                from tracer_cli.agent.events import EventStream
+
+                listeners.append(EventStream(sys.stdout, "do", run_dir=log.dir))
+            agent = Agent(screen, planner, actuator, settings, listeners, confirm, stop, grounder)
+            session.announce(view)
             return agent.run(task), log.dir
         finally:
             screen.close()

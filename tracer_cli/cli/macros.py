@@ -69,7 +69,8 @@ def run_macro(
     schema: Annotated[bool, typer.Option(
         "--schema", help="Print the JSON schema of macro files and exit.")] = False,
     yes: opt.Yes = False, confirm: opt.Confirm = None, ocr: opt.Ocr = None,
-    kill_hotkey: opt.KillHotkey = None,
+    kill_hotkey: opt.KillHotkey = None, pause_hotkey: opt.PauseHotkey = None,
+    events: opt.Events = None,
     model_flags: dict[str, Any] | None = None,
 ) -> None:
     """Run a macro: click texts and images found on the live screen, type, wait, check.
@@ -78,9 +79,11 @@ def run_macro(
     screenshot in the run record. `do:` steps are run by the agent with the model options
     given here (as for `tracer do`); the model is loaded only when such a step comes.
 
-    Exit codes: 0 all steps ran, 1 a step failed, 2 a bad macro file or option, 130 stopped.
+    Exit codes: 0 all steps ran, 1 a step failed, 2 a bad file or option, 3 needed a human, 130
+    stopped.
     """
     with guard():
+        streaming = opt.check_events(events)
         if schema:
             from tracer_cli.macro.load import json_schema
 
@@ -93,19 +96,24 @@ def run_macro(
         macro = load(macro_file)
         steps = unroll(macro, _variables(var or []))
         settings = wiring.settings_from({**(model_flags or {}), "confirm": "never" if yes else confirm,
-                                  "ocr": ocr, "kill_hotkey": kill_hotkey})
+                                  "ocr": ocr, "kill_hotkey": kill_hotkey,
+                                  "pause_hotkey": pause_hotkey})
         if dry_run:
+            if streaming:
+                raise ConfigError("--events needs a run; --dry-run runs nothing",
+                                  "leave out --events, or --dry-run")
             _dry_run(macro.name, steps, settings, out_png)
             return
-        result, run_dir = _run(macro.name, steps, settings)
+        result, run_dir = _run(macro.name, steps, settings, streaming)
         err.print(f"run record: {run_dir}", soft_wrap=True)
         if result.status != "done":
             err.print(f"[bold red]tracer: {result.status}:[/] {escape(result.reason)}")
         raise typer.Exit(result.exit_code)
 
 
-def _run(title: str, steps: list[Instance], settings: Settings) -> tuple[RunResult, Path]:
-    from tracer_cli.macro.run import Finder, MacroLog, MacroRunner
+def _run(title: str, steps: list[Instance], settings: Settings,
+         events: bool = False) -> tuple[RunResult, Path]:
+    from tracer_cli.macro.run import Finder, MacroLog, MacroRunner, macro_step_line
 
     with wiring.live_input(settings) as session:
         screens = Screens(session.actuator.size())
@@ -114,9 +122,14 @@ def _run(title: str, steps: list[Instance], settings: Settings) -> tuple[RunResu
             view = wiring.make_view()
             log = MacroLog(paths.runs_dir(), "run", title)
             subtask = _SubTask(settings, session, screens, view)
+            listeners: list[Any] = [log, view]
+            if events:
+                from tracer_cli.agent.events import EventStream
+
+                listeners.append(EventStream(sys.stdout, "run", macro_step_line, log.dir))
             runner = MacroRunner(steps, screens, session.actuator, Finder(settings.ocr), settings,
-                                 [log, view], wiring.confirmer(settings, view), session.stop, subtask)
-            session.announce()
+                                 listeners, wiring.confirmer(settings, view), session.stop, subtask)
+            session.announce(view)
             try:
                 return runner.run(title), log.dir
             finally:
@@ -143,6 +156,7 @@ class _SubTask:
             self.planner, self.grounder = wiring.make_models(self.settings)
         settings = self.settings.model_copy(update={"max_steps": max_steps})
         view = wiring.make_view()
+        view.resume_hint = self.session.resume_hint
         log = RunLog(paths.runs_dir(), "do", task)
         agent = Agent(self.screens(settings.monitor), self.planner, self.session.actuator, settings,
                       [log, view], wiring.confirmer(settings, view), self.session.stop, self.grounder)

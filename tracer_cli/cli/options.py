@@ -78,6 +78,11 @@ Confirm = Annotated[Optional[str], _option(  # noqa: UP045
     "--confirm", help="Ask before: always, risky (default; tracer's rules) or never.", panel=SAFETY)]
 KillHotkey = Annotated[Optional[str], _option(  # noqa: UP045
     "--kill-hotkey", help="Stops tracer from anywhere (pynput syntax; '' off).", panel=SAFETY)]
+PauseHotkey = Annotated[Optional[str], _option(  # noqa: UP045
+    "--pause-hotkey", help="Pauses tracer, again resumes it (pynput syntax; '' off).",
+    panel=SAFETY)]
+Events = Annotated[Optional[str], typer.Option(  # noqa: UP045
+    "--events", help="jsonl: each event of the run as a JSON line on stdout.")]
 MaxSteps = Annotated[Optional[int], _option(  # noqa: UP045
     "--max-steps", help="Give up after this many actions (default 30).", panel=SAFETY)]
 Timeout = Annotated[Optional[float], _option(  # noqa: UP045
@@ -121,3 +126,15 @@ def model_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
     run.__signature__ = inspect.signature(command).replace(parameters=own + added)  # type: ignore[attr-defined]
     return run
+
+
+def check_events(events: str | None) -> bool:
+    """Whether an event stream was asked for; a format other than jsonl is a usage error."""
+    if events is None or events == "":
+        return False
+    if events != "jsonl":
+        from tracer_cli.errors import ConfigError
+
+        raise ConfigError(f"--events {events!r} is not a format tracer writes",
+                          "use --events jsonl (one JSON object per line)")
+    return True

@@ -57,6 +57,8 @@ class _State(Listener):
         self.forecast_steps = 0
         self.revised = ""  # why the current forecast is a revision of the one before
         self.upcoming = "forecast"  # what the steps after the current one are: a macro's are "next"
+        self.paused = ""  # what the panel says while the user has the desktop
+        self.resume_hint = ""  # how to resume: set by whoever armed the pause hotkey
 
     def counts(self) -> str:
         return f"model calls {self.model_calls} · steps from the forecast {self.forecast_steps}"
@@ -94,6 +96,15 @@ class _State(Listener):
         self.last_timings = record.timings
         for phase, seconds in record.timings.items():
             self.totals[phase] = self.totals.get(phase, 0.0) + seconds
+
+    def on_pause(self, number: int, interrupted: str) -> None:
+        where = f" (step {number} stopped {interrupted})" if interrupted else f" (before step {number})"
+        self.paused = "paused: you have the mouse" + where
+        if self.resume_hint:
+            self.paused += f"; {self.resume_hint}"
+
+    def on_resume(self, number: int, seconds: float, note: str) -> None:
+        self.paused = ""
 
     def on_end(self, result: RunResult) -> None:
         self.result = result
@@ -145,6 +156,8 @@ class LivePanel(_State):
         parts.append(Text("total:     " + _timings(self.totals), "cyan"))
         if self.model_calls or self.forecast_steps:
             parts.append(Text(f"{self.counts()} ({FORECAST_MARK}: run from the forecast)", "cyan"))
+        if self.paused:
+            parts.append(Text(self.paused, "bold yellow reverse"))
         if self.result is not None:
             r = self.result
             style = "bold green" if r.status == "done" else "bold red"
@@ -207,6 +220,15 @@ class LogLines(_State):
             at = " at " + ", ".join(f"({x},{y})" for x, y in record.points) if record.points else ""
             self._say(f"step {record.number}/{self.max_steps}: {record.action.describe()}{at} -> "
                       f"{record.outcome} [{_timings(record.timings)}]")
+
+    def on_pause(self, number: int, interrupted: str) -> None:
+        super().on_pause(number, interrupted)
+        self._say(self.paused)
+
+    def on_resume(self, number: int, seconds: float, note: str) -> None:
+        super().on_resume(number, seconds, note)
+        self._say(f"resumed after {seconds:.1f}s: looking at the screen afresh"
+                  + (f"; note for the model: {note}" if note else ""))
 
     def on_end(self, result: RunResult) -> None:
         super().on_end(result)

@@ -23,7 +23,7 @@ from tracer_cli.errors import ConfigError
 if TYPE_CHECKING:
     from tracer_cli.config import Settings
     from tracer_cli.desktop.actuator import PyAutoGUIActuator
-    from tracer_cli.desktop.killswitch import KillSwitch, StopRequest
+    from tracer_cli.desktop.killswitch import KillSwitch, PauseRequest, PauseSwitch, StopRequest
     from tracer_cli.plan import BaseStep
 
 
@@ -159,13 +159,69 @@ class LiveInput:
     stop: StopRequest
     actuator: PyAutoGUIActuator
     switch: KillSwitch | None
+    pause_switch: PauseSwitch | None = None
 
-    def announce(self) -> None:
-        """Tell the user how to stop tracer (once the set-up has worked: errors stay one line)."""
+    @property
+    def resume_hint(self) -> str:
+        if self.pause_switch is None:
+            return ""
+        hint = f"press {self.pause_switch.label} to hand back"
+        if sys.stdin.isatty():
+            hint += " (a line typed here is a note for the model; an empty line hands back too)"
+        return hint
+
+    def announce(self, view: Any = None) -> None:
+        """Tell the user how to stop and pause tracer (once the set-up has worked: errors stay
+        one line); ``view`` learns how to resume."""
         if self.switch is not None:
             err.print(f"tracer: kill switch armed: press {escape(self.switch.label)} to stop")
             if self.switch.warning:
                 err.print(f"tracer: warning: {escape(self.switch.warning)}")
+        if self.pause_switch is not None:
+            err.print(f"tracer: pause hotkey armed: press {escape(self.pause_switch.label)} to "
+                      "pause and take the mouse, again to hand back")
+            if view is not None:
+                view.resume_hint = self.resume_hint
+
+
+def _hotkeys(settings: Settings, stop: StopRequest) -> tuple[KillSwitch | None, PauseSwitch | None]:
+    """The kill switch and the pause hotkey, checked apart and armed (kill first)."""
+    from tracer_cli.desktop.killswitch import KillSwitch, PauseRequest, PauseSwitch, check_apart
+
+    switch = KillSwitch(settings.kill_hotkey, stop, _wake_main) if settings.kill_hotkey else None
+    pause = PauseSwitch(settings.pause_hotkey, PauseRequest()) if settings.pause_hotkey else None
+    if switch is not None and pause is not None:
+        check_apart(switch.chord, pause.chord, settings.pause_hotkey)
+    armed = []
+    try:
+        for hotkey in (switch, pause):
+            if hotkey is not None:
+                hotkey.start()
+                armed.append(hotkey)
+    except BaseException:
+        for hotkey in armed:
+            hotkey.close()
+        raise
+    return switch, pause
+
+
+def _read_notes(pause: PauseRequest, done: threading.Event) -> None:
+    """While the run is paused, lines typed at the terminal are the note for the model; an
+    empty line hands back (a thread; only with a terminal)."""
+    import select
+
+    while not done.is_set():
+        if not pause.requested.wait(0.2):
+            continue
+        ready, _, _ = select.select([sys.stdin], [], [], 0.2)
+        if ready and pause.requested.is_set():
+            line = sys.stdin.readline()
+            if not line:
+                return
+            if line.strip():
+                pause.add_note(line)
+            else:
+                pause.resume()
 
 
 @contextmanager
@@ -174,19 +230,24 @@ def live_input(settings: Settings) -> Iterator[LiveInput]:
     (armed first, so it works while a model loads), the actuator that obeys it, and signal
     handlers that stop between keys, never in the middle of one."""
     from tracer_cli.desktop.actuator import PyAutoGUIActuator
-    from tracer_cli.desktop.killswitch import KillSwitch, StopRequest
+    from tracer_cli.desktop.killswitch import StopRequest
     from tracer_cli.desktop.screen import check_display
 
     check_display()
     stop = StopRequest()
-    switch = KillSwitch(settings.kill_hotkey, stop, _wake_main) if settings.kill_hotkey else None
+    switch, pause_switch = _hotkeys(settings, stop)
+    forbidden = {}
     if switch is not None:
-        switch.start()
+        forbidden[switch.chord] = "kill hotkey"
+    if pause_switch is not None:
+        forbidden[pause_switch.chord] = "pause hotkey"
     try:
-        actuator = PyAutoGUIActuator(stop, forbidden=[switch.chord] if switch else [])
+        actuator = PyAutoGUIActuator(stop, forbidden=forbidden,
+                                     pause=pause_switch.pause if pause_switch else None)
     except BaseException:
-        if switch is not None:
-            switch.close()
+        for hotkey in (switch, pause_switch):
+            if hotkey is not None:
+                hotkey.close()
         raise
 
     def stop_signal(signum: int, frame: object) -> None:
@@ -197,9 +258,15 @@ def live_input(settings: Settings) -> Iterator[LiveInput]:
             raise KeyboardInterrupt
 
     previous = {s: signal.signal(s, stop_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    done = threading.Event()
+    if pause_switch is not None and sys.stdin.isatty() and os.name == "posix":
+        threading.Thread(target=_read_notes, args=(pause_switch.pause, done), daemon=True).start()
     try:
-        yield LiveInput(stop, actuator, switch)
+        yield LiveInput(stop, actuator, switch, pause_switch)
     finally:
+        done.set()
+        if pause_switch is not None:
+            pause_switch.close()
         if switch is not None:
             switch.close()  # before the handlers go: its wake-up would be a bare Ctrl-C
         for signum, handler in previous.items():

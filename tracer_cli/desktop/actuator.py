@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from tracer_cli.desktop.killswitch import key_names, stop_reason
+from tracer_cli.desktop.killswitch import Paused, PauseRequest, key_names, stop_reason
 from tracer_cli.desktop.screen import Geometry
 from tracer_cli.errors import ActionError, DisplayError, Interrupted
 from tracer_cli.plan import BaseStep, Click, DoubleClick, Drag, Hotkey, RightClick, Scroll, Type, Wait
@@ -167,12 +167,15 @@ def require_xtest() -> None:
 class PyAutoGUIActuator:
     """The real mouse and keyboard. The corner fail-safe stays on; ``stop`` aborts typing.
 
-    ``forbidden``: chords (``killswitch.key_names``) never to press, the kill hotkey's.
+    ``forbidden``: chords (``killswitch.key_names``) never to press, the kill and pause hotkeys'.
     ``acting`` is true while input is being sent: a signal handler must not raise then (a key
-    could stay down); a stop requested meanwhile takes effect as soon as that input is sent."""
+    could stay down); a stop requested meanwhile takes effect as soon as that input is sent.
+    ``pause``: a pause requested meanwhile raises ``Paused`` before the next input (the next
+    click, chord or character), so nothing is ever held down by a pause."""
 
     def __init__(self, stop: threading.Event | None = None, type_interval: float = 0.01,
-                 forbidden: Iterable[frozenset[str]] = ()) -> None:
+                 forbidden: Iterable[frozenset[str]] | dict[frozenset[str], str] = (),
+                 pause: PauseRequest | None = None) -> None:
         require_xtest()
         import pyautogui
 
@@ -183,15 +186,21 @@ class PyAutoGUIActuator:
         self._interval = type_interval
         self._pressed: list[str] = []
         self._held_button: str | None = None
-        self._forbidden = list(forbidden)
+        # each chord never to press, with what it is (a plain list: kill hotkeys)
+        self._forbidden = dict(forbidden) if isinstance(forbidden, dict) else \
+            dict.fromkeys(forbidden, "kill hotkey")
+        self.pause = pause
         self.acting = False
 
     @contextmanager
-    def _acting(self) -> Iterator[None]:
-        """Check for a stop before and after; turn pyautogui's corner fail-safe into our
+    def _acting(self, typed: int = 0, of: int = 0) -> Iterator[None]:
+        """Check for a stop before and after, and for a pause before (``typed`` of ``of``
+        characters of a text are sent so far); turn pyautogui's corner fail-safe into our
         Interrupted."""
         if self._stop.is_set():
             raise Interrupted(stop_reason(self._stop))
+        if self.pause is not None and self.pause.requested.is_set():
+            raise Paused(typed, of)
         self.acting = True
         try:
             yield
@@ -238,8 +247,8 @@ class PyAutoGUIActuator:
 
     def type_text(self, text: str) -> None:
         self._check_keys(list(text))
-        for ch in text:  # one key at a time so that a stop takes effect mid-text
-            with self._acting():
+        for index, ch in enumerate(text):  # one key at a time: a stop or pause works mid-text
+            with self._acting(index, len(text)):
                 if ch == "\n":
                     self._gui.press("enter")
                 elif ch == "\t":
@@ -251,8 +260,9 @@ class PyAutoGUIActuator:
 
     def hotkey(self, keys: list[str]) -> None:
         self._check_keys(keys)
-        if any(chord <= key_names(keys) for chord in self._forbidden):
-            raise ActionError(f"refused to press {'+'.join(keys)}: that is tracer's kill hotkey")
+        for chord, name in self._forbidden.items():
+            if chord <= key_names(keys):
+                raise ActionError(f"refused to press {'+'.join(keys)}: that is tracer's {name}")
         with self._acting():
             for key in keys:
                 self._gui.keyDown(key)

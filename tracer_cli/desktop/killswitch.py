@@ -1,4 +1,5 @@
-"""The kill switch: a global hotkey that stops a run from anywhere on the desktop.
+"""The kill switch and the pause: global hotkeys that stop or pause a run from anywhere on the
+desktop.
 
 A pynput keyboard listener (the X RECORD extension on Linux) watches every key. When the chord
 is complete it records the moment, asks the run to stop (``StopRequest``) and calls ``wake``,
@@ -10,6 +11,11 @@ ever presses shift, one key, enter or tab, so a hotkey is refused when typing co
 and the default ``<ctrl>+<alt>+<shift>+k`` needs ctrl and alt, which typing never touches. While
 the user holds ctrl and alt, tracer typing a capital presses and releases shift; a shift press
 therefore counts until ctrl and alt are let go, so the chord still completes mid-typing.
+
+The pause hotkey (``PauseSwitch``) is the same kind of listener. It toggles a ``PauseRequest``:
+the actuator sees the request at the next key boundary (before a click, a chord, or the next
+character of a text) and raises ``Paused``; the run loop lets go of everything and waits until
+the hotkey is pressed again.
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ from tracer_cli.errors import ConfigError, DisplayError
 
 EXAMPLE = "<ctrl>+<alt>+<shift>+k"
 HOW_TO_TURN_OFF = "--kill-hotkey '' or TRACER_KILL_HOTKEY="
+PAUSE_EXAMPLE = "<ctrl>+<alt>+<shift>+p"
+HOW_TO_TURN_OFF_PAUSE = "--pause-hotkey '' or TRACER_PAUSE_HOTKEY="
 # pyautogui's (and the US layout's) characters typed with shift, besides capitals.
 SHIFTED = frozenset('~!@#$%^&*()_+{}|:"<>?')
 # Keys that typing text presses: shift for capitals, enter for a newline, tab, any character.
@@ -93,34 +101,53 @@ def label(hotkey: str) -> str:
     return re.sub(r"<([^<>]+)>", r"\1", hotkey)
 
 
-def _bad(hotkey: str, problem: str) -> ConfigError:
-    return ConfigError(f"kill hotkey {hotkey!r} {problem}",
-                       f"write it in pynput syntax, like {EXAMPLE}, or turn it off: "
-                       f"{HOW_TO_TURN_OFF}")
+# What each hotkey is called in messages, an example of it, and how to turn it off.
+KINDS = {"kill": ("kill switch", EXAMPLE, HOW_TO_TURN_OFF),
+         "pause": ("pause hotkey", PAUSE_EXAMPLE, HOW_TO_TURN_OFF_PAUSE)}
 
 
-def _keyboard() -> Any:
+def _bad(hotkey: str, problem: str, kind: str = "kill") -> ConfigError:
+    _, example, turn_off = KINDS[kind]
+    return ConfigError(f"{kind} hotkey {hotkey!r} {problem}",
+                       f"write it in pynput syntax, like {example}, or turn it off: {turn_off}")
+
+
+def _keyboard(kind: str = "kill") -> Any:
     """pynput.keyboard, imported on first use: its X backend connects to the display."""
     try:
         from pynput import keyboard
     except Exception as exc:  # ImportError, or an X error from connecting
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DisplayError(f"cannot arm the kill switch: pynput cannot use this display "
-                           f"({first})", f"run without it: {HOW_TO_TURN_OFF}") from None
+        name, _, turn_off = KINDS[kind]
+        raise DisplayError(f"cannot arm the {name}: pynput cannot use this display "
+                           f"({first})", f"run without it: {turn_off}") from None
     return keyboard
 
 
-def parse(hotkey: str) -> tuple[list[Any], frozenset[str]]:
+def check_apart(kill: frozenset[str], pause: frozenset[str], pause_hotkey: str) -> None:
+    """Refuse a pause chord that the kill chord contains, or that contains it: pressing one
+    would also complete the other."""
+    if kill <= pause or pause <= kill:
+        raise _bad(pause_hotkey, f"collides with the kill hotkey ({'+'.join(sorted(kill))})",
+                   "pause")
+
+
+def parse(hotkey: str, kind: str = "kill") -> tuple[list[Any], frozenset[str]]:
     """The hotkey's pynput keys and their names. Raises ConfigError with the fix on a hotkey
-    that is malformed, could never be seen as written, or that tracer's own typing could press."""
-    keyboard = _keyboard()
+    that is malformed, could never be seen as written, or that tracer's own typing could press.
+    ``kind``: kill or pause, for the messages."""
+    keyboard = _keyboard(kind)
+
+    def bad(problem: str) -> ConfigError:
+        return _bad(hotkey, problem, kind)
+
     try:
         keys = keyboard.HotKey.parse(hotkey)
     except ValueError as exc:
         part = str(exc)
         if not part or part == hotkey:
-            raise _bad(hotkey, "is not valid (empty, or a key named twice)") from None
-        raise _bad(hotkey, f"is not valid: unknown key {part!r}") from None
+            raise bad("is not valid (empty, or a key named twice)") from None
+        raise bad(f"is not valid: unknown key {part!r}") from None
     sides = {key.value.vk: key.name for key in keyboard.Key if key.name.endswith(("_l", "_r"))}
     by_vk = {key.value.vk: key.name for key in keyboard.Key if key.name not in sides.values()}
     names: list[str] = []
@@ -131,7 +158,7 @@ def parse(hotkey: str) -> tuple[list[Any], frozenset[str]]:
             name = key.char
         elif key.vk in sides:  # the listener reports <ctrl> for either side: never seen
             side = sides[key.vk]
-            raise _bad(hotkey, f"names one side of a modifier (<{side}>); use <{side[:-2]}>, "
+            raise bad(f"names one side of a modifier (<{side}>); use <{side[:-2]}>, "
                        "which is either side")
         else:  # a named key, or a raw key code such as <65307>
             raw = by_vk.get(key.vk, str(key.vk))
@@ -140,31 +167,30 @@ def parse(hotkey: str) -> tuple[list[Any], frozenset[str]]:
     chord = frozenset(names)
     chars = [n for n in names if len(n) == 1]
     if any(c in SHIFTED for c in chars):
-        raise _bad(hotkey, "uses a character typed with shift; use its unshifted key with "
+        raise bad("uses a character typed with shift; use its unshifted key with "
                    "<shift>, or a letter")
     if "shift" in chord and any(not c.isalpha() for c in chars):
-        raise _bad(hotkey, "combines <shift> with a digit or sign, which shift turns into "
+        raise bad("combines <shift> with a digit or sign, which shift turns into "
                    "another character; use a letter")
     if all(n in TYPED or len(n) == 1 for n in chord):
-        raise _bad(hotkey, "is something tracer's own typing could press; add <ctrl> or <alt>")
+        raise bad("is something tracer's own typing could press; add <ctrl> or <alt>")
     return keys, chord
 
 
-class KillSwitch:
-    """A global hotkey that sets ``stop``. ``start()`` arms it, ``close()`` disarms it; also a
-    context manager."""
+class GlobalHotkey:
+    """A global chord heard from anywhere on the desktop; ``trigger()`` says what it does.
+    ``start()`` arms it, ``close()`` disarms it; also a context manager."""
 
-    def __init__(self, hotkey: str, stop: threading.Event,
-                 wake: Callable[[], None] | None = None) -> None:
+    kind = "kill"
+
+    def __init__(self, hotkey: str) -> None:
         self.hotkey = hotkey
         self.label = label(hotkey)
-        self.reason = f"stopped by the kill switch ({self.label})"
-        self.keys, self.chord = parse(hotkey)
-        self.stop = stop
-        self.wake = wake
-        self.triggered_at: float | None = None  # time.monotonic() when the chord completed
-        self.warning = ""  # set by start() when the switch may miss keys
-        keyboard = _keyboard()
+        self.keys, self.chord = parse(hotkey, self.kind)
+        self.warning = ""  # set by start() when the listener may miss keys
+        name, _, self._turn_off = KINDS[self.kind]
+        self._name = name if self.kind == "kill" else "pause hotkey"
+        keyboard = _keyboard(self.kind)
         self._Key, self._KeyCode = keyboard.Key, keyboard.KeyCode
         self._shift = keyboard.Key.shift if "shift" in self.chord else None
         self._mods = [k for k in self.keys if isinstance(k, keyboard.Key) and k != self._shift]
@@ -173,7 +199,7 @@ class KillSwitch:
         self._listener: Any = None
         self._canon: Callable[[Any], Any] = lambda key: key
 
-    def __enter__(self) -> KillSwitch:
+    def __enter__(self) -> GlobalHotkey:
         self.start()
         return self
 
@@ -184,7 +210,7 @@ class KillSwitch:
         """Start listening. Raises DisplayError when the listener cannot run."""
         if self._listener is not None:
             return
-        keyboard = _keyboard()
+        keyboard = _keyboard(self.kind)
         if sys.platform.startswith("linux"):
             self._check_x()
         listener = keyboard.Listener(on_press=self._press, on_release=self._release)
@@ -196,12 +222,12 @@ class KillSwitch:
         time.sleep(0.02)  # a listener that failed after signalling ready has ended by now
         if ready.is_alive() or not listener.is_alive():
             listener.stop()
-            raise DisplayError("cannot arm the kill switch: the global keyboard listener did "
+            raise DisplayError(f"cannot arm the {self._name}: the global keyboard listener did "
                                "not start", f"check the input permissions (macOS: "
-                               f"Accessibility), or run without it: {HOW_TO_TURN_OFF}")
+                               f"Accessibility), or run without it: {self._turn_off}")
         self._listener = listener
         if os.environ.get("WAYLAND_DISPLAY") or os.environ.get("XDG_SESSION_TYPE") == "wayland":
-            self.warning = ("under Wayland the kill switch hears keys only while an X11 "
+            self.warning = (f"under Wayland the {self._name} hears keys only while an X11 "
                             "(XWayland) window has the focus; Ctrl-C in this terminal always works")
 
     def _check_x(self) -> None:
@@ -210,17 +236,17 @@ class KillSwitch:
         try:
             conn = Xlib.display.Display()
         except Exception as exc:
-            raise DisplayError(f"cannot arm the kill switch: cannot open the X display: {exc}",
-                               f"check DISPLAY, or run without it: {HOW_TO_TURN_OFF}") from None
+            raise DisplayError(f"cannot arm the {self._name}: cannot open the X display: {exc}",
+                               f"check DISPLAY, or run without it: {self._turn_off}") from None
         try:
             record = conn.has_extension("RECORD")
         finally:
             conn.close()
         if not record:
-            raise DisplayError("cannot arm the kill switch: the X server lacks the RECORD "
+            raise DisplayError(f"cannot arm the {self._name}: the X server lacks the RECORD "
                                "extension that a global hotkey needs",
                                f"enable it (Xorg/Xvfb: +extension RECORD), or run without it: "
-                               f"{HOW_TO_TURN_OFF}")
+                               f"{self._turn_off}")
 
     def close(self) -> None:
         listener, self._listener = self._listener, None
@@ -260,13 +286,35 @@ class KillSwitch:
     def _release(self, key: Any, injected: bool = False) -> None:
         if key is None or injected:
             return
-        self._down.discard(self._canonical(key))
+        key = self._canonical(key)
+        self._down.discard(key)
         if self._latched and self._shift not in self._down and \
                 not any(m in self._down for m in self._mods):
             self._latched = False
+        if key in self.keys:
+            self.released()
 
     def _held(self, key: Any) -> bool:
         return key in self._down or (key == self._shift and self._latched)
+
+    def trigger(self) -> None:
+        """The chord is complete."""
+        raise NotImplementedError
+
+    def released(self) -> None:
+        """A key of the chord was let go."""
+
+
+class KillSwitch(GlobalHotkey):
+    """A global hotkey that sets ``stop`` (once) and calls ``wake``."""
+
+    def __init__(self, hotkey: str, stop: threading.Event,
+                 wake: Callable[[], None] | None = None) -> None:
+        super().__init__(hotkey)
+        self.reason = f"stopped by the kill switch ({self.label})"
+        self.stop = stop
+        self.wake = wake
+        self.triggered_at: float | None = None  # time.monotonic() when the chord completed
 
     def trigger(self) -> None:
         """The chord is complete: stop the run (once)."""
@@ -279,3 +327,85 @@ class KillSwitch:
             self.stop.set()
         if self.wake is not None:
             self.wake()
+
+
+class Paused(Exception):  # noqa: N818 - not an error: the user's request
+    """Raised by the actuator at a key boundary when a pause is requested: nothing of the
+    action was sent, except ``typed`` characters of a text."""
+
+    def __init__(self, typed: int = 0, of: int = 0) -> None:
+        super().__init__(f"paused after {typed} of {of} characters" if of else "paused")
+        self.typed = typed
+        self.of = of
+
+    def progress(self) -> str:
+        """What of the interrupted action was done, in words."""
+        if self.of:
+            return f"after typing {self.typed} of {self.of} characters"
+        return "before the action was sent"
+
+
+class PauseRequest:
+    """The run's pause flag, toggled by the pause hotkey: ``requested`` while the user has the
+    mouse, until it is toggled again. Lines typed at the terminal meanwhile become the note
+    handed to the model on resume."""
+
+    def __init__(self) -> None:
+        self.requested = threading.Event()
+        self._lock = threading.Lock()
+        self._notes: list[str] = []
+
+    def toggle(self) -> None:
+        with self._lock:
+            if self.requested.is_set():
+                self.requested.clear()
+            else:
+                self.requested.set()
+
+    def resume(self) -> None:
+        self.requested.clear()
+
+    def add_note(self, line: str) -> None:
+        with self._lock:
+            if line.strip():
+                self._notes.append(line.strip())
+
+    def take_note(self) -> str:
+        with self._lock:
+            note, self._notes = " ".join(self._notes), []
+        return note
+
+    def wait_resumed(self, stop: threading.Event, poll: float = 0.05) -> bool:
+        """Wait until the pause is toggled off (True) or the run is stopped (False)."""
+        while self.requested.is_set():
+            if stop.wait(poll):
+                return False
+        return not stop.is_set()
+
+
+class PauseSwitch(GlobalHotkey):
+    """A global hotkey that toggles ``pause``: once per press of the chord (a key of it must be
+    let go before it counts again), and not twice within ``DEBOUNCE`` seconds."""
+
+    kind = "pause"
+    DEBOUNCE = 0.3
+
+    def __init__(self, hotkey: str, pause: PauseRequest,
+                 on_toggle: Callable[[bool], None] | None = None) -> None:
+        super().__init__(hotkey)
+        self.pause = pause
+        self.on_toggle = on_toggle
+        self._fired = False
+        self._last = 0.0
+
+    def trigger(self) -> None:
+        now = time.monotonic()
+        if self._fired or now - self._last < self.DEBOUNCE:
+            return
+        self._fired, self._last = True, now
+        self.pause.toggle()
+        if self.on_toggle is not None:
+            self.on_toggle(self.pause.requested.is_set())
+
+    def released(self) -> None:
+        self._fired = False

@@ -23,7 +23,7 @@ from tracer_cli.agent.outcome import Outcome
 from tracer_cli.agent.risk import assess
 from tracer_cli.agent.runlog import RunLog
 from tracer_cli.agent.runloop import Confirm, Listener, RunLoop, RunResult, StepRecord
-from tracer_cli.desktop.killswitch import stop_reason
+from tracer_cli.desktop.killswitch import Paused, stop_reason
 from tracer_cli.desktop.screen import wait_settled
 from tracer_cli.errors import ActionError, Interrupted, TracerError
 from tracer_cli.macro.load import (
@@ -197,27 +197,33 @@ class MacroLog(RunLog):
     """The run record of a macro run: run.json, one line per step, a screenshot of failures."""
 
     def on_step(self, record: StepRecord) -> None:
-        assert isinstance(record, MacroRecord)
-        line: dict[str, Any] = {"step": record.number, "where": record.where}
-        if isinstance(record.action, Instance):
-            line["action"] = record.action.step.model_dump(mode="json", by_alias=True,
-                                                           exclude_none=True, exclude_defaults=True)
-            line["describe"] = record.action.describe()
-        if record.monitor != 1:
-            line["monitor"] = record.monitor
-        if record.found:
-            line["found"] = [f.to_dict() for f in record.found]
-        line["points"] = [list(p) for p in record.points]
-        if record.risk:
-            line["risk"] = record.risk
+        line = macro_step_line(record)
         if record.image is not None:
-            name = f"step-{record.number:03d}.png"
-            record.image.save(self.dir / name, format="PNG", compress_level=1)
-            line["screenshot"] = name
-        line["outcome"] = record.outcome.text()
-        line.update(record.outcome.fields())
-        line["timings"] = {k: round(v, 4) for k, v in record.timings.items()}
+            record.image.save(self.dir / line["screenshot"], format="PNG", compress_level=1)
         self.write_step(line)
+
+
+def macro_step_line(record: StepRecord) -> dict[str, Any]:
+    """One step of a macro as steps.jsonl and the event stream hold it."""
+    assert isinstance(record, MacroRecord)
+    line: dict[str, Any] = {"step": record.number, "where": record.where}
+    if isinstance(record.action, Instance):
+        line["action"] = record.action.step.model_dump(mode="json", by_alias=True,
+                                                       exclude_none=True, exclude_defaults=True)
+        line["describe"] = record.action.describe()
+    if record.monitor != 1:
+        line["monitor"] = record.monitor
+    if record.found:
+        line["found"] = [f.to_dict() for f in record.found]
+    line["points"] = [list(p) for p in record.points]
+    if record.risk:
+        line["risk"] = record.risk
+    if record.image is not None:
+        line["screenshot"] = f"step-{record.number:03d}.png"
+    line["outcome"] = record.outcome.text()
+    line.update(record.outcome.fields())
+    line["timings"] = {k: round(v, 4) for k, v in record.timings.items()}
+    return line
 
 
 @dataclass
@@ -243,6 +249,7 @@ class MacroRunner(RunLoop):
         self.finder = finder
         self.subtask = subtask
         self._typing_into = ""  # the text of the last click's target: where typed text goes
+        self._typed = 0  # characters of the current type step sent before a pause
 
     def _monitor(self, instance: Instance) -> int:
         return instance.step.monitor or self.settings.monitor
@@ -266,8 +273,16 @@ class MacroRunner(RunLoop):
     def run_step(self, record: StepRecord) -> RunResult | None:
         assert isinstance(record, MacroRecord)
         instance = self.steps[record.number - 1]
+        self._typed = 0
         try:
-            self._step(record, instance)
+            while True:
+                try:
+                    self._step(record, instance)
+                    break
+                except Paused as exc:  # the user has the desktop; then the step runs again
+                    self._typed += exc.typed  # (a text goes on where it stopped)
+                    record.found, record.outcome = [], Outcome()
+                    self.hold(record.number, exc.progress())
         except Interrupted:
             raise
         except TracerError as exc:  # a step that failed, or could not run at all
@@ -366,7 +381,7 @@ class MacroRunner(RunLoop):
             case RightClickStep():
                 self.actuator.click(*points[0], button="right")
             case TypeStep():
-                self.actuator.type_text(typed_text(instance))
+                self.actuator.type_text(typed_text(instance)[self._typed:])
             case HotkeyStep():
                 self.actuator.hotkey(list(step.hotkey))
             case ScrollStep():
@@ -393,6 +408,7 @@ class MacroRunner(RunLoop):
             return
         if self.confirm is None:
             why = f"it is risky ({record.risk})" if record.risk else "--confirm always is set"
+            self.needed_human = f"{instance.where}: {why}"
             raise StepFailed(f"needs confirmation: {why}, and there is no terminal to ask",
                              "run it at a terminal, or pass --yes if the macro is trusted")
         self.ask_user(record, instance, points)
