@@ -16,7 +16,17 @@ import pytest
 
 from tests.conftest import Display
 from tests.test_actuator import pyautogui, x_keymap  # noqa: F401 (fixtures)
-from tracer_cli.desktop.killswitch import KillSwitch, StopRequest, key_names, label, parse, stop_reason
+from tracer_cli.desktop.killswitch import (
+    KillSwitch,
+    PauseRequest,
+    PauseSwitch,
+    StopRequest,
+    check_apart,
+    key_names,
+    label,
+    parse,
+    stop_reason,
+)
 from tracer_cli.errors import ActionError, ConfigError
 
 pytestmark = pytest.mark.display  # pynput's X backend connects to the display at import
@@ -288,3 +298,75 @@ def test_close_ends_the_listener_at_once(display: Display) -> None:
         assert time.monotonic() - started < 0.5
         assert not listener.is_alive() and not switch.armed
     switch.close()  # again, and on leaving the block: fine
+
+
+# --- the pause hotkey ------------------------------------------------------------------------
+
+PAUSE = "<ctrl>+<alt>+<shift>+p"
+
+
+def test_pause_hotkey_errors_name_the_pause_hotkey(kb: Any) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse("<shift>+p", "pause")
+    text = str(info.value)
+    assert "pause hotkey '<shift>+p'" in text and "tracer's own typing could press" in text
+    assert "<ctrl>+<alt>+<shift>+p" in text and "--pause-hotkey ''" in text
+
+
+@pytest.mark.parametrize("pause", [DEFAULT, "<ctrl>+<alt>+<shift>", "<alt>+<ctrl>+<shift>+k"])
+def test_a_pause_chord_that_meets_the_kill_chord_is_refused(kb: Any, pause: str) -> None:
+    with pytest.raises(ConfigError, match="collides with the kill hotkey"):
+        check_apart(parse(DEFAULT)[1], parse(pause, "pause")[1], pause)
+    check_apart(parse(DEFAULT)[1], parse(PAUSE, "pause")[1], PAUSE)  # the defaults are apart
+
+
+def test_pause_toggles_once_per_press(kb: Any) -> None:
+    request = PauseRequest()
+    toggles: list[bool] = []
+    switch = PauseSwitch(PAUSE, request, toggles.append)
+
+    def key(name: str) -> Any:
+        return kb.KeyCode.from_char(name) if len(name) == 1 else getattr(kb.Key, name)
+
+    for name in ("ctrl", "alt", "shift", "p"):
+        switch._press(key(name))
+    for _ in range(3):  # X's auto-repeat of the held p: release and press pairs
+        switch._release(key("p"))
+        switch._press(key("p"))
+    assert toggles == [True] and request.requested.is_set()
+    for name in ("p", "shift", "alt", "ctrl"):
+        switch._release(key(name))
+    for name in ("ctrl", "alt", "shift", "p"):  # the chord again: hands back...
+        switch._press(key(name))
+    for name in ("p", "shift", "alt"):
+        switch._release(key(name))
+        assert request.requested.is_set()  # ...once the user lets go of all of it
+    switch._release(key("ctrl"))
+    assert toggles == [True, False] and not request.requested.is_set()
+
+
+def test_pause_request_notes_and_waiting() -> None:
+    request, stop = PauseRequest(), StopRequest()
+    assert request.wait_resumed(stop)  # not paused: at once
+    request.toggle()
+    request.add_note("  closed the dialog ")
+    request.add_note("")
+    request.add_note("saved")
+    threading.Timer(0.1, request.toggle).start()
+    assert request.wait_resumed(stop)
+    assert request.take_note() == "closed the dialog saved" and request.take_note() == ""
+    request.toggle()
+    threading.Timer(0.1, stop.request, ("stopped",)).start()
+    assert not request.wait_resumed(stop)  # a stop ends the pause
+
+
+def test_real_pause_listener_toggles_on_each_press(display: Display) -> None:
+    request = PauseRequest()
+    with PauseSwitch(PAUSE, request) as switch:
+        assert switch.armed
+        for expected in (True, False, True):
+            xdotool_key(display, "ctrl+alt+shift+p")
+            deadline = time.monotonic() + 2
+            while request.requested.is_set() != expected and time.monotonic() < deadline:
+                time.sleep(0.005)
+            assert request.requested.is_set() == expected

@@ -207,19 +207,26 @@ def _hotkeys(settings: Settings, stop: StopRequest) -> tuple[KillSwitch | None, 
 
 def _read_notes(pause: PauseRequest, done: threading.Event) -> None:
     """While the run is paused, lines typed at the terminal are the note for the model; an
-    empty line hands back (a thread; only with a terminal)."""
+    empty line hands back (a thread; only with a terminal). Reads the descriptor itself: a
+    buffered reader would keep a second line where select() cannot see it."""
     import select
 
+    fd, pending = sys.stdin.fileno(), b""
     while not done.is_set():
         if not pause.requested.wait(0.2):
             continue
-        ready, _, _ = select.select([sys.stdin], [], [], 0.2)
-        if ready and pause.requested.is_set():
-            line = sys.stdin.readline()
-            if not line:
-                return
-            if line.strip():
-                pause.add_note(line)
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if not ready or not pause.requested.is_set():
+            continue
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            return
+        pending += chunk
+        while b"\n" in pending and pause.requested.is_set():
+            line, pending = pending.split(b"\n", 1)
+            text = line.decode(errors="replace").strip()
+            if text:
+                pause.add_note(text)
             else:
                 pause.resume()
 

@@ -292,7 +292,7 @@ class GlobalHotkey:
                 not any(m in self._down for m in self._mods):
             self._latched = False
         if key in self.keys:
-            self.released()
+            self.released(key)
 
     def _held(self, key: Any) -> bool:
         return key in self._down or (key == self._shift and self._latched)
@@ -301,7 +301,7 @@ class GlobalHotkey:
         """The chord is complete."""
         raise NotImplementedError
 
-    def released(self) -> None:
+    def released(self, key: Any) -> None:
         """A key of the chord was let go."""
 
 
@@ -384,11 +384,13 @@ class PauseRequest:
 
 
 class PauseSwitch(GlobalHotkey):
-    """A global hotkey that toggles ``pause``: once per press of the chord (a key of it must be
-    let go before it counts again), and not twice within ``DEBOUNCE`` seconds."""
+    """A global hotkey that toggles ``pause``, once per press of the chord: a held key's
+    auto-repeat does not count again; letting go of a modifier of the chord (of any key of a
+    chord without modifiers) re-arms it. It pauses as soon as the chord is complete, and
+    resumes once every key of the chord is let go: tracer's next key must not meet the user's
+    ctrl or alt."""
 
     kind = "pause"
-    DEBOUNCE = 0.3
 
     def __init__(self, hotkey: str, pause: PauseRequest,
                  on_toggle: Callable[[bool], None] | None = None) -> None:
@@ -396,16 +398,26 @@ class PauseSwitch(GlobalHotkey):
         self.pause = pause
         self.on_toggle = on_toggle
         self._fired = False
-        self._last = 0.0
+        self._resuming = False  # pressed to resume: resumes when the chord is let go
+        self._rearm = {k for k in self.keys if isinstance(k, self._Key)} or set(self.keys)
 
     def trigger(self) -> None:
-        now = time.monotonic()
-        if self._fired or now - self._last < self.DEBOUNCE:
+        if self._fired:
             return
-        self._fired, self._last = True, now
+        self._fired = True
+        if self.pause.requested.is_set():
+            self._resuming = True
+            return
         self.pause.toggle()
         if self.on_toggle is not None:
-            self.on_toggle(self.pause.requested.is_set())
+            self.on_toggle(True)
 
-    def released(self) -> None:
-        self._fired = False
+    def released(self, key: Any) -> None:
+        if key in self._rearm:
+            self._fired = False
+        if self._resuming and not any(k in self._down for k in self.keys):
+            self._resuming = False
+            if self.pause.requested.is_set():
+                self.pause.toggle()
+                if self.on_toggle is not None:
+                    self.on_toggle(False)
