@@ -290,10 +290,11 @@ def test_kill_hotkey_off_runs_without_a_listener(display: Display, script: Path,
 
 def test_no_xtest_extension_is_a_one_line_usage_error(no_record_display: Display,
                                                       script: Path) -> None:
-    """Without the kill switch, the same display still lacks XTEST: tracer cannot send input."""
+    """Without the global hotkeys, the same display still lacks XTEST: tracer cannot send
+    input."""
     env = tracer_env(no_record_display)
-    result = run_tracer("do", "x", "--yes", "--kill-hotkey", "", "-b", "script", "--script",
-                        str(script), env=env, timeout=60)
+    result = run_tracer("do", "x", "--yes", "--kill-hotkey", "", "--pause-hotkey", "", "-b",
+                        "script", "--script", str(script), env=env, timeout=60)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr

@@ -199,7 +199,7 @@ def test_risky_step_without_a_terminal_stops_unless_yes(display: Display,
     notes = start_notes(display)
     macro = write(tmp_path, "- click: Save\n- click: Delete\n")
     stopped = run_tracer("run", str(macro), env=tracer_env(display))
-    assert stopped.returncode == 1
+    assert stopped.returncode == 3  # a step needed a human
     stderr = " ".join(stopped.stderr.split())
     assert f"{macro}:2: click text 'Delete': needs confirmation: it is risky" in stderr
     assert notes.state()["clicks"] == ["Save"]

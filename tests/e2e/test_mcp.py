@@ -460,3 +460,40 @@ def test_confirm_always_without_elicitation_refuses_to_act(display: Display, cli
         assert result.is_error
         assert "refused: the server asks before every step (--confirm always)" in text(result)
     assert clicklog.presses() == []
+
+
+def test_the_pause_hotkey_pauses_a_typing_primitive_called_through_mcp(
+        display: Display, clicklog: ClickLog, tmp_path: Path) -> None:
+    """A primitive stops at the next key when the person presses the pause hotkey and returns
+    "paused" (the client calls again once the person hands back); nothing stays held."""
+    from tests.e2e.test_pause import CHORD as PAUSE
+    from tests.e2e.test_pause import TEXT as LONG
+    from tests.e2e.test_pause import typed as typed_by_tracer
+
+    env = tracer_env(display)
+
+    async def test() -> tuple[Any, Any]:
+        async with stdio(env, tmp_path / "server.log", "--yes") as client:
+            outcome: dict[str, Any] = {}
+
+            async def type_it() -> None:
+                outcome["type"] = await client.call_tool("type", {"text": LONG})
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(type_it)
+                await anyio.to_thread.run_sync(lambda: wait_until(
+                    lambda: len(typed_by_tracer(clicklog)) >= 10, 30, "tracer to start typing"))
+                await anyio.to_thread.run_sync(lambda: xdotool(display, "key", PAUSE))
+            paused_count = len(typed_by_tracer(clicklog))
+            again = await client.call_tool("type", {"text": "abc"})  # still paused
+            await anyio.to_thread.run_sync(lambda: xdotool(display, "key", PAUSE))  # hand back
+            return outcome["type"], again, paused_count
+
+    first, again, count = anyio.run(test)
+    paused = data(first)
+    assert paused["status"] == "paused"
+    assert f"after typing {count} of {len(LONG)} characters" in paused["reason"]
+    assert "call again once they hand back" in paused["reason"]
+    assert data(again)["status"] == "paused" and "before the action was sent" in data(again)["reason"]
+    assert len(typed_by_tracer(clicklog)) == count
+    assert_nothing_held(display)

@@ -24,7 +24,8 @@ def mcp_server(
         "--port", help="With --http: the port on 127.0.0.1 (0: a free one).", min=0,
         max=65535)] = 8765,
     yes: opt.Yes = False, confirm: opt.Confirm = None, max_steps: opt.MaxSteps = None,
-    timeout: opt.Timeout = None, kill_hotkey: opt.KillHotkey = None, ocr: opt.Ocr = None,
+    timeout: opt.Timeout = None, kill_hotkey: opt.KillHotkey = None,
+    pause_hotkey: opt.PauseHotkey = None, ocr: opt.Ocr = None,
     replan: opt.Replan = None, speculative_steps: opt.SpeculativeSteps = None,
     model_flags: dict[str, Any] | None = None,
 ) -> None:
@@ -33,13 +34,14 @@ def mcp_server(
     VS Code or Cursor.
 
     It acts only on the display and monitor chosen here (--display, --monitor), with tracer's
-    safety: the kill hotkey stays armed, risky steps are confirmed by the person through the
+    safety: the kill and pause hotkeys stay armed, risky steps are confirmed by the person through the
     client (MCP elicitation) or refused, and every tool call leaves a run record.
     """
     with guard():
         settings = wiring.settings_from({
             **(model_flags or {}), "confirm": "never" if yes else confirm, "max_steps": max_steps,
-            "timeout": timeout, "kill_hotkey": kill_hotkey, "ocr": ocr, "replan": replan,
+            "timeout": timeout, "kill_hotkey": kill_hotkey, "pause_hotkey": pause_hotkey,
+            "ocr": ocr, "replan": replan,
             "speculative_steps": speculative_steps})
         from tracer_cli.cli.preview import annotate, draw_marks
 

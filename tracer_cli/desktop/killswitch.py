@@ -340,7 +340,7 @@ class Paused(Exception):  # noqa: N818 - not an error: the user's request
 
     def progress(self) -> str:
         """What of the interrupted action was done, in words."""
-        if self.of:
+        if self.typed:
             return f"after typing {self.typed} of {self.of} characters"
         return "before the action was sent"
 

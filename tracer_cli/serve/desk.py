@@ -3,7 +3,9 @@
 Everything is fixed when the server starts, like a `tracer do` run: the display (`--display` or
 DISPLAY), the monitor, the settings and the safety policy. The kill hotkey stays armed for the
 server's whole life; pressing it stops whatever tool is acting (typing stops between two keys),
-and the next tool call re-arms it. Tools act one at a time, each inside ``acting()``.
+and the next tool call re-arms it. The pause hotkey too: a `do` or `run_macro` pauses until the
+person hands back; a primitive returns "paused" at once. Tools act one at a time, each inside
+``acting()``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tracer_cli.desktop.killswitch import KillSwitch, StopRequest
+from tracer_cli.desktop.killswitch import KillSwitch, PauseRequest, PauseSwitch, StopRequest, check_apart
 from tracer_cli.desktop.screen import check_display
 
 if TYPE_CHECKING:
@@ -51,6 +53,7 @@ class Desk:
         self.settings = settings
         self.parts = parts
         self.switch: KillSwitch | None = None
+        self.pause_switch: PauseSwitch | None = None
         self._lock = threading.Lock()
         self._current: StopRequest | None = None
         self._models: tuple[Any, Any] | None = None
@@ -59,8 +62,18 @@ class Desk:
         """Check the display and arm the kill switch (errors say how to fix them)."""
         check_display()
         self._arm()
+        hotkey = self.settings.pause_hotkey
+        if hotkey:
+            pause = PauseSwitch(hotkey, PauseRequest())
+            if self.switch is not None:
+                check_apart(self.switch.chord, pause.chord, hotkey)
+            pause.start()
+            self.pause_switch = pause
 
     def close(self) -> None:
+        if self.pause_switch is not None:
+            self.pause_switch.close()
+            self.pause_switch = None
         if self.switch is not None:
             self.switch.close()
             self.switch = None
@@ -99,8 +112,14 @@ class Desk:
             if self.switch is not None and self.switch.triggered_at is not None:
                 self._arm()
             stop = stop or StopRequest()
-            forbidden = [self.switch.chord] if self.switch is not None else []
-            actuator = PyAutoGUIActuator(stop, forbidden=forbidden)
+            forbidden = {}
+            if self.switch is not None:
+                forbidden[self.switch.chord] = "kill hotkey"
+            pause = self.pause_switch
+            if pause is not None:
+                forbidden[pause.chord] = "pause hotkey"
+            actuator = PyAutoGUIActuator(stop, forbidden=forbidden,
+                                         pause=pause.pause if pause is not None else None)
             screen = MssScreen(self.settings.monitor, input_size=actuator.size())
             self._current = stop
             try:

@@ -22,7 +22,7 @@ from pydantic import Field, ValidationError
 
 from tracer_cli.agent.outcome import Outcome
 from tracer_cli.agent.risk import assess
-from tracer_cli.desktop.killswitch import StopRequest
+from tracer_cli.desktop.killswitch import Paused, StopRequest
 from tracer_cli.errors import Interrupted, TracerError
 from tracer_cli.plan import BaseStep, format_validation_error, parse_step
 from tracer_cli.serve import records
@@ -123,6 +123,11 @@ class Primitives:
             except Interrupted as exc:
                 call.finish("interrupted", exc.message, Outcome("interrupted", exc.message))
                 return {"status": "interrupted", "reason": exc.message, "run_id": call.id}
+            except Paused as exc:  # the person has the mouse: nothing more is sent
+                reason = (f"the person paused tracer with the pause hotkey {exc.progress()} and "
+                          "has the mouse; call again once they hand back")
+                call.finish("paused", reason, Outcome("interrupted", reason))
+                return {"status": "paused", "reason": reason, "run_id": call.id}
             except TracerError as exc:
                 call.finish("error", exc.message, Outcome("error", exc.message))
                 raise
