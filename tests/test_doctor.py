@@ -18,7 +18,7 @@ from tests.conftest import Display, run_tracer
 from tests.tinyvlm import make_tiny_vlm
 from tracer_cli.cli import doctor
 
-MACHINE = ("display", "screen capture", "input control", "kill hotkey")
+MACHINE = ("display", "screen capture", "input control", "kill hotkey", "pause hotkey")
 
 
 @pytest.fixture(autouse=True)
@@ -90,6 +90,7 @@ def test_on_xvfb_every_check_passes(display: Display, plan_file: Path) -> None:
     assert "input scale 1" in found["input control"]["detail"]
     assert "keyboard map" in found["input control"]["detail"]
     assert found["kill hotkey"]["detail"] == "ctrl+alt+shift+k: the kill switch arms"
+    assert found["pause hotkey"]["detail"] == "ctrl+alt+shift+p: pauses and hands back"
     assert "1 answer(s)" in found["script"]["detail"]
     assert "read a line of text" in found["ocr"]["detail"]
 
@@ -99,7 +100,7 @@ def test_the_table(display: Display, plan_file: Path) -> None:
     proc = tracer("doctor", "-b", "script", "--script", str(plan_file))
     assert proc.returncode == 0, proc.stdout
     rows = [line for line in proc.stdout.splitlines() if line.startswith("│")]
-    assert len(rows) == 10
+    assert len(rows) == 11
     for name in ("config", *MACHINE, "ocr", "run records", "backend", "model image", "script"):
         assert any(f"│ {name} " in row and " ✓ " in row for row in rows), (name, proc.stdout)
     for header in ("check", "status", "detail", "how to fix"):
@@ -131,7 +132,7 @@ def test_without_display_says_how_and_skips_what_needs_one(plan_file: Path) -> N
     assert found["display"]["ok"] is False
     assert "DISPLAY is not set" in found["display"]["detail"]
     assert "--display" in found["display"]["fix"]
-    for name in ("screen capture", "input control", "kill hotkey"):
+    for name in ("screen capture", "input control", "kill hotkey", "pause hotkey"):
         assert found[name]["ok"] is None and found[name]["status"] == "skipped", found[name]
     assert found["script"]["ok"] is True  # what needs no display is still checked
 
@@ -198,6 +199,18 @@ def test_kill_hotkey_off_refused_or_another(display: Display, plan_file: Path) -
     code, found = checks(*args, "--kill-hotkey", "<ctrl>+<alt>+j")
     assert code == 0
     assert found["kill hotkey"]["detail"] == "ctrl+alt+j: the kill switch arms"
+
+
+@pytest.mark.display
+def test_pause_hotkey_off_or_colliding(display: Display, plan_file: Path) -> None:
+    args = ("-b", "script", "--script", str(plan_file))
+    code, found = checks(*args, env={**os.environ, "TRACER_PAUSE_HOTKEY": ""})
+    assert code == 0
+    assert found["pause hotkey"]["status"] == "skipped" and "off" in found["pause hotkey"]["detail"]
+    code, found = checks(*args, env={**os.environ, "TRACER_PAUSE_HOTKEY": "<ctrl>+<alt>+<shift>"})
+    assert code == 1
+    assert "collides with the kill hotkey" in found["pause hotkey"]["detail"]
+    assert "--pause-hotkey ''" in found["pause hotkey"]["fix"]
 
 
 # -- config and run records -------------------------------------------------------------------

@@ -265,6 +265,29 @@ def check_hotkey(ctx: Context) -> Check:
     return Check(name, True, f"{label}: the kill switch arms" + (f"; {warning}" if warning else ""))
 
 
+def check_pause_hotkey(ctx: Context) -> Check:
+    """The global pause hotkey can be armed beside the kill hotkey, as in `tracer do`."""
+    name = "pause hotkey"
+    hotkey = ctx.settings.pause_hotkey
+    if not hotkey:
+        return skipped(name, "off (pause_hotkey is empty)")
+    if importlib.util.find_spec("pynput") is None:
+        return skipped(name, "pynput is not installed: no global hotkey")
+    if not ctx.display_ok:
+        return skipped(name, "needs a display")
+    from tracer_cli.desktop.killswitch import PauseRequest, PauseSwitch, check_apart, parse
+
+    try:
+        switch = PauseSwitch(hotkey, PauseRequest())
+        if ctx.settings.kill_hotkey:
+            check_apart(parse(ctx.settings.kill_hotkey)[1], switch.chord, hotkey)
+        switch.start()
+    except TracerError as exc:  # a hotkey it refuses or that collides, no RECORD, no permission
+        return _fail(name, exc)
+    switch.close()
+    return Check(name, True, f"{switch.label}: pauses and hands back")
+
+
 def check_ocr(ctx: Context) -> Check:
     """The OCR engine macros find text with loads and reads a line of known text."""
     name = "ocr"
@@ -539,7 +562,8 @@ BACKEND_CHECKS: dict[str, list[tuple[str, Callable[[Context], Check]]]] = {
 
 COMMON_CHECKS: list[tuple[str, Callable[[Context], Check]]] = [
     ("display", check_display), ("screen capture", check_capture), ("input control", check_input),
-    ("kill hotkey", check_hotkey), ("ocr", check_ocr), ("run records", check_runs),
+    ("kill hotkey", check_hotkey), ("pause hotkey", check_pause_hotkey), ("ocr", check_ocr),
+    ("run records", check_runs),
     ("backend", check_backend), ("model image", check_image)]
 
 
