@@ -178,10 +178,18 @@ def test_the_panel_and_the_log_lines_say_who_has_the_mouse() -> None:
     console.print(panel.render())
     assert "paused" not in console.export_text()
 
+    panel.pause_toggled(True)  # pressed while the model is still answering
+    console.print(panel.render())
+    assert "pausing: tracer stops before its next key" in console.export_text()
+    panel.pause_toggled(False)  # pressed again before the run got there: cancelled
+    assert panel.paused == ""
+
     out = io.StringIO()
     lines = LogLines(out)
+    lines.pause_toggled(True)
     lines.on_pause(4, "")
     lines.on_resume(4, 1.5, "closed the dialog")
     assert out.getvalue().splitlines() == [
+        "tracer: pausing: tracer stops before its next key (the hotkey again cancels)",
         "tracer: paused: you have the mouse (before step 4)",
         "tracer: resumed after 1.5s: looking at the screen afresh; note for the model: closed the dialog"]

@@ -97,6 +97,14 @@ class _State(Listener):
         for phase, seconds in record.timings.items():
             self.totals[phase] = self.totals.get(phase, 0.0) + seconds
 
+    def pause_toggled(self, paused: bool) -> None:
+        """The pause hotkey was pressed (on its listener's thread): say so at once, before the
+        run reaches the key boundary where it holds (a model may still be answering)."""
+        if paused and not self.paused:
+            self.paused = "pausing: tracer stops before its next key (the hotkey again cancels)"
+        elif not paused and self.paused.startswith("pausing"):
+            self.paused = ""
+
     def on_pause(self, number: int, interrupted: str) -> None:
         where = f" (step {number} stopped {interrupted})" if interrupted else f" (before step {number})"
         self.paused = "paused: you have the mouse" + where
@@ -220,6 +228,12 @@ class LogLines(_State):
             at = " at " + ", ".join(f"({x},{y})" for x, y in record.points) if record.points else ""
             self._say(f"step {record.number}/{self.max_steps}: {record.action.describe()}{at} -> "
                       f"{record.outcome} [{_timings(record.timings)}]")
+
+    def pause_toggled(self, paused: bool) -> None:
+        before = self.paused
+        super().pause_toggled(paused)
+        if self.paused != before and self.paused:
+            self._say(self.paused)
 
     def on_pause(self, number: int, interrupted: str) -> None:
         super().on_pause(number, interrupted)

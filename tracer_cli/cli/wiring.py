@@ -182,6 +182,7 @@ class LiveInput:
                       "pause and take the mouse, again to hand back")
             if view is not None:
                 view.resume_hint = self.resume_hint
+                self.pause_switch.on_toggle = view.pause_toggled
 
 
 def _hotkeys(settings: Settings, stop: StopRequest) -> tuple[KillSwitch | None, PauseSwitch | None]:
