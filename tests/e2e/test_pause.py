@@ -76,6 +76,12 @@ def check_paused(display: Display, clicklog: ClickLog, env: dict[str, str],
     user's. Returns how many characters tracer typed."""
     count = len(typed(clicklog))
     assert entry["interrupted"] == f"after typing {count} of {len(TEXT)} characters"
+    p_at = next(e["t"] for e in clicklog.keys() if e["keysym"] in ("p", "P"))
+    last = max(e["t"] for e in typed(clicklog))
+    late = sum(e["t"] > p_at for e in typed(clicklog))
+    print(f"\npause: {count} of {len(TEXT)} characters typed; {late} after the chord's p"
+          + (f", the last {(last - p_at) * 1000:.0f} ms after it" if late else ""))
+    assert last - p_at < 0.25, f"typing went on for {(last - p_at) * 1000:.0f} ms after the chord"
     chord = chord_start(clicklog)
     before = [e["char"] for e in typed(clicklog) if e["t"] < chord]
     assert "".join(before) == TEXT[:len(before)]  # typed as planned up to the chord
@@ -184,8 +190,11 @@ def test_a_macro_pauses_and_types_the_rest_after_the_hand_back(
     assert "paused: you have the mouse (step 1 stopped after typing" in stderr
     text = typed(clicklog)
     assert len(text) == len(TEXT)  # the rest, once: nothing typed twice, nothing lost
+    pressed = [e["t"] for e in clicklog.keys() if e["keysym"] in ("p", "P")][-1]
+    first = min(e["t"] for e in text if e["t"] > resumed_at)
+    print(f"\nresume: first key {(first - pressed) * 1000:.0f} ms after the chord's p")
     after = [e["char"] for e in text if e["t"] > resumed_at]
-    assert "".join(after) == TEXT[count:]
+    assert "".join(after) == TEXT[count:]  # (a key typed while ctrl or alt is down would not be)
     assert_nothing_held(display)
     record = last_run(env)
     assert record["run"]["status"] == "done"
