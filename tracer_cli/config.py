@@ -70,7 +70,8 @@ class Settings(BaseModel):
                             description="layers offloaded to the GPU: a number, all or auto")
     threads: int = Field(0, ge=0, le=512, description="CPU threads for llama.cpp (0: automatic)")
     context: int = Field(0, ge=0, le=262144, description="context size in tokens (0: the model's)")
-    flash_attn: bool = Field(False, description="use flash attention where supported")
+    flash_attn: bool = Field(True, description="flash attention in the language model and the "
+                             "vision encoder (on a CPU it cuts the encoder's time by about a third)")
     grammar: bool = Field(False, description="constrain decoding to the plan's JSON schema")
     grounder: str = Field("", description="a second model that places clicks: a model name, "
                           ".gguf path or server URL (empty: the planner's own model)")
