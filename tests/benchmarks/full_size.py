@@ -3,7 +3,7 @@ standin.py makes it on first use: same shapes and cost as the real model, random
 
     python -m tests.benchmarks.full_size [--dir DIR] [--size 2b] [--threads 2,1]
         [--budgets 256,512,1024,1280] [--projector f16|q8_0] [--flash-attn on|off|both]
-        [--answer-tokens N] [--json OUT]
+        [--answer-tokens N] [--do] [--json OUT]
 
 Each configuration (threads x projector x flash attention) runs in a subprocess of its own, so
 that its load time and peak memory are its own. In it, through tracer's real path
@@ -23,6 +23,9 @@ that its load time and peak memory are its own. In it, through tracer's real pat
 * re-ask (the default budget only): the same prompt plus the answer and the profile's
   "rejected, answer again" message, as the planner sends after a malformed answer; the
   screenshot's KV is reused, so only the new text is evaluated.
+
+``--do`` also times one whole ``tracer do`` step (a subprocess on its own 1920x1080 Xvfb):
+start, model load, capture, the planning call, reading the answer.
 
 The stand-in's tokenizer is not Qwen's (see standin.py); token counts are printed beside the
 times. Figures move with the machine's load: run it on a quiet machine.
@@ -171,6 +174,35 @@ def child(config: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def tracer_do_step(model: Path, mmproj: Path, answer: int, home: Path) -> dict[str, Any]:
+    """One whole ``tracer do`` step on a 1920x1080 Xvfb: start, model load, capture, downscale,
+    the planning call, reading the answer. The stand-in's answer is cut off at ``answer`` tokens,
+    which ends the run there (with the cut-off message): the step a user waits for first."""
+    read_fd, write_fd = os.pipe()
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1920x1080x24",
+                             "-nolisten", "tcp"], pass_fds=(write_fd,),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_fd)
+    with os.fdopen(read_fd) as reader:
+        display = ":" + reader.readline().strip()
+    try:
+        env = {**os.environ, "DISPLAY": display, "TRACER_HOME": str(home)}
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "tracer_cli", "do", "open the notes file",
+                               "--backend", "llama", "--model", str(model), "--mmproj", str(mmproj),
+                               "--max-steps", "1", "--max-tokens", str(answer), "--yes",
+                               "--profile", "qwen3-vl", "--context", "8192"],
+                              env=env, capture_output=True, text=True, timeout=1800)
+        wall = time.perf_counter() - start
+    finally:
+        xvfb.terminate()
+        xvfb.wait(timeout=10)
+    runs = sorted((home / "runs").iterdir())
+    steps = [json.loads(line) for line in (runs[-1] / "steps.jsonl").read_text().splitlines()]
+    return {"wall_s": wall, "exit": done.returncode, "last_line": done.stderr.strip().splitlines()[-1],
+            "timings": steps[0].get("timings", {}) if steps else {}}
+
+
 def answer_tokens(model: Path) -> int:
     """Tokens of ANSWER in the stand-in's vocabulary (vocab-only load)."""
     from llama_cpp import Llama
@@ -214,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--flash-attn", default="off", choices=("off", "on", "both"))
     parser.add_argument("--answer-tokens", type=int, default=0, help="0: the length of ANSWER")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--do", action="store_true", help="also time one whole `tracer do` step")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -246,6 +279,17 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 results.append(json.loads(done.stdout.strip().splitlines()[-1]))
     print(table(results))
+    if args.do:
+        import tempfile
+
+        model, mmproj = build(args.dir, args.size, "Q4_K_M", args.projector.split(",")[0])
+        with tempfile.TemporaryDirectory() as home:
+            step = tracer_do_step(model, mmproj, args.answer_tokens or answer_tokens(model), Path(home))
+        timings = ", ".join(f"{k} {v:.1f} s" for k, v in step["timings"].items())
+        print(f"\nA whole `tracer do` step (default settings, 1920x1080): {step['wall_s']:.1f} s from "
+              f"start to the answer read (exit {step['exit']}); in the step: {timings}; "
+              f"last line: {step['last_line']}")
+        results.append({"tracer_do": step})
     if args.json:
         args.json.write_text(json.dumps(results, indent=1), encoding="utf-8")
     return 0
