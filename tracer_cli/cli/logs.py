@@ -140,3 +140,33 @@ def export_macro(
             report = export_run(summary.path, out_file, force=force, ocr=settings.ocr,
                                 progress=progress)
         err.print(str(report), soft_wrap=True)
+
+
+@app.command()
+def prune(
+    keep: Annotated[Optional[int], typer.Option(  # noqa: UP045
+        "--keep", min=0, help="Keep only the N newest runs.")] = None,
+    older_than: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--older-than", help="Remove runs started longer ago than this: 30d, 12h, 2w, 90m.")] = None,
+    max_mb: Annotated[Optional[int], typer.Option(  # noqa: UP045
+        "--max-mb", min=0, help="Remove the oldest runs until all take at most this many MB.")] = None,
+) -> None:
+    """Remove old run records and say what was freed. Runs still going are never removed.
+
+    With no option: apply the configured size cap (setting runs_max_mb), as every run does
+    when it starts and ends.
+    """
+    from tracer_cli.agent.retention import human_size, parse_age
+    from tracer_cli.agent.retention import prune as prune_runs
+
+    with guard():
+        age = parse_age(older_than) if older_than is not None else None
+        if keep is None and age is None and max_mb is None:
+            from tracer_cli.config import load
+
+            max_mb = load()[0].runs_max_mb or None
+        pruned = prune_runs(paths.runs_dir(), keep=keep, older_than=age,
+                            max_bytes=None if max_mb is None else max_mb << 20)
+        for run_id, size in pruned.removed:
+            err.print(f"removed {run_id} ({human_size(size)})", soft_wrap=True)
+        out.print(str(pruned))

@@ -212,7 +212,7 @@ class MacroLog(RunLog):
             line["risk"] = record.risk
         if record.image is not None:
             name = f"step-{record.number:03d}.png"
-            record.image.save(self.dir / name, format="PNG", compress_level=1)
+            self.save_image(record.image, name)
             line["screenshot"] = name
         line["outcome"] = record.outcome.text()
         line.update(record.outcome.fields())
