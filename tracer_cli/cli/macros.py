@@ -162,6 +162,7 @@ def _dry_run(title: str, steps: list[Instance], settings: Settings, out_png: Pat
     from tracer_cli.cli.preview import draw_marks
     from tracer_cli.desktop.screen import check_display
     from tracer_cli.macro.run import Finder, MacroRunner
+    from tracer_cli.vision.marks import keys_label
 
     check_display()
     screens = Screens(None)
@@ -179,10 +180,11 @@ def _dry_run(title: str, steps: list[Instance], settings: Settings, out_png: Pat
     images = {}
     for monitor, shot in shots.items():
         marks = [p.points if p.monitor == monitor else [] for p in planned]
+        keys = [keys_label(p.instance.step.model_dump(mode="json", by_alias=True)) for p in planned]
         legend = [f"{p.number}. {p.instance.describe()}" for p in planned
                   if p.points and p.monitor == monitor]
         name = "preview.png" if monitor == settings.monitor else f"preview-monitor{monitor}.png"
-        log.save_image(draw_marks(shot, marks, legend[:30]), name, compress_level=6)
+        log.save_image(draw_marks(shot, marks, legend[:30], keys), name, compress_level=6)
         images[monitor] = log.dir / name
     for p in planned:
         log.write_step({"step": p.number, "where": str(p.instance.where),
