@@ -18,6 +18,7 @@ from typer.core import TyperGroup
 
 from tracer_cli import paths
 from tracer_cli.cli.console import err, guard, out, progress_bar
+from tracer_cli.errors import ConfigError
 
 
 class _RunOrCommand(TyperGroup):
@@ -170,3 +171,37 @@ def prune(
         for run_id, size in pruned.removed:
             err.print(f"removed {run_id} ({human_size(size)})", soft_wrap=True)
         out.print(str(pruned))
+
+
+@app.command()
+def report(
+    run: Annotated[str, typer.Argument(help="Run id, a unique prefix of one, or 'last'.")] = "last",
+    out_file: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "--out", "-o", help="Where to write the page (default: report.html in the run's directory).")] = None,
+    open_it: Annotated[bool, typer.Option("--open", help="Open it in the web browser.")] = False,
+) -> None:
+    """Write one self-contained HTML page of a run (`do`, `plan` or `run`): the screenshots with
+    each step's action drawn on them, the forecast, the checks, effects and timings.
+
+    It loads nothing from the network and opens offline anywhere (screenshots are embedded as
+    JPEG previews). Like the run record it is readable by you only.
+    """
+    from tracer_cli.agent.retention import human_size
+    from tracer_cli.agent.runlog import find_run
+    from tracer_cli.report.render import write_report
+
+    with guard():
+        summary = find_run(paths.runs_dir(), run)
+        target = out_file or summary.path / "report.html"
+        try:
+            written = write_report(summary, target)
+        except OSError as exc:
+            raise ConfigError(f"cannot write {target}: {exc}", "choose another place with --out") from None
+        out.print(str(target.resolve()), soft_wrap=True)
+        err.print(f"report of {summary.id}: {len(written.cards)} steps, "
+                  f"{human_size(target.stat().st_size)}", soft_wrap=True)
+        if open_it:
+            import webbrowser
+
+            if not webbrowser.open(target.resolve().as_uri()):
+                err.print("tracer: no web browser found to open it; open the file above yourself")
