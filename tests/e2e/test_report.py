@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from tests.browser import Browser, artifacts
 from tests.conftest import Display, run_tracer
 from tests.e2e.conftest import (
     DEMO_FORM,
+    Notes,
     click,
     done,
     last_run,
@@ -186,3 +187,54 @@ def test_the_report_command_the_run_names_works(run: dict[str, Any]) -> None:
     written = Path(made.stdout.strip())
     assert written.parent.name == run["record"]["run"]["id"] and written.name == "report.html"
     assert stat.S_IMODE(written.stat().st_mode) == 0o600
+
+
+SAVE_NOTE = """\
+name: save a note
+steps:
+  - click: Clear
+  - click: {text: Name, offset: [180, 0]}
+  - type: Ada Lovelace
+  - click: Save
+  - wait_for: "Saved Ada Lovelace"
+"""
+
+
+def test_a_macro_runs_report(display: Display, start_notes: Callable[..., Notes], tmp_path: Path,
+                             browser: Browser) -> None:
+    """Each card of a macro run: the step's file:line, what OCR found (its box drawn), and the
+    marker at the point found on the screenshot the step looked at."""
+    notes = start_notes(display, "640x420+60+60")
+    macro = tmp_path / "notes.yaml"
+    macro.write_text(SAVE_NOTE, encoding="utf-8")
+    env = tracer_env(display)
+    ran = run_tracer("run", str(macro), env=env)
+    assert ran.returncode == 0, ran.stderr
+    assert notes.state()["saved"] == [["Ada Lovelace", ""]]
+    assert ran.stderr.strip().splitlines()[-1].startswith("report: tracer logs report ")
+    record = last_run(env)
+    out = tmp_path / "macro.html"
+    made = run_tracer("logs", "report", "--out", str(out), env=env, timeout=60)
+    assert made.returncode == 0, made.stderr
+
+    browser.open(out.as_uri())
+    browser.drain(0.3)
+    assert browser.console_errors() == [] and browser.requests() == [out.as_uri()]
+    assert browser.evaluate("document.querySelectorAll('main .card').length") == 5
+    save = record["steps"][3]
+    assert save["found"][0]["text"] == "Save" and save["screenshot"].endswith(".jpg")
+    card = browser.evaluate("""(() => {
+        const card = document.querySelector('#step-4');
+        const mark = card.querySelector('.mark.lead');
+        return {text: card.innerText, x: +mark.dataset.x, y: +mark.dataset.y,
+                boxes: card.querySelectorAll('rect.found').length};
+    })()""")
+    assert "notes.yaml:6" in card["text"] and "\u201cSave\u201d" in card["text"]
+    assert (card["x"], card["y"]) == tuple(float(v) for v in save["found"][0]["point"])
+    assert card["boxes"] == 1
+    # The typing step looked at nothing (no screenshot): its card says what it typed.
+    typed = browser.evaluate("document.querySelector('#step-3 .keys').textContent")
+    assert typed == 'types "Ada Lovelace"'
+    assert browser.evaluate("document.querySelector('#step-3 .noshot') !== null")
+    browser.evaluate("document.querySelector('#step-4').scrollIntoView()")
+    browser.screenshot(artifacts() / "report-macro.png")
