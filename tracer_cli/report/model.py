@@ -15,7 +15,7 @@ from tracer_cli.plan import COORD_MAX
 from tracer_cli.vision.marks import Layout, Step, keys_label, layout
 
 PREVIEW_WIDTH = 1280  # embedded screenshots are scaled down to this width at most
-PREVIEW_QUALITY = 72
+PREVIEW_QUALITY = 65
 PHASES = ("capture", "find", "verify", "model", "ground", "confirm", "act", "settle", "check")
 
 
