@@ -126,6 +126,19 @@ def test_an_old_record_still_makes_a_page(tmp_path: Path) -> None:
     assert "old" in render(report)
 
 
+def test_a_screenshot_outside_the_run_or_broken_is_left_out(tmp_path: Path) -> None:
+    run = tmp_path / "runs" / "20250101-120000-do-odd"
+    run.mkdir(parents=True)
+    Image.new("RGB", (64, 40), "red").save(tmp_path / "elsewhere.png")
+    (run / "broken.png").write_bytes(b"not a png")
+    (run / "run.json").write_text(json.dumps({"id": run.name, "task": "odd", "status": "done"}))
+    (run / "steps.jsonl").write_text("\n".join(json.dumps(line) for line in (
+        {"step": 1, "screenshot": "../../elsewhere.png"}, {"step": 2, "screenshot": "broken.png"})))
+    report = build(find_run(tmp_path / "runs", "last"))
+    assert [c.image for c in report.cards] == ["", ""]
+    assert "no screenshot recorded" in render(report)
+
+
 def test_report_command_errors_are_one_line(tmp_path: Path, tracer_home: Path) -> None:
     none = run_tracer("logs", "report")
     assert none.returncode == 2 and "Traceback" not in none.stderr

@@ -199,8 +199,12 @@ def _card(line: dict[str, Any], meta: dict[str, Any], run: Path, forecast: _Fore
         card.thought = forecast.thought if ("plan" in line or line.get("from_forecast")) else ""
         card.reasoning = next((a["reasoning"] for a in reversed(card.attempts) if a.get("reasoning")), "")
     shot = line.get("screenshot")
-    if shot and (run / shot).is_file():
-        card.image, card.size = preview_uri(run / shot)
+    if isinstance(shot, str) and shot == Path(shot).name and (run / shot).is_file():
+        try:  # a name inside the run's directory only, and an image PIL can read
+            card.image, card.size = preview_uri(run / shot)
+        except (OSError, ValueError):
+            card.image = ""
+    if card.image:
         if card.marks is None:
             if kind == "run":
                 _macro_marks(card, line, meta, focus)
