@@ -44,6 +44,12 @@ class Mark:
     notes: list[str] = field(default_factory=list)  # keys of the keyboard steps that follow
     note_box: Box | None = None
 
+    @property
+    def ink(self) -> str:
+        """The number's colour on the tag: black on light colours, white on dark ones."""
+        r, g, b = (int(self.colour[i:i + 2], 16) for i in (1, 3, 5))
+        return "#000000" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "#ffffff"
+
 
 @dataclass
 class Layout:
@@ -237,7 +243,7 @@ def _pil_mark(canvas, mark: Mark, font, width: int, scale: float) -> None:  # ty
     canvas.ellipse([x - 1.5, y - 1.5, x + 1.5, y + 1.5], fill=colour)
     canvas.rectangle(mark.tag, fill=colour, outline="#000000")
     tx, ty = (mark.tag[0] + mark.tag[2]) / 2, (mark.tag[1] + mark.tag[3]) / 2
-    canvas.text((tx, ty), str(mark.number), fill="#000000", font=font, anchor="mm")
+    canvas.text((tx, ty), str(mark.number), fill=mark.ink, font=font, anchor="mm")
     if mark.note_box:
         canvas.rectangle(mark.note_box, fill="#202020e6", outline=colour)
         for i, note in enumerate(mark.notes):
