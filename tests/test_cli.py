@@ -74,10 +74,11 @@ from tracer_cli.cli.app import app
 
 runner = CliRunner()
 for args in (["--help"], ["do", "--help"], ["plan", "--help"], ["config", "--json"], ["logs"],
-             ["--version"]):
+             ["--version"], ["mcp", "--help"]):
     result = runner.invoke(app, args)
     assert result.exit_code == 0, (args, result.output)
-print(sorted(m for m in ("mss", "pyautogui", "llama_cpp", "openai", "pynput") if m in sys.modules))
+print(sorted(m for m in ("mss", "pyautogui", "llama_cpp", "openai", "pynput", "mcp", "uvicorn",
+                         "starlette") if m in sys.modules))
 """
 
 

@@ -35,3 +35,12 @@ def data_dir() -> Path:
 
 def runs_dir() -> Path:
     return data_dir() / "runs"
+
+
+def cache_dir() -> Path:
+    """What tracer can make again (e.g. the CPU probe's model and verdict)."""
+    if home():
+        return home() / "cache"  # type: ignore[operator]
+    from platformdirs import user_cache_path
+
+    return user_cache_path(APP)

@@ -281,10 +281,12 @@ def doctor(
 def _add_subcommands() -> None:
     from tracer_cli.cli import macros
     from tracer_cli.cli.logs import app as logs_app
+    from tracer_cli.cli.mcp import mcp_server
     from tracer_cli.cli.models import app as models_app
 
     app.command("run")(macros.run_macro)
     app.command("record")(macros.record_macro)
+    app.command("mcp")(mcp_server)
     app.add_typer(logs_app, name="logs")
     app.add_typer(models_app, name="models")
 

@@ -380,6 +380,21 @@ def check_llama_cpp(ctx: Context) -> Check:
                  "to a GPU", "for a GPU, reinstall it with CMAKE_ARGS (README: GPU builds)")
 
 
+def check_cpu_kernels(ctx: Context) -> Check:
+    """Whether llama.cpp's AMX / repacked-weight CPU buffers work here (a subprocess probe,
+    remembered per llama.cpp build and CPU); where they crash, models load without them."""
+    name = "cpu kernels"
+    if not ctx.results["llama.cpp"].ok:
+        return skipped(name, "needs llama.cpp")
+    from tracer_cli.agent.backends.cpu_probe import verdict
+
+    result = verdict()
+    if result.extra_buffers:
+        return Check(name, True, result.describe())
+    return Check(name, True, result.describe(),
+                 "nothing to do: tracer falls back by itself (TRACER_EXTRA_BUFFERS=1 forces them)")
+
+
 def check_load(ctx: Context) -> Check:
     """--load: actually load the model and its projector into llama.cpp, then free them."""
     name = "model load"
@@ -529,7 +544,8 @@ def check_image(ctx: Context) -> Check:
 
 
 BACKEND_CHECKS: dict[str, list[tuple[str, Callable[[Context], Check]]]] = {
-    "llama": [("model", check_model), ("llama.cpp", check_llama_cpp), ("model load", check_load)],
+    "llama": [("model", check_model), ("llama.cpp", check_llama_cpp), ("cpu kernels", check_cpu_kernels),
+              ("model load", check_load)],
     "openai": [("server", check_server), ("model", check_served_model)],
     "script": [("script", check_script)],
 }

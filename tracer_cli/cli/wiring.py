@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.markup import escape
 
-from tracer_cli.cli.console import err
+from tracer_cli.cli.console import DEBUG, err
 from tracer_cli.desktop.killswitch import SIGNAL_REASONS
 from tracer_cli.errors import ConfigError
 
@@ -50,6 +50,9 @@ def make_planner(settings: Settings):  # type: ignore[no-untyped-def]
     if settings.backend == "llama":
         _offer_pull(settings)
     backend = create(settings.backend, settings)
+    cpu = getattr(backend, "cpu", None)
+    if cpu is not None and DEBUG["on"]:
+        err.print(f"tracer: debug: {escape(cpu.describe())}")
     factor = getattr(backend, "image_factor", None)
     if factor and factor != profile.geometry.factor:
         err.print(f"[yellow]warning:[/] the vision projector works in {factor}-pixel tiles, but "

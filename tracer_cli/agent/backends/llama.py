@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import ctypes
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tracer_cli.agent.backends import BACKENDS, Completion
+from tracer_cli.agent.backends import BACKENDS, Completion, cpu_probe
 from tracer_cli.errors import BackendError, ConfigError
 from tracer_cli.models import ModelError, check_gguf, require_installed, resolve
 
@@ -299,12 +301,36 @@ def projector_factor(mmproj: Path) -> int | None:
     return patch * (merge if isinstance(merge, int) and merge > 0 else 2)
 
 
-def load(model_path: Path, mmproj_path: Path, use_gpu: bool, verbose: bool, **params: Any) -> Any:
+@contextmanager
+def _model_params(**fields: Any) -> Iterator[None]:
+    """llama-cpp-python's Llama takes no argument for some model parameters (use_extra_bufts):
+    set them on the defaults it starts from, while it loads."""
+    import llama_cpp.llama_cpp as bindings
+
+    original = bindings.llama_model_default_params
+
+    def defaults() -> Any:
+        params = original()
+        for name, value in fields.items():
+            setattr(params, name, value)
+        return params
+
+    bindings.llama_model_default_params = defaults
+    try:
+        yield
+    finally:
+        bindings.llama_model_default_params = original
+
+
+def load(model_path: Path, mmproj_path: Path, use_gpu: bool, verbose: bool,
+         extra_buffers: bool = True, **params: Any) -> Any:
     """The model and its projector, loaded now (not at the first call), with the prompt-prefix
-    and image cache of ``_prefix_llama_class``."""
+    and image cache of ``_prefix_llama_class``; ``extra_buffers`` off loads the weights without
+    llama.cpp's AMX / repacked buffer types (see cpu_probe)."""
     handler = _image_caching_handler(str(mmproj_path), verbose, use_gpu)
-    llm = _prefix_llama_class()(model_path=str(model_path), chat_handler=handler, verbose=verbose,
-                                **params)
+    with _model_params(use_extra_bufts=extra_buffers):
+        llm = _prefix_llama_class()(model_path=str(model_path), chat_handler=handler,
+                                    verbose=verbose, **params)
     handler._init_mtmd_context(llm)
     handler._mtmd_cpp = _ImageCachingMtmd(handler._mtmd_cpp, llm)
     return llm
@@ -331,8 +357,10 @@ class LlamaBackend:
         if not debug:
             _silence_llama_cpp()
         layers = gpu_layers(settings.gpu_layers)
+        self.cpu = cpu_probe.verdict()  # what llama.cpp's CPU kernels may use here
         try:
             self.llm = load(model_path, mmproj_path, use_gpu=layers != 0, verbose=debug,
+                            extra_buffers=self.cpu.extra_buffers,
                             n_ctx=settings.context or spec.context, n_batch=512, n_ubatch=512,
                             n_threads=settings.threads or default_threads(),
                             n_threads_batch=settings.threads or default_threads(),

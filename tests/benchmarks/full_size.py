@@ -1,0 +1,255 @@
+"""Benchmark: the llama path at real size, on the full-size Qwen3-VL stand-in (tests/benchmarks/
+standin.py makes it on first use: same shapes and cost as the real model, random weights).
+
+    python -m tests.benchmarks.full_size [--dir DIR] [--size 2b] [--threads 2,1]
+        [--budgets 256,512,1024,1280] [--projector f16|q8_0] [--flash-attn on|off|both]
+        [--answer-tokens N] [--json OUT]
+
+Each configuration (threads x projector x flash attention) runs in a subprocess of its own, so
+that its load time and peak memory are its own. In it, through tracer's real path
+(``Settings(backend="llama")`` -> ``LlamaBackend`` -> the ``qwen3-vl`` profile's messages):
+
+* load: ``LlamaBackend(settings)`` wall time; RSS after the load and peak RSS at the end.
+* cold call, one per image budget: KV cache and vision-encoder cache emptied first, so the call
+  pays for everything, as the first step of a run does. A 1920x1080 screenshot (a dense editor
+  window drawn with PIL) downscaled as the agent does (``ImageGeometry.size``, tokens =
+  pixels / 32^2), the task and four earlier steps in the profile's history text, and an answer
+  of ``--answer-tokens`` tokens (the length of a three-step Qwen3-VL answer in this vocabulary:
+  the random weights never stop by themselves, so ``max_tokens`` ends the answer there).
+  Phases are timed by llama_step.Probe: vision encoder (mtmd_encode_chunk), image prefill (the
+  language model ingesting the image embeddings), text prefill, decode (tokens/s).
+* next step (the default budget only): one more history line and a new screenshot; the prompt's
+  unchanged start (system prompt, task) comes from the cache.
+* re-ask (the default budget only): the same prompt plus the answer and the profile's
+  "rejected, answer again" message, as the planner sends after a malformed answer; the
+  screenshot's KV is reused, so only the new text is evaluated.
+
+The stand-in's tokenizer is not Qwen's (see standin.py); token counts are printed beside the
+times. Figures move with the machine's load: run it on a quiet machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_DIR = Path(os.environ.get("TRACER_STANDIN_DIR", Path.home() / ".cache" / "tracer-standin"))
+
+# A three-step answer in the qwen3-vl profile's format (Action lines and tool calls).
+ANSWER = (
+    "Action: Open the replace dialog of the editor with its shortcut.\n"
+    '<tool_call>\n{"name": "computer_use", "arguments": {"action": "key", "keys": ["ctrl", "h"]}}\n'
+    "</tool_call>\nAction: Type the word to find into the Find field.\n"
+    '<tool_call>\n{"name": "computer_use", "arguments": {"action": "type", "text": "colour"}}\n'
+    "</tool_call>\nAction: Click the Replace All button.\n"
+    '<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", '
+    '"coordinate": [512, 284]}}\n</tool_call>')
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def requests(budget_tokens: int, steps: int = 2) -> list[Any]:
+    """The agent's requests at steps 5 and 6 of the benchmark task (PlanRequest objects)."""
+    from tests.benchmarks.llama_step import SCRIPT, TASK, draw_screen, step_screen
+    from tracer_cli.agent.profiles import HistoryEntry, PlanRequest
+    from tracer_cli.agent.profiles.geometry import QWEN3_VL
+    from tracer_cli.desktop.screen import downscale
+    from tracer_cli.plan import parse_plan
+
+    base = draw_screen(1920, 1080)
+    size = QWEN3_VL.size(1920, 1080, budget_tokens * QWEN3_VL.token_pixels)
+    out = []
+    for k in range(steps):
+        history = [HistoryEntry(i + 1, parse_plan(json.dumps({"thought": "", "trajectory": [step]}), 1)
+                                .trajectory[0].describe(), outcome)
+                   for i, (step, outcome) in enumerate(SCRIPT[:4 + k])]
+        image = downscale(step_screen(base, 4 + k + budget_tokens), size)
+        out.append(PlanRequest(task=TASK, image=image, horizon=3, history=history))
+    return out
+
+
+def time_images(probe: Any) -> Any:
+    """Time the two halves of an image's evaluation as tracer's image cache calls them
+    (backends/llama.py, _ImageCachingMtmd): the vision encoder, skipped for an image whose
+    encoder output is kept, and the decode of the embeddings; returns the undo."""
+    import llama_cpp.mtmd_cpp as mtmd
+
+    encode, decode = mtmd.mtmd_encode_chunk, mtmd.mtmd_helper_decode_image_chunk
+
+    def timed_encode(ctx: Any, chunk: Any) -> int:
+        start = time.perf_counter()
+        result = encode(ctx, chunk)
+        if probe.current is not None:
+            probe.current.image_encode += time.perf_counter() - start
+        return result
+
+    def timed_decode(ctx: Any, lctx: Any, chunk: Any, *rest: Any) -> int:
+        start = time.perf_counter()
+        result = decode(ctx, lctx, chunk, *rest)
+        probe.sync()
+        if probe.current is not None:
+            probe.current.image_prefill += time.perf_counter() - start
+            probe.current.image_tokens += mtmd.mtmd_input_chunk_get_n_tokens(chunk)
+        return result
+
+    mtmd.mtmd_encode_chunk, mtmd.mtmd_helper_decode_image_chunk = timed_encode, timed_decode
+
+    def undo() -> None:
+        mtmd.mtmd_encode_chunk, mtmd.mtmd_helper_decode_image_chunk = encode, decode
+    return undo
+
+
+def child(config: dict[str, Any]) -> dict[str, Any]:
+    from tests.benchmarks.llama_step import Probe, forget
+    from tracer_cli.agent.backends.llama import LlamaBackend
+    from tracer_cli.agent.profiles.qwen3_vl import Qwen3VLProfile
+    from tracer_cli.config import Settings
+
+    settings = Settings(backend="llama", model=config["model"], mmproj=config["mmproj"],
+                        threads=config["threads"], flash_attn=config["flash_attn"],
+                        max_tokens=config["answer_tokens"], context=8192, gpu_layers="0")
+    start = time.perf_counter()
+    backend = LlamaBackend(settings)
+    result: dict[str, Any] = {"config": config, "load_s": time.perf_counter() - start,
+                              "rss_after_load_mb": rss_mb(), "extra_buffers": backend.cpu.extra_buffers,
+                              "calls": []}
+    profile = Qwen3VLProfile()
+    probe = Probe(backend, keep_logits=False)
+    undo = time_images(probe)
+    encoder_cache = backend.llm.chat_handler._mtmd_cpp
+
+    def call(kind: str, budget: int, messages: list[dict[str, Any]], cold: bool) -> dict[str, Any]:
+        if cold:
+            forget(backend.llm)
+            encoder_cache._encoded.clear()
+        probe.calls.clear()
+        completion = backend.complete(messages)
+        c = probe.calls[-1]
+        row = {"kind": kind, "budget": budget, "wall_s": c.wall, "encode_s": c.image_encode,
+               "image_prefill_s": c.image_prefill, "image_tokens": c.image_tokens,
+               "text_prefill_s": c.text_eval, "text_tokens": c.text_evaluated,
+               "reused_tokens": c.reused, "reused_images": backend.llm.reused_images,
+               "decode_s": c.decode,
+               "answer_tokens": completion.completion_tokens,
+               "decode_tok_s": completion.completion_tokens / c.decode if c.decode else 0.0}
+        print(json.dumps(row), file=sys.stderr, flush=True)
+        return row
+
+    for budget in config["budgets"]:
+        first, second = requests(budget)
+        messages = profile.messages(first)
+        result["calls"].append(call("cold", budget, messages, cold=True))
+        if budget == config["default_budget"]:
+            result["calls"].append(call("next step", budget, profile.messages(second), cold=False))
+            again = [*profile.messages(second), {"role": "assistant", "content": "Action: click"},
+                     profile.retry_message("the answer holds no tool call")]
+            result["calls"].append(call("re-ask", budget, again, cold=False))
+    result["peak_rss_mb"] = peak_rss_mb()
+    undo()
+    probe.restore()
+    backend.close()
+    return result
+
+
+def answer_tokens(model: Path) -> int:
+    """Tokens of ANSWER in the stand-in's vocabulary (vocab-only load)."""
+    from llama_cpp import Llama
+
+    llm = Llama(model_path=str(model), vocab_only=True, verbose=False)
+    return len(llm.tokenize(ANSWER.encode(), add_bos=False, special=True))
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    lines = ["| threads | projector | flash attn | budget (image tokens) | call | vision encoder s | "
+             "image prefill s | text prefill s (tokens; reused) | decode s (tok/s) | total s |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        c = r["config"]
+        for row in r["calls"]:
+            lines.append(
+                f"| {c['threads']} | {c['projector']} | {'on' if c['flash_attn'] else 'off'} | "
+                f"{row['budget']} ({row['image_tokens']}) | {row['kind']} | {row['encode_s']:.1f} | "
+                f"{row['image_prefill_s']:.1f} | {row['text_prefill_s']:.1f} ({row['text_tokens']}; "
+                f"{row['reused_tokens']}) | {row['decode_s']:.1f} ({row['decode_tok_s']:.1f}) | "
+                f"{row['wall_s']:.1f} |")
+    lines += ["", "| threads | projector | flash attn | load s | RSS after load MB | peak RSS MB | "
+              "extra CPU buffers |", "|---|---|---|---|---|---|---|"]
+    for r in results:
+        c = r["config"]
+        lines.append(f"| {c['threads']} | {c['projector']} | {'on' if c['flash_attn'] else 'off'} | "
+                     f"{r['load_s']:.1f} | {r['rss_after_load_mb']:.0f} | {r['peak_rss_mb']:.0f} | "
+                     f"{'yes' if r['extra_buffers'] else 'no (probe: crash)'} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="where the stand-in lives")
+    parser.add_argument("--size", default="2b", choices=("2b", "4b"))
+    parser.add_argument("--threads", default="2", help="comma-separated thread counts")
+    parser.add_argument("--budgets", default="256,512,1024,1280", help="image token budgets")
+    parser.add_argument("--default-budget", type=int, default=0,
+                        help="budget also measured as next step and re-ask (0: tracer's default)")
+    parser.add_argument("--projector", default="f16", help="f16, q8_0 or both (comma-separated)")
+    parser.add_argument("--flash-attn", default="off", choices=("off", "on", "both"))
+    parser.add_argument("--answer-tokens", type=int, default=0, help="0: the length of ANSWER")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(child(json.loads(args.child))))
+        return 0
+
+    from tests.benchmarks.standin import build
+    from tracer_cli.agent.profiles.geometry import DEFAULT_TOKENS
+
+    default_budget = args.default_budget or DEFAULT_TOKENS
+    budgets = [int(b) for b in args.budgets.split(",")]
+    if default_budget not in budgets:
+        budgets.append(default_budget)
+    results = []
+    for projector in args.projector.split(","):
+        model, mmproj = build(args.dir, args.size, "Q4_K_M", projector)
+        tokens = args.answer_tokens or answer_tokens(model)
+        for threads in (int(t) for t in args.threads.split(",")):
+            for flash in {"off": [False], "on": [True], "both": [False, True]}[args.flash_attn]:
+                config = {"model": str(model), "mmproj": str(mmproj), "threads": threads,
+                          "projector": projector, "flash_attn": flash, "budgets": budgets,
+                          "default_budget": default_budget, "answer_tokens": tokens}
+                print(f"-- {args.size} threads {threads}, projector {projector}, flash attention "
+                      f"{'on' if flash else 'off'}", file=sys.stderr, flush=True)
+                done = subprocess.run([sys.executable, "-m", "tests.benchmarks.full_size",
+                                       "--child", json.dumps(config)], cwd=ROOT,
+                                      stdout=subprocess.PIPE, text=True, check=False)
+                if done.returncode != 0:
+                    print(f"configuration failed (exit {done.returncode})", file=sys.stderr)
+                    continue
+                results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    print(table(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
