@@ -78,6 +78,8 @@ class Settings(BaseModel):
     grounder_profile: str = Field("", description="the grounder's profile (empty: its model's)")
     grounder_mmproj: str = Field("", description="the grounder's projector, for a .gguf path")
     grounder_model: str = Field("", description="the model name on a grounder server")
+    runs_max_mb: int = Field(2000, ge=0, description="run records kept under this many MB in all: "
+                             "the oldest are removed when a run starts and ends (0: no cap)")
     ocr: Literal["auto", "rapidocr", "tesseract"] = Field(
         "auto", description="OCR engine that finds macro text targets (auto: rapidocr if "
         "installed, else tesseract)")

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from tracer_cli import private
 from tracer_cli.agent.runloop import Listener, RunResult, StepRecord
 from tracer_cli.desktop.screen import Geometry
 from tracer_cli.errors import ConfigError
@@ -31,7 +32,7 @@ def _slug(task: str) -> str:
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+    private.write_text(tmp, json.dumps(data, indent=2, ensure_ascii=False))
     os.replace(tmp, path)
 
 
@@ -40,11 +41,11 @@ class RunLog(Listener):
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         base = f"{stamp}-{kind}-{_slug(task)}"
         try:
-            root.mkdir(parents=True, exist_ok=True)
+            private.make_dir(root)
             for n in range(1000):
                 path = root / (base if n == 0 else f"{base}-{n}")
                 try:
-                    path.mkdir()
+                    private.make_dir(path, exist_ok=False)
                     break
                 except FileExistsError:
                     continue
@@ -55,7 +56,7 @@ class RunLog(Listener):
         self.meta: dict[str, Any] = {"id": path.name, "kind": kind, "task": task,
                                      "started": _now(), "status": "running", "pid": os.getpid()}
         _write_json(self.dir / "run.json", self.meta)
-        self._steps = open(self.dir / "steps.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+        self._steps = private.open_file(self.dir / "steps.jsonl", "a")
 
     def on_start(self, task: str, settings: Any, geometry: Geometry) -> None:
         m = geometry.monitor
@@ -71,11 +72,15 @@ class RunLog(Listener):
         self._steps.flush()
         os.fsync(self._steps.fileno())
 
+    def save_image(self, image: Any, name: str, **params: Any) -> None:
+        """An image into the run's directory, readable by its owner only."""
+        private.save_image(image, self.dir / name, **({"compress_level": 1} | params))
+
     def on_step(self, record: StepRecord) -> None:
         line: dict[str, Any] = {"step": record.number, "time": _now()}
         if record.image is not None:
             name = f"step-{record.number:03d}.png"
-            record.image.save(self.dir / name, format="PNG", compress_level=1)
+            self.save_image(record.image, name)
             line["screenshot"] = name
             line["image_size"] = list(record.image.size)
         if record.forecast is not None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
@@ -38,10 +37,12 @@ from tracer_cli.cli.options import (  # typer reads these names from this module
 )
 from tracer_cli.cli.wiring import (
     close_models,
+    close_record,
     confirmer,
     live_input,
     make_models,
     make_view,
+    open_record,
     settings_from,
 )
 from tracer_cli.errors import ConfigError
@@ -118,13 +119,14 @@ def plan(
         record, geometry, run_dir = _preview(task, settings, quiet=as_json)
         assert record.forecast is not None and record.image is not None  # preview() raises else
         forecast = record.forecast
+        from tracer_cli import private
         from tracer_cli.cli.preview import annotate
 
         preview = run_dir / "preview.png"
-        annotate(record.image, forecast.plan).save(preview)
+        private.save_image(annotate(record.image, forecast.plan), preview)
         if out_png:
             try:
-                shutil.copyfile(preview, out_png)
+                private.copy_file(preview, out_png)
             except OSError as exc:
                 raise ConfigError(f"cannot write {out_png}: {exc}") from None
         if as_json:
@@ -133,17 +135,17 @@ def plan(
             if forecast.plan.thought:
                 out.print(f"[bold]Thought:[/] {escape(forecast.plan.thought)}")
             out.print(_plan_table(forecast.plan, geometry))
-        err.print(f"preview: {out_png or preview}\nrun record: {run_dir}", soft_wrap=True)
+        err.print(f"preview: {out_png or preview}", soft_wrap=True)
+        close_record(settings, run_dir)
 
 
 def _preview(task: str, settings: Settings, quiet: bool):  # type: ignore[no-untyped-def]
     from tracer_cli.agent.loop import Agent
-    from tracer_cli.agent.runlog import RunLog
     from tracer_cli.desktop.screen import MssScreen
 
     planner, grounder = make_models(settings)
     screen = MssScreen(settings.monitor)
-    log = RunLog(paths.runs_dir(), "plan", task)
+    log = open_record(settings, "plan", task)
     agent = Agent(screen, planner, None, settings, [log], grounder=grounder)
     try:
         if err.is_terminal and not quiet:
@@ -179,15 +181,14 @@ def do(
         result, run_dir = _run_agent(task, settings)
         if result.answer:
             out.print(escape(result.answer))
-        err.print(f"run record: {run_dir}", soft_wrap=True)
         if result.status != "done":
             err.print(f"[bold red]tracer: {result.status}:[/] {escape(result.reason)}")
+        close_record(settings, run_dir)
         raise typer.Exit(result.exit_code)
 
 
 def _run_agent(task: str, settings: Settings) -> tuple[RunResult, Path]:
     from tracer_cli.agent.loop import Agent
-    from tracer_cli.agent.runlog import RunLog
     from tracer_cli.desktop.screen import MssScreen
 
     with live_input(settings) as session:
@@ -201,7 +202,7 @@ def _run_agent(task: str, settings: Settings) -> tuple[RunResult, Path]:
         try:
             view = make_view()
             confirm = confirmer(settings, view)
-            log = RunLog(paths.runs_dir(), "do", task)
+            log = open_record(settings, "do", task)
             agent = Agent(screen, planner, actuator, settings, [log, view], confirm, stop, grounder)
             session.announce()
             return agent.run(task), log.dir
