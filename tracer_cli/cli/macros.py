@@ -19,28 +19,8 @@ from tracer_cli.errors import ConfigError
 if TYPE_CHECKING:
     from tracer_cli.agent.runloop import RunResult
     from tracer_cli.config import Settings
-    from tracer_cli.desktop.screen import MssScreen
+    from tracer_cli.desktop.screen import Screens
     from tracer_cli.macro.load import Instance
-
-
-class Screens:
-    """One screen per monitor a macro looks at, opened when first needed."""
-
-    def __init__(self, input_size: tuple[int, int] | None) -> None:
-        self.input_size = input_size
-        self._open: dict[int, MssScreen] = {}
-
-    def __call__(self, monitor: int) -> MssScreen:
-        if monitor not in self._open:
-            from tracer_cli.desktop.screen import MssScreen
-
-            self._open[monitor] = MssScreen(monitor, input_size=self.input_size)
-        return self._open[monitor]
-
-    def close(self) -> None:
-        for screen in self._open.values():
-            screen.close()
-        self._open.clear()
 
 
 def _variables(pairs: list[str]) -> dict[str, str]:
@@ -106,6 +86,8 @@ def _run(title: str, steps: list[Instance], settings: Settings) -> tuple[RunResu
     from tracer_cli.macro.run import Finder, MacroLog, MacroRunner
 
     with wiring.live_input(settings) as session:
+        from tracer_cli.desktop.screen import Screens
+
         screens = Screens(session.actuator.size())
         try:
             screens(settings.monitor)  # a monitor that does not exist fails before anything runs
@@ -165,6 +147,8 @@ def _dry_run(title: str, steps: list[Instance], settings: Settings, out_png: Pat
     from tracer_cli.vision.marks import keys_label
 
     check_display()
+    from tracer_cli.desktop.screen import Screens
+
     screens = Screens(None)
     try:
         screens(settings.monitor)

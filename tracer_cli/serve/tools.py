@@ -21,6 +21,7 @@ from pydantic import Field
 from tracer_cli import paths
 from tracer_cli.agent.runloop import Listener, RunResult, StepRecord
 from tracer_cli.desktop.killswitch import StopRequest
+from tracer_cli.desktop.screen import Screens
 from tracer_cli.errors import TracerError
 from tracer_cli.serve import records
 from tracer_cli.serve.safety import agent_confirm, cannot_ask, refusal
@@ -215,7 +216,7 @@ class Tools:
             from tracer_cli.macro.run import Finder, MacroLog, MacroRunner
 
             with self.desk.acting(stop) as hands:
-                screens = _Screens(hands)
+                screens = Screens(hands.actuator.size(), hands.screen)
                 log = records.open_log(self.settings, "run", macro.name, MacroLog)
                 runner = MacroRunner(steps, screens, hands.actuator, Finder(self.settings.ocr),
                                      self.settings, [log, Progress(ctx, len(steps))], confirm,
@@ -232,7 +233,7 @@ class Tools:
             from tracer_cli.macro.run import Finder, MacroRunner
 
             with self.desk.looking() as screen:
-                screens = _Screens(None, screen)
+                screens = Screens(None, screen)
                 runner = MacroRunner(steps, screens, None, Finder(self.settings.ocr), self.settings)
                 planned, shots = runner.preview()
                 screens.close()
@@ -279,33 +280,10 @@ class Tools:
             raise _tool_error(exc) from None
 
 
-class _Screens:
-    """One screen per monitor a macro looks at: the tool call's own for the chosen monitor."""
-
-    def __init__(self, hands: Any, screen: Any = None) -> None:
-        self.main = screen if screen is not None else hands.screen
-        self.input_size = hands.actuator.size() if hands is not None else None
-        self._open: dict[int, Any] = {}
-
-    def __call__(self, monitor: int) -> Any:
-        from tracer_cli.desktop.screen import MssScreen
-
-        if monitor == self.main.geometry.index:
-            return self.main
-        if monitor not in self._open:
-            self._open[monitor] = MssScreen(monitor, input_size=self.input_size)
-        return self._open[monitor]
-
-    def close(self) -> None:
-        for screen in self._open.values():
-            screen.close()
-        self._open.clear()
-
-
 class _SubTask:
     """A macro's `do:` steps, run by the agent on the same hands, with the server's model."""
 
-    def __init__(self, desk: Desk, hands: Any, screens: _Screens, confirm: Any) -> None:
+    def __init__(self, desk: Desk, hands: Any, screens: Screens, confirm: Any) -> None:
         self.desk, self.hands, self.screens, self.confirm = desk, hands, screens, confirm
 
     def __call__(self, task: str, max_steps: int) -> RunResult:
