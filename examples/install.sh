@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 packages=(python3-venv python3-tk xdotool libgl1 libglib2.0-0 tesseract-ocr)
 extra=""
 if [ "${1:-}" = "--test" ]; then
-  packages+=(xvfb xterm x11-utils x11-xserver-utils)
+  packages+=(xvfb xterm x11-utils x11-xserver-utils chromium)  # chromium: the report test
   extra="[test]"
 fi
 

@@ -1,6 +1,7 @@
-"""The package graph: imports point one way, cli -> serve (the MCP server) -> macro -> agent ->
-desktop / vision -> the top level (plan, config, errors, models, ...). Lazy imports inside
-functions count too; imports for type checking only do not. Nothing below cli imports Typer or a console."""
+"""The package graph: imports point one way, cli -> serve (the MCP server) -> macro, report (the
+run report) -> agent -> desktop / vision -> the top level (plan, config, errors, models, ...).
+Lazy imports inside functions count too; imports for type checking only do not. Nothing below
+cli imports Typer or a console."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "tracer_cli"
-LAYERS = {"cli": 6, "serve": 5, "macro": 4, "agent": 3, "desktop": 2, "vision": 2, "": 1}
+LAYERS = {"cli": 6, "serve": 5, "report": 4, "macro": 4, "agent": 3, "desktop": 2, "vision": 2,
+          "": 1}
 
 
 def module_name(path: Path) -> str:

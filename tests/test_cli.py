@@ -208,7 +208,9 @@ def test_do_that_fails_exits_1(display: Display, tmp_path: Path) -> None:
                      encoding="utf-8")
     proc = run_tracer("do", "x", "--yes", "-b", "script", "--script", str(plans))
     assert proc.returncode == 1, proc.stderr
-    assert lines(proc.stderr)[-1] == "tracer: failed: no browser"
+    *_, failed, record, report = lines(proc.stderr)
+    assert failed == "tracer: failed: no browser"
+    assert record.startswith("run record: ") and report.startswith("report: tracer logs report ")
 
 
 @pytest.mark.display

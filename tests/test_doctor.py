@@ -252,10 +252,19 @@ def test_run_records_that_cannot_be_written(tmp_path: Path, plan_file: Path) -> 
 
 def test_run_records_directory_writable(tracer_home: Path, plan_file: Path) -> None:
     (tracer_home / "runs").mkdir(parents=True)
+    os.chmod(tracer_home / "runs", 0o700)
     code, found = checks("-b", "script", "--script", str(plan_file), env=no_display_env())
-    assert found["run records"] == {"name": "run records", "ok": True, "status": "ok",
-                                    "detail": f"{tracer_home / 'runs'} (writable)", "fix": ""}
+    assert found["run records"] == {
+        "name": "run records", "ok": True, "status": "ok", "fix": "",
+        "detail": f"{tracer_home / 'runs'} (writable; 0 runs, 0 bytes of the 2000 MB cap)"}
     assert list((tracer_home / "runs").iterdir()) == []  # the probe file is gone
+
+    os.chmod(tracer_home / "runs", 0o755)  # made by an older tracer
+    code, found = checks("-b", "script", "--script", str(plan_file),
+                         env=no_display_env(TRACER_RUNS_MAX_MB="0"))
+    assert found["run records"]["detail"].endswith(
+        "(writable; 0 runs, 0 bytes, no size cap; readable by other users until the next run "
+        "makes it private (chmod 700))")
 
 
 # -- backends ---------------------------------------------------------------------------------

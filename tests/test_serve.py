@@ -5,6 +5,7 @@ server.)"""
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -92,3 +93,25 @@ def test_the_port_is_on_127_0_0_1_and_a_taken_one_says_so() -> None:
         sock.close()
     with socket.socket() as probe:  # closed again: free
         probe.bind(("127.0.0.1", port))
+
+
+def test_a_tool_calls_record_makes_room_under_the_size_cap(tracer_home: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """The server's records obey runs_max_mb as the command line's do, and say so on stderr."""
+    from datetime import datetime, timedelta, timezone
+
+    from tests.test_retention import fake_run
+    from tracer_cli import paths
+    from tracer_cli.config import Settings
+    from tracer_cli.serve.records import open_log
+
+    old = datetime.now(timezone.utc) - timedelta(days=2)
+    first = fake_run(paths.runs_dir(), "old-1", old, 3 << 20)
+    second = fake_run(paths.runs_dir(), "old-2", old + timedelta(hours=1), 3 << 20)
+    log = open_log(Settings(runs_max_mb=4), "mcp", "screenshot")
+    log.finish("done")
+
+    assert not first.exists() and second.exists() and log.dir.is_dir()
+    captured = capsys.readouterr()
+    assert captured.out == ""  # stdout is the protocol's
+    assert "runs_max_mb" in captured.err and "old-1" not in str(list(paths.runs_dir().iterdir()))

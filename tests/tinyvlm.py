@@ -596,6 +596,24 @@ def make_tiny_vlm(directory: Path, answers: list[str] | None = None,
     return model, mmproj
 
 
+LLAMA_FTYPES = {"Q8_0": 7, "Q4_K_M": 15}  # llama_ftype values (llama.h)
+
+
+def quantize(model: Path, quant: str) -> Path:
+    """The text model quantised by llama.cpp's own quantiser (``llama_model_quantize``), as
+    users download models: ``tiny-vlm-<quant>.gguf`` beside it. Tensors whose rows do not fit the
+    type's blocks (Q4_K needs multiples of 256) get llama.cpp's fallback type, as in real files."""
+    import llama_cpp
+
+    target = Path(model).with_name(f"tiny-vlm-{quant}.gguf")
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = LLAMA_FTYPES[quant]
+    params.nthread = 1
+    if llama_cpp.llama_model_quantize(str(model).encode(), str(target).encode(), params) != 0:
+        raise RuntimeError(f"llama_model_quantize failed for {quant}")
+    return target
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Write a tiny GGUF vision-language model pair.")
     parser.add_argument("outdir", type=Path)

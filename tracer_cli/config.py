@@ -73,13 +73,16 @@ class Settings(BaseModel):
                             description="layers offloaded to the GPU: a number, all or auto")
     threads: int = Field(0, ge=0, le=512, description="CPU threads for llama.cpp (0: automatic)")
     context: int = Field(0, ge=0, le=262144, description="context size in tokens (0: the model's)")
-    flash_attn: bool = Field(False, description="use flash attention where supported")
+    flash_attn: bool = Field(True, description="flash attention in the language model and the "
+                             "vision encoder (on a CPU it cuts the encoder's time by about a third)")
     grammar: bool = Field(False, description="constrain decoding to the plan's JSON schema")
     grounder: str = Field("", description="a second model that places clicks: a model name, "
                           ".gguf path or server URL (empty: the planner's own model)")
     grounder_profile: str = Field("", description="the grounder's profile (empty: its model's)")
     grounder_mmproj: str = Field("", description="the grounder's projector, for a .gguf path")
     grounder_model: str = Field("", description="the model name on a grounder server")
+    runs_max_mb: int = Field(2000, ge=0, description="run records kept under this many MB in all: "
+                             "the oldest are removed when a run starts and ends (0: no cap)")
     ocr: Literal["auto", "rapidocr", "tesseract"] = Field(
         "auto", description="OCR engine that finds macro text targets (auto: rapidocr if "
         "installed, else tesseract)")

@@ -1,12 +1,14 @@
 """Benchmark: the llama path at real size, on the full-size Qwen3-VL stand-in (tests/benchmarks/
 standin.py makes it on first use: same shapes and cost as the real model, random weights).
 
-    python -m tests.benchmarks.full_size [--dir DIR] [--size 2b] [--threads 2,1]
-        [--budgets 256,512,1024,1280] [--projector f16|q8_0] [--flash-attn on|off|both]
-        [--answer-tokens N] [--json OUT]
+    python -m tests.benchmarks.full_size [--dir DIR] [--size 2b] [--config "threads=2
+        projector=f16 fa=on budgets=256,default followups=yes"]... [--answer-tokens N] [--do]
+        [--json OUT]
 
-Each configuration (threads x projector x flash attention) runs in a subprocess of its own, so
-that its load time and peak memory are its own. In it, through tracer's real path
+Without --config it measures the README's set (STANDARD below: tracer's defaults over image
+budgets of 256, 512, 1024 and 1280 tokens and the default, then flash attention off, the Q8_0
+projector and one thread, one change at a time). Each configuration runs in a subprocess of its
+own, so that its load time and peak memory are its own. In it, through tracer's real path
 (``Settings(backend="llama")`` -> ``LlamaBackend`` -> the ``qwen3-vl`` profile's messages):
 
 * load: ``LlamaBackend(settings)`` wall time; RSS after the load and peak RSS at the end.
@@ -18,11 +20,14 @@ that its load time and peak memory are its own. In it, through tracer's real pat
   the random weights never stop by themselves, so ``max_tokens`` ends the answer there).
   Phases are timed by llama_step.Probe: vision encoder (mtmd_encode_chunk), image prefill (the
   language model ingesting the image embeddings), text prefill, decode (tokens/s).
-* next step (the default budget only): one more history line and a new screenshot; the prompt's
+* next step (the default budget, with followups=yes): one more history line and a new screenshot; the prompt's
   unchanged start (system prompt, task) comes from the cache.
-* re-ask (the default budget only): the same prompt plus the answer and the profile's
+* re-ask (the default budget, with followups=yes): the same prompt plus the answer and the profile's
   "rejected, answer again" message, as the planner sends after a malformed answer; the
   screenshot's KV is reused, so only the new text is evaluated.
+
+``--do`` also times one whole ``tracer do`` step (a subprocess on its own 1920x1080 Xvfb):
+start, model load, capture, the planning call, reading the answer.
 
 The stand-in's tokenizer is not Qwen's (see standin.py); token counts are printed beside the
 times. Figures move with the machine's load: run it on a quiet machine.
@@ -159,7 +164,7 @@ def child(config: dict[str, Any]) -> dict[str, Any]:
         first, second = requests(budget)
         messages = profile.messages(first)
         result["calls"].append(call("cold", budget, messages, cold=True))
-        if budget == config["default_budget"]:
+        if config["followups"] and budget == config["default_budget"]:
             result["calls"].append(call("next step", budget, profile.messages(second), cold=False))
             again = [*profile.messages(second), {"role": "assistant", "content": "Action: click"},
                      profile.retry_message("the answer holds no tool call")]
@@ -169,6 +174,35 @@ def child(config: dict[str, Any]) -> dict[str, Any]:
     probe.restore()
     backend.close()
     return result
+
+
+def tracer_do_step(model: Path, mmproj: Path, answer: int, home: Path) -> dict[str, Any]:
+    """One whole ``tracer do`` step on a 1920x1080 Xvfb: start, model load, capture, downscale,
+    the planning call, reading the answer. The stand-in's answer is cut off at ``answer`` tokens,
+    which ends the run there (with the cut-off message): the step a user waits for first."""
+    read_fd, write_fd = os.pipe()
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1920x1080x24",
+                             "-nolisten", "tcp"], pass_fds=(write_fd,),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_fd)
+    with os.fdopen(read_fd) as reader:
+        display = ":" + reader.readline().strip()
+    try:
+        env = {**os.environ, "DISPLAY": display, "TRACER_HOME": str(home)}
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "tracer_cli", "do", "open the notes file",
+                               "--backend", "llama", "--model", str(model), "--mmproj", str(mmproj),
+                               "--max-steps", "1", "--max-tokens", str(answer), "--yes",
+                               "--profile", "qwen3-vl", "--context", "8192"],
+                              env=env, capture_output=True, text=True, timeout=1800)
+        wall = time.perf_counter() - start
+    finally:
+        xvfb.terminate()
+        xvfb.wait(timeout=10)
+    runs = sorted((home / "runs").iterdir())
+    steps = [json.loads(line) for line in (runs[-1] / "steps.jsonl").read_text().splitlines()]
+    return {"wall_s": wall, "exit": done.returncode, "last_line": done.stderr.strip().splitlines()[-1],
+            "timings": steps[0].get("timings", {}) if steps else {}}
 
 
 def answer_tokens(model: Path) -> int:
@@ -202,18 +236,38 @@ def table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+# The configurations of the README's table: tracer's defaults with the budget sweep (and the
+# next step and the re-ask at the default budget), then one change at a time against them.
+STANDARD = (
+    "threads=2 projector=f16 fa=on budgets=256,512,1024,1280,default followups=yes",
+    "threads=2 projector=f16 fa=off budgets=default",
+    "threads=2 projector=q8_0 fa=on budgets=default",
+    "threads=1 projector=f16 fa=on budgets=256,default",
+)
+
+
+def parse_config(text: str, default_budget: int) -> dict[str, Any]:
+    """``threads=2 projector=f16 fa=on budgets=256,default followups=yes``"""
+    try:
+        fields = dict(part.split("=", 1) for part in text.split())
+        budgets = [default_budget if b == "default" else int(b) for b in fields["budgets"].split(",")]
+        return {"threads": int(fields.get("threads", "2")), "projector": fields.get("projector", "f16"),
+                "flash_attn": fields.get("fa", "on") == "on", "budgets": budgets,
+                "followups": fields.get("followups", "no") == "yes", "default_budget": default_budget}
+    except (KeyError, ValueError) as exc:
+        raise SystemExit(f"--config {text!r}: {exc} (e.g. 'threads=2 projector=f16 fa=on "
+                         "budgets=256,default followups=yes')") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="where the stand-in lives")
     parser.add_argument("--size", default="2b", choices=("2b", "4b"))
-    parser.add_argument("--threads", default="2", help="comma-separated thread counts")
-    parser.add_argument("--budgets", default="256,512,1024,1280", help="image token budgets")
-    parser.add_argument("--default-budget", type=int, default=0,
-                        help="budget also measured as next step and re-ask (0: tracer's default)")
-    parser.add_argument("--projector", default="f16", help="f16, q8_0 or both (comma-separated)")
-    parser.add_argument("--flash-attn", default="off", choices=("off", "on", "both"))
+    parser.add_argument("--config", action="append", default=[],
+                        help="a configuration to measure (repeatable; default: the README's set)")
     parser.add_argument("--answer-tokens", type=int, default=0, help="0: the length of ANSWER")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--do", action="store_true", help="also time one whole `tracer do` step")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -223,29 +277,33 @@ def main(argv: list[str] | None = None) -> int:
     from tests.benchmarks.standin import build
     from tracer_cli.agent.profiles.geometry import DEFAULT_TOKENS
 
-    default_budget = args.default_budget or DEFAULT_TOKENS
-    budgets = [int(b) for b in args.budgets.split(",")]
-    if default_budget not in budgets:
-        budgets.append(default_budget)
-    results = []
-    for projector in args.projector.split(","):
-        model, mmproj = build(args.dir, args.size, "Q4_K_M", projector)
-        tokens = args.answer_tokens or answer_tokens(model)
-        for threads in (int(t) for t in args.threads.split(",")):
-            for flash in {"off": [False], "on": [True], "both": [False, True]}[args.flash_attn]:
-                config = {"model": str(model), "mmproj": str(mmproj), "threads": threads,
-                          "projector": projector, "flash_attn": flash, "budgets": budgets,
-                          "default_budget": default_budget, "answer_tokens": tokens}
-                print(f"-- {args.size} threads {threads}, projector {projector}, flash attention "
-                      f"{'on' if flash else 'off'}", file=sys.stderr, flush=True)
-                done = subprocess.run([sys.executable, "-m", "tests.benchmarks.full_size",
-                                       "--child", json.dumps(config)], cwd=ROOT,
-                                      stdout=subprocess.PIPE, text=True, check=False)
-                if done.returncode != 0:
-                    print(f"configuration failed (exit {done.returncode})", file=sys.stderr)
-                    continue
-                results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    configs = [parse_config(text, DEFAULT_TOKENS) for text in args.config or STANDARD]
+    results: list[dict[str, Any]] = []
+    for config in configs:
+        model, mmproj = build(args.dir, args.size, "Q4_K_M", config["projector"])
+        config.update(model=str(model), mmproj=str(mmproj),
+                      answer_tokens=args.answer_tokens or answer_tokens(model))
+        print(f"-- {args.size} {config['threads']} thread(s), projector {config['projector']}, flash "
+              f"attention {'on' if config['flash_attn'] else 'off'}", file=sys.stderr, flush=True)
+        done = subprocess.run([sys.executable, "-m", "tests.benchmarks.full_size",
+                               "--child", json.dumps(config)], cwd=ROOT,
+                              stdout=subprocess.PIPE, text=True, check=False)
+        if done.returncode != 0:
+            print(f"configuration failed (exit {done.returncode})", file=sys.stderr)
+            continue
+        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
     print(table(results))
+    if args.do:
+        import tempfile
+
+        model, mmproj = build(args.dir, args.size, "Q4_K_M", "f16")
+        with tempfile.TemporaryDirectory() as home:
+            step = tracer_do_step(model, mmproj, args.answer_tokens or answer_tokens(model), Path(home))
+        timings = ", ".join(f"{k} {v:.1f} s" for k, v in step["timings"].items())
+        print(f"\nA whole `tracer do` step (default settings, 1920x1080): {step['wall_s']:.1f} s from "
+              f"start to the answer read (exit {step['exit']}); in the step: {timings}; "
+              f"last line: {step['last_line']}")
+        results.append({"tracer_do": step})
     if args.json:
         args.json.write_text(json.dumps(results, indent=1), encoding="utf-8")
     return 0

@@ -399,7 +399,8 @@ def run_task(task: Task, mode: str, expert: Expert, env: dict[str, str], work: P
         app.terminate()
         app.wait(timeout=10)
     remaining = expert_plan(state, task)
-    status = "done" if done.returncode == 0 else (done.stderr.strip().splitlines() or ["?"])[-1]
+    said = [line for line in done.stderr.splitlines() if line.startswith("tracer: ")]
+    status = "done" if done.returncode == 0 else (said or ["?"])[-1]
     runs = sorted((Path(env["TRACER_HOME"]) / "runs").iterdir())
     meta = json.loads((runs[-1] / "run.json").read_text(encoding="utf-8"))
     if env.get("REPLAN_DEBUG") == "2" or (env.get("REPLAN_DEBUG") and (remaining or done.returncode)):

@@ -101,26 +101,45 @@ def _corpus() -> str:
     return "\n".join(parts)
 
 
-def vocabulary(n_merges: int = 20000) -> tuple[list[str], list[int], list[str]]:
-    """Token texts, token types and merges: bytes, prefix chains of frequent words, filler, Qwen
-    specials at their ids, padding."""
+def _segment(word: str, ranks: dict[tuple[str, str], int]) -> list[str]:
+    """Byte-level BPE of one pre-token with the merges so far (lowest rank first)."""
+    parts = list(word)
+    while len(parts) > 1:
+        best = min(range(len(parts) - 1), key=lambda i: ranks.get((parts[i], parts[i + 1]), 1 << 30))
+        if (parts[best], parts[best + 1]) not in ranks:
+            break
+        parts[best:best + 2] = [parts[best] + parts[best + 1]]
+    return parts
+
+
+def vocabulary(n_merges: int = 60000) -> tuple[list[str], list[int], list[str]]:
+    """Token texts, token types and merges: bytes, whole-word tokens for the pre-tokens of the
+    corpus (each word's merges appended after what BPE already makes of it, so that the
+    tokenizer really produces the word as one token), filler, Qwen's specials at their ids,
+    padding."""
     import gguf
 
     from tests.tinyvlm import _PRETOKENIZE, _byte_encoder, _token_text
 
     enc = _byte_encoder()
     tokens = [enc[b] for b in range(256)]
-    index = {t: i for i, t in enumerate(tokens)}
-    merges: list[str] = []
+    known = set(tokens)
+    ranks: dict[tuple[str, str], int] = {}
     words = Counter(_token_text(p) for p in _PRETOKENIZE.findall(_corpus()))
     for word, _count in words.most_common():
-        if len(merges) >= n_merges:
-            break
-        for end in range(2, len(word) + 1):  # " colour": " c", " co", " col", ...
-            if word[:end] not in index and len(merges) < n_merges:
-                merges.append(f"{word[:end - 1]} {word[end - 1]}")
-                index[word[:end]] = len(tokens)
-                tokens.append(word[:end])
+        parts = _segment(word, ranks)
+        while len(parts) > 1 and len(ranks) < n_merges:  # join left to right
+            pair = (parts[0], parts[1])
+            ranks.setdefault(pair, len(ranks))
+            parts[:2] = [parts[0] + parts[1]]
+            if parts[0] not in known:
+                known.add(parts[0])
+                tokens.append(parts[0])
+    merges = [f"{a} {b}" for (a, b), _rank in sorted(ranks.items(), key=lambda item: item[1])]
+    for a, b in ranks:  # every merge's result must be a token
+        if a + b not in known:
+            known.add(a + b)
+            tokens.append(a + b)
     types = [int(gguf.TokenType.NORMAL)] * len(tokens)
     filler = FIRST_SPECIAL - len(tokens)
     tokens += [f"[filler{i}]" for i in range(filler)]

@@ -59,14 +59,16 @@ def test_missing_monitor_is_a_usage_error(display: Display, chat_server: Any,
 
 def test_a_run_with_no_valid_plan_ends_with_one_status_line(display: Display,
                                                             chat_server: Any) -> None:
-    """The last line of a failed `do` says how it ended and why, on one line however long."""
+    """A failed `do` says how it ended and why on one line however long, followed only by where
+    its record is and the command that shows it."""
     chat_server.queue("no plan here", "still none", '{"thought": "", "trajectory": []}')
     result = run_tracer("do", "open the settings", "--yes", "--base-url", chat_server.base_url,
                         env=tracer_env(display), timeout=60)
 
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
-    last = lines(result.stderr)[-1]
+    *_, last, record, report = lines(result.stderr)
+    assert record.startswith("run record: ") and report.startswith("report: tracer logs report ")
     assert last.startswith("tracer: error: the model gave no valid plan in 3 attempts"), \
         result.stderr
     assert last.endswith("List should have at least 1 item after validation, not 0"), result.stderr

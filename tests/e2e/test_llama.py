@@ -11,6 +11,7 @@ image is ~730 tokens with the tiny tokenizer, so one call needs ~2100 KV cells a
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ import pytest
 from tests.conftest import Display, run_tracer
 from tests.e2e.conftest import MARKER_RED, ClickLog, click, done, last_run, plan, run_dir, tracer_env
 from tests.llama_server import NO_PROXY, llama_server
-from tests.tinyvlm import make_tiny_vlm
+from tests.tinyvlm import make_tiny_vlm, quantize
 from tracer_cli.agent.profiles.geometry import QWEN3_VL
 
 pytestmark = pytest.mark.display
@@ -158,6 +159,37 @@ def test_a_malformed_answer_is_sent_back_and_the_retry_succeeds(display: Display
     bad, good = step["attempts"]
     assert bad["answer"] == NOT_JSON and "no JSON object" in bad["error"]
     assert json.loads(good["answer"]) == DONE_PLAN and good["error"] == ""
+    # The re-ask repeats the whole first prompt, screenshot included, before the rejected
+    # answer: all of it comes from the KV cache (the image's 1066 tokens are not encoded and
+    # prefilled again), only the answer and the correction are evaluated.
+    image_tokens = (1312 // 32) * (832 // 32)
+    assert bad["reused_tokens"] == 0
+    assert good["reused_tokens"] >= prefix_tokens(retry_pair[0], "press OK") + image_tokens
+
+
+@pytest.mark.parametrize("quant", ["Q8_0", "Q4_K_M"])
+def test_a_quantised_model_runs_where_llama_cpp_default_cpu_buffers_would_crash(
+        display: Display, done_pair: Pair, quant: str) -> None:
+    """Quantised weights as users run them. Where llama.cpp's extra CPU buffer types (AMX,
+    repacked weights) kill the process with SIGILL, tracer's probe has found it out and loads
+    without them; forcing them shows what would happen otherwise."""
+    from tracer_cli.agent.backends.cpu_probe import verdict
+
+    pair = (quantize(done_pair[0], quant), done_pair[1])
+    env = tracer_env(display)
+    result = run_tracer("--debug", "do", "press OK", "--yes", *llama_args(pair), env=env, timeout=120)
+
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "pressed OK"
+    found = verdict()  # remembered under the same TRACER_HOME: what the run used
+    assert f"debug: {found.describe()}" in result.stderr
+
+    forced = run_tracer("do", "press OK", "--yes", *llama_args(pair), timeout=120,
+                        env={**env, "TRACER_EXTRA_BUFFERS": "1"})
+    if found.extra_buffers:
+        assert forced.returncode == 0, forced.stderr[-2000:]
+    else:  # what tracer would do without the probe: die on the first evaluation
+        assert forced.returncode == -signal.SIGILL, forced.stderr[-2000:]
 
 
 def test_grammar_constrained_decoding(display: Display, done_pair: Pair) -> None:

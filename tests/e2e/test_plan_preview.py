@@ -75,10 +75,15 @@ def test_plan_json_prints_only_the_plan_and_touches_nothing(
         def at(x: int, y: int) -> tuple[int, int]:
             return round(x * w / 1000), round(y * h / 1000)
 
-        assert colour_near(image, at(250, 300), MARKER_RED) > 100
-        assert colour_near(image, at(700, 650), ORANGE) > 100
-        assert colour_near(image, at(700, 650), MARKER_RED) == 0
+        assert colour_near(image, at(250, 300), MARKER_RED, radius=16) > 60  # the ring
+        assert colour_near(image, at(700, 650), ORANGE, radius=16) > 60
+        assert colour_near(image, at(700, 650), MARKER_RED, radius=16) == 0
         assert colour_near(image, at(500, 500), MARKER_RED) == 0
+        # ...and inside the ring the screen shows through, but for a fine dot at the point
+        with Image.open(run_dir(env) / "step-001.png") as seen:
+            for x, y in (at(250, 300), at(700, 650)):
+                for dx, dy in ((-7, 0), (7, 0), (0, -7), (0, 7), (-5, -5), (5, 5)):
+                    assert image.getpixel((x + dx, y + dy)) == seen.convert("RGB").getpixel((x + dx, y + dy))
 
 
 def test_plan_prints_a_table_of_the_targets(display: Display, chat_server: Any) -> None:

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from tracer_cli import private
 from tracer_cli.agent.runloop import Listener, RunResult, StepRecord
 from tracer_cli.desktop.screen import Geometry
 from tracer_cli.errors import ConfigError
@@ -34,7 +35,7 @@ def _slug(task: str) -> str:
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+    private.write_text(tmp, json.dumps(data, indent=2, ensure_ascii=False))
     os.replace(tmp, path)
 
 
@@ -43,11 +44,11 @@ class RunLog(Listener):
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         base = f"{stamp}-{kind}-{_slug(task)}"
         try:
-            root.mkdir(parents=True, exist_ok=True)
+            private.make_dir(root)
             for n in range(1000):
                 path = root / (base if n == 0 else f"{base}-{n}")
                 try:
-                    path.mkdir()
+                    private.make_dir(path, exist_ok=False)
                     break
                 except FileExistsError:
                     continue
@@ -58,7 +59,7 @@ class RunLog(Listener):
         self.meta: dict[str, Any] = {"id": path.name, "kind": kind, "task": task,
                                      "started": _now(), "status": "running", "pid": os.getpid()}
         _write_json(self.dir / "run.json", self.meta)
-        self._steps = open(self.dir / "steps.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+        self._steps = private.open_file(self.dir / "steps.jsonl", "a")
 
     def on_start(self, task: str, settings: Any, geometry: Geometry) -> None:
         self.meta.update(start_fields(settings, geometry))
@@ -69,10 +70,14 @@ class RunLog(Listener):
         self._steps.flush()
         os.fsync(self._steps.fileno())
 
+    def save_image(self, image: Any, name: str, **params: Any) -> None:
+        """An image into the run's directory, readable by its owner only."""
+        private.save_image(image, self.dir / name, **({"compress_level": 1} | params))
+
     def on_step(self, record: StepRecord) -> None:
         line = step_line(record)
         if record.image is not None:
-            record.image.save(self.dir / line["screenshot"], format="PNG", compress_level=1)
+            self.save_image(record.image, line["screenshot"])
         self.write_step(line)
 
     def on_pause(self, number: int, interrupted: str) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
@@ -41,10 +40,12 @@ from tracer_cli.cli.options import (  # typer reads these names from this module
 )
 from tracer_cli.cli.wiring import (
     close_models,
+    close_record,
     confirmer,
     live_input,
     make_models,
     make_view,
+    open_record,
     settings_from,
 )
 from tracer_cli.errors import ConfigError
@@ -127,13 +128,14 @@ def plan(
                                              events=streaming)
         assert record.forecast is not None and record.image is not None  # preview() raises else
         forecast = record.forecast
+        from tracer_cli import private
         from tracer_cli.cli.preview import annotate
 
         preview = run_dir / "preview.png"
-        annotate(record.image, forecast.plan).save(preview)
+        private.save_image(annotate(record.image, forecast.plan), preview)
         if out_png:
             try:
-                shutil.copyfile(preview, out_png)
+                private.copy_file(preview, out_png)
             except OSError as exc:
                 raise ConfigError(f"cannot write {out_png}: {exc}") from None
         if as_json:
@@ -142,7 +144,8 @@ def plan(
             if forecast.plan.thought:
                 out.print(f"[bold]Thought:[/] {escape(forecast.plan.thought)}")
             out.print(_plan_table(forecast.plan, geometry))
-        err.print(f"preview: {out_png or preview}\nrun record: {run_dir}", soft_wrap=True)
+        err.print(f"preview: {out_png or preview}", soft_wrap=True)
+        close_record(settings, run_dir)
 
 
 def task_text(task: str) -> str:
@@ -161,12 +164,11 @@ def task_text(task: str) -> str:
 
 def _preview(task: str, settings: Settings, quiet: bool, events: bool = False):  # type: ignore[no-untyped-def]
     from tracer_cli.agent.loop import Agent
-    from tracer_cli.agent.runlog import RunLog
     from tracer_cli.desktop.screen import MssScreen
 
     planner, grounder = make_models(settings)
     screen = MssScreen(settings.monitor)
-    log = RunLog(paths.runs_dir(), "plan", task)
+    log = open_record(settings, "plan", task)
     listeners: list[Any] = [log]
     if events:
         from tracer_cli.agent.events import EventStream
@@ -209,17 +211,16 @@ def do(
         result, run_dir = _run_agent(task, settings, streaming)
         if result.answer and not streaming:
             out.print(escape(result.answer))
-        err.print(f"run record: {run_dir}", soft_wrap=True)
         if result.status != "done":
             err.print(f"[bold red]tracer: {result.status}:[/] {escape(result.reason)}")
             if result.needed_human:
                 err.print(f"tracer: a step needed a human: {escape(result.needed_human)}")
+        close_record(settings, run_dir)
         raise typer.Exit(result.exit_code)
 
 
 def _run_agent(task: str, settings: Settings, events: bool = False) -> tuple[RunResult, Path]:
     from tracer_cli.agent.loop import Agent
-    from tracer_cli.agent.runlog import RunLog
     from tracer_cli.desktop.screen import MssScreen
 
     with live_input(settings) as session:
@@ -233,7 +234,7 @@ def _run_agent(task: str, settings: Settings, events: bool = False) -> tuple[Run
         try:
             view = make_view()
             confirm = confirmer(settings, view)
-            log = RunLog(paths.runs_dir(), "do", task)
+            log = open_record(settings, "do", task)
             listeners: list[Any] = [log, view]
             if events:
                 from tracer_cli.agent.events import EventStream

@@ -313,6 +313,19 @@ def check_ocr(ctx: Context) -> Check:
     return Check(name, True, f"{engine.name} loaded and read a line of text in {ms:.0f} ms")
 
 
+def _runs_usage(runs: Path, cap_mb: int) -> str:
+    """How many runs, how much of the cap they take, and whether others can read them."""
+    from tracer_cli.agent.retention import dir_size, human_size
+    from tracer_cli.agent.runlog import list_runs
+
+    count = len(list_runs(runs))
+    cap = f" of the {cap_mb} MB cap" if cap_mb else ", no size cap"
+    text = f"{count} run{'s' if count != 1 else ''}, {human_size(dir_size(runs))}{cap}"
+    if runs.stat().st_mode & 0o077:
+        text += "; readable by other users until the next run makes it private (chmod 700)"
+    return text
+
+
 def check_runs(ctx: Context) -> Check:
     """The run-records directory is writable (or can be created)."""
     name = "run records"
@@ -323,7 +336,7 @@ def check_runs(ctx: Context) -> Check:
             tempfile.NamedTemporaryFile(dir=runs, prefix=".doctor-").close()  # deleted on close
         except OSError as exc:
             return Check(name, False, f"{runs} is not writable: {exc.strerror or exc}", fix)
-        return Check(name, True, f"{runs} (writable)")
+        return Check(name, True, f"{runs} (writable; {_runs_usage(runs, ctx.settings.runs_max_mb)})")
     parent = runs
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent

@@ -18,6 +18,7 @@ from typer.core import TyperGroup
 
 from tracer_cli import paths
 from tracer_cli.cli.console import err, guard, out, progress_bar
+from tracer_cli.errors import ConfigError
 
 
 class _RunOrCommand(TyperGroup):
@@ -140,3 +141,67 @@ def export_macro(
             report = export_run(summary.path, out_file, force=force, ocr=settings.ocr,
                                 progress=progress)
         err.print(str(report), soft_wrap=True)
+
+
+@app.command()
+def prune(
+    keep: Annotated[Optional[int], typer.Option(  # noqa: UP045
+        "--keep", min=0, help="Keep only the N newest runs.")] = None,
+    older_than: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--older-than", help="Remove runs started longer ago than this: 30d, 12h, 2w, 90m.")] = None,
+    max_mb: Annotated[Optional[int], typer.Option(  # noqa: UP045
+        "--max-mb", min=0, help="Remove the oldest runs until all take at most this many MB.")] = None,
+) -> None:
+    """Remove old run records and say what was freed. Runs still going are never removed.
+
+    With no option: apply the configured size cap (setting runs_max_mb), as every run does
+    when it starts and ends.
+    """
+    from tracer_cli.agent.retention import human_size, parse_age
+    from tracer_cli.agent.retention import prune as prune_runs
+
+    with guard():
+        age = parse_age(older_than) if older_than is not None else None
+        if keep is None and age is None and max_mb is None:
+            from tracer_cli.config import load
+
+            max_mb = load()[0].runs_max_mb or None
+        pruned = prune_runs(paths.runs_dir(), keep=keep, older_than=age,
+                            max_bytes=None if max_mb is None else max_mb << 20)
+        for run_id, size in pruned.removed:
+            err.print(f"removed {run_id} ({human_size(size)})", soft_wrap=True)
+        out.print(str(pruned))
+
+
+@app.command()
+def report(
+    run: Annotated[str, typer.Argument(help="Run id, a unique prefix of one, or 'last'.")] = "last",
+    out_file: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "--out", "-o", help="Where to write the page (default: report.html in the run's directory).")] = None,
+    open_it: Annotated[bool, typer.Option("--open", help="Open it in the web browser.")] = False,
+) -> None:
+    """Write one self-contained HTML page of a run (`do`, `plan` or `run`): the screenshots with
+    each step's action drawn on them, the forecast, the checks, effects and timings.
+
+    It loads nothing from the network and opens offline anywhere (screenshots are embedded as
+    JPEG previews). Like the run record it is readable by you only.
+    """
+    from tracer_cli.agent.retention import human_size
+    from tracer_cli.agent.runlog import find_run
+    from tracer_cli.report.render import write_report
+
+    with guard():
+        summary = find_run(paths.runs_dir(), run)
+        target = out_file or summary.path / "report.html"
+        try:
+            written = write_report(summary, target)
+        except OSError as exc:
+            raise ConfigError(f"cannot write {target}: {exc}", "choose another place with --out") from None
+        out.print(str(target.resolve()), soft_wrap=True)
+        err.print(f"report of {summary.id}: {len(written.cards)} steps, "
+                  f"{human_size(target.stat().st_size)}", soft_wrap=True)
+        if open_it:
+            import webbrowser
+
+            if not webbrowser.open(target.resolve().as_uri()):
+                err.print("tracer: no web browser found to open it; open the file above yourself")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
@@ -12,7 +11,6 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from tracer_cli import paths
 from tracer_cli.cli import options as opt  # typer reads the opt.* annotations here
 from tracer_cli.cli import wiring
 from tracer_cli.cli.console import err, guard, out, progress_bar
@@ -21,28 +19,8 @@ from tracer_cli.errors import ConfigError
 if TYPE_CHECKING:
     from tracer_cli.agent.runloop import RunResult
     from tracer_cli.config import Settings
-    from tracer_cli.desktop.screen import MssScreen
+    from tracer_cli.desktop.screen import Screens
     from tracer_cli.macro.load import Instance
-
-
-class Screens:
-    """One screen per monitor a macro looks at, opened when first needed."""
-
-    def __init__(self, input_size: tuple[int, int] | None) -> None:
-        self.input_size = input_size
-        self._open: dict[int, MssScreen] = {}
-
-    def __call__(self, monitor: int) -> MssScreen:
-        if monitor not in self._open:
-            from tracer_cli.desktop.screen import MssScreen
-
-            self._open[monitor] = MssScreen(monitor, input_size=self.input_size)
-        return self._open[monitor]
-
-    def close(self) -> None:
-        for screen in self._open.values():
-            screen.close()
-        self._open.clear()
 
 
 def _variables(pairs: list[str]) -> dict[str, str]:
@@ -105,9 +83,9 @@ def run_macro(
             _dry_run(macro.name, steps, settings, out_png)
             return
         result, run_dir = _run(macro.name, steps, settings, streaming)
-        err.print(f"run record: {run_dir}", soft_wrap=True)
         if result.status != "done":
             err.print(f"[bold red]tracer: {result.status}:[/] {escape(result.reason)}")
+        wiring.close_record(settings, run_dir)
         raise typer.Exit(result.exit_code)
 
 
@@ -116,11 +94,13 @@ def _run(title: str, steps: list[Instance], settings: Settings,
     from tracer_cli.macro.run import Finder, MacroLog, MacroRunner, macro_step_line
 
     with wiring.live_input(settings) as session:
+        from tracer_cli.desktop.screen import Screens
+
         screens = Screens(session.actuator.size())
         try:
             screens(settings.monitor)  # a monitor that does not exist fails before anything runs
             view = wiring.make_view()
-            log = MacroLog(paths.runs_dir(), "run", title)
+            log = wiring.open_record(settings, "run", title, MacroLog)
             subtask = _SubTask(settings, session, screens, view)
             listeners: list[Any] = [log, view]
             if events:
@@ -149,7 +129,6 @@ class _SubTask:
 
     def __call__(self, task: str, max_steps: int) -> RunResult:
         from tracer_cli.agent.loop import Agent
-        from tracer_cli.agent.runlog import RunLog
         from tracer_cli.cli.panel import LivePanel
 
         if self.planner is None:
@@ -157,7 +136,7 @@ class _SubTask:
         settings = self.settings.model_copy(update={"max_steps": max_steps})
         view = wiring.make_view()
         view.resume_hint = self.session.resume_hint
-        log = RunLog(paths.runs_dir(), "do", task)
+        log = wiring.open_record(settings, "do", task)
         agent = Agent(self.screens(settings.monitor), self.planner, self.session.actuator, settings,
                       [log, view], wiring.confirmer(settings, view), self.session.stop, self.grounder)
         paused = isinstance(self.view, LivePanel)
@@ -175,17 +154,20 @@ class _SubTask:
 
 
 def _dry_run(title: str, steps: list[Instance], settings: Settings, out_png: Path | None) -> None:
-    from tracer_cli.agent.runlog import RunLog
+    from tracer_cli import private
     from tracer_cli.cli.preview import draw_marks
     from tracer_cli.desktop.screen import check_display
     from tracer_cli.macro.run import Finder, MacroRunner
+    from tracer_cli.vision.marks import keys_label
 
     check_display()
+    from tracer_cli.desktop.screen import Screens
+
     screens = Screens(None)
     try:
         screens(settings.monitor)
         runner = MacroRunner(steps, screens, None, Finder(settings.ocr), settings)
-        log = RunLog(paths.runs_dir(), "run", title)
+        log = wiring.open_record(settings, "run", title)
         if err.is_terminal:
             with err.status("looking for every step's text and image on the screen..."):
                 planned, shots = runner.preview()
@@ -196,10 +178,11 @@ def _dry_run(title: str, steps: list[Instance], settings: Settings, out_png: Pat
     images = {}
     for monitor, shot in shots.items():
         marks = [p.points if p.monitor == monitor else [] for p in planned]
+        keys = [keys_label(p.instance.step.model_dump(mode="json", by_alias=True)) for p in planned]
         legend = [f"{p.number}. {p.instance.describe()}" for p in planned
                   if p.points and p.monitor == monitor]
         name = "preview.png" if monitor == settings.monitor else f"preview-monitor{monitor}.png"
-        draw_marks(shot, marks, legend[:30]).save(log.dir / name)
+        log.save_image(draw_marks(shot, marks, legend[:30], keys), name, compress_level=6)
         images[monitor] = log.dir / name
     for p in planned:
         log.write_step({"step": p.number, "where": str(p.instance.where),
@@ -219,11 +202,12 @@ def _dry_run(title: str, steps: list[Instance], settings: Settings, out_png: Pat
     main = images.get(settings.monitor)
     if out_png and main:
         try:
-            shutil.copyfile(main, out_png)
+            private.copy_file(main, out_png)
         except OSError as exc:
             raise ConfigError(f"cannot write {out_png}: {exc}") from None
     err.print(f"{found} of {pointers} pointer targets found on the current screen; nothing was "
-              f"executed\npreview: {out_png or main}\nrun record: {log.dir}", soft_wrap=True)
+              f"executed\npreview: {out_png or main}", soft_wrap=True)
+    wiring.close_record(settings, log.dir)
 
 
 def record_macro(

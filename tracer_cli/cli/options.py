@@ -57,7 +57,8 @@ Threads = Annotated[Optional[int], _option(  # noqa: UP045
 Context = Annotated[Optional[int], _option(  # noqa: UP045
     "--context", help="Context size in tokens (default: the model's).", panel=LOCAL)]
 FlashAttn = Annotated[Optional[bool], _option(  # noqa: UP045
-    "--flash-attn/--no-flash-attn", help="Flash attention where supported.", panel=LOCAL)]
+    "--flash-attn/--no-flash-attn", help="Flash attention in the model and its vision encoder (default on).",
+    panel=LOCAL)]
 Grammar = Annotated[Optional[bool], _option(  # noqa: UP045
     "--grammar/--no-grammar", help="Constrain decoding to the plan's schema.", panel=LOCAL)]
 

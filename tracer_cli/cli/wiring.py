@@ -291,3 +291,34 @@ def _wake_main() -> None:
 
         _thread.interrupt_main()
 
+
+
+def open_record(settings: Settings, kind: str, task: str, cls: Any = None) -> Any:
+    """A new run record (``cls``: RunLog or a subclass), after the size cap made room."""
+    from tracer_cli import paths
+    from tracer_cli.agent.runlog import RunLog
+
+    bound_records(settings)
+    return (cls or RunLog)(paths.runs_dir(), kind, task)
+
+
+def bound_records(settings: Settings, current: Path | None = None) -> None:
+    """Keep all run records under the runs_max_mb cap (oldest go first; ``current`` and runs
+    still going stay), saying what was freed."""
+    if not settings.runs_max_mb:
+        return
+    from tracer_cli import paths
+    from tracer_cli.agent.retention import prune
+
+    spare = frozenset({current}) if current else frozenset()
+    pruned = prune(paths.runs_dir(), max_bytes=settings.runs_max_mb << 20, spare=spare)
+    if pruned.removed:
+        err.print(f"tracer: run records over the {settings.runs_max_mb} MB cap (setting "
+                  f"runs_max_mb): {pruned}", soft_wrap=True)
+
+
+def close_record(settings: Settings, run_dir: Path) -> None:
+    """After a run: the cap again, then the last line, which says how to look at the run."""
+    bound_records(settings, run_dir)
+    err.print(f"run record: {run_dir}\nreport: tracer logs report {run_dir.name} --open",
+              soft_wrap=True)

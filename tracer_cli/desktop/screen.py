@@ -202,3 +202,25 @@ def wait_settled(screen: Screen, quiet: float = 0.25, timeout: float = 2.0,
         current = screen.fingerprint()
         if current != last:
             last, stable_since = current, time.monotonic()
+
+
+class Screens:
+    """One screen per monitor (what a macro looks at), opened when first needed and closed
+    together; ``main``, the caller's own screen for its monitor, is served but not closed."""
+
+    def __init__(self, input_size: tuple[int, int] | None, main: Screen | None = None) -> None:
+        self.input_size = input_size
+        self.main = main
+        self._open: dict[int, MssScreen] = {}
+
+    def __call__(self, monitor: int) -> Screen:
+        if self.main is not None and monitor == self.main.geometry.index:
+            return self.main
+        if monitor not in self._open:
+            self._open[monitor] = MssScreen(monitor, input_size=self.input_size)
+        return self._open[monitor]
+
+    def close(self) -> None:
+        for screen in self._open.values():
+            screen.close()
+        self._open.clear()

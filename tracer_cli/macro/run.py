@@ -88,6 +88,7 @@ class MacroRecord(StepRecord):
     where: str = ""
     found: list[Found] = field(default_factory=list)
     monitor: int = 1
+    seen: Image.Image | None = None  # the screenshot a step that went well looked at
 
 
 class Finder:
@@ -198,8 +199,10 @@ class MacroLog(RunLog):
 
     def on_step(self, record: StepRecord) -> None:
         line = macro_step_line(record)
-        if record.image is not None:
-            record.image.save(self.dir / line["screenshot"], format="PNG", compress_level=1)
+        if record.image is not None:  # a failure: kept whole
+            self.save_image(record.image, line["screenshot"])
+        elif record.seen is not None:  # for the report: a JPEG is quicker to write and smaller
+            self.save_image(record.seen.convert("RGB"), line["screenshot"], quality=80)
         self.write_step(line)
 
 
@@ -218,8 +221,12 @@ def macro_step_line(record: StepRecord) -> dict[str, Any]:
     line["points"] = [list(p) for p in record.points]
     if record.risk:
         line["risk"] = record.risk
-    if record.image is not None:
+    if record.image is not None:  # a failure: kept whole
         line["screenshot"] = f"step-{record.number:03d}.png"
+        line["image_size"] = list(record.image.size)
+    elif record.seen is not None:  # for the report: a JPEG
+        line["screenshot"] = f"step-{record.number:03d}.jpg"
+        line["image_size"] = list(record.seen.size)
     line["outcome"] = record.outcome.text()
     line.update(record.outcome.fields())
     line["timings"] = {k: round(v, 4) for k, v in record.timings.items()}
@@ -336,6 +343,7 @@ class MacroRunner(RunLoop):
                              f"{timeout:g}s" + (f"; {seen}" if seen else ""),
                              "check that the window is open and visible, or raise the step's timeout")
         record.found.append(found)
+        record.seen = image
         return found.point
 
     def _input_point(self, record: MacroRecord, point: tuple[int, int]) -> tuple[int, int]:
@@ -427,6 +435,7 @@ class MacroRunner(RunLoop):
                                   lambda img: True if self._present(img, instance, cond) == want else None)
         if found is not None:
             record.outcome = Outcome("ok")
+            record.seen = image
             return
         record.image = image
         seen = self.finder.seen(image, step.region) if cond.text is not None and want else ""

@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from tracer_cli import private
 from tracer_cli.errors import ConfigError
 from tracer_cli.macro.load import SCHEMA_FILE, MacroError, load
 
@@ -116,9 +117,9 @@ def _save_images(steps: list[dict[str, Any]], folder: Path, base: Path) -> list[
             for key, item in value.items():
                 if key == "image" and hasattr(item, "save"):
                     count += 1
-                    folder.mkdir(parents=True, exist_ok=True)
+                    private.make_dir(folder)  # cut from screenshots of the desktop: private
                     file = folder / f"{number:03d}-{action.replace('_', '-')}-{count}.png"
-                    item.save(file, format="PNG")
+                    private.save_image(item, file)
                     out[key] = os.path.relpath(file, base).replace(os.sep, "/")
                 else:
                     out[key] = walk(item, number, action)

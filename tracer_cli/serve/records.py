@@ -4,6 +4,7 @@ primitives) get a one-step record of kind ``mcp`` here. `tracer logs` lists them
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 from tracer_cli import paths
@@ -18,11 +19,24 @@ if TYPE_CHECKING:
 KIND = "mcp"
 
 
+def open_log(settings: Settings, kind: str, task: str, cls: type[RunLog] = RunLog) -> RunLog:
+    """A new run record (``cls``: RunLog or a subclass), after the runs_max_mb cap made room,
+    as the command line does (what was freed goes to stderr, never to the protocol's stdout)."""
+    if settings.runs_max_mb:
+        from tracer_cli.agent.retention import prune
+
+        pruned = prune(paths.runs_dir(), max_bytes=settings.runs_max_mb << 20)
+        if pruned.removed:
+            print(f"tracer mcp: run records over the {settings.runs_max_mb} MB cap (setting "
+                  f"runs_max_mb): {pruned}", file=sys.stderr, flush=True)
+    return cls(paths.runs_dir(), kind, task)
+
+
 class CallRecord:
     """The record of one tool call: made when the call starts, finished however it ends."""
 
     def __init__(self, title: str, settings: Settings, geometry: Geometry | None) -> None:
-        self.log = RunLog(paths.runs_dir(), KIND, title)
+        self.log = open_log(settings, KIND, title)
         self.title = title
         if geometry is not None:
             self.log.on_start(title, settings, geometry)

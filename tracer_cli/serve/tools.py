@@ -21,6 +21,7 @@ from pydantic import Field
 from tracer_cli import paths
 from tracer_cli.agent.runloop import Listener, RunResult, StepRecord
 from tracer_cli.desktop.killswitch import StopRequest
+from tracer_cli.desktop.screen import Screens
 from tracer_cli.errors import TracerError
 from tracer_cli.serve import records
 from tracer_cli.serve.safety import agent_confirm, cannot_ask, refusal
@@ -135,17 +136,16 @@ class Tools:
 
         def work() -> tuple[dict[str, Any], Image.Image]:
             from tracer_cli.agent.loop import Agent
-            from tracer_cli.agent.runlog import RunLog
 
             with self.desk.looking(exclusive=True) as screen:
                 planner, grounder = self.desk.models()
-                log = RunLog(paths.runs_dir(), "plan", task)
+                log = records.open_log(self.settings, "plan", task)
                 agent = Agent(screen, planner, None, self.settings, [log], grounder=grounder)
                 record = agent.preview(task)
                 assert record.forecast is not None and record.image is not None
                 forecast = record.forecast.plan
                 preview = self.desk.parts.annotate(record.image, forecast)
-                preview.save(log.dir / "preview.png")
+                log.save_image(preview, "preview.png")
                 steps = []
                 for step in forecast.trajectory:
                     pts = step.points()
@@ -175,11 +175,10 @@ class Tools:
 
         def work() -> dict[str, Any]:
             from tracer_cli.agent.loop import Agent
-            from tracer_cli.agent.runlog import RunLog
 
             with self.desk.acting(stop) as hands:
                 planner, grounder = self.desk.models()
-                log = RunLog(paths.runs_dir(), "do", task)
+                log = records.open_log(settings, "do", task)
                 agent = Agent(hands.screen, planner, hands.actuator, settings,
                               [log, Progress(ctx, settings.max_steps)], confirm, hands.stop, grounder)
                 return _result(agent.run(task), log.dir)
@@ -217,8 +216,8 @@ class Tools:
             from tracer_cli.macro.run import Finder, MacroLog, MacroRunner
 
             with self.desk.acting(stop) as hands:
-                screens = _Screens(hands)
-                log = MacroLog(paths.runs_dir(), "run", macro.name)
+                screens = Screens(hands.actuator.size(), hands.screen)
+                log = records.open_log(self.settings, "run", macro.name, MacroLog)
                 runner = MacroRunner(steps, screens, hands.actuator, Finder(self.settings.ocr),
                                      self.settings, [log, Progress(ctx, len(steps))], confirm,
                                      hands.stop, _SubTask(self.desk, hands, screens, confirm))
@@ -231,15 +230,14 @@ class Tools:
 
     async def _dry_run(self, title: str, steps: list[Any]) -> list[Any]:
         def work() -> tuple[dict[str, Any], Image.Image | None]:
-            from tracer_cli.agent.runlog import RunLog
             from tracer_cli.macro.run import Finder, MacroRunner
 
             with self.desk.looking() as screen:
-                screens = _Screens(None, screen)
+                screens = Screens(None, screen)
                 runner = MacroRunner(steps, screens, None, Finder(self.settings.ocr), self.settings)
                 planned, shots = runner.preview()
                 screens.close()
-            log = RunLog(paths.runs_dir(), "run", title)
+            log = records.open_log(self.settings, "run", title)
             for p in planned:
                 log.write_step({"step": p.number, "where": str(p.instance.where),
                                 "describe": p.instance.describe(), "monitor": p.monitor,
@@ -253,7 +251,7 @@ class Tools:
                 marks = [p.points if p.monitor == self.settings.monitor else [] for p in planned]
                 legend = [f"{p.number}. {p.instance.describe()}" for p in planned if p.points]
                 image = self.desk.parts.draw_marks(shot, marks, legend[:30])
-                image.save(log.dir / "preview.png")
+                log.save_image(image, "preview.png")
             data = {"dry_run": True, "run_id": log.dir.name,
                     "steps": [{"step": p.number, "line": p.instance.where.line,
                                "describe": p.instance.describe(), "on_screen": p.status,
@@ -282,42 +280,18 @@ class Tools:
             raise _tool_error(exc) from None
 
 
-class _Screens:
-    """One screen per monitor a macro looks at: the tool call's own for the chosen monitor."""
-
-    def __init__(self, hands: Any, screen: Any = None) -> None:
-        self.main = screen if screen is not None else hands.screen
-        self.input_size = hands.actuator.size() if hands is not None else None
-        self._open: dict[int, Any] = {}
-
-    def __call__(self, monitor: int) -> Any:
-        from tracer_cli.desktop.screen import MssScreen
-
-        if monitor == self.main.geometry.index:
-            return self.main
-        if monitor not in self._open:
-            self._open[monitor] = MssScreen(monitor, input_size=self.input_size)
-        return self._open[monitor]
-
-    def close(self) -> None:
-        for screen in self._open.values():
-            screen.close()
-        self._open.clear()
-
-
 class _SubTask:
     """A macro's `do:` steps, run by the agent on the same hands, with the server's model."""
 
-    def __init__(self, desk: Desk, hands: Any, screens: _Screens, confirm: Any) -> None:
+    def __init__(self, desk: Desk, hands: Any, screens: Screens, confirm: Any) -> None:
         self.desk, self.hands, self.screens, self.confirm = desk, hands, screens, confirm
 
     def __call__(self, task: str, max_steps: int) -> RunResult:
         from tracer_cli.agent.loop import Agent
-        from tracer_cli.agent.runlog import RunLog
 
         planner, grounder = self.desk.models()
         settings = self.desk.settings.model_copy(update={"max_steps": max_steps})
-        log = RunLog(paths.runs_dir(), "do", task)
+        log = records.open_log(settings, "do", task)
         agent = Agent(self.screens(settings.monitor), planner, self.hands.actuator, settings,
                       [log], self.confirm, self.hands.stop, grounder)
         return agent.run(task)

@@ -1,0 +1,159 @@
+"""The run report built from run records: a 30-step run stays small, a plan run shows its whole
+forecast, records from before a field existed still make a page, text from the model or the
+screen is escaped, and the command fails in one line when it cannot do its work."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import stat
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from tests.conftest import run_tracer
+from tests.fakes import DONE, FakeScreen, make_agent, make_settings, script, step_plan
+from tracer_cli.agent.runlog import RunLog, find_run
+from tracer_cli.report.model import build
+from tracer_cli.report.render import render, write_report
+
+WORDS = ("File Edit View Insert Format Tools Help Save Cancel OK Name Address Search Settings "
+         "Downloads Documents Pictures Music Terminal Browser Inbox Reply Forward").split()
+
+
+def busy_desktop(size: tuple[int, int] = (1920, 1080), seed: int = 1) -> Image.Image:
+    """A screen full of windows, text and a photo-like patch: harder to compress than most."""
+    rng = random.Random(seed)
+    image = Image.new("RGB", size, (40, 70, 110))
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=14)
+    for _ in range(6):
+        x, y = rng.randrange(0, size[0] - 600), rng.randrange(0, size[1] - 400)
+        draw.rectangle([x, y, x + 600, y + 400], fill=(245, 245, 245), outline=(0, 0, 0))
+        for row in range(y + 30, y + 390, 18):
+            draw.text((x + 10, row), " ".join(rng.choices(WORDS, k=9)), fill=(20, 20, 20), font=font)
+    noise = Image.effect_noise((320, 240), 60).convert("RGB")
+    image.paste(noise, (size[0] - 360, 40))
+    return image
+
+
+def agent_run(tmp_path: Path, root: Path, clicks: int, screen: FakeScreen | None = None) -> RunLog:
+    answers = [step_plan({"action": "click", "x": 100 + 25 * n, "y": 200 + 20 * (n % 30),
+                          "target": f"button {n}"},
+                         {"action": "type", "text": f"text {n}"}, thought=f"step {n} <of> many")
+               for n in range(clicks)]
+    agent, _, _ = make_agent(script(tmp_path, *answers, DONE),
+                             make_settings(max_steps=clicks + 1), screen=screen)
+    log = RunLog(root, "do", "a long task")
+    agent.listeners.append(log)
+    agent.run("a long task")
+    return log
+
+
+def test_a_30_step_run_makes_a_report_well_under_10_mb(tmp_path: Path) -> None:
+    screen = FakeScreen((1920, 1080))
+    screen.image = busy_desktop()
+    log = agent_run(tmp_path, tmp_path / "runs", 29, screen)
+    summary = find_run(tmp_path / "runs", "last")
+    assert len(summary.steps()) == 30
+    out = tmp_path / "report.html"
+    report = write_report(summary, out)
+    assert len(report.cards) == 30
+    size = out.stat().st_size
+    print(f"30-step report of a busy 1920x1080 screen: {size / 1e6:.2f} MB")
+    assert size < 6_000_000, f"{size / 1e6:.1f} MB"  # the promise is 10 MB: keep well under
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert log.dir == summary.path
+
+
+def test_cards_follow_the_record(tmp_path: Path) -> None:
+    agent_run(tmp_path, tmp_path / "runs", 3)
+    summary = find_run(tmp_path / "runs", "last")
+    report = build(summary)
+    steps = summary.steps()
+    assert [c.number for c in report.cards] == [s["step"] for s in steps]
+    first = report.cards[0]
+    monitor = summary.meta["monitor"]
+    (x, y), (w, h) = steps[0]["points"][0], steps[0]["image_size"]
+    assert first.executed == pytest.approx(((x - monitor["left"]) * w / monitor["width"],
+                                            (y - monitor["top"]) * h / monitor["height"]))
+    assert first.marks is not None and [m.number for m in first.marks.marks] == [1]
+    assert first.marks.marks[0].notes == ['types "text 0"']  # the forecast's next step
+    assert first.thought == "step 0 <of> many"
+    assert report.model_calls == 4 and report.status == "done"
+    assert set(report.phases) >= {"capture", "model", "act"}
+
+
+def test_text_from_the_model_is_escaped(tmp_path: Path) -> None:
+    agent_run(tmp_path, tmp_path / "runs", 1)
+    page = render(build(find_run(tmp_path / "runs", "last")))
+    assert "step 0 &lt;of&gt; many" in page and "<of>" not in page
+    # nothing that loads: every src is inline data, and the policy forbids the rest
+    assert all(src.startswith("data:") for src in re.findall(r'src="([^"]*)"', page))
+    assert "default-src 'none'" in page
+    assert "http://" not in page.replace("http://www.w3.org", "")
+
+
+def test_a_plan_run_shows_the_whole_forecast(tmp_path: Path) -> None:
+    agent, _, _ = make_agent(script(tmp_path, step_plan(
+        {"action": "click", "x": 100, "y": 100, "target": "A"},
+        {"action": "type", "text": "hello"},
+        {"action": "drag", "x": 300, "y": 300, "x2": 600, "y2": 400})))
+    log = RunLog(tmp_path / "runs", "plan", "plan it")
+    agent.listeners.append(log)
+    agent.preview("plan it")
+    log.finish("planned")
+    card = build(find_run(tmp_path / "runs", "last")).cards[0]
+    assert card.marks is not None
+    assert [(m.number, m.dimmed) for m in card.marks.marks] == [(1, False), (3, False)]
+    assert card.marks.marks[0].notes == ['types "hello"'] and card.marks.marks[1].end is not None
+
+
+def test_an_old_record_still_makes_a_page(tmp_path: Path) -> None:
+    """Written before image sizes, settings, monitor, timings or checks were recorded."""
+    run = tmp_path / "runs" / "20250101-120000-do-old"
+    run.mkdir(parents=True)
+    (run / "run.json").write_text(json.dumps({"id": run.name, "task": "old", "status": "done"}))
+    Image.new("RGB", (640, 400), "white").save(run / "step-001.png")
+    (run / "steps.jsonl").write_text(json.dumps({
+        "step": 1, "screenshot": "step-001.png", "action": {"action": "click", "x": 500, "y": 500},
+        "points": [[320, 200]], "outcome": "ok"}) + "\n" + json.dumps({"step": 2, "outcome": "ok"})
+        + "\n{cut off by a cra")
+    report = build(find_run(tmp_path / "runs", "last"))
+    assert len(report.cards) == 2 and report.cards[0].executed == (320, 200)
+    assert "old" in render(report)
+
+
+def test_a_screenshot_outside_the_run_or_broken_is_left_out(tmp_path: Path) -> None:
+    run = tmp_path / "runs" / "20250101-120000-do-odd"
+    run.mkdir(parents=True)
+    Image.new("RGB", (64, 40), "red").save(tmp_path / "elsewhere.png")
+    (run / "broken.png").write_bytes(b"not a png")
+    (run / "run.json").write_text(json.dumps({"id": run.name, "task": "odd", "status": "done"}))
+    (run / "steps.jsonl").write_text("\n".join(json.dumps(line) for line in (
+        {"step": 1, "screenshot": "../../elsewhere.png"}, {"step": 2, "screenshot": "broken.png"})))
+    report = build(find_run(tmp_path / "runs", "last"))
+    assert [c.image for c in report.cards] == ["", ""]
+    assert "no screenshot recorded" in render(report)
+
+
+def test_report_command_errors_are_one_line(tmp_path: Path, tracer_home: Path) -> None:
+    none = run_tracer("logs", "report")
+    assert none.returncode == 2 and "Traceback" not in none.stderr
+    assert "no runs recorded" in none.stderr and len(none.stderr.strip().splitlines()) <= 2
+
+    agent_run(tmp_path, tracer_home / "runs", 1)
+    missing = run_tracer("logs", "report", "nosuchrun")
+    assert missing.returncode == 2 and "no run 'nosuchrun'" in missing.stderr
+
+    nowhere = run_tracer("logs", "report", "--out", str(tmp_path / "no" / "such" / "dir.html"))
+    assert nowhere.returncode == 2 and "Traceback" not in nowhere.stderr
+    assert "cannot write" in nowhere.stderr and "--out" in nowhere.stderr
+
+    made = run_tracer("logs", "report", "last")
+    assert made.returncode == 0, made.stderr
+    path = Path(made.stdout.strip())
+    assert path.name == "report.html" and path.parent.parent == tracer_home / "runs"
+    assert re.search(r"report of \S+: 2 steps, [\d.]+ KB", made.stderr)

@@ -1,0 +1,45 @@
+"""Writing the report page: the run record read (model.py), poured into template.html with its
+stylesheet and script inline, written private (it shows the desktop and what was typed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tracer_cli import private
+from tracer_cli.agent.runlog import RunSummary
+from tracer_cli.report.model import Report, build
+from tracer_cli.vision.marks import arrow_head, ticks, trim
+
+HERE = Path(__file__).resolve().parent
+
+
+def _seconds(value: Any) -> str:
+    if not isinstance(value, int | float):
+        return ""
+    if value >= 60:
+        minutes, seconds = divmod(value, 60)
+        return f"{int(minutes)} min {seconds:.0f} s"
+    return f"{value:.2f} s" if value < 10 else f"{value:.1f} s"
+
+
+def _points(points: list[tuple[float, float]]) -> str:
+    return " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+
+
+def render(report: Report) -> str:
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    env = Environment(loader=FileSystemLoader(HERE), autoescape=True, undefined=StrictUndefined,
+                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters["seconds"] = _seconds
+    env.filters["points"] = _points
+    env.globals.update(trim=trim, arrow_head=arrow_head, ticks=ticks)
+    return env.get_template("template.html").render(report=report)
+
+
+def write_report(summary: RunSummary, out: Path) -> Report:
+    """The report of ``summary`` written to ``out`` (0600)."""
+    report = build(summary)
+    private.write_text(out, render(report))
+    return report
