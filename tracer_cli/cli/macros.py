@@ -57,8 +57,7 @@ def run_macro(
     screenshot in the run record. `do:` steps are run by the agent with the model options
     given here (as for `tracer do`); the model is loaded only when such a step comes.
 
-    Exit codes: 0 all steps ran, 1 a step failed, 2 a bad file or option, 3 needed a human, 130
-    stopped.
+    Exit codes: 0 done, 1 a step failed, 2 bad file or option, 3 needed a human, 130 stopped.
     """
     with guard():
         streaming = opt.check_events(events)
