@@ -169,12 +169,12 @@ def test_the_panel_and_the_log_lines_say_who_has_the_mouse() -> None:
     console = Console(record=True, width=160, file=io.StringIO(), color_system=None)
     panel = LivePanel(console)
     panel.resume_hint = "press ctrl+alt+shift+p to hand back"
-    panel.on_pause(3, "after typing 11 of 400 characters")
-    console.print(panel.render())
+    panel.on_pause(3, "after typing 11 of 400 characters")  # printed once, standing still
     shown = console.export_text()
     assert ("paused: you have the mouse (step 3 stopped after typing 11 of 400 characters); "
             "press ctrl+alt+shift+p to hand back") in shown
     panel.on_resume(3, 2.0, "")
+    panel.live.stop()
     console.print(panel.render())
     assert "paused" not in console.export_text()
 

@@ -190,6 +190,17 @@ class LivePanel(_State):
         finally:
             self.live.start()
 
+    def on_pause(self, number: int, interrupted: str) -> None:
+        """The panel is printed once and stands still while the user has the desktop, so that a
+        note typed at the terminal stays readable."""
+        super().on_pause(number, interrupted)
+        self.live.stop()
+        self.console.print(self.render())
+
+    def on_resume(self, number: int, seconds: float, note: str) -> None:
+        super().on_resume(number, seconds, note)
+        self.live.start()
+
 
 class LogLines(_State):
     """One plain line per event, for logs and pipes."""
