@@ -214,3 +214,53 @@ def test_a_pause_hotkey_that_collides_with_the_kill_hotkey_is_refused(display: D
         assert f"pause hotkey '{pause}'" in lines[0] and "collides with the kill hotkey" in lines[0]
         assert "--pause-hotkey ''" in lines[0]
     assert chat_server.requests == []
+
+
+def test_at_a_terminal_the_live_panel_says_paused_and_takes_the_note(
+        display: Display, clicklog: ClickLog, chat_server: Any) -> None:
+    """tracer at a terminal (all of stdin, stdout and stderr on a pty): the live panel says who
+    has the mouse, stands still while the note is typed, and the note reaches the model."""
+    import fcntl
+    import struct
+    import termios
+    import threading
+
+    chat_server.queue(plan({"action": "type", "text": TEXT}, done("typed")), plan(done("ok")))
+    env = {**tracer_env(display), "COLUMNS": "160", "LINES": "50", "TERM": "xterm"}
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 160, 0, 0))
+    proc = subprocess.Popen([sys.executable, "-m", "tracer_cli", "do", "type the text", "--yes",
+                             "-b", "openai", "--base-url", chat_server.base_url], env=env,
+                            cwd=ROOT, stdin=slave, stdout=slave, stderr=slave)
+    os.close(slave)
+    screen: list[bytes] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            screen.append(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        pause_mid_typing(display, clicklog, env, proc)
+        wait_until(lambda: b"paused: you have the mouse" in b"".join(screen), 10, "the panel")
+        os.write(master, b"the form is filled in by hand\n\n")
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        reader.join(5)
+        os.close(master)
+    shown = b"".join(screen).decode(errors="replace")
+    assert proc.returncode == 0, shown[-2000:]
+    assert "Traceback" not in shown
+    assert "press ctrl+alt+shift+p to hand back" in shown
+    told = request_text(chat_server.requests[1])
+    assert "with this note for you: the form is filled in by hand" in told
