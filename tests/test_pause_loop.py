@@ -193,3 +193,23 @@ def test_the_panel_and_the_log_lines_say_who_has_the_mouse() -> None:
         "tracer: pausing: tracer stops before its next key (the hotkey again cancels)",
         "tracer: paused: you have the mouse (before step 4)",
         "tracer: resumed after 1.5s: looking at the screen afresh; note for the model: closed the dialog"]
+
+
+def test_the_run_record_and_the_report_keep_the_pause(tmp_path: Any) -> None:
+    from tracer_cli.agent.runlog import RunLog, find_run
+    from tracer_cli.report.model import build
+    from tracer_cli.report.render import render
+
+    backend = FakeBackend(step_plan({"action": "type", "text": TEXT}, CLICK), DONE)
+    agent, _, _ = paused_agent(backend, note="saved <it> by hand")
+    agent.listeners.append(RunLog(tmp_path / "runs", "do", "fill in the name"))
+    assert agent.run("fill in the name").status == "done"
+
+    summary = find_run(tmp_path / "runs", "last")
+    [pause] = summary.meta["pauses"]
+    assert pause["step"] == 1 and pause["interrupted"] == f"after typing 5 of {len(TEXT)} characters"
+    assert pause["note"] == "saved <it> by hand" and pause["seconds"] > 0
+    assert summary.steps()[0]["outcome"].startswith("interrupted (the user paused tracer")
+    page = render(build(summary))
+    assert f"by the user at step 1 (after typing 5 of {len(TEXT)} characters) for" in page
+    assert "note: saved &lt;it&gt; by hand" in page  # escaped

@@ -58,6 +58,7 @@ class Report:
     forecast_steps: int | None
     phases: dict[str, float]  # total seconds per phase over all steps
     cards: list[Card]
+    pauses: list[dict[str, Any]] = field(default_factory=list)  # run.json's: the user took over
 
 
 def preview_uri(path: Path) -> tuple[str, tuple[int, int]]:
@@ -243,4 +244,5 @@ def build(summary: RunSummary) -> Report:
     return Report(summary.id, str(meta.get("kind", "")), str(meta.get("task", "")), summary.status,
                   str(meta.get("reason", "")), str(meta.get("answer", "")), model_line(meta),
                   str(meta.get("started", "")), meta.get("seconds"), meta.get("model_calls"),
-                  meta.get("forecast_steps"), phases, cards)
+                  meta.get("forecast_steps"), phases, cards,
+                  [p for p in meta.get("pauses") or [] if isinstance(p, dict)])
