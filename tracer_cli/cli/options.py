@@ -84,6 +84,16 @@ MaxSteps = Annotated[Optional[int], _option(  # noqa: UP045
 Timeout = Annotated[Optional[float], _option(  # noqa: UP045
     "--timeout", help="Give up after this many seconds (default 900).", panel=SAFETY)]
 
+# Sandbox: a private desktop for the run (tracer do)
+SANDBOX = "Sandbox"
+InSandbox = Annotated[bool, _option(
+    "--sandbox", help="Work in a new private desktop, removed afterwards.", panel=SANDBOX)]
+SandboxApps = Annotated[Optional[list[str]], _option(  # noqa: UP045
+    "--app", help="A program to start in the sandbox first (repeatable; implies --sandbox).",
+    panel=SANDBOX)]
+SandboxSize = Annotated[str, _option(
+    "--sandbox-size", help="The sandbox screen, WIDTHxHEIGHT.", panel=SANDBOX)]
+
 # Adaptive re-planning: fewer model calls
 Replan = Annotated[Optional[str], _option(  # noqa: UP045
     "--replan", help="always, or adaptive (default): run checked forecast steps unasked.",

@@ -1,0 +1,182 @@
+"""Sandbox desktops on Xvfb: tracer acts in a private display while the user's display (another
+Xvfb) keeps its pointer and gets no input; --watch shows it with Xephyr; a sandbox that dies
+ends the run with one line; no process is left behind (checked by PID)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import APPS, Display, run_tracer
+from tests.e2e.conftest import (
+    ClickLog,
+    pointer,
+    start_tracer,
+    tracer_env,
+    wait_until,
+)
+
+pytestmark = pytest.mark.display
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _group(pgid: int) -> list[int]:
+    """The live processes of a process group (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+def _records(home: Path) -> list[dict[str, Any]]:
+    folder = home / "sandboxes"
+    return [json.loads(p.read_text()) for p in folder.glob("*.json")] if folder.is_dir() else []
+
+
+def _script(path: Path, *plans: dict[str, Any]) -> Path:
+    path.write_text("".join(json.dumps(p) + "\n" for p in plans))
+    return path
+
+
+def test_a_run_in_a_sandbox_leaves_the_users_display_alone(
+        display: Display, clicklog: ClickLog, tmp_path: Path, tracer_home: Path) -> None:
+    before = pointer(display)
+    inside = tmp_path / "inside.jsonl"
+    click = {"action": "click", "x": 250, "y": 500, "target": "left"}
+    script = _script(tmp_path / "plans.jsonl", {"thought": "", "trajectory": [click]},
+                     {"thought": "", "trajectory": [{"action": "type", "text": "hi"}]},
+                     {"thought": "", "trajectory": [{"action": "done", "answer": "clicked"}]})
+    env = tracer_env(display)
+    result = run_tracer("do", "click the left side", "--sandbox", "--app",
+                        f"{sys.executable} {APPS / 'clicklog.py'} {inside}", "--backend", "script",
+                        "--script", str(script), "--yes", env=env, timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "clicked"
+    assert "kill switch armed" in result.stderr  # listening on the user's display
+    assert "xauthority" not in (result.stdout + result.stderr).lower()
+    # the program in the sandbox got the click (at 25% of 1280x800) and the keys
+    events = [json.loads(line) for line in inside.read_text().splitlines()]
+    presses = [e for e in events if e["event"] == "press"]
+    assert [(p["x"], p["y"]) for p in presses] == [(320, 400)]
+    assert "".join(e["char"] for e in events if e["event"] == "key") == "hi"
+    # the user's display: the pointer did not move, its program got nothing
+    assert pointer(display) == before
+    assert clicklog.presses() == [] and clicklog.keys() == []
+    # the sandbox is gone with all its processes
+    assert _records(tracer_home) == []
+    xvfb = [int(line.split()[0]) for line in subprocess.run(
+        ["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout.splitlines()
+        if str(inside) in line]
+    assert xvfb == []  # the program that ran in it has ended
+
+
+def test_a_sandbox_that_dies_ends_the_run_with_one_line(
+        display: Display, tmp_path: Path, tracer_home: Path) -> None:
+    waits = [{"thought": "", "trajectory": [{"action": "wait", "seconds": 1}]}] * 60
+    script = _script(tmp_path / "plans.jsonl", *waits)
+    env = tracer_env(display)
+    proc = start_tracer("do", "wait a lot", "--sandbox", "--app", "xterm", "--backend", "script",
+                        "--script", str(script), "--yes", env=env)
+    try:
+        wait_until(lambda: len(_records(tracer_home)) == 1 and
+                   (Path(env["TRACER_HOME"]) / "runs").is_dir(), 120, "the sandbox and the run")
+        record = _records(tracer_home)[0]
+        members = _group(record["pgid"])
+        assert len(members) >= 3  # Xvfb, openbox, xterm
+        os.kill(record["pgid"], signal.SIGKILL)  # the X server dies
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 1, stderr
+    assert "Traceback" not in stderr and "Xlib" not in stderr
+    ended = f"the sandbox {record['name']} ({record['display']}) ended"
+    assert [line for line in stderr.splitlines() if "ended" in line or "rror" in line] == [
+        f"tracer: error: {ended}"] or [f"tracer: stopped: {ended}"]
+    wait_until(lambda: not _group(record["pgid"]), 15, "the sandbox's programs to end")
+    assert not any(_alive(pid) for pid in members)
+    assert _records(tracer_home) == []
+
+
+def test_sandbox_commands_start_list_exec_stop(display: Display, tracer_home: Path) -> None:
+    env = tracer_env(display)
+    started = run_tracer("sandbox", "start", "--size", "800x600", "--app", "xterm -T one",
+                         "--json", env=env, timeout=120)
+    assert started.returncode == 0, started.stderr
+    box = json.loads(started.stdout)
+    try:
+        listed = json.loads(run_tracer("sandbox", "list", "--json", env=env).stdout)
+        assert [(b["name"], b["display"], b["size"]) for b in listed] == [
+            (box["name"], box["display"], "800x600")]
+        pgid = listed[0]["pid"]
+        ran = run_tracer("sandbox", "exec", box["name"], "xdotool", "search", "--name", "^one$",
+                         env=env)
+        assert ran.returncode == 0 and ran.stdout.strip(), ran.stderr
+        missing = run_tracer("sandbox", "exec", box["name"], "xdotool", "search", "--name",
+                             "^nothing$", env=env)
+        assert missing.returncode == 1  # its exit code passes through
+        # the sandbox is private: without its cookie a client is refused
+        refused = subprocess.run(["xdotool", "getmouselocation"], capture_output=True, text=True,
+                                 env={**os.environ, "DISPLAY": box["display"], "XAUTHORITY": "/nonexistent"})
+        assert refused.returncode != 0
+    finally:
+        stopped = run_tracer("sandbox", "stop", box["name"], env=env)
+    assert stopped.returncode == 0, stopped.stderr
+    wait_until(lambda: not _group(pgid), 15, "the sandbox to end")
+    assert json.loads(run_tracer("sandbox", "list", "--json", env=env).stdout) == []
+    bad = run_tracer("sandbox", "stop", "nope", env=env)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "no sandbox named" in bad.stderr
+    size = run_tracer("sandbox", "start", "--size", "big", env=env)
+    assert size.returncode == 2 and "--size 1280x800" in size.stderr
+
+
+def test_watch_shows_the_sandbox_in_a_window_on_the_users_display(
+        display: Display, tracer_home: Path) -> None:
+    env = tracer_env(display)
+    before = pointer(display)
+    started = run_tracer("sandbox", "start", "--watch", "--size", "640x400", "--app",
+                         "xterm -T inside", "--json", env=env, timeout=120)
+    assert started.returncode == 0, started.stderr
+    box = json.loads(started.stdout)
+    try:
+        # the Xephyr window is on the user's display, the xterm inside the sandbox only
+        wait_until(lambda: subprocess.run(
+            ["xdotool", "search", "--name", f"tracer sandbox {box['name']}"], env=display.env(),
+            capture_output=True).returncode == 0, 30, "the Xephyr window")
+        assert subprocess.run(["xdotool", "search", "--name", "^inside$"], env=display.env(),
+                              capture_output=True).returncode == 1
+        inside = run_tracer("sandbox", "exec", box["name"], "xdotool", "search", "--name",
+                            "^inside$", env=env)
+        assert inside.returncode == 0, inside.stderr
+        moved = run_tracer("sandbox", "exec", box["name"], "xdotool", "mousemove", "100", "100",
+                           env=env)
+        assert moved.returncode == 0
+        assert pointer(display) == before
+    finally:
+        assert run_tracer("sandbox", "stop", box["name"], env=env).returncode == 0
+    assert subprocess.run(["xdotool", "search", "--name", f"tracer sandbox {box['name']}"],
+                          env=display.env(), capture_output=True).returncode == 1
