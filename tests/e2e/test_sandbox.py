@@ -52,8 +52,10 @@ def _group(pgid: int) -> list[int]:
 
 
 def _records(home: Path) -> list[dict[str, Any]]:
+    """The sandbox records written so far (a name being claimed has an empty one)."""
     folder = home / "sandboxes"
-    return [json.loads(p.read_text()) for p in folder.glob("*.json")] if folder.is_dir() else []
+    texts = [p.read_text() for p in folder.glob("*.json")] if folder.is_dir() else []
+    return [json.loads(text) for text in texts if text.strip()]
 
 
 def _script(path: Path, *plans: dict[str, Any]) -> Path:

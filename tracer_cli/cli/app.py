@@ -304,6 +304,8 @@ def doctor(
 
 def _add_subcommands() -> None:
     from tracer_cli.cli import macros
+    from tracer_cli.cli.batch import batch_command
+    from tracer_cli.cli.bench import bench_command
     from tracer_cli.cli.logs import app as logs_app
     from tracer_cli.cli.mcp import mcp_server
     from tracer_cli.cli.models import app as models_app
@@ -312,6 +314,8 @@ def _add_subcommands() -> None:
     app.command("run")(macros.run_macro)
     app.command("record")(macros.record_macro)
     app.command("mcp")(mcp_server)
+    app.command("batch")(batch_command)
+    app.command("bench")(bench_command)
     app.add_typer(logs_app, name="logs")
     app.add_typer(models_app, name="models")
     app.add_typer(sandbox_app, name="sandbox")

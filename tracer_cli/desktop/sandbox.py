@@ -121,7 +121,7 @@ class Sandbox:
                                     stdin=subprocess.DEVNULL,
                                     stdout=subprocess.DEVNULL if quiet else None,
                                     stderr=subprocess.DEVNULL if quiet else None,
-                                    preexec_fn=_die_with_parent if self.temporary else None)
+                                    preexec_fn=die_with_parent if self.temporary else None)
         except FileNotFoundError:
             raise ConfigError(f"program {argv[0]!r} not found",
                               "give a command on PATH or a full path") from None
@@ -190,15 +190,9 @@ def start(*, size: str = "1280x800", watch: bool = False, apps: Sequence[str] = 
     if watch and not user_display:
         raise DisplayError("--watch shows the sandbox in a window on your display, but DISPLAY is "
                            "not set", "run it in your desktop session, or leave out --watch")
-    name = name or _new_name()
-    if (sandboxes_dir() / f"{name}.json").exists():
-        raise ConfigError(f"a sandbox named {name!r} exists", "choose another --name, or "
-                          f"`tracer sandbox stop {name}`")
-    sandboxes_dir().mkdir(parents=True, exist_ok=True, mode=0o700)
+    name = _reserve(name)
     auth = sandboxes_dir() / f"{name}.xauth"
-    cookie = secrets.token_bytes(16)
-    auth.write_bytes(b"")
-    auth.chmod(0o600)
+    _write_xauthority(auth, secrets.token_bytes(16))
     read_fd, write_fd = os.pipe()
     argv = [server, "-displayfd", str(write_fd), "-auth", str(auth), "-nolisten", "tcp",
             "-noreset"]
@@ -210,16 +204,16 @@ def start(*, size: str = "1280x800", watch: bool = False, apps: Sequence[str] = 
         proc = subprocess.Popen(argv, pass_fds=(write_fd,), process_group=0,
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL,
-                                preexec_fn=_die_with_parent if temporary else None)
+                                preexec_fn=die_with_parent if temporary else None)
     finally:
         os.close(write_fd)
     number = _read_display_number(read_fd, proc, timeout)
     if number is None:
         _end_group(proc.pid, 2)
         auth.unlink(missing_ok=True)
+        (sandboxes_dir() / f"{name}.json").unlink(missing_ok=True)
         raise DisplayError(f"{server} did not start a display in {timeout:.0f}s",
                            f"check that it runs: {server} -displayfd 1 (install: {INSTALL})")
-    _write_xauthority(auth, number, cookie)
     box = Sandbox(name, f":{number}", width, height, proc.pid, str(auth), watch, list(apps),
                   temporary=temporary)
     try:
@@ -291,12 +285,21 @@ def watch(box: Sandbox, ended: Callable[[], None], every: float = 0.2) -> thread
 
 # ---- helpers
 
-def _new_name() -> str:
-    taken = {p.stem for p in sandboxes_dir().glob("*.json")} if sandboxes_dir().is_dir() else set()
-    n = 1
-    while f"sb{n}" in taken:
-        n += 1
-    return f"sb{n}"
+def _reserve(name: str | None) -> str:
+    """Claim a sandbox name by creating its record file (atomically: parallel starts never
+    share a name)."""
+    folder = sandboxes_dir()
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    candidates = [name] if name else (f"sb{n}" for n in range(1, 10_000))
+    for candidate in candidates:
+        try:
+            os.close(os.open(folder / f"{candidate}.json", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+            return candidate
+        except FileExistsError:
+            if name:
+                raise ConfigError(f"a sandbox named {name!r} exists", "choose another --name, or "
+                                  f"`tracer sandbox stop {name}`") from None
+    raise ConfigError("too many sandboxes", "stop some: tracer sandbox list")
 
 
 def _read_display_number(fd: int, proc: subprocess.Popen[bytes], timeout: float) -> int | None:
@@ -318,9 +321,11 @@ def _read_display_number(fd: int, proc: subprocess.Popen[bytes], timeout: float)
     return int(text) if text.isdigit() else None
 
 
-def _write_xauthority(path: Path, number: int, cookie: bytes) -> None:
-    """The sandbox's cookie, after the user's own entries (so connections to the user's display
-    keep working with XAUTHORITY pointing here)."""
+def _write_xauthority(path: Path, cookie: bytes) -> None:
+    """The sandbox's cookie (for any display number on this host: the number is not known
+    before the server starts), after the user's own entries, so connections to the user's
+    display keep working with XAUTHORITY pointing here. Written whole, then renamed: a reader
+    never sees it half-written."""
     user = os.environ.get("XAUTHORITY") or os.path.expanduser("~/.Xauthority")
     try:
         theirs = Path(user).read_bytes()
@@ -331,21 +336,29 @@ def _write_xauthority(path: Path, number: int, cookie: bytes) -> None:
         return struct.pack(">H", len(data)) + data
 
     entry = struct.pack(">H", FAMILY_LOCAL) + part(socket.gethostname().encode()) + \
-        part(str(number).encode()) + part(COOKIE) + part(cookie)
-    path.write_bytes(theirs + entry)
+        part(b"") + part(COOKIE) + part(cookie)
+    tmp = path.with_suffix(".tmp-auth")
+    fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+    with os.fdopen(fd, "wb") as file:
+        file.write(theirs + entry)
+    tmp.replace(path)
+
+
+_ENV_LOCK = threading.Lock()  # python-xlib reads XAUTHORITY from the environment only
 
 
 @contextlib.contextmanager
 def _xauthority(path: str) -> Iterator[None]:
-    previous = os.environ.get("XAUTHORITY")
-    os.environ["XAUTHORITY"] = path
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop("XAUTHORITY", None)
-        else:
-            os.environ["XAUTHORITY"] = previous
+    with _ENV_LOCK:
+        previous = os.environ.get("XAUTHORITY")
+        os.environ["XAUTHORITY"] = path
+        try:
+            yield
+        finally:
+            if previous is None:
+                os.environ.pop("XAUTHORITY", None)
+            else:
+                os.environ["XAUTHORITY"] = previous
 
 
 def _wm_ready(box: Sandbox) -> bool:
@@ -407,7 +420,7 @@ def _reap(pgid: int) -> None:
             pass
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child before exec: end when the tracer process that made it ends."""
     import ctypes
 
