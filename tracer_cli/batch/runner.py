@@ -166,7 +166,8 @@ class Batch:
                     found = STEP_LINE.search(line)
                     if found:
                         self._progress(task, line.strip().removeprefix("tracer: "))
-            result.exit_code = proc.wait()
+            code = proc.wait()
+            result.exit_code = 128 - code if code < 0 else code  # killed by a signal: as a shell says
             with self._lock:
                 self._procs.pop(task.id, None)
         text = "".join(stderr)

@@ -2,7 +2,7 @@
 event, and every mouse press logged with the widget the task needed pressed then and how far the
 press landed from its centre (the grounding error).
 
-    python -m tracer_cli.bench.app NAME --state STATE.json
+    python -m tracer_cli.bench.programs NAME --state STATE.json
 
 The state file: {"ready": true, "done": false, "screen": [w, h], "next": {"action": "click",
 "target": "OK", "x": 612, "y": 410, ...} or null, "presses": [{"x", "y", "button", "target",
@@ -13,16 +13,15 @@ step that moves the task on from where it stands (what an expert would do); the 
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
-import sys
 import tkinter as tk
 from typing import Any
 
 TITLE = "tracer bench"
 FONT = ("DejaVu Sans", 13)
+PRESS_TAG = "BenchPress"
 
 
 class BenchApp:
@@ -42,9 +41,13 @@ class BenchApp:
         self.values: dict[str, Any] = {}
         self.expected: dict[str, Any] | None = None
         self.build()
-        self.root.bind_all("<ButtonPress>", self._pressed, add="+")
+        # a press is measured before any widget handles it (a tab switches on the press)
+        self.root.bind_class(PRESS_TAG, "<ButtonPress>", self._pressed)
+        self._tag_widgets()
         self.root.bind_all("<ButtonRelease>", lambda e: self.changed(), add="+")
         self.root.bind_all("<KeyRelease>", lambda e: self.changed(), add="+")
+        for event in ("<Map>", "<Unmap>", "<Configure>"):  # windows shown, hidden or moved
+            self.root.bind_all(event, lambda e: self.changed(), add="+")
         self.root.after(300, self._tick)
 
     # ---- for subclasses
@@ -106,9 +109,20 @@ class BenchApp:
         self.write()
         self.root.after(300, self._tick)
 
+    def _tag_widgets(self) -> None:
+        """Put the press-measuring tag first on every widget (new ones too: menus, dialogs)."""
+        todo: list[tk.Misc] = [self.root]
+        while todo:
+            widget = todo.pop()
+            tags = widget.bindtags()
+            if tags[0] != PRESS_TAG:
+                widget.bindtags((PRESS_TAG, *tags))
+            todo.extend(widget.winfo_children())
+
     def write(self) -> None:
         if not self.root.winfo_ismapped():
             return
+        self._tag_widgets()
         finished = self.done()
         self.expected = None if finished else self.next()
         state = {"ready": True, "name": self.name, "done": finished, "next": self.expected,
@@ -121,18 +135,3 @@ class BenchApp:
 
     def run(self) -> None:
         self.root.mainloop()
-
-
-def main(argv: list[str] | None = None) -> int:
-    from tracer_cli.bench.programs import PROGRAMS
-
-    parser = argparse.ArgumentParser(description="Run one bench program.")
-    parser.add_argument("name", choices=sorted(PROGRAMS))
-    parser.add_argument("--state", required=True, help="Where to write its state (JSON).")
-    args = parser.parse_args(argv)
-    PROGRAMS[args.name](args.state).run()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -3,6 +3,8 @@ text editing, drag). Each knows the step that moves it on (``next``) and when it
 
 from __future__ import annotations
 
+import argparse
+import sys
 import tkinter as tk
 from tkinter import ttk
 from typing import Any
@@ -204,6 +206,7 @@ class Dialog(BenchApp):
         if self.dialog is not None:
             return
         self.dialog = tk.Toplevel(self.root)
+        self.dialog.transient(self.root)  # kept above the main window, as dialogs are
         self.dialog.title("Settings")
         self.dialog.geometry("320x160+450+300")
         tk.Label(self.dialog, text="Apply the new settings?").pack(pady=10)
@@ -671,3 +674,16 @@ PROGRAMS: dict[str, type[BenchApp]] = {p.name: p for p in (
     Button, Checkbox, Radio, Entry, Form, Replace, Menu, Dialog, ListPick, ScrollList, DoubleClick,
     Tabs, TextAppend, Drag, Slider, RightClick, Hotkey, Sequence, Counter, Search, Popup,
     ScrollPage, Toggle, Spin)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run one bench program.")
+    parser.add_argument("name", choices=sorted(PROGRAMS))
+    parser.add_argument("--state", required=True, help="Where to write its state (JSON).")
+    args = parser.parse_args(argv)
+    PROGRAMS[args.name](args.state).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

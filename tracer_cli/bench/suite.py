@@ -13,7 +13,7 @@ from typing import Any
 from tracer_cli.batch.tasks import BatchTask
 from tracer_cli.errors import ConfigError
 
-APP = "{python} -m tracer_cli.bench.app %s --state {dir}/state.json"
+APP = "{python} -m tracer_cli.bench.programs %s --state {dir}/state.json"
 CHECK = "{python} -m tracer_cli.bench.check {dir}/state.json"
 
 

@@ -84,15 +84,12 @@ MaxSteps = Annotated[Optional[int], _option(  # noqa: UP045
 Timeout = Annotated[Optional[float], _option(  # noqa: UP045
     "--timeout", help="Give up after this many seconds (default 900).", panel=SAFETY)]
 
-# Sandbox: a private desktop for the run (tracer do)
-SANDBOX = "Sandbox"
+# Sandbox: a private desktop for the run (tracer do), in the Screen panel
 InSandbox = Annotated[bool, _option(
-    "--sandbox", help="Work in a new private desktop, removed afterwards.", panel=SANDBOX)]
+    "--sandbox", help="Act in a new private desktop (removed after).", panel=SCREEN)]
 SandboxApps = Annotated[Optional[list[str]], _option(  # noqa: UP045
-    "--app", help="A program to start in the sandbox first (repeatable; implies --sandbox).",
-    panel=SANDBOX)]
-SandboxSize = Annotated[str, _option(
-    "--sandbox-size", help="The sandbox screen, WIDTHxHEIGHT.", panel=SANDBOX)]
+    "--app", help="Start this program in the sandbox first (repeatable).", panel=SCREEN)]
+SandboxSize = Annotated[str, _option("--sandbox-size", help="The sandbox's WxH.", panel=SCREEN)]
 
 # Adaptive re-planning: fewer model calls
 Replan = Annotated[Optional[str], _option(  # noqa: UP045
