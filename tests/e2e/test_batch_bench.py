@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from tests.chat_server import ChatServer
-from tests.conftest import ROOT, run_tracer
+from tests.conftest import ROOT, Display, run_tracer
+from tests.e2e.conftest import wait_until
 from tests.e2e.test_sandbox import _group, _records
 from tests.expert import Expert
 from tests.tinyvlm import make_tiny_vlm
@@ -180,3 +181,33 @@ def test_bench_with_the_tiny_gguf_runs_to_the_end_and_scores_honestly(
     assert bench["success_rate"] <= 0.25  # random weights: a success would be luck
     assert all(r["model_calls"] >= 1 for r in bench["per_task"])  # the model really ran
     assert all(t["run_record"] for t in summary["tasks"])
+
+
+def test_the_kill_hotkey_on_the_users_display_stops_a_batch(
+        display: Display, tmp_path: Path, tracer_home: Path) -> None:
+    waits = tmp_path / "waits.jsonl"
+    waits.write_text((json.dumps({"thought": "", "trajectory": [{"action": "wait", "seconds": 1}]})
+                      + "\n") * 100)
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text(json.dumps({"task": "wait", "max_steps": 100, "options": {
+        "backend": "script", "script": str(waits)}}) + "\n")
+    env = {**batch_env(tracer_home), "DISPLAY": display.name}
+    proc = subprocess.Popen([sys.executable, "-m", "tracer_cli", "batch", str(tasks), "--out",
+                             str(tmp_path / "out")], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: len(_records(tracer_home)) == 1 and (tracer_home / "runs").is_dir(),
+                   120, "the task's sandbox and run")
+        group = _records(tracer_home)[0]["pgid"]
+        subprocess.run(["xdotool", "key", "ctrl+alt+shift+k"], env=display.env(), check=True,
+                       timeout=10)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, stderr
+    assert "kill switch armed: press ctrl+alt+shift+k to stop the batch" in stderr
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["interrupted"] and summary["tasks"][0]["exit_code"] == 130
+    assert _group(group) == [] and _records(tracer_home) == []

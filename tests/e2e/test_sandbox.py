@@ -182,3 +182,28 @@ def test_watch_shows_the_sandbox_in_a_window_on_the_users_display(
         assert run_tracer("sandbox", "stop", box["name"], env=env).returncode == 0
     assert subprocess.run(["xdotool", "search", "--name", f"tracer sandbox {box['name']}"],
                           env=display.env(), capture_output=True).returncode == 1
+
+
+def test_the_kill_hotkey_on_the_users_display_stops_a_run_in_a_sandbox(
+        display: Display, tmp_path: Path, tracer_home: Path) -> None:
+    waits = [{"thought": "", "trajectory": [{"action": "wait", "seconds": 1}]}] * 60
+    script = _script(tmp_path / "plans.jsonl", *waits)
+    env = tracer_env(display)
+    proc = start_tracer("do", "wait a lot", "--sandbox", "--backend", "script", "--script",
+                        str(script), "--yes", env=env)
+    try:
+        wait_until(lambda: (tracer_home / "runs").is_dir() and any(
+            (p / "steps.jsonl").is_file() and (p / "steps.jsonl").read_text().strip()
+            for p in (tracer_home / "runs").iterdir()), 120, "the run's first step")
+        record = _records(tracer_home)[0]
+        subprocess.run(["xdotool", "key", "ctrl+alt+shift+k"], env=display.env(), check=True,
+                       timeout=10)  # on the user's display, not the sandbox's
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, stderr
+    assert "stopped by the kill switch (ctrl+alt+shift+k)" in stderr
+    wait_until(lambda: not _group(record["pgid"]), 15, "the sandbox to end")
+    assert _records(tracer_home) == []

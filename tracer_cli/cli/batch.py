@@ -92,11 +92,14 @@ def run_batch(tasks: list[BatchTask], parallel: int, out_dir: Path | None, commo
         raise ConfigError(f"the output folder {folder} is not empty", "give a new --out folder")
     view = LiveRows(len(tasks))
     batch = Batch(tasks, folder, parallel, common, view)
+    switch = kill_switch(batch)
     view.start()
     try:
         batch.run()
     finally:
         view.stop()
+        if switch is not None:
+            switch.close()
     summary = write_summary(batch, folder / "summary.json", extra(batch) if extra else None)
     if not quiet:
         out.print(results_table(batch))
@@ -105,6 +108,28 @@ def run_batch(tasks: list[BatchTask], parallel: int, out_dir: Path | None, commo
                   f"--parallel {parallel}{' (interrupted)' if batch.stopped else ''}; "
                   f"summary: {folder / 'summary.json'}", soft_wrap=True)
     return summary
+
+
+def kill_switch(batch: Batch) -> Any:
+    """The kill hotkey on the user's display (when there is one) stops the whole batch; the
+    runs themselves listen for none (they act in sandboxes)."""
+    import os
+
+    from tracer_cli.cli.wiring import settings_from
+    from tracer_cli.desktop.killswitch import KillSwitch
+    from tracer_cli.errors import TracerError
+
+    hotkey = settings_from({}).kill_hotkey
+    if not hotkey or not os.environ.get("DISPLAY"):
+        return None
+    try:
+        switch = KillSwitch(hotkey, threading.Event(), batch.stop)
+        switch.start()
+    except TracerError as exc:
+        err.print(f"tracer: warning: {escape(str(exc))}; Ctrl-C stops the batch", soft_wrap=True)
+        return None
+    err.print(f"tracer: kill switch armed: press {escape(switch.label)} to stop the batch")
+    return switch
 
 
 def results_table(batch: Batch) -> Table:
