@@ -135,6 +135,8 @@ def test_sandbox_commands_start_list_exec_stop(display: Display, tracer_home: Pa
         assert [(b["name"], b["display"], b["size"]) for b in listed] == [
             (box["name"], box["display"], "800x600")]
         pgid = listed[0]["pid"]
+        groups = listed[0]["groups"]  # a named sandbox has its own session: the apps' groups too
+        assert groups[0] == pgid and len(groups) == 3  # Xvfb; openbox; xterm
         ran = run_tracer("sandbox", "exec", box["name"], "xdotool", "search", "--name", "^one$",
                          env=env)
         assert ran.returncode == 0 and ran.stdout.strip(), ran.stderr
@@ -148,7 +150,7 @@ def test_sandbox_commands_start_list_exec_stop(display: Display, tracer_home: Pa
     finally:
         stopped = run_tracer("sandbox", "stop", box["name"], env=env)
     assert stopped.returncode == 0, stopped.stderr
-    wait_until(lambda: not _group(pgid), 15, "the sandbox to end")
+    wait_until(lambda: not any(_group(g) for g in groups), 15, "the sandbox to end")
     assert json.loads(run_tracer("sandbox", "list", "--json", env=env).stdout) == []
     bad = run_tracer("sandbox", "stop", "nope", env=env)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "no sandbox named" in bad.stderr
@@ -207,3 +209,28 @@ def test_the_kill_hotkey_on_the_users_display_stops_a_run_in_a_sandbox(
     assert "stopped by the kill switch (ctrl+alt+shift+k)" in stderr
     wait_until(lambda: not _group(record["pgid"]), 15, "the sandbox to end")
     assert _records(tracer_home) == []
+
+
+def test_bad_sandbox_runs_are_one_line_errors(display: Display, tracer_home: Path) -> None:
+    env = tracer_env(display)
+    missing = run_tracer("do", "x", "--app", "no-such-program --flag", "--backend", "script",
+                         "--script", "x.jsonl", env=env)
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1
+    assert "program 'no-such-program' not found" in missing.stderr
+    both = run_tracer("do", "x", "--sandbox", "--display", display.name, "--backend", "script",
+                      "--script", "x.jsonl", env=env)
+    assert both.returncode == 2 and "--sandbox and --display" in both.stderr
+    quoting = run_tracer("do", "x", "--app", "xterm -T 'open", env=env)
+    assert quoting.returncode == 2 and "cannot read the command" in quoting.stderr
+    assert _records(tracer_home) == []
+
+
+def test_a_sandboxed_run_needs_no_display_of_the_users(tmp_path: Path, tracer_home: Path) -> None:
+    script = _script(tmp_path / "plans.jsonl", {"thought": "", "trajectory": [
+        {"action": "done", "answer": "fine"}]})
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    result = run_tracer("do", "nothing", "--sandbox", "--backend", "script", "--script",
+                        str(script), "--yes", env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "fine"
+    assert "Ctrl-C stops the run" in result.stderr

@@ -70,6 +70,7 @@ def list_sandboxes(
 
             sys.stdout.write(json.dumps([{"name": b.name, "display": b.display, "pid": b.pgid,
                                           "size": f"{b.width}x{b.height}", "watch": b.watch,
+                                          "groups": [b.pgid, *b.groups],
                                           "apps": b.apps} for b in boxes]) + "\n")
             return
         if not boxes:

@@ -186,6 +186,9 @@ def live_input(settings: Settings, sandbox: Sandbox | None = None) -> Iterator[L
         check_display()
     stop = StopRequest()
     hotkey = settings.kill_hotkey if sandbox is None or os.environ.get("DISPLAY") else ""
+    if settings.kill_hotkey and not hotkey:
+        err.print("tracer: no display of yours to listen on for the kill hotkey: Ctrl-C stops "
+                  "the run")
     switch = KillSwitch(hotkey, stop, _wake_main) if hotkey else None
     if switch is not None:
         switch.start()

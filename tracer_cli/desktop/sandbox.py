@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tracer_cli import paths
 from tracer_cli.errors import ConfigError, DisplayError, TracerError
@@ -90,6 +91,7 @@ class Sandbox:
     apps: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.time)
     temporary: bool = False
+    groups: list[int] = field(default_factory=list)  # programs' own groups (see exec)
 
     # ---- state
     def env(self, base: dict[str, str] | None = None) -> dict[str, str]:
@@ -115,16 +117,24 @@ class Sandbox:
     # ---- programs
     def exec(self, argv: Sequence[str], *, quiet: bool = True,
              cwd: str | None = None) -> subprocess.Popen[bytes]:
-        """Start a program in the sandbox, in its process group (stopping the sandbox ends it)."""
+        """Start a program in the sandbox, in its process group (stopping the sandbox ends it).
+        From another session (a named sandbox's group cannot be joined from there) the program
+        gets a group of its own, recorded with the sandbox and ended with it."""
+        out = subprocess.DEVNULL if quiet else None
+        common: dict[str, Any] = {"env": self.env(), "cwd": cwd, "stdin": subprocess.DEVNULL,
+                                  "stdout": out, "stderr": out,
+                                  "preexec_fn": die_with_parent if self.temporary else None}
         try:
-            return subprocess.Popen(list(argv), env=self.env(), process_group=self.pgid, cwd=cwd,
-                                    stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.DEVNULL if quiet else None,
-                                    stderr=subprocess.DEVNULL if quiet else None,
-                                    preexec_fn=die_with_parent if self.temporary else None)
+            try:
+                return subprocess.Popen(list(argv), process_group=self.pgid, **common)
+            except PermissionError:  # EPERM from setpgid: the group is in another session
+                proc = subprocess.Popen(list(argv), start_new_session=True, **common)
         except FileNotFoundError:
             raise ConfigError(f"program {argv[0]!r} not found",
                               "give a command on PATH or a full path") from None
+        self.groups.append(proc.pid)
+        self.save()
+        return proc
 
     def wait_windows(self, count: int, timeout: float = 20.0) -> bool:
         """Wait until the window manager manages ``count`` windows (the apps have shown up)."""
@@ -167,6 +177,8 @@ class Sandbox:
     # ---- the end
     def stop(self, timeout: float = 5.0) -> None:
         """End every process of the sandbox (TERM, then KILL) and forget it."""
+        for group in self.groups:
+            _end_group(group, timeout)
         _end_group(self.pgid, timeout)
         with contextlib.suppress(FileNotFoundError):
             self.record_path().unlink()
@@ -201,7 +213,9 @@ def start(*, size: str = "1280x800", watch: bool = False, apps: Sequence[str] = 
     else:
         argv += ["-screen", "0", f"{width}x{height}x24"]
     try:
-        proc = subprocess.Popen(argv, pass_fds=(write_fd,), process_group=0,
+        # a named sandbox outlives the terminal that started it: a session of its own
+        proc = subprocess.Popen(argv, pass_fds=(write_fd,), process_group=0 if temporary else None,
+                                start_new_session=not temporary,
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL,
                                 preexec_fn=die_with_parent if temporary else None)
