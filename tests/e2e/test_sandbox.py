@@ -137,8 +137,8 @@ def test_sandbox_commands_start_list_exec_stop(display: Display, tracer_home: Pa
         pgid = listed[0]["pid"]
         groups = listed[0]["groups"]  # a named sandbox has its own session: the apps' groups too
         assert groups[0] == pgid and len(groups) == 3  # Xvfb; openbox; xterm
-        ran = run_tracer("sandbox", "exec", box["name"], "xdotool", "search", "--name", "^one$",
-                         env=env)
+        ran = run_tracer("sandbox", "exec", box["name"], "--", "xdotool", "search", "--name",
+                         "^one$", env=env)
         assert ran.returncode == 0 and ran.stdout.strip(), ran.stderr
         missing = run_tracer("sandbox", "exec", box["name"], "xdotool", "search", "--name",
                              "^nothing$", env=env)

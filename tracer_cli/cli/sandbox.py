@@ -106,6 +106,10 @@ def exec_command(
     from tracer_cli.desktop import sandbox
 
     with guard():
+        if command[:1] == ["--"]:  # `exec NAME -- CMD ...`: the separator is not the program
+            command = command[1:]
+        if not command:
+            raise ConfigError("no program to run", f"give one: tracer sandbox exec {name} -- CMD")
         box = sandbox.load(name)
         if not box.alive():
             box.stop()
