@@ -159,27 +159,36 @@ def test_sandbox_commands_start_list_exec_stop(display: Display, tracer_home: Pa
 
 
 def test_watch_shows_the_sandbox_in_a_window_on_the_users_display(
-        display: Display, tracer_home: Path) -> None:
+        display: Display, clicklog: ClickLog, tmp_path: Path, tracer_home: Path) -> None:
     env = tracer_env(display)
     before = pointer(display)
+    inside = tmp_path / "inside.jsonl"
     started = run_tracer("sandbox", "start", "--watch", "--size", "640x400", "--app",
-                         "xterm -T inside", "--json", env=env, timeout=120)
+                         f"{sys.executable} {APPS / 'clicklog.py'} {inside}", "--json", env=env,
+                         timeout=120)
     assert started.returncode == 0, started.stderr
     box = json.loads(started.stdout)
     try:
-        # the Xephyr window is on the user's display, the xterm inside the sandbox only
+        # the Xephyr window is on the user's display, the program inside the sandbox only
         wait_until(lambda: subprocess.run(
             ["xdotool", "search", "--name", f"tracer sandbox {box['name']}"], env=display.env(),
             capture_output=True).returncode == 0, 30, "the Xephyr window")
-        assert subprocess.run(["xdotool", "search", "--name", "^inside$"], env=display.env(),
-                              capture_output=True).returncode == 1
-        inside = run_tracer("sandbox", "exec", box["name"], "xdotool", "search", "--name",
-                            "^inside$", env=env)
-        assert inside.returncode == 0, inside.stderr
-        moved = run_tracer("sandbox", "exec", box["name"], "xdotool", "mousemove", "100", "100",
-                           env=env)
-        assert moved.returncode == 0
+        assert subprocess.run(["xdotool", "search", "--name", "^clicklog$"], env=display.env(),
+                              capture_output=True).returncode == 0  # the user's own clicklog
+        wait_until(lambda: inside.exists() and "ready" in inside.read_text(), 30,
+                   "the program in the sandbox")
+        # tracer acts in it by its display (the sandbox's cookie is found by itself)
+        click = {"action": "click", "x": 250, "y": 500, "target": "left"}
+        script = _script(tmp_path / "plans.jsonl", {"thought": "", "trajectory": [click]},
+                         {"thought": "", "trajectory": [{"action": "done", "answer": "ok"}]})
+        ran = run_tracer("do", "click", "--display", box["display"], "--backend", "script",
+                         "--script", str(script), "--yes", env=env, timeout=120)
+        assert ran.returncode == 0, ran.stderr
+        assert "kill switch armed" in ran.stderr  # on the user's display
+        presses = [json.loads(line) for line in inside.read_text().splitlines()]
+        assert [(p["x"], p["y"]) for p in presses if p["event"] == "press"] == [(160, 200)]
         assert pointer(display) == before
+        assert clicklog.presses() == [] and clicklog.keys() == []
     finally:
         assert run_tracer("sandbox", "stop", box["name"], env=env).returncode == 0
     assert subprocess.run(["xdotool", "search", "--name", f"tracer sandbox {box['name']}"],

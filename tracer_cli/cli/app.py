@@ -178,6 +178,7 @@ def do(
     the mouse into a corner of the screen.
     """
     with guard():
+        user_display = os.environ.get("DISPLAY", "")
         settings = settings_from({
             **(model_flags or {}), "confirm": "never" if yes else confirm, "max_steps": max_steps,
             "timeout": timeout, "kill_hotkey": kill_hotkey, "replan": replan,
@@ -186,13 +187,29 @@ def do(
             result, run_dir = _run_in_sandbox(task, settings, sandbox_size, apps or [],
                                               bool(model_flags and model_flags.get("display")))
         else:
-            result, run_dir = _run_agent(task, settings)
+            result, run_dir = _run_agent(task, settings, _running_sandbox(settings, user_display))
         if result.answer:
             out.print(escape(result.answer))
         if result.status != "done":
             err.print(f"[bold red]tracer: {result.status}:[/] {escape(result.reason)}")
         close_record(settings, run_dir)
         raise typer.Exit(result.exit_code)
+
+
+def _running_sandbox(settings: Settings, user_display: str) -> Any:
+    """--display naming a sandbox's display: act there as in one (the kill switch listens on
+    the user's own display; the run stops if the sandbox ends)."""
+    if not settings.display or settings.display == user_display:
+        return None
+    from tracer_cli.desktop.sandbox import find
+
+    box = find(settings.display)
+    if box is not None:
+        if user_display:
+            os.environ["DISPLAY"] = user_display
+        else:
+            os.environ.pop("DISPLAY", None)
+    return box
 
 
 def _run_in_sandbox(task: str, settings: Settings, size: str, apps: list[str],

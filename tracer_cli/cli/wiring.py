@@ -36,6 +36,11 @@ def settings_from(flags: dict[str, Any]) -> Settings:
     settings = effective({k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items()})
     if settings.display:
         os.environ["DISPLAY"] = settings.display  # before mss or pyautogui look at it
+        from tracer_cli.desktop.sandbox import find
+
+        box = find(settings.display)
+        if box is not None:  # a sandbox's display: its cookie lets tracer in
+            os.environ["XAUTHORITY"] = box.xauthority
     return settings
 
 

@@ -256,6 +256,21 @@ def load(name: str) -> Sandbox:
     return Sandbox(**data)
 
 
+def find(display: str) -> Sandbox | None:
+    """The running sandbox on ``display`` (e.g. ":7"), if that is one."""
+    folder = sandboxes_dir()
+    if not display or not folder.is_dir():
+        return None
+    for path in folder.glob("*.json"):
+        try:
+            box = Sandbox(**json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError):
+            continue
+        if box.display == display and box.alive():
+            return box
+    return None
+
+
 def listing() -> list[Sandbox]:
     """The sandboxes still running; records of ended ones are removed."""
     found = []
