@@ -77,3 +77,47 @@ def test_the_bench_has_twenty_tasks_or_more_each_checked() -> None:
     assert [t.id for t in repeated] == ["button.1", "menu.1", "button.2", "menu.2"]
     with pytest.raises(ConfigError, match="no bench task 'nope'"):
         suite.tasks(["nope"])
+
+
+def test_the_live_rows_show_each_running_task_and_escape_its_text() -> None:
+    from rich.console import Console
+
+    from tracer_cli.batch.runner import TaskResult
+    from tracer_cli.cli.batch import LiveRows
+
+    first, second = suite.tasks(["button", "menu"])
+    rows = LiveRows(2)
+    rows.started(first)
+    rows.started(second)
+    rows.progress(first, "step 2/12: click (5,5) '[/bad] OK'")
+    rows.ended(second, TaskResult(second.id, second.task, success=True, steps=3, seconds=1.5))
+    console = Console(record=True, width=120)
+    console.print(rows._render())
+    text = console.export_text()
+    assert "1/2 finished, 1 succeeded" in text
+    assert "button" in text and "step 2/12: click (5,5) '[/bad] OK'" in text
+    assert "menu" not in text  # finished: no longer a running row
+
+
+def test_the_bench_score_sums_up_tasks_and_presses(tmp_path: Path) -> None:
+    from tracer_cli.batch.runner import TaskResult
+
+    def result(ident: str, success: bool, steps: int, errors: list[float | None]) -> TaskResult:
+        folder = tmp_path / ident
+        folder.mkdir()
+        presses = [{"x": 0, "y": 0, "button": 1, **({"error": e} if e is not None else {})}
+                   for e in errors]
+        (folder / "state.json").write_text(json.dumps({"name": ident, "presses": presses}))
+        return TaskResult(ident, "t", status="done", success=success, steps=steps,
+                          model_calls=steps, seconds=10.0, run_seconds=2.0 * steps,
+                          folder=str(folder))
+
+    skipped = TaskResult("later", "t", status="skipped", folder=str(tmp_path / "none"))
+    score = suite.score([result("a", True, 2, [0.0, 4.0]), result("b", False, 4, [30.0, None]),
+                         skipped])
+    assert score["tasks_run"] == 2 and score["success_rate"] == 0.5
+    assert score["model_calls_per_task"] == 3.0 and score["run_seconds_per_step"] == 2.0
+    assert score["grounding_error"] == {"presses": 3, "mean": 11.3, "median": 4.0, "p90": 30.0,
+                                        "max": 30.0, "within_5px": 0.667, "within_20px": 0.667}
+    b = score["per_task"][1]
+    assert (b["presses"], b["measured_presses"], b["grounding_error_mean"]) == (2, 1, 30.0)
