@@ -18,8 +18,7 @@ import pytest
 
 from tests.chat_server import ChatServer
 from tests.conftest import ROOT, Display, run_tracer
-from tests.e2e.conftest import wait_until
-from tests.e2e.test_sandbox import _group, _records
+from tests.e2e.conftest import group_members, sandbox_records, wait_until
 from tests.expert import Expert
 from tests.tinyvlm import make_tiny_vlm
 from tracer_cli.bench import suite
@@ -86,7 +85,7 @@ def test_eight_tasks_four_at_a_time_all_succeed_and_faster_than_one_at_a_time(
             assert record["status"] == "done" and record["task"] == r["task"]
         walls[parallel] = summary["seconds"]
         assert "xauthority" not in (result.stdout + result.stderr).lower()
-    assert _records(tracer_home) == []  # every sandbox is gone
+    assert sandbox_records(tracer_home) == []  # every sandbox is gone
     print(f"\nbatch of 8 bench tasks: --parallel 1 {walls[1]:.1f}s, --parallel 4 {walls[4]:.1f}s "
           f"(x{walls[1] / walls[4]:.2f}) on {os.cpu_count()} cores")
 
@@ -120,9 +119,9 @@ def test_ctrl_c_stops_the_runs_keeps_what_finished_and_leaves_no_process(
         else:
             pytest.fail("the batch ended early:\n" + "".join(seen))
         deadline = time.monotonic() + 60
-        while len(_records(tracer_home)) < 3 and time.monotonic() < deadline:
+        while len(sandbox_records(tracer_home)) < 3 and time.monotonic() < deadline:
             time.sleep(0.1)
-        groups = [r["pgid"] for r in _records(tracer_home)]
+        groups = [r["pgid"] for r in sandbox_records(tracer_home)]
         assert len(groups) == 3  # three slow ones are running; "later" waits its turn
         proc.send_signal(signal.SIGINT)
         stdout, rest = proc.communicate(timeout=120)
@@ -144,8 +143,8 @@ def test_ctrl_c_stops_the_runs_keeps_what_finished_and_leaves_no_process(
     assert by_id["later"]["status"] == "skipped"
     assert "Traceback" not in rest
     for pgid in groups:
-        assert _group(pgid) == []
-    assert _records(tracer_home) == []
+        assert group_members(pgid) == []
+    assert sandbox_records(tracer_home) == []
 
 
 def test_bench_with_the_expert_scores_near_perfect(
@@ -196,9 +195,9 @@ def test_the_kill_hotkey_on_the_users_display_stops_a_batch(
                              str(tmp_path / "out")], env=env, cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
-        wait_until(lambda: len(_records(tracer_home)) == 1 and (tracer_home / "runs").is_dir(),
+        wait_until(lambda: len(sandbox_records(tracer_home)) == 1 and (tracer_home / "runs").is_dir(),
                    120, "the task's sandbox and run")
-        group = _records(tracer_home)[0]["pgid"]
+        group = sandbox_records(tracer_home)[0]["pgid"]
         subprocess.run(["xdotool", "key", "ctrl+alt+shift+k"], env=display.env(), check=True,
                        timeout=10)
         _, stderr = proc.communicate(timeout=60)
@@ -210,4 +209,4 @@ def test_the_kill_hotkey_on_the_users_display_stops_a_batch(
     assert "kill switch armed: press ctrl+alt+shift+k to stop the batch" in stderr
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["interrupted"] and summary["tasks"][0]["exit_code"] == 130
-    assert _group(group) == [] and _records(tracer_home) == []
+    assert group_members(group) == [] and sandbox_records(tracer_home) == []

@@ -17,45 +17,16 @@ import pytest
 from tests.conftest import APPS, Display, run_tracer
 from tests.e2e.conftest import (
     ClickLog,
+    alive,
+    group_members,
     pointer,
+    sandbox_records,
     start_tracer,
     tracer_env,
     wait_until,
 )
 
 pytestmark = pytest.mark.display
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def _group(pgid: int) -> list[int]:
-    """The live processes of a process group (from /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                found.append(int(entry.name))
-    return found
-
-
-def _records(home: Path) -> list[dict[str, Any]]:
-    """The sandbox records written so far (a name being claimed has an empty one)."""
-    folder = home / "sandboxes"
-    texts = [p.read_text() for p in folder.glob("*.json")] if folder.is_dir() else []
-    return [json.loads(text) for text in texts if text.strip()]
 
 
 def _script(path: Path, *plans: dict[str, Any]) -> Path:
@@ -88,7 +59,7 @@ def test_a_run_in_a_sandbox_leaves_the_users_display_alone(
     assert pointer(display) == before
     assert clicklog.presses() == [] and clicklog.keys() == []
     # the sandbox is gone with all its processes
-    assert _records(tracer_home) == []
+    assert sandbox_records(tracer_home) == []
     xvfb = [int(line.split()[0]) for line in subprocess.run(
         ["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout.splitlines()
         if str(inside) in line]
@@ -103,10 +74,10 @@ def test_a_sandbox_that_dies_ends_the_run_with_one_line(
     proc = start_tracer("do", "wait a lot", "--sandbox", "--app", "xterm", "--backend", "script",
                         "--script", str(script), "--yes", env=env)
     try:
-        wait_until(lambda: len(_records(tracer_home)) == 1 and
+        wait_until(lambda: len(sandbox_records(tracer_home)) == 1 and
                    (Path(env["TRACER_HOME"]) / "runs").is_dir(), 120, "the sandbox and the run")
-        record = _records(tracer_home)[0]
-        members = _group(record["pgid"])
+        record = sandbox_records(tracer_home)[0]
+        members = group_members(record["pgid"])
         assert len(members) >= 3  # Xvfb, openbox, xterm
         os.kill(record["pgid"], signal.SIGKILL)  # the X server dies
         _, stderr = proc.communicate(timeout=60)
@@ -119,9 +90,9 @@ def test_a_sandbox_that_dies_ends_the_run_with_one_line(
     ended = f"the sandbox {record['name']} ({record['display']}) ended"
     assert [line for line in stderr.splitlines() if "ended" in line or "rror" in line] == [
         f"tracer: error: {ended}"] or [f"tracer: stopped: {ended}"]
-    wait_until(lambda: not _group(record["pgid"]), 15, "the sandbox's programs to end")
-    assert not any(_alive(pid) for pid in members)
-    assert _records(tracer_home) == []
+    wait_until(lambda: not group_members(record["pgid"]), 15, "the sandbox's programs to end")
+    assert not any(alive(pid) for pid in members)
+    assert sandbox_records(tracer_home) == []
 
 
 def test_sandbox_commands_start_list_exec_stop(display: Display, tracer_home: Path) -> None:
@@ -150,7 +121,7 @@ def test_sandbox_commands_start_list_exec_stop(display: Display, tracer_home: Pa
     finally:
         stopped = run_tracer("sandbox", "stop", box["name"], env=env)
     assert stopped.returncode == 0, stopped.stderr
-    wait_until(lambda: not any(_group(g) for g in groups), 15, "the sandbox to end")
+    wait_until(lambda: not any(group_members(g) for g in groups), 15, "the sandbox to end")
     assert json.loads(run_tracer("sandbox", "list", "--json", env=env).stdout) == []
     bad = run_tracer("sandbox", "stop", "nope", env=env)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "no sandbox named" in bad.stderr
@@ -206,7 +177,7 @@ def test_the_kill_hotkey_on_the_users_display_stops_a_run_in_a_sandbox(
         wait_until(lambda: (tracer_home / "runs").is_dir() and any(
             (p / "steps.jsonl").is_file() and (p / "steps.jsonl").read_text().strip()
             for p in (tracer_home / "runs").iterdir()), 120, "the run's first step")
-        record = _records(tracer_home)[0]
+        record = sandbox_records(tracer_home)[0]
         subprocess.run(["xdotool", "key", "ctrl+alt+shift+k"], env=display.env(), check=True,
                        timeout=10)  # on the user's display, not the sandbox's
         _, stderr = proc.communicate(timeout=60)
@@ -216,8 +187,8 @@ def test_the_kill_hotkey_on_the_users_display_stops_a_run_in_a_sandbox(
             proc.communicate()
     assert proc.returncode == 130, stderr
     assert "stopped by the kill switch (ctrl+alt+shift+k)" in stderr
-    wait_until(lambda: not _group(record["pgid"]), 15, "the sandbox to end")
-    assert _records(tracer_home) == []
+    wait_until(lambda: not group_members(record["pgid"]), 15, "the sandbox to end")
+    assert sandbox_records(tracer_home) == []
 
 
 def test_bad_sandbox_runs_are_one_line_errors(display: Display, tracer_home: Path) -> None:
@@ -231,7 +202,7 @@ def test_bad_sandbox_runs_are_one_line_errors(display: Display, tracer_home: Pat
     assert both.returncode == 2 and "--sandbox and --display" in both.stderr
     quoting = run_tracer("do", "x", "--app", "xterm -T 'open", env=env)
     assert quoting.returncode == 2 and "cannot read the command" in quoting.stderr
-    assert _records(tracer_home) == []
+    assert sandbox_records(tracer_home) == []
 
 
 def test_a_sandboxed_run_needs_no_display_of_the_users(tmp_path: Path, tracer_home: Path) -> None:
