@@ -214,3 +214,27 @@ def test_a_sandboxed_run_needs_no_display_of_the_users(tmp_path: Path, tracer_ho
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "fine"
     assert "Ctrl-C stops the run" in result.stderr
+
+
+def test_a_temporary_sandbox_dies_with_a_tracer_killed_outright(
+        display: Display, tmp_path: Path, tracer_home: Path) -> None:
+    waits = [{"thought": "", "trajectory": [{"action": "wait", "seconds": 1}]}] * 60
+    script = _script(tmp_path / "plans.jsonl", *waits)
+    proc = start_tracer("do", "wait a lot", "--sandbox", "--app", "xterm", "--backend", "script",
+                        "--script", str(script), "--yes", env=tracer_env(display))
+    try:
+        wait_until(lambda: len(sandbox_records(tracer_home)) == 1 and
+                   (tracer_home / "runs").is_dir(), 120, "the sandbox and the run")
+        record = sandbox_records(tracer_home)[0]
+        members = group_members(record["pgid"])
+        assert len(members) >= 3
+        proc.kill()  # SIGKILL: no clean-up code of tracer's runs
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    wait_until(lambda: not any(alive(pid) for pid in members), 30, "the sandbox's processes to end")
+    listed = run_tracer("sandbox", "list", "--json", env=tracer_env(display))
+    assert json.loads(listed.stdout) == []  # its stale record is cleared
+    assert sandbox_records(tracer_home) == []

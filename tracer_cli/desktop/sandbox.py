@@ -2,10 +2,12 @@
 with ``watch``), a small window manager (openbox) so windows get focus and title bars, and the
 programs the task needs. tracer acts there; the user's pointer and keyboard are never touched.
 
-All of a sandbox's processes share one process group (the X server leads it), so stopping it
-ends every one of them; a record of each sandbox (name, display, process group) lives under the
-tracer data directory for ``tracer sandbox list | stop | exec``. A temporary sandbox (``tracer
-do --sandbox``, ``tracer batch``) also dies with the tracer process that made it (the kernel's
+A sandbox's processes share the X server's process group, so stopping it ends every one of
+them (a program started from another session, which cannot join that group, gets one of its own,
+recorded with the sandbox); a record of each sandbox (name, display, process groups) lives under
+the tracer data directory for ``tracer sandbox list | stop | exec``. A named sandbox has a
+session of its own and outlives the terminal that started it. A temporary one (``tracer do
+--sandbox``, ``tracer batch``) also dies with the tracer process that made it (the kernel's
 parent-death signal), even when that process is killed outright.
 
 The display gets its own authorisation cookie in a private Xauthority file (which keeps the
@@ -284,16 +286,6 @@ def listing() -> list[Sandbox]:
         else:
             box.stop(timeout=0.5)
     return found
-
-
-@contextlib.contextmanager
-def temporary(size: str = "1280x800", apps: Sequence[str] = (), watch: bool = False) -> Iterator[Sandbox]:
-    """A sandbox for one run, removed afterwards whatever happens."""
-    box = start(size=size, apps=apps, watch=watch, temporary=True)
-    try:
-        yield box
-    finally:
-        box.stop()
 
 
 def watch(box: Sandbox, ended: Callable[[], None], every: float = 0.2) -> threading.Event:
