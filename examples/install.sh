@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(python3-venv python3-tk xdotool libgl1 libglib2.0-0 tesseract-ocr)
+packages+=(xvfb xserver-xephyr openbox)  # sandbox desktops (tracer sandbox, do --sandbox, batch, bench)
 extra=""
 if [ "${1:-}" = "--test" ]; then
   packages+=(xvfb xterm x11-utils x11-xserver-utils chromium)  # chromium: the report test

@@ -31,6 +31,7 @@ class ChatServer:
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.api_key: str | None = None  # when set, other keys get 401
+        self.responder: Any = None  # when set: request body -> answer, instead of the queue
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
@@ -106,7 +107,7 @@ class ChatServer:
                 if body.get("model") not in server.models:
                     self._send(404, {"error": {"message": f"model {body.get('model')!r} not found"}})
                     return
-                answer = server._next()
+                answer = server.responder(body) if server.responder else server._next()
                 if isinstance(answer, tuple) and answer[0] == "status":
                     self._send(answer[1], {"error": {"message": answer[2]}})
                     return

@@ -9,8 +9,8 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "tracer_cli"
-LAYERS = {"cli": 6, "serve": 5, "report": 4, "macro": 4, "agent": 3, "desktop": 2, "vision": 2,
-          "": 1}
+LAYERS = {"cli": 6, "serve": 5, "bench": 5, "report": 4, "macro": 4, "batch": 4, "agent": 3,
+          "desktop": 2, "vision": 2, "": 1}
 
 
 def module_name(path: Path) -> str:

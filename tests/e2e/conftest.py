@@ -333,3 +333,36 @@ def run_dir(env: dict[str, str]) -> Path:
     from tracer_cli.agent.runlog import find_run
 
     return find_run(_runs(env), "last").path
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def group_members(pgid: int) -> list[int]:
+    """The live processes of a process group (from /proc), to check none is left behind."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+def sandbox_records(home: Path) -> list[dict[str, Any]]:
+    """The sandbox records written so far (a name being claimed has an empty one)."""
+    folder = home / "sandboxes"
+    texts = [p.read_text() for p in folder.glob("*.json")] if folder.is_dir() else []
+    return [json.loads(text) for text in texts if text.strip()]

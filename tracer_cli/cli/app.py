@@ -22,6 +22,7 @@ from tracer_cli.cli.options import (  # typer reads these names from this module
     Confirm,
     Display,
     Events,
+    InSandbox,
     KillHotkey,
     MaxPixels,
     MaxSteps,
@@ -31,6 +32,8 @@ from tracer_cli.cli.options import (  # typer reads these names from this module
     PauseHotkey,
     Profile,
     Replan,
+    SandboxApps,
+    SandboxSize,
     Script,
     SpeculativeSteps,
     Timeout,
@@ -194,6 +197,7 @@ def do(
     yes: Yes = False, confirm: Confirm = None, max_steps: MaxSteps = None, timeout: Timeout = None,
     kill_hotkey: KillHotkey = None, pause_hotkey: PauseHotkey = None, replan: Replan = None,
     speculative_steps: SpeculativeSteps = None, events: Events = None,
+    sandbox: InSandbox = False, apps: SandboxApps = None, sandbox_size: SandboxSize = "1280x800",
     model_flags: dict[str, Any] | None = None,
 ) -> None:
     """Carry out TASK ("-": read it from stdin) on the desktop: forecast, act, look again.
@@ -204,11 +208,18 @@ def do(
     with guard():
         streaming = check_events(events)
         task = task_text(task)
+        user_display = os.environ.get("DISPLAY", "")
         settings = settings_from({
             **(model_flags or {}), "confirm": "never" if yes else confirm, "max_steps": max_steps,
             "timeout": timeout, "kill_hotkey": kill_hotkey, "pause_hotkey": pause_hotkey,
             "replan": replan, "speculative_steps": speculative_steps})
-        result, run_dir = _run_agent(task, settings, streaming)
+        if sandbox or apps:
+            result, run_dir = _run_in_sandbox(task, settings, sandbox_size, apps or [],
+                                              bool(model_flags and model_flags.get("display")),
+                                              streaming)
+        else:
+            result, run_dir = _run_agent(task, settings, _running_sandbox(settings, user_display),
+                                         streaming)
         if result.answer and not streaming:
             out.print(escape(result.answer))
         if result.status != "done":
@@ -219,11 +230,44 @@ def do(
         raise typer.Exit(result.exit_code)
 
 
-def _run_agent(task: str, settings: Settings, events: bool = False) -> tuple[RunResult, Path]:
+def _running_sandbox(settings: Settings, user_display: str) -> Any:
+    """--display naming a sandbox's display: act there as in one (the kill switch listens on
+    the user's own display; the run stops if the sandbox ends)."""
+    if not settings.display or settings.display == user_display:
+        return None
+    from tracer_cli.desktop.sandbox import find
+
+    box = find(settings.display)
+    if box is not None:
+        if user_display:
+            os.environ["DISPLAY"] = user_display
+        else:
+            os.environ.pop("DISPLAY", None)
+    return box
+
+
+def _run_in_sandbox(task: str, settings: Settings, size: str, apps: list[str],
+                    display_given: bool, events: bool = False) -> tuple[RunResult, Path]:
+    from tracer_cli.cli.sandbox import run_sandbox
+
+    if display_given:
+        raise ConfigError("--sandbox and --display both say where to act",
+                          "give one: --sandbox for a new private desktop, --display for a running one")
+    with run_sandbox(size, apps) as box:
+        try:
+            return _run_agent(task, settings, box, events)
+        except Exception:  # an X call that failed as the sandbox went: say that, in one line
+            if not box.alive():
+                raise box.ended() from None
+            raise
+
+
+def _run_agent(task: str, settings: Settings, sandbox: Any = None,
+               events: bool = False) -> tuple[RunResult, Path]:
     from tracer_cli.agent.loop import Agent
     from tracer_cli.desktop.screen import MssScreen
 
-    with live_input(settings) as session:
+    with live_input(settings, sandbox) as session:
         stop, actuator = session.stop, session.actuator
         planner, grounder = make_models(settings)
         try:
@@ -317,15 +361,21 @@ def doctor(
 
 def _add_subcommands() -> None:
     from tracer_cli.cli import macros
+    from tracer_cli.cli.batch import batch_command
+    from tracer_cli.cli.bench import bench_command
     from tracer_cli.cli.logs import app as logs_app
     from tracer_cli.cli.mcp import mcp_server
     from tracer_cli.cli.models import app as models_app
+    from tracer_cli.cli.sandbox import app as sandbox_app
 
     app.command("run")(macros.run_macro)
     app.command("record")(macros.record_macro)
     app.command("mcp")(mcp_server)
+    app.command("batch")(batch_command)
+    app.command("bench")(bench_command)
     app.add_typer(logs_app, name="logs")
     app.add_typer(models_app, name="models")
+    app.add_typer(sandbox_app, name="sandbox")
 
 
 _add_subcommands()

@@ -89,6 +89,13 @@ MaxSteps = Annotated[Optional[int], _option(  # noqa: UP045
 Timeout = Annotated[Optional[float], _option(  # noqa: UP045
     "--timeout", help="Give up after this many seconds (default 900).", panel=SAFETY)]
 
+# Sandbox: a private desktop for the run (tracer do), in the Screen panel
+InSandbox = Annotated[bool, _option(
+    "--sandbox", help="Act in a new private desktop (removed after).", panel=SCREEN)]
+SandboxApps = Annotated[Optional[list[str]], _option(  # noqa: UP045
+    "--app", help="Start this program in the sandbox first (repeatable).", panel=SCREEN)]
+SandboxSize = Annotated[str, _option("--sandbox-size", help="The sandbox's WxH.", panel=SCREEN)]
+
 # Adaptive re-planning: fewer model calls
 Replan = Annotated[Optional[str], _option(  # noqa: UP045
     "--replan", help="always, or adaptive (default): run checked forecast steps unasked.",

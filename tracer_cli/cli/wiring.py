@@ -7,7 +7,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from tracer_cli.config import Settings
     from tracer_cli.desktop.actuator import PyAutoGUIActuator
     from tracer_cli.desktop.killswitch import KillSwitch, PauseRequest, PauseSwitch, StopRequest
+    from tracer_cli.desktop.sandbox import Sandbox
     from tracer_cli.plan import BaseStep
 
 
@@ -35,6 +36,11 @@ def settings_from(flags: dict[str, Any]) -> Settings:
     settings = effective({k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items()})
     if settings.display:
         os.environ["DISPLAY"] = settings.display  # before mss or pyautogui look at it
+        from tracer_cli.desktop.sandbox import find
+
+        box = find(settings.display)
+        if box is not None:  # a sandbox's display: its cookie lets tracer in
+            os.environ["XAUTHORITY"] = box.xauthority
     return settings
 
 
@@ -233,22 +239,38 @@ def _read_notes(pause: PauseRequest, done: threading.Event) -> None:
 
 
 @contextmanager
-def live_input(settings: Settings) -> Iterator[LiveInput]:
+def live_input(settings: Settings, sandbox: Sandbox | None = None) -> Iterator[LiveInput]:
     """Everything that must surround real input events: the display check, the kill switch
     (armed first, so it works while a model loads), the actuator that obeys it, and signal
-    handlers that stop between keys, never in the middle of one."""
+    handlers that stop between keys, never in the middle of one.
+
+    With a ``sandbox`` the kill switch listens on the user's own display (when there is one)
+    while the screen and the actuator, made after this, use the sandbox's; a sandbox that ends
+    stops the run."""
     from tracer_cli.desktop.actuator import PyAutoGUIActuator
     from tracer_cli.desktop.killswitch import StopRequest
     from tracer_cli.desktop.screen import check_display
 
-    check_display()
+    if sandbox is None:
+        check_display()
     stop = StopRequest()
-    switch, pause_switch = _hotkeys(settings, stop)
+    listen = sandbox is None or bool(os.environ.get("DISPLAY"))  # the hotkeys: the user's display
+    if settings.kill_hotkey and not listen:
+        err.print("tracer: no display of yours to listen on for the kill hotkey: Ctrl-C stops "
+                  "the run")
+    switch, pause_switch = _hotkeys(settings, stop) if listen else (None, None)
     forbidden = {}
     if switch is not None:
         forbidden[switch.chord] = "kill hotkey"
     if pause_switch is not None:
         forbidden[pause_switch.chord] = "pause hotkey"
+    try:
+        restore = enter_sandbox(sandbox, stop) if sandbox is not None else None
+    except BaseException:
+        for hotkey in (switch, pause_switch):
+            if hotkey is not None:
+                hotkey.close()
+        raise
     try:
         actuator = PyAutoGUIActuator(stop, forbidden=forbidden,
                                      pause=pause_switch.pause if pause_switch else None)
@@ -256,6 +278,8 @@ def live_input(settings: Settings) -> Iterator[LiveInput]:
         for hotkey in (switch, pause_switch):
             if hotkey is not None:
                 hotkey.close()
+        if restore is not None:
+            restore()
         raise
 
     def stop_signal(signum: int, frame: object) -> None:
@@ -277,8 +301,35 @@ def live_input(settings: Settings) -> Iterator[LiveInput]:
             pause_switch.close()
         if switch is not None:
             switch.close()  # before the handlers go: its wake-up would be a bare Ctrl-C
+        if restore is not None:
+            restore()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def enter_sandbox(sandbox: Sandbox, stop: StopRequest) -> Callable[[], None]:
+    """Point this process's X connections made from now on at the sandbox, and watch it: when
+    it ends, the run stops with one line that says so. Returns what undoes both."""
+    from tracer_cli.desktop.sandbox import watch
+
+    previous = {k: os.environ.get(k) for k in ("DISPLAY", "XAUTHORITY")}
+    os.environ.update(sandbox.env({}))
+
+    def ended() -> None:
+        stop.request(str(sandbox.ended()))
+        _wake_main()
+
+    watcher = watch(sandbox, ended)
+
+    def restore() -> None:
+        watcher.set()
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+    return restore
 
 
 def _wake_main() -> None:
