@@ -141,7 +141,8 @@ class Batch:
     def _drive(self, task: BatchTask, box: sandboxes.Sandbox, folder: Path,
                result: TaskResult) -> None:
         argv = [sys.executable, "-m", "tracer_cli", "do", task.task, "--display", box.display,
-                "--yes", "--kill-hotkey", "", *self.common, *option_args(task.options)]
+                "--yes", "--kill-hotkey", "", "--pause-hotkey", "", *self.common,
+                *option_args(task.options)]
         if task.max_steps:
             argv += ["--max-steps", str(task.max_steps)]
         if task.timeout:
