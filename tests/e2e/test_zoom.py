@@ -194,6 +194,8 @@ def test_through_a_server_the_zoom_turn_follows_the_planning_messages(
     assert image_sizes(chat_server.requests[2]) == [PLANNER_IMAGE]  # the next plan: no crop
     run = last_run(env)["run"]
     assert (run["model_calls"], run["zoom_calls"]) == (2, 1)
+    shown = run_tracer("logs", "last", env=env, timeout=60)
+    assert "model calls 2 · zoom calls 1 · steps from the forecast 0" in shown.stdout, shown.stdout
 
 
 def test_a_dedicated_grounder_gets_a_crop_instead_of_a_second_screenshot(
