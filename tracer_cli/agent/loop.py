@@ -71,7 +71,9 @@ class Agent(RunLoop):
             return None
         if self.grounder is not None and self.grounder.always:
             return Zoomer(self.grounder.backend, self.grounder.profile, follow_up=False)
-        return Zoomer(self.planner.backend, self.planner.profile, follow_up=True)
+        # a profile without zoom turns (a plug-in's) gets its grounding prompt on the crop
+        follow_up = hasattr(self.planner.profile, "zoom_messages")
+        return Zoomer(self.planner.backend, self.planner.profile, follow_up=follow_up)
 
     def _capture(self) -> tuple[Image.Image, Image.Image]:
         """The screen as the model sees it, and at full resolution (for a zoom)."""
