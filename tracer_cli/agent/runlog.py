@@ -117,7 +117,8 @@ class RunLog(Listener):
     def on_end(self, result: RunResult) -> None:
         self.finish(result.status, result.reason, answer=result.answer, steps=result.steps,
                     seconds=round(result.seconds, 3), model_calls=result.model_calls,
-                    forecast_steps=result.forecast_steps)
+                    forecast_steps=result.forecast_steps,
+                    **({"zoom_calls": result.zoom_calls} if result.zoom_calls else {}))
 
     def finish(self, status: str, reason: str = "", **extra: Any) -> None:
         self.meta.update(status=status, reason=reason, ended=_now(), **extra)

@@ -73,6 +73,7 @@ class RunResult:
     code: int | None = None  # set when an error carries its own exit code
     model_calls: int = 0  # requests to the planner (a malformed answer's retry counts)
     forecast_steps: int = 0  # steps run from a forecast without a model call
+    zoom_calls: int = 0  # requests that placed a click on a full-resolution crop
 
     @property
     def exit_code(self) -> int:

@@ -69,6 +69,9 @@ Display = Annotated[Optional[str], _option(  # noqa: UP045
     "--display", help="X display, e.g. :1 (default: $DISPLAY).", panel=SCREEN)]
 MaxPixels = Annotated[Optional[int], _option(  # noqa: UP045
     "--max-pixels", help="Screenshot budget (default: the model family's).", panel=SCREEN)]
+Zoom = Annotated[Optional[bool], _option(  # noqa: UP045
+    "--zoom/--no-zoom", help="Under the grounding minimum, place clicks on a full-size crop (on).",
+    panel=SCREEN)]
 Ocr = Annotated[Optional[str], _option(  # noqa: UP045
     "--ocr", help="OCR engine for text targets: auto, rapidocr or tesseract.", panel=SCREEN)]
 
@@ -107,7 +110,7 @@ MODEL_OPTIONS = {
     "request_timeout": ReqTimeout, "grounder": GrounderOpt, "grounder_profile": GrounderProfile,
     "grounder_mmproj": GrounderMmproj, "gpu_layers": GpuLayers, "threads": Threads,
     "context": Context, "flash_attn": FlashAttn, "grammar": Grammar, "monitor": Monitor,
-    "display": Display, "max_pixels": MaxPixels,
+    "display": Display, "max_pixels": MaxPixels, "zoom": Zoom,
 }
 
 
