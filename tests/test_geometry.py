@@ -83,6 +83,7 @@ def test_a_budget_above_what_llama_cpp_keeps_is_capped_with_a_warning() -> None:
     assert QWEN25_VL.budget_warning(0) is None
     low = QWEN3_VL.budget_warning(300_000)
     assert low is not None and "grounding minimum" in low
+    assert "less precisely" in low and "crop" in (QWEN3_VL.budget_warning(300_000, zoom=True) or "")
     assert QWEN3_VL.size(1920, 1080, 300_000)[0] * QWEN3_VL.size(1920, 1080, 300_000)[1] <= 300_000
 
 

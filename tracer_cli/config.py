@@ -55,6 +55,9 @@ class Settings(BaseModel):
     loop_stop: int = Field(4, ge=1, le=100, description="...this many times: stop the run")
     max_pixels: int = Field(0, ge=0, description="pixel budget of the model's screenshot (0: the "
                             "model family's default, just over its grounding minimum)")
+    zoom: bool = Field(True, description="with a screenshot under the model family's grounding "
+                       "minimum, place each click again on a full-resolution crop around the "
+                       "model's point (a follow-up turn, or the grounder's prompt)")
     image_format: Literal["png", "jpeg"] = Field("png", description="screenshot encoding")
     temperature: float = Field(0.0, ge=0, le=2, description="sampling temperature")
     max_tokens: int = Field(0, ge=0, description="longest answer accepted from the model (0: the "

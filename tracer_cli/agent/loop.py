@@ -22,6 +22,7 @@ from tracer_cli.agent.profiles import HistoryEntry, PlanRequest, Revision, windo
 from tracer_cli.agent.risk import assess
 from tracer_cli.agent.runloop import Confirm, Listener, RunLoop, RunResult, StepRecord
 from tracer_cli.agent.speculate import Previous, Verdict, check
+from tracer_cli.agent.zoom import Zoomer, needed
 from tracer_cli.desktop.actuator import Actuator, execute, target_points
 from tracer_cli.desktop.killswitch import Paused
 from tracer_cli.desktop.screen import Screen, downscale, wait_settled
@@ -45,6 +46,8 @@ class Agent(RunLoop):
         self.grounder = grounder
         self.history: list[HistoryEntry] = []
         self._after: Image.Image | None = None  # the screen after the last action
+        self._after_full: Image.Image | None = None  # ... at full resolution
+        self._full: Image.Image | None = None  # the full-resolution screen of the current step
         self._typing_into = ""  # the target of the last click: where typed text goes
         self._no_effect: tuple[str, int] = ("", 0)  # the last action without effect, and how often
         # Adaptive re-planning: the rest of the last forecast, the screenshot it was made on,
@@ -58,18 +61,34 @@ class Agent(RunLoop):
         self._revision: Revision | None = None
         self.model_calls = 0
         self.forecast_steps = 0
+        self.zoom_calls = 0  # requests that placed a click on a crop (not planning calls)
+        self.zoomer = self._make_zoomer()
 
-    def _capture(self) -> Image.Image:
+    def _make_zoomer(self) -> Zoomer | None:
+        """Who places clicks on a full-resolution crop when the planner's image is under its
+        family's grounding minimum: a dedicated grounder (a standalone prompt), else the
+        planner's own model (a follow-up turn of the plan's conversation)."""
+        if not self.settings.zoom:
+            return None
+        if self.grounder is not None and self.grounder.always:
+            return Zoomer(self.grounder.backend, self.grounder.profile, follow_up=False)
+        # a profile without zoom turns (a plug-in's) gets its grounding prompt on the crop
+        follow_up = hasattr(self.planner.profile, "zoom_messages")
+        return Zoomer(self.planner.backend, self.planner.profile, follow_up=follow_up)
+
+    def _capture(self) -> tuple[Image.Image, Image.Image]:
+        """The screen as the model sees it, and at full resolution (for a zoom)."""
         shot = self.screen.capture()
         size = self.planner.profile.geometry.size(*shot.image.size, self.settings.max_pixels)
-        return downscale(shot.image, size)
+        return downscale(shot.image, size), shot.image
 
     def observe(self, record: StepRecord, task: str) -> PlanRequest:
         self._emit("on_phase", record.number, "capture")
         started = time.monotonic()
         # The screenshot taken after the last action settled is the current screen.
-        image, self._after = (self._after or self._capture()), None
-        record.image = image
+        image, full = (self._after, self._after_full) if self._after is not None else self._capture()
+        self._after = self._after_full = None
+        record.image, self._full = image, full
         record.timings["capture"] = time.monotonic() - started
         return PlanRequest(task, image, self.settings.horizon, self.recent_history(),
                            self.settings.image_format,
@@ -95,6 +114,8 @@ class Agent(RunLoop):
             record.timings["model"] = time.monotonic() - started
         self.model_calls += len(forecast.attempts)
         forecast.revision = request.revision
+        if self.zoomer is not None:
+            self.zoomer.start(forecast.conversation())
         record.forecast, record.attempts = forecast, forecast.attempts
         self._emit("on_plan", record.number, forecast)
         return forecast
@@ -105,6 +126,8 @@ class Agent(RunLoop):
         Returns None when the step cannot be placed (the outcome says why)."""
         if not isinstance(step, PointStep):
             return step
+        if step.points() and self._zooming(record):
+            return self._zoom(record, step)
         wanted = step.needs_grounding or (self.grounder is not None and self.grounder.always)
         if not wanted:
             return step
@@ -125,6 +148,27 @@ class Agent(RunLoop):
                             "planner_point": step.points()[0] if step.points() else None,
                             "answer": found.answer}
         return step.at(*found.point)
+
+    def _zooming(self, record: StepRecord) -> bool:
+        """Whether clicks are placed on a crop: the planner's image has less detail than its
+        family's grounding minimum for this screen (and zooming is on)."""
+        return (self.zoomer is not None and self._full is not None and record.image is not None
+                and needed(self.planner.profile.geometry, self._full.size, record.image.size))
+
+    def _zoom(self, record: StepRecord, step: PointStep) -> PointStep:
+        """The step at the point the zoom found; the planner's point when the answer was
+        unreadable (or the screen too small to crop)."""
+        assert self.zoomer is not None and self._full is not None
+        self._emit("on_phase", record.number, "ground")
+        planned = step.points()[0]
+        result = self.zoomer.place(self._full, planned, step.target)
+        if result is None:
+            return step
+        self.zoom_calls += len(result.attempts)
+        record.timings["ground"] = result.seconds
+        record.grounding = {"target": step.target, "planner_point": list(planned),
+                            "point": list(result.point or planned), "zoom": result.to_dict()}
+        return step if result.point is None else step.at(*result.point)
 
     def act(self, record: StepRecord, step: BaseStep) -> None:
         assert self.actuator is not None, "act() needs an actuator"
@@ -171,7 +215,7 @@ class Agent(RunLoop):
         if record.image is None or isinstance(step, Wait):
             return
         started = time.monotonic()
-        self._after = self._capture()
+        self._after, self._after_full = self._capture()
         points = step.points()
         record.effect = compare(record.image, self._after, points[0] if points else None)
         record.timings["check"] = time.monotonic() - started
@@ -207,6 +251,7 @@ class Agent(RunLoop):
 
     def finish(self, result: RunResult) -> None:
         result.model_calls, result.forecast_steps = self.model_calls, self.forecast_steps
+        result.zoom_calls = self.zoom_calls
 
     def resumed(self, number: int, note: str, record: StepRecord | None, exc: Paused | None) -> None:
         """The user paused and handed back: what was forecast no longer holds. Look at the
@@ -274,6 +319,7 @@ class Agent(RunLoop):
         if not verdict.ok or verdict.step is None:
             return None
         record.image, self._after = self._after, None
+        self._full, self._after_full = self._after_full, None
         record.speculative = True
         self._pending = pending[1:]
         self._run_ahead += 1

@@ -26,9 +26,11 @@ class Attempt:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     reused_tokens: int = 0
+    evaluated_tokens: int = 0  # prompt tokens a local model evaluated (the rest came from its cache)
     reasoning: str = ""  # what the model thought before answering (never read as the answer)
     reply: str = ""  # the answer proper: what was read (and what a later prompt quotes back)
     cut_off: bool = False  # the answer hit the token limit: not asked again
+    messages: list[dict[str, Any]] = field(default_factory=list, repr=False)  # what it answered
 
 
 @dataclass
@@ -40,6 +42,14 @@ class Forecast:
     @property
     def seconds(self) -> float:
         return sum(a.seconds for a in self.attempts)
+
+    def conversation(self) -> list[dict[str, Any]]:
+        """The messages the plan was answered to and the model's reply: what a follow-up turn
+        (a zoom) continues, so that a local model finds all of it in its cache."""
+        last = self.attempts[-1] if self.attempts else None
+        if last is None or not last.messages:
+            return []
+        return [*last.messages, {"role": "assistant", "content": last.answer}]
 
 
 class ForecastFailed(PlanError):
@@ -70,8 +80,9 @@ def ask(backend: Backend, profile: Profile, messages: list[dict[str, Any]],
         attempt = Attempt(completion.text, seconds=time.monotonic() - started,
                           prompt_tokens=completion.prompt_tokens,
                           completion_tokens=completion.completion_tokens,
-                          reused_tokens=completion.reused_tokens, reasoning=answer.reasoning,
-                          reply=answer.text)
+                          reused_tokens=completion.reused_tokens,
+                          evaluated_tokens=completion.evaluated_tokens, reasoning=answer.reasoning,
+                          reply=answer.text, messages=messages)
         attempts.append(attempt)
         try:
             check_complete(answer, completion.finish_reason, completion.max_tokens)

@@ -118,6 +118,8 @@ def end_fields(result: RunResult) -> dict[str, Any]:
     """How a run ended, besides status and reason, as run.json and the event stream say it."""
     out = {"answer": result.answer, "steps": result.steps, "seconds": round(result.seconds, 3),
            "model_calls": result.model_calls, "forecast_steps": result.forecast_steps}
+    if result.zoom_calls:
+        out["zoom_calls"] = result.zoom_calls
     if result.needed_human:
         out["needed_human"] = result.needed_human
     return out

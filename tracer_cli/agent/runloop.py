@@ -82,6 +82,7 @@ class RunResult:
     model_calls: int = 0  # requests to the planner (a malformed answer's retry counts)
     forecast_steps: int = 0  # steps run from a forecast without a model call
     needed_human: str = ""  # a step that needed the user's confirmation with no one to ask
+    zoom_calls: int = 0  # requests that placed a click on a full-resolution crop
 
     @property
     def exit_code(self) -> int:

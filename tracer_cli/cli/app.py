@@ -200,11 +200,8 @@ def do(
     sandbox: InSandbox = False, apps: SandboxApps = None, sandbox_size: SandboxSize = "1280x800",
     model_flags: dict[str, Any] | None = None,
 ) -> None:
-    """Carry out TASK ("-": read it from stdin) on the desktop: forecast, act, look again.
-
-    Exit codes: 0 done, 1 failed, 2 usage error, 3 needed a human, 130 interrupted. Stop:
-    the kill hotkey, Ctrl-C, or the mouse in a corner. Pause: the pause hotkey, again to resume.
-    """
+    """Carry out TASK ("-": from stdin) on the desktop: forecast, act, look again. Exit codes: 0
+    done, 1 failed, 2 usage, 3 needed a human, 130 stopped (kill hotkey, Ctrl-C, a corner)."""
     with guard():
         streaming = check_events(events)
         task = task_text(task)

@@ -559,7 +559,7 @@ def check_image(ctx: Context) -> Check:
     which = "the monitor" if ctx.monitor else "a 1920x1080 monitor (no display to measure)"
     detail = (f"profile {profile.name} ({geometry.family}): {which} {width}x{height} is sent as "
               f"{w}x{h} ({geometry.tokens(w, h)} image tokens); {geometry.describe()}")
-    warning = geometry.budget_warning(budget)
+    warning = geometry.budget_warning(budget, ctx.settings.zoom)
     if warning:
         return Check(name, False if budget > geometry.max_budget else True, f"{detail}; {warning}",
                      _where(ctx, "max_pixels", "0") + " (the family's default)")

@@ -92,6 +92,9 @@ def show(
         out.print(f"[bold]{escape(summary.id)}[/]  {summary.status}  {escape(str(meta.get('task')))}")
         if meta.get("reason") or meta.get("answer"):
             out.print(escape(str(meta.get("answer") or meta.get("reason"))))
+        if meta.get("model_calls") is not None:
+            out.print(f"model calls {meta['model_calls']} · zoom calls {meta.get('zoom_calls', 0)} · "
+                      f"steps from the forecast {meta.get('forecast_steps', 0)}")
         table = Table()
         for col in ("step", "action", "points", "outcome", "model s", "attempts"):
             table.add_column(col)

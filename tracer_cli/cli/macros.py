@@ -53,11 +53,8 @@ def run_macro(
 ) -> None:
     """Run a macro: click texts and images found on the live screen, type, wait, check.
 
-    Stops at the first failing step with its file and line, what was on the screen and a
-    screenshot in the run record. `do:` steps are run by the agent with the model options
-    given here (as for `tracer do`); the model is loaded only when such a step comes.
-
-    Exit codes: 0 done, 1 a step failed, 2 bad file or option, 3 needed a human, 130 stopped.
+    Stops at the first failing step (file:line, screenshot in the run record); `do:` steps use
+    the model options. Exit codes: 0 done, 1 failed, 2 bad input, 3 needed a human, 130 stopped.
     """
     with guard():
         streaming = opt.check_events(events)

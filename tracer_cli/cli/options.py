@@ -69,6 +69,9 @@ Display = Annotated[Optional[str], _option(  # noqa: UP045
     "--display", help="X display, e.g. :1 (default: $DISPLAY).", panel=SCREEN)]
 MaxPixels = Annotated[Optional[int], _option(  # noqa: UP045
     "--max-pixels", help="Screenshot budget (default: the model family's).", panel=SCREEN)]
+Zoom = Annotated[Optional[bool], _option(  # noqa: UP045
+    "--zoom/--no-zoom", help="Under the grounding minimum, place clicks on a full-size crop (on).",
+    panel=SCREEN)]
 Ocr = Annotated[Optional[str], _option(  # noqa: UP045
     "--ocr", help="OCR engine for text targets: auto, rapidocr or tesseract.", panel=SCREEN)]
 
@@ -93,12 +96,12 @@ Timeout = Annotated[Optional[float], _option(  # noqa: UP045
 InSandbox = Annotated[bool, _option(
     "--sandbox", help="Act in a new private desktop (removed after).", panel=SCREEN)]
 SandboxApps = Annotated[Optional[list[str]], _option(  # noqa: UP045
-    "--app", help="Start this program in the sandbox first (repeatable).", panel=SCREEN)]
+    "--app", help="Start this program in the sandbox (repeatable).", panel=SCREEN)]
 SandboxSize = Annotated[str, _option("--sandbox-size", help="The sandbox's WxH.", panel=SCREEN)]
 
 # Adaptive re-planning: fewer model calls
 Replan = Annotated[Optional[str], _option(  # noqa: UP045
-    "--replan", help="always, or adaptive (default): run checked forecast steps unasked.",
+    "--replan", help="adaptive (default: checked forecast steps run) or always.",
     panel=ADAPTIVE)]
 SpeculativeSteps = Annotated[Optional[int], _option(  # noqa: UP045
     "--speculative-steps", help="Forecast steps in a row without a model call (4).",
@@ -112,7 +115,7 @@ MODEL_OPTIONS = {
     "request_timeout": ReqTimeout, "grounder": GrounderOpt, "grounder_profile": GrounderProfile,
     "grounder_mmproj": GrounderMmproj, "gpu_layers": GpuLayers, "threads": Threads,
     "context": Context, "flash_attn": FlashAttn, "grammar": Grammar, "monitor": Monitor,
-    "display": Display, "max_pixels": MaxPixels,
+    "display": Display, "max_pixels": MaxPixels, "zoom": Zoom,
 }
 
 

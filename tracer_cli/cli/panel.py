@@ -258,8 +258,9 @@ class LogLines(_State):
     def on_end(self, result: RunResult) -> None:
         super().on_end(result)
         detail = result.answer or result.reason
-        counts = (f" ({result.model_calls} model calls, {result.forecast_steps} steps from the "
-                  "forecast)") if result.model_calls or result.forecast_steps else ""
+        zooms = f", {result.zoom_calls} zoom calls" if result.zoom_calls else ""
+        counts = (f" ({result.model_calls} model calls{zooms}, {result.forecast_steps} steps from "
+                  "the forecast)") if result.model_calls or result.forecast_steps else ""
         self._say(f"{result.status} after {result.steps} steps in {result.seconds:.1f}s{counts}"
                   + (f": {detail}" if detail else ""))
 

@@ -50,7 +50,7 @@ def make_planner(settings: Settings):  # type: ignore[no-untyped-def]
     from tracer_cli.agent.profiles import PROFILES
 
     profile = PROFILES.get(settings.profile)()
-    warning = profile.geometry.budget_warning(settings.max_pixels)
+    warning = profile.geometry.budget_warning(settings.max_pixels, settings.zoom)
     if warning:
         err.print(f"[yellow]warning:[/] {escape(warning)}")
     if settings.backend == "llama":

@@ -87,6 +87,11 @@ class Profile(Protocol):
     def parse_point(self, text: str, image_size: tuple[int, int]) -> tuple[int, int]:
         """Read that point, in 0..1000 coordinates; PlanError if there is none."""
 
+    def zoom_messages(self, crop: Image.Image, target: str) -> list[dict[str, Any]]:
+        """The turn(s) to append to the conversation that made a plan (after the model's reply)
+        asking where ``target`` is on ``crop``, a full-resolution part of the screen around the
+        point the model chose; the answer is read by ``parse_point`` with the crop's size."""
+
     def schema(self, horizon: int) -> dict[str, Any] | None:
         """The JSON schema of a valid answer, for grammar-constrained decoding (None: none)."""
 

@@ -73,8 +73,9 @@ class ImageGeometry:
         space of an absolute answer)."""
         return resize(width, height, self.factor, self.min_pixels, self.max_pixels)
 
-    def budget_warning(self, requested: int) -> str | None:
-        """What to tell a user whose budget tracer cannot honour as asked."""
+    def budget_warning(self, requested: int, zoom: bool = False) -> str | None:
+        """What to tell a user whose budget tracer cannot honour as asked (``zoom``: clicks are
+        placed again on a full-resolution crop under the grounding minimum)."""
         if requested > self.max_budget:
             return (f"--max-pixels {requested} is more than {self.family} keeps without resizing "
                     f"again ({self.max_budget} pixels, {LLAMA_CPP_MAX_TOKENS} image tokens): "
@@ -82,7 +83,8 @@ class ImageGeometry:
         if requested and requested < self.grounding_pixels:
             return (f"--max-pixels {requested} is under {self.family}'s grounding minimum "
                     f"({self.grounding_pixels} pixels, {GROUNDING_MIN_TOKENS} image tokens): "
-                    "clicks may land less precisely")
+                    + ("each click is placed again on a full-resolution crop around the model's "
+                       "point (--no-zoom: keep its points)" if zoom else "clicks may land less precisely"))
         return None
 
     def tokens(self, width: int, height: int) -> int:

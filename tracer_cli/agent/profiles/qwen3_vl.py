@@ -127,6 +127,10 @@ asks a question); when it cannot be done, call terminate with status "failure".
 GROUND_RULES = """Left-click the element the user describes. Answer with a single <tool_call> \
 block and nothing else."""
 
+ZOOM = """This image is the screen around the point of your next click, at full resolution. \
+Left-click its target on this image: {target}. Answer with a single <tool_call> block calling \
+left_click, its coordinate relative to this image (0 to 1000 on each axis), and nothing else."""
+
 _TOOL_CALL = re.compile(r"<tool_call>(.*?)(?:</tool_call>|\Z)", re.DOTALL)
 _FENCE = re.compile(r"^\s*```(?:json)?\s*|\s*```\s*$")
 _TAG = re.compile(r"</?(?:think|tool_call)>")
@@ -381,6 +385,11 @@ class Qwen3VLProfile:
                 {"type": "text", "text": f"Left-click: {target}"},
             ]},
         ]
+
+    def zoom_messages(self, crop: Image.Image, target: str) -> list[dict[str, Any]]:
+        return [{"role": "user", "content": [
+            {"type": "image_url", "image_url": {"url": data_url(crop)}},
+            {"type": "text", "text": ZOOM.format(target=target)}]}]
 
     def parse_point(self, text: str, image_size: tuple[int, int]) -> tuple[int, int]:
         """The point of a grounding answer, 0..1000 (Qwen3-VL's own space, whatever the size)."""

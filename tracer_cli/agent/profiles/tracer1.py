@@ -44,6 +44,12 @@ GROUND = """You locate elements on a screenshot. Answer with one JSON object and
 the screenshot ((0,0) top-left, (1000,1000) bottom-right)."""
 
 
+ZOOM = """This is the screen around the point of your next click, at full resolution. Locate \
+its target on this image: {target}. Answer with one JSON object and nothing else: {{"x": X, "y": Y}}, \
+the centre of that element, as integers from 0 to 1000 relative to this image ((0,0) top-left, \
+(1000,1000) bottom-right)."""
+
+
 @PROFILES.register("tracer1")
 class Tracer1Profile:
     name = "tracer1"
@@ -77,6 +83,11 @@ class Tracer1Profile:
                 {"type": "text", "text": f"Element: {target}"},
             ]},
         ]
+
+    def zoom_messages(self, crop: Any, target: str) -> list[dict[str, Any]]:
+        return [{"role": "user", "content": [
+            {"type": "image_url", "image_url": {"url": data_url(crop)}},
+            {"type": "text", "text": ZOOM.format(target=target)}]}]
 
     def parse_point(self, text: str, image_size: tuple[int, int]) -> tuple[int, int]:
         data = extract_json(text)

@@ -106,6 +106,14 @@ click(point='<point>x1 y1</point>')
 ## User Instruction
 {instruction}"""
 
+# A zoom turn: the crop follows the model's own reply, and it answers in the grounding format.
+ZOOM = """This image is the screen around the point of your last action, at full resolution. \
+Click its target on this image: {target}
+
+## Output Format
+
+Action: click(point='<point>x1 y1</point>')"""
+
 _CALL = re.compile(r"\s*([A-Za-z_]\w*)\s*\(")
 _KEY = re.compile(r"\s*(\w+)\s*=\s*")
 _CONTENT = re.compile(r"content\s*=\s*(['\"])(.*)\1\s*\)?\s*$", re.DOTALL)
@@ -336,6 +344,11 @@ class UITarsProfile:
                 {"type": "image_url", "image_url": {"url": data_url(image)}},
             ]},
         ]
+
+    def zoom_messages(self, crop: Image.Image, target: str) -> list[dict[str, Any]]:
+        return [{"role": "user", "content": [
+            {"type": "image_url", "image_url": {"url": data_url(crop)}},
+            {"type": "text", "text": ZOOM.format(target=target)}]}]
 
     def parse_point(self, text: str, image_size: tuple[int, int]) -> tuple[float, float]:
         """The point of a grounding answer, converted from image pixels to 0..1000."""
