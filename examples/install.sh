@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 packages=(python3-venv python3-tk xdotool libgl1 libglib2.0-0 tesseract-ocr)
 extra=""
 if [ "${1:-}" = "--test" ]; then
-  packages+=(xvfb xterm x11-utils x11-xserver-utils)
+  # python3-gi + gir1.2-gtk-3.0: a GTK 3 test program (run by /usr/bin/python3); chromium: a test page
+  packages+=(xvfb xterm x11-utils x11-xserver-utils python3-gi gir1.2-gtk-3.0 chromium)
   extra="[test]"
 fi
 
