@@ -2,6 +2,7 @@
 
     python tests/benchmarks/replan.py [--error-rate 0.15] [--popup-rate 0.3] [--latency 1.0]
                                       [--tasks t01,t02] [--modes always,adaptive] [--seed 7]
+                                      [--seeds 3]
 
 It starts an Xvfb display (1280x800), and for each of 22 multi-step tasks (3-12 steps: a sign-up
 form, drop-down menus, dialogs, a text editor; tests/benchmarks/replan_app.py) runs the real
@@ -287,7 +288,7 @@ class Expert:
     """The expert planner behind an OpenAI-compatible HTTP server on 127.0.0.1."""
 
     def __init__(self, horizon: int, error_rate: float, latency: float, seed: int) -> None:
-        self.horizon, self.error_rate, self.latency = horizon, error_rate, latency
+        self.horizon, self.error_rate, self.latency, self.seed = horizon, error_rate, latency, seed
         self.rng = random.Random(seed)
         self.task: Task | None = None
         self.state_file: Path | None = None
@@ -366,6 +367,7 @@ class Outcome:
     forecast_steps: int
     revisions: int
     seconds: float
+    seed: int = 0
 
 
 def run_task(task: Task, mode: str, expert: Expert, env: dict[str, str], work: Path,
@@ -410,7 +412,7 @@ def run_task(task: Task, mode: str, expert: Expert, env: dict[str, str], work: P
         print("    state:", {k: v for k, v in state.items() if k != "text"}, "remaining:", remaining)
     return Outcome(task.id, mode, done.returncode == 0 and not remaining and not state["popup"],
                    status, expert.calls, meta.get("steps", 0), meta.get("forecast_steps", 0),
-                   expert.revisions, seconds)
+                   expert.revisions, seconds, expert.seed)
 
 
 def main() -> None:
@@ -422,6 +424,8 @@ def main() -> None:
     parser.add_argument("--tasks", default="", help="comma-separated task ids (default: all)")
     parser.add_argument("--modes", default="always,adaptive")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--seeds", type=int, default=1, help="run this many seeds from --seed on "
+                        "(pop-ups and forecast mistakes differ) and report the median of each figure")
     parser.add_argument("--settle-quiet", default="0.15")
     parser.add_argument("--json", help="also write every outcome to this JSON file")
     parser.add_argument("--keep", action="store_true",
@@ -436,14 +440,13 @@ def main() -> None:
         saved = [Outcome(**o) for o in json.loads(Path(args.report).read_text())]
         modes = list(dict.fromkeys(o.mode for o in saved))
         ids = {o.task for o in saved}
-        assign_popups(args)
-        report(saved, modes, [t for t in TASKS if t.id in ids], args)
+        report_seeds(saved, modes, [t for t in TASKS if t.id in ids], args)
         return
     if not shutil.which("Xvfb"):
         sys.exit("Xvfb is not installed")
     tasks = [t for t in TASKS if not args.tasks or t.id in args.tasks.split(",")]
-    assign_popups(args)
     modes = args.modes.split(",")
+    seeds = range(args.seed, args.seed + max(1, args.seeds))
     xvfb, display = start_xvfb(1280, 800)
     work = Path(tempfile.mkdtemp(prefix="tracer-replan-"))
     env = {**os.environ, "DISPLAY": display, "TRACER_HOME": str(work / "home"),
@@ -452,16 +455,18 @@ def main() -> None:
         env["REPLAN_TRACER_ROOT"] = args.tracer_root
     outcomes: list[Outcome] = []
     try:
-        for mode in modes:
-            expert = Expert(args.horizon, args.error_rate, args.latency, args.seed)
-            try:
-                for task in tasks:
-                    outcome = run_task(task, mode, expert, env, work, args.horizon)
-                    outcomes.append(outcome)
-                    if args.verbose:
-                        print(outcome, flush=True)
-            finally:
-                expert.stop()
+        for seed in seeds:
+            assign_popups(args, seed)
+            for mode in modes:
+                expert = Expert(args.horizon, args.error_rate, args.latency, seed)
+                try:
+                    for task in tasks:
+                        outcome = run_task(task, mode, expert, env, work, args.horizon)
+                        outcomes.append(outcome)
+                        if args.verbose:
+                            print(outcome, flush=True)
+                finally:
+                    expert.stop()
     finally:
         xvfb.terminate()
         xvfb.wait()
@@ -469,14 +474,14 @@ def main() -> None:
             print(f"run records kept in {work / 'home' / 'runs'}")
         else:
             shutil.rmtree(work, ignore_errors=True)
-    report(outcomes, modes, tasks, args)
+    report_seeds(outcomes, modes, tasks, args)
     if args.json:
         Path(args.json).write_text(json.dumps([o.__dict__ for o in outcomes], indent=1))
 
 
-def assign_popups(args: argparse.Namespace) -> None:
+def assign_popups(args: argparse.Namespace, seed: int) -> None:
     """The same pop-ups in every mode: on which mouse press of which task."""
-    rng = random.Random(args.seed)
+    rng = random.Random(seed)
     for task in TASKS:
         steps = len(expert_plan(initial_state(task), task))
         task.popup_after = rng.randint(2, max(2, steps)) if rng.random() < args.popup_rate else 0
@@ -490,8 +495,34 @@ def initial_state(task: Task) -> dict[str, Any]:
             "focus": None, "filename": "", "prefs_pending": {"theme": "Light", "autosave": False}}
 
 
+def report_seeds(outcomes: list[Outcome], modes: list[str], tasks: list[Task],
+                 args: argparse.Namespace) -> None:
+    """The table of each seed, then (with several) the median of every figure over the seeds."""
+    per_seed: dict[int, dict[str, dict[str, float]]] = {}
+    for seed in sorted({o.seed for o in outcomes}):
+        assign_popups(args, seed)
+        print(f"\nseed {seed}:", end="")
+        per_seed[seed] = report([o for o in outcomes if o.seed == seed], modes, tasks, args)
+    if len(per_seed) < 2:
+        return
+    print(f"\nmedian of {len(per_seed)} seeds ({', '.join(map(str, per_seed))}):")
+    print(f"{'mode':<10}{'success':>9}{'calls/task':>12}{'steps/task':>12}{'from forecast':>15}"
+          f"{'revisions':>11}{'s/task':>9}")
+    for mode in modes:
+        rows = [m[mode] for m in per_seed.values() if mode in m]
+        if rows:
+            med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
+            print(f"{mode:<10}{med['success']:>9.0%}{med['calls']:>12.2f}{med['steps']:>12.2f}"
+                  f"{med['forecast']:>15.2f}{med['revisions']:>11.2f}{med['seconds']:>9.2f}")
+    ratios = [m["adaptive"]["calls"] / m["always"]["calls"] for m in per_seed.values()
+              if "always" in m and "adaptive" in m]
+    if ratios:
+        print(f"adaptive/always model calls: median {statistics.median(ratios):.2f} "
+              f"(per seed: {', '.join(f'{r:.2f}' for r in ratios)})")
+
+
 def report(outcomes: list[Outcome], modes: list[str], tasks: list[Task],
-           args: argparse.Namespace) -> None:
+           args: argparse.Namespace) -> dict[str, dict[str, float]]:
     lengths = [len(expert_plan(initial_state(t), t)) for t in tasks]
     popups = sum(1 for t in tasks if t.popup_after)
     print(f"\n{len(tasks)} tasks of {min(lengths)}-{max(lengths)} steps (mean "
@@ -527,6 +558,7 @@ def report(outcomes: list[Outcome], modes: list[str], tasks: list[Task],
               f"{b['seconds'] / a['seconds']:.2f} (at {args.project:g} s per answer "
               f"{b['projected'] / a['projected']:.2f}), success {b['success']:.0%} vs "
               f"{a['success']:.0%}")
+    return means
 
 
 if __name__ == "__main__":

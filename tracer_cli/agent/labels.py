@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 REACH = 0.15  # how far the label may lie from the point on its row, as a fraction of the width
 ROW = 0.03  # half the height of the strip read, as a fraction of the height
+STRIP_SIDE = 1024  # the OCR detector's longest side for a strip (a strip is narrower: its own size)
 ARTICLES = {"the", "a", "an"}
 # Words that end a label in a description: what the element is, or where.
 STOP = {"the", "a", "an", "in", "on", "of", "to", "at", "and", "or", "for", "with", "from", "under",
@@ -59,10 +60,16 @@ class OcrReader:
     def engine(self) -> OcrEngine | None:
         if self._engine is None:
             from tracer_cli.errors import TracerError
-            from tracer_cli.vision.ocr import get_engine
+            from tracer_cli.vision.ocr import RapidOcrEngine, get_engine, rapidocr_available
 
             try:
-                self._engine = get_engine(self.engine_name)
+                if self.engine_name in ("auto", "rapidocr") and rapidocr_available():
+                    # The detector's default scales an image up until its short side is 736
+                    # pixels: a 400x50 strip would be read at 6000x736, seconds instead of
+                    # tenths. A strip is read at its own size.
+                    self._engine = RapidOcrEngine(det_max_side=STRIP_SIDE)
+                else:
+                    self._engine = get_engine(self.engine_name)
             except TracerError:
                 return None
         return self._engine
@@ -86,7 +93,7 @@ def label_at(lines: list[TextBox], x: float, y: float, name: str, reach: float) 
     ``name`` and little more (a label, not a sentence holding the word), else None."""
     from tracer_cli.vision.ocr import find_text, max_errors, text_at
 
-    row = [line for line in lines if line.box.top - 2 <= y <= line.box.bottom + 2]
+    row = _phrases([line for line in lines if line.box.top - 2 <= y <= line.box.bottom + 2])
     nearest = text_at(row, round(x), round(y), max_distance=round(reach),
                       max_words=len(name.split()))
     if nearest is None or not find_text([nearest], name):
@@ -95,3 +102,21 @@ def label_at(lines: list[TextBox], x: float, y: float, name: str, reach: float) 
     if len("".join(nearest.text.split())) > length + 2 + max_errors(length):
         return None
     return nearest.text
+
+
+def _phrases(row: list[TextBox]) -> list[TextBox]:
+    """Boxes of one row that OCR read apart ("Save", "As...") joined into one when they are
+    less than a line's height apart, as a label's words are."""
+    import functools
+
+    from tracer_cli.vision.ocr import Box, TextBox
+
+    groups: list[list[TextBox]] = []
+    for box in sorted(row, key=lambda t: t.box.left):
+        if groups and box.box.left - groups[-1][-1].box.right <= max(box.box.height, 8):
+            groups[-1].append(box)
+        else:
+            groups.append([box])
+    return [g[0] if len(g) == 1 else
+            TextBox(" ".join(t.text for t in g), functools.reduce(Box.union, (t.box for t in g)),
+                    min(t.score for t in g)) for g in groups]
