@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -43,6 +44,7 @@ from tests.conftest import start_xvfb  # noqa: E402
 
 APP = Path(__file__).with_name("replan_app.py")
 Goal = tuple[Any, ...]
+FORM_GOALS = {"field", "plan", "newsletter", "submit"}
 
 
 @dataclass
@@ -294,6 +296,7 @@ class Expert:
         self.state_file: Path | None = None
         self.calls = 0
         self.revisions = 0  # requests that carried a revision of an old forecast
+        self.lock = threading.Lock()  # the page's state arrives on several connections
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
 
@@ -342,7 +345,16 @@ class Expert:
                 self._send({"object": "list", "data": [{"id": "expert", "object": "model"}]})
 
             def do_POST(self) -> None:  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if self.path == "/state":  # the web page's state (it cannot write files)
+                    with expert.lock:
+                        if expert.state_file is not None:
+                            tmp = expert.state_file.with_suffix(".tmp")
+                            tmp.write_bytes(raw)
+                            os.replace(tmp, expert.state_file)
+                    self._send({})
+                    return
+                body = json.loads(raw)
                 text = json.dumps(expert.answer(body))
                 self._send({"id": "x", "object": "chat.completion", "created": 0,
                             "model": "expert", "choices": [{"index": 0, "finish_reason": "stop",
@@ -370,22 +382,44 @@ class Outcome:
     seed: int = 0
 
 
+def start_app(toolkit: str, task: Task, state_file: Path, env: dict[str, str], work: Path,
+              expert: Expert) -> subprocess.Popen[bytes]:
+    """The benchmark's program in ``toolkit``: the whole Tk app, or the sign-up form in GTK 3
+    (replan_gtk.py, by the system Python) or as a page in Chromium (replan_page.html)."""
+    if toolkit == "tk":
+        argv = [sys.executable, str(APP), str(state_file), "--initial", json.dumps(task.initial),
+                "--popup-after", str(task.popup_after)]
+    elif toolkit == "gtk":
+        layout = work / "layout.json"
+        layout.write_text(json.dumps(LAYOUT), encoding="utf-8")
+        argv = ["/usr/bin/python3", str(APP.with_name("replan_gtk.py")), str(state_file), str(layout),
+                "--initial", json.dumps(task.initial), "--popup-after", str(task.popup_after)]
+    else:
+        settings = {"layout": LAYOUT, "initial": task.initial, "popupAfter": task.popup_after,
+                    "post": expert.base_url.replace("/v1", "/state")}
+        page = APP.with_name("replan_page.html").as_uri() + "#" + quote(json.dumps(settings))
+        argv = [shutil.which("chromium") or "chromium", "--no-sandbox", "--no-first-run",
+                f"--user-data-dir={work / ('chromium-' + state_file.stem)}", "--no-default-browser-check",
+                "--disable-gpu", "--disable-extensions", "--password-store=basic",
+                "--force-device-scale-factor=1", "--window-position=0,0", "--window-size=1280,800",
+                "--kiosk", page]
+    return subprocess.Popen(argv, env=env, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+
+
 def run_task(task: Task, mode: str, expert: Expert, env: dict[str, str], work: Path,
-             horizon: int) -> Outcome:
+             horizon: int, toolkit: str = "tk") -> Outcome:
     state_file = work / f"{task.id}-{mode}.json"
     state_file.unlink(missing_ok=True)
-    app = subprocess.Popen([sys.executable, str(APP), str(state_file), "--initial",
-                            json.dumps(task.initial), "--popup-after", str(task.popup_after)],
-                           env=env, stderr=subprocess.DEVNULL)
+    expert.task, expert.state_file = task, state_file
+    app = start_app(toolkit, task, state_file, env, work, expert)
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 40
         while not state_file.exists():
             if time.monotonic() > deadline or app.poll() is not None:
                 raise RuntimeError(f"the app did not start for {task.id}")
             time.sleep(0.05)
-        time.sleep(0.4)  # the first frame reaches the screen
+        time.sleep(0.4 if toolkit == "tk" else 1.5)  # the first frame reaches the screen
         subprocess.run(["xdotool", "mousemove", "640", "790"], env=env, check=False)
-        expert.task, expert.state_file = task, state_file
         expert.calls = expert.revisions = 0
         started = time.monotonic()
         done = subprocess.run(
@@ -424,6 +458,9 @@ def main() -> None:
     parser.add_argument("--tasks", default="", help="comma-separated task ids (default: all)")
     parser.add_argument("--modes", default="always,adaptive")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--toolkit", choices=("tk", "gtk", "chromium"), default="tk",
+                        help="the program: the whole Tk app, or its sign-up form (tasks t01-t10) "
+                        "in GTK 3 or as a page in Chromium")
     parser.add_argument("--seeds", type=int, default=1, help="run this many seeds from --seed on "
                         "(pop-ups and forecast mistakes differ) and report the median of each figure")
     parser.add_argument("--settle-quiet", default="0.15")
@@ -445,6 +482,8 @@ def main() -> None:
     if not shutil.which("Xvfb"):
         sys.exit("Xvfb is not installed")
     tasks = [t for t in TASKS if not args.tasks or t.id in args.tasks.split(",")]
+    if args.toolkit != "tk":  # only the sign-up form exists in the other toolkits
+        tasks = [t for t in tasks if {g[0] for g in t.goals} <= FORM_GOALS]
     modes = args.modes.split(",")
     seeds = range(args.seed, args.seed + max(1, args.seeds))
     xvfb, display = start_xvfb(1280, 800)
@@ -461,7 +500,8 @@ def main() -> None:
                 expert = Expert(args.horizon, args.error_rate, args.latency, seed)
                 try:
                     for task in tasks:
-                        outcome = run_task(task, mode, expert, env, work, args.horizon)
+                        outcome = run_task(task, mode, expert, env, work, args.horizon,
+                                           args.toolkit)
                         outcomes.append(outcome)
                         if args.verbose:
                             print(outcome, flush=True)
@@ -525,7 +565,7 @@ def report(outcomes: list[Outcome], modes: list[str], tasks: list[Task],
            args: argparse.Namespace) -> dict[str, dict[str, float]]:
     lengths = [len(expert_plan(initial_state(t), t)) for t in tasks]
     popups = sum(1 for t in tasks if t.popup_after)
-    print(f"\n{len(tasks)} tasks of {min(lengths)}-{max(lengths)} steps (mean "
+    print(f"\n{args.toolkit}: {len(tasks)} tasks of {min(lengths)}-{max(lengths)} steps (mean "
           f"{statistics.mean(lengths):.1f}), horizon {args.horizon}, error rate "
           f"{args.error_rate:.0%} on later forecast steps, pop-ups in {popups} tasks, "
           f"{args.latency:g} s per model answer")
