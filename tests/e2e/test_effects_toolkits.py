@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
 
-from tests.conftest import Display, Program
-from tests.e2e.conftest import grab, park_pointer, xdotool
+from tests.conftest import Display, Program, run_tracer
+from tests.e2e.conftest import grab, last_run, park_pointer, tracer_env, xdotool
 from tests.e2e.toolkit_forms import TOOLKITS, Form, start_form
 from tracer_cli.agent.effects import compare
 from tracer_cli.agent.profiles.geometry import QWEN3_VL
@@ -125,3 +126,26 @@ def test_a_focus_ring_leaving_a_widget_does_not_lose_it(display: Display, form: 
     assert compare(ringed, after, point).pixels > 0  # the ring really went
     found, score, shift = find_anchor(ringed, after, point)
     assert found == "found" and score >= MATCH and shift == (0, 0), (found, score)
+
+
+def test_after_a_tick_by_its_label_the_forecast_goes_on(display: Display, form: Form,
+                                                        chat_server: Any) -> None:
+    # Through the real loop: the tick is the click's visible effect, so the next forecast step
+    # (the Order button) runs without a model call instead of being refused.
+    x, y = label_end(form, "agree")
+    ox, oy, ow, oh = form.box("order")
+    tick = {"action": "click", "x": model_point(display, x, y)[0], "y": model_point(display, x, y)[1],
+            "target": "the newsletter checkbox's label"}
+    order = {"action": "click", "x": model_point(display, ox + ow // 2, oy + oh // 2)[0],
+             "y": model_point(display, ox + ow // 2, oy + oh // 2)[1], "target": "Order button"}
+    chat_server.queue({"thought": "", "trajectory": [tick, order, {"action": "done"}]},
+                      {"thought": "", "trajectory": [{"action": "done"}]})
+    env = tracer_env(display)
+    result = run_tracer("do", "subscribe and order", "--yes", "--base-url", chat_server.base_url,
+                        env=env, timeout=120)
+
+    assert result.returncode == 0, result.stderr
+    assert form.state()["agree"] is True
+    steps = last_run(env)["steps"]
+    assert steps[0]["visible"] is True
+    assert [s.get("from_forecast", False) for s in steps] == [False, True, False]
