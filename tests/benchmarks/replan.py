@@ -297,6 +297,7 @@ class Expert:
         self.calls = 0
         self.revisions = 0  # requests that carried a revision of an old forecast
         self.lock = threading.Lock()  # the page's state arrives on several connections
+        self.token = ""  # the current page's name for its state
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
 
@@ -346,9 +347,9 @@ class Expert:
 
             def do_POST(self) -> None:  # noqa: N802
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if self.path == "/state":  # the web page's state (it cannot write files)
-                    with expert.lock:
-                        if expert.state_file is not None:
+                if self.path.startswith("/state/"):  # the web page's state (it cannot write files)
+                    with expert.lock:  # only the current page's: an old one may still be closing
+                        if expert.state_file is not None and self.path == f"/state/{expert.token}":
                             tmp = expert.state_file.with_suffix(".tmp")
                             tmp.write_bytes(raw)
                             os.replace(tmp, expert.state_file)
@@ -395,11 +396,12 @@ def start_app(toolkit: str, task: Task, state_file: Path, env: dict[str, str], w
         argv = ["/usr/bin/python3", str(APP.with_name("replan_gtk.py")), str(state_file), str(layout),
                 "--initial", json.dumps(task.initial), "--popup-after", str(task.popup_after)]
     else:
+        expert.token = f"{state_file.stem}-{expert.seed}-{time.monotonic_ns()}"
         settings = {"layout": LAYOUT, "initial": task.initial, "popupAfter": task.popup_after,
-                    "post": expert.base_url.replace("/v1", "/state")}
+                    "post": expert.base_url.replace("/v1", f"/state/{expert.token}")}
         page = APP.with_name("replan_page.html").as_uri() + "#" + quote(json.dumps(settings))
         argv = [shutil.which("chromium") or "chromium", "--no-sandbox", "--no-first-run",
-                f"--user-data-dir={work / ('chromium-' + state_file.stem)}", "--no-default-browser-check",
+                f"--user-data-dir={work / ('chromium-' + expert.token)}", "--no-default-browser-check",
                 "--disable-gpu", "--disable-extensions", "--password-store=basic",
                 "--force-device-scale-factor=1", "--window-position=0,0", "--window-size=1280,800",
                 "--kiosk", page]
