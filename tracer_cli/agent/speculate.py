@@ -7,8 +7,11 @@ model-size screenshots say it still holds (milliseconds, against seconds for a m
 - nothing unexpected appeared: since the model looked, the screen changed only around the points
   tracer acted on (a dialog, a menu or a page opening elsewhere fails this);
 - a click, scroll or drag: the image around its point on the screenshot the model planned on is
-  still there, at or within a few pixels of the point (a template match); a point on nothing
-  recognisable (a flat patch) cannot be checked;
+  still there, at or within a few pixels of the point (a template match that leaves out focus
+  and hover outlines that came or went); a point on nothing recognisable (a flat patch) cannot
+  be checked by its image;
+- or a click whose target appeared only after the step before (a menu item, a dialog's button):
+  its label, read by OCR in a strip around its point (``labels``), is the target's;
 - typing or keys: they follow a click (typing into the field just clicked) or other keys.
 
 Anything else (done, fail, wait, a click the model left to a grounder, too many forecast steps in
