@@ -11,7 +11,9 @@ packages=(python3-venv python3-tk xdotool libgl1 libglib2.0-0 tesseract-ocr)
 packages+=(xvfb xserver-xephyr openbox)  # sandbox desktops (tracer sandbox, do --sandbox, batch, bench)
 extra=""
 if [ "${1:-}" = "--test" ]; then
-  packages+=(xvfb xterm x11-utils x11-xserver-utils chromium)  # chromium: the report test
+  # chromium: the report test and a test page; python3-gi + gir1.2-gtk-3.0: a GTK 3 test
+  # program (run by /usr/bin/python3)
+  packages+=(xvfb xterm x11-utils x11-xserver-utils python3-gi gir1.2-gtk-3.0 chromium)
   extra="[test]"
 fi
 

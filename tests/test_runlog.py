@@ -55,7 +55,7 @@ def test_a_run_writes_its_record(tmp_path: Path, tracer_home: Path) -> None:
     assert first["outcome"] == "ok (no visible effect)"  # the fake screen never changes
     # the text is made from fields, which the record keeps (readers use them, never the text)
     assert (first["status"], first["settled"], first["visible"]) == ("ok", True, False)
-    assert first["effect"] == {"overall": 0.0, "near": 0.0}
+    assert first["effect"] == {"overall": 0.0, "near": 0.0, "pixels": 0}
     assert set(first["timings"]) == {"capture", "model", "act", "settle", "check"}
     assert [a["answer"] for a in first["attempts"]] == ["oops", json.dumps(click(250, 500))]
     assert "no JSON object" in first["attempts"][0]["error"]

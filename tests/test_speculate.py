@@ -459,3 +459,75 @@ def test_a_change_growing_out_of_the_clicked_element_is_its_doing_before_a_click
     assert verdict.ok, verdict.reason
     keys = check(Type(action="type", text="x"), screen(True), screen(False), previous, [close], 0, 4)
     assert keys.status == "failed" and "changed away" in keys.reason
+
+
+def test_a_focus_ring_that_left_the_target_still_matches_but_new_text_does_not() -> None:
+    desk = Desk()
+    ringed = desk.render()
+    left, top, right, bottom = BOXES["submit"]
+    draw = ImageDraw.Draw(ringed)
+    for x in range(left - 3, right + 4, 2):  # a dotted focus ring just outside the button
+        draw.point([(x, top - 3), (x, bottom + 3)], fill="black")
+    for y in range(top - 3, bottom + 4, 2):
+        draw.point([(left - 3, y), (right + 3, y)], fill="black")
+    plain = desk.render()  # the focus went elsewhere: the ring is gone
+    x, y = model_point("submit")
+    point = (x, round((top + 3) * 1000 / SIZE[1]))  # near the button's top edge: the ring in the patch
+    found, score, shift = find_anchor(ringed, plain, point)
+    assert found == "found" and shift == (0, 0), (found, score)
+    relabelled = plain.copy()
+    ImageDraw.Draw(relabelled).rectangle(BOXES["submit"], fill="#d0d0d0", outline="black")
+    ImageDraw.Draw(relabelled).text((605, 508), "Delete", fill="black", font=FONT)
+    assert find_anchor(ringed, relabelled, point)[0] == "lost"  # another button there now
+    assert find_anchor(ringed, relabelled, model_point("submit"))[0] == "lost"
+
+
+def reads(text: str | None) -> Any:
+    calls: list[tuple[tuple[int, int], str]] = []
+
+    def read(image: Image.Image, point: tuple[int, int], target: str) -> str | None:
+        calls.append((point, target))
+        return text
+
+    read.calls = calls  # type: ignore[attr-defined]
+    return read
+
+
+def test_a_target_that_appeared_after_the_last_step_is_read_at_its_point() -> None:
+    desk = Desk()
+    before, after, previous = after_click(desk, "name")
+    # the click opened a dialog with an OK button where the forecast's next step clicks
+    ImageDraw.Draw(after).rectangle((440, 440, 840, 640), fill="#fff4c2", outline="black", width=2)
+    ImageDraw.Draw(after).text((620, 590), "OK", fill="black", font=FONT)
+    ok = Click(action="click", x=round(632 * 1000 / SIZE[0]), y=round(600 * 1000 / SIZE[1]),
+               target="OK button")
+    acted = [model_point("name")]
+    assert check(ok, before, after, previous, acted, 0, 4).status == "failed"  # without OCR
+    read = reads("OK")
+    verdict = check(ok, before, after, previous, acted, 0, 4, read=read)
+    assert verdict.ok and "'OK' read at" in verdict.reason, verdict.reason
+    assert read.calls == [(ok.points()[0], "OK button")]
+    # OCR reads something else there: the dialog is not what the forecast expected
+    assert check(ok, before, after, previous, acted, 0, 4, read=reads(None)).status == "failed"
+    # what appeared is away from the step's point: no reading vouches for it
+    field = Click(action="click", x=model_point("email")[0], y=model_point("email")[1],
+                  target="Email field")
+    read = reads("Email")
+    assert check(field, before, after, previous, acted, 0, 4, read=read).status == "failed"
+    assert read.calls == []
+
+
+def test_a_lost_target_read_at_its_point_runs_and_keys_are_never_read() -> None:
+    desk = Desk()
+    before, after, previous = after_click(desk, "name")
+    # a menu item drawn where the planning screenshot showed the Submit button
+    ImageDraw.Draw(after).rectangle(BOXES["submit"], fill="white", outline="white")
+    ImageDraw.Draw(after).text((590, 508), "Save As...", fill="black", font=FONT)
+    x, y = model_point("submit")
+    item = Click(action="click", x=x, y=y, target="Save As... in the File menu")
+    acted = [model_point("name"), model_point("submit")]  # the menu opened from near here
+    assert check(item, before, after, previous, acted, 0, 4).status == "failed"
+    assert check(item, before, after, previous, acted, 0, 4, read=reads("Save As...")).ok
+    read = reads("Ada")
+    check(Type(action="type", text="Ada"), before, after, previous, acted, 0, 4, read=read)
+    assert read.calls == []

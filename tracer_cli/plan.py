@@ -13,6 +13,7 @@ Why one module of this size: the contract every part speaks; each step type with
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Annotated, Any, Literal
@@ -323,14 +324,20 @@ def step_dict(step: BaseStep) -> dict[str, Any]:
 
 
 def plan_schema(horizon: int) -> dict[str, Any]:
-    """The JSON schema of a plan with at most ``horizon`` steps (for grammars and prompts)."""
+    """The JSON schema of a plan with at most ``horizon`` steps (for grammars and prompts).
+    A new dict every call (callers may change it); pydantic builds it once per horizon."""
+    return json.loads(_plan_schema(horizon))
+
+
+@functools.cache
+def _plan_schema(horizon: int) -> str:  # pydantic takes ~10 ms to build it: once per horizon
     schema = Plan.model_json_schema()
     schema["properties"].pop("notes", None)
     for step in schema.get("$defs", {}).values():
         step.get("properties", {}).pop("notes", None)
     schema["properties"]["trajectory"]["maxItems"] = horizon
     schema["required"] = ["thought", "trajectory"]
-    return schema
+    return json.dumps(schema)
 
 
 _FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)

@@ -2,6 +2,7 @@
 
     python tests/benchmarks/replan.py [--error-rate 0.15] [--popup-rate 0.3] [--latency 1.0]
                                       [--tasks t01,t02] [--modes always,adaptive] [--seed 7]
+                                      [--seeds 3]
 
 It starts an Xvfb display (1280x800), and for each of 22 multi-step tasks (3-12 steps: a sign-up
 form, drop-down menus, dialogs, a text editor; tests/benchmarks/replan_app.py) runs the real
@@ -34,6 +35,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -42,6 +44,7 @@ from tests.conftest import start_xvfb  # noqa: E402
 
 APP = Path(__file__).with_name("replan_app.py")
 Goal = tuple[Any, ...]
+FORM_GOALS = {"field", "plan", "newsletter", "submit"}
 
 
 @dataclass
@@ -287,12 +290,14 @@ class Expert:
     """The expert planner behind an OpenAI-compatible HTTP server on 127.0.0.1."""
 
     def __init__(self, horizon: int, error_rate: float, latency: float, seed: int) -> None:
-        self.horizon, self.error_rate, self.latency = horizon, error_rate, latency
+        self.horizon, self.error_rate, self.latency, self.seed = horizon, error_rate, latency, seed
         self.rng = random.Random(seed)
         self.task: Task | None = None
         self.state_file: Path | None = None
         self.calls = 0
         self.revisions = 0  # requests that carried a revision of an old forecast
+        self.lock = threading.Lock()  # the page's state arrives on several connections
+        self.token = ""  # the current page's name for its state
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
 
@@ -341,7 +346,16 @@ class Expert:
                 self._send({"object": "list", "data": [{"id": "expert", "object": "model"}]})
 
             def do_POST(self) -> None:  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if self.path.startswith("/state/"):  # the web page's state (it cannot write files)
+                    with expert.lock:  # only the current page's: an old one may still be closing
+                        if expert.state_file is not None and self.path == f"/state/{expert.token}":
+                            tmp = expert.state_file.with_suffix(".tmp")
+                            tmp.write_bytes(raw)
+                            os.replace(tmp, expert.state_file)
+                    self._send({})
+                    return
+                body = json.loads(raw)
                 text = json.dumps(expert.answer(body))
                 self._send({"id": "x", "object": "chat.completion", "created": 0,
                             "model": "expert", "choices": [{"index": 0, "finish_reason": "stop",
@@ -366,24 +380,48 @@ class Outcome:
     forecast_steps: int
     revisions: int
     seconds: float
+    seed: int = 0
+
+
+def start_app(toolkit: str, task: Task, state_file: Path, env: dict[str, str], work: Path,
+              expert: Expert) -> subprocess.Popen[bytes]:
+    """The benchmark's program in ``toolkit``: the whole Tk app, or the sign-up form in GTK 3
+    (replan_gtk.py, by the system Python) or as a page in Chromium (replan_page.html)."""
+    if toolkit == "tk":
+        argv = [sys.executable, str(APP), str(state_file), "--initial", json.dumps(task.initial),
+                "--popup-after", str(task.popup_after)]
+    elif toolkit == "gtk":
+        layout = work / "layout.json"
+        layout.write_text(json.dumps(LAYOUT), encoding="utf-8")
+        argv = ["/usr/bin/python3", str(APP.with_name("replan_gtk.py")), str(state_file), str(layout),
+                "--initial", json.dumps(task.initial), "--popup-after", str(task.popup_after)]
+    else:
+        expert.token = f"{state_file.stem}-{expert.seed}-{time.monotonic_ns()}"
+        settings = {"layout": LAYOUT, "initial": task.initial, "popupAfter": task.popup_after,
+                    "post": expert.base_url.replace("/v1", f"/state/{expert.token}")}
+        page = APP.with_name("replan_page.html").as_uri() + "#" + quote(json.dumps(settings))
+        argv = [shutil.which("chromium") or "chromium", "--no-sandbox", "--no-first-run",
+                f"--user-data-dir={work / ('chromium-' + expert.token)}", "--no-default-browser-check",
+                "--disable-gpu", "--disable-extensions", "--password-store=basic",
+                "--force-device-scale-factor=1", "--window-position=0,0", "--window-size=1280,800",
+                "--kiosk", page]
+    return subprocess.Popen(argv, env=env, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
 
 
 def run_task(task: Task, mode: str, expert: Expert, env: dict[str, str], work: Path,
-             horizon: int) -> Outcome:
+             horizon: int, toolkit: str = "tk") -> Outcome:
     state_file = work / f"{task.id}-{mode}.json"
     state_file.unlink(missing_ok=True)
-    app = subprocess.Popen([sys.executable, str(APP), str(state_file), "--initial",
-                            json.dumps(task.initial), "--popup-after", str(task.popup_after)],
-                           env=env, stderr=subprocess.DEVNULL)
+    expert.task, expert.state_file = task, state_file
+    app = start_app(toolkit, task, state_file, env, work, expert)
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 40
         while not state_file.exists():
             if time.monotonic() > deadline or app.poll() is not None:
                 raise RuntimeError(f"the app did not start for {task.id}")
             time.sleep(0.05)
-        time.sleep(0.4)  # the first frame reaches the screen
+        time.sleep(0.4 if toolkit == "tk" else 1.5)  # the first frame reaches the screen
         subprocess.run(["xdotool", "mousemove", "640", "790"], env=env, check=False)
-        expert.task, expert.state_file = task, state_file
         expert.calls = expert.revisions = 0
         started = time.monotonic()
         done = subprocess.run(
@@ -411,7 +449,7 @@ def run_task(task: Task, mode: str, expert: Expert, env: dict[str, str], work: P
         print("    state:", {k: v for k, v in state.items() if k != "text"}, "remaining:", remaining)
     return Outcome(task.id, mode, done.returncode == 0 and not remaining and not state["popup"],
                    status, expert.calls, meta.get("steps", 0), meta.get("forecast_steps", 0),
-                   expert.revisions, seconds)
+                   expert.revisions, seconds, expert.seed)
 
 
 def main() -> None:
@@ -423,6 +461,11 @@ def main() -> None:
     parser.add_argument("--tasks", default="", help="comma-separated task ids (default: all)")
     parser.add_argument("--modes", default="always,adaptive")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--toolkit", choices=("tk", "gtk", "chromium"), default="tk",
+                        help="the program: the whole Tk app, or its sign-up form (tasks t01-t10) "
+                        "in GTK 3 or as a page in Chromium")
+    parser.add_argument("--seeds", type=int, default=1, help="run this many seeds from --seed on "
+                        "(pop-ups and forecast mistakes differ) and report the median of each figure")
     parser.add_argument("--settle-quiet", default="0.15")
     parser.add_argument("--json", help="also write every outcome to this JSON file")
     parser.add_argument("--keep", action="store_true",
@@ -437,14 +480,15 @@ def main() -> None:
         saved = [Outcome(**o) for o in json.loads(Path(args.report).read_text())]
         modes = list(dict.fromkeys(o.mode for o in saved))
         ids = {o.task for o in saved}
-        assign_popups(args)
-        report(saved, modes, [t for t in TASKS if t.id in ids], args)
+        report_seeds(saved, modes, [t for t in TASKS if t.id in ids], args)
         return
     if not shutil.which("Xvfb"):
         sys.exit("Xvfb is not installed")
     tasks = [t for t in TASKS if not args.tasks or t.id in args.tasks.split(",")]
-    assign_popups(args)
+    if args.toolkit != "tk":  # only the sign-up form exists in the other toolkits
+        tasks = [t for t in tasks if {g[0] for g in t.goals} <= FORM_GOALS]
     modes = args.modes.split(",")
+    seeds = range(args.seed, args.seed + max(1, args.seeds))
     xvfb, display = start_xvfb(1280, 800)
     work = Path(tempfile.mkdtemp(prefix="tracer-replan-"))
     env = {**os.environ, "DISPLAY": display, "TRACER_HOME": str(work / "home"),
@@ -453,16 +497,19 @@ def main() -> None:
         env["REPLAN_TRACER_ROOT"] = args.tracer_root
     outcomes: list[Outcome] = []
     try:
-        for mode in modes:
-            expert = Expert(args.horizon, args.error_rate, args.latency, args.seed)
-            try:
-                for task in tasks:
-                    outcome = run_task(task, mode, expert, env, work, args.horizon)
-                    outcomes.append(outcome)
-                    if args.verbose:
-                        print(outcome, flush=True)
-            finally:
-                expert.stop()
+        for seed in seeds:
+            assign_popups(args, seed)
+            for mode in modes:
+                expert = Expert(args.horizon, args.error_rate, args.latency, seed)
+                try:
+                    for task in tasks:
+                        outcome = run_task(task, mode, expert, env, work, args.horizon,
+                                           args.toolkit)
+                        outcomes.append(outcome)
+                        if args.verbose:
+                            print(outcome, flush=True)
+                finally:
+                    expert.stop()
     finally:
         xvfb.terminate()
         xvfb.wait()
@@ -470,14 +517,14 @@ def main() -> None:
             print(f"run records kept in {work / 'home' / 'runs'}")
         else:
             shutil.rmtree(work, ignore_errors=True)
-    report(outcomes, modes, tasks, args)
+    report_seeds(outcomes, modes, tasks, args)
     if args.json:
         Path(args.json).write_text(json.dumps([o.__dict__ for o in outcomes], indent=1))
 
 
-def assign_popups(args: argparse.Namespace) -> None:
+def assign_popups(args: argparse.Namespace, seed: int) -> None:
     """The same pop-ups in every mode: on which mouse press of which task."""
-    rng = random.Random(args.seed)
+    rng = random.Random(seed)
     for task in TASKS:
         steps = len(expert_plan(initial_state(task), task))
         task.popup_after = rng.randint(2, max(2, steps)) if rng.random() < args.popup_rate else 0
@@ -491,11 +538,37 @@ def initial_state(task: Task) -> dict[str, Any]:
             "focus": None, "filename": "", "prefs_pending": {"theme": "Light", "autosave": False}}
 
 
+def report_seeds(outcomes: list[Outcome], modes: list[str], tasks: list[Task],
+                 args: argparse.Namespace) -> None:
+    """The table of each seed, then (with several) the median of every figure over the seeds."""
+    per_seed: dict[int, dict[str, dict[str, float]]] = {}
+    for seed in sorted({o.seed for o in outcomes}):
+        assign_popups(args, seed)
+        print(f"\nseed {seed}:", end="")
+        per_seed[seed] = report([o for o in outcomes if o.seed == seed], modes, tasks, args)
+    if len(per_seed) < 2:
+        return
+    print(f"\nmedian of {len(per_seed)} seeds ({', '.join(map(str, per_seed))}):")
+    print(f"{'mode':<10}{'success':>9}{'calls/task':>12}{'steps/task':>12}{'from forecast':>15}"
+          f"{'revisions':>11}{'s/task':>9}")
+    for mode in modes:
+        rows = [m[mode] for m in per_seed.values() if mode in m]
+        if rows:
+            med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
+            print(f"{mode:<10}{med['success']:>9.0%}{med['calls']:>12.2f}{med['steps']:>12.2f}"
+                  f"{med['forecast']:>15.2f}{med['revisions']:>11.2f}{med['seconds']:>9.2f}")
+    ratios = [m["adaptive"]["calls"] / m["always"]["calls"] for m in per_seed.values()
+              if "always" in m and "adaptive" in m]
+    if ratios:
+        print(f"adaptive/always model calls: median {statistics.median(ratios):.2f} "
+              f"(per seed: {', '.join(f'{r:.2f}' for r in ratios)})")
+
+
 def report(outcomes: list[Outcome], modes: list[str], tasks: list[Task],
-           args: argparse.Namespace) -> None:
+           args: argparse.Namespace) -> dict[str, dict[str, float]]:
     lengths = [len(expert_plan(initial_state(t), t)) for t in tasks]
     popups = sum(1 for t in tasks if t.popup_after)
-    print(f"\n{len(tasks)} tasks of {min(lengths)}-{max(lengths)} steps (mean "
+    print(f"\n{args.toolkit}: {len(tasks)} tasks of {min(lengths)}-{max(lengths)} steps (mean "
           f"{statistics.mean(lengths):.1f}), horizon {args.horizon}, error rate "
           f"{args.error_rate:.0%} on later forecast steps, pop-ups in {popups} tasks, "
           f"{args.latency:g} s per model answer")
@@ -528,6 +601,7 @@ def report(outcomes: list[Outcome], modes: list[str], tasks: list[Task],
               f"{b['seconds'] / a['seconds']:.2f} (at {args.project:g} s per answer "
               f"{b['projected'] / a['projected']:.2f}), success {b['success']:.0%} vs "
               f"{a['success']:.0%}")
+    return means
 
 
 if __name__ == "__main__":

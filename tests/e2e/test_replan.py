@@ -114,3 +114,64 @@ def test_always_asks_after_every_step(display: Display, form: Path, chat_server:
     assert (record["run"]["model_calls"], record["run"]["forecast_steps"]) == (5, 0)
     assert record["run"]["settings"]["replan"] == "always"
     assert not any(s.get("from_forecast") for s in record["steps"])
+
+
+@pytest.fixture
+def office(display: Display, programs: Any, tmp_path: Path) -> Path:
+    """The replan benchmark's Tk app (menus, dialogs) on the display; returns its state file."""
+    from tests.conftest import ROOT
+
+    state = tmp_path / "office.json"
+    park_pointer(display)
+    app = programs(display, [sys.executable, str(ROOT / "tests" / "benchmarks" / "replan_app.py"),
+                             str(state)], "replan app")
+    wait_for_window(app, "^replan bench$")
+    wait_until(state.exists, 10, "the app to write its state")
+    wait_drawn(display)
+    return state
+
+
+def test_a_menu_item_that_appears_after_its_menu_opens_runs_by_its_label(
+        display: Display, office: Path, chat_server: Any) -> None:
+    # The item is not on the screenshot the model planned on: it appears when the menu opens.
+    # OCR reads "Save As..." at the forecast's point, so the click runs without a model call;
+    # then the dialog's Cancel button, which appeared only after that click, the same way.
+    from tests.benchmarks.replan_app import LAYOUT
+
+    def at(name: str, target: str) -> dict[str, Any]:
+        return click(LAYOUT[name][0], LAYOUT[name][1], target)
+
+    chat_server.queue(plan(at("menu:File", "File menu"), at("File:Save As...", "Save As... in the File menu"),
+                           at("dialog:Cancel", "Cancel button"), done()),
+                      plan(done("closed")))
+    env = tracer_env(display)
+    result = run_tracer("do", "open Save As and cancel it", "--yes", "--base-url",
+                        chat_server.base_url, env=env, timeout=120)
+
+    assert result.returncode == 0, result.stderr
+    state = json.loads(office.read_text())
+    assert state["dialog"] is None and state["presses"] == 3
+    steps = last_run(env)["steps"]
+    assert [s.get("from_forecast", False) for s in steps] == [False, True, True, False]
+    assert steps[1]["check"]["reason"].startswith("'Save As")
+    assert "read at" in steps[1]["check"]["reason"] and "read at" in steps[2]["check"]["reason"]
+    assert len(chat_server.requests) == 2
+
+
+def test_a_forecast_click_on_the_wrong_menu_item_is_not_read_as_right(
+        display: Display, office: Path, chat_server: Any) -> None:
+    from tests.benchmarks.replan_app import LAYOUT
+
+    x, y = LAYOUT["File:Save"][:2]  # the point is on "Save", the target says "Save As..."
+    chat_server.queue(plan(click(*LAYOUT["menu:File"][:2], "File menu"),
+                           click(x, y, "Save As... in the File menu"), done()),
+                      plan(done("stopped")))
+    env = tracer_env(display)
+    result = run_tracer("do", "open Save As", "--yes", "--base-url", chat_server.base_url,
+                        env=env, timeout=120)
+
+    assert result.returncode == 0, result.stderr
+    steps = last_run(env)["steps"]
+    assert [s.get("from_forecast", False) for s in steps] == [False, False]
+    assert steps[1]["check"]["status"] in ("failed", "unchecked")
+    assert json.loads(office.read_text())["saved_text"] is None  # "Save" was never clicked

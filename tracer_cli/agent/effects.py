@@ -1,17 +1,26 @@
-"""Did an action change the screen? A cheap comparison of the screenshots before and after,
-overall and around the point acted on, at a quarter of the model image's size."""
+"""Did an action change the screen? A comparison of the screenshots before and after, at the
+model image's own size, pixel by pixel.
+
+An action's effect can be small and away from the point acted on: a checkbox ticked by a click
+on its label 100 pixels off, a caret that moved, one typed character. So a step counts as
+*visible* when a handful of pixels changed anywhere in the region around the point acted on (a
+window's worth: ``WINDOW`` of the screen each way), or anywhere at all for keys, which have no
+point; or when a larger share of the whole screen changed (a new window, a page)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tracer_cli.plan import COORD_MAX
 
 if TYPE_CHECKING:
     from PIL import Image
 
-NO_EFFECT = 0.0005  # fraction of (downsampled) pixels: below this nothing visible happened
+NOISE = 16  # grey levels: a pixel that changed less did not change (compression, dithering)
+MIN_PIXELS = 3  # changed pixels that make a visible effect (a "." of a 13 px font is 4)
+NO_EFFECT = 0.0005  # fraction of the screen: this much change anywhere is visible too
+WINDOW = 0.3  # half the side of the region around the point where any change counts
 NEAR = 0.08  # half the side of the box around the target, as a fraction of the screen
 
 
@@ -19,36 +28,43 @@ NEAR = 0.08  # half the side of the box around the target, as a fraction of the 
 class Effect:
     overall: float  # fraction of the screen that changed
     near: float | None  # fraction of the box around the point acted on, if there was one
+    pixels: int = 0  # changed pixels around the point acted on (the whole screen without one)
 
     @property
     def visible(self) -> bool:
-        return self.overall >= NO_EFFECT
+        return self.pixels >= MIN_PIXELS or self.overall >= NO_EFFECT
 
-    def to_dict(self) -> dict[str, float | None]:
+    def to_dict(self) -> dict[str, float | int | None]:
         return {"overall": round(self.overall, 5),
-                "near": None if self.near is None else round(self.near, 5)}
+                "near": None if self.near is None else round(self.near, 5), "pixels": self.pixels}
 
 
-def _changed(diff: Image.Image) -> float:
-    histogram = diff.histogram()
-    return sum(histogram[16:]) / max(1, diff.width * diff.height)  # 16/255: not noise
+def changed_pixels(before: Image.Image, after: Image.Image) -> Any:
+    """A boolean array (height x width): the pixels that changed by more than noise."""
+    import cv2
+
+    from tracer_cli.desktop.pixels import grey
+
+    return cv2.absdiff(grey(before), grey(after)) >= NOISE
+
+
+def around(size: tuple[int, int], point: tuple[int, int], half: float) -> tuple[slice, slice]:
+    """The rows and columns of the box of ``half`` the image each way around ``point``."""
+    width, height = size
+    cx, cy = point[0] * width / COORD_MAX, point[1] * height / COORD_MAX
+    rx, ry = max(2, half * width), max(2, half * height)
+    return (slice(max(0, int(cy - ry)), min(height, int(cy + ry) + 1)),
+            slice(max(0, int(cx - rx)), min(width, int(cx + rx) + 1)))
 
 
 def compare(before: Image.Image, after: Image.Image,
             point: tuple[int, int] | None = None) -> Effect:
-    from PIL import ImageChops
-
     if before.size != after.size:
-        return Effect(1.0, None)
-    size = (max(1, before.width // 4), max(1, before.height // 4))
-    a = before.convert("L").resize(size)
-    b = after.convert("L").resize(size)
-    diff = ImageChops.difference(a, b)
-    near = None
-    if point is not None:
-        cx, cy = point[0] * size[0] / COORD_MAX, point[1] * size[1] / COORD_MAX
-        rx, ry = max(2, NEAR * size[0]), max(2, NEAR * size[1])
-        box = (max(0, int(cx - rx)), max(0, int(cy - ry)), min(size[0], int(cx + rx) + 1),
-               min(size[1], int(cy + ry) + 1))
-        near = _changed(diff.crop(box))
-    return Effect(_changed(diff), near)
+        return Effect(1.0, None, before.width * before.height)
+    changed = changed_pixels(before, after)
+    overall = float(changed.mean())
+    if point is None:
+        return Effect(overall, None, int(changed.sum()))
+    near = changed[around(before.size, point, NEAR)]
+    window = changed[around(before.size, point, WINDOW)]
+    return Effect(overall, float(near.mean()) if near.size else 0.0, int(window.sum()))

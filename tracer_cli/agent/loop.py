@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from tracer_cli.agent.effects import compare
 from tracer_cli.agent.grounding import Grounder
+from tracer_cli.agent.labels import OcrReader
 from tracer_cli.agent.outcome import Outcome
 from tracer_cli.agent.planner import Forecast, ForecastFailed, Planner
 from tracer_cli.agent.profiles import HistoryEntry, PlanRequest, Revision, window_start
@@ -59,6 +60,7 @@ class Agent(RunLoop):
         self._previous: Previous | None = None
         self._run_ahead = 0
         self._revision: Revision | None = None
+        self._reader = OcrReader(settings.ocr)  # reads a forecast target's label (on first use)
         self.model_calls = 0
         self.forecast_steps = 0
         self.zoom_calls = 0  # requests that placed a click on a crop (not planning calls)
@@ -76,9 +78,11 @@ class Agent(RunLoop):
         follow_up = hasattr(self.planner.profile, "zoom_messages")
         return Zoomer(self.planner.backend, self.planner.profile, follow_up=follow_up)
 
-    def _capture(self) -> tuple[Image.Image, Image.Image]:
-        """The screen as the model sees it, and at full resolution (for a zoom)."""
-        shot = self.screen.capture()
+    def _capture(self, settled: bool = False) -> tuple[Image.Image, Image.Image]:
+        """The screen as the model sees it, and at full resolution (for a zoom). Just after
+        wait_settled (``settled``), its last grab is the settled screen: no second grab."""
+        recent = getattr(self.screen, "settled_capture", None) if settled else None
+        shot = recent() if recent is not None else self.screen.capture()
         size = self.planner.profile.geometry.size(*shot.image.size, self.settings.max_pixels)
         return downscale(shot.image, size), shot.image
 
@@ -215,7 +219,7 @@ class Agent(RunLoop):
         if record.image is None or isinstance(step, Wait):
             return
         started = time.monotonic()
-        self._after, self._after_full = self._capture()
+        self._after, self._after_full = self._capture(settled=True)
         points = step.points()
         record.effect = compare(record.image, self._after, points[0] if points else None)
         record.timings["check"] = time.monotonic() - started
@@ -309,7 +313,8 @@ class Agent(RunLoop):
         started = time.monotonic()
         try:
             verdict = check(pending[0], self._planned_on, self._after, self._previous,
-                            self._acted, self._run_ahead, self.settings.speculative_steps)
+                            self._acted, self._run_ahead, self.settings.speculative_steps,
+                            read=self._reader)
         except Exception as exc:  # noqa: BLE001 - a check that breaks vouches for nothing
             verdict = Verdict("unchecked", f"the checks broke ({type(exc).__name__}: {exc})")
         record.timings["verify"] = time.monotonic() - started

@@ -7,8 +7,11 @@ model-size screenshots say it still holds (milliseconds, against seconds for a m
 - nothing unexpected appeared: since the model looked, the screen changed only around the points
   tracer acted on (a dialog, a menu or a page opening elsewhere fails this);
 - a click, scroll or drag: the image around its point on the screenshot the model planned on is
-  still there, at or within a few pixels of the point (a template match); a point on nothing
-  recognisable (a flat patch) cannot be checked;
+  still there, at or within a few pixels of the point (a template match that leaves out focus
+  and hover outlines that came or went); a point on nothing recognisable (a flat patch) cannot
+  be checked by its image;
+- or a click whose target appeared only after the step before (a menu item, a dialog's button):
+  its label, read by OCR in a strip around its point (``labels``), is the target's;
 - typing or keys: they follow a click (typing into the field just clicked) or other keys.
 
 Anything else (done, fail, wait, a click the model left to a grounder, too many forecast steps in
@@ -18,6 +21,7 @@ so the model can revise its plan; a step no check can vouch for just asks anew.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -29,6 +33,9 @@ if TYPE_CHECKING:
     from tracer_cli.agent.outcome import Outcome
 from tracer_cli.agent.effects import Effect
 
+# Reads the target's text near a point of an image: the text read when it names the target.
+Reader = Callable[["Image.Image", tuple[int, int], str], "str | None"]
+
 ANCHOR = 0.015  # half side of the patch around a point, as a fraction of the image's width
 SEARCH = 0.01  # how far the patch may have moved, as a fraction of the image's width
 MATCH = 0.9  # normalised correlation the patch must reach at its new place
@@ -37,6 +44,8 @@ ELSEWHERE = 0.005  # fraction of the screen changed away from the acted-on point
 AROUND = 0.08  # half the side of the box around an acted-on point (as effects.NEAR)
 CAUSED = 0.15  # a changed region touching an acted-on point, at most this much of the screen,
 #                counts as the action's doing before a click (never before keys: see check())
+RUN = 10  # pixels: a straight run of change this long is decoration (a focus ring, an outline)
+STRAY = 0.02  # fraction of a patch that may change other than by decoration
 
 
 @dataclass(frozen=True)
@@ -98,64 +107,80 @@ def _element_box(gray: Any, point: tuple[int, int]) -> tuple[int, int, int, int]
     return left, top, left + w, top + h
 
 
-def changed_elsewhere(planned: Image.Image, current: Image.Image,
-                      acted: list[tuple[int, int]], connected: bool = False) -> float:
-    """The fraction of the screen that changed since ``planned`` away from where tracer acted:
-    outside the box around each acted-on point (0..1000) and outside the element under it, at
-    a quarter of the image's size. ``connected``: a changed region that reaches into such a box
-    and covers at most CAUSED of the screen counts as the action's own doing too (the pop-up
-    whose Close button was clicked, disappearing; a menu dropping from the title clicked)."""
+def unexpected_change(planned: Image.Image, current: Image.Image, acted: list[tuple[int, int]],
+                      connected: bool = False) -> Any:
+    """Where the screen changed since ``planned`` away from where tracer acted, as a boolean
+    array at a quarter of the image's size: outside the box around each acted-on point
+    (0..1000) and outside the element under it. ``connected``: a changed region that reaches
+    into such a box and covers at most CAUSED of the screen counts as the action's own doing
+    too (the pop-up whose Close button was clicked, disappearing; a menu dropping from the
+    title clicked)."""
+    import cv2
     import numpy as np
-    from PIL import ImageChops, ImageDraw
 
-    if planned.size != current.size:
-        return 1.0
-    gray = planned.convert("L")
+    from tracer_cli.desktop.pixels import grey
+
+    g0, g1 = grey(planned), grey(current)
     size = (max(1, planned.width // 4), max(1, planned.height // 4))
-    diff = ImageChops.difference(gray.resize(size), current.convert("L").resize(size))
-    changed = np.asarray(diff) >= 16  # 16/255: not noise
-    keep = np.ones(changed.shape, dtype=bool)  # False: the action's own doing
-    pixels = np.array(gray)  # writable, as floodFill wants
+    small0 = cv2.resize(g0, size, interpolation=cv2.INTER_AREA)
+    small1 = cv2.resize(g1, size, interpolation=cv2.INTER_AREA)
+    changed = cv2.absdiff(small0, small1) >= 16  # 16/255: not noise
+    near = np.zeros(changed.shape, dtype=bool)  # True: the action's own doing
+    pixels = np.array(g0)  # writable, as floodFill wants
     rx, ry = max(2, AROUND * size[0]), max(2, AROUND * size[1])
-    boxes = []
     for x, y in acted:
         cx, cy = x * size[0] / COORD_MAX, y * size[1] / COORD_MAX
-        boxes.append((cx - rx, cy - ry, cx + rx, cy + ry))
+        near[max(0, int(cy - ry)):max(0, int(cy + ry) + 1),
+             max(0, int(cx - rx)):max(0, int(cx + rx) + 1)] = True
         box = _element_box(pixels, (x, y))
         if box is not None:
-            boxes.append((box[0] / 4 - 1, box[1] / 4 - 1, box[2] / 4 + 1, box[3] / 4 + 1))
-    acted_mask = _blank(size)
-    draw = ImageDraw.Draw(acted_mask)
-    for box in boxes:
-        draw.rectangle(box, fill=255)
-    near = np.asarray(acted_mask) > 0
-    keep &= ~near
-    if connected and changed.any():
-        import cv2
-
+            near[max(0, box[1] // 4 - 1):box[3] // 4 + 2, max(0, box[0] // 4 - 1):box[2] // 4 + 2] = True
+    keep = changed & ~near
+    if connected and keep.any():
         count, labels = cv2.connectedComponents(changed.astype(np.uint8), connectivity=8)
         areas = np.bincount(labels.ravel(), minlength=count)
         for label in np.unique(labels[near & changed]):
             if label and areas[label] <= CAUSED * changed.size:
                 keep &= labels != label
-    return float((changed & keep).sum()) / changed.size
+    return keep
 
 
-def _blank(size: tuple[int, int]) -> Image.Image:
-    from PIL import Image
+def changed_elsewhere(planned: Image.Image, current: Image.Image,
+                      acted: list[tuple[int, int]], connected: bool = False) -> float:
+    """The fraction of the screen that changed since ``planned`` away from where tracer acted
+    (``unexpected_change``)."""
+    if planned.size != current.size:
+        return 1.0
+    keep = unexpected_change(planned, current, acted, connected)
+    return float(keep.sum()) / keep.size
 
-    return Image.new("L", size, 0)
+
+def _covers(keep: Any, point: tuple[int, int]) -> bool:
+    """Whether ``point`` (0..1000) lies inside the bounds of the unexpected change ``keep``:
+    what appeared is where the forecast step's target is."""
+    import numpy as np
+
+    ys, xs = np.nonzero(keep)
+    if not len(xs):
+        return False
+    height, width = keep.shape
+    x, y = point[0] * width / COORD_MAX, point[1] * height / COORD_MAX
+    return bool(xs.min() - 1 <= x <= xs.max() + 1 and ys.min() - 1 <= y <= ys.max() + 1)
 
 
 def find_anchor(planned: Image.Image, current: Image.Image,
                 point: tuple[int, int]) -> tuple[str, float, tuple[int, int]]:
     """Look for the patch around ``point`` of ``planned`` at or near the same place on
-    ``current``. Returns ("flat" | "found" | "lost" | "unavailable", score, shift in 0..1000)."""
+    ``current``. Returns ("flat" | "found" | "lost" | "unavailable", score, shift in 0..1000).
+    A patch that changed in place only by straight lines (a focus ring or a hover outline that
+    came or went) is still found there (``decorated_score``)."""
     try:
         import cv2
         import numpy as np
     except ImportError:  # pragma: no cover - opencv is a dependency
         return "unavailable", 0.0, (0, 0)
+    from tracer_cli.desktop.pixels import grey
+
     if planned.size != current.size:
         return "lost", 0.0, (0, 0)
     width, height = planned.size
@@ -167,15 +192,18 @@ def find_anchor(planned: Image.Image, current: Image.Image,
     x1, y1 = min(width, px + half + 1), min(height, py + half + 1)
     if x1 - x0 < 4 or y1 - y0 < 4:
         return "flat", 0.0, (0, 0)
-    patch = np.asarray(planned.crop((x0, y0, x1, y1)).convert("L"), dtype=np.float32)
+    g0, g1 = grey(planned), grey(current)
+    patch = g0[y0:y1, x0:x1].astype(np.float32)
     if float(patch.std()) < FLAT:
         return "flat", 0.0, (0, 0)
     wx0, wy0 = max(0, x0 - reach), max(0, y0 - reach)
     wx1, wy1 = min(width, x1 + reach), min(height, y1 + reach)
-    window = np.asarray(current.crop((wx0, wy0, wx1, wy1)).convert("L"), dtype=np.float32)
+    window = g1[wy0:wy1, wx0:wx1].astype(np.float32)
     scores = cv2.matchTemplate(window, patch, cv2.TM_CCOEFF_NORMED)
     _, best, _, (bx, by) = cv2.minMaxLoc(scores)
     here = float(scores[y0 - wy0, x0 - wx0])
+    if here < MATCH and best < MATCH:
+        here = max(here, decorated_score(patch, g1[y0:y1, x0:x1].astype(np.float32)))
     if here >= MATCH and here >= best - 0.02:  # still in place (a plain field matches anywhere
         best, bx, by = here, x0 - wx0, y0 - wy0  # along itself: do not call that a move)
     dx, dy = wx0 + bx - x0, wy0 + by - y0
@@ -183,12 +211,46 @@ def find_anchor(planned: Image.Image, current: Image.Image,
     return ("found" if best >= MATCH else "lost"), float(best), shift
 
 
+def decorated_score(patch: Any, here: Any) -> float:
+    """The correlation of ``patch`` with ``here`` (the same place on the new screen) leaving
+    out decoration: pixels that changed along straight horizontal runs of at least RUN pixels
+    or upright ones of RUN (3 x RUN without a horizontal one), gaps of a dotted line bridged,
+    and no thicker than a line. 0 when anything else
+    changed (more than STRAY of the patch: a letter, an icon, a new element), when decoration
+    covers over half the patch, or when what is left is flat."""
+    import cv2
+    import numpy as np
+
+    changed = (np.abs(patch - here) >= 16).astype(np.uint8)
+    if not changed.any():
+        return 1.0
+    bridged_h = cv2.morphologyEx(changed, cv2.MORPH_CLOSE, np.ones((1, 3), np.uint8))
+    bridged_v = cv2.morphologyEx(changed, cv2.MORPH_CLOSE, np.ones((3, 1), np.uint8))
+    across = cv2.morphologyEx(bridged_h, cv2.MORPH_OPEN, np.ones((1, RUN), np.uint8))
+    # Upright runs as long as a letter's stem are decoration only beside a ring's top or
+    # bottom; alone (a ring's side) they must be longer than any stem of the text around.
+    upright = 3 * RUN if not across.any() else RUN
+    lines = across | cv2.morphologyEx(bridged_v, cv2.MORPH_OPEN, np.ones((upright, 1), np.uint8))
+    # ... and thin: not part of a solid blob of change (text, an icon), 5 x 5 once gaps are closed
+    solid = cv2.morphologyEx(cv2.morphologyEx(changed, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)),
+                             cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
+    decoration = lines.astype(bool) & ~cv2.dilate(solid, np.ones((3, 3), np.uint8)).astype(bool)
+    stray = changed.astype(bool) & ~decoration
+    if stray.sum() > STRAY * changed.size or decoration.mean() > 0.5:
+        return 0.0
+    a, b = patch[~decoration], here[~decoration]
+    if float(a.std()) < FLAT or float(b.std()) < 1e-6:
+        return 0.0
+    return float(np.corrcoef(a, b)[0, 1])
+
+
 def check(step: BaseStep, planned: Image.Image | None, current: Image.Image | None,
           previous: Previous | None, acted: list[tuple[int, int]], run_so_far: int,
-          limit: int) -> Verdict:
+          limit: int, read: Reader | None = None) -> Verdict:
     """May ``step``, the next one of the forecast made on ``planned``, run now on ``current``
     without a model call? ``previous`` is the step just run, ``acted`` the points acted on since
-    the model looked and ``run_so_far`` the forecast steps already run without it."""
+    the model looked and ``run_so_far`` the forecast steps already run without it. ``read``
+    (OCR) verifies a click whose target appeared only after the last step by its text."""
     if step.is_terminal:
         return Verdict("unchecked", f"{step.describe()} is the model's to decide")
     if run_so_far >= limit:
@@ -210,8 +272,17 @@ def check(step: BaseStep, planned: Image.Image | None, current: Image.Image | No
     # Before a click, a change that grows out of the element just acted on is that action's
     # doing (the target check below still has to find the click's own target in place);
     # before keys, which have no target to check, only changes inside the acted-on boxes are.
-    elsewhere = changed_elsewhere(planned, current, acted, connected=not keys)
+    if planned.size != current.size:
+        return Verdict("failed", "the screen changed size since the model looked")
+    keep = unexpected_change(planned, current, acted, connected=not keys)
+    elsewhere = float(keep.sum()) / keep.size
     if elsewhere > ELSEWHERE:
+        # A dialog opened by the last step, with the forecast's next target on it: its text.
+        points = step.points()
+        if not keys and len(points) == 1 and _covers(keep, points[0]):
+            verdict = _read_target(step, current, points[0], read, "it appeared after the last step")
+            if verdict is not None:
+                return verdict
         return Verdict("failed", f"the screen changed away from where tracer acted "
                        f"({elsewhere:.1%} of it): something appeared that the forecast did not show")
     if keys:
@@ -227,6 +298,10 @@ def check(step: BaseStep, planned: Image.Image | None, current: Image.Image | No
         found, score, shift = find_anchor(planned, current, point)
         if found == "unavailable":
             return Verdict("unchecked", "no image matcher (opencv) to check the target with")
+        if found in ("flat", "lost") and len(points) == 1:
+            verdict = _read_target(step, current, point, read, "the image there changed")
+            if verdict is not None:
+                return verdict
         if found == "flat":
             return Verdict("unchecked", f"nothing recognisable at ({point[0]},{point[1]}) to "
                            "check the target by")
@@ -240,3 +315,16 @@ def check(step: BaseStep, planned: Image.Image | None, current: Image.Image | No
                         min(COORD_MAX, max(0, y + shifts[0][1])))
         return Verdict("ok", f"target found moved by {shifts[0]}", moved)
     return Verdict("ok", "target still at its point", step)
+
+
+def _read_target(step: BaseStep, current: Image.Image, point: tuple[int, int], read: Reader | None,
+                 why: str) -> Verdict | None:
+    """The verdict of reading the target's text at ``point`` (None: not read there)."""
+    target = getattr(step, "target", "")
+    if read is None or not target:
+        return None
+    text = read(current, point, target)
+    if not text:
+        return None
+    return Verdict("ok", f"'{text}' read at ({point[0]},{point[1]}), where the forecast put "
+                   f"{step.describe()} ({why})", step)

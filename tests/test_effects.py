@@ -1,0 +1,58 @@
+"""effects.compare: a real change anywhere around the point acted on is a visible effect, however
+small; a change far away is only when it is large; noise is not."""
+
+from __future__ import annotations
+
+from PIL import Image, ImageDraw, ImageFont
+
+from tracer_cli.agent.effects import MIN_PIXELS, compare
+
+SIZE = (1280, 800)
+
+
+def screen() -> Image.Image:
+    image = Image.new("RGB", SIZE, "#f0f0f0")
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((300, 300, 313, 313), outline="black", fill="white")  # an empty checkbox
+    draw.text((330, 300), "Send me the monthly newsletter", fill="black")
+    return image
+
+
+def point(x: int, y: int) -> tuple[int, int]:
+    return round(x * 1000 / SIZE[0]), round(y * 1000 / SIZE[1])
+
+
+def test_a_tick_100_px_from_the_click_is_visible() -> None:
+    before = screen()
+    after = before.copy()
+    ImageDraw.Draw(after).line((302, 306, 305, 311, 311, 302), fill="black", width=2)  # the tick
+    effect = compare(before, after, point(420, 306))  # clicked on the label's end
+    assert effect.visible and effect.pixels >= MIN_PIXELS
+    assert effect.overall < 0.0005  # far too small a share of the screen to count on its own
+
+
+def test_one_character_and_a_caret_are_visible() -> None:
+    before = screen()
+    typed = before.copy()
+    ImageDraw.Draw(typed).text((520, 300), ".", fill="black", font=ImageFont.load_default(size=13))
+    assert compare(before, typed).visible  # keys: no point, anywhere counts
+    caret = before.copy()
+    ImageDraw.Draw(caret).line((600, 298, 600, 312), fill="black")  # a caret of 1 x 15 px
+    assert compare(before, caret).visible
+
+
+def test_nothing_or_noise_is_not_visible() -> None:
+    before = screen()
+    assert not compare(before, before.copy(), point(640, 400)).visible
+    noisy = before.point(lambda v: max(0, v - 8))  # every pixel a little darker: not a change
+    assert not compare(before, noisy, point(640, 400)).visible
+
+
+def test_a_small_change_far_from_the_point_does_not_count_a_large_one_does() -> None:
+    before = screen()
+    clock = before.copy()
+    ImageDraw.Draw(clock).text((1220, 780), "12:01", fill="black")  # a panel clock, far away
+    assert not compare(before, clock, point(100, 100)).visible
+    window = before.copy()
+    ImageDraw.Draw(window).rectangle((900, 500, 1200, 750), fill="navy")  # a window opened
+    assert compare(before, window, point(100, 100)).visible
