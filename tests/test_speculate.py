@@ -365,6 +365,10 @@ def test_a_script_replays_one_answer_per_step(tmp_path: Any) -> None:
     assert effective({"backend": "script", "script": str(script), "replan": "adaptive"}).replan \
         == "adaptive"
     assert effective({"backend": "openai"}).replan == "adaptive"
+    # its recorded points are used as they are: no zoom turn takes the next step's answer
+    assert effective({"backend": "script", "script": str(script)}).zoom is False
+    assert effective({"backend": "script", "script": str(script), "zoom": True}).zoom is True
+    assert effective({"backend": "openai"}).zoom is True
 
 
 def test_the_panel_marks_forecast_steps_and_shows_the_revision() -> None:

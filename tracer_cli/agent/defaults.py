@@ -17,8 +17,13 @@ def effective(flags: dict[str, Any] | None = None) -> Settings:
     profile's: see profiles/geometry.py.)"""
     settings, sources = load(flags)
     imply_backend(settings, sources)
-    if settings.backend == "script" and sources["replan"] == "default":
-        settings.replan = "always"  # a script holds one recorded answer per step: replay it so
+    if settings.backend == "script":
+        # A script holds one recorded answer per step, with the points to use: replay it so
+        # (every step asked for, and no zoom turn that would take the next step's answer).
+        if sources["replan"] == "default":
+            settings.replan = "always"
+        if sources["zoom"] == "default":
+            settings.zoom = False
     if settings.backend == "llama":
         spec = resolve(settings.model, settings.mmproj)
         for name in ("profile", "max_pixels", "max_tokens"):
