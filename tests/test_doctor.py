@@ -329,6 +329,18 @@ def test_llama_model_not_installed(display: Display) -> None:
     assert [name for name, c in found.items() if c["ok"] is False] == ["model"]
 
 
+def test_a_catalogue_model_on_a_cpu_gets_its_cpu_budget_without_a_warning() -> None:
+    code, found = checks(env=no_display_env(TRACER_GPU_LAYERS="0"))
+    image = found["model image"]
+    assert image["ok"] is True
+    assert "a 1920x1080 monitor (no display to measure) 1920x1080 is sent as 960x512 (480 image " \
+        "tokens)" in image["detail"]
+    assert "the catalogue's budget for this model on a CPU" in image["detail"]
+    code, found = checks("--max-pixels", "524288",
+                         env=no_display_env(TRACER_GPU_LAYERS="0", TRACER_ZOOM="false"))
+    assert "clicks may land less precisely" in found["model image"]["detail"]
+
+
 def test_llama_unknown_model() -> None:
     code, found = checks("--model", "no-such-model", env=no_display_env())
     assert found["model"]["detail"] == "unknown model 'no-such-model'"

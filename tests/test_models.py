@@ -168,9 +168,29 @@ def test_shipped_catalogue_entry(path: Path) -> None:
     if spec.profile in PROFILES.names():  # qwen3-vl and ui-tars may not be implemented yet
         PROFILES.get(spec.profile)
     assert spec.max_pixels == 0  # the profile's geometry decides the image size
+    if spec.cpu_image_tokens:  # on a CPU: under the grounding minimum, clicks placed on a crop
+        from tracer_cli.agent.profiles.geometry import GROUNDING_MIN_TOKENS
+
+        assert 256 <= spec.cpu_image_tokens < GROUNDING_MIN_TOKENS
     assert spec.context > 0
     if spec.thinking:
         assert spec.max_tokens >= 4096 and spec.context >= 2 * spec.max_tokens
+
+
+def test_a_catalogue_model_on_a_cpu_plans_on_its_cpu_budget(gguf_files: tuple[Path, Path]) -> None:
+    """On a CPU a catalogue Qwen3-VL plans on 512 image tokens (and zooms to place clicks); on a
+    GPU, with the user's own --max-pixels, or a model given as a path, the budget is as before."""
+    from tracer_cli.agent.defaults import effective
+
+    model = "qwen3-vl-4b-instruct"
+    assert m.catalogue()[model].cpu_image_tokens == 512
+    cpu = effective({"model": model, "gpu_layers": "0"})
+    assert cpu.max_pixels == 512 * 32 * 32 and cpu.zoom
+    assert effective({"model": model, "gpu_layers": "all"}).max_pixels == 0
+    assert effective({"model": model, "gpu_layers": "0", "max_pixels": 2_000_000}).max_pixels == 2_000_000
+    path, mmproj = gguf_files
+    assert effective({"model": str(path), "mmproj": str(mmproj), "gpu_layers": "0"}).max_pixels == 0
+    assert effective({"backend": "openai", "model": model}).max_pixels == 0
 
 
 def test_extra_catalogue_directory(catalogue: Path) -> None:

@@ -54,6 +54,7 @@ class ModelSpec:
     mmproj: ModelFile
     profile: str = "tracer1"
     max_pixels: int = 0  # the screenshot budget (0: the profile's default)
+    cpu_image_tokens: int = 0  # the screenshot budget in image tokens when it runs on a CPU
     max_tokens: int = 0  # the answer budget (0: the profile's)
     thinking: bool = False  # the model reasons in <think> blocks its template opens
     context: int = 8192
@@ -99,6 +100,7 @@ def _spec(data: dict[str, Any], where: str, source: str) -> ModelSpec:
             name=data["name"], model=_file(data.get("model"), where, "model"),
             mmproj=_file(data.get("mmproj"), where, "mmproj"),
             profile=data.get("profile", "tracer1"), max_pixels=int(data.get("max_pixels", 0)),
+            cpu_image_tokens=int(data.get("cpu_image_tokens", 0)),
             max_tokens=int(data.get("max_tokens", 0)), thinking=bool(data.get("thinking", False)),
             context=int(data.get("context", 8192)),
             description=data.get("description", ""), repo=data.get("repo", ""),

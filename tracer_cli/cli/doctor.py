@@ -95,6 +95,13 @@ def load_settings(flags: dict[str, Any]) -> tuple[Settings, dict[str, str], Chec
         check = Check("config", True, f"{path} ({state})" + (f"; settings: {', '.join(extra)}"
                                                              if extra else ""))
     cfg.imply_backend(settings, sources)  # as `tracer do` does
+    if sources.get("max_pixels") == "default" and not settings.max_pixels:
+        from tracer_cli.agent.defaults import cpu_budget
+
+        try:
+            settings.max_pixels = cpu_budget(settings)  # a catalogue model on a CPU
+        except TracerError:
+            pass  # an unknown model: the model check says so
     if settings.display:
         os.environ["DISPLAY"] = settings.display
     return settings, sources, check
@@ -546,6 +553,7 @@ def check_backend(ctx: Context) -> Check:
 
 def check_image(ctx: Context) -> Check:
     """The screenshot size the model gets, and what the numbers in its answers mean."""
+    from tracer_cli.agent.defaults import cpu_budget
     from tracer_cli.agent.profiles import PROFILES
 
     name = "model image"
@@ -560,6 +568,9 @@ def check_image(ctx: Context) -> Check:
     detail = (f"profile {profile.name} ({geometry.family}): {which} {width}x{height} is sent as "
               f"{w}x{h} ({geometry.tokens(w, h)} image tokens); {geometry.describe()}")
     warning = geometry.budget_warning(budget, ctx.settings.zoom)
+    if warning and ctx.settings.zoom and budget == cpu_budget(ctx.settings):
+        return Check(name, True, f"{detail}; the catalogue's budget for this model on a CPU: each "
+                     "click is placed again on a full-resolution crop (zoom)")
     if warning:
         return Check(name, False if budget > geometry.max_budget else True, f"{detail}; {warning}",
                      _where(ctx, "max_pixels", "0") + " (the family's default)")
