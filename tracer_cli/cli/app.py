@@ -190,7 +190,7 @@ def _preview(task: str, settings: Settings, quiet: bool, events: bool = False): 
         close_models(planner, grounder)
 
 
-@app.command("do")
+@app.command("do", short_help="Carry out TASK on the desktop: forecast, act, look again, until done.")
 @model_options
 def do(
     task: Annotated[str, typer.Argument(help="What to do, in plain words.")],
@@ -367,9 +367,11 @@ def _add_subcommands() -> None:
 
     app.command("run")(macros.run_macro)
     app.command("record")(macros.record_macro)
-    app.command("mcp")(mcp_server)
+    app.command("mcp", short_help="Serve tracer's tools to MCP clients (Claude, VS Code, Cursor, ...).")(
+        mcp_server)
     app.command("batch")(batch_command)
-    app.command("bench")(bench_command)
+    app.command("bench", short_help="Score a model or settings on small desktop tasks in sandboxes.")(
+        bench_command)
     app.add_typer(logs_app, name="logs")
     app.add_typer(models_app, name="models")
     app.add_typer(sandbox_app, name="sandbox")
