@@ -14,6 +14,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
+def request_text(body: dict[str, Any]) -> str:
+    """All the text of a request's messages, joined."""
+    parts = []
+    for message in body["messages"]:
+        content = message.get("content")
+        if isinstance(content, str):
+            parts.append(content)
+        elif isinstance(content, list):
+            parts.extend(p["text"] for p in content if p.get("type") == "text")
+    return "\n".join(parts)
+
+
 @dataclass
 class Reply:
     """An answer with what real servers add: reasoning apart (llama-server's

@@ -11,16 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-
-def request_text(body: dict[str, Any]) -> str:
-    parts = []
-    for message in body["messages"]:
-        content = message.get("content")
-        if isinstance(content, str):
-            parts.append(content)
-        elif isinstance(content, list):
-            parts.extend(p["text"] for p in content if p.get("type") == "text")
-    return "\n".join(parts)
+from tests.chat_server import request_text
 
 
 class Expert:

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from tests.chat_server import request_text  # noqa: F401  (the e2e tests import it from here)
 from tests.conftest import APPS, EXAMPLES, ROOT, Display, Program
 
 CLICKLOG = APPS / "clicklog.py"
@@ -299,18 +300,6 @@ def request_image_size(body: dict[str, Any]) -> tuple[int, int]:
     _, raw = request_image(body)
     with Image.open(io.BytesIO(raw)) as image:
         return image.size
-
-
-def request_text(body: dict[str, Any]) -> str:
-    """All the text of a request's messages, joined."""
-    parts = []
-    for message in body["messages"]:
-        content = message.get("content")
-        if isinstance(content, str):
-            parts.append(content)
-        elif isinstance(content, list):
-            parts.extend(p["text"] for p in content if p.get("type") == "text")
-    return "\n".join(parts)
 
 
 def _runs(env: dict[str, str]) -> Path:
