@@ -244,19 +244,24 @@ def check_input(ctx: Context) -> Check:
     return Check(name, True, detail + f"; keyboard map: {keys} keys")
 
 
+def _unarmable(ctx: Context, name: str, setting: str) -> Check | None:
+    """Why a global hotkey check is skipped (turned off, no pynput, no display), or None."""
+    if not getattr(ctx.settings, setting):
+        return skipped(name, f"off ({setting} is empty)")
+    if importlib.util.find_spec("pynput") is None:
+        return skipped(name, "pynput is not installed: no global hotkey")
+    if not ctx.display_ok:
+        return skipped(name, "needs a display")
+    return None
+
+
 def check_hotkey(ctx: Context) -> Check:
     """The global kill hotkey can be armed: tracer's kill switch (a pynput keyboard listener)
     starts, as in `tracer do`, and is stopped at once."""
     name = "kill hotkey"
     hotkey = ctx.settings.kill_hotkey
-    if not hotkey:
-        return skipped(name, "off (kill_hotkey is empty)")
-    if importlib.util.find_spec("pynput") is None:
-        return skipped(name, "pynput is not installed: no global hotkey")
-    if importlib.util.find_spec("tracer_cli.desktop.killswitch") is None:
-        return skipped(name, "this tracer has no kill switch")
-    if not ctx.display_ok:
-        return skipped(name, "needs a display")
+    if (cannot := _unarmable(ctx, name, "kill_hotkey")) is not None:
+        return cannot
     from tracer_cli.desktop.killswitch import KillSwitch
 
     try:
@@ -276,12 +281,8 @@ def check_pause_hotkey(ctx: Context) -> Check:
     """The global pause hotkey can be armed beside the kill hotkey, as in `tracer do`."""
     name = "pause hotkey"
     hotkey = ctx.settings.pause_hotkey
-    if not hotkey:
-        return skipped(name, "off (pause_hotkey is empty)")
-    if importlib.util.find_spec("pynput") is None:
-        return skipped(name, "pynput is not installed: no global hotkey")
-    if not ctx.display_ok:
-        return skipped(name, "needs a display")
+    if (cannot := _unarmable(ctx, name, "pause_hotkey")) is not None:
+        return cannot
     from tracer_cli.desktop.killswitch import PauseRequest, PauseSwitch, check_apart, parse
 
     try:
