@@ -56,3 +56,15 @@ def test_a_small_change_far_from_the_point_does_not_count_a_large_one_does() -> 
     window = before.copy()
     ImageDraw.Draw(window).rectangle((900, 500, 1200, 750), fill="navy")  # a window opened
     assert compare(before, window, point(100, 100)).visible
+
+
+def test_a_change_of_colour_alone_is_visible() -> None:
+    """A status light turning from red to a green of the same grey level."""
+    before = screen()
+    ImageDraw.Draw(before).ellipse((600, 300, 612, 312), fill=(200, 60, 60))
+    after = before.copy()
+    grey = round(0.299 * 200 + 0.587 * 60 + 0.114 * 60)
+    green = round((grey - 0.299 * 60 - 0.114 * 60) / 0.587)
+    ImageDraw.Draw(after).ellipse((600, 300, 612, 312), fill=(60, green, 60))
+    assert before.convert("L").tobytes() == after.convert("L").tobytes()  # the same in grey
+    assert compare(before, after, point(606, 306)).visible

@@ -535,3 +535,26 @@ def test_a_lost_target_read_at_its_point_runs_and_keys_are_never_read() -> None:
     read = reads("Ada")
     check(Type(action="type", text="Ada"), before, after, previous, acted, 0, 4, read=read)
     assert read.calls == []
+
+
+def test_a_pale_pop_up_closing_over_a_white_page_is_the_close_clicks_doing() -> None:
+    """Pale yellow on white differs little in grey (240 against 255) but much in blue: told by
+    grey levels alone, only the pop-up's text and border changed, in pieces apart from the
+    Close button, and its closing looked like something happening elsewhere."""
+    def screen(popup: bool) -> Image.Image:
+        image = Image.new("RGB", (800, 500), "#ffffff")
+        draw = ImageDraw.Draw(image)
+        draw.rectangle([40, 40, 300, 80], fill="#ffffff", outline="#000000")  # a field
+        if popup:
+            draw.rectangle([460, 130, 720, 280], fill="#fff4c2")  # no border: only its content
+            draw.text((480, 160), "Tip of the day: press F1", fill="#000000")
+            draw.rectangle([600, 235, 700, 268], fill="#d0d0d0", outline="#000000")
+            draw.text((628, 245), "Close", fill="#000000")
+        return image
+
+    close = (round(650 * 1000 / 800), round(251 * 1000 / 500))
+    assert changed_elsewhere(screen(True), screen(False), [close], connected=True) == 0
+    field = (round(170 * 1000 / 800), round(60 * 1000 / 500))
+    previous = Previous(Click(action="click", x=close[0], y=close[1], target="Close"), Outcome("ok"), None)
+    step = Click(action="click", x=field[0], y=field[1], target="the field")
+    assert check(step, screen(True), screen(False), previous, [close], 0, 4).status != "failed"

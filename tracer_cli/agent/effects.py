@@ -17,7 +17,7 @@ from tracer_cli.plan import COORD_MAX
 if TYPE_CHECKING:
     from PIL import Image
 
-NOISE = 16  # grey levels: a pixel that changed less did not change (compression, dithering)
+NOISE = 16  # levels of any colour channel: a pixel that changed less did not change (dithering)
 MIN_PIXELS = 3  # changed pixels that make a visible effect (a "." of a 13 px font is 4)
 NO_EFFECT = 0.0005  # fraction of the screen: this much change anywhere is visible too
 WINDOW = 0.3  # half the side of the region around the point where any change counts
@@ -41,11 +41,9 @@ class Effect:
 
 def changed_pixels(before: Image.Image, after: Image.Image) -> Any:
     """A boolean array (height x width): the pixels that changed by more than noise."""
-    import cv2
+    from tracer_cli.desktop.pixels import changed, colour
 
-    from tracer_cli.desktop.pixels import grey
-
-    return cv2.absdiff(grey(before), grey(after)) >= NOISE
+    return changed(colour(before), colour(after), NOISE)
 
 
 def around(size: tuple[int, int], point: tuple[int, int], half: float) -> tuple[slice, slice]:

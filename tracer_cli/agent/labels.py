@@ -6,7 +6,11 @@ A target is a description ("Save As... in the File menu", "Autosave checkbox"); 
 quoted part of it, or its first words ("Save As...", "Autosave"). The OCR layer reads only a
 strip of the screen around the point (OCR is the slow part), and the label must be the text
 nearest the point on the point's own row: a neighbour in a menu bar or the item above in a menu
-does not count."""
+does not count. An empty field has no text of its own: its label is the text nearest it on its
+left or just above it, as forms and dialogs place them.
+
+A label "reads" the name when it is the name and little more (a colon, an asterisk, an OCR slip),
+or when the name is its last part after a colon ("Billing address: City")."""
 
 from __future__ import annotations
 
@@ -18,10 +22,11 @@ from tracer_cli.plan import COORD_MAX
 if TYPE_CHECKING:
     from PIL import Image
 
-    from tracer_cli.vision.ocr import OcrEngine, TextBox
+    from tracer_cli.vision.ocr import Box, OcrEngine, TextBox
 
 REACH = 0.15  # how far the label may lie from the point on its row, as a fraction of the width
 ROW = 0.03  # half the height of the strip read, as a fraction of the height
+ABOVE = 2.5  # how far above an empty field its label may end, in the field's heights
 STRIP_SIDE = 1024  # the OCR detector's longest side for a strip (a strip is narrower: its own size)
 ARTICLES = {"the", "a", "an"}
 # Words that end a label in a description: what the element is, or where.
@@ -84,39 +89,95 @@ class OcrReader:
         px, py = point[0] * image.width / COORD_MAX, point[1] * image.height / COORD_MAX
         reach, row = REACH * image.width, max(12.0, ROW * image.height)
         region = Box(int(px - reach), int(py - row), int(px + reach) + 1, int(py + row) + 1)
+        field = _field(image, point)
+        if field is not None:  # its label may stand left of it or above it: one read for all
+            region = region.union(Box(int(field.left - reach), int(field.top - ABOVE * field.height),
+                                      field.right, field.bottom))
         self.reads += 1
-        return label_at(read_region(engine, image, region), px, py, name, reach)
+        lines = read_region(engine, image, region)
+        found = label_at(lines, px, py, name, reach)
+        if found is None and field is not None:
+            found = field_label(lines, field, name, reach)
+        return found
+
+
+def _field(image: Image.Image, point: tuple[int, int]) -> Box | None:
+    """The box of the element under ``point`` when it could be a field (wider than high)."""
+    from tracer_cli.agent.speculate import element_box
+    from tracer_cli.vision.ocr import Box
+
+    found = element_box(image, point)
+    if found is None:
+        return None
+    box = Box(*found)
+    return box if box.width >= 2 * box.height >= 8 else None
 
 
 def label_at(lines: list[TextBox], x: float, y: float, name: str, reach: float) -> str | None:
     """The text nearest (x, y) on its row (at most ``reach`` pixels away) when it reads
-    ``name`` and little more (a label, not a sentence holding the word), else None."""
-    from tracer_cli.vision.ocr import find_text, max_errors, text_at
+    ``name`` (``reads``), else None."""
+    from tracer_cli.vision.ocr import text_at
 
     row = _phrases([line for line in lines if line.box.top - 2 <= y <= line.box.bottom + 2])
     nearest = text_at(row, round(x), round(y), max_distance=round(reach),
                       max_words=len(name.split()))
-    if nearest is None or not find_text([nearest], name):
+    return nearest.text if nearest is not None and reads(nearest.text, name) else None
+
+
+def field_label(lines: list[TextBox], field: Box, name: str, reach: float) -> str | None:
+    """The label of the empty field ``field``: the text nearest it that ends at most ``reach``
+    pixels left of it on its row, or just above it (ABOVE of its heights) over its width, when
+    it reads ``name``. None when the field holds text itself (that text is what it shows)."""
+    phrases = _phrases(lines)
+    if any(field.contains(*line.box.center) for line in phrases):
         return None
+    left = [(field.left - line.box.right, line) for line in phrases
+            if field.top <= line.box.center[1] <= field.bottom
+            and -2 <= field.left - line.box.right <= reach]
+    above = [(field.top - line.box.bottom, line) for line in phrases
+             if -2 <= field.top - line.box.bottom <= ABOVE * field.height
+             and line.box.right > field.left and line.box.left < field.right]
+    if not left and not above:
+        return None
+    _, nearest = min(left + above, key=lambda gap_line: gap_line[0])
+    return nearest.text if reads(nearest.text, name) else None
+
+
+def reads(text: str, name: str) -> bool:
+    """Whether the label ``text`` is ``name`` and little more (a colon, an asterisk, an OCR
+    slip), or ends with it after a colon ("Billing address: City")."""
+    from tracer_cli.vision.ocr import Box, TextBox, find_text, max_errors
+
     length = len("".join(name.split()))
-    if len("".join(nearest.text.split())) > length + 2 + max_errors(length):
-        return None
-    return nearest.text
+
+    def only(part: str) -> bool:
+        return (len("".join(part.split())) <= length + 2 + max_errors(length)
+                and bool(find_text([TextBox(part, Box(0, 0, 1, 1), 1.0)], name)))
+
+    if only(text):
+        return True
+    head, colon, tail = text.rstrip(" :*").rpartition(":")
+    return bool(colon and head.strip() and tail.strip() and only(tail.strip()))
 
 
-def _phrases(row: list[TextBox]) -> list[TextBox]:
-    """Boxes of one row that OCR read apart ("Save", "As...") joined into one when they are
-    less than a line's height apart, as a label's words are."""
+def _phrases(lines: list[TextBox]) -> list[TextBox]:
+    """Boxes side by side on a row that OCR read apart ("Save", "As...") joined into one when
+    they are less than a line's height apart, as a label's words are."""
     import functools
 
     from tracer_cli.vision.ocr import Box, TextBox
 
     groups: list[list[TextBox]] = []
-    for box in sorted(row, key=lambda t: t.box.left):
-        if groups and box.box.left - groups[-1][-1].box.right <= max(box.box.height, 8):
-            groups[-1].append(box)
+    for line in sorted(lines, key=lambda t: t.box.left):
+        for group in groups:
+            last = group[-1].box
+            overlap = min(last.bottom, line.box.bottom) - max(last.top, line.box.top)
+            if (overlap > min(last.height, line.box.height) / 2
+                    and line.box.left - last.right <= max(line.box.height, 8)):
+                group.append(line)
+                break
         else:
-            groups.append([box])
+            groups.append([line])
     return [g[0] if len(g) == 1 else
             TextBox(" ".join(t.text for t in g), functools.reduce(Box.union, (t.box for t in g)),
                     min(t.score for t in g)) for g in groups]

@@ -118,15 +118,15 @@ def unexpected_change(planned: Image.Image, current: Image.Image, acted: list[tu
     import cv2
     import numpy as np
 
-    from tracer_cli.desktop.pixels import grey
+    from tracer_cli.desktop.pixels import changed as differ
+    from tracer_cli.desktop.pixels import grey, memo
 
-    g0, g1 = grey(planned), grey(current)
     size = (max(1, planned.width // 4), max(1, planned.height // 4))
-    small0 = cv2.resize(g0, size, interpolation=cv2.INTER_AREA)
-    small1 = cv2.resize(g1, size, interpolation=cv2.INTER_AREA)
-    changed = cv2.absdiff(small0, small1) >= 16  # 16/255: not noise
+    # (the screenshot planned on is compared again before every step of its forecast)
+    small0, small1 = memo(planned, "quarter", _quarter), memo(current, "quarter", _quarter)
+    changed = differ(small0, small1, 16)  # 16/255 in any channel: not noise
     near = np.zeros(changed.shape, dtype=bool)  # True: the action's own doing
-    pixels = np.array(g0)  # writable, as floodFill wants
+    pixels = np.array(memo(planned, "grey", grey))  # writable, as floodFill wants
     rx, ry = max(2, AROUND * size[0]), max(2, AROUND * size[1])
     for x, y in acted:
         cx, cy = x * size[0] / COORD_MAX, y * size[1] / COORD_MAX
@@ -143,6 +143,17 @@ def unexpected_change(planned: Image.Image, current: Image.Image, acted: list[tu
             if label and areas[label] <= CAUSED * changed.size:
                 keep &= labels != label
     return keep
+
+
+def _quarter(image: Image.Image) -> Any:
+    """The image's colours at a quarter of its size (area averages: a one-pixel change is not
+    a change there)."""
+    import cv2
+
+    from tracer_cli.desktop.pixels import colour
+
+    size = (max(1, image.width // 4), max(1, image.height // 4))
+    return cv2.resize(colour(image), size, interpolation=cv2.INTER_AREA)
 
 
 def changed_elsewhere(planned: Image.Image, current: Image.Image,
