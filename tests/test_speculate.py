@@ -27,6 +27,7 @@ FONT = ImageFont.load_default(size=22)
 # element: (left, top, right, bottom) in pixels of the 1280x800 screen
 BOXES = {"name": (490, 222, 790, 258), "email": (490, 302, 790, 338),
          "password": (490, 382, 790, 418), "submit": (580, 500, 700, 540)}
+CLOSE = (700, 590, 820, 630)  # the tip pop-up's Close button
 
 
 def model_point(box: str) -> tuple[int, int]:
@@ -36,12 +37,13 @@ def model_point(box: str) -> tuple[int, int]:
 
 class Desk:
     """A form on a white screen: clicks focus fields, keys type into the focused one. With
-    ``popup_on_type`` a dialog opens over the Submit button at the first key typed."""
+    ``popup_on_type`` a dialog opens over the Submit button at the first key typed; with
+    ``tip`` it is open from the start, and its Close button closes it."""
 
-    def __init__(self, popup_on_type: bool = False) -> None:
+    def __init__(self, popup_on_type: bool = False, tip: bool = False) -> None:
         self.values = dict.fromkeys(("name", "email", "password"), "")
         self.focus: str | None = None
-        self.popup = False
+        self.popup = tip
         self.popup_on_type = popup_on_type
         self.geometry = Geometry(Rect(0, 0, *SIZE))
 
@@ -60,6 +62,8 @@ class Desk:
         if self.popup:
             draw.rectangle((440, 440, 840, 640), fill="#fff4c2", outline="black", width=2)
             draw.text((500, 500), "Tip of the day: nothing to see", fill="black", font=FONT)
+            draw.rectangle(CLOSE, fill="#d0d0d0", outline="black")
+            draw.text((CLOSE[0] + 25, CLOSE[1] + 8), "Close", fill="black", font=FONT)
         return image
 
     # the Screen protocol
@@ -70,6 +74,8 @@ class Desk:
         return self.render().tobytes()[::997]
 
     def press(self, x: int, y: int) -> None:
+        if self.popup and CLOSE[0] <= x <= CLOSE[2] and CLOSE[1] <= y <= CLOSE[3]:
+            self.popup = False
         for name, (left, top, right, bottom) in BOXES.items():
             if left <= x <= right and top <= y <= bottom and name in self.values:
                 self.focus = name
@@ -324,6 +330,20 @@ def test_a_failed_check_asks_the_model_with_the_old_forecast() -> None:
     assert revised.revision.steps == [f"click ({sx},{sy}) 'Submit button'", "done"]
     assert "previous forecast" not in user_text(backend.requests[2])  # said once
     assert (result.model_calls, result.forecast_steps) == (3, 1)
+
+
+def test_what_a_passed_check_accounted_for_is_not_news_to_the_next() -> None:
+    """The pop-up closed by the forecast's first click was judged that click's doing when the
+    next click was checked; the keys after it are not failed for it again (before keys, only
+    changes inside the elements acted on count)."""
+    close = {"action": "click", "x": round(760 * 1000 / SIZE[0]), "y": round(610 * 1000 / SIZE[1]),
+             "target": "Close button of the tip"}
+    forecast = plan(close, click("name"), typed("Ada Lovelace"), DONE)
+    result, desk, backend, events = run_desk([forecast, plan(DONE)], "adaptive", Desk(tip=True))
+    assert not desk.popup and desk.values["name"] == "Ada Lovelace"
+    assert [r.speculative for r in events.records] == [False, True, True, False], \
+        [r.verdict.reason for r in events.records if r.verdict]
+    assert (result.model_calls, result.forecast_steps) == (2, 2)
 
 
 def test_a_risky_forecast_step_still_asks() -> None:

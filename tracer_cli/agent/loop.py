@@ -52,10 +52,12 @@ class Agent(RunLoop):
         self._typing_into = ""  # the target of the last click: where typed text goes
         self._no_effect: tuple[str, int] = ("", 0)  # the last action without effect, and how often
         # Adaptive re-planning: the rest of the last forecast, the screenshot it was made on,
-        # the points acted on since (and the two before), the step run last and the forecast
-        # steps run in a row.
+        # the screen last vouched for (that one, or the one the last check passed on), the
+        # points acted on since (and the two before), the step run last and the forecast steps
+        # run in a row.
         self._pending: list[BaseStep] = []
         self._planned_on: Image.Image | None = None
+        self._vouched: Image.Image | None = None
         self._acted: list[tuple[int, int]] = []
         self._previous: Previous | None = None
         self._run_ahead = 0
@@ -314,7 +316,7 @@ class Agent(RunLoop):
         try:
             verdict = check(pending[0], self._planned_on, self._after, self._previous,
                             self._acted, self._run_ahead, self.settings.speculative_steps,
-                            read=self._reader)
+                            read=self._reader, since=self._vouched)
         except Exception as exc:  # noqa: BLE001 - a check that breaks vouches for nothing
             verdict = Verdict("unchecked", f"the checks broke ({type(exc).__name__}: {exc})")
         record.timings["verify"] = time.monotonic() - started
@@ -325,6 +327,7 @@ class Agent(RunLoop):
             return None
         record.image, self._after = self._after, None
         self._full, self._after_full = self._after_full, None
+        self._vouched, self._acted = record.image, self._acted[-2:]  # as when the model looks
         record.speculative = True
         self._pending = pending[1:]
         self._run_ahead += 1
@@ -342,8 +345,8 @@ class Agent(RunLoop):
             step = plan.first
             self._pending = list(plan.trajectory[1:])
             # Hover and focus leave the last elements acted on before: their change is expected.
-            self._planned_on, self._run_ahead = record.image, 0
-            self._acted = self._acted[-2:]
+            self._planned_on = self._vouched = record.image
+            self._run_ahead, self._acted = 0, self._acted[-2:]
         self._previous = None
         if isinstance(step, Done):
             record.action, record.outcome = step, Outcome("done")

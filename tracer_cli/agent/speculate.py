@@ -4,7 +4,8 @@ After a step ran, the next step of the forecast runs straight away only when che
 model-size screenshots say it still holds (milliseconds, against seconds for a model call):
 
 - the last step went as forecast: it ran without error, the screen settled and changed;
-- nothing unexpected appeared: since the model looked, the screen changed only around the points
+- nothing unexpected appeared: since the screen tracer last vouched for (the one the model
+  looked at, or the one a check passed on since), the screen changed only around the points
   tracer acted on (a dialog, a menu or a page opening elsewhere fails this);
 - a click, scroll or drag: the image around its point on the screenshot the model planned on is
   still there, at or within a few pixels of the point (a template match that leaves out focus
@@ -257,11 +258,15 @@ def decorated_score(patch: Any, here: Any) -> float:
 
 def check(step: BaseStep, planned: Image.Image | None, current: Image.Image | None,
           previous: Previous | None, acted: list[tuple[int, int]], run_so_far: int,
-          limit: int, read: Reader | None = None) -> Verdict:
+          limit: int, read: Reader | None = None, since: Image.Image | None = None) -> Verdict:
     """May ``step``, the next one of the forecast made on ``planned``, run now on ``current``
-    without a model call? ``previous`` is the step just run, ``acted`` the points acted on since
-    the model looked and ``run_so_far`` the forecast steps already run without it. ``read``
-    (OCR) verifies a click whose target appeared only after the last step by its text."""
+    without a model call? ``since`` is the screen tracer last vouched for (``planned``, or the
+    screen the last check passed on: what was expected up to then, a dialog whose button was
+    read there, a pop-up gone whose Close was clicked, is not news again), ``acted`` the points
+    acted on since then (and the two before), ``previous`` the step just run and ``run_so_far``
+    the forecast steps already run without the model. Targets are found by their image on
+    ``planned``, the only screen the model saw. ``read`` (OCR) verifies a click whose target
+    appeared only after the last step by its text."""
     if step.is_terminal:
         return Verdict("unchecked", f"{step.describe()} is the model's to decide")
     if run_so_far >= limit:
@@ -283,9 +288,10 @@ def check(step: BaseStep, planned: Image.Image | None, current: Image.Image | No
     # Before a click, a change that grows out of the element just acted on is that action's
     # doing (the target check below still has to find the click's own target in place);
     # before keys, which have no target to check, only changes inside the acted-on boxes are.
+    since = planned if since is None or since.size != planned.size else since
     if planned.size != current.size:
         return Verdict("failed", "the screen changed size since the model looked")
-    keep = unexpected_change(planned, current, acted, connected=not keys)
+    keep = unexpected_change(since, current, acted, connected=not keys)
     elsewhere = float(keep.sum()) / keep.size
     if elsewhere > ELSEWHERE:
         # A dialog opened by the last step, with the forecast's next target on it: its text.
