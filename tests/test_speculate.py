@@ -578,3 +578,30 @@ def test_a_pale_pop_up_closing_over_a_white_page_is_the_close_clicks_doing() -> 
     previous = Previous(Click(action="click", x=close[0], y=close[1], target="Close"), Outcome("ok"), None)
     step = Click(action="click", x=field[0], y=field[1], target="the field")
     assert check(step, screen(True), screen(False), previous, [close], 0, 4).status != "failed"
+
+
+def test_the_radio_button_selected_before_is_the_clicks_doing_but_not_another_change() -> None:
+    """Toggle-like radio buttons (or tabs): clicking "Dark" un-selects "Light" beside it, a
+    change away from the point clicked but of the clicked element's size on its row."""
+    def screen(dark: bool, banner: bool = False) -> Image.Image:
+        image = Image.new("RGB", (1280, 800), "#dcdcdc")
+        draw = ImageDraw.Draw(image)
+        for x, name, on in ((380, "Light", not dark), (620, "Dark", dark)):
+            draw.rectangle((x, 330, x + 180, 370), fill="#b8d8ff" if on else "#e8e8e8", outline="#000000")
+            draw.text((x + 60, 340), name, fill="#000000", font=FONT)
+        draw.rectangle((500, 450, 740, 490), fill="#ffffff", outline="#000000")  # a checkbox row
+        draw.text((510, 460), "Autosave", fill="#000000", font=FONT)
+        if banner:  # something else that changed on the same row: wider than a button
+            draw.rectangle((900, 330, 1270, 370), fill="#304080")
+        return image
+
+    dark = (round(710 * 1000 / 1280), round(350 * 1000 / 800))
+    assert changed_elsewhere(screen(False), screen(True), [dark]) > 0.005  # Light changed
+    assert changed_elsewhere(screen(False), screen(True), [dark], connected=True) == 0
+    assert changed_elsewhere(screen(False), screen(True, banner=True), [dark], connected=True) > 0.005
+    previous = Previous(Click(action="click", x=dark[0], y=dark[1], target="Dark"), Outcome("ok"), None)
+    autosave = Click(action="click", x=round(620 * 1000 / 1280), y=round(470 * 1000 / 800),
+                     target="Autosave checkbox")
+    assert check(autosave, screen(False), screen(True), previous, [dark], 0, 4).ok
+    other = check(autosave, screen(False), screen(True, banner=True), previous, [dark], 0, 4)
+    assert other.status == "failed"

@@ -45,6 +45,8 @@ ELSEWHERE = 0.005  # fraction of the screen changed away from the acted-on point
 AROUND = 0.08  # half the side of the box around an acted-on point (as effects.NEAR)
 CAUSED = 0.15  # a changed region touching an acted-on point, at most this much of the screen,
 #                counts as the action's doing before a click (never before keys: see check())
+SIBLING = 0.25  # how much a sibling's size may differ from the acted-on element's (a fraction)
+NEIGHBOURS = 4  # how far a sibling may stand, in the element's widths (on a row) or heights
 RUN = 10  # pixels: a straight run of change this long is decoration (a focus ring, an outline)
 STRAY = 0.02  # fraction of a patch that may change other than by decoration
 
@@ -115,7 +117,9 @@ def unexpected_change(planned: Image.Image, current: Image.Image, acted: list[tu
     (0..1000) and outside the element under it. ``connected``: a changed region that reaches
     into such a box and covers at most CAUSED of the screen counts as the action's own doing
     too (the pop-up whose Close button was clicked, disappearing; a menu dropping from the
-    title clicked)."""
+    title clicked), and so does an element's sibling: a region of the acted-on element's size
+    on its row or column, a few elements away (the radio button or tab that was selected
+    before, now not)."""
     import cv2
     import numpy as np
 
@@ -129,6 +133,7 @@ def unexpected_change(planned: Image.Image, current: Image.Image, acted: list[tu
     near = np.zeros(changed.shape, dtype=bool)  # True: the action's own doing
     pixels = np.array(memo(planned, "grey", grey))  # writable, as floodFill wants
     rx, ry = max(2, AROUND * size[0]), max(2, AROUND * size[1])
+    boxes = []  # the acted-on elements, at the quarter size
     for x, y in acted:
         cx, cy = x * size[0] / COORD_MAX, y * size[1] / COORD_MAX
         near[max(0, int(cy - ry)):max(0, int(cy + ry) + 1),
@@ -136,14 +141,34 @@ def unexpected_change(planned: Image.Image, current: Image.Image, acted: list[tu
         box = _element_box(pixels, (x, y))
         if box is not None:
             near[max(0, box[1] // 4 - 1):box[3] // 4 + 2, max(0, box[0] // 4 - 1):box[2] // 4 + 2] = True
+            boxes.append((box[0] / 4, box[1] / 4, (box[2] - box[0]) / 4, (box[3] - box[1]) / 4))
     keep = changed & ~near
     if connected and keep.any():
-        count, labels = cv2.connectedComponents(changed.astype(np.uint8), connectivity=8)
-        areas = np.bincount(labels.ravel(), minlength=count)
-        for label in np.unique(labels[near & changed]):
-            if label and areas[label] <= CAUSED * changed.size:
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(changed.astype(np.uint8),
+                                                                   connectivity=8)
+        caused = set(np.unique(labels[near & changed]).tolist())
+        for label in range(1, count):
+            left, top, width, height, area = stats[label]
+            if area <= CAUSED * changed.size and (
+                    label in caused or any(_sibling((left, top, width, height), b) for b in boxes)):
                 keep &= labels != label
     return keep
+
+
+def _sibling(region: tuple[float, float, float, float], element: tuple[float, float, float, float]) -> bool:
+    """Whether ``region`` (left, top, width, height) has the size of ``element`` within
+    SIBLING and stands on its row or in its column, at most NEIGHBOURS of its widths or heights
+    from it."""
+    left, top, width, height = region
+    eleft, etop, ewidth, eheight = element
+    if ewidth < 2 or eheight < 2:
+        return False
+    if abs(width - ewidth) > SIBLING * ewidth + 1 or abs(height - eheight) > SIBLING * eheight + 1:
+        return False
+    dx = abs(left + width / 2 - eleft - ewidth / 2)
+    dy = abs(top + height / 2 - etop - eheight / 2)
+    return ((dy <= eheight / 2 and dx <= NEIGHBOURS * ewidth)
+            or (dx <= ewidth / 2 and dy <= NEIGHBOURS * eheight))
 
 
 def _quarter(image: Image.Image) -> Any:
