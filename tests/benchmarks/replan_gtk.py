@@ -12,7 +12,8 @@ while open, so the rest of the window ignores the mouse (as Tk's grab does in th
 state JSON has the keys, and the meaning of each, of the Tk app's: the expert planner reads it.
 
 Where GTK's own behaviour differs from Tk's, GTK's is kept: an open menu holds the pointer, so
-a click outside it only closes it, and the pop-up opening closes an open menu.
+a click outside it only closes it (and the pop-up opening closes an open menu); Ctrl+A in the
+editor leaves the cursor at the start of the text; the editor shows no focus ring.
 """
 
 from __future__ import annotations
