@@ -68,3 +68,22 @@ def test_a_change_of_colour_alone_is_visible() -> None:
     ImageDraw.Draw(after).ellipse((600, 300, 612, 312), fill=(60, green, 60))
     assert before.convert("L").tobytes() == after.convert("L").tobytes()  # the same in grey
     assert compare(before, after, point(606, 306)).visible
+
+
+def test_a_caret_far_from_the_click_but_in_the_clicked_element_is_visible() -> None:
+    """A click below the last line of a tall editor puts the caret at that line's end: 0.42 of
+    the screen above the click in GTK's text view, beyond the region around the point."""
+    before = Image.new("RGB", SIZE, "#f0f0f0")
+    ImageDraw.Draw(before).rectangle((700, 60, 1150, 560), fill="white", outline="#808080")
+    ImageDraw.Draw(before).text((710, 70), "Shopping list", fill="black")
+    after = before.copy()
+    ImageDraw.Draw(after).line((800, 70, 800, 86), fill="black", width=2)  # the caret
+    click = point(950, 540)
+    assert compare(before, after, click).visible
+    # ... but the same caret in another element is not this click's doing
+    elsewhere = Image.new("RGB", SIZE, "#f0f0f0")
+    ImageDraw.Draw(elsewhere).rectangle((700, 60, 1150, 200), fill="white", outline="#808080")
+    ImageDraw.Draw(elsewhere).rectangle((700, 400, 1150, 560), fill="white", outline="#808080")
+    moved = elsewhere.copy()
+    ImageDraw.Draw(moved).line((800, 70, 800, 86), fill="black", width=2)
+    assert not compare(elsewhere, moved, click).visible

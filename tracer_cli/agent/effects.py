@@ -4,8 +4,10 @@ model image's own size, pixel by pixel.
 An action's effect can be small and away from the point acted on: a checkbox ticked by a click
 on its label 100 pixels off, a caret that moved, one typed character. So a step counts as
 *visible* when a handful of pixels changed anywhere in the region around the point acted on (a
-window's worth: ``WINDOW`` of the screen each way), or anywhere at all for keys, which have no
-point; or when a larger share of the whole screen changed (a new window, a page)."""
+window's worth: ``WINDOW`` of the screen each way) or in the element under it (a click below
+the last line of a tall editor puts the caret at that line's end, however far), or anywhere at
+all for keys, which have no point; or when a larger share of the whole screen changed (a new
+window, a page)."""
 
 from __future__ import annotations
 
@@ -57,12 +59,20 @@ def around(size: tuple[int, int], point: tuple[int, int], half: float) -> tuple[
 
 def compare(before: Image.Image, after: Image.Image,
             point: tuple[int, int] | None = None) -> Effect:
+    import numpy as np
+
     if before.size != after.size:
         return Effect(1.0, None, before.width * before.height)
     changed = changed_pixels(before, after)
     overall = float(changed.mean())
     if point is None:
         return Effect(overall, None, int(changed.sum()))
+    from tracer_cli.agent.speculate import element_box
+
     near = changed[around(before.size, point, NEAR)]
-    window = changed[around(before.size, point, WINDOW)]
-    return Effect(overall, float(near.mean()) if near.size else 0.0, int(window.sum()))
+    region = np.zeros(changed.shape, dtype=bool)
+    region[around(before.size, point, WINDOW)] = True
+    box = element_box(before, point)
+    if box is not None:
+        region[box[1]:box[3], box[0]:box[2]] = True
+    return Effect(overall, float(near.mean()) if near.size else 0.0, int((changed & region).sum()))

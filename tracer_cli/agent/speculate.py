@@ -82,7 +82,9 @@ def element_box(image: Image.Image, point: tuple[int, int]) -> tuple[int, int, i
         import numpy as np
     except ImportError:  # pragma: no cover - opencv (and numpy with it) is a dependency
         return None
-    return _element_box(np.array(image.convert("L")), point)
+    from tracer_cli.desktop.pixels import grey, memo
+
+    return _element_box(np.array(memo(image, "grey", grey)), point)  # a copy: floodFill writes
 
 
 def _element_box(gray: Any, point: tuple[int, int]) -> tuple[int, int, int, int] | None:
