@@ -44,8 +44,6 @@ from tests.conftest import start_xvfb  # noqa: E402
 
 APP = Path(__file__).with_name("replan_app.py")
 Goal = tuple[Any, ...]
-FORM_GOALS = {"field", "plan", "newsletter", "submit"}
-WHOLE = {"tk", "gtk"}  # the toolkits with the whole program (the others: only the sign-up form)
 
 
 @dataclass
@@ -386,8 +384,8 @@ class Outcome:
 
 def start_app(toolkit: str, task: Task, state_file: Path, env: dict[str, str], work: Path,
               expert: Expert) -> subprocess.Popen[bytes]:
-    """The benchmark's program in ``toolkit``: the whole app in Tk or in GTK 3 (replan_gtk.py, by
-    the system Python), or the sign-up form as a page in Chromium (replan_page.html)."""
+    """The benchmark's program in ``toolkit``: the Tk app, the same program in GTK 3
+    (replan_gtk.py, by the system Python) or as a page in Chromium (replan_page.html)."""
     if toolkit == "tk":
         argv = [sys.executable, str(APP), str(state_file), "--initial", json.dumps(task.initial),
                 "--popup-after", str(task.popup_after)]
@@ -463,8 +461,8 @@ def main() -> None:
     parser.add_argument("--modes", default="always,adaptive")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--toolkit", choices=("tk", "gtk", "chromium"), default="tk",
-                        help="the program: the whole app in Tk or GTK 3, or its sign-up form "
-                        "(tasks t01-t10) as a page in Chromium")
+                        help="the program, written with Tk, GTK 3 or as a page in Chromium (each "
+                        "toolkit's own widgets at the same places)")
     parser.add_argument("--seeds", type=int, default=1, help="run this many seeds from --seed on "
                         "(pop-ups and forecast mistakes differ) and report the median of each figure")
     parser.add_argument("--settle-quiet", default="0.15")
@@ -486,8 +484,6 @@ def main() -> None:
     if not shutil.which("Xvfb"):
         sys.exit("Xvfb is not installed")
     tasks = [t for t in TASKS if not args.tasks or t.id in args.tasks.split(",")]
-    if args.toolkit not in WHOLE:  # only the sign-up form exists in the other toolkits
-        tasks = [t for t in tasks if {g[0] for g in t.goals} <= FORM_GOALS]
     modes = args.modes.split(",")
     seeds = range(args.seed, args.seed + max(1, args.seeds))
     xvfb, display = start_xvfb(1280, 800)
