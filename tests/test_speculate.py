@@ -605,3 +605,33 @@ def test_the_radio_button_selected_before_is_the_clicks_doing_but_not_another_ch
     assert check(autosave, screen(False), screen(True), previous, [dark], 0, 4).ok
     other = check(autosave, screen(False), screen(True, banner=True), previous, [dark], 0, 4)
     assert other.status == "failed"
+
+
+def test_a_modal_backdrop_that_lifted_is_not_something_new() -> None:
+    """Chromium dims the whole page behind a modal <dialog>: closing the tip changes 90% of
+    the screen, all of it but the dialog's own place a brightening of what was there."""
+    def page(tip: bool, banner: bool = False) -> Image.Image:
+        image = Image.new("RGB", (1280, 800), "#fafafa")
+        draw = ImageDraw.Draw(image)
+        for row in range(8):
+            draw.text((60, 60 + 80 * row), f"Line {row} of a page with text", fill="#202020", font=FONT)
+            draw.rectangle((700, 50 + 80 * row, 1000, 90 + 80 * row), fill="#ffffff", outline="#767676")
+        if banner:
+            draw.rectangle((0, 700, 1280, 800), fill="#c03030")
+        if tip:  # the backdrop: the page at 60% brightness, then the dialog over it
+            image = Image.eval(image, lambda v: int(v * 0.6))
+            draw = ImageDraw.Draw(image)
+            draw.rectangle((460, 300, 820, 500), fill="#fff4c2", outline="#000000")
+            draw.text((500, 340), "Tip of the day", fill="#000000", font=FONT)
+            draw.rectangle((590, 440, 690, 480), fill="#d0d0d0", outline="#000000")
+            draw.text((612, 448), "Close", fill="#000000", font=FONT)
+        return image
+
+    close = (round(640 * 1000 / 1280), round(460 * 1000 / 800))
+    assert changed_elsewhere(page(True), page(False), [close], connected=True) == 0
+    # what is new besides the lifted backdrop still counts
+    assert changed_elsewhere(page(True), page(False, banner=True), [close], connected=True) > 0.05
+    field = (round(150 * 1000 / 1280), round(72 * 1000 / 800))  # on the first line of text
+    previous = Previous(Click(action="click", x=close[0], y=close[1], target="Close"), Outcome("ok"), None)
+    step = Click(action="click", x=field[0], y=field[1], target="Line 0")
+    assert check(step, page(True), page(False), previous, [close], 0, 4).ok

@@ -45,6 +45,7 @@ ELSEWHERE = 0.005  # fraction of the screen changed away from the acted-on point
 AROUND = 0.08  # half the side of the box around an acted-on point (as effects.NEAR)
 CAUSED = 0.15  # a changed region touching an acted-on point, at most this much of the screen,
 #                counts as the action's doing before a click (never before keys: see check())
+TINT_SLOPE = 0.2  # a tint keeps what it covers visible: it dims to a fifth at most
 SIBLING = 0.25  # how much a sibling's size may differ from the acted-on element's (a fraction)
 NEIGHBOURS = 4  # how far a sibling may stand, in the element's widths (on a row) or heights
 RUN = 10  # pixels: a straight run of change this long is decoration (a focus ring, an outline)
@@ -132,6 +133,8 @@ def unexpected_change(planned: Image.Image, current: Image.Image, acted: list[tu
     # (the screenshot planned on is compared again before every step of its forecast)
     small0, small1 = memo(planned, "quarter", _quarter), memo(current, "quarter", _quarter)
     changed = differ(small0, small1, 16)  # 16/255 in any channel: not noise
+    if changed.mean() > CAUSED:  # much changed: maybe a backdrop that dimmed or lifted
+        changed &= ~_tinted(small0, small1, changed)
     near = np.zeros(changed.shape, dtype=bool)  # True: the action's own doing
     pixels = np.array(memo(planned, "grey", grey))  # writable, as floodFill wants
     rx, ry = max(2, AROUND * size[0]), max(2, AROUND * size[1])
@@ -171,6 +174,35 @@ def _sibling(region: tuple[float, float, float, float], element: tuple[float, fl
     dy = abs(top + height / 2 - etop - eheight / 2)
     return ((dy <= eheight / 2 and dx <= NEIGHBOURS * ewidth)
             or (dx <= ewidth / 2 and dy <= NEIGHBOURS * eheight))
+
+
+def _tinted(before: Any, after: Any, changed: Any) -> Any:
+    """Where ``after`` is ``before`` only tinted: the changed pixels that one dimming or
+    brightening explains within noise, as a modal dialog's backdrop does to a web page (what it
+    covers is still there). A backdrop is black or white laid over the page, so each channel is
+    scaled towards 0 or towards 255 by one factor, the median over the changed pixels (robust
+    to the dialog's own pixels, which are not a tint). Nothing when it explains under half of
+    them, or when the factor would all but hide the page (TINT_SLOPE)."""
+    import numpy as np
+
+    x = before[changed].astype(np.float32)  # changed pixels x 3 channels
+    y = after[changed].astype(np.float32)
+    best = None
+    for origin in (0.0, 255.0):  # a black backdrop, or a white one
+        dx, dy = x - origin, y - origin
+        usable = np.abs(dx) >= 16
+        if usable.sum() < 16:
+            continue
+        factor = float(np.median(dy[usable] / dx[usable]))
+        if not TINT_SLOPE <= factor <= 1 / TINT_SLOPE:
+            continue
+        fits = np.abs(dy - factor * dx).max(axis=1) < 16
+        if best is None or fits.sum() > best.sum():
+            best = fits
+    tinted = np.zeros(changed.shape, dtype=bool)
+    if best is not None and best.mean() >= 0.5:
+        tinted[changed] = best
+    return tinted
 
 
 def _quarter(image: Image.Image) -> Any:
