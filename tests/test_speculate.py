@@ -17,10 +17,11 @@ from tracer_cli.agent.loop import Agent
 from tracer_cli.agent.outcome import Outcome
 from tracer_cli.agent.planner import Planner
 from tracer_cli.agent.profiles import PROFILES, PlanRequest, Revision
-from tracer_cli.agent.speculate import Previous, changed_elsewhere, check, element_box, find_anchor
+from tracer_cli.agent.speculate import Previous, changed_elsewhere, check, find_anchor
 from tracer_cli.desktop.actuator import RecordingActuator
 from tracer_cli.desktop.screen import Geometry, Rect, Screenshot
 from tracer_cli.plan import Click, Done, Hotkey, Scroll, Type, Wait
+from tracer_cli.vision.elements import element_box
 
 SIZE = (1280, 800)
 FONT = ImageFont.load_default(size=22)

@@ -67,12 +67,13 @@ def compare(before: Image.Image, after: Image.Image,
     overall = float(changed.mean())
     if point is None:
         return Effect(overall, None, int(changed.sum()))
-    from tracer_cli.agent.speculate import element_box
+    from tracer_cli.desktop.pixels import grey, memo
+    from tracer_cli.vision.elements import element_box_in
 
     near = changed[around(before.size, point, NEAR)]
     region = np.zeros(changed.shape, dtype=bool)
     region[around(before.size, point, WINDOW)] = True
-    box = element_box(before, point)
+    box = element_box_in(np.array(memo(before, "grey", grey)), point)  # a copy: floodFill writes
     if box is not None:
         region[box[1]:box[3], box[0]:box[2]] = True
     return Effect(overall, float(near.mean()) if near.size else 0.0, int((changed & region).sum()))

@@ -103,7 +103,7 @@ class OcrReader:
 
 def _field(image: Image.Image, point: tuple[int, int]) -> Box | None:
     """The box of the element under ``point`` when it could be a field (wider than high)."""
-    from tracer_cli.agent.speculate import element_box
+    from tracer_cli.vision.elements import element_box
     from tracer_cli.vision.ocr import Box
 
     found = element_box(image, point)

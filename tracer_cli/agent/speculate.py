@@ -74,45 +74,6 @@ class Previous:
     effect: Effect | None
 
 
-def element_box(image: Image.Image, point: tuple[int, int]) -> tuple[int, int, int, int] | None:
-    """The box of the element under ``point`` (0..1000): the region of the element's own colour
-    around the point, bounded by its borders (a text field's inside, a button's face). None when
-    that region is the window's background (over a quarter of the screen) or cannot be found.
-    Pixels of ``image``: (left, top, right, bottom)."""
-    try:
-        import numpy as np
-    except ImportError:  # pragma: no cover - opencv (and numpy with it) is a dependency
-        return None
-    from tracer_cli.desktop.pixels import grey, memo
-
-    return _element_box(np.array(memo(image, "grey", grey)), point)  # a copy: floodFill writes
-
-
-def _element_box(gray: Any, point: tuple[int, int]) -> tuple[int, int, int, int] | None:
-    try:
-        import cv2
-        import numpy as np
-    except ImportError:  # pragma: no cover - opencv is a dependency
-        return None
-    height, width = gray.shape
-    px = min(width - 1, round(point[0] * width / COORD_MAX))
-    py = min(height - 1, round(point[1] * height / COORD_MAX))
-    # Seed on the element's own colour: the commonest grey near the point (not a letter on it).
-    x0, y0 = max(0, px - 6), max(0, py - 6)
-    near = gray[y0:py + 7, x0:px + 7]
-    values, counts = np.unique(near, return_counts=True)
-    ys, xs = np.nonzero(near == values[counts.argmax()])
-    nearest = int(((ys + y0 - py) ** 2 + (xs + x0 - px) ** 2).argmin())
-    seed = (int(xs[nearest] + x0), int(ys[nearest] + y0))
-    mask = np.zeros((height + 2, width + 2), np.uint8)
-    flags = 4 | cv2.FLOODFILL_MASK_ONLY | cv2.FLOODFILL_FIXED_RANGE | (255 << 8)
-    # (MASK_ONLY leaves the image as it is, but OpenCV wants it writable all the same)
-    _, _, _, (left, top, w, h) = cv2.floodFill(gray, mask, seed, 0, 3, 3, flags)
-    if w * h > 0.25 * width * height:
-        return None
-    return left, top, left + w, top + h
-
-
 def unexpected_change(planned: Image.Image, current: Image.Image, acted: list[tuple[int, int]],
                       connected: bool = False) -> Any:
     """Where the screen changed since ``planned`` away from where tracer acted, as a boolean
@@ -128,6 +89,7 @@ def unexpected_change(planned: Image.Image, current: Image.Image, acted: list[tu
 
     from tracer_cli.desktop.pixels import changed as differ
     from tracer_cli.desktop.pixels import grey, memo
+    from tracer_cli.vision.elements import element_box_in
 
     size = (max(1, planned.width // 4), max(1, planned.height // 4))
     # (the screenshot planned on is compared again before every step of its forecast)
@@ -143,7 +105,7 @@ def unexpected_change(planned: Image.Image, current: Image.Image, acted: list[tu
         cx, cy = x * size[0] / COORD_MAX, y * size[1] / COORD_MAX
         near[max(0, int(cy - ry)):max(0, int(cy + ry) + 1),
              max(0, int(cx - rx)):max(0, int(cx + rx) + 1)] = True
-        box = _element_box(pixels, (x, y))
+        box = element_box_in(pixels, (x, y))
         if box is not None:
             near[max(0, box[1] // 4 - 1):box[3] // 4 + 2, max(0, box[0] // 4 - 1):box[2] // 4 + 2] = True
             boxes.append((box[0] / 4, box[1] / 4, (box[2] - box[0]) / 4, (box[3] - box[1]) / 4))
