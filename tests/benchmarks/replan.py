@@ -5,8 +5,9 @@
                                       [--seeds 3]
 
 It starts an Xvfb display (1280x800), and for each of 22 multi-step tasks (3-12 steps: a sign-up
-form, drop-down menus, dialogs, a text editor; tests/benchmarks/replan_app.py) runs the real
-`tracer do` in each mode against an expert planner served over the OpenAI API on 127.0.0.1.
+form, drop-down menus, dialogs, a text editor; tests/benchmarks/replan_app.py in Tk, or the same
+program in GTK 3 or as a page in Chromium with --toolkit) runs the real `tracer do` in each mode
+against an expert planner served over the OpenAI API on 127.0.0.1.
 
 The expert reads the app's state (which it writes to a file) and knows each task's goal, so it
 always knows the correct remaining steps; it forecasts --horizon of them like a good model
