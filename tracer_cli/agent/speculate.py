@@ -76,7 +76,8 @@ class Previous:
 
 def unexpected_change(planned: Image.Image, current: Image.Image, acted: list[tuple[int, int]],
                       connected: bool = False) -> Any:
-    """Where the screen changed since ``planned`` away from where tracer acted, as a boolean
+    """Where the screen changed since ``planned`` (the screen last vouched for: the model's, or
+    the one the last passed check saw) away from where tracer acted, as a boolean
     array at a quarter of the image's size: outside the box around each acted-on point
     (0..1000) and outside the element under it. ``connected``: a changed region that reaches
     into such a box and covers at most CAUSED of the screen counts as the action's own doing
