@@ -61,3 +61,10 @@ def cpu_budget(settings: Settings) -> int:
     except (ConfigError, ImportError):
         on_cpu = True
     return spec.cpu_image_tokens * PROFILES.get(settings.profile).geometry.token_pixels if on_cpu else 0
+
+
+def zooms_on_cpu_budget(settings: Settings) -> bool:
+    """Whether the run plans on the catalogue's CPU budget (cpu_budget) with zoom on: a budget
+    under the family's grounding minimum is then no news (each click is placed again on a
+    full-resolution crop), for the warning at start and for `tracer doctor`."""
+    return bool(settings.zoom) and settings.max_pixels == cpu_budget(settings)

@@ -554,7 +554,7 @@ def check_backend(ctx: Context) -> Check:
 
 def check_image(ctx: Context) -> Check:
     """The screenshot size the model gets, and what the numbers in its answers mean."""
-    from tracer_cli.agent.defaults import cpu_budget
+    from tracer_cli.agent.defaults import zooms_on_cpu_budget
     from tracer_cli.agent.profiles import PROFILES
 
     name = "model image"
@@ -569,7 +569,7 @@ def check_image(ctx: Context) -> Check:
     detail = (f"profile {profile.name} ({geometry.family}): {which} {width}x{height} is sent as "
               f"{w}x{h} ({geometry.tokens(w, h)} image tokens); {geometry.describe()}")
     warning = geometry.budget_warning(budget, ctx.settings.zoom)
-    if warning and ctx.settings.zoom and budget == cpu_budget(ctx.settings):
+    if warning and zooms_on_cpu_budget(ctx.settings):
         return Check(name, True, f"{detail}; the catalogue's budget for this model on a CPU: each "
                      "click is placed again on a full-resolution crop (zoom)")
     if warning:

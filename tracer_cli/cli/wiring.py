@@ -46,14 +46,14 @@ def settings_from(flags: dict[str, Any]) -> Settings:
 
 def make_planner(settings: Settings):  # type: ignore[no-untyped-def]
     from tracer_cli.agent.backends import create
-    from tracer_cli.agent.defaults import cpu_budget
+    from tracer_cli.agent.defaults import zooms_on_cpu_budget
     from tracer_cli.agent.planner import Planner
     from tracer_cli.agent.profiles import PROFILES
 
     profile = PROFILES.get(settings.profile)()
     warning = profile.geometry.budget_warning(settings.max_pixels, settings.zoom)
-    if warning and not (settings.zoom and settings.max_pixels == cpu_budget(settings)):
-        err.print(f"[yellow]warning:[/] {escape(warning)}")  # (the catalogue's CPU budget is no news)
+    if warning and not zooms_on_cpu_budget(settings):
+        err.print(f"[yellow]warning:[/] {escape(warning)}")
     if settings.backend == "llama":
         _offer_pull(settings)
     backend = create(settings.backend, settings)
