@@ -11,7 +11,6 @@ image is ~730 tokens with the tiny tokenizer, so one call needs ~2100 KV cells a
 from __future__ import annotations
 
 import json
-import signal
 from pathlib import Path
 
 import pytest
@@ -171,7 +170,7 @@ def test_a_malformed_answer_is_sent_back_and_the_retry_succeeds(display: Display
 def test_a_quantised_model_runs_where_llama_cpp_default_cpu_buffers_would_crash(
         display: Display, done_pair: Pair, quant: str) -> None:
     """Quantised weights as users run them. Where llama.cpp's extra CPU buffer types (AMX,
-    repacked weights) kill the process with SIGILL, tracer's probe has found it out and loads
+    repacked weights) kill the process (by a signal), tracer's probe has found it out and loads
     without them; forcing them shows what would happen otherwise."""
     from tracer_cli.agent.backends.cpu_probe import verdict
 
@@ -188,8 +187,10 @@ def test_a_quantised_model_runs_where_llama_cpp_default_cpu_buffers_would_crash(
                         env={**env, "TRACER_EXTRA_BUFFERS": "1"})
     if found.extra_buffers:
         assert forced.returncode == 0, forced.stderr[-2000:]
-    else:  # what tracer would do without the probe: die on the first evaluation
-        assert forced.returncode == -signal.SIGILL, forced.stderr[-2000:]
+    else:  # what tracer would do without the probe: die on the first evaluation (by a
+        # signal whose number depends on the CPU: SIGILL here, SIGSEGV where AMX is reported)
+        assert forced.returncode < 0, (forced.returncode, forced.stderr[-2000:])
+        assert "pressed OK" not in forced.stdout
 
 
 def test_grammar_constrained_decoding(display: Display, done_pair: Pair) -> None:
