@@ -129,6 +129,23 @@ def test_do_reads_the_task_from_stdin(display: Display, clicklog: ClickLog,
     assert len(clicklog.wait_presses(1)) == 1
 
 
+def test_stdout_holds_only_events_whatever_a_library_prints(display: Display, clicklog: ClickLog,
+                                                            chat_server: Any, tmp_path: Path) -> None:
+    """An empty Xauthority file (common) makes python-xlib print a warning with print() at each
+    connection: it goes to stderr, never among the events."""
+    chat_server.queue(plan(click(400, 300, "the canvas"), done("clicked")), plan(done("clicked")))
+    empty = tmp_path / "Xauthority"
+    empty.write_bytes(b"")
+    env = tracer_env(display, XAUTHORITY=str(empty))
+    result = run_tracer("do", "click the canvas", "--yes", "--events", "jsonl", "-b", "openai",
+                        "--base-url", chat_server.base_url, env=env, timeout=60)
+
+    assert result.returncode == 0, result.stderr
+    assert "Xlib.xauth: warning" in result.stderr  # the library did print
+    events = [json.loads(line) for line in result.stdout.splitlines()]  # nothing but events
+    assert [e["event"] for e in events][0] == "start" and events[-1]["event"] == "end"
+
+
 @pytest.mark.parametrize(("stdin", "args", "message"), [
     ("", ["do", "-"], "TASK is - but standard input was empty"),
     ("  \n", ["plan", "-"], "TASK is - but standard input was empty"),

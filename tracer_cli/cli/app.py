@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from tracer_cli import __version__, paths
-from tracer_cli.cli.console import DEBUG, err, guard, out
+from tracer_cli.cli.console import DEBUG, err, guard, out, stdout
 from tracer_cli.cli.options import (  # typer reads these names from this module
     Backend,
     BaseUrl,
@@ -142,7 +142,7 @@ def plan(
             except OSError as exc:
                 raise ConfigError(f"cannot write {out_png}: {exc}") from None
         if as_json:
-            sys.stdout.write(forecast.plan.to_json() + "\n")
+            stdout().write(forecast.plan.to_json() + "\n")
         elif not streaming:
             if forecast.plan.thought:
                 out.print(f"[bold]Thought:[/] {escape(forecast.plan.thought)}")
@@ -176,7 +176,7 @@ def _preview(task: str, settings: Settings, quiet: bool, events: bool = False): 
     if events:
         from tracer_cli.agent.events import EventStream
 
-        listeners.append(EventStream(sys.stdout, "plan", run_dir=log.dir))
+        listeners.append(EventStream(stdout(), "plan", run_dir=log.dir))
     agent = Agent(screen, planner, None, settings, listeners, grounder=grounder)
     try:
         if err.is_terminal and not quiet:
@@ -280,7 +280,7 @@ def _run_agent(task: str, settings: Settings, sandbox: Any = None,
             if events:
                 from tracer_cli.agent.events import EventStream
 
-                listeners.append(EventStream(sys.stdout, "do", run_dir=log.dir))
+                listeners.append(EventStream(stdout(), "do", run_dir=log.dir))
             agent = Agent(screen, planner, actuator, settings, listeners, confirm, stop, grounder)
             session.announce(view)
             return agent.run(task), log.dir
@@ -304,7 +304,7 @@ def show_config(
 
         settings, sources = cfg.load()
         if as_json:
-            sys.stdout.write(json.dumps({"config_file": str(path), "runs": str(paths.runs_dir()),
+            stdout().write(json.dumps({"config_file": str(path), "runs": str(paths.runs_dir()),
                                          "settings": settings.model_dump(),
                                          "sources": sources}) + "\n")
             return
@@ -349,7 +349,7 @@ def doctor(
                  "max_pixels": max_pixels, "kill_hotkey": kill_hotkey}
         results = checks.run(flags, load=load)
         if as_json:
-            sys.stdout.write(checks.to_json(results) + "\n")
+            stdout().write(checks.to_json(results) + "\n")
         else:
             out.print(checks.table(results))
             out.print(checks.summary(results))
@@ -381,4 +381,7 @@ _add_subcommands()
 
 
 def main() -> None:
+    from tracer_cli.cli.console import keep_stdout_for_results
+
+    keep_stdout_for_results()
     app()

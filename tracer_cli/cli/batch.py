@@ -4,7 +4,6 @@ progress and a summary (tracer_cli/batch does the work; this parses and prints).
 from __future__ import annotations
 
 import json
-import sys
 import threading
 import time
 from pathlib import Path
@@ -14,7 +13,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from tracer_cli.cli.console import err, guard, out
+from tracer_cli.cli.console import err, guard, out, stdout
 from tracer_cli.cli.options import MODEL_OPTIONS, Replan, SpeculativeSteps, model_options
 from tracer_cli.errors import EXIT_INTERRUPTED, ConfigError
 
@@ -55,7 +54,7 @@ def batch_command(
         common = common_args(model_flags, replan, speculative_steps)
         summary = run_batch(tasks, parallel, out_dir, common, quiet=as_json)
         if as_json:
-            sys.stdout.write(json.dumps(summary) + "\n")
+            stdout().write(json.dumps(summary) + "\n")
         raise typer.Exit(exit_code(summary))
 
 

@@ -4,7 +4,6 @@ sandboxes with the model and settings given, and scored (tracer_cli/bench does t
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -13,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from tracer_cli.cli.batch import common_args, exit_code, run_batch
-from tracer_cli.cli.console import err, guard, out
+from tracer_cli.cli.console import err, guard, out, stdout
 from tracer_cli.cli.options import Replan, SpeculativeSteps, model_options
 
 
@@ -56,7 +55,7 @@ def bench_command(
         summary = run_batch(tasks, parallel, out_dir, common, quiet=True, kind="bench",
                             extra=lambda batch: {"bench": suite.score(list(batch.results.values()))})
         if as_json:
-            sys.stdout.write(json.dumps(summary) + "\n")
+            stdout().write(json.dumps(summary) + "\n")
         else:
             show(summary)
         code = exit_code(summary)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, TextIO
 
 import typer
 from rich.console import Console
@@ -16,6 +19,60 @@ from tracer_cli.errors import EXIT_INTERRUPTED, TracerError
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
 DEBUG = {"on": bool(os.environ.get("TRACER_DEBUG"))}
+# What a command promises on stdout goes to ``stream`` once divert_stdout() has run.
+_PROMISED: dict[str, Any] = {}
+
+
+def stdout() -> TextIO:
+    """Where a command writes what it promises on stdout (its results, its events)."""
+    return _PROMISED.get("stream") or sys.stdout
+
+
+def keep_stdout_for_results() -> None:
+    """From the command's start on (``guard``), keep stdout for what it promises (the real
+    ``tracer`` process does this; in-process callers such as tests keep their own streams)."""
+    _PROMISED["divert"] = True
+
+
+def divert_stdout() -> None:
+    """Keep the process's stdout for what the command promises, and send everything else that
+    would land there (a library's print(), such as python-xlib's "no xauthority details"
+    warnings, or C-level logging) to stderr: file descriptor 1 and ``sys.stdout`` both point at
+    stderr from now on; ``stdout()`` and the ``out`` console write to the real stdout."""
+    if "stream" in _PROMISED or not _PROMISED.get("divert"):
+        return
+    original = sys.stdout
+    try:
+        original.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError, AttributeError):  # no stdout at all: nothing to keep apart
+        return
+    stream = os.fdopen(saved, "w", encoding=getattr(original, "encoding", None) or "utf-8",
+                       errors=getattr(original, "errors", None) or "strict", closefd=False)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    _PROMISED.update(stream=stream, saved=saved, original=original)
+    out.file = stream
+    atexit.register(stream.flush)
+
+
+@contextmanager
+def stdout_restored() -> Iterator[None]:
+    """The real stdout back on descriptor 1 and ``sys.stdout`` for a while (the MCP SDK's stdio
+    transport claims descriptor 1 itself)."""
+    saved = _PROMISED.get("saved")
+    if saved is None:
+        yield
+        return
+    sys.stderr.flush()
+    os.dup2(saved, 1)
+    sys.stdout = _PROMISED["original"]
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(2, 1)
+        sys.stdout = sys.stderr
 
 
 @contextmanager
@@ -43,7 +100,9 @@ def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
 
 @contextmanager
 def guard() -> Iterator[None]:
-    """Turn our typed errors into one line and an exit code; tracebacks only with --debug."""
+    """Turn our typed errors into one line and an exit code; tracebacks only with --debug.
+    From here on stdout holds only what the command promises (``divert_stdout``)."""
+    divert_stdout()
     try:
         yield
     except TracerError as exc:

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -17,7 +16,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from tracer_cli import paths
-from tracer_cli.cli.console import err, guard, out, progress_bar
+from tracer_cli.cli.console import err, guard, out, progress_bar, stdout
 from tracer_cli.errors import ConfigError
 
 
@@ -55,7 +54,7 @@ def list_all(
         root = paths.runs_dir()
         runs = list_runs(root)
         if as_json:
-            sys.stdout.write(json.dumps([{**r.meta, "status": r.status} for r in runs]) + "\n")
+            stdout().write(json.dumps([{**r.meta, "status": r.status} for r in runs]) + "\n")
             return
         if not runs:
             err.print(f"no runs yet in {root}")
@@ -85,7 +84,7 @@ def show(
             return
         steps = summary.steps()
         if as_json:
-            sys.stdout.write(json.dumps({"run": {**summary.meta, "status": summary.status},
+            stdout().write(json.dumps({"run": {**summary.meta, "status": summary.status},
                                          "steps": steps}) + "\n")
             return
         meta = summary.meta

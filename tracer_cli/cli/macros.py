@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -13,7 +12,7 @@ from rich.table import Table
 
 from tracer_cli.cli import options as opt  # typer reads the opt.* annotations here
 from tracer_cli.cli import wiring
-from tracer_cli.cli.console import err, guard, out, progress_bar
+from tracer_cli.cli.console import err, guard, out, progress_bar, stdout
 from tracer_cli.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -61,7 +60,7 @@ def run_macro(
         if schema:
             from tracer_cli.macro.load import json_schema
 
-            sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
+            stdout().write(json.dumps(json_schema(), indent=2) + "\n")
             return
         if macro_file is None:
             raise ConfigError("no macro file given", "tracer run MACRO.yaml (see examples/macros/)")
@@ -102,7 +101,7 @@ def _run(title: str, steps: list[Instance], settings: Settings,
             if events:
                 from tracer_cli.agent.events import EventStream
 
-                listeners.append(EventStream(sys.stdout, "run", macro_step_line, log.dir))
+                listeners.append(EventStream(stdout(), "run", macro_step_line, log.dir))
             runner = MacroRunner(steps, screens, session.actuator, Finder(settings.ocr), settings,
                                  listeners, wiring.confirmer(settings, view), session.stop, subtask)
             session.announce(view)

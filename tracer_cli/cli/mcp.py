@@ -11,7 +11,7 @@ from rich.markup import escape
 
 from tracer_cli.cli import options as opt  # typer reads the opt.* annotations here
 from tracer_cli.cli import wiring
-from tracer_cli.cli.console import err, guard
+from tracer_cli.cli.console import err, guard, stdout_restored
 from tracer_cli.errors import ConfigError
 
 
@@ -69,4 +69,5 @@ def mcp_server(
         if http:
             server.serve_http(desk, port, ready)
         else:
-            server.serve_stdio(desk, ready)
+            with stdout_restored():  # the SDK's transport claims stdout for the protocol itself
+                server.serve_stdio(desk, ready)

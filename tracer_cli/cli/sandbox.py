@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,7 +13,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from tracer_cli.cli.console import err, guard, out
+from tracer_cli.cli.console import err, guard, out, stdout
 from tracer_cli.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -46,7 +45,7 @@ def start(
         if as_json:
             import json
 
-            sys.stdout.write(json.dumps({"name": box.name, "display": box.display,
+            stdout().write(json.dumps({"name": box.name, "display": box.display,
                                          "xauthority": box.xauthority}) + "\n")
             return
         out.print(f"{box.name} {box.display}")
@@ -68,7 +67,7 @@ def list_sandboxes(
         if as_json:
             import json
 
-            sys.stdout.write(json.dumps([{"name": b.name, "display": b.display, "pid": b.pgid,
+            stdout().write(json.dumps([{"name": b.name, "display": b.display, "pid": b.pgid,
                                           "size": f"{b.width}x{b.height}", "watch": b.watch,
                                           "groups": [b.pgid, *b.groups],
                                           "apps": b.apps} for b in boxes]) + "\n")
