@@ -53,6 +53,13 @@ class ActionError(TracerError):
     exit_code = EXIT_FAILED
 
 
+class StorageError(TracerError):
+    """A file tracer keeps (a run record, a preview, a report) could not be written: the disk is
+    full, read-only or gone."""
+
+    exit_code = EXIT_FAILED
+
+
 class Interrupted(TracerError):
     """The user stopped the run (Ctrl-C, the pyautogui corner fail-safe)."""
 

@@ -10,9 +10,11 @@ long, and the note handed to the model.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import shutil
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,7 +23,7 @@ from typing import Any
 from tracer_cli import private
 from tracer_cli.agent.runloop import Listener, RunResult, StepRecord
 from tracer_cli.desktop.screen import Geometry
-from tracer_cli.errors import ConfigError
+from tracer_cli.errors import ConfigError, StorageError
 from tracer_cli.plan import step_dict
 
 
@@ -34,12 +36,20 @@ def _slug(task: str) -> str:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    private.write_text(tmp, json.dumps(data, indent=2, ensure_ascii=False))
-    os.replace(tmp, path)
+    private.write_text(path, json.dumps(data, indent=2, ensure_ascii=False))
+
+
+# Bytes set aside when a run starts and given back when it ends, so that how a run ended can be
+# written even when the disk filled up meanwhile.
+RESERVE = 256 * 1024
 
 
 class RunLog(Listener):
+    """Writes one run's record as it goes. A file that cannot be written (a full or vanished
+    disk) stops the run with a StorageError before its next input event; run.json then says
+    why the run ended (written in the room the reserve gave back), and what was written before
+    stays readable: whole files, whole lines."""
+
     def __init__(self, root: Path, kind: str, task: str) -> None:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         base = f"{stamp}-{kind}-{_slug(task)}"
@@ -58,21 +68,55 @@ class RunLog(Listener):
         self.dir = path
         self.meta: dict[str, Any] = {"id": path.name, "kind": kind, "task": task,
                                      "started": _now(), "status": "running", "pid": os.getpid()}
-        _write_json(self.dir / "run.json", self.meta)
-        self._steps = private.open_file(self.dir / "steps.jsonl", "a")
+        self._reserve = path / ".reserve"
+        self.broken = ""  # why the record could not be written, once it could not
+        try:
+            private.write_bytes(self._reserve, bytes(RESERVE))
+            _write_json(self.dir / "run.json", self.meta)
+            with private.writing(self.dir / "steps.jsonl"):
+                self._steps = os.open(self.dir / "steps.jsonl",
+                                      os.O_WRONLY | os.O_CREAT | os.O_APPEND, private.FILE_MODE)
+        except StorageError:
+            shutil.rmtree(path, ignore_errors=True)  # nothing of this run was recorded
+            raise
+
+    def _write_meta(self) -> None:
+        try:
+            _write_json(self.dir / "run.json", self.meta)
+        except StorageError as exc:
+            self._failed(exc)
+            raise
+
+    def _failed(self, exc: StorageError) -> None:
+        """A write failed: give the reserve back and record why the run is ending."""
+        if self.broken:
+            return
+        self.broken = str(exc)
+        with contextlib.suppress(OSError):
+            self._reserve.unlink()
+        self.meta.update(status="error", reason=self.broken, ended=_now())
+        with contextlib.suppress(StorageError):
+            _write_json(self.dir / "run.json", self.meta)
 
     def on_start(self, task: str, settings: Any, geometry: Geometry) -> None:
         self.meta.update(start_fields(settings, geometry))
-        _write_json(self.dir / "run.json", self.meta)
+        self._write_meta()
 
     def write_step(self, line: dict[str, Any]) -> None:
-        self._steps.write(json.dumps(line, ensure_ascii=False) + "\n")
-        self._steps.flush()
-        os.fsync(self._steps.fileno())
+        data = (json.dumps(line, ensure_ascii=False) + "\n").encode("utf-8")
+        try:
+            private.append_line(self._steps, self.dir / "steps.jsonl", data)
+        except StorageError as exc:
+            self._failed(exc)
+            raise
 
     def save_image(self, image: Any, name: str, **params: Any) -> None:
         """An image into the run's directory, readable by its owner only."""
-        private.save_image(image, self.dir / name, **({"compress_level": 1} | params))
+        try:
+            private.save_image(image, self.dir / name, **({"compress_level": 1} | params))
+        except StorageError as exc:
+            self._failed(exc)
+            raise
 
     def on_step(self, record: StepRecord) -> None:
         line = step_line(record)
@@ -82,19 +126,29 @@ class RunLog(Listener):
 
     def on_pause(self, number: int, interrupted: str) -> None:
         self.meta.setdefault("pauses", []).append(pause_fields(number, interrupted))
-        _write_json(self.dir / "run.json", self.meta)
+        self._write_meta()
 
     def on_resume(self, number: int, seconds: float, note: str) -> None:
         self.meta["pauses"][-1].update(resume_fields(seconds, note))
-        _write_json(self.dir / "run.json", self.meta)
+        self._write_meta()
 
     def on_end(self, result: RunResult) -> None:
         self.finish(result.status, result.reason, **end_fields(result))
 
     def finish(self, status: str, reason: str = "", **extra: Any) -> None:
+        """How the run ended, written last; the reserve goes back to the disk first."""
+        with contextlib.suppress(OSError):
+            self._reserve.unlink()
+        with contextlib.suppress(OSError):
+            os.close(self._steps)
+        if self.broken and status != "error":  # the run was stopped by the failed write
+            status, reason = "error", self.broken
         self.meta.update(status=status, reason=reason, ended=_now(), **extra)
-        _write_json(self.dir / "run.json", self.meta)
-        self._steps.close()
+        try:
+            _write_json(self.dir / "run.json", self.meta)
+        except StorageError:
+            if not self.broken:  # else the failure that stopped the run was said already
+                raise
 
 
 def start_fields(settings: Any, geometry: Geometry) -> dict[str, Any]:

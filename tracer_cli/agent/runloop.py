@@ -145,10 +145,19 @@ class RunLoop:
         self.needed_human = ""  # why a step needed a confirmation that no one could give
 
     def _emit(self, event: str, *args: object) -> None:
+        """Tell every listener; one that fails (the run record on a full disk) does not keep
+        the others from hearing it, and its error is raised after them (the run stops)."""
+        failed: TracerError | None = None
         for listener in self.listeners:
             handler = getattr(listener, event, None)
-            if handler is not None:
+            if handler is None:
+                continue
+            try:
                 handler(*args)
+            except TracerError as exc:
+                failed = failed or exc
+        if failed is not None:
+            raise failed
 
     def ask_user(self, record: StepRecord, step: Any, points: list[tuple[int, int]]) -> bool:
         """Ask before a step (the confirmation callback): False when the user declines it (the
@@ -204,9 +213,9 @@ class RunLoop:
               ending: RunResult) -> RunResult:
         """Run the steps; ``ending`` is the result when the steps run out."""
         started = time.monotonic()
-        self._emit("on_start", title, shown, geometry)
         result, ran = ending, 0  # ran: steps that got as far as being recorded
         try:
+            self._emit("on_start", title, shown, geometry)
             for number in itertools.count(1):
                 if self.stop.is_set():
                     raise Interrupted(stop_reason(self.stop))
