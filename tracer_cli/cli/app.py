@@ -51,7 +51,7 @@ from tracer_cli.cli.wiring import (
     open_record,
     settings_from,
 )
-from tracer_cli.errors import ConfigError
+from tracer_cli.errors import ConfigError, StorageError
 
 if TYPE_CHECKING:
     from tracer_cli.agent.runloop import RunResult
@@ -139,8 +139,10 @@ def plan(
         if out_png:
             try:
                 private.copy_file(preview, out_png)
-            except OSError as exc:
-                raise ConfigError(f"cannot write {out_png}: {exc}") from None
+            except (OSError, StorageError) as exc:
+                raise ConfigError(exc.message if isinstance(exc, StorageError) else
+                                  f"cannot write {out_png}: {exc}",
+                                  "choose another place with --out") from None
         if as_json:
             stdout().write(forecast.plan.to_json() + "\n")
         elif not streaming:

@@ -17,7 +17,7 @@ from typer.core import TyperGroup
 
 from tracer_cli import paths
 from tracer_cli.cli.console import err, guard, out, progress_bar, stdout
-from tracer_cli.errors import ConfigError
+from tracer_cli.errors import ConfigError, StorageError
 
 
 class _RunOrCommand(TyperGroup):
@@ -197,8 +197,12 @@ def report(
         target = out_file or summary.path / "report.html"
         try:
             written = write_report(summary, target)
-        except OSError as exc:
-            raise ConfigError(f"cannot write {target}: {exc}", "choose another place with --out") from None
+        except (OSError, StorageError) as exc:
+            if out_file is None and isinstance(exc, StorageError):
+                raise  # the record's own folder: the disk's problem, said as such
+            why = exc.message if isinstance(exc, StorageError) else str(exc)
+            raise ConfigError(why if why.startswith("cannot write") else f"cannot write {target}: {why}",
+                              "choose another place with --out") from None
         out.print(str(target.resolve()), soft_wrap=True)
         err.print(f"report of {summary.id}: {len(written.cards)} steps, "
                   f"{human_size(target.stat().st_size)}", soft_wrap=True)

@@ -13,7 +13,7 @@ from rich.table import Table
 from tracer_cli.cli import options as opt  # typer reads the opt.* annotations here
 from tracer_cli.cli import wiring
 from tracer_cli.cli.console import err, guard, out, progress_bar, stdout
-from tracer_cli.errors import ConfigError
+from tracer_cli.errors import ConfigError, StorageError
 
 if TYPE_CHECKING:
     from tracer_cli.agent.runloop import RunResult
@@ -198,8 +198,9 @@ def _dry_run(title: str, steps: list[Instance], settings: Settings, out_png: Pat
     if out_png and main:
         try:
             private.copy_file(main, out_png)
-        except OSError as exc:
-            raise ConfigError(f"cannot write {out_png}: {exc}") from None
+        except (OSError, StorageError) as exc:
+            raise ConfigError(exc.message if isinstance(exc, StorageError) else
+                              f"cannot write {out_png}: {exc}", "choose another place with --out") from None
     err.print(f"{found} of {pointers} pointer targets found on the current screen; nothing was "
               f"executed\npreview: {out_png or main}", soft_wrap=True)
     wiring.close_record(settings, log.dir)
