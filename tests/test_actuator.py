@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import gc
 import subprocess
 import sys
 import threading
 import time
-import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -134,31 +132,21 @@ def move_pointer(x: int, y: int) -> None:
 
 
 @pytest.fixture
-def pyautogui(display: Display) -> Any:
-    """pyautogui, imported with DISPLAY set to the test display (it connects at import).
+def xinput(display: Display) -> Iterator[Any]:
+    """The X11 platform's input (XTEST) on the test display."""
+    from tracer_cli.desktop.platforms.x11 import X11Platform
 
-    pyscreeze (imported by pyautogui) leaks the pipes of a `which` subprocess at import; under
-    filterwarnings=error that ResourceWarning would fail whichever test runs next, so the import
-    happens with it ignored and the leaked pipes are closed."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        import pyautogui
-        import pyscreeze
-
-        proc = getattr(pyscreeze, "whichProc", None)
-        for pipe in (getattr(proc, "stdout", None), getattr(proc, "stderr", None)):
-            if pipe is not None:
-                pipe.close()
-        gc.collect()
-    return pyautogui
+    keyboard = X11Platform(display.name).open_input()
+    yield keyboard
+    keyboard.close()
 
 
 @pytest.fixture
-def gui(pyautogui: Any) -> Iterator[Any]:
+def gui(xinput: Any) -> Iterator[Any]:
     """The real actuator on the test display, with the pointer parked mid-screen."""
-    from tracer_cli.desktop.actuator import PyAutoGUIActuator
+    from tracer_cli.desktop.actuator import LiveActuator
 
-    actuator = PyAutoGUIActuator(type_interval=0.01)
+    actuator = LiveActuator(xinput, type_interval=0.01)
     move_pointer(640, 400)
     yield actuator
     actuator.release_all()
@@ -241,70 +229,57 @@ def test_scroll_moves_to_the_point(gui: Any) -> None:
     assert pointer() == (200, 150)
 
 
-# Keys pyautogui's X11 backend knows by name but maps to no keycode, so pressing them does
-# nothing at all: macOS keys and media keys (pyautogui has no XF86 keysyms for them).
-X11_SILENT_KEYS = {"command", "option", "fn", "volumeup", "volumedown", "volumemute", "playpause",
-                   "nexttrack", "prevtrack"}
-# Keys whose keysym the X server's keymap lacks (Xvfb's default keymap has no F13..F24):
-# pyautogui sends keycode 0 for them.
-KEYMAP_MISSING_KEYS = {f"f{n}" for n in range(13, 25)}
+# Keys Xvfb's default keymap lacks: F13..F24; "fn" has no X keysym at all.
+KEYMAP_MISSING_KEYS = {f"f{n}" for n in range(13, 25)} | {"fn"}
 LOCK_KEYS = {"capslock", "numlock", "scrolllock"}
 
 
-@pytest.mark.display
-def test_every_known_key_is_a_pyautogui_key(pyautogui: Any) -> None:
-    # A key the plan contract accepts but pyautogui does not know is silently not pressed.
-    assert sorted(set(KNOWN_KEYS) - set(pyautogui.KEYBOARD_KEYS)) == []
+def test_every_known_key_but_fn_has_a_keysym() -> None:
+    from tracer_cli.desktop.keysyms import key_keysym
+
+    missing = set()
+    for key in KNOWN_KEYS:
+        try:
+            key_keysym(key)
+        except KeyError:
+            missing.add(key)
+    assert missing == {"fn"}  # a key no keyboard reports to software
 
 
 @pytest.mark.display
-def test_every_known_key_has_an_x11_keycode(pyautogui: Any) -> None:
-    from pyautogui import _pyautogui_x11
-
-    mapping = _pyautogui_x11.keyboardMapping
-    pyautogui_keys = set(KNOWN_KEYS) & set(pyautogui.KEYBOARD_KEYS)
-    no_keycode = {k for k in pyautogui_keys if not mapping.get(k)}
-    assert no_keycode - X11_SILENT_KEYS - KEYMAP_MISSING_KEYS == set()
-    assert {k for k in pyautogui_keys if mapping.get(k)} >= {"enter", "ctrl", "win", "f12", "a", "~"}
+def test_every_known_key_has_an_x11_keycode(xinput: Any) -> None:
+    assert set(xinput.missing_keys(sorted(KNOWN_KEYS))) == KEYMAP_MISSING_KEYS
 
 
 @pytest.mark.display
-def test_every_known_key_really_goes_down_on_x(pyautogui: Any, x_keymap: Any) -> None:
-    from pyautogui import _pyautogui_x11
-
-    pyautogui.FAILSAFE = False  # the pointer is irrelevant here
-    pressed = []
-    try:
-        not_down = []
-        for key in sorted(KNOWN_KEYS):
-            keycode = _pyautogui_x11.keyboardMapping.get(key)
-            if not keycode:
-                continue  # see the two tests above
-            pyautogui.keyDown(key, _pause=False)
-            try:
-                if keycode not in x_keymap():
-                    not_down.append(key)
-            finally:
-                pyautogui.keyUp(key, _pause=False)
-            if key in LOCK_KEYS:  # toggle the lock back off
-                pyautogui.press(key, _pause=False)
-            pressed.append(key)
-        assert not_down == []
-        assert len(pressed) > 100
-        assert x_keymap() == set()
-    finally:
-        pyautogui.FAILSAFE = True
+def test_every_known_key_really_goes_down_on_x(xinput: Any, x_keymap: Any) -> None:
+    not_down, pressed = [], []
+    for key in sorted(set(KNOWN_KEYS) - KEYMAP_MISSING_KEYS):
+        xinput.key(key, True)
+        try:
+            if not x_keymap():
+                not_down.append(key)
+        finally:
+            xinput.key(key, False)
+        if key in LOCK_KEYS:  # toggle the lock back off
+            xinput.key(key, True)
+            xinput.key(key, False)
+        pressed.append(key)
+    assert not_down == []
+    assert len(pressed) > 100
+    assert x_keymap() == set()
 
 
 UNMAPPABLE_HOTKEY = """
 import sys, warnings
 warnings.simplefilter("ignore")
-from tracer_cli.desktop.actuator import PyAutoGUIActuator, execute
+from tracer_cli.desktop.actuator import LiveActuator, execute
+from tracer_cli.desktop.platforms.x11 import X11Platform
 from tracer_cli.errors import TracerError
 from tracer_cli.plan import parse_step
 from tracer_cli.desktop.screen import Geometry, Rect
 
-actuator = PyAutoGUIActuator()
+actuator = LiveActuator(X11Platform().open_input())
 step = parse_step({"action": "hotkey", "keys": ["f13"]})  # the plan contract accepts it
 try:
     execute(step, Geometry(Rect(0, 0, 1280, 800)), actuator)
@@ -322,8 +297,8 @@ print("usable afterwards")
 
 @pytest.mark.display
 def test_hotkey_the_keymap_lacks_does_not_wedge_the_actuator(display: Display) -> None:
-    # F13 is a known key but Xvfb's keymap has no keycode for it. Pressing it must either work
-    # or fail with a TracerError, and the actuator must still work afterwards.
+    # F13 is a known key but Xvfb's keymap has no keycode for it: refused before anything is
+    # pressed, and the actuator still works afterwards.
     try:
         proc = subprocess.run([sys.executable, "-c", UNMAPPABLE_HOTKEY], capture_output=True,
                               text=True, timeout=5, env=display.env())
@@ -331,7 +306,7 @@ def test_hotkey_the_keymap_lacks_does_not_wedge_the_actuator(display: Display) -
     except subprocess.TimeoutExpired as exc:
         partial = exc.stdout or b""  # bytes, even in text mode
         output = (partial.decode() if isinstance(partial, bytes) else partial) + "\n<hung: killed after 5 s>"
-    assert "crashed" not in output, output
+    assert "hotkey: TracerError cannot press 'f13': not on this keyboard layout" in output, output
     assert "usable afterwards" in output, output
 
 
@@ -343,23 +318,22 @@ def test_hotkey_leaves_no_key_held(gui: Any, x_keymap: Any) -> None:
 
 
 @pytest.mark.display
-def test_release_all_lets_go_of_held_modifiers(gui: Any, pyautogui: Any, x_keymap: Any) -> None:
-    from pyautogui import _pyautogui_x11
-
-    pyautogui.keyDown("shift", _pause=False)
-    pyautogui.keyDown("ctrl", _pause=False)
-    assert _pyautogui_x11.keyboardMapping["shift"] in x_keymap()
+def test_release_all_lets_go_of_held_modifiers(gui: Any, xinput: Any, x_keymap: Any) -> None:
+    xinput.key("shift", True)
+    xinput.key("ctrl", True)
+    assert len(x_keymap()) == 2
+    assert xinput.user_modifiers() == {"shift", "ctrl"}
     gui.release_all()
     assert x_keymap() == set()
 
 
 @pytest.mark.display
-def test_stop_set_before_typing_types_nothing(pyautogui: Any, x_keymap: Any) -> None:
-    from tracer_cli.desktop.actuator import PyAutoGUIActuator
+def test_stop_set_before_typing_types_nothing(xinput: Any, x_keymap: Any) -> None:
+    from tracer_cli.desktop.actuator import LiveActuator
 
     stop = threading.Event()
     stop.set()
-    actuator = PyAutoGUIActuator(stop)
+    actuator = LiveActuator(xinput, stop)
     for act in (lambda: actuator.type_text("hello"), lambda: actuator.click(10, 10),
                 lambda: actuator.hotkey(["ctrl", "a"]), lambda: actuator.scroll(10, 10, 1),
                 lambda: actuator.drag(10, 10, 20, 20), lambda: actuator.sleep(5)):
@@ -371,12 +345,12 @@ def test_stop_set_before_typing_types_nothing(pyautogui: Any, x_keymap: Any) -> 
 
 
 @pytest.mark.display
-def test_stop_interrupts_typing_midway(pyautogui: Any) -> None:
-    from tracer_cli.desktop.actuator import PyAutoGUIActuator
+def test_stop_interrupts_typing_midway(xinput: Any) -> None:
+    from tracer_cli.desktop.actuator import LiveActuator
 
     stop = threading.Event()
-    actuator = PyAutoGUIActuator(stop, type_interval=0.01)
-    text = "x" * 200  # at least 200 * (0.02 pause + 0.01 interval) = 6 s to type in full
+    actuator = LiveActuator(xinput, stop, type_interval=0.01)
+    text = "x" * 200  # at least 200 * 0.01 s interval = 2 s to type in full
     timer = threading.Timer(0.2, stop.set)
     started = time.monotonic()
     timer.start()
@@ -390,11 +364,11 @@ def test_stop_interrupts_typing_midway(pyautogui: Any) -> None:
 
 
 @pytest.mark.display
-def test_stop_interrupts_a_wait(pyautogui: Any) -> None:
-    from tracer_cli.desktop.actuator import PyAutoGUIActuator
+def test_stop_interrupts_a_wait(xinput: Any) -> None:
+    from tracer_cli.desktop.actuator import LiveActuator
 
     stop = threading.Event()
-    actuator = PyAutoGUIActuator(stop)
+    actuator = LiveActuator(xinput, stop)
     threading.Timer(0.1, stop.set).start()
     started = time.monotonic()
     with pytest.raises(Interrupted):

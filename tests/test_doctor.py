@@ -18,7 +18,8 @@ from tests.conftest import Display, run_tracer
 from tests.tinyvlm import make_tiny_vlm
 from tracer_cli.cli import doctor
 
-MACHINE = ("display", "screen capture", "input control", "kill hotkey", "pause hotkey")
+MACHINE = ("platform", "display", "screen capture", "input control", "kill hotkey", "pause hotkey",
+           "stop and pause")
 
 
 @pytest.fixture(autouse=True)
@@ -83,14 +84,17 @@ def test_on_xvfb_every_check_passes(display: Display, plan_file: Path) -> None:
     # the screenshot size the model gets on this very monitor, and what its numbers mean
     assert ("the monitor 1280x800 is sent as 1312x832 (1066 image tokens); sides multiples of 32, "
             "coordinates 0..1000 relative to the image") in found["model image"]["detail"]
+    assert found["platform"]["detail"] == f"X11 display {display.name} (from the session)"
     assert f"DISPLAY={display.name}" in found["display"]["detail"]
     assert "1280x800" in found["display"]["detail"]
     assert "monitors: 1: 1280x800+0+0" in found["screen capture"]["detail"]
-    assert "pyautogui sees 1280x800" in found["input control"]["detail"]
+    assert "XTEST input on 1280x800" in found["input control"]["detail"]
     assert "input scale 1" in found["input control"]["detail"]
     assert "keyboard map" in found["input control"]["detail"]
-    assert found["kill hotkey"]["detail"] == "ctrl+alt+shift+k: the kill switch arms"
-    assert found["pause hotkey"]["detail"] == "ctrl+alt+shift+p: pauses and hands back"
+    assert found["kill hotkey"]["detail"] == "ctrl+alt+shift+k: the kill switch arms (a global hotkey)"
+    assert found["pause hotkey"]["detail"] == \
+        "ctrl+alt+shift+p: pauses and hands back (a global hotkey)"
+    assert "tracer stop and tracer pause reach a running tracer" in found["stop and pause"]["detail"]
     assert "1 answer(s)" in found["script"]["detail"]
     assert "read a line of text" in found["ocr"]["detail"]
 
@@ -100,7 +104,7 @@ def test_the_table(display: Display, plan_file: Path) -> None:
     proc = tracer("doctor", "-b", "script", "--script", str(plan_file))
     assert proc.returncode == 0, proc.stdout
     rows = [line for line in proc.stdout.splitlines() if line.startswith("│")]
-    assert len(rows) == 11
+    assert len(rows) == 13
     for name in ("config", *MACHINE, "ocr", "run records", "backend", "model image", "script"):
         assert any(f"│ {name} " in row and " ✓ " in row for row in rows), (name, proc.stdout)
     for header in ("check", "status", "detail", "how to fix"):
@@ -123,26 +127,26 @@ def test_without_display_says_how_and_skips_what_needs_one(plan_file: Path) -> N
     proc = tracer("doctor", "-b", "script", "--script", str(plan_file), env=env)
     assert proc.returncode == 1
     assert proc.stderr == ""
-    display_row = next(line for line in proc.stdout.splitlines() if line.startswith("│ display "))
+    display_row = next(line for line in proc.stdout.splitlines() if line.startswith("│ platform "))
     assert " ✗ " in display_row and "--display :N" in display_row
-    assert proc.stdout.rstrip().splitlines()[-1] == "1 problem(s): display"
+    assert proc.stdout.rstrip().splitlines()[-1] == "1 problem(s): platform"
 
     code, found = checks("-b", "script", "--script", str(plan_file), env=env)
     assert code == 1
-    assert found["display"]["ok"] is False
-    assert "DISPLAY is not set" in found["display"]["detail"]
-    assert "--display" in found["display"]["fix"]
-    for name in ("screen capture", "input control", "kill hotkey", "pause hotkey"):
+    assert found["platform"]["ok"] is False
+    assert "neither DISPLAY nor WAYLAND_DISPLAY is set" in found["platform"]["detail"]
+    assert "--display" in found["platform"]["fix"]
+    for name in ("display", "screen capture", "input control", "kill hotkey", "pause hotkey"):
         assert found[name]["ok"] is None and found[name]["status"] == "skipped", found[name]
     assert found["script"]["ok"] is True  # what needs no display is still checked
 
 
-def test_wayland_without_x_is_explained(plan_file: Path) -> None:
+def test_an_unknown_wayland_desktop_without_x_is_explained(plan_file: Path) -> None:
     code, found = checks("-b", "script", "--script", str(plan_file),
-                         env=no_display_env(WAYLAND_DISPLAY="wayland-0"))
+                         env=no_display_env(WAYLAND_DISPLAY="wayland-0", XDG_CURRENT_DESKTOP="weston"))
     assert code == 1
-    assert "Wayland session without X access" in found["display"]["detail"]
-    assert "X11 session" in found["display"]["fix"] and "XWayland" in found["display"]["fix"]
+    assert "this Wayland desktop (weston) is not one tracer knows" in found["platform"]["detail"]
+    assert "--platform gnome|wlroots" in found["platform"]["fix"]
 
 
 @pytest.mark.display
@@ -152,6 +156,7 @@ def test_wayland_with_xwayland_says_what_it_cannot_reach(display: Display, plan_
     assert code == 0
     assert "a Wayland session: tracer sees and controls X (XWayland) windows only" in \
         found["display"]["detail"]
+    assert found["platform"]["detail"] == f"X11 display {display.name} (from the session)"
 
 
 def test_a_display_nobody_serves(plan_file: Path) -> None:
@@ -171,6 +176,7 @@ def test_a_monitor_that_does_not_exist(display: Display, plan_file: Path) -> Non
     assert capture["ok"] is False
     assert "monitor 3 does not exist; monitors: 1: 1280x800+0+0" in capture["detail"]
     assert capture["fix"] == "pass --monitor 1"
+    assert found["input control"]["ok"] is True  # input does not depend on the monitor
 
 
 @pytest.mark.display
@@ -198,7 +204,7 @@ def test_kill_hotkey_off_refused_or_another(display: Display, plan_file: Path) -
     assert "tracer's own typing could press" in found["kill hotkey"]["detail"]
     code, found = checks(*args, "--kill-hotkey", "<ctrl>+<alt>+j")
     assert code == 0
-    assert found["kill hotkey"]["detail"] == "ctrl+alt+j: the kill switch arms"
+    assert found["kill hotkey"]["detail"] == "ctrl+alt+j: the kill switch arms (a global hotkey)"
 
 
 @pytest.mark.display
@@ -407,6 +413,7 @@ def test_an_unforeseen_error_is_a_failed_check(monkeypatch: pytest.MonkeyPatch) 
 
     monkeypatch.setattr(doctor, "COMMON_CHECKS", [("run records", broken)])
     monkeypatch.setattr(doctor, "BACKEND_CHECKS", {})
+    monkeypatch.setattr(doctor, "platform_checks", lambda ctx: [])
     found = doctor.run({})
     assert [c.name for c in found] == ["config", "run records"]
     assert found[1].ok is False and found[1].detail == "unexpected error: RuntimeError: boom"

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Display
-from tests.test_actuator import pyautogui, x_keymap  # noqa: F401 (fixtures)
+from tests.test_actuator import x_keymap, xinput  # noqa: F401 (fixtures)
 from tracer_cli.desktop.killswitch import (
     KillSwitch,
     PauseRequest,
@@ -242,11 +242,11 @@ def test_no_hotkey_step_tracer_allows_fires(kb: Any) -> None:
 # --- the real actuator and listener on Xvfb ----------------------------------------------------
 
 
-def test_actuator_refuses_the_kill_chord(pyautogui: Any, x_keymap: Any) -> None:  # noqa: F811
-    from tracer_cli.desktop.actuator import PyAutoGUIActuator
+def test_actuator_refuses_the_kill_chord(xinput: Any, x_keymap: Any) -> None:  # noqa: F811
+    from tracer_cli.desktop.actuator import LiveActuator
 
     chord = parse(DEFAULT)[1]
-    actuator = PyAutoGUIActuator(forbidden=[chord])
+    actuator = LiveActuator(xinput, forbidden=[chord])
     for keys in (["ctrl", "alt", "shift", "k"], ["shift", "ctrl", "alt", "K"], ["ctrl", "alt", "K"],
                  ["ctrlleft", "altleft", "shiftleft", "k"], ["ctrl", "alt", "shift", "k", "j"]):
         with pytest.raises(ActionError, match="kill hotkey"):

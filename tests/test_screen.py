@@ -9,18 +9,22 @@ import pytest
 from PIL import Image
 
 from tests.conftest import Display
+from tracer_cli.desktop.platforms.x11 import X11Platform
 from tracer_cli.desktop.screen import (
     Geometry,
-    MssScreen,
     Rect,
     Screenshot,
-    check_display,
     data_url,
     encode_image,
     input_scale,
     wait_settled,
 )
 from tracer_cli.errors import DisplayError
+
+
+def MssScreen(monitor: int = 1, input_size: tuple[int, int] | None = None):  # noqa: N802, ANN201
+    """The X11 platform's capture of DISPLAY's monitor (mss)."""
+    return X11Platform().open_screen(monitor, input_size)
 
 
 def test_encode_image_png_and_jpeg() -> None:
@@ -109,39 +113,6 @@ def test_input_scale() -> None:
     assert input_scale(Rect(0, 0, 1921, 1080), (1920, 1080)) == (1.0, 1.0)  # within a pixel
     assert input_scale(Rect(0, 0, 2880, 1620), (1920, 1080)) == (1.5, 1.5)
     assert input_scale(Rect(0, 0, 1920, 1080), (0, 0)) == (1.0, 1.0)
-
-
-# --- check_display -----------------------------------------------------------------------------
-
-
-def test_check_display_returns_display(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DISPLAY", ":42")
-    assert check_display() == ":42"
-
-
-def test_check_display_without_display(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("DISPLAY", raising=False)
-    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-    with pytest.raises(DisplayError) as info:
-        check_display()
-    assert "DISPLAY is not set" in info.value.message
-    assert "--display" in info.value.hint
-    assert info.value.exit_code == 2
-
-
-def test_check_display_wayland_without_x(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("DISPLAY", raising=False)
-    monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-0")
-    with pytest.raises(DisplayError) as info:
-        check_display()
-    assert "Wayland" in info.value.message
-    assert "DISPLAY" in info.value.hint
-
-
-def test_check_display_wayland_with_xwayland(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DISPLAY", ":0")
-    monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-0")
-    assert check_display() == ":0"
 
 
 # --- wait_settled ------------------------------------------------------------------------------
@@ -247,7 +218,7 @@ def test_mss_screen_without_display(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_mss_screen_unreachable_display(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DISPLAY", ":4093")
-    with pytest.raises(DisplayError, match="cannot open the display"):
+    with pytest.raises(DisplayError, match="cannot open the X display :4093 for capture"):
         MssScreen(1)
 
 

@@ -35,8 +35,12 @@ class Settings(BaseModel):
     horizon: int = Field(5, ge=1, le=20, description="steps forecast per model call")
     max_steps: int = Field(30, ge=1, le=1000, description="actions before giving up")
     timeout: float = Field(900.0, gt=0, description="seconds before giving up on the task")
-    monitor: int = Field(1, ge=1, description="monitor to see and act on (mss numbering, 1 = primary)")
-    display: str = Field("", description="X display to use (empty: $DISPLAY)")
+    monitor: int = Field(1, ge=1, description="monitor to see and act on (1 = the primary)")
+    display: str = Field("", description="the desktop to see and act on: an X display (:1) or a "
+                         "Wayland display (wayland-1); empty: the session's")
+    platform: str = Field("auto", pattern=r"^[a-z][a-z0-9_-]*$", description="the kind of "
+                          "desktop: x11, gnome (Wayland), wlroots (sway, Hyprland), generic "
+                          "(macOS, Windows: untested) or auto (found from the session)")
     confirm: Literal["always", "risky", "never"] = Field(
         "risky", description="ask before: every action, risky ones (tracer's own rules), none "
         "(--yes)")

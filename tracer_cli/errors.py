@@ -35,6 +35,12 @@ class DisplayError(TracerError):
     exit_code = EXIT_USAGE
 
 
+class DisplayLost(TracerError):
+    """The desktop went away during a run (its X server or compositor ended)."""
+
+    exit_code = EXIT_FAILED
+
+
 class BackendError(TracerError):
     """The planner backend could not be reached or answered with an error."""
 

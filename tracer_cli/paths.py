@@ -44,3 +44,19 @@ def cache_dir() -> Path:
     from platformdirs import user_cache_path
 
     return user_cache_path(APP)
+
+
+def runtime_dir() -> Path:
+    """Where the live state of runs goes (the desktop locks, the control sockets): private to
+    the user and shared by every tracer process of theirs, whatever TRACER_HOME says.
+    ``$TRACER_RUNTIME_DIR``, else ``$XDG_RUNTIME_DIR/tracer``, else a folder of the user's own
+    in the temporary directory."""
+    if os.environ.get("TRACER_RUNTIME_DIR"):
+        return Path(os.environ["TRACER_RUNTIME_DIR"]).expanduser()
+    xdg = os.environ.get("XDG_RUNTIME_DIR", "")
+    if xdg and os.path.isdir(xdg) and os.access(xdg, os.W_OK):
+        return Path(xdg) / APP
+    import tempfile
+
+    uid = os.getuid() if hasattr(os, "getuid") else os.getlogin()
+    return Path(tempfile.gettempdir()) / f"{APP}-{uid}"

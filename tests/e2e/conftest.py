@@ -142,17 +142,10 @@ def clicklog(display: Display, start_clicklog: Callable[[Display], ClickLog]) ->
 def grab(display: Display) -> Image.Image:
     """The first monitor of ``display`` once it has stopped changing (a frame being drawn
     would make a flaky picture)."""
-    from tracer_cli.desktop.screen import MssScreen, wait_settled
+    from tracer_cli.desktop.platforms.x11 import X11Platform
+    from tracer_cli.desktop.screen import wait_settled
 
-    previous = os.environ.get("DISPLAY")
-    os.environ["DISPLAY"] = display.name
-    try:
-        screen = MssScreen()
-    finally:
-        if previous is None:
-            del os.environ["DISPLAY"]
-        else:
-            os.environ["DISPLAY"] = previous
+    screen = X11Platform(display.name).open_screen(1)
     try:
         wait_settled(screen, quiet=0.3, timeout=5)
         return screen.capture().image

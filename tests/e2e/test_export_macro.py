@@ -85,12 +85,12 @@ def test_export_a_run_and_replay_it_after_the_window_moved(
 
     # Image anchors cut from the downscaled screenshot (as when OCR reads nothing there) are
     # found on the sharp screen at the confidence the export writes.
-    from tracer_cli.desktop.screen import MssScreen
+    from tracer_cli.desktop.platforms.x11 import X11Platform
     from tracer_cli.macro.export import MonitorMap, anchor_from_screenshot
     from tracer_cli.vision.imagefind import find_image
 
     shot = Image.open(record / lines[0]["screenshot"]).convert("RGB")
-    live = MssScreen(1).capture().image
+    live = X11Platform().open_screen(1).capture().image
     monitor = MonitorMap(0, 0, 1280, 800)
     for (x, y), moved in (((180, 299), (180 + 460, 299 + 280)), ((430, 299), (430 + 460, 299 + 280))):
         anchor = anchor_from_screenshot(shot, monitor, x, y, None)

@@ -139,3 +139,36 @@ def test_a_record_folder_that_vanishes_mid_run_stops_it_with_one_line(
     line = one_line_error(stderr)
     assert "No such file or directory" in line and "folder is gone" in line
     assert len(clicklog.wait_presses(1)) == 1
+
+
+def test_the_display_going_away_mid_run_is_one_line(chat_server: Any, tmp_path: Path,
+                                                     background_tracer: Callable[..., subprocess.Popen[str]]
+                                                     ) -> None:
+    """The X server ends while a step runs: every connection to it breaks at once (the
+    capture's, the input's, the kill switch's listeners'): one line, exit 1, no traceback."""
+    from tests.conftest import start_xvfb
+    from tests.e2e.test_events import Lines
+
+    xvfb, name = start_xvfb(1024, 768)
+    try:
+        chat_server.queue(plan({"action": "wait", "seconds": 20}, done()))
+        env = {**os.environ, "DISPLAY": name, "TRACER_HOME": str(tmp_path / "home")}
+        proc = background_tracer("do", "wait", "--yes", "--events", "jsonl", "-b", "openai",
+                                 "--base-url", chat_server.base_url, env=env)
+        lines = Lines(proc)
+        lines.until(lambda e: e["event"] == "action")
+        xvfb.terminate()
+        xvfb.wait(timeout=10)
+        end = lines.until(lambda e: e["event"] == "end", timeout=20)
+        _, stderr = proc.communicate(timeout=20)
+    finally:
+        if xvfb.poll() is None:
+            xvfb.kill()
+            xvfb.wait()
+
+    assert proc.returncode == 1 and end["exit_code"] == 1, stderr
+    assert end["status"] == "error" and f"the X display {name} went away" in end["reason"]
+    line = one_line_error(stderr)
+    assert f"the X display {name} went away" in line
+    meta = json.loads(next((tmp_path / "home" / "runs").glob("*/run.json")).read_text())
+    assert meta["status"] == "error" and "went away" in meta["reason"]

@@ -154,7 +154,7 @@ class RunLog(Listener):
 def start_fields(settings: Any, geometry: Geometry) -> dict[str, Any]:
     """What a run starts with, as run.json and the event stream say it."""
     m = geometry.monitor
-    return {"settings": settings.model_dump(), "display": os.environ.get("DISPLAY", ""),
+    return {"settings": settings.model_dump(), "display": geometry.desktop,
             "monitor": {"index": geometry.index, "left": m.left, "top": m.top, "width": m.width,
                         "height": m.height, "input_scale": list(geometry.input_scale)}}
 

@@ -236,9 +236,12 @@ class RunLoop:
                     result = outcome
                     break
         except (KeyboardInterrupt, Interrupted) as exc:
-            # Whoever asked to stop first (kill switch, signal) says why; else the exception.
-            reason = str(exc) if isinstance(exc, Interrupted) else "interrupted with Ctrl-C"
-            result = RunResult("interrupted", stop_reason(self.stop, reason))
+            failed = getattr(self.stop, "error", None)
+            if failed is not None:  # a failure stopped it (the desktop went away), not the user
+                result = self.error_result(failed)
+            else:  # whoever asked to stop first (kill switch, signal) says why; else the exception
+                reason = str(exc) if isinstance(exc, Interrupted) else "interrupted with Ctrl-C"
+                result = RunResult("interrupted", stop_reason(self.stop, reason))
         except TracerError as exc:
             result = self.error_result(exc)
         finally:
@@ -252,5 +255,8 @@ class RunLoop:
         return result
 
     def end_step(self, record: StepRecord) -> None:
-        """A step is over, however it ended: the listeners hear of it."""
+        """A step is over, however it ended: the listeners hear of it (one that ended without
+        an outcome was interrupted)."""
+        if not record.outcome.status:
+            record.outcome = Outcome("interrupted")
         self._emit("on_step", record)

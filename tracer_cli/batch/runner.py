@@ -147,7 +147,7 @@ class Batch:
             argv += ["--max-steps", str(task.max_steps)]
         if task.timeout:
             argv += ["--timeout", str(task.timeout)]
-        env = {**self.env, "DISPLAY": box.display, "XAUTHORITY": box.xauthority}
+        env = dict(self.env)  # --display names the sandbox; tracer finds its X cookie itself
         self._progress(task, "starting tracer")
         with open(folder / "stdout.txt", "w", encoding="utf-8") as out_file:
             proc = subprocess.Popen(argv, env=env, stdout=out_file, stderr=subprocess.PIPE,

@@ -37,10 +37,12 @@ from tracer_cli.cli.options import (  # typer reads these names from this module
     Script,
     SpeculativeSteps,
     Timeout,
+    Wait,
     Yes,
     check_events,
     model_options,
 )
+from tracer_cli.cli.options import Platform as PlatformOpt
 from tracer_cli.cli.wiring import (
     close_models,
     close_record,
@@ -169,10 +171,15 @@ def task_text(task: str) -> str:
 
 def _preview(task: str, settings: Settings, quiet: bool, events: bool = False):  # type: ignore[no-untyped-def]
     from tracer_cli.agent.loop import Agent
-    from tracer_cli.desktop.screen import MssScreen
 
     planner, grounder = make_models(settings)
-    screen = MssScreen(settings.monitor)
+    try:
+        from tracer_cli.desktop.hands import desktops
+
+        screen = desktops(settings)[0].open_screen(settings.monitor)
+    except BaseException:
+        close_models(planner, grounder)
+        raise
     log = open_record(settings, "plan", task)
     listeners: list[Any] = [log]
     if events:
@@ -200,14 +207,13 @@ def do(
     kill_hotkey: KillHotkey = None, pause_hotkey: PauseHotkey = None, replan: Replan = None,
     speculative_steps: SpeculativeSteps = None, events: Events = None,
     sandbox: InSandbox = False, apps: SandboxApps = None, sandbox_size: SandboxSize = "1280x800",
-    model_flags: dict[str, Any] | None = None,
+    wait: Wait = False, model_flags: dict[str, Any] | None = None,
 ) -> None:
     """Carry out TASK ("-": from stdin) on the desktop: forecast, act, look again. Exit codes: 0
     done, 1 failed, 2 usage, 3 needed a human, 130 stopped (kill hotkey, Ctrl-C, a corner)."""
     with guard():
         streaming = check_events(events)
         task = task_text(task)
-        user_display = os.environ.get("DISPLAY", "")
         settings = settings_from({
             **(model_flags or {}), "confirm": "never" if yes else confirm, "max_steps": max_steps,
             "timeout": timeout, "kill_hotkey": kill_hotkey, "pause_hotkey": pause_hotkey,
@@ -215,10 +221,9 @@ def do(
         if sandbox or apps:
             result, run_dir = _run_in_sandbox(task, settings, sandbox_size, apps or [],
                                               bool(model_flags and model_flags.get("display")),
-                                              streaming)
+                                              streaming, wait)
         else:
-            result, run_dir = _run_agent(task, settings, _running_sandbox(settings, user_display),
-                                         streaming)
+            result, run_dir = _run_agent(task, settings, None, streaming, wait)
         if result.answer and not streaming:
             out.print(escape(result.answer))
         if result.status != "done":
@@ -229,51 +234,24 @@ def do(
         raise typer.Exit(result.exit_code)
 
 
-def _running_sandbox(settings: Settings, user_display: str) -> Any:
-    """--display naming a sandbox's display: act there as in one (the kill switch listens on
-    the user's own display; the run stops if the sandbox ends)."""
-    if not settings.display or settings.display == user_display:
-        return None
-    from tracer_cli.desktop.sandbox import find
-
-    box = find(settings.display)
-    if box is not None:
-        if user_display:
-            os.environ["DISPLAY"] = user_display
-        else:
-            os.environ.pop("DISPLAY", None)
-    return box
-
-
 def _run_in_sandbox(task: str, settings: Settings, size: str, apps: list[str],
-                    display_given: bool, events: bool = False) -> tuple[RunResult, Path]:
+                    display_given: bool, events: bool = False,
+                    wait: bool = False) -> tuple[RunResult, Path]:
     from tracer_cli.cli.sandbox import run_sandbox
 
     if display_given:
         raise ConfigError("--sandbox and --display both say where to act",
                           "give one: --sandbox for a new private desktop, --display for a running one")
     with run_sandbox(size, apps) as box:
-        try:
-            return _run_agent(task, settings, box, events)
-        except Exception:  # an X call that failed as the sandbox went: say that, in one line
-            if not box.alive():
-                raise box.ended() from None
-            raise
+        return _run_agent(task, settings, box, events, wait)
 
 
-def _run_agent(task: str, settings: Settings, sandbox: Any = None,
-               events: bool = False) -> tuple[RunResult, Path]:
+def _run_agent(task: str, settings: Settings, sandbox: Any = None, events: bool = False,
+               wait: bool = False) -> tuple[RunResult, Path]:
     from tracer_cli.agent.loop import Agent
-    from tracer_cli.desktop.screen import MssScreen
 
-    with live_input(settings, sandbox) as session:
-        stop, actuator = session.stop, session.actuator
+    with live_input(settings, sandbox, f"tracer do {short(task)!r}", wait) as session:
         planner, grounder = make_models(settings)
-        try:
-            screen = MssScreen(settings.monitor, input_size=actuator.size())
-        except BaseException:
-            close_models(planner, grounder)
-            raise
         try:
             view = make_view()
             confirm = confirmer(settings, view)
@@ -283,12 +261,18 @@ def _run_agent(task: str, settings: Settings, sandbox: Any = None,
                 from tracer_cli.agent.events import EventStream
 
                 listeners.append(EventStream(stdout(), "do", run_dir=log.dir))
-            agent = Agent(screen, planner, actuator, settings, listeners, confirm, stop, grounder)
+            agent = Agent(session.screen, planner, session.actuator, settings, listeners, confirm,
+                          session.stop, grounder)
             session.announce(view)
             return agent.run(task), log.dir
         finally:
-            screen.close()
             close_models(planner, grounder)
+
+
+def short(text: str, limit: int = 60) -> str:
+    """A task as a line names it."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 @app.command("config")
@@ -331,14 +315,15 @@ def doctor(
     as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False,
     backend: Backend = None, base_url: BaseUrl = None, model: Model = None,
     mmproj: Mmproj = None, script: Script = None, monitor: Monitor = None, display: Display = None,
-    profile: Profile = None, max_pixels: MaxPixels = None,
+    platform: PlatformOpt = None, profile: Profile = None, max_pixels: MaxPixels = None,
     kill_hotkey: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--kill-hotkey", help="The kill hotkey to check (default: the configured one).")] = None,
 ) -> None:
     """Check that everything a run needs works, and say what to fix.
 
-    The display, screen capture, input control, the kill hotkey, the config, the run records,
-    the image the model gets, and the configured model and backend.
+    The desktop (platform, display, screen capture, input control), the kill and pause hotkeys
+    and `tracer stop`, the config, the run records, the image the model gets, and the
+    configured model and backend.
 
     Exit codes: 0 everything needed works, 1 something needed failed (the table says what to
     fix; a skipped check waits on a failed one, or on --load).
@@ -347,7 +332,8 @@ def doctor(
 
     with guard():
         flags = {"backend": backend, "base_url": base_url, "model": model, "mmproj": mmproj,
-                 "script": script, "monitor": monitor, "display": display, "profile": profile,
+                 "script": script, "monitor": monitor, "display": display, "platform": platform,
+                 "profile": profile,
                  "max_pixels": max_pixels, "kill_hotkey": kill_hotkey}
         results = checks.run(flags, load=load)
         if as_json:
@@ -356,6 +342,40 @@ def doctor(
             out.print(checks.table(results))
             out.print(checks.summary(results))
         raise typer.Exit(0 if checks.passed(results) else 1)
+
+
+def _control(command: str, pid: int | None) -> None:
+    from tracer_cli.desktop.control import send
+    from tracer_cli.errors import TracerError
+
+    answers = send(command, pid)
+    if not answers:
+        which = f"with pid {pid}" if pid is not None else "of yours"
+        raise TracerError(f"no tracer run {which} is going", "nothing to do")
+    for owner, answer in answers:
+        out.print(f"{owner}: {escape(answer)}")
+
+
+Pid = Annotated[Optional[int], typer.Option(  # noqa: UP045
+    "--pid", help="Only the run of this process (default: every run of yours).")]
+
+
+@app.command("stop", short_help="Stop every running tracer of yours, as the kill hotkey does.")
+def stop_command(pid: Pid = None) -> None:
+    """Stop every running tracer of yours (do, run, mcp) between two keys, as the kill hotkey
+    does. Where no global hotkey can be heard (Wayland), bind this command to a key in your
+    desktop's keyboard settings. Exit codes: 0 stopped, 1 nothing was running."""
+    with guard():
+        _control("stop", pid)
+
+
+@app.command("pause", short_help="Pause every running tracer of yours; again to hand back.")
+def pause_command(pid: Pid = None) -> None:
+    """Pause every running tracer of yours so you can take the mouse; again to hand back (as the
+    pause hotkey does). Bind it to a key in your desktop's settings. Exit codes: 0 done, 1
+    nothing was running."""
+    with guard():
+        _control("pause", pid)
 
 
 def _add_subcommands() -> None:
@@ -383,7 +403,8 @@ _add_subcommands()
 
 
 def main() -> None:
-    from tracer_cli.cli.console import keep_stdout_for_results
+    from tracer_cli.cli.console import keep_stdout_for_results, quiet_threads
 
     keep_stdout_for_results()
+    quiet_threads()
     app()

@@ -92,11 +92,19 @@ def run_batch(tasks: list[BatchTask], parallel: int, out_dir: Path | None, commo
     view = LiveRows(len(tasks))
     batch = Batch(tasks, folder, parallel, common, view)
     switch = kill_switch(batch)
+    from tracer_cli.desktop.control import ControlSocket
+
+    control = ControlSocket(batch.stop, None, {"what": "tracer batch"})  # tracer stop
+    try:
+        control.start()
+    except OSError:
+        pass
     view.start()
     try:
         batch.run()
     finally:
         view.stop()
+        control.close()
         if switch is not None:
             switch.close()
     summary = write_summary(batch, folder / "summary.json", extra(batch) if extra else None)
@@ -110,22 +118,22 @@ def run_batch(tasks: list[BatchTask], parallel: int, out_dir: Path | None, commo
 
 
 def kill_switch(batch: Batch) -> Any:
-    """The kill hotkey on the user's display (when there is one) stops the whole batch; the
+    """The kill hotkey on the user's own desktop (when there is one) stops the whole batch; the
     runs themselves listen for none (they act in sandboxes)."""
-    import os
-
     from tracer_cli.cli.wiring import settings_from
-    from tracer_cli.desktop.killswitch import KillSwitch
+    from tracer_cli.desktop.platform import choose
     from tracer_cli.errors import TracerError
 
-    hotkey = settings_from({}).kill_hotkey
-    if not hotkey or not os.environ.get("DISPLAY"):
+    settings = settings_from({})
+    if not settings.kill_hotkey:
         return None
     try:
-        switch = KillSwitch(hotkey, threading.Event(), batch.stop)
+        switch = choose(settings.platform).kill_switch(settings.kill_hotkey, threading.Event(),
+                                                       batch.stop)
         switch.start()
     except TracerError as exc:
-        err.print(f"tracer: warning: {escape(str(exc))}; Ctrl-C stops the batch", soft_wrap=True)
+        err.print(f"tracer: warning: {escape(str(exc))}; Ctrl-C or tracer stop stops the batch",
+                  soft_wrap=True)
         return None
     err.print(f"tracer: kill switch armed: press {escape(switch.label)} to stop the batch")
     return switch

@@ -28,6 +28,28 @@ def stdout() -> TextIO:
     return _PROMISED.get("stream") or sys.stdout
 
 
+def quiet_threads() -> None:
+    """A background thread that dies (a library's listener whose display went away) is one line
+    on stderr, not a traceback; the run it served learns of the loss its own way (the desktop
+    watch) and ends with one line. ``--debug`` shows the traceback."""
+    import threading
+
+    shown = threading.excepthook
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if DEBUG["on"]:
+            shown(args)
+            return
+        if isinstance(args.exc_value, ConnectionError | OSError) or \
+                type(args.exc_value).__name__ == "ConnectionClosedError":
+            return  # the display or a socket went away: said once, by whoever watches it
+        name = args.thread.name if args.thread is not None else "a thread"
+        err.print(f"tracer: warning: {escape(name)} stopped: "
+                  f"{escape(type(args.exc_value).__name__)}: {escape(str(args.exc_value))}")
+
+    threading.excepthook = hook
+
+
 def keep_stdout_for_results() -> None:
     """From the command's start on (``guard``), keep stdout for what it promises (the real
     ``tracer`` process does this; in-process callers such as tests keep their own streams)."""

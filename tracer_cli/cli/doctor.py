@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import sys
+import re
 import tempfile
 import threading
 import time
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from tracer_cli import config as cfg
 from tracer_cli import paths
 from tracer_cli.cli.console import DEBUG
-from tracer_cli.errors import ConfigError, DisplayError, TracerError
+from tracer_cli.errors import ConfigError, TracerError
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -33,8 +33,6 @@ if TYPE_CHECKING:
     from tracer_cli.config import Settings
 
 PROBE_TIMEOUT = 3.0  # seconds for the model server to answer /models
-ESSENTIAL_KEYS = ("a", "z", "0", "9", "space", "enter", "tab", "backspace", "esc", "shift", "ctrl",
-                  "alt")
 
 
 @dataclass
@@ -57,7 +55,8 @@ class Context:
     sources: dict[str, str]
     load: bool = False
     display_ok: bool = False
-    desktop: tuple[int, int] | None = None  # the whole desktop as mss sees it
+    platform: Any = None  # the desktop acted on
+    user: Any = None  # the user's own desktop (for the hotkeys)
     monitor: tuple[int, int] | None = None  # the chosen monitor's size
     served: list[str] | None = None  # the models the server lists
     results: dict[str, Check] = field(default_factory=dict)
@@ -102,8 +101,6 @@ def load_settings(flags: dict[str, Any]) -> tuple[Settings, dict[str, str], Chec
             settings.max_pixels = cpu_budget(settings)  # a catalogue model on a CPU
         except TracerError:
             pass  # an unknown model: the model check says so
-    if settings.display:
-        os.environ["DISPLAY"] = settings.display
     return settings, sources, check
 
 
@@ -121,179 +118,115 @@ def _where(ctx: Context, name: str, example: str) -> str:
 # -- the machine --------------------------------------------------------------------------------
 
 
-def check_display(ctx: Context) -> Check:
-    """DISPLAY is set and an X server answers on it (Wayland without X explained)."""
-    from tracer_cli.desktop.screen import check_display as which_display
+def platform_checks(ctx: Context) -> list[Check]:
+    """Which desktop tracer would act on, and the platform's own rows: display, capture,
+    input."""
+    from tracer_cli.desktop.hands import desktops
 
-    name = "display"
+    name = "platform"
+    source = ctx.sources.get("platform", "default")
     try:
-        display = which_display()
+        acting, user = desktops(ctx.settings)
     except TracerError as exc:
-        return _fail(name, exc)
-    if display == "native":
-        ctx.display_ok = True
-        return Check(name, True, f"{sys.platform}: the native screen")
-    try:
-        import Xlib.display
-    except ImportError:  # then capture is the test of the connection
-        ctx.display_ok = True
-        return Check(name, True, f"DISPLAY={display} (python-xlib missing: not probed)")
-    try:
-        conn = Xlib.display.Display(display)
-    except Exception as exc:  # DisplayNameError, DisplayConnectionError, an xauth refusal
-        return Check(name, False, f"cannot connect to X display {display}: {exc}",
-                     "start the X server or choose a running one with --display :N; if it runs, "
-                     "check that this user may use it (XAUTHORITY, xhost)")
-    try:
-        info, screen = conn.display.info, conn.screen()
-        detail = (f"DISPLAY={display}: {info.vendor} X server, screen "
-                  f"{screen.width_in_pixels}x{screen.height_in_pixels}")
-    finally:
-        conn.close()
-    if os.environ.get("WAYLAND_DISPLAY") or os.environ.get("XDG_SESSION_TYPE") == "wayland":
-        detail += ("; a Wayland session: tracer sees and controls X (XWayland) windows only, "
-                   "native Wayland windows may show black and ignore input")
-    ctx.display_ok = True
-    return Check(name, True, detail)
-
-
-def _monitors(monitors: list[dict[str, int]]) -> str:
-    return ", ".join(f"{i}: {m['width']}x{m['height']}+{m['left']}+{m['top']}"
-                     for i, m in enumerate(monitors) if i)
-
-
-def check_capture(ctx: Context) -> Check:
-    """mss grabs the configured monitor; lists the monitors there are."""
-    name = "screen capture"
-    if not ctx.display_ok:
-        return skipped(name, "needs a display")
-    import mss
-
-    try:
-        sct = mss.MSS()
-    except Exception as exc:  # mss raises its own error types per platform
-        return Check(name, False, f"mss cannot open the display: {exc}",
-                     "check DISPLAY and that the X server accepts this user")
-    try:
-        monitors = sct.monitors
-        ctx.desktop = (monitors[0]["width"], monitors[0]["height"])
-        listing = _monitors(monitors)
-        number = ctx.settings.monitor
-        if number >= len(monitors):
-            count = len(monitors) - 1
-            return Check(name, False, f"monitor {number} does not exist; monitors: {listing}",
-                         _where(ctx, "monitor", "1") if count == 1 else
-                         _where(ctx, "monitor", "N") + f" (1 to {count})")
-        ctx.monitor = (monitors[number]["width"], monitors[number]["height"])
-        start = time.perf_counter()
-        shot = sct.grab(monitors[number])
-        ms = (time.perf_counter() - start) * 1000
-        if shot.size != (monitors[number]["width"], monitors[number]["height"]):
-            return Check(name, False, f"monitor {number}: grabbed {shot.width}x{shot.height}, "
-                         f"expected {monitors[number]['width']}x{monitors[number]['height']}",
-                         "report this with `tracer --debug doctor`")
-    except Exception as exc:
-        return Check(name, False, f"cannot grab monitor {ctx.settings.monitor}: {exc}",
-                     "check that the X server allows screen capture (on Wayland use an X11 "
-                     "session)")
-    finally:
-        sct.close()
-    return Check(name, True, f"monitor {number} grabbed ({shot.width}x{shot.height}, {ms:.0f} ms); "
-                 f"monitors: {listing}")
-
-
-def check_input(ctx: Context) -> Check:
-    """pyautogui imports, sees the desktop the capture sees (the input scale) and has a
-    keyboard map."""
-    name = "input control"
-    if not ctx.display_ok:
-        return skipped(name, "needs a display")
-    from tracer_cli.desktop.actuator import require_xtest
-
-    try:
-        require_xtest()  # the same check `tracer do` makes before it sends any input
-    except DisplayError as exc:
-        return Check(name, False, exc.message, exc.hint)
-    try:
-        import pyautogui
-    except Exception as exc:  # it opens the X display at import
-        return Check(name, False, f"pyautogui cannot start: {type(exc).__name__}: {exc}",
-                     "check DISPLAY; reinstall tracer if a module is missing")
-    width, height = (int(v) for v in pyautogui.size())
-    detail = f"pyautogui sees {width}x{height}"
-    if ctx.desktop:
-        from tracer_cli.desktop.screen import Rect, input_scale
-
-        sx, sy = input_scale(Rect(0, 0, *ctx.desktop), (width, height))
-        dw, dh = ctx.desktop
-        if (sx, sy) == (1.0, 1.0):
-            detail += ", as the capture does (input scale 1)"
+        return [_fail(name, exc), skipped("display", "needs a platform"),
+                skipped("screen capture", "needs a platform"),
+                skipped("input control", "needs a platform")]
+    ctx.platform, ctx.user = acting, user
+    how = "from the session" if source == "default" else f"--platform {ctx.settings.platform}"
+    rows = [Check(name, True, f"{acting.describe()} ({how})")]
+    for row in acting.checks(ctx.settings.monitor):
+        fix = row.fix
+        if row.ok is False and f"monitor {ctx.settings.monitor} does not exist" in row.detail:
+            count = len(re.findall(r"\b\d+: \d+x\d+", row.detail))
+            fix = _where(ctx, "monitor", "1") if count == 1 else \
+                _where(ctx, "monitor", "N") + f" (1 to {count})"
+        rows.append(Check(row.name, row.ok, row.detail, fix))
+    ctx.display_ok = all(r.ok for r in rows)
+    if ctx.display_ok:
+        try:
+            screen = acting.open_screen(ctx.settings.monitor)
+        except TracerError:
+            pass
         else:
-            detail += (f", the capture {dw}x{dh}: input scale {sx:.3g}x{sy:.3g} (HiDPI; tracer "
-                       "divides screen points by it)")
-    x11 = getattr(pyautogui, "_pyautogui_x11", None)
-    if x11 is None:
-        return Check(name, True, detail + "; keyboard: the platform's own map")
-    mapping = x11.keyboardMapping
-    missing = [k for k in ESSENTIAL_KEYS if not mapping.get(k)]
-    keys = sum(1 for code in mapping.values() if code)
-    if missing:
-        return Check(name, False, detail + f"; the keyboard map lacks {', '.join(missing)} "
-                     f"({keys} keys mapped)", "set a keyboard layout on this display, e.g. "
-                     "`setxkbmap us`")
-    return Check(name, True, detail + f"; keyboard map: {keys} keys")
+            ctx.monitor = (screen.geometry.monitor.width, screen.geometry.monitor.height)
+            screen.close()
+    return rows
 
 
 def _unarmable(ctx: Context, name: str, setting: str) -> Check | None:
-    """Why a global hotkey check is skipped (turned off, no pynput, no display), or None."""
+    """Why a hotkey check is skipped (turned off, no desktop of the user's), or None."""
     if not getattr(ctx.settings, setting):
         return skipped(name, f"off ({setting} is empty)")
-    if importlib.util.find_spec("pynput") is None:
-        return skipped(name, "pynput is not installed: no global hotkey")
-    if not ctx.display_ok:
-        return skipped(name, "needs a display")
+    if ctx.user is None:
+        return skipped(name, "needs a desktop of yours" if ctx.platform is not None else
+                       "needs a platform")
     return None
 
 
 def check_hotkey(ctx: Context) -> Check:
-    """The global kill hotkey can be armed: tracer's kill switch (a pynput keyboard listener)
-    starts, as in `tracer do`, and is stopped at once."""
+    """The kill hotkey can be armed on the user's desktop as `tracer do` arms it (a global
+    hotkey on X11, a compositor binding on Wayland), and is disarmed at once."""
     name = "kill hotkey"
-    hotkey = ctx.settings.kill_hotkey
     if (cannot := _unarmable(ctx, name, "kill_hotkey")) is not None:
         return cannot
-    from tracer_cli.desktop.killswitch import KillSwitch
-
+    assert ctx.user is not None
     try:
-        switch = KillSwitch(hotkey, threading.Event())
+        switch = ctx.user.kill_switch(ctx.settings.kill_hotkey, threading.Event(), None)
         switch.start()
     except TracerError as exc:  # a hotkey it refuses, no RECORD extension, no permission
         return _fail(name, exc)
     try:
-        warning = getattr(switch, "warning", "")
+        warning = switch.warning
     finally:
         switch.close()
-    label = getattr(switch, "label", hotkey)
-    return Check(name, True, f"{label}: the kill switch arms" + (f"; {warning}" if warning else ""))
+    return Check(name, True, f"{switch.label}: the kill switch arms ({_mechanism(switch)})"
+                 + (f"; {warning}" if warning else ""))
+
+
+def _mechanism(switch: Any) -> str:
+    return getattr(switch, "mechanism", "a global hotkey")
 
 
 def check_pause_hotkey(ctx: Context) -> Check:
-    """The global pause hotkey can be armed beside the kill hotkey, as in `tracer do`."""
+    """The pause hotkey can be armed beside the kill hotkey, as in `tracer do`."""
     name = "pause hotkey"
-    hotkey = ctx.settings.pause_hotkey
     if (cannot := _unarmable(ctx, name, "pause_hotkey")) is not None:
         return cannot
-    from tracer_cli.desktop.killswitch import PauseRequest, PauseSwitch, check_apart, parse
+    assert ctx.user is not None
+    from tracer_cli.desktop.killswitch import PauseRequest, check_apart
 
     try:
-        switch = PauseSwitch(hotkey, PauseRequest())
+        switch = ctx.user.pause_switch(ctx.settings.pause_hotkey, PauseRequest())
         if ctx.settings.kill_hotkey:
-            check_apart(parse(ctx.settings.kill_hotkey)[1], switch.chord, hotkey)
+            kill = ctx.user.kill_switch(ctx.settings.kill_hotkey, threading.Event(), None)
+            check_apart(kill.chord, switch.chord, ctx.settings.pause_hotkey)
         switch.start()
     except TracerError as exc:  # a hotkey it refuses or that collides, no RECORD, no permission
         return _fail(name, exc)
     switch.close()
-    return Check(name, True, f"{switch.label}: pauses and hands back")
+    return Check(name, True, f"{switch.label}: pauses and hands back ({_mechanism(switch)})")
+
+
+def check_control(ctx: Context) -> Check:
+    """`tracer stop` and `tracer pause` reach a run through its control socket."""
+    name = "stop and pause"
+    from tracer_cli.desktop import control
+
+    try:
+        sock = control.ControlSocket(lambda: None, lambda: "paused", {"doctor": "yes"})
+        sock.start()
+    except (OSError, TracerError) as exc:
+        return Check(name, False, f"cannot open a control socket: {exc}",
+                     "set TRACER_RUNTIME_DIR to a private folder this user can write")
+    try:
+        answers = dict(control.send("status", pid=os.getpid()))
+    finally:
+        sock.close()
+    if os.getpid() not in answers:
+        return Check(name, False, f"the control socket in {control.folder()} did not answer",
+                     "check that the folder is on a local disk")
+    return Check(name, True, "tracer stop and tracer pause reach a running tracer (bind them to "
+                 f"keys in your desktop's settings); sockets in {control.folder()}")
 
 
 def check_ocr(ctx: Context) -> Check:
@@ -586,9 +519,8 @@ BACKEND_CHECKS: dict[str, list[tuple[str, Callable[[Context], Check]]]] = {
 }
 
 COMMON_CHECKS: list[tuple[str, Callable[[Context], Check]]] = [
-    ("display", check_display), ("screen capture", check_capture), ("input control", check_input),
-    ("kill hotkey", check_hotkey), ("pause hotkey", check_pause_hotkey), ("ocr", check_ocr),
-    ("run records", check_runs),
+    ("kill hotkey", check_hotkey), ("pause hotkey", check_pause_hotkey),
+    ("stop and pause", check_control), ("ocr", check_ocr), ("run records", check_runs),
     ("backend", check_backend), ("model image", check_image)]
 
 
@@ -611,6 +543,16 @@ def run(flags: dict[str, Any], load: bool = False) -> list[Check]:
     settings, sources, config_check = load_settings(flags)
     ctx = Context(settings, sources, load)
     checks = [config_check]
+    try:
+        rows = platform_checks(ctx)
+    except Exception as exc:
+        if DEBUG["on"]:
+            raise
+        rows = [Check("platform", False, f"unexpected error: {type(exc).__name__}: {exc}",
+                      "run `tracer --debug doctor` for the traceback")]
+    for row in rows:
+        ctx.results[row.name] = row
+        checks.append(row)
     for name, fn in [*COMMON_CHECKS, *BACKEND_CHECKS.get(settings.backend, [])]:
         check = _safe(name, fn, ctx)
         ctx.results[name] = check

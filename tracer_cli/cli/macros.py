@@ -47,7 +47,7 @@ def run_macro(
         "--schema", help="Print the JSON schema of macro files and exit.")] = False,
     yes: opt.Yes = False, confirm: opt.Confirm = None, ocr: opt.Ocr = None,
     kill_hotkey: opt.KillHotkey = None, pause_hotkey: opt.PauseHotkey = None,
-    events: opt.Events = None,
+    events: opt.Events = None, wait: opt.Wait = False,
     model_flags: dict[str, Any] | None = None,
 ) -> None:
     """Run a macro: click texts and images found on the live screen, type, wait, check.
@@ -77,7 +77,7 @@ def run_macro(
                                   "leave out --events, or --dry-run")
             _dry_run(macro.name, steps, settings, out_png)
             return
-        result, run_dir = _run(macro.name, steps, settings, streaming)
+        result, run_dir = _run(macro.name, steps, settings, streaming, wait)
         if result.status != "done":
             err.print(f"[bold red]tracer: {result.status}:[/] {escape(result.reason)}")
         wiring.close_record(settings, run_dir)
@@ -85,15 +85,14 @@ def run_macro(
 
 
 def _run(title: str, steps: list[Instance], settings: Settings,
-         events: bool = False) -> tuple[RunResult, Path]:
+         events: bool = False, wait: bool = False) -> tuple[RunResult, Path]:
     from tracer_cli.macro.run import Finder, MacroLog, MacroRunner, macro_step_line
 
-    with wiring.live_input(settings) as session:
+    with wiring.live_input(settings, what=f"tracer run {title!r}", wait=wait) as session:
         from tracer_cli.desktop.screen import Screens
 
-        screens = Screens(session.actuator.size())
+        screens = Screens(session.platform.open_screen, session.actuator.size(), session.screen)
         try:
-            screens(settings.monitor)  # a monitor that does not exist fails before anything runs
             view = wiring.make_view()
             log = wiring.open_record(settings, "run", title, MacroLog)
             subtask = _SubTask(settings, session, screens, view)
@@ -151,14 +150,12 @@ class _SubTask:
 def _dry_run(title: str, steps: list[Instance], settings: Settings, out_png: Path | None) -> None:
     from tracer_cli import private
     from tracer_cli.cli.preview import draw_marks
-    from tracer_cli.desktop.screen import check_display
+    from tracer_cli.desktop.hands import desktops
+    from tracer_cli.desktop.screen import Screens
     from tracer_cli.macro.run import Finder, MacroRunner
     from tracer_cli.vision.marks import keys_label
 
-    check_display()
-    from tracer_cli.desktop.screen import Screens
-
-    screens = Screens(None)
+    screens = Screens(desktops(settings)[0].open_screen, None)
     try:
         screens(settings.monitor)
         runner = MacroRunner(steps, screens, None, Finder(settings.ocr), settings)
@@ -212,7 +209,8 @@ def record_macro(
         "--stop-hotkey", help="Chord that ends the recording, in pynput syntax (default: the "
         "kill hotkey, <ctrl>+<alt>+<shift>+k). Ctrl-C in this terminal also ends it.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite OUT.yaml.")] = False,
-    monitor: opt.Monitor = None, display: opt.Display = None, ocr: opt.Ocr = None,
+    monitor: opt.Monitor = None, display: opt.Display = None, platform: opt.Platform = None,
+    ocr: opt.Ocr = None,
 ) -> None:
     """Record your own mouse and keyboard as a macro, until the stop hotkey or Ctrl-C.
 
@@ -221,14 +219,19 @@ def record_macro(
     macro), so the macro replays with `tracer run` even after the window moved. Whatever was
     recorded is saved, however the recording ends.
     """
-    from tracer_cli.desktop.screen import check_display
     from tracer_cli.macro.record import record
 
     with guard():
-        settings = wiring.settings_from({"monitor": monitor, "display": display, "ocr": ocr})
-        check_display()
+        settings = wiring.settings_from({"monitor": monitor, "display": display, "ocr": ocr,
+                                         "platform": platform})
+        from tracer_cli.desktop.hands import desktops
+
+        desktop, user = desktops(settings)
+        if user is not desktop:
+            raise ConfigError(f"cannot record on a sandbox ({desktop.describe()})",
+                              "record on your own desktop; sandboxes are for tracer to act in")
         with progress_bar("finding anchors") as progress:
-            result = record(out_file, settings, stop_hotkey, settings.monitor, force=force,
+            result = record(out_file, desktop, settings, stop_hotkey, settings.monitor, force=force,
                             on_ready=lambda message: err.print(f"tracer: {escape(message)}"),
                             progress=progress)
         for warning in result.warnings:

@@ -3,7 +3,6 @@ Thin: parses the flags, hands the server the wiring it shares with `tracer do`, 
 
 from __future__ import annotations
 
-import os
 from typing import Annotated, Any
 
 import typer
@@ -63,8 +62,10 @@ def mcp_server(
                           "what the server is doing")
                 if desk.switch.warning:
                     err.print(f"tracer: warning: {escape(desk.switch.warning)}")
-            err.print(f"tracer: display {escape(settings.display or os.environ.get('DISPLAY', ''))}"
-                      f", monitor {settings.monitor}, confirm {settings.confirm}")
+            where = desk.platform.describe() if desk.platform is not None else \
+                f"no desktop ({desk.unusable}): every tool call will say so"
+            err.print(f"tracer: {escape(where)}, monitor {settings.monitor}, confirm "
+                      f"{settings.confirm}")
 
         if http:
             server.serve_http(desk, port, ready)

@@ -27,14 +27,14 @@ Backend = Annotated[Optional[str], _option(  # noqa: UP045
 BaseUrl = Annotated[Optional[str], _option(  # noqa: UP045
     "--base-url", help="An OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1.", panel=MODEL)]
 Model = Annotated[Optional[str], _option(  # noqa: UP045
-    "--model", "-m", help="Catalogue or registered name, .gguf path, or the server's model.",
+    "--model", "-m", help="A catalogue name, a .gguf path, or the server's model.",
     panel=MODEL)]
 Mmproj = Annotated[Optional[str], _option(  # noqa: UP045
     "--mmproj", help="The vision projector .gguf, with a --model path.", panel=MODEL)]
 Script = Annotated[Optional[Path], _option(  # noqa: UP045
     "--script", help="JSONL file of answers, one per model call (script backend).", panel=MODEL)]
 Profile = Annotated[Optional[str], _option(  # noqa: UP045
-    "--profile", help="tracer1, qwen3-vl, ui-tars or ui-tars-v1 (default: the model's).",
+    "--profile", help="tracer1, qwen3-vl, ui-tars, ui-tars-v1 (default: model's).",
     panel=MODEL)]
 Horizon = Annotated[Optional[int], _option(  # noqa: UP045
     "--horizon", "-k", help="Steps forecast per model call (default 5).", panel=MODEL)]
@@ -57,7 +57,7 @@ Threads = Annotated[Optional[int], _option(  # noqa: UP045
 Context = Annotated[Optional[int], _option(  # noqa: UP045
     "--context", help="Context size in tokens (default: the model's).", panel=LOCAL)]
 FlashAttn = Annotated[Optional[bool], _option(  # noqa: UP045
-    "--flash-attn/--no-flash-attn", help="Flash attention in the model and its vision encoder (default on).",
+    "--flash-attn/--no-flash-attn", help="Flash attention in model and encoder (on).",
     panel=LOCAL)]
 Grammar = Annotated[Optional[bool], _option(  # noqa: UP045
     "--grammar/--no-grammar", help="Constrain decoding to the plan's schema.", panel=LOCAL)]
@@ -66,11 +66,14 @@ Grammar = Annotated[Optional[bool], _option(  # noqa: UP045
 Monitor = Annotated[Optional[int], _option(  # noqa: UP045
     "--monitor", help="Monitor to see and act on (1 = primary).", panel=SCREEN)]
 Display = Annotated[Optional[str], _option(  # noqa: UP045
-    "--display", help="X display, e.g. :1 (default: $DISPLAY).", panel=SCREEN)]
+    "--display", help="The desktop (:1, wayland-1); default: the session's.", panel=SCREEN)]
+Platform = Annotated[Optional[str], _option(  # noqa: UP045
+    "--platform", help="x11, gnome, wlroots or generic (default: auto).",
+    panel=SCREEN)]
 MaxPixels = Annotated[Optional[int], _option(  # noqa: UP045
     "--max-pixels", help="Screenshot budget (default: the model family's).", panel=SCREEN)]
 Zoom = Annotated[Optional[bool], _option(  # noqa: UP045
-    "--zoom/--no-zoom", help="Under the grounding minimum, place clicks on a full-size crop (on).",
+    "--zoom/--no-zoom", help="Place clicks again on a full-size crop (on).",
     panel=SCREEN)]
 Ocr = Annotated[Optional[str], _option(  # noqa: UP045
     "--ocr", help="OCR engine for text targets: auto, rapidocr or tesseract.", panel=SCREEN)]
@@ -91,6 +94,9 @@ MaxSteps = Annotated[Optional[int], _option(  # noqa: UP045
     "--max-steps", help="Give up after this many actions (default 30).", panel=SAFETY)]
 Timeout = Annotated[Optional[float], _option(  # noqa: UP045
     "--timeout", help="Give up after this many seconds (default 900).", panel=SAFETY)]
+Wait = Annotated[bool, _option(
+    "--wait", help="Start when the run holding the desktop ends (default: refuse).",
+    panel=SAFETY)]
 
 # Sandbox: a private desktop for the run (tracer do), in the Screen panel
 InSandbox = Annotated[bool, _option(
@@ -115,7 +121,7 @@ MODEL_OPTIONS = {
     "request_timeout": ReqTimeout, "grounder": GrounderOpt, "grounder_profile": GrounderProfile,
     "grounder_mmproj": GrounderMmproj, "gpu_layers": GpuLayers, "threads": Threads,
     "context": Context, "flash_attn": FlashAttn, "grammar": Grammar, "monitor": Monitor,
-    "display": Display, "max_pixels": MaxPixels, "zoom": Zoom,
+    "display": Display, "platform": Platform, "max_pixels": MaxPixels, "zoom": Zoom,
 }
 
 

@@ -3,6 +3,7 @@ prompt, the live view, and everything that must surround real input events."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -22,9 +23,12 @@ from tracer_cli.errors import ConfigError
 
 if TYPE_CHECKING:
     from tracer_cli.config import Settings
-    from tracer_cli.desktop.actuator import PyAutoGUIActuator
-    from tracer_cli.desktop.killswitch import KillSwitch, PauseRequest, PauseSwitch, StopRequest
+    from tracer_cli.desktop.actuator import LiveActuator
+    from tracer_cli.desktop.hands import Switches
+    from tracer_cli.desktop.killswitch import PauseRequest, StopRequest
+    from tracer_cli.desktop.platform import Platform
     from tracer_cli.desktop.sandbox import Sandbox
+    from tracer_cli.desktop.screen import Screen
     from tracer_cli.plan import BaseStep
 
 
@@ -33,15 +37,7 @@ def settings_from(flags: dict[str, Any]) -> Settings:
     None: not given), over the environment and the config file."""
     from tracer_cli.agent.defaults import effective
 
-    settings = effective({k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items()})
-    if settings.display:
-        os.environ["DISPLAY"] = settings.display  # before mss or pyautogui look at it
-        from tracer_cli.desktop.sandbox import find
-
-        box = find(settings.display)
-        if box is not None:  # a sandbox's display: its cookie lets tracer in
-            os.environ["XAUTHORITY"] = box.xauthority
-    return settings
+    return effective({k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items()})
 
 
 def make_planner(settings: Settings):  # type: ignore[no-untyped-def]
@@ -163,16 +159,28 @@ def make_view():  # type: ignore[no-untyped-def]
 
 @dataclass
 class LiveInput:
+    """What a run acts with: the stop request, the actuator and screen of the desktop acted on
+    (``platform``), and the user's switches."""
+
     stop: StopRequest
-    actuator: PyAutoGUIActuator
-    switch: KillSwitch | None
-    pause_switch: PauseSwitch | None = None
+    actuator: LiveActuator
+    screen: Screen
+    switches: Switches
+    platform: Platform
+
+    @property
+    def pause(self) -> PauseRequest:
+        return self.switches.pause
 
     @property
     def resume_hint(self) -> str:
-        if self.pause_switch is None:
+        switch = self.switches.pause_switch
+        how = [f"press {switch.label}"] if switch is not None else []
+        if self.switches.control is not None:
+            how.append("run tracer pause")
+        if not how:
             return ""
-        hint = f"press {self.pause_switch.label} to hand back"
+        hint = f"{' or '.join(how)} to hand back"
         if sys.stdin.isatty():
             hint += " (a line typed here is a note for the model; an empty line hands back too)"
         return hint
@@ -180,37 +188,54 @@ class LiveInput:
     def announce(self, view: Any = None) -> None:
         """Tell the user how to stop and pause tracer (once the set-up has worked: errors stay
         one line); ``view`` learns how to resume."""
-        if self.switch is not None:
-            err.print(f"tracer: kill switch armed: press {escape(self.switch.label)} to stop")
-            if self.switch.warning:
-                err.print(f"tracer: warning: {escape(self.switch.warning)}")
-        if self.pause_switch is not None:
-            err.print(f"tracer: pause hotkey armed: press {escape(self.pause_switch.label)} to "
+        kill, pause = self.switches.kill, self.switches.pause_switch
+        if kill is not None:
+            err.print(f"tracer: kill switch armed: press {escape(kill.label)} to stop")
+            if kill.warning:
+                err.print(f"tracer: warning: {escape(kill.warning)}")
+        if pause is not None:
+            err.print(f"tracer: pause hotkey armed: press {escape(pause.label)} to "
                       "pause and take the mouse, again to hand back")
-            if view is not None:
-                view.resume_hint = self.resume_hint
-                self.pause_switch.on_toggle = view.pause_toggled
+        for note in self.switches.notes:
+            err.print(f"tracer: {escape(note)}")
+        if view is not None:
+            view.resume_hint = self.resume_hint
+            self.switches.on_pause = view.pause_toggled
 
 
-def _hotkeys(settings: Settings, stop: StopRequest) -> tuple[KillSwitch | None, PauseSwitch | None]:
-    """The kill switch and the pause hotkey, checked apart and armed (kill first)."""
-    from tracer_cli.desktop.killswitch import KillSwitch, PauseRequest, PauseSwitch, check_apart
+@contextmanager
+def live_input(settings: Settings, sandbox: Sandbox | None = None, what: str = "tracer",
+               wait: bool = False) -> Iterator[LiveInput]:
+    """Everything that must surround real input events: the desktop's lock (one run at a time:
+    refused naming the holder, or waited for with ``wait``), the user's switches (the kill
+    switch armed first, so it works while a model loads), the actuator that obeys them, the
+    screen, a watch that ends the run if the desktop goes away, and signal handlers that stop
+    between keys, never in the middle of one."""
+    from tracer_cli.desktop import hands
+    from tracer_cli.desktop.killswitch import StopRequest
 
-    switch = KillSwitch(settings.kill_hotkey, stop, _wake_main) if settings.kill_hotkey else None
-    pause = PauseSwitch(settings.pause_hotkey, PauseRequest()) if settings.pause_hotkey else None
-    if switch is not None and pause is not None:
-        check_apart(switch.chord, pause.chord, settings.pause_hotkey)
-    armed = []
-    try:
-        for hotkey in (switch, pause):
-            if hotkey is not None:
-                hotkey.start()
-                armed.append(hotkey)
-    except BaseException:
-        for hotkey in armed:
-            hotkey.close()
-        raise
-    return switch, pause
+    acting, user = hands.desktops(settings, sandbox)
+    stop = StopRequest()
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(_stop_signals(stop, lambda: False))
+        held = hands.lock(acting, what, wait=wait, stop=stop)
+        stack.callback(held.release)
+        switches = hands.arm(user, settings, stop, _wake_main)
+        stack.callback(switches.close)
+        if user is None and settings.kill_hotkey:
+            switches.notes.append("no desktop of yours to listen on for the kill hotkey: Ctrl-C "
+                                  "or tracer stop stops the run")
+        live = hands.open_hands(acting, settings.monitor, stop, switches)
+        stack.callback(live.close)
+        box = sandbox
+        reason = (lambda why: str(box.ended())) if box is not None else None
+        stack.callback(hands.watch(acting, stop, _wake_main, reason))
+        stack.enter_context(_stop_signals(stop, lambda: live.actuator.acting))
+        if sys.stdin.isatty() and os.name == "posix":
+            done = threading.Event()
+            stack.callback(done.set)
+            threading.Thread(target=_read_notes, args=(switches.pause, done), daemon=True).start()
+        yield LiveInput(stop, live.actuator, live.screen, switches, acting)
 
 
 def _read_notes(pause: PauseRequest, done: threading.Event) -> None:
@@ -240,97 +265,24 @@ def _read_notes(pause: PauseRequest, done: threading.Event) -> None:
 
 
 @contextmanager
-def live_input(settings: Settings, sandbox: Sandbox | None = None) -> Iterator[LiveInput]:
-    """Everything that must surround real input events: the display check, the kill switch
-    (armed first, so it works while a model loads), the actuator that obeys it, and signal
-    handlers that stop between keys, never in the middle of one.
-
-    With a ``sandbox`` the kill switch listens on the user's own display (when there is one)
-    while the screen and the actuator, made after this, use the sandbox's; a sandbox that ends
-    stops the run."""
-    from tracer_cli.desktop.actuator import PyAutoGUIActuator
-    from tracer_cli.desktop.killswitch import StopRequest
-    from tracer_cli.desktop.screen import check_display
-
-    if sandbox is None:
-        check_display()
-    stop = StopRequest()
-    listen = sandbox is None or bool(os.environ.get("DISPLAY"))  # the hotkeys: the user's display
-    if settings.kill_hotkey and not listen:
-        err.print("tracer: no display of yours to listen on for the kill hotkey: Ctrl-C stops "
-                  "the run")
-    switch, pause_switch = _hotkeys(settings, stop) if listen else (None, None)
-    forbidden = {}
-    if switch is not None:
-        forbidden[switch.chord] = "kill hotkey"
-    if pause_switch is not None:
-        forbidden[pause_switch.chord] = "pause hotkey"
-    try:
-        restore = enter_sandbox(sandbox, stop) if sandbox is not None else None
-    except BaseException:
-        for hotkey in (switch, pause_switch):
-            if hotkey is not None:
-                hotkey.close()
-        raise
-    try:
-        actuator = PyAutoGUIActuator(stop, forbidden=forbidden,
-                                     pause=pause_switch.pause if pause_switch else None)
-    except BaseException:
-        for hotkey in (switch, pause_switch):
-            if hotkey is not None:
-                hotkey.close()
-        if restore is not None:
-            restore()
-        raise
+def _stop_signals(stop: StopRequest, acting: Callable[[], bool]) -> Iterator[None]:
+    """Ctrl-C, SIGTERM and the kill switch's wake-up end the run alike; never in the middle of
+    a key (``acting``): the actuator stops by itself once that key is sent."""
 
     def stop_signal(signum: int, frame: object) -> None:
-        """Ctrl-C, SIGTERM and the kill switch's wake-up end the run alike; never in the middle
-        of a key: the actuator stops by itself once that key is sent."""
         stop.request(SIGNAL_REASONS.get(signum, "interrupted"))
-        if not actuator.acting:
+        if not acting():
             raise KeyboardInterrupt
 
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     previous = {s: signal.signal(s, stop_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    done = threading.Event()
-    if pause_switch is not None and sys.stdin.isatty() and os.name == "posix":
-        threading.Thread(target=_read_notes, args=(pause_switch.pause, done), daemon=True).start()
     try:
-        yield LiveInput(stop, actuator, switch, pause_switch)
+        yield
     finally:
-        done.set()
-        if pause_switch is not None:
-            pause_switch.close()
-        if switch is not None:
-            switch.close()  # before the handlers go: its wake-up would be a bare Ctrl-C
-        if restore is not None:
-            restore()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-
-
-def enter_sandbox(sandbox: Sandbox, stop: StopRequest) -> Callable[[], None]:
-    """Point this process's X connections made from now on at the sandbox, and watch it: when
-    it ends, the run stops with one line that says so. Returns what undoes both."""
-    from tracer_cli.desktop.sandbox import watch
-
-    previous = {k: os.environ.get(k) for k in ("DISPLAY", "XAUTHORITY")}
-    os.environ.update(sandbox.env({}))
-
-    def ended() -> None:
-        stop.request(str(sandbox.ended()))
-        _wake_main()
-
-    watcher = watch(sandbox, ended)
-
-    def restore() -> None:
-        watcher.set()
-        for key, value in previous.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-    return restore
 
 
 def _wake_main() -> None:

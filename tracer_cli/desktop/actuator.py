@@ -1,4 +1,4 @@
-"""Acting on the desktop: mouse and keyboard primitives, real (pyautogui) or recorded.
+"""Acting on the desktop: mouse and keyboard primitives, real (a platform's input) or recorded.
 
 ``execute`` turns one plan step into primitives on screen coordinates; it refuses any point that
 falls outside the monitor the user chose.
@@ -6,17 +6,20 @@ falls outside the monitor the user chose.
 
 from __future__ import annotations
 
-import sys
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from tracer_cli.desktop.killswitch import Paused, PauseRequest, key_names, stop_reason
 from tracer_cli.desktop.screen import Geometry
-from tracer_cli.errors import ActionError, DisplayError, Interrupted
+from tracer_cli.errors import ActionError, Interrupted, TracerError
 from tracer_cli.plan import BaseStep, Click, DoubleClick, Drag, Hotkey, RightClick, Scroll, Type, Wait
+
+if TYPE_CHECKING:
+    from tracer_cli.desktop.platform import Input
 
 MODIFIERS = ("ctrl", "shift", "alt", "win", "command", "option")
 
@@ -143,45 +146,25 @@ class RecordingActuator:
         self.calls.append(("release_all",))
 
 
-def require_xtest() -> None:
-    """On X11, input goes through the XTEST extension: without it pyautogui fails later with a
-    KeyError. Say so up front."""
-    if not sys.platform.startswith("linux"):
-        return
-    from Xlib import display as xdisplay
-    from Xlib.error import DisplayError as XDisplayError
-
-    try:
-        conn = xdisplay.Display()
-    except XDisplayError as exc:
-        raise DisplayError(f"cannot open the display for input: {exc}",
-                           "check DISPLAY and that the X server accepts this user") from None
-    try:
-        if not conn.has_extension("XTEST"):
-            raise DisplayError("the X server has no XTEST extension, so tracer cannot send input",
-                               "start it with XTEST enabled (Xvfb: +extension XTEST)")
-    finally:
-        conn.close()
+HOLD_OFF_LIMIT = 10.0  # seconds typing waits for the user to let go of a modifier
 
 
-class PyAutoGUIActuator:
-    """The real mouse and keyboard. The corner fail-safe stays on; ``stop`` aborts typing.
+class LiveActuator:
+    """The real mouse and keyboard: a platform's ``Input`` with tracer's safety around it.
 
-    ``forbidden``: chords (``killswitch.key_names``) never to press, the kill and pause hotkeys'.
-    ``acting`` is true while input is being sent: a signal handler must not raise then (a key
-    could stay down); a stop requested meanwhile takes effect as soon as that input is sent.
-    ``pause``: a pause requested meanwhile raises ``Paused`` before the next input (the next
-    click, chord or character), so nothing is ever held down by a pause."""
+    ``stop`` aborts between two keys; ``forbidden``: chords (``killswitch.key_names``) never to
+    press, the kill and pause hotkeys'. ``acting`` is true while input is being sent: a signal
+    handler must not raise then (a key could stay down); a stop requested meanwhile takes effect
+    as soon as that input is sent. ``pause``: a pause requested meanwhile raises ``Paused``
+    before the next input (the next click, chord or character), so nothing is ever held down by
+    a pause. Typing holds off while the user holds a modifier (pressing a chord, say): a
+    character typed then would become a shortcut; so every character typed is known."""
 
-    def __init__(self, stop: threading.Event | None = None, type_interval: float = 0.01,
+    def __init__(self, input: Input, stop: threading.Event | None = None,
+                 type_interval: float = 0.01,
                  forbidden: Iterable[frozenset[str]] | dict[frozenset[str], str] = (),
                  pause: PauseRequest | None = None) -> None:
-        require_xtest()
-        import pyautogui
-
-        pyautogui.FAILSAFE = True
-        pyautogui.PAUSE = 0.02
-        self._gui = pyautogui
+        self.input = input
         self._stop = stop or threading.Event()
         self._interval = type_interval
         self._pressed: list[str] = []
@@ -195,29 +178,31 @@ class PyAutoGUIActuator:
     @contextmanager
     def _acting(self, typed: int = 0, of: int = 0) -> Iterator[None]:
         """Check for a stop before and after, and for a pause before (``typed`` of ``of``
-        characters of a text are sent so far); turn pyautogui's corner fail-safe into our
-        Interrupted."""
-        if self._stop.is_set():
-            raise Interrupted(stop_reason(self._stop))
-        if self.pause is not None and self.pause.requested.is_set():
-            raise Paused(typed, of)
+        characters of a text are sent so far)."""
+        self._check(typed, of)
         self.acting = True
         try:
             yield
-        except self._gui.FailSafeException:
-            raise Interrupted("stopped by the fail-safe: the mouse is in a corner of the screen") from None
         finally:
             self.acting = False
         if self._stop.is_set():
             raise Interrupted(stop_reason(self._stop))
 
+    def _check(self, typed: int = 0, of: int = 0) -> None:
+        if self._stop.is_set():
+            raise Interrupted(stop_reason(self._stop))
+        if self.pause is not None and self.pause.requested.is_set():
+            raise Paused(typed, of)
+
     def size(self) -> tuple[int, int]:
-        w, h = self._gui.size()
-        return int(w), int(h)
+        return self.input.size()
 
     def position(self) -> tuple[int, int]:
-        x, y = self._gui.position()
-        return int(x), int(y)
+        where = self.input.position()
+        if where is None:
+            raise ActionError("this desktop does not tell where the pointer is; the model must "
+                              "name where to act")
+        return where
 
     def safe_point(self, x: int, y: int) -> tuple[int, int]:
         """Never park the pointer on a fail-safe corner pixel ourselves: the next action would
@@ -230,31 +215,37 @@ class PyAutoGUIActuator:
     def click(self, x: int, y: int, button: str = "left", clicks: int = 1) -> None:
         x, y = self.safe_point(x, y)
         with self._acting():
-            # pyautogui sleeps `interval` after every click, the last one too: only pause between.
-            self._gui.click(x, y, clicks=clicks, interval=0.05 if clicks > 1 else 0.0, button=button)
+            self.input.click(x, y, button, clicks)
 
     def _check_keys(self, keys: list[str]) -> None:
-        """Refuse keys this keyboard cannot produce before pressing anything: pyautogui would
-        skip them silently (or, for a key mapped to keycode 0, wedge the X connection)."""
-        x11 = getattr(self._gui, "_pyautogui_x11", None)
-        if x11 is None:  # other platforms map keys through their own tables
-            return
-        names = {"\n": "enter", "\t": "tab"}
-        missing = sorted({k for k in keys if not x11.keyboardMapping.get(names.get(k, k))})
+        """Refuse keys this keyboard cannot press before pressing anything."""
+        missing = self.input.missing_keys(keys)
         if missing:
-            raise ActionError(f"cannot type {', '.join(repr(k) for k in missing)}: not on this "
+            raise ActionError(f"cannot press {', '.join(repr(k) for k in missing)}: not on this "
                               "keyboard layout")
 
+    def _hold_off(self, typed: int, of: int) -> None:
+        """Wait while the user holds a modifier (stop and pause still work meanwhile)."""
+        waited = 0.0
+        while held := self.input.user_modifiers():
+            self._check(typed, of)
+            if waited >= HOLD_OFF_LIMIT:
+                raise ActionError(f"{'+'.join(sorted(held))} has been held for "
+                                  f"{HOLD_OFF_LIMIT:g} s: a character typed now would be a "
+                                  "shortcut; let go of it")
+            self._stop.wait(0.02)
+            waited += 0.02
+
     def type_text(self, text: str) -> None:
-        self._check_keys(list(text))
+        untypable = self.input.untypable(text)
+        if untypable:
+            raise ActionError(f"cannot type {', '.join(repr(c) for c in untypable)}: this "
+                              "desktop's keyboard cannot produce "
+                              f"{'it' if len(untypable) == 1 else 'them'}")
         for index, ch in enumerate(text):  # one key at a time: a stop or pause works mid-text
+            self._hold_off(index, len(text))
             with self._acting(index, len(text)):
-                if ch == "\n":
-                    self._gui.press("enter")
-                elif ch == "\t":
-                    self._gui.press("tab")
-                else:
-                    self._gui.write(ch)
+                self.input.type_char(ch)
             if self._interval:
                 self._stop.wait(self._interval)
 
@@ -265,23 +256,28 @@ class PyAutoGUIActuator:
                 raise ActionError(f"refused to press {'+'.join(keys)}: that is tracer's {name}")
         with self._acting():
             for key in keys:
-                self._gui.keyDown(key)
+                self.input.key(key, True)
                 self._pressed.append(key)
             for key in reversed(keys):
-                self._gui.keyUp(key)
+                self.input.key(key, False)
                 self._pressed.remove(key)
 
     def scroll(self, x: int, y: int, clicks: int) -> None:
         x, y = self.safe_point(x, y)
         with self._acting():
-            self._gui.scroll(clicks, x=x, y=y)
+            self.input.scroll(x, y, clicks)
 
-    def drag(self, x: int, y: int, x2: int, y2: int) -> None:
+    def drag(self, x: int, y: int, x2: int, y2: int, seconds: float = 0.3, moves: int = 12) -> None:
+        """Press at the start, move there in ``moves`` steps over ``seconds``, let go."""
         (x, y), (x2, y2) = self.safe_point(x, y), self.safe_point(x2, y2)
         with self._acting():
-            self._gui.moveTo(x, y)
+            self.input.move(x, y)
+            self.input.button("left", True)
             self._held_button = "left"
-            self._gui.dragTo(x2, y2, duration=0.3, button="left")
+            for n in range(1, moves + 1):
+                time.sleep(seconds / moves)
+                self.input.move(round(x + (x2 - x) * n / moves), round(y + (y2 - y) * n / moves))
+            self.input.button("left", False)
             self._held_button = None
 
     def sleep(self, seconds: float) -> None:
@@ -289,19 +285,18 @@ class PyAutoGUIActuator:
             raise Interrupted(stop_reason(self._stop))
 
     def release_all(self) -> None:
-        """Let go of every key and button we may hold (after an interrupt, an error).
-
-        Releasing a key that is up is harmless; a mouse button is released only if we held it.
-        The fail-safe is off meanwhile: the mouse may still be in the corner that stopped us."""
-        failsafe, self._gui.FAILSAFE = self._gui.FAILSAFE, False
+        """Let go of every key and button we may hold (after an interrupt, an error)."""
         self.acting = True
         try:
-            for key in [*reversed(self._pressed), "shift", "ctrl", "alt"]:
-                self._gui.keyUp(key, _pause=False)
+            self.input.release([*reversed(self._pressed), "shift", "ctrl", "alt"])
             self._pressed = []
             if self._held_button:
-                self._gui.mouseUp(button=self._held_button, _pause=False)
+                self.input.button(self._held_button, False)
                 self._held_button = None
+        except TracerError:
+            pass  # the desktop went away: nothing is held on it any more
         finally:
-            self._gui.FAILSAFE = failsafe
             self.acting = False
+
+    def close(self) -> None:
+        self.input.close()

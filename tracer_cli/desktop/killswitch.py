@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from tracer_cli.errors import ConfigError, DisplayError
+from tracer_cli.errors import ConfigError, DisplayError, TracerError
 
 EXAMPLE = "<ctrl>+<alt>+<shift>+k"
 HOW_TO_TURN_OFF = "--kill-hotkey '' or TRACER_KILL_HOTKEY="
@@ -64,17 +64,19 @@ SIGNAL_REASONS = {signal.SIGINT: "interrupted with Ctrl-C", signal.SIGTERM: "ter
 
 
 class StopRequest(threading.Event):
-    """The run's stop flag, with the reason of the first request to stop."""
+    """The run's stop flag, with the reason of the first request to stop; ``error`` when the
+    stop is a failure rather than the user's wish (the desktop went away)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.reason = ""
+        self.error: TracerError | None = None
         self._lock = threading.RLock()  # re-entrant: a signal handler may run inside request()
 
-    def request(self, reason: str) -> None:
+    def request(self, reason: str, error: TracerError | None = None) -> None:
         with self._lock:
             if not self.is_set():
-                self.reason = reason
+                self.reason, self.error = reason, error
                 self.set()
 
 
@@ -182,6 +184,7 @@ class GlobalHotkey:
     ``start()`` arms it, ``close()`` disarms it; also a context manager."""
 
     kind = "kill"
+    mechanism = "a global hotkey"
 
     def __init__(self, hotkey: str) -> None:
         self.hotkey = hotkey
@@ -252,7 +255,10 @@ class GlobalHotkey:
         listener, self._listener = self._listener, None
         if listener is None:
             return
-        listener.stop()
+        try:
+            listener.stop()
+        except Exception:  # its display went away: the listener has ended with it
+            return
         # pynput's X listener ends only at the next key event after stop(); disabling its
         # RECORD context over its other connection (as its own clean-up does) ends it now.
         display, context = getattr(listener, "_display_stop", None), getattr(listener, "_context", None)

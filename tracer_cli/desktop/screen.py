@@ -1,22 +1,20 @@
 """Seeing the screen: which display and monitor, capturing it, and mapping model points to it.
 
 Coordinates travel: model point (0..1000 of the screenshot it saw) -> fraction of the monitor
--> desktop coordinates (mss's monitor rectangle plus its offset) -> input coordinates (pyautogui,
-which on some HiDPI set-ups counts logical pixels where mss counts physical ones).
+-> desktop coordinates (the monitor rectangle plus its offset) -> input coordinates (the platform's input,
+which on some HiDPI set-ups counts logical pixels where capture counts physical ones).
 """
 
 from __future__ import annotations
 
 import base64
 import io
-import os
-import sys
 import time
-import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from tracer_cli.errors import ActionError, DisplayError
+from tracer_cli.errors import ActionError
 from tracer_cli.plan import COORD_MAX
 
 if TYPE_CHECKING:
@@ -41,6 +39,7 @@ class Geometry:
     monitor: Rect
     index: int = 1
     input_scale: tuple[float, float] = (1.0, 1.0)  # desktop units per input unit, per axis
+    desktop: str = ""  # which desktop the monitor belongs to: "X11 display :0", ...
 
     def to_desktop(self, x: int, y: int) -> tuple[int, int]:
         """A model point (0..1000 on each axis) to a desktop pixel on this monitor."""
@@ -79,24 +78,6 @@ def input_scale(desktop: Rect, input_size: tuple[int, int]) -> tuple[float, floa
     sx, sy = desktop.width / iw, desktop.height / ih
     # Equal within a pixel means one coordinate system (the usual case on X11).
     return (1.0 if abs(sx - 1) * iw < 1.5 else sx, 1.0 if abs(sy - 1) * ih < 1.5 else sy)
-
-
-def check_display() -> str:
-    """Return the X display to use, or raise a DisplayError that says how to get one."""
-    if sys.platform in ("darwin", "win32"):
-        return "native"
-    display = os.environ.get("DISPLAY", "")
-    if display:
-        return display
-    if os.environ.get("WAYLAND_DISPLAY"):
-        raise DisplayError(
-            "this is a Wayland session without X access",
-            "log in to an X11 session, or run tracer under XWayland with DISPLAY set (e.g. DISPLAY=:0)",
-        )
-    raise DisplayError(
-        "no display: DISPLAY is not set",
-        "run tracer inside your desktop session, or choose one with --display :N (e.g. an Xvfb)",
-    )
 
 
 def downscale(image: Image.Image, size: tuple[int, int]) -> Image.Image:
@@ -164,74 +145,28 @@ class Screenshot:
 
 
 class Screen(Protocol):
+    """One monitor's capture. ``settled_capture`` and ``wait_settled`` are optional: a screen
+    that knows better than comparing fingerprints (frames that stop arriving) has them."""
+
     geometry: Geometry
 
     def capture(self) -> Screenshot: ...
 
-    def fingerprint(self) -> bytes: ...
-
-
-class MssScreen:
-    """The real screen, through mss. ``monitor`` uses mss numbering: 1 is the primary."""
-
-    def __init__(self, monitor: int = 1, input_size: tuple[int, int] | None = None) -> None:
-        check_display()
-        import mss
-
-        try:
-            self._mss = mss.MSS()
-        except Exception as exc:  # mss raises its own error types per platform
-            raise DisplayError(f"cannot open the display for capture: {exc}",
-                               "check DISPLAY and that the X server accepts this user") from None
-        monitors = self._mss.monitors
-        if monitor < 1 or monitor >= len(monitors):
-            listing = ", ".join(
-                f"{i}: {m['width']}x{m['height']}+{m['left']}+{m['top']}"
-                for i, m in enumerate(monitors) if i
-            )
-            self._mss.close()
-            raise DisplayError(f"monitor {monitor} does not exist",
-                               f"choose --monitor from {listing}")
-        self._raw = monitors[monitor]
-        desktop = Rect(monitors[0]["left"], monitors[0]["top"], monitors[0]["width"],
-                       monitors[0]["height"])
-        scale = input_scale(desktop, input_size) if input_size else (1.0, 1.0)
-        rect = Rect(self._raw["left"], self._raw["top"], self._raw["width"], self._raw["height"])
-        self.geometry = Geometry(rect, monitor, scale)
-
-    def capture(self) -> Screenshot:
-        return self._screenshot(self._mss.grab(self._raw))
-
-    def _screenshot(self, shot: object) -> Screenshot:
-        from PIL import Image
-
-        image = Image.frombytes("RGB", shot.size, shot.raw, "raw", "BGRX")  # type: ignore[attr-defined]
-        return Screenshot(image, self.geometry, time.time())
-
     def fingerprint(self) -> bytes:
-        """A cheap summary of the whole monitor that changes when any pixel does (CRC-32)."""
-        shot = self._mss.grab(self._raw)
-        self._last = (shot, time.monotonic())
-        return zlib.crc32(shot.raw).to_bytes(4, "big")
+        """A cheap value that changes when any pixel of the monitor does."""
 
-    def settled_capture(self, max_age: float = 0.2) -> Screenshot:
-        """The grab of the last fingerprint when it is recent (the screen ``wait_settled`` saw
-        settle: no second grab of the same picture), else a new capture."""
-        last = getattr(self, "_last", None)
-        if last is not None and time.monotonic() - last[1] <= max_age:
-            self._last = None
-            return self._screenshot(last[0])
-        return self.capture()
-
-    def close(self) -> None:
-        self._mss.close()
+    def close(self) -> None: ...
 
 
 def wait_settled(screen: Screen, quiet: float = 0.25, timeout: float = 2.0,
                  interval: float = 0.05) -> tuple[float, bool]:
-    """Wait until the screen has not changed for ``quiet`` seconds, at most ``timeout``.
+    """Wait until the screen has not changed for ``quiet`` seconds, at most ``timeout`` (the
+    screen's own way where it has one).
 
     Returns (seconds waited, whether it settled)."""
+    own = getattr(screen, "wait_settled", None)
+    if own is not None:
+        return own(quiet, timeout)
     start = time.monotonic()
     last = screen.fingerprint()
     stable_since = start
@@ -248,19 +183,22 @@ def wait_settled(screen: Screen, quiet: float = 0.25, timeout: float = 2.0,
 
 
 class Screens:
-    """One screen per monitor (what a macro looks at), opened when first needed and closed
-    together; ``main``, the caller's own screen for its monitor, is served but not closed."""
+    """One screen per monitor (what a macro looks at), opened when first needed (``open``: the
+    platform's ``open_screen``) and closed together; ``main``, the caller's own screen for its
+    monitor, is served but not closed."""
 
-    def __init__(self, input_size: tuple[int, int] | None, main: Screen | None = None) -> None:
+    def __init__(self, open: Callable[[int, tuple[int, int] | None], Screen],
+                 input_size: tuple[int, int] | None, main: Screen | None = None) -> None:
+        self.open = open
         self.input_size = input_size
         self.main = main
-        self._open: dict[int, MssScreen] = {}
+        self._open: dict[int, Screen] = {}
 
     def __call__(self, monitor: int) -> Screen:
         if self.main is not None and monitor == self.main.geometry.index:
             return self.main
         if monitor not in self._open:
-            self._open[monitor] = MssScreen(monitor, input_size=self.input_size)
+            self._open[monitor] = self.open(monitor, self.input_size)
         return self._open[monitor]
 
     def close(self) -> None:

@@ -1,7 +1,7 @@
 """Recording the user's own mouse and keyboard as a macro.
 
-Two pynput listeners (mouse and keyboard; the X RECORD extension on Linux) write down every
-event with its time; a screenshot of the monitor is grabbed at every button press and at the
+The platform's global listening (on X11 two pynput listeners over the RECORD extension) writes
+down every event with its time; a screenshot of the monitor is grabbed at every button press and at the
 start of every scroll. When the stop hotkey completes (or ``stop`` is set, or Ctrl-C) the
 events become steps (macro/recorded.py, pure), each click gets a visual anchor worked out
 from its screenshot (vision/anchors.py: the text under the pointer, else an image cut around
@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tracer_cli.errors import ConfigError, DisplayError
+from tracer_cli.errors import ConfigError, TracerError
 from tracer_cli.macro.recorded import (
     SCROLL_PAUSE,
     ButtonEvent,
@@ -42,12 +42,9 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from tracer_cli.config import Settings
+    from tracer_cli.desktop.platform import Platform
     from tracer_cli.desktop.screen import Geometry
     from tracer_cli.vision.ocr import OcrEngine
-
-# X keysyms pynput reports without a name: Tab with shift held, the keypad's Enter.
-_X_KEYSYMS = {0xFE20: "tab", 0xFF8D: "enter"}
-
 
 @dataclass
 class RecordResult:
@@ -67,46 +64,12 @@ class RecordResult:
                 f"(anchors: {kinds or 'none'}) to {self.path}")
 
 
-def _pynput_key(key: Any, keyboard: Any) -> str | None:
-    """pynput's key as the recorder names it: pyautogui's name, or the character typed."""
-    from tracer_cli.desktop.killswitch import PYNPUT_NAMES, X_META
-
-    if key is None:
-        return None
-    if isinstance(key, keyboard.Key):
-        name = key.name
-        for side in ("_l", "_r"):
-            if name.endswith(side) and name[:-2] in ("ctrl", "alt", "shift", "cmd"):
-                name = name[:-2]
-        return PYNPUT_NAMES.get(name, name.replace("_", ""))
-    char = getattr(key, "char", None)
-    if char:
-        if len(char) == 1 and ord(char) < 32:  # ctrl+letter as a control character
-            return chr(ord(char) + 96) if 1 <= ord(char) <= 26 else None
-        return char if len(char) == 1 else None
-    vk = getattr(key, "vk", None)
-    if vk in X_META:
-        return "alt"
-    return _X_KEYSYMS.get(vk)  # type: ignore[arg-type]
-
-
-def _stop_listener(listener: Any) -> None:
-    """Stop a pynput listener at once (its X backend otherwise ends at the next event)."""
-    listener.stop()
-    display, context = getattr(listener, "_display_stop", None), getattr(listener, "_context", None)
-    if display is not None and context is not None:
-        with contextlib.suppress(Exception):
-            display.record_disable_context(context)
-            display.flush()
-    listener.join(1.0)
-
-
 class _Shots:
-    """Grabs the monitor on request in its own thread (an mss instance belongs to the thread
-    that made it) and keeps each grab as PNG bytes."""
+    """Grabs the monitor on request in its own thread (a screen belongs to the thread that
+    opened it) and keeps each grab as PNG bytes."""
 
-    def __init__(self, raw: dict[str, int]) -> None:
-        self.raw = raw
+    def __init__(self, platform: Platform, monitor: int) -> None:
+        self.platform, self.monitor = platform, monitor
         self.images: dict[int, bytes] = {}
         self.errors: list[str] = []
         self._queue: queue.Queue[int | None] = queue.Queue()
@@ -123,29 +86,27 @@ class _Shots:
         return shot
 
     def _run(self) -> None:
-        import mss
-        from PIL import Image
-
         try:
-            sct = mss.MSS()
-        except Exception as exc:  # every click then keeps its bare point
+            screen = self.platform.open_screen(self.monitor)
+        except TracerError as exc:  # every click then keeps its bare point
             self.errors.append(f"cannot capture the screen: {exc}")
             while self._queue.get() is not None:
                 pass
             return
-        with sct:
+        try:
             while True:
                 shot = self._queue.get()
                 if shot is None:
                     return
                 try:
-                    grab = sct.grab(self.raw)
-                    image = Image.frombytes("RGB", grab.size, grab.raw, "raw", "BGRX")
+                    image = screen.capture().image
                     buf = io.BytesIO()
                     image.save(buf, format="PNG", compress_level=1)
                     self.images[shot] = buf.getvalue()
                 except Exception as exc:  # a failed grab costs that click its anchor only
                     self.errors.append(str(exc))
+        finally:
+            screen.close()
 
     def close(self) -> None:
         self._queue.put(None)
@@ -160,14 +121,11 @@ class _Shots:
             return img.convert("RGB")
 
 
-def _monitor(index: int) -> tuple[Geometry, dict[str, int]]:
-    """The monitor's geometry and its mss rectangle."""
-    from tracer_cli.desktop.screen import MssScreen
-
-    screen = MssScreen(index)
+def _monitor(platform: Platform, index: int) -> Geometry:
+    """The monitor's geometry (a DisplayError when it does not exist)."""
+    screen = platform.open_screen(index)
     try:
-        m = screen.geometry.monitor
-        return screen.geometry, {"left": m.left, "top": m.top, "width": m.width, "height": m.height}
+        return screen.geometry
     finally:
         screen.close()
 
@@ -194,31 +152,20 @@ def _catch_signals(stop: threading.Event) -> dict[int, Any]:
     return {signum: signal.signal(signum, handle) for signum in reasons}
 
 
-def _start(listener: Any, what: str, timeout: float = 5.0) -> None:
-    listener.start()
-    ready = threading.Thread(target=listener.wait, daemon=True)
-    ready.start()
-    ready.join(timeout)
-    time.sleep(0.02)
-    if ready.is_alive() or not listener.is_alive():
-        listener.stop()
-        raise DisplayError(f"cannot record: the global {what} listener did not start",
-                           "check the input permissions (macOS: Accessibility) and that the X "
-                           "server has the RECORD extension")
-
-
-def record(out: Path, settings: Settings | None = None, stop_hotkey: str | None = None,
-           monitor: int | None = None, on_event: Callable[[Event], None] | None = None,
+def record(out: Path, platform: Platform, settings: Settings | None = None,
+           stop_hotkey: str | None = None, monitor: int | None = None,
+           on_event: Callable[[Event], None] | None = None,
            stop: threading.Event | None = None,
            progress: Callable[[int, int], None] | None = None,
            on_ready: Callable[[str], None] | None = None, force: bool = False) -> RecordResult:
-    """Record mouse and keyboard on ``monitor`` until the stop hotkey (pynput syntax; default:
-    the kill hotkey; "" for none), until ``stop`` is set, or Ctrl-C; then write the macro to
-    ``out``. Whatever was recorded is written, however the recording ended. ``on_event`` is
-    called (from the listeners' threads) with each event; ``on_ready`` with a one-line message
-    once the listeners are armed. An existing ``out`` is refused up front unless ``force``."""
+    """Record mouse and keyboard on ``monitor`` of ``platform``'s desktop until the stop hotkey
+    (pynput syntax; default: the kill hotkey; "" for none), until ``stop`` is set, or Ctrl-C;
+    then write the macro to ``out``. Whatever was recorded is written, however the recording
+    ended. ``on_event`` is called (from the listeners' threads) with each event; ``on_ready``
+    with a one-line message once the listeners are armed. An existing ``out`` is refused up
+    front unless ``force``."""
     from tracer_cli.config import Settings
-    from tracer_cli.desktop.killswitch import KillSwitch, StopRequest, label
+    from tracer_cli.desktop.killswitch import StopRequest, label
 
     settings = settings or Settings()
     out = Path(out)
@@ -227,19 +174,12 @@ def record(out: Path, settings: Settings | None = None, stop_hotkey: str | None 
     index = monitor or settings.monitor
     hotkey = settings.kill_hotkey if stop_hotkey is None else stop_hotkey
     stop = stop if stop is not None else StopRequest()
-    geometry, raw = _monitor(index)
+    geometry = _monitor(platform, index)
     m = geometry.monitor
     sx, sy = geometry.input_scale
-    try:
-        from pynput import keyboard, mouse
-    except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DisplayError(f"cannot record: pynput cannot use this display ({first})",
-                           "run it in an X11 session with DISPLAY set") from None
 
     events: list[Event] = []
     lock = threading.Lock()
-    shots = _Shots(raw)
     last_wheel = [0.0]
 
     def add(event: Event) -> None:
@@ -256,15 +196,14 @@ def record(out: Path, settings: Settings | None = None, stop_hotkey: str | None 
         inside = 0 <= px < m.width and 0 <= py < m.height
         return min(max(px, 0), m.width - 1), min(max(py, 0), m.height - 1), inside
 
-    def on_click(x: float, y: float, button: Any, pressed: bool, injected: bool = False) -> None:
+    def on_button(x: float, y: float, name: str, pressed: bool) -> None:
         px, py, inside = where(x, y)
-        name = getattr(button, "name", str(button))
         if pressed and not inside:
             return
         shot = shots.request() if pressed and name in ("left", "right") else None
         add(ButtonEvent(time.monotonic(), px, py, name, pressed, shot))
 
-    def on_scroll(x: float, y: float, dx: float, dy: float, injected: bool = False) -> None:
+    def on_scroll(x: float, y: float, dy: int) -> None:
         px, py, inside = where(x, y)
         if not dy or not inside:
             return
@@ -273,25 +212,20 @@ def record(out: Path, settings: Settings | None = None, stop_hotkey: str | None 
         last_wheel[0] = now
         add(WheelEvent(now, px, py, int(dy), shot))
 
-    def on_key(down: bool) -> Callable[..., None]:
-        def handle(key: Any, injected: bool = False) -> None:
-            name = _pynput_key(key, keyboard)
-            if name is not None:
-                add(KeyEvent(time.monotonic(), name, down))
-        return handle
+    def on_key(name: str, down: bool) -> None:
+        add(KeyEvent(time.monotonic(), name, down))
 
-    switch = KillSwitch(hotkey, stop) if hotkey else None
+    listening = platform.listen(on_button, on_scroll, on_key)
+    switch = platform.kill_switch(hotkey, stop, None) if hotkey else None
     chord = switch.chord if switch is not None else frozenset()
-    mouse_listener = mouse.Listener(on_click=on_click, on_scroll=on_scroll)
-    key_listener = keyboard.Listener(on_press=on_key(True), on_release=on_key(False))
+    shots = _Shots(platform, index)
     started = time.monotonic()
     stopped_by = ""
     previous = _catch_signals(stop)
     try:
         if switch is not None:
             switch.start()
-        _start(mouse_listener, "mouse")
-        _start(key_listener, "keyboard")
+        listening.start()
         if on_ready is not None:
             how = f"press {label(hotkey)} (or Ctrl-C here)" if hotkey else "press Ctrl-C here"
             on_ready(f"recording monitor {index} ({m.width}x{m.height}): {how} to stop")
@@ -307,9 +241,7 @@ def record(out: Path, settings: Settings | None = None, stop_hotkey: str | None 
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-        for listener in (key_listener, mouse_listener):
-            if listener.is_alive():
-                _stop_listener(listener)
+        listening.close()
         if switch is not None:
             switch.close()
         shots.close()

@@ -301,11 +301,6 @@ class MacroRunner(RunLoop):
                              code=None if failed else exc.exit_code)
         return None
 
-    def end_step(self, record: StepRecord) -> None:
-        if not record.outcome.status:
-            record.outcome = Outcome("interrupted")
-        super().end_step(record)
-
     def _capture(self, record: MacroRecord) -> Image.Image:
         started = time.monotonic()
         image = self.screens(record.monitor).capture().image

@@ -1,7 +1,9 @@
 """The desktop the server acts on.
 
-Everything is fixed when the server starts, like a `tracer do` run: the display (`--display` or
-DISPLAY), the monitor, the settings and the safety policy. The kill hotkey stays armed for the
+Everything is fixed when the server starts, like a `tracer do` run: the desktop (`--display`,
+`--platform`, or the session's, found even when the client passed no environment), the monitor,
+the settings and the safety policy. Without a desktop the server starts anyway and each tool
+call answers with the line that says what to set. The kill hotkey stays armed for the
 server's whole life; pressing it stops whatever tool is acting (typing stops between two keys),
 and the next tool call re-arms it. The pause hotkey too: a `do` or `run_macro` pauses until the
 person hands back; a primitive returns "paused" at once. Tools act one at a time, each inside
@@ -17,15 +19,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tracer_cli.desktop.killswitch import KillSwitch, PauseRequest, PauseSwitch, StopRequest, check_apart
-from tracer_cli.desktop.screen import check_display
+from tracer_cli.desktop.killswitch import StopRequest
+from tracer_cli.errors import TracerError
 
 if TYPE_CHECKING:
     from PIL import Image
 
     from tracer_cli.config import Settings
-    from tracer_cli.desktop.actuator import PyAutoGUIActuator
-    from tracer_cli.desktop.screen import MssScreen
+    from tracer_cli.desktop.actuator import LiveActuator
+    from tracer_cli.desktop.hands import Switches
+    from tracer_cli.desktop.platform import Platform
+    from tracer_cli.desktop.screen import Screen
 
 
 @dataclass
@@ -44,56 +48,67 @@ class Hands:
     """One tool call's input: its own stop request, the actuator that obeys it, the screen."""
 
     stop: StopRequest
-    actuator: PyAutoGUIActuator
-    screen: MssScreen
+    actuator: LiveActuator
+    screen: Screen
+    platform: Platform
 
 
 class Desk:
     def __init__(self, settings: Settings, parts: Parts) -> None:
         self.settings = settings
         self.parts = parts
-        self.switch: KillSwitch | None = None
-        self.pause_switch: PauseSwitch | None = None
+        self.platform: Platform | None = None
+        self.user: Platform | None = None
+        self.switches: Switches | None = None
+        self.unusable: TracerError | None = None  # why no tool can see the desktop
         self._lock = threading.Lock()
         self._current: StopRequest | None = None
         self._models: tuple[Any, Any] | None = None
 
+    @property
+    def switch(self) -> Any:
+        """The kill switch, where one is armed."""
+        return self.switches.kill if self.switches is not None else None
+
     def open(self) -> None:
-        """Check the display and arm the kill switch (errors say how to fix them)."""
-        check_display()
+        """Find the desktop and arm the kill switch. Without a desktop the server starts
+        anyway: each tool call then answers with the one line that says what to set."""
+        from tracer_cli.desktop.hands import desktops
+
+        try:
+            self.platform, self.user = desktops(self.settings)
+        except TracerError as exc:
+            self.unusable = exc
+            return
         self._arm()
-        hotkey = self.settings.pause_hotkey
-        if hotkey:
-            pause = PauseSwitch(hotkey, PauseRequest())
-            if self.switch is not None:
-                check_apart(self.switch.chord, pause.chord, hotkey)
-            pause.start()
-            self.pause_switch = pause
 
     def close(self) -> None:
-        if self.pause_switch is not None:
-            self.pause_switch.close()
-            self.pause_switch = None
-        if self.switch is not None:
-            self.switch.close()
-            self.switch = None
+        if self.switches is not None:
+            self.switches.close()
+            self.switches = None
         if self._models is not None:
             self.parts.close_models(*self._models)
             self._models = None
 
     def _arm(self) -> None:
-        if not self.settings.kill_hotkey:
-            return
-        if self.switch is not None:
-            self.switch.close()
-        self.switch = KillSwitch(self.settings.kill_hotkey, StopRequest(), self._killed)
-        self.switch.start()
+        from tracer_cli.desktop.hands import arm
+
+        if self.switches is not None:
+            self.switches.close()
+        self.switches = arm(self.user, self.settings, StopRequest(), self._killed)
 
     def _killed(self) -> None:
         """The kill switch fired (on its listener's thread): stop the tool that is acting."""
         current = self._current
-        if current is not None and self.switch is not None:
-            current.request(self.switch.reason)
+        if current is not None and self.switches is not None:
+            kill = self.switches.kill
+            current.request(getattr(kill, "reason", "") or "stopped by the kill switch")
+
+    def desktop(self) -> Platform:
+        """The desktop the tools act on, or the one-line error that says what to set."""
+        if self.platform is None:
+            raise self.unusable or TracerError("the MCP server has no desktop")
+        return self.platform
 
     @property
     def busy(self) -> bool:
@@ -101,42 +116,39 @@ class Desk:
 
     @contextmanager
     def acting(self, stop: StopRequest | None = None) -> Iterator[Hands]:
-        """The hands of one tool call (in the thread that uses them: mss is per thread). Waits for
-        a tool still acting; re-arms a kill switch that fired during an earlier call. ``stop``:
-        the call's own stop request, made by the caller to stop it from outside (a client that
-        cancels the call)."""
-        from tracer_cli.desktop.actuator import PyAutoGUIActuator
-        from tracer_cli.desktop.screen import MssScreen
+        """The hands of one tool call (in the thread that uses them: a screen is per thread).
+        Waits for a tool still acting; refused, naming the holder, while a `tracer do` or `tracer
+        run` holds the desktop; re-arms a kill switch that fired during an earlier call.
+        ``stop``: the call's own stop request, made by the caller to stop it from outside (a
+        client that cancels the call)."""
+        from tracer_cli.desktop import hands
 
+        platform = self.desktop()
         with self._lock:
-            if self.switch is not None and self.switch.triggered_at is not None:
+            kill = self.switches.kill if self.switches is not None else None
+            if getattr(kill, "triggered_at", None) is not None:
                 self._arm()
+            assert self.switches is not None
             stop = stop or StopRequest()
-            forbidden = {}
-            if self.switch is not None:
-                forbidden[self.switch.chord] = "kill hotkey"
-            pause = self.pause_switch
-            if pause is not None:
-                forbidden[pause.chord] = "pause hotkey"
-            actuator = PyAutoGUIActuator(stop, forbidden=forbidden,
-                                         pause=pause.pause if pause is not None else None)
-            screen = MssScreen(self.settings.monitor, input_size=actuator.size())
-            self._current = stop
+            held = hands.lock(platform, "tracer mcp")
             try:
-                yield Hands(stop, actuator, screen)
+                live = hands.open_hands(platform, self.settings.monitor, stop, self.switches)
+                self._current = stop
+                try:
+                    yield Hands(stop, live.actuator, live.screen, platform)
+                finally:
+                    self._current = None
+                    live.close()
             finally:
-                self._current = None
-                actuator.release_all()
-                screen.close()
+                held.release()
 
     @contextmanager
-    def looking(self, exclusive: bool = False) -> Iterator[MssScreen]:
+    def looking(self, exclusive: bool = False) -> Iterator[Screen]:
         """The screen alone, for tools that only look (screenshot, plan, a macro's dry run);
         ``exclusive`` waits for the tool that is acting (plan shares its model)."""
-        from tracer_cli.desktop.screen import MssScreen
-
+        platform = self.desktop()
         with self._lock if exclusive else contextlib.nullcontext():
-            screen = MssScreen(self.settings.monitor)
+            screen = platform.open_screen(self.settings.monitor)
             try:
                 yield screen
             finally:

@@ -216,7 +216,7 @@ class Tools:
             from tracer_cli.macro.run import Finder, MacroLog, MacroRunner
 
             with self.desk.acting(stop) as hands:
-                screens = Screens(hands.actuator.size(), hands.screen)
+                screens = Screens(hands.platform.open_screen, hands.actuator.size(), hands.screen)
                 log = records.open_log(self.settings, "run", macro.name, MacroLog)
                 runner = MacroRunner(steps, screens, hands.actuator, Finder(self.settings.ocr),
                                      self.settings, [log, Progress(ctx, len(steps))], confirm,
@@ -233,7 +233,7 @@ class Tools:
             from tracer_cli.macro.run import Finder, MacroRunner
 
             with self.desk.looking() as screen:
-                screens = Screens(None, screen)
+                screens = Screens(self.desk.desktop().open_screen, None, screen)
                 runner = MacroRunner(steps, screens, None, Finder(self.settings.ocr), self.settings)
                 planned, shots = runner.preview()
                 screens.close()
