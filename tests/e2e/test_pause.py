@@ -264,3 +264,68 @@ def test_at_a_terminal_the_live_panel_says_paused_and_takes_the_note(
     assert "press ctrl+alt+shift+p to hand back" in shown
     told = request_text(chat_server.requests[1])
     assert "with this note for you: the form is filled in by hand" in told
+
+
+def press_slowly(display: Display, keys: list[str], gap: float = 0.15) -> None:
+    """The user presses a chord as people do: one key after the other, holding each, the last
+    one tapped, then all let go. (The gaps are the person's pace, not a wait for tracer.)"""
+    import time
+
+    *mods, last = keys
+    for key in mods:
+        xdotool(display, "keydown", key)
+        time.sleep(gap)
+    xdotool(display, "key", last)
+    time.sleep(gap)
+    xdotool(display, "keyup", *reversed(mods))
+
+
+def test_a_human_paced_chord_never_turns_tracers_typing_into_shortcuts(
+        display: Display, programs: Any, tmp_path: Path, background_tracer: Any) -> None:
+    """While the user holds ctrl, alt and shift on the way to the pause chord, a character tracer
+    typed would be a shortcut (in a Tk entry ctrl+a moves the caret to the start, and the rest
+    of the text lands there). Typing holds off while the user holds a modifier: paused and
+    handed back with human-paced chords, the entry holds the text once, in order, and the
+    pause knows exactly how much was typed."""
+    from tests.conftest import APPS
+    from tests.e2e.conftest import wait_for_window
+
+    state_file = tmp_path / "form.json"
+    app = programs(display, [sys.executable, str(APPS / "tk_form.py"), str(state_file)], "tk form")
+    wait_for_window(app, "^tk form$")
+
+    def state() -> dict[str, Any]:
+        try:
+            return json.loads(state_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+
+    wait_until(lambda: "boxes" in state(), 10, "the form to report its boxes")
+    x, y, w, h = state()["boxes"]["name"]
+    macro = tmp_path / "fill.yaml"
+    macro.write_text("name: fill the name\nsteps:\n"
+                     f"  - click: [{x + w // 2}, {y + h // 2}]\n"
+                     "  - hotkey: ctrl+/\n  - hotkey: delete\n"  # Tk: select all, clear
+                     f"  - type: {json.dumps(TEXT)}\n", encoding="utf-8")
+    env = tracer_env(display)
+    proc = background_tracer("run", str(macro), "--yes", env=env)
+    wait_until(lambda: len(state().get("name", "")) >= 20 or proc.poll() is not None, 30,
+               "tracer to start typing")
+    assert proc.poll() is None, proc.communicate()
+
+    press_slowly(display, ["ctrl", "alt", "shift", "p"])
+    wait_until(lambda: bool(pauses(env)), 10, "the pause")
+    entry = pauses(env)[0]
+    count = int(entry["interrupted"].split()[2])
+    wait_until(lambda: len(state()["name"]) >= count, 2, "the entry to take in what was typed")
+    typed_before = state()["name"]
+    assert entry["interrupted"] == f"after typing {len(typed_before)} of {len(TEXT)} characters", typed_before
+    assert typed_before == TEXT[:len(typed_before)]  # in order, at the end: no shortcut fired
+    assert_nothing_held(display)
+
+    press_slowly(display, ["ctrl", "alt", "shift", "p"])  # hand back
+    _, stderr = proc.communicate(timeout=60)
+
+    assert proc.returncode == 0, stderr
+    assert state()["name"] == TEXT  # the rest once, after the first part
+    assert_nothing_held(display)
