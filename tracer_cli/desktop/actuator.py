@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from tracer_cli.desktop.killswitch import Paused, PauseRequest, key_names, stop_reason
+from tracer_cli.desktop.platform import ModifiersHeld
 from tracer_cli.desktop.screen import Geometry
 from tracer_cli.errors import ActionError, Interrupted, TracerError
 from tracer_cli.plan import BaseStep, Click, DoubleClick, Drag, Hotkey, RightClick, Scroll, Type, Wait
@@ -243,9 +244,14 @@ class LiveActuator:
                               "desktop's keyboard cannot produce "
                               f"{'it' if len(untypable) == 1 else 'them'}")
         for index, ch in enumerate(text):  # one key at a time: a stop or pause works mid-text
-            self._hold_off(index, len(text))
-            with self._acting(index, len(text)):
-                self.input.type_char(ch)
+            while True:
+                self._hold_off(index, len(text))
+                try:
+                    with self._acting(index, len(text)):
+                        self.input.type_char(ch)
+                    break
+                except ModifiersHeld:  # pressed between the look and the key: look again
+                    continue
             if self._interval:
                 self._stop.wait(self._interval)
 

@@ -31,6 +31,15 @@ if TYPE_CHECKING:
     from tracer_cli.desktop.screen import Screen
 
 
+class ModifiersHeld(Exception):  # noqa: N818 - not an error: the user is pressing keys
+    """Raised by ``Input.type_char`` instead of typing when it finds, at the moment it would
+    send the key, that the user holds a modifier: the character would be a shortcut."""
+
+    def __init__(self, held: frozenset[str]) -> None:
+        super().__init__("+".join(sorted(held)))
+        self.held = held
+
+
 @dataclass(frozen=True)
 class Check:
     """One row of `tracer doctor` that a platform adds: ``ok`` None means skipped."""
@@ -72,7 +81,8 @@ class Input(Protocol):
         """The characters of ``text`` this desktop cannot type exactly (ideally none)."""
 
     def type_char(self, ch: str) -> None:
-        """Type one character exactly (pressing and releasing whatever it needs)."""
+        """Type one character exactly (pressing and releasing whatever it needs); where the
+        platform can tell, ``ModifiersHeld`` instead when the user holds a modifier."""
 
     def user_modifiers(self) -> frozenset[str] | None:
         """The modifiers the user holds now (ctrl, alt, shift, win); None where unknown."""

@@ -16,6 +16,7 @@ from collections import OrderedDict
 from typing import Any
 
 from tracer_cli.desktop.keysyms import MODIFIERS, char_keysym, key_keysym, typable
+from tracer_cli.desktop.platform import ModifiersHeld
 from tracer_cli.errors import ActionError, DisplayLost, Interrupted
 
 BUTTONS = {"left": 1, "middle": 2, "right": 3}
@@ -190,17 +191,27 @@ class XTestInput:
         return sorted({ch for ch in text if not typable(ch)})
 
     def type_char(self, ch: str) -> None:
+        """Type ``ch`` unless the user holds a modifier: the look at the key state and the key
+        itself happen under a server grab, so no other client's key (a person's, through XTEST)
+        can come between them."""
         found = self._code(char_keysym(ch))
         if found is None:
             raise ActionError(f"cannot type {ch!r}: no free key code left on this X keyboard")
         code, shift = found
-        if shift:
-            self._send(self._X.KeyPress, self._shift)
-        self._send(self._X.KeyPress, code)
-        self._send(self._X.KeyRelease, code)
-        if shift:
-            self._send(self._X.KeyRelease, self._shift)
-        self._flush()
+        self._x(self._d.grab_server)
+        try:
+            held = self.user_modifiers()
+            if held:
+                raise ModifiersHeld(held)
+            if shift:
+                self._send(self._X.KeyPress, self._shift)
+            self._send(self._X.KeyPress, code)
+            self._send(self._X.KeyRelease, code)
+            if shift:
+                self._send(self._X.KeyRelease, self._shift)
+        finally:
+            self._x(self._d.ungrab_server)
+            self._flush()
 
     def user_modifiers(self) -> frozenset[str]:
         """The modifiers held down on the server now. tracer lets go of every key after each
