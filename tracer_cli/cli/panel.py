@@ -166,10 +166,11 @@ class LivePanel(_State):
             parts.append(Text(f"{self.counts()} ({FORECAST_MARK}: run from the forecast)", "cyan"))
         if self.paused:
             parts.append(Text(self.paused, "bold yellow reverse"))
-        if self.result is not None:
+        if self.result is not None:  # why a run was not done: the command's last line says it
             r = self.result
             style = "bold green" if r.status == "done" else "bold red"
-            parts.append(Text(f"{r.status}: {r.answer or r.reason}", style))
+            detail = r.answer or r.reason if r.status == "done" else ""
+            parts.append(Text(f"{r.status}: {detail}" if detail else r.status, style))
         phase = f" · {self.phase}…" if self.phase and self.result is None else ""
         title = f"tracer · step {self.number}/{self.max_steps} · {elapsed:.1f}s{phase}"
         return Panel(Group(*parts), title=title, title_align="left", border_style="blue")
@@ -257,7 +258,8 @@ class LogLines(_State):
 
     def on_end(self, result: RunResult) -> None:
         super().on_end(result)
-        detail = result.answer or result.reason
+        # Why a run did not get done is the command's last line (`tracer: error: ...`): once.
+        detail = result.answer or (result.reason if result.status == "done" else "")
         zooms = f", {result.zoom_calls} zoom calls" if result.zoom_calls else ""
         counts = (f" ({result.model_calls} model calls{zooms}, {result.forecast_steps} steps from "
                   "the forecast)") if result.model_calls or result.forecast_steps else ""
