@@ -84,8 +84,8 @@ class OpenAIBackend:
         after = _retry_after(getattr(exc, "response", None))
         if code == 429 and after is not None:
             return _Retryable(message, after=after)
-        if code >= 500:
-            return _Retryable(message)
+        if code >= 500:  # a proxy's 502, a server loading or restarting
+            return _Retryable(message, after=after)
         return BackendError(message)
 
     def _connection_error(self, exc: Any) -> BackendError:
