@@ -6,6 +6,7 @@ slow answer that keeps coming is never cut off."""
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 
 from tests.chat_server import Hang, Raw, Reply
 from tests.conftest import Display, run_tracer
-from tests.e2e.conftest import done, last_run, plan, tracer_env, wait_until
+from tests.e2e.conftest import done, last_run, plan, run_dir, tracer_env, wait_until
 from tests.e2e.test_errors import closed_port_url, lines
 
 pytestmark = pytest.mark.display
@@ -187,3 +188,42 @@ def test_an_unreachable_server_is_said_once(display: Display) -> None:
     said = [line for line in lines(result.stderr) if f"cannot reach the model server at {url}" in line]
     assert said == [f"tracer: error: cannot reach the model server at {url} (start the server, "
                     "or fix --base-url)"], result.stderr
+
+
+# -- hostile sizes: what the record and the terminal keep ------------------------------------------
+
+
+def test_a_huge_answer_is_kept_once_and_bounded(display: Display, chat_server: Any) -> None:
+    """A 5 MB thinking answer, then 5 MB of reasoning returned apart: each is kept once, as its
+    start and end with a note of what was cut; the end, with the answer proper, is whole."""
+    final = '{"thought": "look again", "trajectory": [{"action": "wait", "seconds": 0.1}]}'
+    thinking = "<think>" + "I wonder. " * 500_000 + "</think>" + final
+    chat_server.queue(Reply(thinking, piece=65536),
+                      Reply(json.dumps(DONE), {"reasoning_content": "Hmm. " * 1_000_000},
+                            piece=65536))
+    env = tracer_env(display)
+    result = do(chat_server, display, env=env)
+
+    assert result.returncode == 0, result.stderr
+    steps = run_dir(env) / "steps.jsonl"
+    assert steps.stat().st_size < 300_000  # was 15 MB
+    first, second = (json.loads(line)["attempts"][0] for line in steps.read_text().splitlines())
+    assert "reasoning" not in first  # it is in the answer: not written twice
+    assert first["answer"].startswith("<think>I wonder. ")
+    assert first["answer"].endswith("</think>" + final)
+    assert f"[... tracer cut {len(thinking) - 100_000:,} of {len(thinking):,} characters here ...]" \
+        in first["answer"]
+    assert "tracer cut 4,899,999 of 4,999,999 characters here" in second["reasoning"]  # stripped
+    assert json.loads(second["answer"]) == DONE
+
+
+def test_a_huge_task_is_shown_shortened_and_kept_whole(display: Display, chat_server: Any) -> None:
+    task = "open the settings and then " + "x" * 100_000
+    chat_server.queue(DONE)
+    env = tracer_env(display)
+    result = run_tracer("do", "-", "--yes", "--base-url", chat_server.base_url, env=env,
+                        input=task, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert len(result.stderr) < 3_000, result.stderr[:500]
+    assert f"… ({len(task):,} characters in all)" in result.stderr
+    assert last_run(env)["run"]["task"] == task

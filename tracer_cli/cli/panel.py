@@ -33,6 +33,17 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
+TASK_SHOWN = 300  # characters of the task shown; the run record keeps it whole
+
+
+def shortened(text: str, limit: int = TASK_SHOWN) -> str:
+    """``text`` on one line, cut to about ``limit`` characters with a note of its whole length."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    return f"{flat[:limit]}… ({len(flat):,} characters in all)"
+
+
 def _timings(timings: dict[str, float]) -> str:
     return " · ".join(f"{p} {_ms(timings[p])}" for p in PHASES if p in timings)
 
@@ -151,7 +162,7 @@ class LivePanel(_State):
         elapsed = time.monotonic() - self.started
         header = Text()
         header.append("Task: ", "bold")
-        header.append(self.task)
+        header.append(shortened(self.task))
         parts: list[Any] = [header]
         if self.thought:
             parts.append(Text.assemble(("Thought: ", "bold"), (self.thought, "italic")))
@@ -216,7 +227,7 @@ class LogLines(_State):
     def on_start(self, task: str, settings: Settings, geometry: Geometry) -> None:
         super().on_start(task, settings, geometry)
         m = geometry.monitor
-        self._say(f"task: {task!r} on monitor {geometry.index} "
+        self._say(f"task: {shortened(task)!r} on monitor {geometry.index} "
                   f"({m.width}x{m.height}+{m.left}+{m.top}), at most {settings.max_steps} steps")
 
     def on_plan(self, number: int, forecast: Forecast) -> None:

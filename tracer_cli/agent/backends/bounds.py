@@ -28,6 +28,7 @@ from tracer_cli.errors import BackendError, Interrupted
 T = TypeVar("T")
 
 POLL = 0.25  # seconds between two looks at the stop request (a signal wakes the wait sooner)
+TEXT_POLL = 0.05  # ... and at the answer so far, for on_text
 
 
 @dataclass(frozen=True)
@@ -99,25 +100,27 @@ class Progress:
     """What a streamed answer has brought so far: written by the worker, read by the watch."""
 
     def __init__(self) -> None:
-        self.text = ""  # the answer so far (its reasoning apart is not shown to on_text)
+        self._parts: list[str] = []  # the answer so far (reasoning apart is not shown to on_text)
         self.pieces = 0  # chunks that carried text, reasoning or the end
         self.last: float | None = None  # time.monotonic() of the last such chunk
-        self.changed = threading.Event()
 
-    def advance(self, text: str | None = None) -> None:
-        """A chunk arrived that shows the model is answering; ``text``: the answer so far."""
-        if text is not None:
-            self.text = text
+    @property
+    def text(self) -> str:
+        return "".join(self._parts)
+
+    def advance(self, text: str = "") -> None:
+        """A chunk arrived that shows the model is answering; ``text``: what it adds to the
+        answer."""
+        if text:
+            self._parts.append(text)
         self.pieces += 1
         self.last = time.monotonic()
-        self.changed.set()
 
 
 class _Outcome(Generic[T]):
     def __init__(self) -> None:
         self.value: T | None = None
         self.error: BaseException | None = None
-        self.done = False
 
 
 def watch(work: Callable[[Progress], T], *, first: float, stall: float, where: str,
@@ -132,19 +135,21 @@ def watch(work: Callable[[Progress], T], *, first: float, stall: float, where: s
     progress = Progress()
     outcome: _Outcome[T] = _Outcome()
 
+    finished = threading.Event()
+
     def run() -> None:
         try:
             outcome.value = work(progress)
         except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
             outcome.error = exc
         finally:
-            outcome.done = True
-            progress.changed.set()
+            finished.set()
 
     started = time.monotonic()
     thread = threading.Thread(target=run, name="tracer-model-call", daemon=True)
     thread.start()
-    shown = ""
+    shown = 0  # the pieces on_text has heard of
+    poll = POLL if on_text is None else TEXT_POLL
     try:
         while True:
             now = time.monotonic()
@@ -154,12 +159,11 @@ def watch(work: Callable[[Progress], T], *, first: float, stall: float, where: s
                 wake, give_up = progress.last + stall, "stall"
             if limits.deadline < wake:
                 wake, give_up = limits.deadline, "deadline"
-            progress.changed.wait(max(0.0, min(wake - now, POLL)))
-            progress.changed.clear()
-            if on_text is not None and progress.text != shown:
-                shown = progress.text
-                on_text(shown)
-            if outcome.done:
+            ended = finished.wait(max(0.0, min(wake - now, poll)))
+            if on_text is not None and progress.pieces != shown:
+                shown = progress.pieces
+                on_text(progress.text)
+            if ended:
                 break
             if limits.stop is not None and limits.stop.is_set():
                 raise Interrupted(getattr(limits.stop, "reason", "") or "stopped")

@@ -213,11 +213,11 @@ class OpenAIBackend:
             choice = choices[0] if isinstance(choices, list) and choices else {}
             choice = choice if isinstance(choice, dict) else {}
             delta = choice.get("delta")
-            moved = False
+            added, moved = "", False
             if isinstance(delta, dict):
                 if isinstance(delta.get("content"), str) and delta["content"]:
-                    text.append(delta["content"])
-                    moved = True
+                    added = delta["content"]
+                    text.append(added)
                 thought = next((delta[f] for f in REASONING_FIELDS
                                 if isinstance(delta.get(f), str) and delta[f]), "")
                 if thought:
@@ -225,8 +225,8 @@ class OpenAIBackend:
                     moved = True
             if choice.get("finish_reason"):
                 finish, moved = str(choice["finish_reason"]), True
-            if moved:
-                progress.advance("".join(text))
+            if added or moved:
+                progress.advance(added)
         if not ended and not finish:
             raise self._broke_off(EOFError("the stream ended before the answer did"))
         return self._completion("".join(text), "".join(reasoning), finish, usage)
