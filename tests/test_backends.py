@@ -402,3 +402,37 @@ def test_a_stop_ends_a_call_at_once(chat_server: ChatServer) -> None:
     with bounds.within(time.monotonic() + 60, stop, "--timeout 60s"), pytest.raises(Interrupted):
         backend.complete(tracer1_messages())
     assert time.monotonic() - started < 1.5
+
+
+def test_the_local_model_is_stopped_between_two_tokens(tmp_path: Path) -> None:
+    """The llama backend streams its tokens: a stop (or the run's deadline) ends the answer at
+    the next token, and on_text heard the answer so far."""
+    import threading
+
+    from tests.tinyvlm import make_tiny_vlm
+    from tracer_cli.agent.backends import bounds
+    from tracer_cli.errors import Interrupted
+
+    answer = json.dumps({"thought": "a long answer " * 8, "trajectory": [{"action": "done"}]})
+    model, mmproj = make_tiny_vlm(tmp_path / "long", [answer], arch="qwen3vl")
+    backend = create("llama", Settings(backend="llama", model=str(model), mmproj=str(mmproj),
+                                       context=4096, threads=2))
+    try:
+        whole = backend.complete([{"role": "user", "content": "hi"}])
+        assert whole.text == answer and whole.finish_reason == "stop"
+        assert whole.prompt_tokens > 0 and whole.completion_tokens > 1
+        stop, heard = threading.Event(), []
+
+        def first_piece(text: str) -> None:
+            heard.append(text)
+            stop.set()
+
+        with bounds.within(time.monotonic() + 60, stop, "--timeout 60s"), \
+                pytest.raises(Interrupted):
+            backend.complete([{"role": "user", "content": "hi"}], on_text=first_piece)
+        assert len(heard) == 1 and answer.startswith(heard[0])
+        with bounds.within(time.monotonic() - 1, None, "--timeout 5s"), \
+                pytest.raises(bounds.OutOfTime, match="reached --timeout 5s"):
+            backend.complete([{"role": "user", "content": "hi"}])
+    finally:
+        backend.close()

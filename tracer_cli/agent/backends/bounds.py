@@ -42,12 +42,13 @@ class Limits:
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
 
-    def check(self) -> None:
-        """Raise when the run was stopped or its time is over (between two tokens, say)."""
+    def check(self, doing: str = "") -> None:
+        """Raise when the run was stopped or its time is over (between two tokens, say);
+        ``doing`` says what was going on, for the message."""
         if self.stop is not None and self.stop.is_set():
             raise Interrupted(getattr(self.stop, "reason", "") or "stopped")
         if time.monotonic() >= self.deadline:
-            raise OutOfTime(self.what)
+            raise OutOfTime(self.what, doing)
 
     def sleep(self, seconds: float) -> None:
         """Wait (before a retry), waking at once on a stop; never past the deadline."""
