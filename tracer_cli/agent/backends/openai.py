@@ -254,7 +254,7 @@ class OpenAIBackend:
         try:
             value = json.loads(data)
         except ValueError as exc:
-            raise BackendError(f"{self.where} sent broken JSON as {what} ({_json_error(exc)}): "
+            raise BackendError(f"{self.where} sent broken JSON as {what} ({exc}): "
                                f"{_head(data)}", _NOT_THE_API) from None
         if not isinstance(value, dict):
             raise BackendError(f"{self.where} sent {type(value).__name__} JSON as {what}, not "
@@ -290,11 +290,6 @@ def _head(text: str) -> str:
     """The start of a body, on one line, for a message."""
     flat = " ".join(text.split())
     return repr(flat[:SHOWN] + ("..." if len(flat) > SHOWN else ""))
-
-
-def _json_error(exc: ValueError) -> str:
-    msg, pos = getattr(exc, "msg", None), getattr(exc, "pos", None)
-    return f"{msg} at character {pos}" if msg is not None else str(exc)
 
 
 def _error_text(error: Any) -> str:
