@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.chat_server import ChatServer
+from tests.chat_server import ChatServer, Hang, Reply
 from tests.fakes import image_url, user_text
 from tracer_cli.agent.backends import BACKENDS, create
 from tracer_cli.agent.backends.script import ScriptBackend
@@ -314,3 +314,125 @@ def test_a_prompt_served_from_the_cache_gives_what_a_fresh_model_gives(tmp_path:
         assert cached.chat_handler._mtmd_cpp.encoded_images == 3
     finally:
         cached.close()
+
+
+# --- streaming, and what is retried --------------------------------------------------------------
+
+
+def test_the_answer_is_streamed_with_its_reasoning_and_usage(chat_server: ChatServer) -> None:
+    text = json.dumps(PLAN)
+    chat_server.queue(Reply(text, {"reasoning_content": "The task is done already."}, piece=5))
+    seen: list[str] = []
+    completion = openai_backend(settings_for(chat_server)).complete(tracer1_messages(),
+                                                                    on_text=seen.append)
+    (body,) = chat_server.requests
+    assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
+    assert completion.text == text
+    assert completion.reasoning == "The task is done already."
+    assert completion.finish_reason == "stop"
+    assert (completion.prompt_tokens, completion.completion_tokens) == (100, len(text) // 4)
+    assert seen and seen[-1] == text  # the answer so far, growing, on this thread
+    assert all(text.startswith(part) for part in seen)
+
+
+def test_a_server_that_ignores_stream_is_read_whole(chat_server: ChatServer) -> None:
+    chat_server.streaming = False
+    chat_server.queue(Reply(json.dumps(PLAN), {"reasoning": "thought apart"}))
+    completion = openai_backend(settings_for(chat_server)).complete(tracer1_messages())
+    assert json.loads(completion.text) == PLAN
+    assert completion.reasoning == "thought apart"
+
+
+def test_429_with_retry_after_is_retried_after_that_wait(chat_server: ChatServer) -> None:
+    chat_server.queue(("status", 429, "slow down", {"Retry-After": "1"}), PLAN)
+    backend = openai_backend(settings_for(chat_server, request_retries=1))
+    started = time.monotonic()
+    assert json.loads(backend.complete(tracer1_messages()).text) == PLAN
+    assert time.monotonic() - started >= 1
+    assert len(chat_server.requests) == 2
+
+
+def test_429_without_retry_after_is_not_retried(chat_server: ChatServer) -> None:
+    """A quota used up: asking again at once would only be refused again."""
+    chat_server.queue(("status", 429, "you exceeded your current quota"), PLAN)
+    backend = openai_backend(settings_for(chat_server, request_retries=2))
+    with pytest.raises(BackendError, match="answered 429: you exceeded your current quota"):
+        backend.complete(tracer1_messages())
+    assert len(chat_server.requests) == 1
+
+
+def test_a_retry_that_would_outlast_the_run_is_not_made(chat_server: ChatServer) -> None:
+    from tracer_cli.agent.backends import bounds
+
+    chat_server.queue(("status", 503, "loading the model", {"Retry-After": "30"}), PLAN)
+    backend = openai_backend(settings_for(chat_server, request_retries=2))
+    started = time.monotonic()
+    with bounds.within(time.monotonic() + 5, None, "--timeout 5s"), \
+            pytest.raises(BackendError, match="answered 503: loading the model"):
+        backend.complete(tracer1_messages())
+    assert time.monotonic() - started < 2
+    assert len(chat_server.requests) == 1
+
+
+def test_a_hang_is_not_retried_and_ends_with_the_run(chat_server: ChatServer) -> None:
+    from tracer_cli.agent.backends import bounds
+
+    chat_server.queue(Hang(), PLAN)
+    backend = openai_backend(settings_for(chat_server, request_retries=2, request_timeout=60))
+    started = time.monotonic()
+    with bounds.within(time.monotonic() + 1.5, None, "--timeout 9s"), \
+            pytest.raises(bounds.OutOfTime) as info:
+        backend.complete(tracer1_messages())
+    assert 1.4 < time.monotonic() - started < 3
+    assert info.value.message.startswith("reached --timeout 9s while waiting")
+    assert len(chat_server.requests) == 1
+
+
+def test_a_stop_ends_a_call_at_once(chat_server: ChatServer) -> None:
+    import threading
+
+    from tracer_cli.agent.backends import bounds
+    from tracer_cli.errors import Interrupted
+
+    chat_server.queue(Hang())
+    backend = openai_backend(settings_for(chat_server, request_timeout=60))
+    stop = threading.Event()
+    threading.Timer(0.5, stop.set).start()
+    started = time.monotonic()
+    with bounds.within(time.monotonic() + 60, stop, "--timeout 60s"), pytest.raises(Interrupted):
+        backend.complete(tracer1_messages())
+    assert time.monotonic() - started < 1.5
+
+
+def test_the_local_model_is_stopped_between_two_tokens(tmp_path: Path) -> None:
+    """The llama backend streams its tokens: a stop (or the run's deadline) ends the answer at
+    the next token, and on_text heard the answer so far."""
+    import threading
+
+    from tests.tinyvlm import make_tiny_vlm
+    from tracer_cli.agent.backends import bounds
+    from tracer_cli.errors import Interrupted
+
+    answer = json.dumps({"thought": "a long answer " * 8, "trajectory": [{"action": "done"}]})
+    model, mmproj = make_tiny_vlm(tmp_path / "long", [answer], arch="qwen3vl")
+    backend = create("llama", Settings(backend="llama", model=str(model), mmproj=str(mmproj),
+                                       context=4096, threads=2))
+    try:
+        whole = backend.complete([{"role": "user", "content": "hi"}])
+        assert whole.text == answer and whole.finish_reason == "stop"
+        assert whole.prompt_tokens > 0 and whole.completion_tokens > 1
+        stop, heard = threading.Event(), []
+
+        def first_piece(text: str) -> None:
+            heard.append(text)
+            stop.set()
+
+        with bounds.within(time.monotonic() + 60, stop, "--timeout 60s"), \
+                pytest.raises(Interrupted):
+            backend.complete([{"role": "user", "content": "hi"}], on_text=first_piece)
+        assert len(heard) == 1 and answer.startswith(heard[0])
+        with bounds.within(time.monotonic() - 1, None, "--timeout 5s"), \
+                pytest.raises(bounds.OutOfTime, match="reached --timeout 5s"):
+            backend.complete([{"role": "user", "content": "hi"}])
+    finally:
+        backend.close()

@@ -288,6 +288,18 @@ def test_openai_server_that_answers(display: Display, chat_server: ChatServer) -
     assert chat_server.requests == []  # nothing was asked of the model
 
 
+def test_openai_model_calls_show_their_bounds(chat_server: ChatServer) -> None:
+    """What tells a hung server from a slow model, and where a value not the default came from."""
+    code, found = checks("--base-url", chat_server.base_url,
+                         env=no_display_env(TRACER_STALL_TIMEOUT="12"))
+    assert found["model calls"] == {
+        "name": "model calls", "ok": True, "status": "ok", "fix": "",
+        "detail": "streamed; request_timeout 120 s for the first token, stall_timeout 12 s (from "
+                  "env) for any pause after it; request_retries 2 (a refused connection, 429 with "
+                  "Retry-After, 5xx; never a timeout); all within the run's timeout 900 s; the kill "
+                  "hotkey and Ctrl-C end a call at once"}
+
+
 def test_openai_model_the_server_does_not_serve(chat_server: ChatServer) -> None:
     code, found = checks("-b", "openai", "--base-url", chat_server.base_url, "--model", "other",
                          env=no_display_env())

@@ -67,8 +67,14 @@ class Settings(BaseModel):
     max_tokens: int = Field(0, ge=0, description="longest answer accepted from the model (0: the "
                             "model's or profile's; thinking models need several thousand)")
     answer_retries: int = Field(2, ge=0, le=10, description="re-asks after a malformed answer")
-    request_timeout: float = Field(120.0, gt=0, description="seconds per model request")
-    request_retries: int = Field(2, ge=0, le=10, description="retries of a failed request")
+    request_timeout: float = Field(120.0, gt=0, description="seconds to wait for a model's "
+                                   "answer to start (its first token; the whole answer from a "
+                                   "server that does not stream)")
+    stall_timeout: float = Field(30.0, gt=0, description="seconds without a new token, once an "
+                                 "answer started streaming, before the server counts as stalled")
+    request_retries: int = Field(2, ge=0, le=10, description="retries of a request that a retry "
+                                 "can fix: connection refused, 429 with Retry-After, 5xx (never "
+                                 "a timeout)")
     settle_quiet: float = Field(0.3, ge=0, description="seconds without change = screen settled")
     settle_timeout: float = Field(3.0, ge=0, description="longest wait for the screen to settle")
     history: int = Field(10, ge=0, le=100, description="past steps shown to the model")

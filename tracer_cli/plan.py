@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -343,6 +344,22 @@ def _plan_schema(horizon: int) -> str:  # pydantic takes ~10 ms to build it: onc
 _FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
 
 
+MAX_STARTS = 200  # "{" tried per text: each one that fails costs its position in the text
+
+
+def object_starts(text: str, pos: int = 0) -> Iterator[int]:
+    """Where a JSON object may start in ``text`` from ``pos`` (each "{"), at most MAX_STARTS of
+    them: a decoder that fails at a start costs time in proportion to where it is (its error
+    counts the lines before), so trying every "{" of a long junk answer took quadratic time
+    (minutes for a megabyte of "{")."""
+    start = text.find("{", pos)
+    for _ in range(MAX_STARTS):
+        if start < 0:
+            return
+        yield start
+        start = text.find("{", start + 1)
+
+
 def extract_json(text: str) -> Any:
     """Find the JSON object in a model answer: bare, in a code fence, or amid other text."""
     stripped = text.strip()
@@ -352,7 +369,7 @@ def extract_json(text: str) -> Any:
     decoder = json.JSONDecoder()
     first_error: str | None = None
     for candidate in candidates:
-        for start in (i for i, c in enumerate(candidate) if c == "{"):
+        for start in object_starts(candidate):
             try:
                 value, _ = decoder.raw_decode(candidate, start)
             except RecursionError:

@@ -14,6 +14,7 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from tracer_cli.agent.backends import bounds
 from tracer_cli.agent.effects import compare
 from tracer_cli.agent.grounding import Grounder
 from tracer_cli.agent.labels import OcrReader
@@ -237,8 +238,10 @@ class Agent(RunLoop):
 
     def run(self, task: str) -> RunResult:
         self._task, self._deadline = task, time.monotonic() + self.settings.timeout
-        return self.drive(task, self.settings, self.screen.geometry,
-                          RunResult("gave_up", f"reached --max-steps {self.settings.max_steps}"))
+        # Model calls end with the run: at its deadline, and at once when it is stopped.
+        with bounds.within(self._deadline, self.stop, f"--timeout {self.settings.timeout:g}s"):
+            return self.drive(task, self.settings, self.screen.geometry,
+                              RunResult("gave_up", f"reached --max-steps {self.settings.max_steps}"))
 
     def begin_step(self, number: int) -> StepRecord | RunResult | None:
         if number > self.settings.max_steps:
@@ -251,6 +254,8 @@ class Agent(RunLoop):
         return self._iterate(record, self._task)
 
     def error_result(self, exc: TracerError) -> RunResult:
+        if isinstance(exc, bounds.OutOfTime):  # the run's time ran out during a model call
+            return RunResult("gave_up", exc.message)
         if isinstance(exc, ForecastFailed):
             return RunResult("error", exc.message)  # its own exit code: 1
         return super().error_result(exc)
@@ -278,9 +283,11 @@ class Agent(RunLoop):
         self._emit("on_start", task, self.settings, self.screen.geometry)
         record = StepRecord(1)
         result = RunResult("planned", "dry run: nothing was executed", steps=1)
+        deadline = time.monotonic() + self.settings.timeout
         try:
-            plan = self.think(record, self.observe(record, task)).plan
-            placed = self.ground(record, plan.first)
+            with bounds.within(deadline, self.stop, f"--timeout {self.settings.timeout:g}s"):
+                plan = self.think(record, self.observe(record, task)).plan
+                placed = self.ground(record, plan.first)
             if placed is not None and placed is not plan.first and record.forecast is not None:
                 record.forecast.plan = plan.model_copy(
                     update={"trajectory": [placed, *plan.trajectory[1:]]})

@@ -18,13 +18,17 @@ import shutil
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracer_cli import private
+from tracer_cli.agent.reasoning import split
 from tracer_cli.agent.runloop import Listener, RunResult, StepRecord
 from tracer_cli.desktop.screen import Geometry
 from tracer_cli.errors import ConfigError, StorageError
 from tracer_cli.plan import step_dict
+
+if TYPE_CHECKING:
+    from tracer_cli.agent.planner import Attempt
 
 
 def _now() -> str:
@@ -195,14 +199,7 @@ def step_line(record: StepRecord) -> dict[str, Any]:
         line["from_forecast"] = True  # run without a model call
     if record.verdict is not None:
         line["check"] = {"status": record.verdict.status, "reason": record.verdict.reason}
-    line["attempts"] = [
-        {"answer": a.answer, "error": a.error, "seconds": round(a.seconds, 3),
-         "prompt_tokens": a.prompt_tokens, "completion_tokens": a.completion_tokens,
-         "reused_tokens": a.reused_tokens,
-         **({"reasoning": a.reasoning} if a.reasoning else {}),
-         **({"cut_off": True} if a.cut_off else {})}
-        for a in record.attempts
-    ]
+    line["attempts"] = [attempt_line(a) for a in record.attempts]
     if record.action is not None:
         line["action"] = step_dict(record.action)
         line["points"] = [list(p) for p in record.points]
@@ -216,6 +213,45 @@ def step_line(record: StepRecord) -> dict[str, Any]:
     line.update(record.outcome.fields())
     line["timings"] = {k: round(v, 4) for k, v in record.timings.items()}
     return line
+
+
+ANSWER_LIMIT = 100_000  # characters of one answer, and of its reasoning, kept in the record
+
+
+def bounded(text: str, limit: int = ANSWER_LIMIT) -> str:
+    """``text`` whole, or, over ``limit`` characters, its start and its end (where the answer
+    proper comes, after any reasoning) with a note of how much was cut between them."""
+    if len(text) <= limit:
+        return text
+    head = limit // 4
+    tail = limit - head
+    return (f"{text[:head]}\n[... tracer cut {len(text) - limit:,} of {len(text):,} characters "
+            f"here ...]\n{text[-tail:]}")
+
+
+def attempt_line(attempt: Attempt) -> dict[str, Any]:
+    """One model answer as the record keeps it: each text once (the reasoning written inside
+    the answer is not written again: ``attempt_reasoning`` finds it there) and bounded."""
+    apart = _reasoning_apart(attempt.reasoning, attempt.answer)
+    return {"answer": bounded(attempt.answer), "error": attempt.error,
+            "seconds": round(attempt.seconds, 3), "prompt_tokens": attempt.prompt_tokens,
+            "completion_tokens": attempt.completion_tokens, "reused_tokens": attempt.reused_tokens,
+            **({"reasoning": bounded(apart)} if apart else {}),
+            **({"cut_off": True} if attempt.cut_off else {})}
+
+
+def _reasoning_apart(reasoning: str, answer: str) -> str:
+    """The part of an attempt's reasoning that its answer does not hold: what the server
+    returned apart (``split`` puts it before the reasoning written in the answer)."""
+    inline = split(answer).reasoning
+    if inline and reasoning.endswith(inline):
+        return reasoning[: len(reasoning) - len(inline)].strip()
+    return reasoning
+
+
+def attempt_reasoning(line: dict[str, Any]) -> str:
+    """All the reasoning of a recorded attempt: what came apart, and what its answer holds."""
+    return split(str(line.get("answer") or ""), str(line.get("reasoning") or "")).reasoning
 
 
 @dataclass

@@ -449,6 +449,29 @@ def check_served_model(ctx: Context) -> Check:
                  _where(ctx, "model", ids[0]))
 
 
+def _bound(ctx: Context, name: str, unit: str = " s") -> str:
+    """A setting as ``name value``, with where it comes from unless it is the default."""
+    value = getattr(ctx.settings, name)
+    source = ctx.sources.get(name, "default")
+    shown = f"{value:g}" if isinstance(value, float) else str(value)
+    return f"{name} {shown}{unit}" + ("" if source == "default" else f" (from {source})")
+
+
+def check_call_bounds(ctx: Context) -> Check:
+    """How long a model call may take, and what is retried: the bounds that tell a dead or hung
+    server from a slow model."""
+    name = "model calls"
+    run = (f"all within the run's {_bound(ctx, 'timeout')}; the kill hotkey and Ctrl-C end a "
+           "call at once")
+    if ctx.settings.backend == "llama":
+        return Check(name, True, f"streamed token by token, {run} (between two tokens: the "
+                     "vision encoder and each 512-token prompt batch run to their end)")
+    return Check(name, True, f"streamed; {_bound(ctx, 'request_timeout')} for the first token, "
+                 f"{_bound(ctx, 'stall_timeout')} for any pause after it; "
+                 f"{_bound(ctx, 'request_retries', '')} (a refused connection, 429 with "
+                 f"Retry-After, 5xx; never a timeout); {run}")
+
+
 def check_script(ctx: Context) -> Check:
     """script: the plan file exists and every line parses."""
     from tracer_cli.agent.backends.script import ScriptBackend
@@ -513,8 +536,9 @@ def check_image(ctx: Context) -> Check:
 
 BACKEND_CHECKS: dict[str, list[tuple[str, Callable[[Context], Check]]]] = {
     "llama": [("model", check_model), ("llama.cpp", check_llama_cpp), ("cpu kernels", check_cpu_kernels),
-              ("model load", check_load)],
-    "openai": [("server", check_server), ("model", check_served_model)],
+              ("model load", check_load), ("model calls", check_call_bounds)],
+    "openai": [("server", check_server), ("model", check_served_model),
+               ("model calls", check_call_bounds)],
     "script": [("script", check_script)],
 }
 

@@ -41,7 +41,8 @@ Horizon = Annotated[Optional[int], _option(  # noqa: UP045
 MaxTokens = Annotated[Optional[int], _option(  # noqa: UP045
     "--max-tokens", help="Longest answer (default: the model's or the profile's).", panel=MODEL)]
 ReqTimeout = Annotated[Optional[float], _option(  # noqa: UP045
-    "--request-timeout", help="Seconds to wait for one model answer.", panel=MODEL)]
+    "--request-timeout", help="Seconds to wait for a model answer to start (120).",
+    panel=MODEL)]
 GrounderOpt = Annotated[Optional[str], _option(  # noqa: UP045
     "--grounder", help="A second model that places each click: name, .gguf or URL.", panel=MODEL)]
 GrounderProfile = Annotated[Optional[str], _option(  # noqa: UP045

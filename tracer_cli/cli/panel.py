@@ -33,6 +33,17 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
+TASK_SHOWN = 300  # characters of the task shown; the run record keeps it whole
+
+
+def shortened(text: str, limit: int = TASK_SHOWN) -> str:
+    """``text`` on one line, cut to about ``limit`` characters with a note of its whole length."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    return f"{flat[:limit]}… ({len(flat):,} characters in all)"
+
+
 def _timings(timings: dict[str, float]) -> str:
     return " · ".join(f"{p} {_ms(timings[p])}" for p in PHASES if p in timings)
 
@@ -151,7 +162,7 @@ class LivePanel(_State):
         elapsed = time.monotonic() - self.started
         header = Text()
         header.append("Task: ", "bold")
-        header.append(self.task)
+        header.append(shortened(self.task))
         parts: list[Any] = [header]
         if self.thought:
             parts.append(Text.assemble(("Thought: ", "bold"), (self.thought, "italic")))
@@ -166,10 +177,11 @@ class LivePanel(_State):
             parts.append(Text(f"{self.counts()} ({FORECAST_MARK}: run from the forecast)", "cyan"))
         if self.paused:
             parts.append(Text(self.paused, "bold yellow reverse"))
-        if self.result is not None:
+        if self.result is not None:  # why a run was not done: the command's last line says it
             r = self.result
             style = "bold green" if r.status == "done" else "bold red"
-            parts.append(Text(f"{r.status}: {r.answer or r.reason}", style))
+            detail = r.answer or r.reason if r.status == "done" else ""
+            parts.append(Text(f"{r.status}: {detail}" if detail else r.status, style))
         phase = f" · {self.phase}…" if self.phase and self.result is None else ""
         title = f"tracer · step {self.number}/{self.max_steps} · {elapsed:.1f}s{phase}"
         return Panel(Group(*parts), title=title, title_align="left", border_style="blue")
@@ -215,7 +227,7 @@ class LogLines(_State):
     def on_start(self, task: str, settings: Settings, geometry: Geometry) -> None:
         super().on_start(task, settings, geometry)
         m = geometry.monitor
-        self._say(f"task: {task!r} on monitor {geometry.index} "
+        self._say(f"task: {shortened(task)!r} on monitor {geometry.index} "
                   f"({m.width}x{m.height}+{m.left}+{m.top}), at most {settings.max_steps} steps")
 
     def on_plan(self, number: int, forecast: Forecast) -> None:
@@ -257,7 +269,8 @@ class LogLines(_State):
 
     def on_end(self, result: RunResult) -> None:
         super().on_end(result)
-        detail = result.answer or result.reason
+        # Why a run did not get done is the command's last line (`tracer: error: ...`): once.
+        detail = result.answer or (result.reason if result.status == "done" else "")
         zooms = f", {result.zoom_calls} zoom calls" if result.zoom_calls else ""
         counts = (f" ({result.model_calls} model calls{zooms}, {result.forecast_steps} steps from "
                   "the forecast)") if result.model_calls or result.forecast_steps else ""

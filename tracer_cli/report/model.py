@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tracer_cli.agent.runlog import RunSummary
+from tracer_cli.agent.runlog import RunSummary, attempt_reasoning
 from tracer_cli.plan import COORD_MAX
 from tracer_cli.vision.marks import Layout, Step, keys_label, layout
 
@@ -198,7 +198,7 @@ def _card(line: dict[str, Any], meta: dict[str, Any], run: Path, forecast: _Fore
     card.check = _check_text(line, number == 1)
     if kind != "run":
         card.thought = forecast.thought if ("plan" in line or line.get("from_forecast")) else ""
-        card.reasoning = next((a["reasoning"] for a in reversed(card.attempts) if a.get("reasoning")), "")
+        card.reasoning = next((r for r in map(attempt_reasoning, reversed(card.attempts)) if r), "")
     shot = line.get("screenshot")
     if isinstance(shot, str) and shot == Path(shot).name and (run / shot).is_file():
         try:  # a name inside the run's directory only, and an image PIL can read

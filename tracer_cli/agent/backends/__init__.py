@@ -1,7 +1,9 @@
 """Planner backends: where a chat request goes and its text comes back from.
 
-A backend is built by a factory taking the Settings and has ``complete(messages, schema) ->
-Completion``.
+A backend is built by a factory taking the Settings and has ``complete(messages, schema,
+on_text) -> Completion``; ``on_text``, when given, hears the answer so far as it streams in (on
+the caller's thread), so that a caller can act on its start while the rest still comes. A call
+stays within the bounds of the run it belongs to (``bounds.current()``: its deadline and stop).
 It registers itself with ``@BACKENDS.register("name")`` in a module of this package (found by
 name, so adding a backend means adding a file) or elsewhere through the ``tracer.backends``
 entry-point group.
@@ -35,9 +37,11 @@ class Completion:
 class Backend(Protocol):
     name: str
 
-    def complete(self, messages: list[dict[str, Any]], schema: dict[str, Any] | None = None) -> Completion:
+    def complete(self, messages: list[dict[str, Any]], schema: dict[str, Any] | None = None,
+                 on_text: Callable[[str], None] | None = None) -> Completion:
         """Answer a chat. ``schema``: the JSON schema the answer must match, for backends that
-        can constrain decoding with it (when the user asked for a grammar)."""
+        can constrain decoding with it (when the user asked for a grammar); ``on_text``: called
+        with the answer so far as it grows."""
 
     def close(self) -> None: ...
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import ctypes
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tracer_cli.agent.backends import BACKENDS, Completion, cpu_probe
+from tracer_cli.agent.backends import BACKENDS, Completion, bounds, cpu_probe
 from tracer_cli.errors import BackendError, ConfigError
 from tracer_cli.models import ModelError, check_gguf, require_installed, resolve
 
@@ -373,24 +373,39 @@ class LlamaBackend:
                              "check that the mmproj belongs to the model; re-download if corrupt"
                              ) from None
 
-    def complete(self, messages: list[dict[str, Any]], schema: dict[str, Any] | None = None) -> Completion:
+    def complete(self, messages: list[dict[str, Any]], schema: dict[str, Any] | None = None,
+                 on_text: Callable[[str], None] | None = None) -> Completion:
+        """The answer, token by token: between two tokens the run's deadline and stop are
+        checked (see bounds), and ``on_text`` hears the answer so far. What runs in one C call
+        cannot be cut short: the vision encoder's pass over a screenshot, and each 512-token
+        batch of the prompt (a Ctrl-C there waits for its end; the deadline for the first
+        token)."""
+        limits = bounds.current()
+        limits.check()
         extra: dict[str, Any] = {}
         if schema is not None and self.grammar:
             extra["response_format"] = {"type": "json_object", "schema": grammar_schema(schema)}
+        text, finish, prompt_tokens = "", "", 0
         try:
-            response = self.llm.create_chat_completion(
+            chunks = self.llm.create_chat_completion(
                 messages=messages, temperature=self._temperature, max_tokens=self.max_tokens,
-                **extra)
+                stream=True, **extra)
+            prompt_tokens = self.llm.n_tokens  # the handler has evaluated the prompt
+            for chunk in chunks:
+                limits.check("while the local model was answering")
+                choice = chunk["choices"][0]
+                piece = (choice.get("delta") or {}).get("content") or ""
+                if piece:
+                    text += piece
+                    if on_text is not None:
+                        on_text(text)
+                finish = choice.get("finish_reason") or finish
         except ValueError as exc:  # e.g. "Prompt exceeds n_ctx"
             raise BackendError(f"llama.cpp refused the request: {exc}",
                                "raise --context, or lower --max-pixels") from None
-        choice = response["choices"][0]
-        usage = response.get("usage") or {}
-        return Completion(choice["message"]["content"] or "", usage.get("prompt_tokens", 0),
-                          usage.get("completion_tokens", 0),
+        return Completion(text, prompt_tokens, max(0, self.llm.n_tokens - prompt_tokens),
                           reused_tokens=self.llm.reused_tokens,
-                          evaluated_tokens=self.llm.evaluated_tokens,
-                          finish_reason=choice.get("finish_reason") or "",
+                          evaluated_tokens=self.llm.evaluated_tokens, finish_reason=finish,
                           opened_reasoning=self.opens_reasoning, max_tokens=self.max_tokens)
 
     def close(self) -> None:

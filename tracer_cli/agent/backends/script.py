@@ -15,6 +15,8 @@ from tracer_cli.agent.backends import BACKENDS, Completion
 from tracer_cli.errors import BackendError, ConfigError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from tracer_cli.config import Settings
 
 
@@ -45,12 +47,15 @@ class ScriptBackend:
             raise ConfigError(f"script file {path} has no answers", "add one plan per line")
         self.calls = 0
 
-    def complete(self, messages: list[dict[str, Any]], schema: dict[str, Any] | None = None) -> Completion:
+    def complete(self, messages: list[dict[str, Any]], schema: dict[str, Any] | None = None,
+                 on_text: Callable[[str], None] | None = None) -> Completion:
         if self.calls >= len(self._answers):
             raise BackendError(f"script {self.path} ran out of answers after {self.calls} calls",
                                "add more plans to the file, or end it with a done step")
         _, text = self._answers[self.calls]
         self.calls += 1
+        if on_text is not None:
+            on_text(text)
         return Completion(text)
 
     def close(self) -> None:

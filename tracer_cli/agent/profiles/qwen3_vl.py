@@ -43,7 +43,14 @@ from tracer_cli.agent.profiles import PROFILES, PlanRequest, past_turns
 from tracer_cli.agent.profiles.geometry import QWEN3_VL
 from tracer_cli.desktop.screen import data_url
 from tracer_cli.errors import PlanError
-from tracer_cli.plan import COORD_MAX, Plan, format_validation_error, parse_step
+from tracer_cli.plan import (
+    COORD_MAX,
+    MAX_STARTS,
+    Plan,
+    format_validation_error,
+    object_starts,
+    parse_step,
+)
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -193,12 +200,12 @@ def _arguments(call: dict[str, Any], where: str) -> dict[str, Any]:
 def _bare_calls(text: str) -> list[tuple[str, dict[str, Any]]]:
     """Tool-call objects written without the <tool_call> tags."""
     decoder = json.JSONDecoder()
-    found, pos = [], 0
-    while (start := text.find("{", pos)) >= 0:
+    found, pos, failed = [], 0, 0
+    while failed < MAX_STARTS and (start := next(object_starts(text, pos), -1)) >= 0:
         try:
             value, end = decoder.raw_decode(text, start)
         except (json.JSONDecodeError, RecursionError):
-            pos = start + 1
+            pos, failed = start + 1, failed + 1  # see object_starts: failures cost their position
             continue
         if isinstance(value, dict) and "name" in value and "arguments" in value:
             found.append((text[pos:start], _arguments(value, f"tool call {len(found) + 1}")))
