@@ -56,9 +56,12 @@ def fill(folder: Path) -> None:
 
 
 def one_line_error(stderr: str) -> str:
-    errors = [line for line in stderr.splitlines() if "error" in line.lower()]
+    """The one error line of a run's stderr (said once, no traceback)."""
+    errors = [line for line in stderr.splitlines() if line.startswith("tracer: error:")]
     assert len(errors) == 1, stderr
     assert "Traceback" not in stderr
+    reason = errors[0].removeprefix("tracer: error: ")
+    assert stderr.count(reason) == 1, stderr  # not repeated by another line
     return errors[0]
 
 
