@@ -175,3 +175,37 @@ def test_the_display_going_away_mid_run_is_one_line(chat_server: Any, tmp_path: 
     assert f"the X display {name} went away" in line
     meta = json.loads(next((tmp_path / "home" / "runs").glob("*/run.json")).read_text())
     assert meta["status"] == "error" and "went away" in meta["reason"]
+
+
+def test_a_second_run_on_the_same_display_is_refused_or_waits(
+        display: Display, clicklog: ClickLog, chat_server: Any,
+        background_tracer: Callable[..., subprocess.Popen[str]]) -> None:
+    """Two runs typing into one field interleaved their keys (aBaB...). The second is refused
+    with one line naming the first; with --wait it starts when the first ends, and the keys
+    arrive one run after the other."""
+    from tests.e2e.test_kill_switch import typed, wait_until
+
+    first_text, second_text = "a" * 60, "b" * 20
+    chat_server.queue(plan({"action": "type", "text": first_text}, done("first")), plan(done("first")),
+                      plan({"action": "type", "text": second_text}, done("second")),
+                      plan(done("second")))
+    env = tracer_env(display)
+    first = background_tracer("do", "type a", "--yes", "-b", "openai", "--base-url",
+                              chat_server.base_url, env=env)
+    wait_until(lambda: len(typed(clicklog)) >= 5 or first.poll() is not None, 30, "the first run")
+    assert first.poll() is None
+
+    refused = run_tracer("do", "type b", "--yes", "-b", "openai", "--base-url",
+                         chat_server.base_url, env=env, timeout=30)
+    assert refused.returncode == 1, refused.stderr
+    line = one_line_error(refused.stderr)
+    assert f"x11 {display.name} is in use by tracer do 'type a' (pid {first.pid}, since" in line
+    assert "--wait" in line
+
+    second = background_tracer("do", "type b", "--yes", "--wait", "-b", "openai", "--base-url",
+                               chat_server.base_url, env=env)
+    first.communicate(timeout=60)
+    _, stderr = second.communicate(timeout=60)
+    assert first.returncode == 0 and second.returncode == 0, stderr
+    keys = "".join(e["char"] for e in typed(clicklog))
+    assert keys == first_text + second_text  # one after the other, never interleaved

@@ -509,3 +509,41 @@ def test_the_pause_hotkey_pauses_a_typing_primitive_called_through_mcp(
     assert data(again)["status"] == "paused" and "before the action was sent" in data(again)["reason"]
     assert len(typed_by_tracer(clicklog)) == count
     assert_nothing_held(display)
+
+
+def test_an_action_while_a_run_holds_the_desktop_is_refused_naming_the_run(
+        display: Display, clicklog: ClickLog, chat_server: Any, background_tracer: Any,
+        tmp_path: Path) -> None:
+    """Two users of one desktop would interleave their keys: while `tracer do` types, the MCP
+    server's click is refused with the line that names the run (looking is still allowed); once
+    `tracer stop` ended the run, the click goes through."""
+    from tests.e2e.test_kill_switch import start_typing
+
+    proc, env = start_typing(display, chat_server, background_tracer, clicklog)
+
+    async def test() -> None:
+        async with stdio(env, tmp_path / "server.log") as client:
+            refused = await client.call_tool("click", {"x": 500, "y": 500, "target": "the canvas"})
+            assert refused.is_error
+            assert f"x11 {display.name} is in use by tracer do 'type the text' (pid {proc.pid}" in \
+                text(refused)
+            assert not (await client.call_tool("screenshot", {})).is_error
+            stopped = run_tracer("stop", env=env)
+            assert stopped.returncode == 0 and f"{proc.pid}: stopped" in stopped.stdout
+            proc.communicate(timeout=15)
+            presses = len(clicklog.presses())
+            done_click = data(await client.call_tool("click", {"x": 500, "y": 500,
+                                                              "target": "the canvas"}))
+            assert done_click["status"] == "done"
+            assert len(clicklog.wait_presses(presses + 1)) == presses + 1
+
+    run(test)
+    assert proc.returncode == 130
+    assert last_run_reason(env) == "stopped by tracer stop"
+    assert_nothing_held(display)
+
+
+def last_run_reason(env: dict[str, str]) -> str:
+    """The reason of the last `tracer do` run (not the MCP server's own records)."""
+    runs = [r for r in logged_runs(env) if r.get("kind") == "do"]
+    return str(runs[-1]["reason"])
