@@ -102,3 +102,30 @@ def test_nothing_below_the_cli_imports_typer_or_prints_to_a_console() -> None:
             continue
         text = path.read_text(encoding="utf-8")
         assert "import typer" not in text and "rich.console" not in text, path
+
+
+DESKTOP_ONLY = ("Xlib", "pynput", "mss", "pyautogui", "pywayland", "jeepney")
+SESSION_VARIABLES = ("DISPLAY", "XAUTHORITY", "WAYLAND_DISPLAY", "SWAYSOCK",
+                     "DBUS_SESSION_BUS_ADDRESS")
+
+
+def test_only_desktop_knows_the_desktop() -> None:
+    """The rest of tracer asks the platform for a run's hands: nothing outside desktop/ imports
+    a display library or reads the session's variables."""
+    wrong = []
+    for path in PACKAGE.rglob("*.py"):
+        if area(module_name(path)) == "desktop":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                if name.split(".")[0] in DESKTOP_ONLY:
+                    wrong.append(f"{module_name(path)} imports {name}")
+            if isinstance(node, ast.Constant) and node.value in SESSION_VARIABLES:
+                wrong.append(f"{module_name(path)} names {node.value}")
+    assert wrong == [], "\n".join(sorted(wrong))

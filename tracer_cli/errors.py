@@ -67,6 +67,6 @@ class StorageError(TracerError):
 
 
 class Interrupted(TracerError):
-    """The user stopped the run (Ctrl-C, the pyautogui corner fail-safe)."""
+    """The user stopped the run (the kill switch, tracer stop, Ctrl-C, the corner fail-safe)."""
 
     exit_code = EXIT_INTERRUPTED

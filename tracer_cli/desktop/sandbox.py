@@ -202,8 +202,13 @@ def start(*, size: str = "1280x800", watch: bool = False, apps: Sequence[str] = 
         raise ConfigError("the window manager openbox is not installed", f"install it: {INSTALL}")
     user_display = os.environ.get("DISPLAY", "")
     if watch and not user_display:
-        raise DisplayError("--watch shows the sandbox in a window on your display, but DISPLAY is "
-                           "not set", "run it in your desktop session, or leave out --watch")
+        wayland = bool(os.environ.get("WAYLAND_DISPLAY"))
+        raise DisplayError("--watch shows the sandbox in an X window (Xephyr) on your desktop, "
+                           "but DISPLAY is not set" + (": this Wayland session has no XWayland"
+                                                       if wayland else ""),
+                           "enable XWayland in your compositor (sway: xwayland enable), or "
+                           "leave out --watch" if wayland else
+                           "run it in your desktop session, or leave out --watch")
     name = _reserve(name)
     auth = sandboxes_dir() / f"{name}.xauth"
     _write_xauthority(auth, secrets.token_bytes(16))

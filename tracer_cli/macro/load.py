@@ -107,7 +107,7 @@ def _target(value: Any) -> Any:
 
 class MacroStep(_Model):
     monitor: int | None = Field(None, ge=1, description="monitor to look in and act on "
-                                "(mss numbering; default: the run's --monitor)")
+                                "(1 = the primary; default: the run's --monitor)")
     region: tuple[Pixel, Pixel, Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)]] | None = \
         Field(None, description="[left, top, width, height] in pixels of the monitor to look in")
     timeout: float | None = Field(None, ge=0, le=3600, description="seconds to look for the "
