@@ -157,6 +157,15 @@ class TypeStep(MacroStep):
     def _numbers(cls, value: Any) -> Any:
         return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
 
+    @field_validator("type")
+    @classmethod
+    def _typable(cls, value: str) -> str:
+        bad = sorted({c for c in value if (ord(c) < 32 and c not in "\n\t") or 127 <= ord(c) < 160})
+        if bad:
+            raise ValueError("no keyboard types control characters "
+                             f"({', '.join(repr(c) for c in bad)}); remove them")
+        return value
+
 
 class HotkeyStep(MacroStep):
     hotkey: list[str] = Field(min_length=1, max_length=5, description="keys pressed together: "

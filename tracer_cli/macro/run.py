@@ -535,9 +535,9 @@ def _risk(instance: Instance, typing_into: str) -> str | None:
         case ClickStep() | DoubleClickStep() | RightClickStep():
             target = step.targets()[0]
             label = target.text or Path(target.image or "").stem.replace("_", " ").replace("-", " ")
-            return assess(Click(action="click", target=label or "a point")) if label else None
-        case TypeStep():
-            return assess(Type(action="type", text=step.type), typing_into)
+            return assess(Click.model_construct(action="click", target=label)) if label else None
+        case TypeStep():  # the macro's own limits hold (a text may be longer than a model's)
+            return assess(Type.model_construct(action="type", text=step.type), typing_into)
         case HotkeyStep():
-            return assess(Hotkey(action="hotkey", keys=list(step.hotkey)))
+            return assess(Hotkey.model_construct(action="hotkey", keys=list(step.hotkey)))
     return None
