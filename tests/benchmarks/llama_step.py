@@ -648,10 +648,9 @@ def screenshots(args: argparse.Namespace, settings: Any) -> tuple[list[Any], str
 
     width, height = (int(v) for v in args.size.split("x"))
     if args.display:
-        from tracer_cli.desktop.screen import MssScreen
+        from tracer_cli.desktop.platform import choose
 
-        os.environ["DISPLAY"] = args.display
-        screen = MssScreen(settings.monitor)
+        screen = choose("auto", args.display).open_screen(settings.monitor)
         raw = [screen.capture().image for _ in range(args.runs)]  # captured once, reused by all runs
         screen.close()
         source = f"display {args.display} ({raw[0].width}x{raw[0].height})"

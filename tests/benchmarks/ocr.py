@@ -108,13 +108,14 @@ def scene_programs(scene: str, width: int, height: int, tmp: Path) -> tuple[list
 
 
 def capture_scene(scene: str, width: int, height: int, tmp: Path) -> tuple[object, list[str]]:
-    from tracer_cli.desktop.screen import MssScreen, wait_settled
+    from tracer_cli.desktop.platform import choose
+    from tracer_cli.desktop.screen import wait_settled
 
     argv, known = scene_programs(scene, width, height, tmp)
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         time.sleep(1.5)
-        screen = MssScreen()
+        screen = choose("auto").open_screen(1)
         wait_settled(screen, quiet=0.4, timeout=5)
         image = screen.capture().image
         screen.close()
@@ -236,9 +237,9 @@ def main() -> None:
             proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             try:
                 time.sleep(1.5)
-                from tracer_cli.desktop.screen import MssScreen
+                from tracer_cli.desktop.platform import choose
 
-                screen = MssScreen()
+                screen = choose("auto").open_screen(1)
 
                 def full(e=engine, s=screen):  # type: ignore[no-untyped-def]
                     return find_text(e.read(s.capture().image), "Delete account")

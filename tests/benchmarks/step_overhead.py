@@ -1,8 +1,8 @@
 """Benchmark: the cost of one agent step without the model, at 1920x1080 by default.
 
-Phases measured with tracer's own components on a real X display: capture (mss), downscale to
+Phases measured with tracer's own components on a real X display: capture (the platform's: mss on X11), downscale to
 the image budget, encode (PNG data URL as sent to a server), parse (validate a 5-step plan),
-act (a real pyautogui click), one settle check (a screen fingerprint), the effect check
+act (a real click through the platform's input), one settle check (a screen fingerprint), the effect check
 (comparing the screenshots before and after) and the checks of adaptive re-planning that let a
 forecast step run without a model call (tracer_cli/agent/speculate.py). Then whole loop steps
 (Agent.run with the script backend, settle quiet time 0) to show the end-to-end overhead.
@@ -87,12 +87,14 @@ def run(args: argparse.Namespace, width: int, height: int) -> None:
     from tracer_cli.agent.profiles.geometry import QWEN3_VL
     from tracer_cli.agent.profiles.tracer1 import Tracer1Profile
     from tracer_cli.config import Settings
-    from tracer_cli.desktop.actuator import PyAutoGUIActuator, execute
-    from tracer_cli.desktop.screen import MssScreen, data_url, downscale
+    from tracer_cli.desktop.actuator import LiveActuator, execute
+    from tracer_cli.desktop.platform import choose
+    from tracer_cli.desktop.screen import data_url, downscale
     from tracer_cli.plan import Click, parse_plan
 
-    actuator = PyAutoGUIActuator()
-    screen = MssScreen(1, input_size=actuator.size())
+    platform = choose("auto")
+    actuator = LiveActuator(platform.open_input())
+    screen = platform.open_screen(1, input_size=actuator.size())
     n = args.runs
     capture, shot = timed(screen.capture, n)
     size = QWEN3_VL.size(*shot.image.size, args.max_pixels)  # type: ignore[attr-defined]
@@ -130,9 +132,9 @@ def run(args: argparse.Namespace, width: int, height: int) -> None:
           f"model image {small_img.width}x{small_img.height} "
           f"({len(url) // 1024} KiB as PNG data URL), {n} runs")  # type: ignore[arg-type]
     print(f"{'phase':<28}{'median':>9}{'p90':>9}{'mean':>9}   (ms)")
-    phases = [("capture (mss)", capture), ("downscale", resize), ("encode PNG data URL", encode),
+    phases = [("capture", capture), ("downscale", resize), ("encode PNG data URL", encode),
               ("  (JPEG instead)", encode_jpeg), ("parse + validate plan", parse),
-              ("act (pyautogui click)", act), ("settle check (1 grab)", settle),
+              ("act (a click)", act), ("settle check (1 grab)", settle),
               ("effect check (compare)", effect),
               ("verify forecast click", verify_click), ("verify forecast keys", verify_keys)]
     for name, times in phases:
