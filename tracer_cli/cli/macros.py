@@ -226,10 +226,7 @@ def record_macro(
                                          "platform": platform})
         from tracer_cli.desktop.hands import desktops
 
-        desktop, user = desktops(settings)
-        if user is not desktop:
-            raise ConfigError(f"cannot record on a sandbox ({desktop.describe()})",
-                              "record on your own desktop; sandboxes are for tracer to act in")
+        desktop, _ = desktops(settings)  # a sandbox's too: shown with --watch, it takes input
         with progress_bar("finding anchors") as progress:
             result = record(out_file, desktop, settings, stop_hotkey, settings.monitor, force=force,
                             on_ready=lambda message: err.print(f"tracer: {escape(message)}"),
