@@ -96,7 +96,21 @@ def test_on_xvfb_every_check_passes(display: Display, plan_file: Path) -> None:
         "ctrl+alt+shift+p: pauses and hands back (a global hotkey)"
     assert "tracer stop and tracer pause reach a running tracer" in found["stop and pause"]["detail"]
     assert "1 answer(s)" in found["script"]["detail"]
-    assert "read a line of text" in found["ocr"]["detail"]
+    assert "rapidocr with its" in found["ocr"]["detail"] and "not loaded" in found["ocr"]["detail"]
+
+
+@pytest.mark.display
+def test_full_loads_the_ocr_engine_and_reads_a_line(display: Display, plan_file: Path) -> None:
+    code, found = checks("--full", "-b", "script", "--script", str(plan_file))
+    assert code == 0, found
+    assert "rapidocr loaded and read a line of text in" in found["ocr"]["detail"]
+
+
+def test_ocr_choices_that_are_not_installed_say_how(plan_file: Path, tmp_path: Path) -> None:
+    env = no_display_env(PATH=str(tmp_path), TRACER_OCR="tesseract")  # no tesseract on this PATH
+    code, found = checks("-b", "script", "--script", str(plan_file), env=env)
+    assert found["ocr"]["ok"] is False and "tesseract is not installed" in found["ocr"]["detail"]
+    assert "apt-get install tesseract-ocr" in found["ocr"]["fix"]
 
 
 @pytest.mark.display

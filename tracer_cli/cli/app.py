@@ -312,6 +312,8 @@ def show_config(
 def doctor(
     load: Annotated[bool, typer.Option(
         "--load", help="Also load the local model into llama.cpp (slow for big models).")] = False,
+    full: Annotated[bool, typer.Option(
+        "--full", help="Load and try everything: the OCR engine reads a line, the model loads.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False,
     backend: Backend = None, base_url: BaseUrl = None, model: Model = None,
     mmproj: Mmproj = None, script: Script = None, monitor: Monitor = None, display: Display = None,
@@ -335,7 +337,7 @@ def doctor(
                  "script": script, "monitor": monitor, "display": display, "platform": platform,
                  "profile": profile,
                  "max_pixels": max_pixels, "kill_hotkey": kill_hotkey}
-        results = checks.run(flags, load=load)
+        results = checks.run(flags, load=load, full=full)
         if as_json:
             stdout().write(checks.to_json(results) + "\n")
         else:

@@ -54,6 +54,7 @@ class Context:
     settings: Settings
     sources: dict[str, str]
     load: bool = False
+    full: bool = False  # load and try everything, however slow
     display_ok: bool = False
     platform: Any = None  # the desktop acted on
     user: Any = None  # the user's own desktop (for the hotkeys)
@@ -230,8 +231,11 @@ def check_control(ctx: Context) -> Check:
 
 
 def check_ocr(ctx: Context) -> Check:
-    """The OCR engine macros find text with loads and reads a line of known text."""
+    """The OCR engine macros find text with is there (its models, or the tesseract program);
+    with --full it loads and reads a line of known text (seconds: the engine's first load)."""
     name = "ocr"
+    if not ctx.full:
+        return _ocr_present(ctx.settings.ocr)
     from PIL import Image, ImageDraw, ImageFont
 
     from tracer_cli.vision.ocr import find_text, get_engine
@@ -252,6 +256,33 @@ def check_ocr(ctx: Context) -> Check:
                      "reinstall it (pip install --force-reinstall rapidocr-onnxruntime), or use "
                      "--ocr tesseract")
     return Check(name, True, f"{engine.name} loaded and read a line of text in {ms:.0f} ms")
+
+
+def _ocr_present(choice: str) -> Check:
+    """The engine ``choice`` would use, found without loading it."""
+    import shutil
+
+    name = "ocr"
+    rapid = importlib.util.find_spec("rapidocr_onnxruntime")
+    if choice in ("auto", "rapidocr") and rapid is not None and rapid.origin:
+        models = sorted(Path(rapid.origin).parent.glob("models/*.onnx"))
+        if models:
+            return Check(name, True, f"rapidocr with its {len(models)} models (not loaded: "
+                         "`tracer doctor --full` reads a line of text)")
+        if choice == "rapidocr":
+            return Check(name, False, "rapidocr is installed without its models",
+                         "pip install --force-reinstall rapidocr-onnxruntime")
+    if choice in ("auto", "tesseract"):
+        program = shutil.which("tesseract")
+        if program and importlib.util.find_spec("pytesseract") is not None:
+            return Check(name, True, f"tesseract at {program} (not run: `tracer doctor --full` "
+                         "reads a line of text)")
+    if choice == "rapidocr":
+        return Check(name, False, "the rapidocr engine is not installed",
+                     "pip install rapidocr-onnxruntime (Python < 3.13), or use --ocr tesseract")
+    return Check(name, False, "no OCR engine is installed" if choice == "auto" else
+                 "tesseract is not installed", "pip install rapidocr-onnxruntime (Python < "
+                 "3.13), or apt-get install tesseract-ocr && pip install pytesseract")
 
 
 def _runs_usage(runs: Path, cap_mb: int) -> str:
@@ -562,10 +593,11 @@ def _safe(name: str, fn: Callable[[Context], Check], ctx: Context) -> Check:
                      "run `tracer --debug doctor` for the traceback")
 
 
-def run(flags: dict[str, Any], load: bool = False) -> list[Check]:
-    """Every check, in order, for the settings the flags (plus environment and config) give."""
+def run(flags: dict[str, Any], load: bool = False, full: bool = False) -> list[Check]:
+    """Every check, in order, for the settings the flags (plus environment and config) give;
+    ``full``: load the OCR engine and the model too."""
     settings, sources, config_check = load_settings(flags)
-    ctx = Context(settings, sources, load)
+    ctx = Context(settings, sources, load or full, full)
     checks = [config_check]
     try:
         rows = platform_checks(ctx)
