@@ -2,7 +2,9 @@
 that changes colour at each click. Run it with the system Python that has ``gi`` (Debian:
 python3-gi, gir1.2-gtk-3.0, python3-gi-cairo), natively on Wayland with GDK_BACKEND=wayland:
 
-    /usr/bin/python3 gtk_probe.py LOG [TITLE]
+    /usr/bin/python3 gtk_probe.py LOG [TITLE [WIDTHxHEIGHT]]
+
+(The size is for X11 without a window manager; sway tiles the window to fill its output.)
 
 LOG gets one JSON object a line, each with "t" (time.monotonic(), the clock every process of the
 machine shares):
@@ -38,6 +40,8 @@ def main() -> None:
 
     Gtk.Settings.get_default().set_property("gtk-cursor-blink", False)
     window = Gtk.Window(title=sys.argv[2] if len(sys.argv) > 2 else "gtk probe")
+    if len(sys.argv) > 3:
+        window.set_default_size(*(int(v) for v in sys.argv[3].split("x")))
     box = Gtk.Box(orientation=Gtk.Orientation.VERTICAL)
     entry = Gtk.Entry()
     area = Gtk.DrawingArea()
