@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -209,3 +210,41 @@ def test_record_is_refused_with_the_alternatives(sway: SwayDesktop, tmp_path: Pa
     assert len(lines) == 1, result.stderr
     assert "tracer record cannot listen on sway" in lines[0]
     assert "tracer sandbox start" in lines[0] and "X11 session" in lines[0]
+
+
+def test_the_compositor_going_away_ends_the_run_with_one_line(tmp_path: Path, runtime: Path,
+                                                               background_tracer: Any) -> None:
+    """A sway of its own (the session's must live on), ended while `tracer do` waits for its
+    model: the run ends at once with the one line that says so, not as a user's stop."""
+    import socket
+
+    from tests.compositors import HeadlessSway
+    from tests.e2e.sway import SwayDesktop
+
+    desk = SwayDesktop(HeadlessSway(xwayland=False).start(), tmp_path)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(4)
+    silent.settimeout(30)
+    try:
+        env = desk.env(runtime)
+        proc = background_tracer("do", "anything", "--yes", "-b", "openai", "--base-url",
+                                 f"http://127.0.0.1:{silent.getsockname()[1]}/v1",
+                                 "--model", "test-vlm", env=env)
+        conn, _ = silent.accept()  # the run has its hands and waits for the model
+        try:
+            desk.stop()
+            ended = time.monotonic()
+            stdout, stderr = proc.communicate(timeout=15)
+            waited = time.monotonic() - ended
+        finally:
+            conn.close()
+    finally:
+        silent.close()
+        desk.stop()
+    assert proc.returncode == 1, stderr
+    assert "Traceback" not in stderr
+    assert "the Wayland compositor sway at " in stderr and "went away" in stderr
+    assert "start the desktop again and rerun" in stderr
+    assert waited < 3, f"tracer took {waited:.1f} s to notice"
+    print(f"\n{stderr.strip()}\n({waited * 1000:.0f} ms after sway ended)")
