@@ -215,13 +215,15 @@ class SwayDesktop:
         self.keyboard.session.sync()
 
     def stop(self) -> None:
-        from tracer_cli.desktop.platforms.wlr_session import close_sessions
+        from tracer_cli.desktop.platforms.wlr_session import close_session
 
         for app in reversed(self.apps):
             app.stop()
         if self.keyboard is not None:
             self.keyboard.close()
-        close_sessions()  # before sway ends: a connection collected after it crashed Python
+            self.keyboard = None
+        if self.sway.env:  # before sway ends: a connection collected after it crashed Python
+            close_session(self.sway.env["WAYLAND_DISPLAY"])
         self.sway.stop()
 
 

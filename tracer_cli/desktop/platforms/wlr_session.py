@@ -328,6 +328,14 @@ def session(display: str) -> WlrSession:
         return found
 
 
+def close_session(display: str) -> None:
+    """Close this process's connection to ``display``, if it has one."""
+    with _sessions_lock:
+        found = _sessions.pop(display, None)
+    if found is not None:
+        found.close()
+
+
 def close_sessions() -> None:
     with _sessions_lock:
         for found in _sessions.values():
