@@ -13,9 +13,9 @@ extra=""
 if [ "${1:-}" = "--test" ]; then
   # chromium: the report test and a test page; python3-gi + gir1.2-gtk-3.0 (+ python3-gi-cairo
   # for drawing): GTK 3 test programs (run by /usr/bin/python3); sway + xwayland: the wlroots
-  # tests' headless compositor
+  # tests' headless compositor (acl: setfacl lets the tests' user reach its sockets)
   packages+=(xvfb xterm x11-utils x11-xserver-utils python3-gi gir1.2-gtk-3.0 python3-gi-cairo
-             chromium sway xwayland)
+             chromium sway xwayland acl)
   extra="[test]"
 fi
 

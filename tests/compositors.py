@@ -11,7 +11,8 @@ Why each step:
   a uid no process uses (from a range; no passwd entry needed). Every process of that uid is
   sway's, so ``stop()`` also finds Xwayland, which wlroots double-forks away from sway.
 - Its runtime folder is 0700 and owned by that uid: root reaches the sockets in it through
-  CAP_DAC_OVERRIDE, and ``grant(uid)`` adds ACLs for a client without it.
+  CAP_DAC_OVERRIDE; ``grant(uid)`` adds ACLs (x on the folder, rw on the sockets) for a client
+  without it, and ``start`` grants the user who started sway.
 - sway's Xwayland (wlroots 0.15, sockets passed with -listenfd) refuses every client, because
   the X server never records its own addresses: WLR_XWAYLAND points at a wrapper adding
   ``-auth <cookie file>``, and clients get a matching XAUTHORITY.
@@ -129,6 +130,8 @@ class HeadlessSway:
             start_new_session=True)
         try:
             self._wait_ready(started + timeout, cookie)
+            if shutil.which("setfacl"):  # this user connects even without CAP_DAC_OVERRIDE
+                self.grant(os.getuid())
         except BaseException:
             self.stop()
             raise

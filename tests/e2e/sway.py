@@ -10,7 +10,6 @@ desktop pixel tracer's screenshots show it at."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -225,11 +224,3 @@ class SwayDesktop:
         if self.sway.env:  # before sway ends: a connection collected after it crashed Python
             close_session(self.sway.env["WAYLAND_DISPLAY"])
         self.sway.stop()
-
-
-def gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False

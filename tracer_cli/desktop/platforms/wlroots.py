@@ -70,6 +70,9 @@ class WlrootsPlatform:
         except ImportError as exc:
             raise DisplayError(f"tracer needs pywayland on {self.compositor}: {exc}",
                                "pip install 'pywayland>=0.4,<0.5'") from None
+        except OSError as exc:  # the generated protocol bindings could not be written
+            raise DisplayError(f"cannot prepare the Wayland protocols: {exc}",
+                               "set TRACER_HOME to a folder this user can write") from None
 
     # -- seeing and acting ----------------------------------------------------------------------
 
