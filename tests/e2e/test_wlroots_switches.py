@@ -91,7 +91,7 @@ def check_stopped(app: App, stopped_at: float, proc: Any, reason: str,
     last = texts(app)[-1]["t"]
     print(f"\n{reason}: {count} of {len(TEXT)} characters typed; the last one "
           f"{(last - stopped_at) * 1000:+.0f} ms after the stop was asked for")
-    assert last - stopped_at < 0.05
+    assert last - stopped_at < 0.25, "typing went on after the stop"
     nothing_held(app)
     assert last_run(env)["run"]["reason"] == reason
     return stderr
