@@ -11,9 +11,11 @@ packages=(python3-venv python3-tk xdotool libgl1 libglib2.0-0 tesseract-ocr)
 packages+=(xvfb xserver-xephyr openbox)  # sandbox desktops (tracer sandbox, do --sandbox, batch, bench)
 extra=""
 if [ "${1:-}" = "--test" ]; then
-  # chromium: the report test and a test page; python3-gi + gir1.2-gtk-3.0: a GTK 3 test
-  # program (run by /usr/bin/python3)
-  packages+=(xvfb xterm x11-utils x11-xserver-utils python3-gi gir1.2-gtk-3.0 chromium)
+  # chromium: the report test and a test page; python3-gi + gir1.2-gtk-3.0 (+ python3-gi-cairo
+  # for drawing): GTK 3 test programs (run by /usr/bin/python3); sway + xwayland: the wlroots
+  # tests' headless compositor (acl: setfacl lets the tests' user reach its sockets)
+  packages+=(xvfb xterm x11-utils x11-xserver-utils python3-gi gir1.2-gtk-3.0 python3-gi-cairo
+             chromium sway xwayland acl)
   extra="[test]"
 fi
 

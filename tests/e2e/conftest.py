@@ -348,3 +348,38 @@ def sandbox_records(home: Path) -> list[dict[str, Any]]:
     folder = home / "sandboxes"
     texts = [p.read_text() for p in folder.glob("*.json")] if folder.is_dir() else []
     return [json.loads(text) for text in texts if text.strip()]
+
+
+# -- wlroots: one headless sway for the whole session (tests/e2e/sway.py) -----------------------
+
+
+@pytest.fixture(scope="session")
+def sway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Headless sway (one 1280x800 output at first), started once, as an unprivileged uid;
+    everything it ran is stopped by PID and uid at the end. Skipped only where sway is not
+    installed."""
+    import shutil
+
+    if not shutil.which("sway"):
+        pytest.skip("sway is not installed: bash examples/install.sh --test installs it")
+    from tests.e2e.sway import SwayDesktop
+
+    desk = SwayDesktop.start(tmp_path_factory.mktemp("sway"))
+    try:
+        yield desk
+    finally:
+        desk.stop()
+
+
+@pytest.fixture
+def runtime() -> Iterator[Path]:
+    """A control-socket and lock folder of the test's own (short: a socket path has a limit),
+    so that `tracer stop` reaches only the test's runs."""
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="tr-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
