@@ -1,8 +1,9 @@
 """Benchmark: the cost of one agent step without the model, at 1920x1080 by default.
 
-Phases measured with tracer's own components on a real X display: capture (the platform's: mss on X11), downscale to
-the image budget, encode (PNG data URL as sent to a server), parse (validate a 5-step plan),
-act (a real click through the platform's input), one settle check (a screen fingerprint), the effect check
+Phases measured with tracer's own components on a real X display: capture (the platform's:
+mss on X11), downscale to the image budget, encode (PNG data URL as sent to a server), parse
+(validate a 5-step plan), act (a real click through the platform's input), one settle check (a
+screen fingerprint), the effect check
 (comparing the screenshots before and after) and the checks of adaptive re-planning that let a
 forecast step run without a model call (tracer_cli/agent/speculate.py). Then whole loop steps
 (Agent.run with the script backend, settle quiet time 0) to show the end-to-end overhead.
