@@ -209,7 +209,7 @@ class GlobalHotkey:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def start(self, timeout: float = 5.0) -> None:
+    def start(self, timeout: float = 15.0) -> None:
         """Start listening. Raises DisplayError when the listener cannot run."""
         if self._listener is not None:
             return
@@ -224,7 +224,8 @@ class GlobalHotkey:
         ready.join(timeout)
         time.sleep(0.02)  # a listener that failed after signalling ready has ended by now
         if ready.is_alive() or not listener.is_alive():
-            listener.stop()
+            # pynput's stop() waits for the listener to be ready, which it may never be
+            threading.Thread(target=listener.stop, daemon=True).start()
             raise DisplayError(f"cannot arm the {self._name}: the global keyboard listener did "
                                "not start", f"check the input permissions (macOS: "
                                f"Accessibility), or run without it: {self._turn_off}")

@@ -50,7 +50,7 @@ def stop_listener(listener: Any) -> None:
     listener.join(1.0)
 
 
-def start_listener(listener: Any, what: str, fix: str, timeout: float = 5.0) -> None:
+def start_listener(listener: Any, what: str, fix: str, timeout: float = 15.0) -> None:
     """Start a pynput listener and wait until it listens; a DisplayError if it does not."""
     listener.start()
     ready = threading.Thread(target=listener.wait, daemon=True)  # wait() has no timeout
@@ -58,7 +58,8 @@ def start_listener(listener: Any, what: str, fix: str, timeout: float = 5.0) -> 
     ready.join(timeout)
     time.sleep(0.02)  # a listener that failed after signalling ready has ended by now
     if ready.is_alive() or not listener.is_alive():
-        listener.stop()
+        # pynput's stop() waits for the listener to be ready, which it may never be
+        threading.Thread(target=listener.stop, daemon=True).start()
         raise DisplayError(f"cannot record: the global {what} listener did not start", fix)
 
 
