@@ -118,7 +118,7 @@ def exec_command(
             err.print(f"started {escape(command[0])} (pid {proc.pid}) in sandbox {name}")
             return
         try:
-            done = subprocess.run(command, env=box.env())
+            done = subprocess.run(command, env=box.env(), stdout=stdout())  # its output is ours
         except FileNotFoundError:
             raise ConfigError(f"program {command[0]!r} not found",
                               "give a command on PATH or a full path") from None

@@ -180,7 +180,7 @@ class LiveInput:
             how.append("run tracer pause")
         if not how:
             return ""
-        hint = f"{' or '.join(how)} to hand back"
+        hint = f"{how[0]} to hand back" + (f" (or {how[1]})" if len(how) > 1 else "")
         if sys.stdin.isatty():
             hint += " (a line typed here is a note for the model; an empty line hands back too)"
         return hint
@@ -224,7 +224,7 @@ def live_input(settings: Settings, sandbox: Sandbox | None = None, what: str = "
         stack.callback(switches.close)
         if user is None and settings.kill_hotkey:
             switches.notes.append("no desktop of yours to listen on for the kill hotkey: Ctrl-C "
-                                  "or tracer stop stops the run")
+                                  "stops the run (or tracer stop)")
         live = hands.open_hands(acting, settings.monitor, stop, switches)
         stack.callback(live.close)
         box = sandbox

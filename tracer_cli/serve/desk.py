@@ -77,10 +77,9 @@ class Desk:
 
         try:
             self.platform, self.user = desktops(self.settings)
-        except TracerError as exc:
-            self.unusable = exc
-            return
-        self._arm()
+            self._arm()
+        except TracerError as exc:  # no desktop, or no way to stop tracer on it: no tool acts
+            self.platform, self.unusable = None, exc
 
     def close(self) -> None:
         if self.switches is not None:
