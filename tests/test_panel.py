@@ -158,7 +158,7 @@ def test_log_lines_keep_model_text_on_one_line() -> None:
 
 def test_log_lines_error_end() -> None:
     lines = run_with_lines(FakeBackend("x", "y", "z"))
-    assert re.fullmatch(r"tracer: error after 1 steps in \d+\.\ds \(3 model calls, 0 steps from "
+    assert re.fullmatch(r"tracer: error after 1 step in \d+\.\ds \(3 model calls, 0 steps from "
                         r"the forecast\)", lines[-1])
     assert not any("no valid plan" in line for line in lines)  # the command's last line says it
 

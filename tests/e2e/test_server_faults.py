@@ -111,7 +111,7 @@ def test_timeout_bounds_a_model_call_that_hangs(display: Display, chat_server: A
     assert "Traceback" not in result.stderr
     assert took < 6 + 10, f"tracer took {took:.1f} s"  # start-up and the record on top
     line = status_line(result.stderr)
-    assert line.startswith("tracer: gave_up: reached --timeout 6s while waiting"), result.stderr
+    assert line.startswith("tracer: gave up: reached --timeout 6s while waiting"), result.stderr
     assert chat_server.base_url in line
     assert len(chat_server.requests) == 1  # a hang is never retried
     record = last_run(env)

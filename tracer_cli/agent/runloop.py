@@ -85,6 +85,11 @@ class RunResult:
     zoom_calls: int = 0  # requests that placed a click on a full-resolution crop
 
     @property
+    def said(self) -> str:
+        """The status as a person reads it: ``gave up``, ``stopped`` (by the user)."""
+        return {"gave_up": "gave up", "interrupted": "stopped"}.get(self.status, self.status)
+
+    @property
     def exit_code(self) -> int:
         if self.code is not None:
             return self.code

@@ -227,7 +227,7 @@ def do(
         if result.answer and not streaming:
             out.print(escape(result.answer))
         if result.status != "done":
-            err.print(f"[bold red]tracer: {result.status}:[/] {escape(result.reason)}")
+            err.print(f"[bold red]tracer: {result.said}:[/] {escape(result.reason)}")
             if result.needed_human:
                 err.print(f"tracer: a step needed a human: {escape(result.needed_human)}")
         close_record(settings, run_dir)

@@ -79,7 +79,7 @@ def run_macro(
             return
         result, run_dir = _run(macro.name, steps, settings, streaming, wait)
         if result.status != "done":
-            err.print(f"[bold red]tracer: {result.status}:[/] {escape(result.reason)}")
+            err.print(f"[bold red]tracer: {result.said}:[/] {escape(result.reason)}")
         wiring.close_record(settings, run_dir)
         raise typer.Exit(result.exit_code)
 

@@ -181,7 +181,7 @@ class LivePanel(_State):
             r = self.result
             style = "bold green" if r.status == "done" else "bold red"
             detail = r.answer or r.reason if r.status == "done" else ""
-            parts.append(Text(f"{r.status}: {detail}" if detail else r.status, style))
+            parts.append(Text(f"{r.said}: {detail}" if detail else r.said, style))
         phase = f" · {self.phase}…" if self.phase and self.result is None else ""
         title = f"tracer · step {self.number}/{self.max_steps} · {elapsed:.1f}s{phase}"
         return Panel(Group(*parts), title=title, title_align="left", border_style="blue")
@@ -274,7 +274,8 @@ class LogLines(_State):
         zooms = f", {result.zoom_calls} zoom calls" if result.zoom_calls else ""
         counts = (f" ({result.model_calls} model calls{zooms}, {result.forecast_steps} steps from "
                   "the forecast)") if result.model_calls or result.forecast_steps else ""
-        self._say(f"{result.status} after {result.steps} steps in {result.seconds:.1f}s{counts}"
+        steps = f"{result.steps} step" + ("" if result.steps == 1 else "s")
+        self._say(f"{result.said} after {steps} in {result.seconds:.1f}s{counts}"
                   + (f": {detail}" if detail else ""))
 
     def ask(self, question: str) -> str:
