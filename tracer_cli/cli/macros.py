@@ -14,7 +14,7 @@ from rich.table import Table
 from tracer_cli.cli import options as opt  # typer reads the opt.* annotations here
 from tracer_cli.cli import wiring
 from tracer_cli.cli.console import err, guard, out, progress_bar
-from tracer_cli.errors import ConfigError
+from tracer_cli.errors import ConfigError, quote
 
 if TYPE_CHECKING:
     from tracer_cli.agent.runloop import RunResult
@@ -28,7 +28,7 @@ def _variables(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"--var {pair!r} is not KEY=VALUE", "write it as --var name=Ada")
+            raise ConfigError(f"--var {quote(pair)} is not KEY=VALUE", "write it as --var name=Ada")
         values[key.strip()] = value
     return values
 
