@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import TypeVar
 
 import typer
 from rich.console import Console
@@ -16,6 +17,16 @@ from tracer_cli.errors import EXIT_INTERRUPTED, TracerError
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
 DEBUG = {"on": bool(os.environ.get("TRACER_DEBUG"))}
+HEAD_ROWS, TAIL_ROWS = 20, 5  # a long table shows its first and last rows, "... N more" between
+T = TypeVar("T")
+
+
+def elide(rows: Sequence[T], head: int = HEAD_ROWS, tail: int = TAIL_ROWS) -> tuple[list[T], int, list[T]]:
+    """The first ``head`` and the last ``tail`` of ``rows``, and how many are left out between
+    them: what a table prints of a 50,000-step run (all of it would take half a minute)."""
+    if len(rows) <= head + tail + 1:
+        return list(rows), 0, []
+    return list(rows[:head]), len(rows) - head - tail, list(rows[len(rows) - tail:])
 
 
 @contextmanager

@@ -650,6 +650,8 @@ def substitute(text: str, values: dict[str, str], keep: frozenset[str] = frozens
 
 def _fill(step: MacroStep, values: dict[str, str], secrets: frozenset[str], where: Where) -> MacroStep:
     """The step with its variables filled in, checked again: a value can make a text too long."""
+    if not any("{" in text or "}" in text for _, text, _ in _texts(step)):
+        return step  # nothing to fill in (most steps of a long macro)
     data = step.model_dump(by_alias=True, exclude_none=True)
 
     def walk(value: Any, key: str = "") -> Any:
