@@ -258,3 +258,42 @@ def test_a_50000_step_dry_run_and_its_record_print_bounded_tables(display: Displ
     every = run_tracer("logs", "last", "--all", env=env)
     assert every.returncode == 0 and "more steps" not in every.stdout
     assert all(f"'n{n}'" in every.stdout for n in range(40))
+
+
+def test_a_secret_on_the_screen_never_leaves_tracer(display: Display,
+                                                    start_notes: Callable[..., Notes],
+                                                    tmp_path: Path) -> None:
+    """A macro types a secret, then a wait_for times out: the failure line lists what OCR read
+    on the screen, the typed secret among it. It reads {token} on stderr, in the event stream,
+    in every file of the run record and in the report."""
+    notes = start_notes(display)
+    secret = "s3cr3t-Token-4242"
+    macro = write(tmp_path, """\
+secrets:
+  token: NOTES_TOKEN
+steps:
+  - click: {text: Note, offset: [180, 20]}
+  - type: "{token}"
+  - wait_for: {text: Never shown anywhere}
+    timeout: 1
+""")
+    env = tracer_env(display, NOTES_TOKEN=secret)
+    failed = run_tracer("run", str(macro), "--events", "jsonl", env=env)
+    assert failed.returncode == 1, failed.stderr
+    assert notes.wait_state(lambda s: s["note"].strip() == secret)  # it was typed, and shown
+    stderr = " ".join(failed.stderr.split())
+    assert f"{macro}:6: wait_for text 'Never shown anywhere': it did not appear within 1s; the " \
+           "screen shows" in stderr and "'{token}'" in stderr  # what OCR read, redacted
+    report = run_tracer("logs", "report", "last", env=env, timeout=60)
+    assert report.returncode == 0, report.stderr
+    shown = run_tracer("logs", "last", env=env)
+    as_json = run_tracer("logs", "last", "--json", env=env)
+    outputs = {"stdout": failed.stdout, "stderr": failed.stderr, "report": report.stdout + report.stderr,
+               "logs last": shown.stdout + as_json.stdout}
+    assert '"event": "end"' in failed.stdout and "{token}" in as_json.stdout
+    files = [p for p in run_dir(env).iterdir() if p.is_file()]
+    assert {p.name for p in files} >= {"run.json", "steps.jsonl", "report.html", "step-003.png"}
+    for name, text in outputs.items():
+        assert secret not in text, name
+    for path in files:
+        assert secret.encode() not in path.read_bytes(), path

@@ -24,6 +24,7 @@ from tracer_cli.agent.runloop import Listener, RunResult, StepRecord
 from tracer_cli.desktop.screen import Geometry
 from tracer_cli.errors import ConfigError
 from tracer_cli.plan import step_dict
+from tracer_cli.redact import redact_data
 
 SYNC_EVERY = 0.5  # seconds: steps.jsonl is flushed at every line, forced to disk this often
 
@@ -38,7 +39,7 @@ def _slug(task: str) -> str:
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_suffix(".tmp")
-    private.write_text(tmp, json.dumps(data, indent=2, ensure_ascii=False))
+    private.write_text(tmp, json.dumps(redact_data(data), indent=2, ensure_ascii=False))
     os.replace(tmp, path)
 
 
@@ -70,7 +71,7 @@ class RunLog(Listener):
         _write_json(self.dir / "run.json", self.meta)
 
     def write_step(self, line: dict[str, Any]) -> None:
-        self._steps.write(json.dumps(line, ensure_ascii=False) + "\n")
+        self._steps.write(json.dumps(redact_data(line), ensure_ascii=False) + "\n")
         self._steps.flush()  # (a crash of tracer loses nothing; of the machine, half a second)
         if time.monotonic() - self._synced >= SYNC_EVERY:  # 50,000 fsyncs took a dry run 11 s
             os.fsync(self._steps.fileno())

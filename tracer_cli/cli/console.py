@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.segment import Segment
 
 from tracer_cli.errors import EXIT_INTERRUPTED, TracerError
+from tracer_cli.redact import redact
+
+
+class _Console(Console):
+    """A console that takes secrets out of all it writes (redact.py): every print, table, panel
+    and live display goes through this one method on its way to the terminal."""
+
+    def _render_buffer(self, buffer: Iterable[Segment]) -> str:
+        return redact(super()._render_buffer(buffer))
+
 
 # soft_wrap: a message is one line however narrow the terminal (or pipe) is.
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True)
+err = _Console(stderr=True, highlight=False, soft_wrap=True)
+out = _Console(highlight=False, soft_wrap=True)
 DEBUG = {"on": bool(os.environ.get("TRACER_DEBUG"))}
 HEAD_ROWS, TAIL_ROWS = 20, 5  # a long table shows its first and last rows, "... N more" between
 T = TypeVar("T")

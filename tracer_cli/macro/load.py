@@ -32,6 +32,7 @@ from pydantic import (
     model_validator,
 )
 
+from tracer_cli import redact
 from tracer_cli.errors import MacroError, cut, quote
 from tracer_cli.macro import limits
 from tracer_cli.plan import normalize_key, wheel_clicks
@@ -691,6 +692,7 @@ def _unroll(macro: Macro, values: dict[str, str], environ: dict[str, str]) -> li
             raise MacroError(f"{macro.path}: secret {name!r} needs the environment variable {env}",
                              f"set it: export {env}=...")
         secrets[name] = environ[env]
+        redact.register(name, secrets[name])  # from now on it never leaves the process
     keep = frozenset(secrets)
     out: list[Instance] = []
 
