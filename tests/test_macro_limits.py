@@ -1,19 +1,28 @@
 """Hostile macro files: nested aliases that stand for 10^18 steps, aliases inside their own
 anchor, nesting past any real macro, include fan-outs, huge values from variables. Each is
 refused in one line (file:line, which limit) before it can eat the machine, and no error quotes
-a value in full; a real data-entry macro still loads."""
+a value in full; a real data-entry macro still loads. And random bytes, aliased YAML and nested
+data never take more than a second or 64 MB, nor raise anything but a one-line error."""
 
 from __future__ import annotations
 
+import gc
+import json
 import resource
+import string
 import subprocess
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import ROOT
+from tests.fakes import examples
+from tracer_cli.errors import ConfigError
 from tracer_cli.macro import limits
 from tracer_cli.macro.load import MacroError, count_steps, load, unroll
 
@@ -190,3 +199,112 @@ def test_no_error_quotes_a_value_in_full(tmp_path: Path, text: str) -> None:
     path = write(tmp_path, text)
     error = error_of(path)
     assert len(error) < 500, error[:600]
+
+
+# -- any input: bounded time and memory, one-line errors only ----------------------------------
+
+KEYS = st.sampled_from(["steps", "repeat", "for", "in", "type", "click", "include", "vars",
+                        "secrets", "name", "wait", "hotkey", "text", "point", "x", "<<"])
+SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20),
+                    st.floats(allow_nan=True, allow_infinity=True),
+                    st.text(string.printable, max_size=20), st.just("{v}"), st.just("{{x}}"))
+JSONISH = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=5)
+                       | st.dictionaries(KEYS | st.text(max_size=5), inner, max_size=5), max_leaves=30)
+
+
+@st.composite
+def aliased_yaml(draw: st.DrawFn) -> str:
+    """Flow YAML whose nodes anchor themselves and alias earlier ones (mostly complete ones,
+    sometimes one still open: an alias inside its own anchor), around repeat blocks: billion
+    laughs and its cousins."""
+    done: list[str] = []  # anchors of complete nodes
+    opened: list[str] = []  # anchors of nodes being written
+    wild = draw(st.booleans())  # any YAML, or only steps and repeats (which load, or hit a limit)
+
+    def node(depth: int) -> str:
+        if not wild:
+            kinds = ["alias", "repeat", "step"] if depth < 6 else ["alias", "step"]
+        else:
+            kinds = ["scalar", "alias", "list", "map", "repeat", "step"] if depth < 6 else ["scalar", "alias"]
+        kind = draw(st.sampled_from(kinds))
+        if kind == "alias" and (done or opened):
+            pool = done if done and draw(st.integers(0, 9)) else done + opened
+            return "*" + draw(st.sampled_from(pool))
+        name = f"a{len(done) + len(opened)}" if draw(st.booleans()) else ""
+        if name:
+            opened.append(name)
+        anchor = f"&{name} " if name else ""
+        if kind == "list":
+            text = "[" + ", ".join(node(depth + 1) for _ in range(draw(st.integers(0, 4)))) + "]"
+        elif kind == "map":
+            keys = draw(st.lists(KEYS, max_size=4, unique=True))
+            text = "{" + ", ".join(f"{k}: {node(depth + 1)}" for k in keys) + "}"
+        elif kind == "repeat":
+            values = ", ".join(map(str, range(draw(st.integers(1, 10)))))
+            steps = ", ".join(node(depth + 1) for _ in range(draw(st.integers(1, 6))))
+            text = f"{{repeat: {{for: v, in: [{values}], steps: [{steps}]}}}}"
+        elif kind == "step":
+            text = draw(st.sampled_from(["{type: '{v}'}", "{hotkey: tab}", "{click: [1, 2]}",
+                                         "{wait: 0}", "{type: x}"]))
+        else:
+            text = json.dumps(draw(SCALARS))
+        if name:
+            opened.remove(name)
+            done.append(name)
+        return anchor + text
+
+    steps = [node(0) for _ in range(draw(st.integers(1, 8)))]
+    return "steps:\n" + "".join(f"  - {s}\n" for s in steps)
+
+
+def load_within_bounds(path: Path) -> None:
+    """load and unroll ``path`` within bounds (in CPU time: the machine may be shared): loading
+    under a second, unrolling under a second
+    plus 50 us a step made (at most limits.MAX_STEPS: 18 us each here), 64 MB at the peak
+    (traced in a second pass: tracemalloc slows Python down 4 times); only a one-line MacroError
+    (or ConfigError) may come out."""
+    def once() -> tuple[float, float, int]:
+        started = time.process_time()
+        try:
+            macro = load(path)
+        except ConfigError as exc:  # MacroError is one
+            assert "\n" not in str(exc) and len(str(exc)) < 1000, str(exc)[:300]
+            return time.process_time() - started, 0.0, 0
+        loaded = time.process_time()
+        try:
+            steps = len(unroll(macro, environ={}))
+        except ConfigError as exc:
+            assert "\n" not in str(exc) and len(str(exc)) < 1000, str(exc)[:300]
+            steps = 0
+        return loaded - started, time.process_time() - loaded, steps
+
+    gc.collect()  # (not a collection of what earlier examples left, timed as this one's)
+    load_seconds, unroll_seconds, steps = once()
+    assert load_seconds < 1.0, f"load: {load_seconds:.2f} s"
+    assert unroll_seconds < 1.0 + 50e-6 * steps, f"unroll: {unroll_seconds:.2f} s for {steps} steps"
+    tracemalloc.start()
+    try:
+        once()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 << 20, f"{peak / 2**20:.0f} MB"
+
+
+@settings(max_examples=examples(300), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.one_of(st.binary(max_size=400).map(lambda b: ("bytes", b)),
+                      aliased_yaml().map(lambda t: ("aliases", t)),
+                      JSONISH.map(lambda d: ("json", d))))
+def test_any_input_is_loaded_or_refused_in_bounded_time_and_memory(tmp_path: Path,
+                                                                    data: tuple[str, object]) -> None:
+    kind, value = data
+    path = tmp_path / "any.yaml"
+    if kind == "bytes":
+        path.write_bytes(value)  # type: ignore[arg-type]
+    elif kind == "aliases":
+        path.write_text(value, encoding="utf-8")  # type: ignore[arg-type]
+    else:
+        path.write_text(json.dumps({"steps": value}) if not isinstance(value, dict) else json.dumps(value),
+                        encoding="utf-8")
+    load_within_bounds(path)

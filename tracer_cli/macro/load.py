@@ -465,20 +465,26 @@ def _step(item: Any, node: Any, path: Path, index: int) -> MacroStep:
 
 
 def _nodes(items: list[Any], nodes: Any, path: Path, stack: tuple[Path, ...],
-           budget: limits.Budget) -> list[Node]:
+           budget: limits.Budget, shared: dict[int, Node]) -> list[Node]:
+    """The steps as loaded. A step an alias repeats is loaded once (``shared``: by its YAML
+    node) and shared, so the tree costs what the file is, not what it stands for."""
     out = []
     for index, (item, node) in enumerate(zip(items, nodes.value, strict=True), 1):
+        if id(node) in shared:
+            out.append(shared[id(node)])
+            continue
         step = _step(item, node, path, index)
         loaded = Node(step, Where(path, node.start_mark.line + 1))
         if isinstance(step, RepeatStep):
             body_node = _child(node, "repeat", "steps")
-            loaded.body = _nodes(step.repeat.steps, body_node, path, stack, budget)
+            loaded.body = _nodes(step.repeat.steps, body_node, path, stack, budget, shared)
         elif isinstance(step, IncludeStep):
             loaded.macro = load(_relative(path, step.include.file, loaded.where, "include"), stack,
                                 budget)
         for target in step.targets() + _conditions(step):
             if target.image is not None:
                 _relative(path, target.image, loaded.where, "image")
+        shared[id(node)] = loaded
         out.append(loaded)
     return out
 
@@ -536,7 +542,7 @@ def load(path: Path | str, stack: tuple[Path, ...] = (), budget: limits.Budget |
     top = _validate(MacroFile, data, top_node or node, path, "macro")
     if not hasattr(node_steps, "value") or not isinstance(top.steps, list):
         raise MacroError(f"{path}: steps must be a list", "write each step as '- action: ...'")
-    steps = _nodes(top.steps, node_steps, path, (*stack, path), budget)
+    steps = _nodes(top.steps, node_steps, path, (*stack, path), budget, {})
     macro = Macro(path, top.name or path.stem, top.description,
                   {k: _str(v) for k, v in top.vars.items()}, dict(top.secrets), steps)
     _check_names(macro)
@@ -548,12 +554,14 @@ def load(path: Path | str, stack: tuple[Path, ...] = (), budget: limits.Budget |
 def count_steps(nodes: list[Node], memo: dict[int, int] | None = None) -> int:
     """How many steps ``nodes`` unroll to, by arithmetic: nothing is unrolled to count them.
     Past limits.MAX_STEPS it is refused at the step that goes over."""
-    memo = {} if memo is None else memo  # an included macro's count, by id
+    memo = {} if memo is None else memo  # a repeat's or an included macro's count, by id
     total = 0
     for node in nodes:
         step = node.step
         if isinstance(step, RepeatStep):
-            steps = len(step.repeat.values) * count_steps(node.body, memo)
+            if id(node) not in memo:  # (a shared step: counted once)
+                memo[id(node)] = len(step.repeat.values) * count_steps(node.body, memo)
+            steps = memo[id(node)]
         elif isinstance(step, IncludeStep) and node.macro is not None:
             if id(node.macro) not in memo:
                 memo[id(node.macro)] = count_steps(node.macro.steps, memo)
@@ -579,9 +587,13 @@ def _check_names(macro: Macro) -> None:
     """Every {name} used is a variable or secret of this macro (or a repeat's), and secrets
     go only into type steps: never into what is searched for or sent to a model."""
     known = set(macro.vars) | set(macro.secrets)
+    seen: set[tuple[int, frozenset[str]]] = set()  # a shared step is checked once per scope
 
     def visit(nodes: list[Node], scope: set[str]) -> None:
         for node in nodes:
+            if (id(node), frozenset(scope)) in seen:
+                continue
+            seen.add((id(node), frozenset(scope)))
             for name, text, typed in _texts(node.step):
                 for used in _names(text):
                     if used not in scope:
