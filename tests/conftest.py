@@ -28,6 +28,15 @@ APPS = Path(__file__).resolve().parent / "apps"
 
 
 @pytest.fixture(autouse=True)
+def no_secrets() -> Iterator[None]:
+    """Secrets a test's macro registered (redact.py) are forgotten after it."""
+    from tracer_cli import redact
+
+    yield
+    redact.clear()
+
+
+@pytest.fixture(autouse=True)
 def tracer_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets its own config and run directory, and no stray settings."""
     for name in list(os.environ):

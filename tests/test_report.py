@@ -11,10 +11,12 @@ import stat
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageDraw, ImageFont
 
 from tests.conftest import run_tracer
-from tests.fakes import DONE, FakeScreen, make_agent, make_settings, script, step_plan
+from tests.fakes import DONE, FakeScreen, examples, make_agent, make_settings, script, step_plan
 from tracer_cli.agent.runlog import RunLog, find_run
 from tracer_cli.report.model import build
 from tracer_cli.report.render import render, write_report
@@ -157,3 +159,57 @@ def test_report_command_errors_are_one_line(tmp_path: Path, tracer_home: Path) -
     path = Path(made.stdout.strip())
     assert path.name == "report.html" and path.parent.parent == tracer_home / "runs"
     assert re.search(r"report of \S+: 2 steps, [\d.]+ KB", made.stderr)
+
+
+def test_a_macro_step_that_clicked_a_point_makes_a_card(tmp_path: Path) -> None:
+    """click: {point: [x, y]} finds no text: its `found` has a point and a score only."""
+    run = tmp_path / "runs" / "20250101-120000-run-point"
+    run.mkdir(parents=True)
+    (run / "run.json").write_text(json.dumps({"id": run.name, "kind": "run", "task": "point",
+                                              "status": "done"}))
+    Image.new("RGB", (640, 400), "white").save(run / "step-001.jpg")
+    (run / "steps.jsonl").write_text(json.dumps({
+        "step": 1, "where": "m.yaml:1", "action": {"click": {"point": [120, 40]}},
+        "describe": "click (120,40)", "found": [{"point": [120, 40], "score": 1.0}],
+        "points": [[120, 40]], "screenshot": "step-001.jpg", "image_size": [640, 400],
+        "outcome": "ok", "status": "ok"}) + "\n")
+    report = build(find_run(tmp_path / "runs", "last"))
+    page = render(report)
+    assert report.cards[0].executed == (120, 40)
+    assert "point at (120, 40), score 1</li>" in page
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers(-10**6, 10**6)
+                    | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=8),
+                    lambda inner: st.lists(inner, max_size=4)
+                    | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=10)
+STEP_KEYS = ("step", "screenshot", "image_size", "plan", "revision", "from_forecast", "check",
+             "attempts", "action", "points", "grounding", "risk", "effect", "outcome", "status",
+             "timings", "where", "found", "describe", "monitor")
+META_KEYS = ("kind", "task", "status", "reason", "answer", "settings", "monitor", "started",
+             "seconds", "model_calls", "forecast_steps", "pauses")
+
+
+def _fields(keys: tuple[str, ...]) -> st.SearchStrategy[dict[str, object]]:
+    return st.dictionaries(st.sampled_from(keys), JSON, max_size=len(keys))
+
+
+@settings(max_examples=examples(300), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(meta=_fields(META_KEYS), lines=st.lists(_fields(STEP_KEYS) | JSON, max_size=4),
+       kind=st.sampled_from(["do", "plan", "run", None]))
+def test_any_record_makes_a_page(tmp_path: Path, meta: dict[str, object], lines: list[object],
+                                 kind: str | None) -> None:
+    """Whatever a record holds or lacks (fields of the wrong type, lines that are no mapping),
+    the report is made; a screenshot is there for every step that names step-001.png."""
+    run = tmp_path / "runs" / "20250101-120000-run-any"
+    run.mkdir(parents=True, exist_ok=True)
+    if kind is not None:
+        meta = {**meta, "kind": kind}
+    (run / "run.json").write_text(json.dumps(meta))
+    if not (run / "step-001.png").exists():
+        Image.new("RGB", (64, 40), "white").save(run / "step-001.png")
+    text = "\n".join(json.dumps({**line, "screenshot": "step-001.png"} if isinstance(line, dict)
+                                and "screenshot" in line else line) for line in lines)
+    (run / "steps.jsonl").write_text(text + "\n")
+    render(build(find_run(tmp_path / "runs", "last")))

@@ -29,6 +29,10 @@ class ConfigError(TracerError):
     exit_code = EXIT_USAGE
 
 
+class MacroError(ConfigError):
+    """A macro file that cannot be run as written."""
+
+
 class DisplayError(TracerError):
     """No display, a display we cannot use, or a monitor that does not exist."""
 
@@ -70,3 +74,25 @@ class Interrupted(TracerError):
     """The user stopped the run (the kill switch, tracer stop, Ctrl-C, the corner fail-safe)."""
 
     exit_code = EXIT_INTERRUPTED
+
+
+# -- quoting what was given ---------------------------------------------------------------------
+
+QUOTE_CHARS = 60  # an error cites at most this much of a value it was given
+
+
+def cut(text: str, limit: int = QUOTE_CHARS) -> str:
+    """``text`` as an error may cite it: its first ``limit`` characters, and how long it was
+    when that is not all of it."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text):,} characters)"
+
+
+def quote(value: object, limit: int = QUOTE_CHARS) -> str:
+    """A value an error cites, quoted (repr) and cut like ``cut``: never a value in full,
+    whatever its size (a 1 MB variable stays a short line)."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text):,} characters)"

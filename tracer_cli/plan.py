@@ -30,7 +30,7 @@ from pydantic import (
     model_validator,
 )
 
-from tracer_cli.errors import PlanError
+from tracer_cli.errors import PlanError, quote
 
 COORD_MAX = 1000
 # Integers in the schema that prompts and grammars teach; fractions accepted as well.
@@ -100,7 +100,7 @@ def normalize_key(name: str) -> str:
     if len(key) == 1 and key.isupper():
         key = key.lower()
     if key not in KNOWN_KEYS:
-        raise ValueError(f"unknown key {name!r}")
+        raise ValueError(f"unknown key {quote(name)}")
     return key
 
 

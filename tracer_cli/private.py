@@ -101,15 +101,17 @@ def copy_file(source: Path, target: Path) -> None:
     write_bytes(target, source.read_bytes())
 
 
-def append_line(fd: int, path: Path, line: bytes) -> None:
-    """Append one whole line to the open file ``fd`` (``path`` for the message): a line the disk
-    had no room for is taken back, so the file ends with whole lines."""
+def append_line(fd: int, path: Path, line: bytes, sync: bool = True) -> None:
+    """Append one whole line to the open file ``fd`` (``path`` for the message), forced to disk
+    with ``sync``: a line the disk had no room for is taken back, so the file ends with whole
+    lines."""
     size = os.lseek(fd, 0, os.SEEK_END)
     try:
         view = memoryview(line)
         while view:
             view = view[os.write(fd, view):]
-        os.fsync(fd)
+        if sync:
+            os.fsync(fd)
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.ftruncate(fd, size)

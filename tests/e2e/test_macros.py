@@ -220,3 +220,80 @@ def test_bad_macro_files_give_one_line_and_exit_2(tmp_path: Path, text: str, exp
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert f"{macro}{expected}" in proc.stderr
+
+
+def test_a_50000_step_dry_run_and_its_record_print_bounded_tables(display: Display,
+                                                                   tmp_path: Path) -> None:
+    """A 10,000-row repeat of 5 steps: the dry run and `tracer logs last` print the first and
+    last rows with "... N more" between (all of it was 3 MB and took 30 to 55 s to print);
+    `tracer logs RUN --all` prints every row."""
+    rows = ", ".join(str(n) for n in range(10_000))
+    macro = write(tmp_path, f"steps:\n  - repeat:\n      for: r\n      in: [{rows}]\n      steps:\n"
+                  "        - type: 'row {r}'\n        - hotkey: tab\n        - type: x\n"
+                  "        - hotkey: enter\n        - wait: 0\n", "long.yaml")
+    env = tracer_env(display)
+    started = time.monotonic()
+    dry = run_tracer("run", str(macro), "--dry-run", env=env, timeout=120)
+    dry_seconds = time.monotonic() - started
+    assert dry.returncode == 0, dry.stderr
+    assert len(dry.stdout) < 10_000, len(dry.stdout)
+    assert "'row 0'" in dry.stdout and "'row 9999'" in dry.stdout and "'row 5000'" not in dry.stdout
+    run_id = run_dir(env).name
+    assert "49,975 more steps" in dry.stdout
+    assert f"all 50,000 steps: tracer logs {run_id} --all" in dry.stderr
+    lines = (run_dir(env) / "steps.jsonl").read_text().splitlines()
+    assert len(lines) == 50_000  # the record has them all
+
+    started = time.monotonic()
+    shown = run_tracer("logs", "last", env=env, timeout=120)
+    logs_seconds = time.monotonic() - started
+    assert shown.returncode == 0, shown.stderr
+    assert len(shown.stdout) < 10_000 and "49,975 more steps" in shown.stdout
+    print(f"50,000-step dry run {dry_seconds:.1f} s, tracer logs last {logs_seconds:.1f} s")
+    assert dry_seconds < 25 and logs_seconds < 10  # (were 30-55 s and 24-29 s)
+
+    few = write(tmp_path, "- repeat: {for: r, in: [" + ", ".join(map(str, range(40))) + "], "
+                "steps: [{type: 'n{r}'}]}\n", "few.yaml")
+    assert run_tracer("run", str(few), "--dry-run", env=env).returncode == 0
+    every = run_tracer("logs", "last", "--all", env=env)
+    assert every.returncode == 0 and "more steps" not in every.stdout
+    assert all(f"'n{n}'" in every.stdout for n in range(40))
+
+
+def test_a_secret_on_the_screen_never_leaves_tracer(display: Display,
+                                                    start_notes: Callable[..., Notes],
+                                                    tmp_path: Path) -> None:
+    """A macro types a secret, then a wait_for times out: the failure line lists what OCR read
+    on the screen, the typed secret among it. It reads {token} on stderr, in the event stream,
+    in every file of the run record and in the report."""
+    notes = start_notes(display)
+    secret = "s3cr3t-Token-4242"
+    macro = write(tmp_path, """\
+secrets:
+  token: NOTES_TOKEN
+steps:
+  - click: {text: Note, offset: [180, 20]}
+  - type: "{token}"
+  - wait_for: {text: Never shown anywhere}
+    timeout: 1
+""")
+    env = tracer_env(display, NOTES_TOKEN=secret)
+    failed = run_tracer("run", str(macro), "--events", "jsonl", env=env)
+    assert failed.returncode == 1, failed.stderr
+    assert notes.wait_state(lambda s: s["note"].strip() == secret)  # it was typed, and shown
+    stderr = " ".join(failed.stderr.split())
+    assert f"{macro}:6: wait_for text 'Never shown anywhere': it did not appear within 1s; the " \
+           "screen shows" in stderr and "'{token}'" in stderr  # what OCR read, redacted
+    report = run_tracer("logs", "report", "last", env=env, timeout=60)
+    assert report.returncode == 0, report.stderr
+    shown = run_tracer("logs", "last", env=env)
+    as_json = run_tracer("logs", "last", "--json", env=env)
+    outputs = {"stdout": failed.stdout, "stderr": failed.stderr, "report": report.stdout + report.stderr,
+               "logs last": shown.stdout + as_json.stdout}
+    assert '"event": "end"' in failed.stdout and "{token}" in as_json.stdout
+    files = [p for p in run_dir(env).iterdir() if p.is_file()]
+    assert {p.name for p in files} >= {"run.json", "steps.jsonl", "report.html", "step-003.png"}
+    for name, text in outputs.items():
+        assert secret not in text, name
+    for path in files:
+        assert secret.encode() not in path.read_bytes(), path

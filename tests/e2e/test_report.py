@@ -238,3 +238,21 @@ def test_a_macro_runs_report(display: Display, start_notes: Callable[..., Notes]
     assert browser.evaluate("document.querySelector('#step-3 .noshot') !== null")
     browser.evaluate("document.querySelector('#step-4').scrollIntoView()")
     browser.screenshot(artifacts() / "report-macro.png")
+
+
+def test_a_macro_that_clicks_points_makes_a_report(display: Display, clicklog: Any,
+                                                   tmp_path: Path) -> None:
+    """A click at a point finds no text (its `found` has a point and a score only): the real
+    `tracer logs report` of such a run makes its page (it was a jinja2 UndefinedError)."""
+    macro = tmp_path / "points.yaml"
+    macro.write_text("- click: {point: [200, 150]}\n- click: [300, 250]\n", encoding="utf-8")
+    env = tracer_env(display)
+    ran = run_tracer("run", str(macro), env=env)
+    assert ran.returncode == 0, ran.stderr
+    assert [(p["x"], p["y"]) for p in clicklog.wait_presses(2)] == [(200, 150), (300, 250)]
+    made = run_tracer("logs", "report", "last", env=env, timeout=60)
+    assert made.returncode == 0, made.stderr
+    assert "Traceback" not in made.stderr
+    page = Path(made.stdout.strip()).read_text(encoding="utf-8")
+    assert "point at (200, 150), score 1</li>" in page and "point at (300, 250)" in page
+    assert page.count('class="card ') == 2

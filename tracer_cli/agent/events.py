@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from tracer_cli.agent.runlog import end_fields, pause_fields, resume_fields, start_fields, step_line
 from tracer_cli.agent.runloop import Listener, RunResult, StepRecord
 from tracer_cli.plan import BaseStep, step_dict
+from tracer_cli.redact import redact_data
 
 if TYPE_CHECKING:
     from tracer_cli.agent.planner import Forecast
@@ -59,7 +60,7 @@ class EventStream(Listener):
         line = {"event": event, "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
                 **fields}
         try:
-            self.stream.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
+            self.stream.write(json.dumps(redact_data(line), ensure_ascii=False, default=str) + "\n")
             self.stream.flush()
         except (BrokenPipeError, ValueError):  # a closed pipe, or a closed file
             self.closed = True

@@ -5,19 +5,30 @@ from __future__ import annotations
 import atexit
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.segment import Segment
 
 from tracer_cli.errors import EXIT_INTERRUPTED, TracerError
+from tracer_cli.redact import redact
+
+
+class _Console(Console):
+    """A console that takes secrets out of all it writes (redact.py): every print, table, panel
+    and live display goes through this one method on its way to the terminal."""
+
+    def _render_buffer(self, buffer: Iterable[Segment]) -> str:
+        return redact(super()._render_buffer(buffer))
+
 
 # soft_wrap: a message is one line however narrow the terminal (or pipe) is.
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True)
+err = _Console(stderr=True, highlight=False, soft_wrap=True)
+out = _Console(highlight=False, soft_wrap=True)
 DEBUG = {"on": bool(os.environ.get("TRACER_DEBUG"))}
 # What a command promises on stdout goes to ``stream`` once divert_stdout() has run.
 _PROMISED: dict[str, Any] = {}
@@ -95,6 +106,18 @@ def stdout_restored() -> Iterator[None]:
         sys.stdout.flush()
         os.dup2(2, 1)
         sys.stdout = sys.stderr
+
+
+HEAD_ROWS, TAIL_ROWS = 20, 5  # a long table shows its first and last rows, "... N more" between
+T = TypeVar("T")
+
+
+def elide(rows: Sequence[T], head: int = HEAD_ROWS, tail: int = TAIL_ROWS) -> tuple[list[T], int, list[T]]:
+    """The first ``head`` and the last ``tail`` of ``rows``, and how many are left out between
+    them: what a table prints of a 50,000-step run (all of it would take half a minute)."""
+    if len(rows) <= head + tail + 1:
+        return list(rows), 0, []
+    return list(rows[:head]), len(rows) - head - tail, list(rows[len(rows) - tail:])
 
 
 @contextmanager

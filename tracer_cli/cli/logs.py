@@ -16,7 +16,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from tracer_cli import paths
-from tracer_cli.cli.console import err, guard, out, progress_bar, stdout
+from tracer_cli.cli.console import HEAD_ROWS, TAIL_ROWS, elide, err, guard, out, progress_bar, stdout
 from tracer_cli.errors import ConfigError, StorageError
 
 
@@ -73,6 +73,9 @@ def show(
     run: Annotated[str, typer.Argument(help="Run id, a unique prefix of one, or 'last'.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     path: Annotated[bool, typer.Option("--path", help="Print only the run's directory.")] = False,
+    show_all: Annotated[bool, typer.Option(
+        "--all", help=f"Every step (else a longer run shows its first {HEAD_ROWS} and "
+        f"last {TAIL_ROWS}).")] = False,
 ) -> None:
     """Show one run step by step."""
     from tracer_cli.agent.runlog import find_run
@@ -97,14 +100,21 @@ def show(
         table = Table()
         for col in ("step", "action", "points", "outcome", "model s", "attempts"):
             table.add_column(col)
-        for s in steps:
-            table.add_row(str(s.get("step")), escape(s.get("describe") or _action_text(s.get("action"))),
-                          " ".join(f"({x},{y})" for x, y in s.get("points", [])),
-                          escape(s.get("outcome", "")),
-                          f"{s.get('timings', {}).get('model', 0):.2f}",
-                          str(len(s.get("attempts", []))))
+        first, hidden, last = (steps, 0, []) if show_all else elide(steps)
+        for s in first:
+            table.add_row(*_step_row(s))
+        if hidden:
+            table.add_row("...", f"{hidden:,} more steps (--all shows them)", "", "", "", "")
+        for s in last:
+            table.add_row(*_step_row(s))
         out.print(table)
         out.print(f"directory: {summary.path}", soft_wrap=True)
+
+
+def _step_row(s: dict[str, Any]) -> tuple[str, ...]:
+    return (str(s.get("step")), escape(s.get("describe") or _action_text(s.get("action"))),
+            " ".join(f"({x},{y})" for x, y in s.get("points", [])), escape(s.get("outcome", "")),
+            f"{s.get('timings', {}).get('model', 0):.2f}", str(len(s.get("attempts", []))))
 
 
 def _action_text(action: dict[str, Any] | None) -> str:

@@ -12,8 +12,8 @@ from rich.table import Table
 
 from tracer_cli.cli import options as opt  # typer reads the opt.* annotations here
 from tracer_cli.cli import wiring
-from tracer_cli.cli.console import err, guard, out, progress_bar, stdout
-from tracer_cli.errors import ConfigError, StorageError
+from tracer_cli.cli.console import elide, err, guard, out, progress_bar, stdout
+from tracer_cli.errors import ConfigError, StorageError, quote
 
 if TYPE_CHECKING:
     from tracer_cli.agent.runloop import RunResult
@@ -27,7 +27,7 @@ def _variables(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"--var {pair!r} is not KEY=VALUE", "write it as --var name=Ada")
+            raise ConfigError(f"--var {quote(pair)} is not KEY=VALUE", "write it as --var name=Ada")
         values[key.strip()] = value
     return values
 
@@ -187,7 +187,13 @@ def _dry_run(title: str, steps: list[Instance], settings: Settings, out_png: Pat
     table = Table(title=f"Dry run: {title}", title_justify="left")
     for col in ("#", "line", "step", "on the current screen"):
         table.add_column(col)
-    for p in planned:
+    first, hidden, last = elide(planned)
+    for p in first:
+        table.add_row(str(p.number), str(p.instance.where.line), escape(p.instance.describe()),
+                      escape(p.status))
+    if hidden:
+        table.add_row("...", "", f"{hidden:,} more steps", "")
+    for p in last:
         table.add_row(str(p.number), str(p.instance.where.line), escape(p.instance.describe()),
                       escape(p.status))
     out.print(table)
@@ -200,6 +206,8 @@ def _dry_run(title: str, steps: list[Instance], settings: Settings, out_png: Pat
                               f"cannot write {out_png}: {exc}", "choose another place with --out") from None
     err.print(f"{found} of {pointers} pointer targets found on the current screen; nothing was "
               f"executed\npreview: {out_png or main}", soft_wrap=True)
+    if hidden:
+        err.print(f"all {len(planned):,} steps: tracer logs {log.dir.name} --all", soft_wrap=True)
     wiring.close_record(settings, log.dir)
 
 

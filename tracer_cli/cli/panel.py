@@ -19,6 +19,7 @@ from rich.text import Text
 from tracer_cli.agent.runloop import Listener, RunResult, StepRecord
 from tracer_cli.agent.speculate import Verdict
 from tracer_cli.plan import BaseStep
+from tracer_cli.redact import redact
 
 if TYPE_CHECKING:
     from tracer_cli.agent.planner import Forecast
@@ -222,7 +223,7 @@ class LogLines(_State):
         self.stream = stream or sys.stderr
 
     def _say(self, text: str) -> None:
-        print(f"tracer: {text}", file=self.stream, flush=True)
+        print(redact(f"tracer: {text}"), file=self.stream, flush=True)
 
     def on_start(self, task: str, settings: Settings, geometry: Geometry) -> None:
         super().on_start(task, settings, geometry)

@@ -32,17 +32,15 @@ from pydantic import (
     model_validator,
 )
 
-from tracer_cli.errors import ConfigError
+from tracer_cli import redact
+from tracer_cli.errors import MacroError, cut, quote
+from tracer_cli.macro import limits
 from tracer_cli.plan import normalize_key, wheel_clicks
 
 SCHEMA_FILE = Path(__file__).with_name("macro.schema.json")
 DEFAULT_TIMEOUT = 5.0  # seconds a step looks for its text or image before it fails
 VARIABLE = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
 NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
-
-
-class MacroError(ConfigError):
-    """A macro file that cannot be run as written."""
 
 
 class _Model(BaseModel):
@@ -395,48 +393,55 @@ def _line_of(node: Any, loc: tuple[Any, ...]) -> int:
     return node.start_mark.line + 1
 
 
-def _compose(path: Path) -> tuple[Any, Any]:
-    """The file's data and its YAML node tree (for line numbers)."""
+def _compose(path: Path, budget: limits.Budget) -> tuple[Any, Any]:
+    """The file's data and its YAML node tree (for line numbers), read within the limits."""
     import yaml
 
     try:
+        limits.check_size(path, path.stat().st_size)
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise MacroError(f"{path}: no such macro file", "check the path") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise MacroError(f"{path}: cannot read it: {exc}", "give a UTF-8 YAML file") from None
+        raise MacroError(f"{path}: cannot read it: {cut(str(exc), 200)}",
+                         "give a UTF-8 YAML file") from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        return limits.compose(text, path, budget)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
         problem = exc.problem or exc.context or "invalid YAML"
-        raise MacroError(f"{path}:{line}: YAML syntax error: {problem}",
+        raise MacroError(f"{path}:{line}: YAML syntax error: {cut(problem, 200)}",
                          "check indentation, colons and quotes on that line") from None
     except yaml.reader.ReaderError as exc:
         line = text[:exc.position].count("\n") + 1
-        raise MacroError(f"{path}:{line}: character {exc.character!r} is not allowed in YAML",
+        char = exc.character if isinstance(exc.character, str) else chr(exc.character)  # (libyaml's: a code)
+        raise MacroError(f"{path}:{line}: character {char!r} is not allowed in YAML",
                          "remove it (control characters must be written as escapes in quotes)") from None
     except yaml.YAMLError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise MacroError(f"{path}: YAML error: {first}", "fix the YAML") from None
-    return data, node
+        raise MacroError(f"{path}: YAML error: {cut(first, 200)}", "fix the YAML") from None
 
 
 def _validate(model: type[_Model], data: Any, node: Any, path: Path, what: str) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        error = exc.errors(include_url=False)[0]
-        loc = tuple(ALIASES.get(p, p) if isinstance(p, str) else p for p in error["loc"])
-        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
-        message = error["msg"].removeprefix("Value error, ")
-        got = error.get("input")
-        if not isinstance(got, dict | list) and got is not None and error["type"] != "missing":
-            message += f" (got {got!r})"
-        line = _line_of(node, loc)
-        raise _fail(Where(path, line), f"{where or what}: {message}", _fix_for(model, error)) from None
+        loc, message, fix = _explain(model, exc, what)
+        raise _fail(Where(path, _line_of(node, loc)), message, fix) from None
+
+
+def _explain(model: type[_Model], exc: ValidationError, what: str) -> tuple[tuple[Any, ...], str, str]:
+    """pydantic's first error as (where in the data, the message, the fix); what it quotes
+    of the data (a key, a value) is cut short."""
+    error = exc.errors(include_url=False)[0]
+    loc = tuple(ALIASES.get(p, p) if isinstance(p, str) else p for p in error["loc"])
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{cut(str(p), 40)}" for p in loc).lstrip(".")
+    message = cut(error["msg"].removeprefix("Value error, "), 200)
+    got = error.get("input")
+    if not isinstance(got, dict | list) and got is not None and error["type"] != "missing":
+        message += f" (got {quote(got)})"
+    return loc, f"{where or what}: {message}", _fix_for(model, error)
 
 
 def _fix_for(model: type[_Model], error: Any) -> str:
@@ -458,7 +463,7 @@ def _step(item: Any, node: Any, path: Path, index: int) -> MacroStep:
     actions = [k for k in item if k in STEP_TYPES]
     unknown = [k for k in item if k not in STEP_TYPES and k not in COMMON_KEYS]
     if unknown and not actions:
-        raise _fail(where, f"unknown step {str(unknown[0])!r}",
+        raise _fail(where, f"unknown step {quote(unknown[0])}",
                     "use one of: " + ", ".join(STEP_TYPES))
     if len(actions) != 1:
         found = ", ".join(actions) or "none"
@@ -468,19 +473,27 @@ def _step(item: Any, node: Any, path: Path, index: int) -> MacroStep:
     return _validate(STEP_TYPES[action], item, node, path, action)
 
 
-def _nodes(items: list[Any], nodes: Any, path: Path, stack: tuple[Path, ...]) -> list[Node]:
+def _nodes(items: list[Any], nodes: Any, path: Path, stack: tuple[Path, ...],
+           budget: limits.Budget, shared: dict[int, Node]) -> list[Node]:
+    """The steps as loaded. A step an alias repeats is loaded once (``shared``: by its YAML
+    node) and shared, so the tree costs what the file is, not what it stands for."""
     out = []
     for index, (item, node) in enumerate(zip(items, nodes.value, strict=True), 1):
+        if id(node) in shared:
+            out.append(shared[id(node)])
+            continue
         step = _step(item, node, path, index)
         loaded = Node(step, Where(path, node.start_mark.line + 1))
         if isinstance(step, RepeatStep):
             body_node = _child(node, "repeat", "steps")
-            loaded.body = _nodes(step.repeat.steps, body_node, path, stack)
+            loaded.body = _nodes(step.repeat.steps, body_node, path, stack, budget, shared)
         elif isinstance(step, IncludeStep):
-            loaded.macro = load(_relative(path, step.include.file, loaded.where, "include"), stack)
+            loaded.macro = load(_relative(path, step.include.file, loaded.where, "include"), stack,
+                                budget)
         for target in step.targets() + _conditions(step):
             if target.image is not None:
                 _relative(path, target.image, loaded.where, "image")
+        shared[id(node)] = loaded
         out.append(loaded)
     return out
 
@@ -501,20 +514,28 @@ def _child(node: Any, *keys: str) -> Any:
 
 def _relative(path: Path, name: str, where: Where, what: str) -> Path:
     """A file named in a macro, relative to the macro's folder; it must exist."""
-    target = (path.parent / os.path.expanduser(name)).resolve()
-    if not target.is_file():
-        raise _fail(where, f"{what} file {name!r} not found (looked for {target})",
+    try:
+        target = (path.parent / os.path.expanduser(name)).resolve()
+        found = target.is_file()
+    except (OSError, ValueError):  # a name too long for the file system, or with a NUL
+        target, found = path.parent / name, False
+    if not found:
+        raise _fail(where, f"{what} file {quote(name)} not found (looked for {cut(str(target), 200)})",
                     "put it next to the macro or fix the path")
     return target
 
 
-def load(path: Path | str, stack: tuple[Path, ...] = ()) -> Macro:
-    """Read and check a macro file (and the files it includes)."""
+def load(path: Path | str, stack: tuple[Path, ...] = (), budget: limits.Budget | None = None) -> Macro:
+    """Read and check a macro file (and the files it includes, each read once), within the
+    limits (limits.py)."""
     path = Path(path).resolve()
     if path in stack:
         chain = " -> ".join(p.name for p in (*stack, path))
         raise MacroError(f"{stack[-1]}: include cycle: {chain}", "remove one of the includes")
-    data, node = _compose(path)
+    budget = budget or limits.Budget()
+    if path in budget.loaded:
+        return budget.loaded[path]
+    data, node = _compose(path, budget)
     if data is None:
         raise MacroError(f"{path}: the file is empty", "add a list of steps (see examples/macros/)")
     if isinstance(data, list):
@@ -530,25 +551,63 @@ def load(path: Path | str, stack: tuple[Path, ...] = ()) -> Macro:
     top = _validate(MacroFile, data, top_node or node, path, "macro")
     if not hasattr(node_steps, "value") or not isinstance(top.steps, list):
         raise MacroError(f"{path}: steps must be a list", "write each step as '- action: ...'")
-    steps = _nodes(top.steps, node_steps, path, (*stack, path))
+    steps = _nodes(top.steps, node_steps, path, (*stack, path), budget, {})
     macro = Macro(path, top.name or path.stem, top.description,
                   {k: _str(v) for k, v in top.vars.items()}, dict(top.secrets), steps)
     _check_names(macro)
+    count_steps(macro.steps)
+    budget.loaded[path] = macro
     return macro
+
+
+def count_steps(nodes: list[Node], memo: dict[int, int] | None = None) -> int:
+    """How many steps ``nodes`` unroll to, by arithmetic: nothing is unrolled to count them.
+    Past limits.MAX_STEPS it is refused at the step that goes over."""
+    memo = {} if memo is None else memo  # a repeat's or an included macro's count, by id
+    total = 0
+    for node in nodes:
+        step = node.step
+        if isinstance(step, RepeatStep):
+            if id(node) not in memo:  # (a shared step: counted once)
+                memo[id(node)] = len(step.repeat.values) * count_steps(node.body, memo)
+            steps = memo[id(node)]
+        elif isinstance(step, IncludeStep) and node.macro is not None:
+            if id(node.macro) not in memo:
+                memo[id(node.macro)] = count_steps(node.macro.steps, memo)
+            steps = memo[id(node.macro)]
+        else:
+            steps = 1
+        total += steps
+        if steps > limits.MAX_STEPS:
+            raise _fail(node.where, f"this {step.action} unrolls to {_amount(steps)} steps, over "
+                        f"the limit of {limits.MAX_STEPS:,}", limits.STEPS_HELP)
+        if total > limits.MAX_STEPS:
+            raise _fail(node.where, f"the steps up to here unroll to {_amount(total)} steps, over "
+                        f"the limit of {limits.MAX_STEPS:,}", limits.STEPS_HELP)
+    return total
+
+
+def _amount(n: int) -> str:
+    digits = len(str(n)) if n < 10 ** 4000 else 4000  # (str() of a longer int is refused)
+    return f"{n:,}" if digits <= 15 else f"about 10^{digits - 1}"
 
 
 def _check_names(macro: Macro) -> None:
     """Every {name} used is a variable or secret of this macro (or a repeat's), and secrets
     go only into type steps: never into what is searched for or sent to a model."""
     known = set(macro.vars) | set(macro.secrets)
+    seen: set[tuple[int, frozenset[str]]] = set()  # a shared step is checked once per scope
 
     def visit(nodes: list[Node], scope: set[str]) -> None:
         for node in nodes:
+            if (id(node), frozenset(scope)) in seen:
+                continue
+            seen.add((id(node), frozenset(scope)))
             for name, text, typed in _texts(node.step):
                 for used in _names(text):
                     if used not in scope:
-                        raise _fail(node.where, f"unknown variable {{{used}}} in {name}",
-                                    f"define it under vars: or pass --var {used}=VALUE")
+                        raise _fail(node.where, f"unknown variable {{{cut(used, 40)}}} in {name}",
+                                    f"define it under vars: or pass --var {cut(used, 40)}=VALUE")
                     if used in macro.secrets and not typed:
                         raise _fail(node.where, f"secret {{{used}}} used in {name}",
                                     "secrets can only be typed (type: steps)")
@@ -611,7 +670,10 @@ def substitute(text: str, values: dict[str, str], keep: frozenset[str] = frozens
     return VARIABLE.sub(one, text)
 
 
-def _fill(step: MacroStep, values: dict[str, str], secrets: frozenset[str]) -> MacroStep:
+def _fill(step: MacroStep, values: dict[str, str], secrets: frozenset[str], where: Where) -> MacroStep:
+    """The step with its variables filled in, checked again: a value can make a text too long."""
+    if not any("{" in text or "}" in text for _, text, _ in _texts(step)):
+        return step  # nothing to fill in (most steps of a long macro)
     data = step.model_dump(by_alias=True, exclude_none=True)
 
     def walk(value: Any, key: str = "") -> Any:
@@ -623,7 +685,12 @@ def _fill(step: MacroStep, values: dict[str, str], secrets: frozenset[str]) -> M
             return substitute(value, values, secrets)
         return value
 
-    return type(step).model_validate(walk(data))
+    try:
+        return type(step).model_validate(walk(data))
+    except ValidationError as exc:
+        _, message, _ = _explain(type(step), exc, step.action)
+        raise _fail(where, f"once its variables are filled in, {message}",
+                    "give the variable a shorter value (vars: or --var)") from None
 
 
 def unroll(macro: Macro, overrides: dict[str, str] | None = None,
@@ -634,8 +701,8 @@ def unroll(macro: Macro, overrides: dict[str, str] | None = None,
     overrides = overrides or {}
     unknown = sorted(set(overrides) - set(macro.vars))
     if unknown:
-        raise MacroError(f"{macro.path}: --var {unknown[0]} is not a variable of this macro",
-                         "its variables: " + (", ".join(macro.vars) or "none"))
+        raise MacroError(f"{macro.path}: --var {cut(unknown[0], 40)} is not a variable of this macro",
+                         "its variables: " + cut(", ".join(macro.vars) or "none", 200))
     return _unroll(macro, {**macro.vars, **overrides}, environ)
 
 
@@ -646,6 +713,7 @@ def _unroll(macro: Macro, values: dict[str, str], environ: dict[str, str]) -> li
             raise MacroError(f"{macro.path}: secret {name!r} needs the environment variable {env}",
                              f"set it: export {env}=...")
         secrets[name] = environ[env]
+        redact.register(name, secrets[name])  # from now on it never leaves the process
     keep = frozenset(secrets)
     out: list[Instance] = []
 
@@ -668,7 +736,7 @@ def _unroll(macro: Macro, values: dict[str, str], environ: dict[str, str]) -> li
                 out.extend(_unroll(node.macro, sub, environ))
                 continue
             _check_bound(node, scope, keep)
-            shown = _fill(step, scope, keep)
+            shown = _fill(step, scope, keep, node.where)
             typed = None
             if isinstance(step, TypeStep) and keep & set(_names(step.type)):
                 typed = substitute(step.type, {**scope, **secrets})
@@ -682,8 +750,8 @@ def _check_bound(node: Node, scope: dict[str, str], secrets: frozenset[str]) -> 
     for name, text, _typed in _texts(node.step):
         for used in _names(text):
             if used not in scope and used not in secrets:
-                raise _fail(node.where, f"variable {{{used}}} in {name} has no value here",
-                            f"pass --var {used}=VALUE")
+                raise _fail(node.where, f"variable {{{cut(used, 40)}}} in {name} has no value here",
+                            f"pass --var {cut(used, 40)}=VALUE")
 
 
 def typed_text(instance: Instance) -> str:

@@ -45,6 +45,7 @@ from tracer_cli.macro.load import (
     typed_text,
 )
 from tracer_cli.plan import Click, Hotkey, Type
+from tracer_cli.redact import redact
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -160,12 +161,12 @@ class Finder:
             return None
         cx, cy = match.box.center
         b = match.box
-        return Found((cx + dx, cy + dy), match.score, match.text, (b.left, b.top, b.right, b.bottom))
+        return Found((cx + dx, cy + dy), match.score, redact(match.text), (b.left, b.top, b.right, b.bottom))
 
     def seen(self, image: Image.Image, region: tuple[int, int, int, int] | None, limit: int = 12) -> str:
         """A short list of the texts on the screen, for failure messages."""
         try:
-            texts = [line.text for line in self.lines(image, region) if line.text.strip()]
+            texts = [redact(line.text) for line in self.lines(image, region) if line.text.strip()]
         except TracerError:
             return ""
         if not texts:

@@ -1,11 +1,16 @@
 """What a report shows, read from a run record: the header's figures and one card per step, each
-with its screenshot (as an embedded JPEG preview) and the markers laid out on it. Records written
-before a field existed still read: what is missing is left out of the card."""
+with its screenshot (as an embedded JPEG preview) and the markers laid out on it.
+
+Every field is read through a typed reader (``_text``, ``_number``, ``_point``, ...) that gives
+"nothing" for a field missing or of another type, so records written before a field existed,
+steps that lack one (a click at a point has no text found), and damaged records all make a
+page: what cannot be read is left out of the card."""
 
 from __future__ import annotations
 
 import base64
 import io
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +22,99 @@ from tracer_cli.vision.marks import Layout, Step, keys_label, layout
 PREVIEW_WIDTH = 1280  # embedded screenshots are scaled down to this width at most
 PREVIEW_QUALITY = 65
 PHASES = ("capture", "find", "verify", "model", "ground", "confirm", "act", "settle", "check")
+Pair = tuple[float, float]
+
+
+# -- typed readers: the value, or "nothing" when it is missing or of another type ---------------
+
+def _map(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _items(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _int(value: Any) -> int:
+    number = _number(value)
+    return int(number) if number is not None and abs(number) < 1e15 else 0
+
+
+def _numbers(value: Any, count: int) -> tuple[float, ...] | None:
+    items = _items(value)
+    numbers = tuple(_number(v) for v in items)
+    if len(numbers) != count or any(n is None for n in numbers):
+        return None
+    return numbers  # type: ignore[return-value]
+
+
+def _point(value: Any) -> Pair | None:
+    return _numbers(value, 2)  # type: ignore[return-value]
+
+
+def _points(value: Any) -> list[Pair]:
+    return [p for p in map(_point, _items(value)) if p is not None]
+
+
+@dataclass
+class Found:
+    """What OCR or the image search found for a macro step (a point alone: a click at a point)."""
+
+    point: Pair | None
+    text: str = ""
+    score: float | None = None
+    box: tuple[float, float, float, float] | None = None
+
+    @classmethod
+    def read(cls, value: Any) -> Found:
+        found = _map(value)
+        return cls(_point(found.get("point")), _text(found.get("text")),
+                   _number(found.get("score")), _numbers(found.get("box"), 4))  # type: ignore[arg-type]
+
+
+@dataclass
+class Attempt:
+    """One model call of a step."""
+
+    seconds: float | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    error: str = ""
+    reasoning: str = ""
+
+    @classmethod
+    def read(cls, value: Any) -> Attempt:
+        a = _map(value)
+        return cls(_number(a.get("seconds")), _int(a.get("prompt_tokens")),
+                   _int(a.get("completion_tokens")), _text(a.get("error")),
+                   attempt_reasoning({"answer": _text(a.get("answer")),
+                                      "reasoning": _text(a.get("reasoning"))}))
+
+
+@dataclass
+class Pause:
+    """The user took over: at which step, what of it was done, for how long, the note."""
+
+    step: int
+    interrupted: str = ""
+    seconds: float | None = None
+    note: str = ""
+
+    @classmethod
+    def read(cls, value: Any) -> Pause:
+        p = _map(value)
+        return cls(_int(p.get("step")), _text(p.get("interrupted")), _number(p.get("seconds")),
+                   _text(p.get("note")))
 
 
 @dataclass
@@ -37,10 +135,10 @@ class Card:
     effect: str = ""
     risk: str = ""
     where: str = ""  # a macro step's file:line
-    found: list[dict[str, Any]] = field(default_factory=list)  # what OCR or image search found
+    found: list[Found] = field(default_factory=list)  # what OCR or image search found
     boxes: list[tuple[float, float, float, float]] = field(default_factory=list)  # of ``found``
     timings: dict[str, float] = field(default_factory=dict)
-    attempts: list[dict[str, Any]] = field(default_factory=list)
+    attempts: list[Attempt] = field(default_factory=list)
 
 
 @dataclass
@@ -58,7 +156,7 @@ class Report:
     forecast_steps: int | None
     phases: dict[str, float]  # total seconds per phase over all steps
     cards: list[Card]
-    pauses: list[dict[str, Any]] = field(default_factory=list)  # run.json's: the user took over
+    pauses: list[Pause] = field(default_factory=list)  # run.json's: the user took over
 
 
 def preview_uri(path: Path) -> tuple[str, tuple[int, int]]:
@@ -77,54 +175,58 @@ def preview_uri(path: Path) -> tuple[str, tuple[int, int]]:
 
 
 def model_line(meta: dict[str, Any]) -> str:
-    settings = meta.get("settings") or {}
+    settings = _map(meta.get("settings"))
     if not settings:
         return ""
-    backend = settings.get("backend", "")
-    model = settings.get("model") or (settings.get("base_url") if backend == "openai" else "") \
-        or settings.get("script") or "(default)"
-    return f"{backend}: {model}, profile {settings.get('profile', '?')}"
+    backend = _text(settings.get("backend"))
+    model = _text(settings.get("model")) or (_text(settings.get("base_url")) if backend == "openai"
+                                             else "") or _text(settings.get("script")) or "(default)"
+    return f"{backend}: {model}, profile {_text(settings.get('profile')) or '?'}"
 
 
-def to_image(point: list[float], meta: dict[str, Any], size: tuple[int, int]) -> tuple[float, float]:
+def to_image(point: Pair, meta: dict[str, Any], size: tuple[int, int]) -> Pair:
     """An input point of the run's monitor (as the record keeps it) to a pixel of a screenshot of
     ``size`` of that monitor."""
-    monitor = meta.get("monitor") or {}
-    sx, sy = monitor.get("input_scale", [1.0, 1.0])
-    width, height = monitor.get("width") or size[0], monitor.get("height") or size[1]
-    x = (point[0] * sx - monitor.get("left", 0)) * size[0] / width
-    y = (point[1] * sy - monitor.get("top", 0)) * size[1] / height
+    monitor = _map(meta.get("monitor"))
+    sx, sy = _point(monitor.get("input_scale")) or (1.0, 1.0)
+    width, height = _number(monitor.get("width")) or size[0], _number(monitor.get("height")) or size[1]
+    x = (point[0] * sx - (_number(monitor.get("left")) or 0)) * size[0] / width
+    y = (point[1] * sy - (_number(monitor.get("top")) or 0)) * size[1] / height
     return x, y
 
 
-def _model_points(step: dict[str, Any], size: tuple[int, int]) -> tuple[tuple[float, float], ...]:
+def _model_points(step: dict[str, Any], size: tuple[int, int]) -> tuple[Pair, ...]:
     """A plan step's points (0..1000 of the screenshot) in pixels."""
-    coords = [("x", "y"), ("x2", "y2")]
-    return tuple((step[a] * size[0] / COORD_MAX, step[b] * size[1] / COORD_MAX)
-                 for a, b in coords if isinstance(step.get(a), int | float)
-                 and isinstance(step.get(b), int | float))
+    out = []
+    for a, b in (("x", "y"), ("x2", "y2")):
+        x, y = _number(step.get(a)), _number(step.get(b))
+        if x is not None and y is not None:
+            out.append((x * size[0] / COORD_MAX, y * size[1] / COORD_MAX))
+    return tuple(out)
 
 
 def _check_text(line: dict[str, Any], first: bool) -> str:
-    check = line.get("check") or {}
-    reason = check.get("reason", "")
+    check = _map(line.get("check"))
+    reason = _text(check.get("reason"))
     if line.get("from_forecast"):
         return f"ran from the forecast without a model call: {reason}" if reason else \
             "ran from the forecast without a model call"
     if line.get("revision"):
-        rev = line["revision"]
-        return f"back to the model, which revised its forecast: {rev.get('reason', '')}"
+        rev = _map(line["revision"])
+        return f"back to the model, which revised its forecast: {_text(rev.get('reason'))}"
     if check:
         return f"back to the model: {reason}" if reason else "back to the model"
     return "" if first or "plan" not in line else "asked the model"
 
 
-def _effect_text(effect: dict[str, Any] | None) -> str:
+def _effect_text(value: Any) -> str:
+    effect = _map(value)
     if not effect:
         return ""
-    text = f"{effect.get('overall', 0) * 100:.1f}% of the screen changed"
-    if effect.get("near") is not None:
-        text += f", {effect['near'] * 100:.1f}% around the point"
+    text = f"{(_number(effect.get('overall')) or 0) * 100:.1f}% of the screen changed"
+    near = _number(effect.get("near"))
+    if near is not None:
+        text += f", {near * 100:.1f}% around the point"
     return text
 
 
@@ -138,8 +240,9 @@ class _Forecast:
 
     def advance(self, line: dict[str, Any]) -> None:
         if "plan" in line:
-            self.trajectory = list(line["plan"].get("trajectory") or [])
-            self.thought = line["plan"].get("thought") or ""
+            plan = _map(line["plan"])
+            self.trajectory = [_map(s) for s in _items(plan.get("trajectory"))]
+            self.thought = _text(plan.get("thought"))
             self.index = 0
         elif line.get("from_forecast"):
             self.index += 1
@@ -155,8 +258,8 @@ def _agent_marks(card: Card, line: dict[str, Any], meta: dict[str, Any], kind: s
         steps = [Step(_model_points(s, size), keys_label(s)) for s in forecast.trajectory]
         card.marks = layout(size, steps, first=1)
         return
-    action = line.get("action") or {}
-    points = tuple(to_image(p, meta, size) for p in line.get("points") or [])
+    action = _map(line.get("action"))
+    points = tuple(to_image(p, meta, size) for p in _points(line.get("points")))
     if not points:
         points = _model_points(action, size)
     if points:
@@ -170,11 +273,11 @@ def _agent_marks(card: Card, line: dict[str, Any], meta: dict[str, Any], kind: s
 def _macro_marks(card: Card, line: dict[str, Any], meta: dict[str, Any],
                  focus: tuple[float, float] | None) -> None:
     size = card.size
-    found = [f for f in line.get("found") or [] if f.get("point")]
-    card.boxes = [tuple(f["box"]) for f in found if f.get("box")]  # type: ignore[misc]
-    points: tuple[tuple[float, float], ...] = tuple(tuple(f["point"]) for f in found)  # type: ignore[misc]
-    if not points and line.get("points"):
-        points = tuple(to_image(p, meta, size) for p in line["points"])
+    found = [f for f in card.found if f.point is not None]
+    card.boxes = [f.box for f in found if f.box is not None]
+    points: tuple[Pair, ...] = tuple(f.point for f in found if f.point is not None)
+    if not points:
+        points = tuple(to_image(p, meta, size) for p in _points(line.get("points")))
     if points:
         card.executed = points[0]
     elif card.keys and focus is not None:
@@ -186,19 +289,20 @@ def _card(line: dict[str, Any], meta: dict[str, Any], run: Path, forecast: _Fore
           focus: tuple[float, float] | None = None) -> Card:
     """One step's card; ``focus``: where the last click went (in this step's screenshot's
     pixels), where typed keys go."""
-    kind = meta.get("kind", "do")
-    number = int(line.get("step", 0))
-    action = line.get("action") or {}
-    title = line.get("describe") or _describe(action) or ("forecast" if kind == "plan" else "")
-    card = Card(number, title, str(line.get("outcome", "")), str(line.get("status", "")),
-                keys=keys_label(action) if action else "", where=str(line.get("where", "")),
+    kind = _text(meta.get("kind")) or "do"
+    number = _int(line.get("step"))
+    action = _map(line.get("action"))
+    title = _text(line.get("describe")) or _describe(action) or ("forecast" if kind == "plan" else "")
+    timings = {str(k): v for k, v in _map(line.get("timings")).items() if _number(v) is not None}
+    card = Card(number, title, _text(line.get("outcome")), _text(line.get("status")),
+                keys=keys_label(action) if action else "", where=_text(line.get("where")),
                 from_forecast=bool(line.get("from_forecast")), effect=_effect_text(line.get("effect")),
-                risk=str(line.get("risk") or ""), found=list(line.get("found") or []),
-                timings=dict(line.get("timings") or {}), attempts=list(line.get("attempts") or []))
+                risk=_text(line.get("risk")), found=[Found.read(f) for f in _items(line.get("found"))],
+                timings=timings, attempts=[Attempt.read(a) for a in _items(line.get("attempts"))])
     card.check = _check_text(line, number == 1)
     if kind != "run":
         card.thought = forecast.thought if ("plan" in line or line.get("from_forecast")) else ""
-        card.reasoning = next((r for r in map(attempt_reasoning, reversed(card.attempts)) if r), "")
+        card.reasoning = next((a.reasoning for a in reversed(card.attempts) if a.reasoning), "")
     shot = line.get("screenshot")
     if isinstance(shot, str) and shot == Path(shot).name and (run / shot).is_file():
         try:  # a name inside the run's directory only, and an image PIL can read
@@ -229,7 +333,7 @@ def build(summary: RunSummary) -> Report:
     forecast = _Forecast()
     cards: list[Card] = []
     focus: tuple[float, float] | None = None
-    for line in summary.steps():
+    for line in map(_map, summary.steps()):  # (a line that is no mapping: an empty card)
         forecast.advance(line)
         card = _card(line, meta, summary.path, forecast, focus)
         if card.executed is not None:
@@ -241,8 +345,10 @@ def build(summary: RunSummary) -> Report:
             phases[name] = phases.get(name, 0.0) + float(seconds)
     order = {p: i for i, p in enumerate(PHASES)}
     phases = dict(sorted(phases.items(), key=lambda kv: order.get(kv[0], len(order))))
-    return Report(summary.id, str(meta.get("kind", "")), str(meta.get("task", "")), summary.status,
-                  str(meta.get("reason", "")), str(meta.get("answer", "")), model_line(meta),
-                  str(meta.get("started", "")), meta.get("seconds"), meta.get("model_calls"),
-                  meta.get("forecast_steps"), phases, cards,
-                  [p for p in meta.get("pauses") or [] if isinstance(p, dict)])
+    calls, forecast_steps = _number(meta.get("model_calls")), _number(meta.get("forecast_steps"))
+    return Report(summary.id, _text(meta.get("kind")), _text(meta.get("task")), str(summary.status),
+                  _text(meta.get("reason")), _text(meta.get("answer")), model_line(meta),
+                  _text(meta.get("started")), _number(meta.get("seconds")),
+                  None if calls is None else int(calls),
+                  None if forecast_steps is None else int(forecast_steps), phases, cards,
+                  [Pause.read(p) for p in _items(meta.get("pauses")) if isinstance(p, dict)])

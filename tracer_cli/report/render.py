@@ -23,6 +23,11 @@ def _seconds(value: Any) -> str:
     return f"{value:.2f} s" if value < 10 else f"{value:.1f} s"
 
 
+def _number(value: float) -> str:
+    """A coordinate or score as written: 120 rather than 120.0, 0.973 as it is."""
+    return f"{value:g}"
+
+
 def _points(points: list[tuple[float, float]]) -> str:
     return " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
 
@@ -34,6 +39,7 @@ def render(report: Report) -> str:
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["seconds"] = _seconds
     env.filters["points"] = _points
+    env.filters["number"] = _number
     env.globals.update(trim=trim, arrow_head=arrow_head, ticks=ticks)
     return env.get_template("template.html").render(report=report)
 

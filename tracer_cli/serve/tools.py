@@ -23,6 +23,7 @@ from tracer_cli.agent.runloop import Listener, RunResult, StepRecord
 from tracer_cli.desktop.killswitch import StopRequest
 from tracer_cli.desktop.screen import Screens
 from tracer_cli.errors import TracerError
+from tracer_cli.redact import redact, redact_data
 from tracer_cli.serve import records
 from tracer_cli.serve.safety import agent_confirm, cannot_ask, refusal
 
@@ -40,7 +41,7 @@ def png(image: Image.Image) -> McpImage:
 
 
 def as_text(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, indent=1)
+    return json.dumps(redact_data(data), ensure_ascii=False, indent=1)
 
 
 class Progress(Listener):
@@ -54,7 +55,7 @@ class Progress(Listener):
         what = record.action.describe() if record.action is not None else "observed"
         message = f"step {record.number}: {what} -> {record.outcome.text() or 'done'}"
         try:
-            anyio.from_thread.run(self.ctx.report_progress, record.number, self.total, message)
+            anyio.from_thread.run(self.ctx.report_progress, record.number, self.total, redact(message))
         except Exception:  # noqa: BLE001 - a client gone away must not stop the run
             pass
 
@@ -66,7 +67,7 @@ def _result(result: RunResult, run_dir: Path) -> dict[str, Any]:
 
 
 def _tool_error(exc: TracerError) -> ToolError:
-    return ToolError(f"tracer: {exc}")
+    return ToolError(redact(f"tracer: {exc}"))
 
 
 def _refuse_unaskable(ctx: Context, policy: str) -> None:

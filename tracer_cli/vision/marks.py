@@ -253,6 +253,9 @@ def _pil_mark(canvas, mark: Mark, font, width: int, scale: float) -> None:  # ty
 
 def _pil_legend(canvas, size, lines: list[str], font, plan: Layout) -> None:  # type: ignore[no-untyped-def]
     line_h = round(plan.font * 1.35)
+    room = max(1, (size[1] - 12) // line_h)  # lines that fit the picture's height
+    if len(lines) > room:
+        lines = [*lines[:room - 1], f"... and {len(lines) - room + 1:,} more"]
     box = (max(canvas.textlength(t, font=font) for t in lines) + 16, line_h * len(lines) + 12)
     w, h = size
     taken = [m.tag for m in plan.marks] + [(m.point[0] - m.radius, m.point[1] - m.radius,
