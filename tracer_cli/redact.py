@@ -64,6 +64,11 @@ def register(name: str, value: str) -> None:
             _markers = re.compile("|".join(r"\{" + re.escape(n) + r"\}" for n in names))
 
 
+def active() -> bool:
+    """Whether any secret is registered (then what tracer keeps of the screen is masked)."""
+    return bool(_secrets)
+
+
 def clear() -> None:
     """Forget every secret (for tests: a process's secrets are otherwise kept to its end)."""
     global _markers

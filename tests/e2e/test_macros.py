@@ -297,3 +297,17 @@ steps:
         assert secret not in text, name
     for path in files:
         assert secret.encode() not in path.read_bytes(), path
+    # nor in pixels: every screenshot kept (and so the report's pictures, made from them) has
+    # the field that shows the secret painted over
+    from PIL import Image
+
+    from tracer_cli.vision.ocr import find_text, get_engine
+
+    engine = get_engine("auto")
+    shots = [p for p in files if p.suffix in (".png", ".jpg")]
+    assert shots
+    for path in shots:
+        with Image.open(path) as shot:
+            lines = engine.read(shot.convert("RGB"))
+        assert find_text(lines, "Note"), path  # the rest of the screen is still there
+        assert not find_text(lines, secret), (path, [line.text for line in lines])

@@ -126,9 +126,13 @@ class RunLog(Listener):
             self._synced = time.monotonic()
 
     def save_image(self, image: Any, name: str, **params: Any) -> None:
-        """An image into the run's directory, readable by its owner only."""
+        """An image into the run's directory, readable by its owner only (with any secret it
+        shows painted over)."""
+        from tracer_cli.vision.secrets import hide_secrets
+
         try:
-            private.save_image(image, self.dir / name, **({"compress_level": 1} | params))
+            private.save_image(hide_secrets(image), self.dir / name,
+                               **({"compress_level": 1} | params))
         except StorageError as exc:
             self._failed(exc)
             raise

@@ -35,8 +35,11 @@ if TYPE_CHECKING:
 
 
 def png(image: Image.Image) -> McpImage:
+    """A picture for the client, with any secret it shows painted over."""
+    from tracer_cli.vision.secrets import hide_secrets
+
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
+    hide_secrets(image).save(buffer, format="PNG")
     return McpImage(data=buffer.getvalue(), format="png")
 
 
