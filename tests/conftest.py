@@ -47,6 +47,20 @@ def tracer_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+@pytest.fixture(autouse=True)
+def tracer_runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Every test gets its own folder for desktop locks and control sockets (short: a socket's
+    path has a length limit), so `tracer stop` reaches only the test's own runs."""
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="tr-"))
+    monkeypatch.setenv("TRACER_RUNTIME_DIR", str(folder))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 @dataclass
 class Display:
     name: str  # e.g. ":93"
