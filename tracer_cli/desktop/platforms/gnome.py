@@ -190,6 +190,8 @@ class GnomeSession:
             self.readers = [FrameReader(node, dict(os.environ), connector)
                             for connector, _path, node in self.streams]
             for reader in self.readers:
+                if not reader.wait_frame(0, 1):
+                    self._nudge()  # a still screen sends no frame until something repaints it
                 if not reader.wait_frame(0, 10):
                     raise DisplayError(f"no picture from PipeWire for {reader.name}: "
                                        f"{reader.error or 'no frame within 10 s'}",
@@ -239,6 +241,13 @@ class GnomeSession:
                                    "check that PipeWire and WirePlumber run in this session")
         return [(m.connector, p, added[p]) for m, p in zip(self.monitors, paths, strict=True)]
 
+    def _nudge(self) -> None:
+        """Make mutter repaint: the pointer one pixel there and back (where it is now)."""
+        with contextlib.suppress(Exception):
+            for dx in (1.0, -1.0):
+                self.bus.call(RD_DEST, self.rd_path, RD_SESSION, "NotifyPointerMotionRelative",
+                              "dd", (dx, 0.0))
+
     def _closed(self, _msg: Any) -> None:
         if not self.closed_reason:
             self.closed_reason = ("GNOME closed tracer's remote desktop session (screen sharing "
@@ -284,6 +293,9 @@ class GnomePlatform:
 
     def __init__(self, display: str = "") -> None:
         self.display = display or os.environ.get("WAYLAND_DISPLAY", "") or "wayland-0"
+        # the compositor's socket, for the seat and keymap reads (a relative name is in the
+        # runtime folder as it is now)
+        self.socket = os.path.join(os.environ.get("XDG_RUNTIME_DIR", ""), self.display)
         self._session: GnomeSession | None = None
         self._users = 0
         self._lock = threading.Lock()
@@ -293,8 +305,7 @@ class GnomePlatform:
         return f"GNOME (Wayland) {self.display}"
 
     def target(self) -> str:
-        runtime = os.environ.get("XDG_RUNTIME_DIR", "")
-        return f"gnome {os.path.join(runtime, self.display)}"
+        return f"gnome {self.socket}"
 
     # -- the shared session ---------------------------------------------------------------------
 
@@ -630,7 +641,7 @@ class GnomeInput:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                if seat_capabilities(self.platform.display) & 3 == 3:
+                if seat_capabilities(self.platform.socket) & 3 == 3:
                     break
             except Exception as exc:
                 raise DisplayError(f"cannot reach the Wayland display {self.platform.display}: "
@@ -692,7 +703,7 @@ class GnomeInput:
 
         if self._keymap is None or time.monotonic() - self._keymap_time > max_age:
             try:
-                self._keymap = fetch_keymap(self.platform.display)
+                self._keymap = fetch_keymap(self.platform.socket)
             except Exception as exc:
                 raise DisplayError(f"cannot read GNOME's keyboard layout: {exc}",
                                    "set WAYLAND_DISPLAY to GNOME's socket (run tracer inside "
