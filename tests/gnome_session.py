@@ -76,7 +76,7 @@ MINIMAL_SERVICES = ("ca.desrt.dconf", "org.gnome.Shell.Notifications",
 
 # Settings for a quiet test desktop, loaded into the session's own dconf before the shell starts:
 # no notification banners over the test windows, no animations (frames settle sooner), no
-# screen lock or blanking.
+# screen lock or blanking, no key repeat (a loaded machine can deliver a key's release late).
 TEST_SETTINGS = """[org/gnome/desktop/notifications]
 show-banners=false
 
@@ -88,6 +88,9 @@ idle-delay=uint32 0
 
 [org/gnome/desktop/screensaver]
 lock-enabled=false
+
+[org/gnome/desktop/peripherals/keyboard]
+repeat=false
 """
 
 
@@ -651,6 +654,46 @@ class Gnome:
         if self._platform is not None:
             self._platform.release()
             self._platform = None
+
+
+class Keyboard:
+    """A RemoteDesktop keyboard of the test's own (as the user's keys are to tracer: another
+    device on the same seat), for the shortcut chords."""
+
+    CODES = {"ctrl": 29, "alt": 56, "shift": 42, "k": 37, "p": 25, "x": 45}
+
+    def __init__(self, gnome: Gnome) -> None:
+        from tracer_cli.desktop.platforms.gnome_dbus import Bus
+
+        self.bus = Bus(gnome.session.env["DBUS_SESSION_BUS_ADDRESS"])
+        (self.path,) = self.bus.call("org.gnome.Mutter.RemoteDesktop",
+                                     "/org/gnome/Mutter/RemoteDesktop",
+                                     "org.gnome.Mutter.RemoteDesktop", "CreateSession")
+        self._call("Start")
+        self.tap(["shift"])  # the device exists from its first key: give clients time to see it
+        time.sleep(0.3)
+
+    def _call(self, method: str, sig: str = "", body: tuple = ()) -> None:
+        self.bus.call("org.gnome.Mutter.RemoteDesktop", self.path,
+                      "org.gnome.Mutter.RemoteDesktop.Session", method, sig, body)
+
+    def tap(self, keys: list[str], hold: float = 0.05) -> float:
+        """Press the keys in order, let go in reverse; returns when the last was pressed."""
+        for key in keys:
+            self._call("NotifyKeyboardKeycode", "ub", (self.CODES[key], True))
+            time.sleep(0.02)
+        pressed = time.monotonic()
+        time.sleep(hold)
+        for key in reversed(keys):
+            self._call("NotifyKeyboardKeycode", "ub", (self.CODES[key], False))
+            time.sleep(0.02)
+        return pressed
+
+    def close(self) -> None:
+        try:
+            self._call("Stop")
+        finally:
+            self.bus.close()
 
 
 def area_pixel(rgb: tuple[int, int, int]) -> tuple[int, int]:

@@ -1,4 +1,4 @@
-"""GTK 3 test window for the GNOME proofs (run with Debian's /usr/bin/python3 + python3-gi).
+"""GTK 3 test window for the GNOME tests (run with Debian's /usr/bin/python3 + python3-gi).
 
     GDK_BACKEND=wayland /usr/bin/python3 gtk_probe.py [--fullscreen-monitor N] [--title T]
 
@@ -10,7 +10,8 @@ is (Wayland clients do not know their position). Prints one JSON line per event 
   {"ev": "press", "x": .., "y": .., "button": n, "scale": s}   area coordinates (logical)
   {"ev": "scroll", "dir": "up"|"down"|..., "dx":.., "dy":..}
   {"ev": "text", "text": "..."}                      entry text after each change
-  {"ev": "key", "keyval": .., "name": "..", "state": ..}
+  {"ev": "key", "keyval": .., "name": "..", "state": ..}       a key pressed (state: modifiers)
+  {"ev": "release", "keyval": .., "name": "..", "state": ..}   a key let go
   {"ev": "focus", "in": true|false}
 """
 
@@ -118,6 +119,8 @@ def main():
     area.connect("scroll-event", scroll)
     entry.connect("changed", lambda e: out(ev="text", text=e.get_text()))
     win.connect("key-press-event", key)
+    win.connect("key-release-event", lambda w, e: out(
+        ev="release", keyval=e.keyval, name=Gdk.keyval_name(e.keyval), state=int(e.state)) and False)
     win.connect("focus-in-event", lambda *_: out(ev="focus", **{"in": True}) and False)
     win.connect("focus-out-event", lambda *_: out(ev="focus", **{"in": False}) and False)
     win.connect("destroy", Gtk.main_quit)

@@ -765,14 +765,15 @@ class GnomeInput:
         if not self._is_modifier(entry):
             self._pending = (time.monotonic(), [r.seq for r in self.session.readers])
 
-    def _settle_keys(self, cap: float | None = None, gap: float = 0.03) -> None:
+    def _settle_keys(self) -> None:
         """Wait until the keys sent so far were drawn: a frame after the last one, then no
-        frame for ``gap`` seconds; at most ``cap`` after that key (four times the key -> frame
-        latency seen so far, 0.15 to 1 s: a key that changes nothing costs the whole cap)."""
+        frame for a gap (1.5 times the key -> frame latency seen so far, at least 30 ms: a
+        frame may still be an earlier key's); at most a cap after that key (four times that
+        latency, 0.15 to 1 s: a key that changes nothing costs the whole cap)."""
         if self._pending is None:
             return
-        if cap is None:
-            cap = min(max(4 * self._key_latency, 0.15), 1.0)
+        gap = max(0.03, 1.5 * self._key_latency)
+        cap = min(max(4 * self._key_latency, 0.15), 1.0)
         sent, seqs = self._pending
         readers = self.session.readers
         deadline = sent + cap

@@ -129,12 +129,20 @@ def entries() -> list[str]:
     return _parse_list(gsettings("get", SCHEMA, "custom-keybindings"))
 
 
-def remove_entry(path: str) -> None:
-    """Take the shortcut ``path`` out of GNOME's list and reset its keys."""
-    listed = entries()
-    if path in listed:
-        listed.remove(path)
-        gsettings("set", SCHEMA, "custom-keybindings", "[" + ", ".join(f"'{p}'" for p in listed) + "]")
+def _write(listed: list[str]) -> None:
+    gsettings("set", SCHEMA, "custom-keybindings", "[" + ", ".join(f"'{p}'" for p in listed) + "]")
+
+
+def remove_entry(path: str, tries: int = 10) -> None:
+    """Take the shortcut ``path`` out of GNOME's list and reset its keys. The list is read,
+    changed and written whole: another writer at the same moment (the other switch's guard)
+    can put it back, so it is read again until it stays out."""
+    for _ in range(tries):
+        listed = entries()
+        if path not in listed:
+            break
+        _write([p for p in listed if p != path])
+        time.sleep(0.1)
     for key in ("name", "command", "binding"):
         gsettings("reset", f"{ENTRY_SCHEMA}:{path}", key)
 
@@ -198,8 +206,7 @@ class ShortcutSwitch:
                 gsettings("set", f"{ENTRY_SCHEMA}:{self.path}", key, value)
             if self.path not in listed:
                 listed.append(self.path)
-            gsettings("set", SCHEMA, "custom-keybindings",
-                      "[" + ", ".join(f"'{p}'" for p in listed) + "]")
+            _write(listed)
         except BaseException:
             self.close()
             raise
