@@ -168,7 +168,8 @@ def test_clicks_land_on_the_exact_pixel(gnome_mutter: Gnome, chat_server: Any) -
     check_pixel_matrix(gnome_mutter, chat_server, monitor=1)
 
 
-def check_pixel_matrix(gnome: Gnome, chat_server: Any, monitor: int) -> None:
+def check_pixel_matrix(gnome: Gnome, chat_server: Any, monitor: int, scale: int = 1,
+                       left: int = 0) -> None:
     """Model points all over monitor ``monitor`` clicked by `tracer do`: the probe's press, in
     physical pixels, is the pixel the screenshot shows at that desktop point."""
     app = gnome.probe(monitor - 1)
@@ -184,14 +185,16 @@ def check_pixel_matrix(gnome: Gnome, chat_server: Any, monitor: int) -> None:
                         "--monitor", str(monitor), "--no-zoom", env=env, timeout=180)
     assert result.returncode == 0, result.stderr
     geometry = last_run(env)["run"]["monitor"]
-    left, top = geometry["left"], geometry["top"]
+    assert geometry["left"] == left and geometry["input_scale"] == [1.0, 1.0]
+    top = geometry["top"]
     points = [tuple(s["points"][0]) for s in last_run(env)["steps"] if s.get("points")]
     assert len(points) == len(steps)
     presses = [app.wait("press", 5) for _ in points]
+    assert {p["scale"] for p in presses} == {scale}
+    assert any(x % 2 for x, _ in points) and any(y % 2 for _, y in points)  # odd pixels too
     errors = []
     for (dx, dy), press in zip(points, presses, strict=True):
         ax, ay = area_pixel(picture.getpixel((dx - left, dy - top)))
-        scale = press["scale"]
         errors.append((press["x"] * scale - ax, press["y"] * scale - ay))
     print(f"\nmonitor {monitor} ({picture.width}x{picture.height}): errors {errors}")
     assert errors == [(0, 0)] * len(points)

@@ -74,11 +74,13 @@ def _one(paths: list[Path]) -> Path | None:
     return live[0] if len(live) == 1 else None
 
 
-def find(env: dict[str, str], uid: int | None = None, runtime_root: Path = RUNTIME_ROOT,
-         x11_sockets: Path = X11_SOCKETS) -> dict[str, str]:
+def find(env: dict[str, str], uid: int | None = None, runtime_root: Path | None = None,
+         x11_sockets: Path | None = None) -> dict[str, str]:
     """The session variables missing from ``env`` that this user's sockets tell, each only
     where there is exactly one live socket of its kind."""
     uid = os.getuid() if uid is None else uid
+    runtime_root = RUNTIME_ROOT if runtime_root is None else runtime_root
+    x11_sockets = X11_SOCKETS if x11_sockets is None else x11_sockets
     found: dict[str, str] = {}
     runtime = env.get("XDG_RUNTIME_DIR") or str(runtime_root / str(uid))
     folder = Path(runtime)
