@@ -6,6 +6,7 @@ what happened; the GTK probe tells where each click landed to the physical pixel
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -247,3 +248,62 @@ def test_record_is_refused_with_the_alternatives(gnome_mutter: Gnome, tmp_path: 
     assert "tracer sandbox start" in result.stderr and "X11" in result.stderr
     assert len([line for line in result.stderr.splitlines() if line.strip()]) == 1
 
+
+
+class ClipboardOwner:
+    """Another remote desktop session owning the clipboard with some text, as a program of the
+    user's would."""
+
+    def __init__(self, gnome: Gnome, text: str) -> None:
+        from tracer_cli.desktop.platforms.gnome_dbus import Bus
+
+        self.text = text
+        self.bus = Bus(gnome.session.env["DBUS_SESSION_BUS_ADDRESS"])
+        (self.path,) = self.bus.call("org.gnome.Mutter.RemoteDesktop",
+                                     "/org/gnome/Mutter/RemoteDesktop",
+                                     "org.gnome.Mutter.RemoteDesktop", "CreateSession")
+        self.bus.subscribe(self._transfer, path=self.path, member="SelectionTransfer")
+        self.call("Start")
+        self.call("EnableClipboard", "a{sv}", ({},))
+        self.call("SetSelection", "a{sv}", ({"mime-types": ("as", ["text/plain;charset=utf-8"])},))
+
+    def call(self, method: str, sig: str = "", body: tuple = ()) -> tuple:
+        return self.bus.call("org.gnome.Mutter.RemoteDesktop", self.path,
+                             "org.gnome.Mutter.RemoteDesktop.Session", method, sig, body)
+
+    def _transfer(self, msg: Any) -> None:
+        (fd,) = self.call("SelectionWrite", "u", (msg.body[1],))
+        with fd.to_file("wb") as pipe:
+            pipe.write(self.text.encode())
+        self.call("SelectionWriteDone", "ub", (msg.body[1], True))
+
+    def read(self) -> str:
+        (fd,) = self.call("SelectionRead", "s", ("text/plain;charset=utf-8",))
+        with fd.to_file("rb") as pipe:
+            os.set_blocking(pipe.fileno(), True)
+            return pipe.read().decode()
+
+    def close(self) -> None:
+        self.call("Stop")
+        self.bus.close()
+
+
+def test_the_users_clipboard_text_is_offered_again_after_a_paste(gnome_mutter: Gnome) -> None:
+    from tracer_cli.desktop.platforms.gnome import GnomePlatform
+
+    app = gnome_mutter.probe()
+    owner = ClipboardOwner(gnome_mutter, "the user's own text")
+    saved = dict(os.environ)
+    os.environ.update(gnome_mutter.session.full_env)
+    try:
+        keyboard = GnomePlatform().open_input()
+        try:
+            keyboard.type_char("€")  # not on the keymap: pasted
+            wait_until(lambda: app.text() == "€", 5, "the pasted €")
+            assert owner.read() == "the user's own text"  # what a Ctrl+V of the user's gives
+        finally:
+            keyboard.close()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        owner.close()

@@ -299,6 +299,8 @@ class GnomeInput:
         while not s.clip_owner and time.monotonic() < deadline:
             time.sleep(0.01)  # mutter tells the current owner on EnableClipboard
         types = s.clip_owner.get("mime-types", [])
+        if isinstance(types, tuple) and len(types) == 1:
+            types = types[0]  # mutter sends a struct "(as)"
         wanted = next((t for t in CLIPBOARD_TYPES if t in types), None)
         if wanted is None or s.clip_owner.get("session-is-owner"):
             return None
@@ -326,6 +328,7 @@ class GnomeInput:
         try:
             (fd,) = s.call("SelectionWrite", "u", (serial,))
             with fd.to_file("wb") as pipe:
+                os.set_blocking(pipe.fileno(), True)
                 if text is not None:
                     pipe.write(text.encode("utf-8"))
                     ok = True
