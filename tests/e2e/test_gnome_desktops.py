@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT
+from tests.e2e.conftest import done, plan
 from tests.e2e.test_gnome import check_pixel_matrix
 from tests.gnome_session import Gnome, running
 
@@ -87,3 +88,33 @@ def test_mcp_finds_the_session_in_a_stripped_environment(user_session: Gnome,
 
     anyio.run(test)
     assert "MCP server on stdio" in (tmp_path / "server.log").read_text()
+
+
+def test_the_compositor_ending_mid_run_is_one_line(chat_server: Any, background_tracer: Any) -> None:
+    """mutter dies while a step runs: the watch sees its name leave the session bus; one line,
+    exit 1, no traceback, and the run record says why."""
+    import json
+    import signal
+
+    from tests.e2e.test_events import Lines
+
+    for gnome in running(shell=False, x11=False, monitors=[(1024, 768)]):
+        chat_server.queue(plan({"action": "wait", "seconds": 20}, done()))
+        env = gnome.env()
+        proc = background_tracer("do", "wait", "--yes", "--events", "jsonl", "-b", "openai",
+                                 "--base-url", chat_server.base_url, "--kill-hotkey", "",
+                                 "--pause-hotkey", "", env=env)
+        lines = Lines(proc)
+        lines.until(lambda e: e["event"] == "action")
+        compositor = dict(gnome.session._procs)["shell"]
+        compositor.send_signal(signal.SIGKILL)  # it crashed (headless mutter ignored SIGTERM here)
+        end = lines.until(lambda e: e["event"] == "end", timeout=20)
+        _, stderr = proc.communicate(timeout=20)
+
+        assert proc.returncode == 1 and end["exit_code"] == 1, stderr
+        assert "went away" in end["reason"] and "GNOME" in end["reason"], end
+        assert "Traceback" not in stderr
+        [line] = [x for x in stderr.splitlines() if x.startswith("tracer: error:")]
+        assert "GNOME's compositor (mutter) went away" in line, line
+        meta = json.loads(next((Path(env["TRACER_HOME"]) / "runs").glob("*/run.json")).read_text())
+        assert meta["status"] == "error" and "went away" in meta["reason"]
