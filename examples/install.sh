@@ -9,11 +9,18 @@ cd "$(dirname "$0")/.."
 
 packages=(python3-venv python3-tk xdotool libgl1 libglib2.0-0 tesseract-ocr)
 packages+=(xvfb xserver-xephyr openbox)  # sandbox desktops (tracer sandbox, do --sandbox, batch, bench)
+# GNOME on Wayland: the screen arrives through PipeWire, read by GStreamer's pipewiresrc
+# (gst-launch-1.0); custom shortcuts for the kill and pause hotkeys are written with gsettings
+packages+=(gstreamer1.0-pipewire gstreamer1.0-tools gstreamer1.0-plugins-base libglib2.0-bin libxkbcommon0)
 extra=""
 if [ "${1:-}" = "--test" ]; then
   # chromium: the report test and a test page; python3-gi + gir1.2-gtk-3.0: a GTK 3 test
   # program (run by /usr/bin/python3)
   packages+=(xvfb xterm x11-utils x11-xserver-utils python3-gi gir1.2-gtk-3.0 chromium)
+  # headless GNOME sessions: mutter alone (fast) and gnome-shell with gsd-media-keys (the
+  # custom shortcuts) and IBus; PipeWire with WirePlumber; Xwayland for an X11 test program
+  packages+=(mutter gnome-shell gnome-settings-daemon pipewire pipewire-bin wireplumber xwayland
+             dbus dconf-cli ibus)
   extra="[test]"
 fi
 
