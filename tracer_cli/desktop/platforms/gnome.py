@@ -154,8 +154,9 @@ class GnomeSession:
             self.readers = [FrameReader(node, dict(os.environ), connector)
                             for connector, _path, node in self.streams]
             for reader in self.readers:
-                if not reader.wait_frame(0, 1):
-                    self._nudge()  # a still screen sends no frame until something repaints it
+                reader.wait_caps(10)  # the stream is negotiated: a frame should follow
+                if not reader.wait_frame(0, 0.2):
+                    self._nudge()  # a still screen may send no frame until something repaints
                 if not reader.wait_frame(0, 10):
                     raise DisplayError(f"no picture from PipeWire for {reader.name}: "
                                        f"{reader.error or 'no frame within 10 s'}",

@@ -95,6 +95,10 @@ class FrameReader:
                 self.seq += 1
                 self.cond.notify_all()
 
+    def wait_caps(self, timeout: float) -> bool:
+        """Wait until the stream's format is known (or it ended)."""
+        return self._caps.wait(timeout)
+
     def wait_frame(self, after: int = 0, timeout: float = 5.0) -> bool:
         """Wait until a frame newer than number ``after`` arrived (False: none in time, or the
         stream ended)."""
