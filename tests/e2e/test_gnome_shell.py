@@ -77,9 +77,9 @@ def stop_typing(gnome: Gnome, chat_server: Any, background_tracer: Any, keyboard
     if how == "chord":
         sent = keyboard.tap(["ctrl", "alt", "shift", "k"])
     else:
-        sent = time.monotonic()
         answer = run_tracer("stop", env=env, timeout=30)
-        assert answer.returncode == 0 and "stopped" in answer.stdout, answer
+        sent = time.monotonic()  # the run's answer "stopped": its stop is set (the command's
+        assert answer.returncode == 0 and "stopped" in answer.stdout, answer  # start is slow)
     stdout, stderr = proc.communicate(timeout=20)
     ended = time.monotonic()
 

@@ -549,8 +549,9 @@ class GnomeScreen:
             self._fingerprint = (seq, zlib.crc32(frame).to_bytes(4, "big"))
         return self._fingerprint[1]
 
-    def settled_capture(self) -> Screenshot:
-        """The latest frame is the settled picture: mutter sends none while nothing changes."""
+    def settled_capture(self, max_age: float = 0.2) -> Screenshot:
+        """The latest frame is the settled picture, however old: mutter sends none while
+        nothing changes."""
         return self.capture()
 
     def wait_settled(self, quiet: float = 0.25, timeout: float = 2.0) -> tuple[float, bool]:
