@@ -315,7 +315,7 @@ class HeadlessGnome:
             shell = self._spawn("shell", argv, base)
             from tracer_cli.desktop.platforms.gnome_dbus import Bus
 
-            bus = Bus(base["DBUS_SESSION_BUS_ADDRESS"])
+            bus = Bus(base["DBUS_SESSION_BUS_ADDRESS"], timeout=60)  # a loaded machine: a slow shell
             try:
                 names = ["org.gnome.Mutter.RemoteDesktop", "org.gnome.Mutter.ScreenCast",
                          "org.gnome.Mutter.DisplayConfig"]
@@ -370,14 +370,14 @@ class HeadlessGnome:
     def _leave_overview(self, bus, shell: subprocess.Popen) -> None:
         """gnome-shell's startup animation opens the overview (which takes every click) about
         a second after its D-Bus names appear; setting OverviewActive=false before that is
-        undone. So: wait until OverviewActive reads true (the animation began; at most 10 s),
+        undone. So: wait until OverviewActive reads true (the animation began; at most 30 s),
         then set it false until it reads false."""
         def get() -> bool:
             return bus.get_property("org.gnome.Shell", "/org/gnome/Shell", "org.gnome.Shell",
                                     "OverviewActive")
 
         try:
-            self._wait("the shell's startup overview", get, 10, shell, 0.02)
+            self._wait("the shell's startup overview", get, 30, shell, 0.02)
         except SessionError:
             if shell.poll() is not None:
                 raise
@@ -387,7 +387,7 @@ class HeadlessGnome:
                              "OverviewActive", ("b", False))
             return get() is False
 
-        self._wait("leaving the overview", hidden, 10, shell, 0.05)
+        self._wait("leaving the overview", hidden, 30, shell, 0.05)
         self.timings["overview_left"] = time.monotonic() - self._t0
 
     def pids(self) -> dict[str, int]:
