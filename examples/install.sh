@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 
 packages=(python3-venv python3-tk xdotool libgl1 libglib2.0-0 tesseract-ocr)
 packages+=(xvfb xserver-xephyr openbox)  # sandbox desktops (tracer sandbox, do --sandbox, batch, bench)
+# GNOME on Wayland: the screen arrives through PipeWire, read by GStreamer's pipewiresrc
+# (gst-launch-1.0); custom shortcuts for the kill and pause hotkeys are written with gsettings
+packages+=(gstreamer1.0-pipewire gstreamer1.0-tools gstreamer1.0-plugins-base libglib2.0-bin libxkbcommon0)
 extra=""
 if [ "${1:-}" = "--test" ]; then
   # chromium: the report test and a test page; python3-gi + gir1.2-gtk-3.0 (+ python3-gi-cairo
@@ -16,6 +19,10 @@ if [ "${1:-}" = "--test" ]; then
   # tests' headless compositor (acl: setfacl lets the tests' user reach its sockets)
   packages+=(xvfb xterm x11-utils x11-xserver-utils python3-gi gir1.2-gtk-3.0 python3-gi-cairo
              chromium sway xwayland acl)
+  # headless GNOME sessions: mutter alone (fast) and gnome-shell with gsd-media-keys (the
+  # custom shortcuts) and IBus; PipeWire with WirePlumber; Xwayland for an X11 test program
+  packages+=(mutter gnome-shell gnome-settings-daemon pipewire pipewire-bin wireplumber
+             dbus dconf-cli ibus)
   extra="[test]"
 fi
 

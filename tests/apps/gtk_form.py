@@ -2,7 +2,10 @@
 Run it with the system Python that has the ``gi`` bindings (Debian: python3-gi and
 gir1.2-gtk-3.0), not tracer's virtual environment.
 
-    /usr/bin/python3 gtk_form.py STATEFILE
+    /usr/bin/python3 gtk_form.py STATEFILE [--fullscreen]
+
+``--fullscreen`` (for Wayland, where a window cannot place itself and does not know where it
+is): the window covers its monitor, so its coordinates are the monitor's (logical pixels).
 
 It writes STATEFILE (JSON) whenever something changes: "agree", "size", "name", the widget
 with the focus, and "boxes": each widget's rectangle [x, y, width, height] in screen pixels.
@@ -79,7 +82,10 @@ class Form(Gtk.Window):
 
 
 def main() -> None:
-    Form(sys.argv[1]).show_all()
+    form = Form(sys.argv[1])
+    form.show_all()
+    if "--fullscreen" in sys.argv[2:]:
+        form.fullscreen()
     Gtk.main()
 
 

@@ -383,3 +383,35 @@ def runtime() -> Iterator[Path]:
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+# -- GNOME on Wayland: headless sessions, each started once per test session ---------------------
+
+
+@pytest.fixture(scope="session")
+def gnome_mutter_session() -> Iterator[Any]:
+    """mutter alone (fast: no shell, no IBus), 1280x800, with Xwayland."""
+    from tests.gnome_session import running
+
+    yield from running(shell=False, x11=True, monitors=[(1280, 800)])
+
+
+@pytest.fixture(scope="session")
+def gnome_shell_session() -> Iterator[Any]:
+    """gnome-shell with gsd-media-keys (custom shortcuts) and IBus, 1280x800."""
+    from tests.gnome_session import running
+
+    yield from running(shell=True, x11=False, media_keys=True, monitors=[(1280, 800)])
+
+
+@pytest.fixture
+def gnome_mutter(gnome_mutter_session: Any) -> Iterator[Any]:
+    """The mutter session; the programs a test starts on it are stopped after the test."""
+    yield gnome_mutter_session
+    gnome_mutter_session.stop_programs()
+
+
+@pytest.fixture
+def gnome_shell(gnome_shell_session: Any) -> Iterator[Any]:
+    yield gnome_shell_session
+    gnome_shell_session.stop_programs()

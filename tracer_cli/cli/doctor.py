@@ -142,7 +142,7 @@ def platform_checks(ctx: Context) -> list[Check]:
             fix = _where(ctx, "monitor", "1") if count == 1 else \
                 _where(ctx, "monitor", "N") + f" (1 to {count})"
         rows.append(Check(row.name, row.ok, row.detail, fix))
-    ctx.display_ok = all(r.ok for r in rows)
+    ctx.display_ok = all(r.ok is not False for r in rows)  # None: a row that does not apply
     if ctx.display_ok:
         try:
             screen = acting.open_screen(ctx.settings.monitor)

@@ -152,9 +152,14 @@ def detect(env: dict[str, str] | None = None) -> tuple[str, str]:
     """The platform of the session tracer runs in, and the display it names: (``x11``, ``:0``),
     (``gnome``, ``wayland-0``), (``wlroots``, ``wayland-1``), (``generic``, ``native``); a
     DisplayError with the fix where there is none or it is not supported."""
-    env = dict(os.environ) if env is None else env
     if sys.platform in ("darwin", "win32"):
         return "generic", "native"
+    if env is None:
+        if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+            from tracer_cli.desktop.session import fill
+
+            fill()  # a stripped environment (an MCP client's): the user's session by its sockets
+        env = dict(os.environ)
     wayland = env.get("WAYLAND_DISPLAY", "")
     desktop = env.get("XDG_CURRENT_DESKTOP", "").lower()
     session = env.get("XDG_SESSION_TYPE", "").lower()
