@@ -78,7 +78,7 @@ for args in (["--help"], ["do", "--help"], ["plan", "--help"], ["config", "--jso
     result = runner.invoke(app, args)
     assert result.exit_code == 0, (args, result.output)
 print(sorted(m for m in ("mss", "pyautogui", "llama_cpp", "openai", "pynput", "mcp", "uvicorn",
-                         "starlette", "pywayland") if m in sys.modules))
+                         "starlette", "pywayland", "jeepney") if m in sys.modules))
 """
 
 
