@@ -129,6 +129,12 @@ class KdePlatform:
         return watch_socket(self.socket(), self.display, lambda: lost(
             f"KWin (KDE Plasma) at {self.display} went away (it ended)"))
 
+    def windows(self) -> list[Any]:
+        """KWin's normal windows and where they lie (kde_windows.Window), through scripting."""
+        from tracer_cli.desktop.platforms.kde_windows import windows
+
+        return windows(self.bus())
+
     # -- doctor ---------------------------------------------------------------------------------
 
     def checks(self, monitor: int) -> list[Check]:

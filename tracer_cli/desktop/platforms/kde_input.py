@@ -45,12 +45,13 @@ class KdeInput:
         self._closed = False
         with session.lock:
             session.pump(0)
-            had = session.info.seat_caps
             self.fake = session.fake_input()
         self._keymap: Keymap | None = None
-        # A seat without a pointer or keyboard before ours (a headless KWin): programs create
-        # theirs only once told of ours, and an event before that is lost to them.
-        self._grace_until = time.monotonic() + NEW_DEVICE_GRACE if had & 3 != 3 else 0.0
+        # A seat without a pointer or keyboard before ours (binding fake input made it, when the
+        # session connected; a headless KWin): programs create theirs only once told of ours,
+        # and an event before that is lost to them.
+        had = session.info.first_seat_caps or 0
+        self._grace_until = session.connected_at + NEW_DEVICE_GRACE if had & 3 != 3 else 0.0
 
     def _grace(self) -> None:
         if self._grace_until:

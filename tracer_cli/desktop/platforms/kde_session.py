@@ -26,6 +26,10 @@ class KdeSession(WlrSession):
     needed = {"wl_seat": 1}
     missing_fix = "use KDE Plasma's KWin (--platform kde) on a Wayland session"
 
+    def __init__(self, display: str) -> None:
+        self.connected_at = time.monotonic()  # binding fake input made our device, about now
+        super().__init__(display)
+
     def _wanted(self) -> dict[str, tuple[Any, str, int]]:
         from pywayland.protocol.wayland import WlSeat
         from pywayland.protocol.xdg_output_unstable_v1 import ZxdgOutputManagerV1
@@ -147,10 +151,3 @@ def close_all() -> None:
             connection.close()
         _buses.clear()
 
-
-def settle_devices(started: float, grace: float = 0.1) -> None:
-    """Wait until ``grace`` seconds after ``started``: programs create their pointer and
-    keyboard only once told the seat has them, and an event before that is lost to them."""
-    left = started + grace - time.monotonic()
-    if left > 0:
-        time.sleep(left)

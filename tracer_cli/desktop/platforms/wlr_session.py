@@ -73,6 +73,7 @@ class Placed:
 class Globals:
     versions: dict[str, int] = field(default_factory=dict)
     seat_caps: int = 0  # wl_seat capabilities: 1 pointer, 2 keyboard
+    first_seat_caps: int | None = None  # the first ones told (before a device of ours counted)
 
 
 class WlrSession:
@@ -118,6 +119,8 @@ class WlrSession:
 
         def on_capabilities(_seat: Any, caps: int) -> None:
             self.info.seat_caps = caps
+            if self.info.first_seat_caps is None:
+                self.info.first_seat_caps = caps
 
         def on_global_remove(_registry: Any, name: int) -> None:
             self.outputs.pop(name, None)
