@@ -35,6 +35,7 @@ KWIN = "/usr/bin/kwin_wayland"
 class HeadlessKWin:
     width: int = 1280
     height: int = 800
+    scale: float = 1.0
     folder: str = ""
     proc: subprocess.Popen[bytes] | None = None
     env: dict[str, str] = field(default_factory=dict)
@@ -63,7 +64,7 @@ class HeadlessKWin:
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", **self.env, "QT_QPA_PLATFORM": "offscreen"}
         script = (f'echo "$DBUS_SESSION_BUS_ADDRESS" > {bus_file}.tmp && mv {bus_file}.tmp '
                   f'{bus_file} && exec {binary} --virtual --width {self.width} --height '
-                  f'{self.height} --no-lockscreen --no-kactivities --socket {socket}')
+                  f'{self.height} --scale {self.scale:g} --no-lockscreen --no-kactivities --socket {socket}')
         self._log = open(os.path.join(folder, "kwin.log"), "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(["dbus-run-session", "--", "sh", "-c", script], env=env,
                                      stdin=subprocess.DEVNULL, stdout=self._log,

@@ -4,7 +4,8 @@ Coordinates: the Input takes desktop pixels (the screenshots' physical pixels, p
 wlr_session) and sends each point in KWin's global logical coordinates, through the output it
 lies on. wl_fixed carries 1/256 of a unit; the point is rounded *up* to that grid, so that a
 program (which finds the pixel under the pointer by rounding its position down) lands on the
-pixel's own corner at any scale.
+pixel's own corner at any scale. KWin 5.27 then puts the pointer on whole logical units: at
+scale 2 an odd physical pixel is reached as the next one (1 px off), which no client can change.
 
 Keyboard: fake input sends evdev key codes, which KWin reads through its own keymap and its one
 keyboard state (shared with the user's keyboard). tracer types what that keymap reaches (with
