@@ -85,15 +85,22 @@ def start_typing(kde: KdeDesktop, app: App, chat_server: Any, background_tracer:
     return proc, env
 
 
-def met_the_chord(got: str, want: str, chord: bool) -> list[int]:
-    """Where ``got`` differs from ``want`` (same length). KWin keeps one keyboard state for
-    every device: a key tracer sends while the person holds the chord's modifiers is read with
-    them (',' with the person's Shift is '<'), and no KWin 5 client can see them held. So with
-    a chord, one character typed in that moment may differ; none otherwise."""
-    assert len(got) == len(want), (got, want)
+def met_the_chord(got: str, text: str, chord: bool) -> list[int]:
+    """Where ``got`` (what the program holds) departs from the start of ``text``. KWin keeps one
+    keyboard state for every device: a key tracer sends while the person holds the chord's
+    modifiers is read with them (',' with the person's Shift is '<'; a letter with their Ctrl is
+    a shortcut, and no character), and no KWin 5 client can see them held. So with a chord, one
+    character typed in that moment may be changed or missing; none otherwise."""
+    if got == text[:len(got)]:
+        return []
+    assert chord, (got, text)
+    want = text[:len(got)]
     wrong = [i for i, (a, b) in enumerate(zip(got, want, strict=True)) if a != b]
-    assert len(wrong) <= (1 if chord else 0), (got, want)
-    return wrong
+    if len(wrong) == 1:
+        return wrong  # one character changed
+    lost = wrong[0]  # one character missing: the rest is the text shifted by one
+    assert got == text[:lost] + text[lost + 1:len(got) + 1], (got, text)
+    return [lost]
 
 
 def check_stopped(app: App, stopped_at: float, proc: Any, reason: str,
@@ -105,11 +112,11 @@ def check_stopped(app: App, stopped_at: float, proc: Any, reason: str,
     time.sleep(0.3)  # anything still on its way would show now
     assert len(typed(app)) == count
     assert 10 <= count < len(TEXT) // 2
-    wrong = met_the_chord(typed(app), TEXT[:count], chord)
+    wrong = met_the_chord(typed(app), TEXT, chord)
     assert not wrong or wrong[0] >= count - 2, "a character far from the chord went wrong"
     if wrong:
-        print(f"\n(character {wrong[0] + 1} met the chord's modifiers: "
-              f"{typed(app)[wrong[0]]!r} for {TEXT[wrong[0]]!r})", end="")
+        print(f"\n(character {wrong[0] + 1} met the chord's modifiers: {TEXT[wrong[0]]!r} "
+              f"came out as {typed(app)[wrong[0]:wrong[0] + 1]!r})", end="")
     last = texts(app)[-1]["t"]
     print(f"\n{reason}: {count} of {len(TEXT)} characters typed; the last one "
           f"{(last - stopped_at) * 1000:+.0f} ms after the stop was asked for")
@@ -174,7 +181,10 @@ def test_a_paused_macro_types_the_rest_once_after_the_hand_back(
     count = len(typed(fresh))
     time.sleep(0.5)  # paused: nothing more comes
     assert len(typed(fresh)) == count and 10 <= count < len(TEXT)
-    assert pauses(env)[0]["interrupted"] == f"after typing {count} of {len(TEXT)} characters"
+    # sent, or one more: a character that met the chord's modifiers may make no text
+    allowed = (count, count + 1) if how == "chord" else (count,)
+    assert pauses(env)[0]["interrupted"] in [f"after typing {n} of {len(TEXT)} characters"
+                                             for n in allowed]
     print(f"\npause by {how}: {count} of {len(TEXT)} characters typed, the last "
           f"{(texts(fresh)[-1]['t'] - paused_at) * 1000:+.0f} ms after it")
     nothing_held(fresh)
@@ -187,10 +197,13 @@ def test_a_paused_macro_types_the_rest_once_after_the_hand_back(
     # exactly once, in order: the field grew one character at a time into the text (but for
     # the one a chord's modifiers may have met, see met_the_chord)
     grew = [e["text"] for e in texts(fresh)]
-    assert [len(t) for t in grew] == list(range(1, len(TEXT) + 1))
+    assert [len(t) for t in grew] == list(range(1, len(grew) + 1))
     assert all(a == b[:-1] for a, b in zip(grew, grew[1:], strict=False))
+    assert len(grew) == len(TEXT) or (how == "chord" and len(grew) == len(TEXT) - 1)
     wrong = met_the_chord(grew[-1], TEXT, how == "chord")
     assert not wrong or count - 2 <= wrong[0] <= count + 1, wrong
+    if wrong:
+        print(f"(character {wrong[0] + 1} met the chord's modifiers)")
     nothing_held(fresh)
     assert not pressed_k_or_p(fresh)
     record = last_run(env)

@@ -20,6 +20,7 @@ import os
 import secrets
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -32,6 +33,12 @@ SERVICE, PATH, IFACE = "org.kde.kglobalaccel", "/kglobalaccel", "org.kde.KGlobal
 COMPONENT_IFACE = "org.kde.kglobalaccel.Component"
 MECHANISM = "a KDE global shortcut"
 SET_PRESENT, NO_AUTOLOADING = 2, 4
+# KGlobalAccel repeats the press while the chord is held (after ~0.6 s, then every 40 ms): a press
+# within REPEAT of the last one, with no release between, is a repeat. Its release can go
+# missing (seen rarely while tracer typed): a press later than that counts as a new one, and a
+# hand back waits at most RELEASE_WAIT for the release.
+REPEAT = 0.8
+RELEASE_WAIT = 1.0
 # Qt's modifier bits and key codes (qnamespace.h), for the keysyms sway_switch.parse gives
 QT_MODIFIERS = {"Shift": 0x02000000, "Ctrl": 0x04000000, "Mod1": 0x08000000, "Mod4": 0x10000000}
 QT_KEYS = {"Escape": 0x01000000, "Tab": 0x01000001, "BackSpace": 0x01000003,
@@ -113,6 +120,7 @@ class KdeShortcut:
         self._janitor: subprocess.Popen[bytes] | None = None
         self._registered = False
         self._down = False
+        self._last_press = 0.0
 
     def _action_id(self) -> list[str]:
         return [self.component, self.action, "tracer", f"tracer: the {self._name}"]
@@ -181,9 +189,16 @@ class KdeShortcut:
         component, action = message.body[0], message.body[1]
         if component == self.component and action == self.action:
             released = message.header.fields.get(HeaderFields.member) == "globalShortcutReleased"
-            if released != self._down:
-                return  # a repeat of the press while held (or a release without its press)
-            self._down = not released
+            now = time.monotonic()
+            if released:
+                if not self._down:
+                    return  # a release without its press
+                self._down = False
+            else:
+                if self._down and now - self._last_press < REPEAT:
+                    self._last_press = now
+                    return  # the press repeated while held
+                self._down, self._last_press = True, now
             self.pressed(released)
 
     def pressed(self, released: bool) -> None:
@@ -248,16 +263,27 @@ class KdePauseSwitch(KdeShortcut):
         self.pause = pause
         self.on_toggle = on_toggle
         self._resuming = False
+        self._lock = threading.Lock()
 
     def pressed(self, released: bool) -> None:
         if not released:
             if self.pause.requested.is_set():
-                self._resuming = True
+                if not self._resuming:
+                    self._resuming = True
+                    timer = threading.Timer(RELEASE_WAIT, self._hand_back)  # no release
+                    timer.daemon = True
+                    timer.start()
                 return
             self.pause.toggle()
             if self.on_toggle is not None:
                 self.on_toggle(True)
-        elif self._resuming:
+        else:
+            self._hand_back()
+
+    def _hand_back(self) -> None:
+        with self._lock:
+            if not self._resuming:
+                return
             self._resuming = False
             if self.pause.requested.is_set():
                 self.pause.toggle()
