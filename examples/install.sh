@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(python3-venv python3-tk xdotool libgl1 libglib2.0-0 tesseract-ocr)
+lean=()  # installed without their recommended packages (kwin-wayland would pull in ~370 more)
 packages+=(xvfb xserver-xephyr openbox)  # sandbox desktops (tracer sandbox, do --sandbox, batch, bench)
 # GNOME on Wayland: the screen arrives through PipeWire, read by GStreamer's pipewiresrc
 # (gst-launch-1.0); custom shortcuts for the kill and pause hotkeys are written with gsettings
@@ -23,19 +24,31 @@ if [ "${1:-}" = "--test" ]; then
   # custom shortcuts) and IBus; PipeWire with WirePlumber; Xwayland for an X11 test program
   packages+=(mutter gnome-shell gnome-settings-daemon pipewire pipewire-bin wireplumber
              dbus dconf-cli ibus)
+  # kwin-wayland: the KDE tests' headless KWin; qtwayland5 + python3-pyqt5: their Qt 5 test
+  # program native on Wayland (run by /usr/bin/python3)
+  lean+=(kwin-wayland qtwayland5 python3-pyqt5)
   extra="[test]"
 fi
 
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
+not_installed() {
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
+  done
+}
+mapfile -t missing < <(not_installed "${packages[@]}")
+mapfile -t missing_lean < <(not_installed "${lean[@]}")
+if [ $((${#missing[@]} + ${#missing_lean[@]})) -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  echo "installing Debian packages: ${missing[*]}"
+  echo "installing Debian packages: ${missing[*]} ${missing_lean[*]}"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  if [ ${#missing[@]} -gt 0 ]; then
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  if [ ${#missing_lean[@]} -gt 0 ]; then
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+      "${missing_lean[@]}" >/dev/null
+  fi
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv

@@ -30,11 +30,11 @@ def test_no_display_at_all_says_what_to_set() -> None:
     assert "--display" in info.value.hint and info.value.exit_code == 2
 
 
-def test_kde_on_wayland_is_refused_with_the_alternatives() -> None:
-    with pytest.raises(DisplayError) as info:
-        detect({"WAYLAND_DISPLAY": "wayland-0", "DISPLAY": ":1", "XDG_CURRENT_DESKTOP": "KDE"})
-    assert "KDE Plasma on Wayland is not supported" in info.value.message
-    assert "--sandbox" in info.value.hint
+def test_kde_plasma_on_wayland_is_the_kde_platform() -> None:
+    assert detect({"WAYLAND_DISPLAY": "wayland-0", "DISPLAY": ":1",
+                   "XDG_CURRENT_DESKTOP": "KDE"}) == ("kde", "wayland-0")
+    assert detect({"XDG_SESSION_TYPE": "wayland", "XDG_CURRENT_DESKTOP": "KDE"}) == \
+        ("kde", "wayland-0")
 
 
 def test_an_unknown_wayland_desktop_with_xwayland_falls_back_to_x11() -> None:

@@ -39,8 +39,9 @@ class Settings(BaseModel):
     display: str = Field("", description="the desktop to see and act on: an X display (:1) or a "
                          "Wayland display (wayland-1); empty: the session's")
     platform: str = Field("auto", pattern=r"^[a-z][a-z0-9_-]*$", description="the kind of "
-                          "desktop: x11, gnome (Wayland), wlroots (sway, Hyprland), generic "
-                          "(macOS, Windows: untested) or auto (found from the session)")
+                          "desktop: x11, gnome (Wayland), wlroots (sway, Hyprland), kde (Plasma on "
+                          "Wayland), generic (macOS, Windows: untested) or auto (found from the "
+                          "session)")
     confirm: Literal["always", "risky", "never"] = Field(
         "risky", description="ask before: every action, risky ones (tracer's own rules), none "
         "(--yes)")

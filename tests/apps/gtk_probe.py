@@ -4,7 +4,8 @@ python3-gi, gir1.2-gtk-3.0, python3-gi-cairo), natively on Wayland with GDK_BACK
 
     /usr/bin/python3 gtk_probe.py LOG [TITLE [WIDTHxHEIGHT]]
 
-(The size is for X11 without a window manager; sway tiles the window to fill its output.)
+(The size is for X11 without a window manager; sway tiles the window to fill its output;
+PROBE_FULLSCREEN=1 makes it fill its output elsewhere.)
 
 LOG gets one JSON object a line, each with "t" (time.monotonic(), the clock every process of the
 machine shares):
@@ -20,6 +21,7 @@ The caret does not blink (a blinking caret would keep the screen from settling).
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 
@@ -40,8 +42,8 @@ def main() -> None:
 
     Gtk.Settings.get_default().set_property("gtk-cursor-blink", False)
     window = Gtk.Window(title=sys.argv[2] if len(sys.argv) > 2 else "gtk probe")
-    if len(sys.argv) > 3:
-        window.set_default_size(*(int(v) for v in sys.argv[3].split("x")))
+    size = sys.argv[3] if len(sys.argv) > 3 else "640x400"  # a canvas to draw where not tiled
+    window.set_default_size(*(int(v) for v in size.split("x")))
     box = Gtk.Box(orientation=Gtk.Orientation.VERTICAL)
     entry = Gtk.Entry()
     area = Gtk.DrawingArea()
@@ -92,6 +94,8 @@ def main() -> None:
     window.connect("key-press-event", key(True))
     window.connect("key-release-event", key(False))
     window.connect("destroy", Gtk.main_quit)
+    if os.environ.get("PROBE_FULLSCREEN") == "1":  # the whole output (KWin places windows)
+        window.fullscreen()
     window.show_all()
     entry.grab_focus()
     Gtk.main()

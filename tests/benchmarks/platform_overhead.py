@@ -1,23 +1,26 @@
 """Benchmark: what seeing and acting cost on each Linux platform, at 1920x1080 by default.
 
-For X11 (an Xvfb) and wlroots (a headless sway) in turn, with the same GTK 3 probe
+For X11 (an Xvfb), wlroots (a headless sway) and KDE (a headless KWin) in turn, with the same GTK 3 probe
 (tests/apps/gtk_probe.py: a canvas that changes colour at each click) filling the screen, and
 tracer's own platform objects (the Platform's screen and input):
 
 - capture: one screenshot of the monitor (mss on X11; wlr-screencopy on sway, which waits for the
-  output's next frame);
-- settle check: one fingerprint (X11: a grab and a CRC; sway: a count of damage, no pixels);
-- settled capture: the screenshot right after a settle (X11: the last fingerprint's grab; sway:
-  the last damage frame);
+  output's next frame; KWin's ScreenShot2 over D-Bus and a pipe on KDE);
+- settle check: one fingerprint (X11 and KDE: a grab and a CRC; sway: a count of damage, no
+  pixels);
+- settled capture: the screenshot right after a settle (X11 and KDE: the last fingerprint's grab;
+  sway: the last damage frame);
 - click-to-frame: from the button's release sent to the first change seen by polling
   fingerprints (the program's redraw);
 - settle after a click: wait_settled(quiet 0.1 s) right after a click, as a step does;
 - own work a step: capture + settle after a click + settled capture.
 
-    python tests/benchmarks/platform_overhead.py [--size 1920x1080] [--runs 20] [--platform both]
+    python tests/benchmarks/platform_overhead.py [--size 1920x1080] [--runs 20]
+        [--platform x11|wlroots|kde|both|all]        (both: x11 and wlroots)
 
-Starts its own Xvfb and sway (the sway as an unprivileged uid, see tests/compositors.py) and
-stops them and the probes by PID at the end.
+Starts its own Xvfb, sway (as an unprivileged uid, see tests/compositors.py) and KWin (tests/
+kwin.py, with tracer authorised in its own data folder) and stops them and the probes by PID at
+the end.
 """
 
 from __future__ import annotations
@@ -58,6 +61,8 @@ def timed(fn: Callable[[], Any], runs: int) -> list[float]:
 
 
 def start_probe(env: dict[str, str], log: Path, size: tuple[int, int]) -> subprocess.Popen[bytes]:
+    """The GTK probe, WIDTHxHEIGHT (KWin places it: PROBE_FULLSCREEN=1 in ``env`` fills the
+    output)."""
     log.write_text("")
     proc = subprocess.Popen(["/usr/bin/python3", str(PROBE), str(log), "probe",
                              f"{size[0]}x{size[1]}"], env=env, stdout=subprocess.DEVNULL,
@@ -157,19 +162,49 @@ def on_sway(runs: int, size: tuple[int, int], folder: Path) -> None:
         sway.stop()
 
 
+def on_kde(runs: int, size: tuple[int, int], folder: Path) -> None:
+    from tests.kwin import HeadlessKWin
+    from tracer_cli.desktop.platforms import kde_setup
+    from tracer_cli.desktop.platforms.kde import KdePlatform
+    from tracer_cli.desktop.platforms.kde_session import close_all
+
+    kwin = HeadlessKWin(*size).start()
+    probe = None
+    try:
+        env = kwin.client_env()
+        kde_setup.setup(env=env)  # what `tracer setup kde` writes, in the session's own folder
+        if kde_setup.wait_taken(env) is None:
+            raise RuntimeError("KWin did not take tracer's authorisation")
+        platform = KdePlatform(kwin.env["WAYLAND_DISPLAY"], env=env)
+        seat = platform.open_input()  # the seat has a keyboard and pointer before the probe starts
+        probe = start_probe(kwin.client_env(GDK_BACKEND="wayland", NO_AT_BRIDGE="1",
+                                            PROBE_FULLSCREEN="1"), folder / "kde.jsonl", size)
+        measure("KDE", platform, runs, size)
+        seat.close()
+    finally:
+        if probe is not None:
+            probe.terminate()
+            probe.wait()
+        close_all()
+        kwin.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="1920x1080")
     parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--platform", choices=("x11", "wlroots", "both"), default="both")
+    parser.add_argument("--platform", choices=("x11", "wlroots", "kde", "both", "all"),
+                        default="both")
     args = parser.parse_args()
     size = tuple(int(v) for v in args.size.split("x"))
     os.environ["TRACER_HOME"] = tempfile.mkdtemp(prefix="tracer-bench-")
     folder = Path(tempfile.mkdtemp(prefix="tracer-bench-logs-"))
-    if args.platform in ("x11", "both"):
+    if args.platform in ("x11", "both", "all"):
         on_x11(args.runs, size, folder)  # type: ignore[arg-type]
-    if args.platform in ("wlroots", "both"):
+    if args.platform in ("wlroots", "both", "all"):
         on_sway(args.runs, size, folder)  # type: ignore[arg-type]
+    if args.platform in ("kde", "all"):
+        on_kde(args.runs, size, folder)  # type: ignore[arg-type]
     print(json.dumps({"load average": os.getloadavg()}))
 
 

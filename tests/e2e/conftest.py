@@ -415,3 +415,24 @@ def gnome_mutter(gnome_mutter_session: Any) -> Iterator[Any]:
 def gnome_shell(gnome_shell_session: Any) -> Iterator[Any]:
     yield gnome_shell_session
     gnome_shell_session.stop_programs()
+
+
+# -- KDE Plasma: one headless KWin for the whole session (tests/e2e/kde.py) ---------------------
+
+
+@pytest.fixture(scope="session")
+def kde(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Headless KWin (one 1280x800 output), started once, with tracer authorised on it by the
+    real `tracer setup kde`; everything it ran is stopped by PID at the end. Skipped only where
+    kwin-wayland is not installed."""
+    from tests.kwin import KWIN
+
+    if not os.path.exists(KWIN):
+        pytest.skip("kwin-wayland is not installed: bash examples/install.sh --test installs it")
+    from tests.e2e.kde import KdeDesktop
+
+    desk = KdeDesktop.start(tmp_path_factory.mktemp("kde"))
+    try:
+        yield desk
+    finally:
+        desk.stop()

@@ -388,6 +388,7 @@ def _add_subcommands() -> None:
     from tracer_cli.cli.mcp import mcp_server
     from tracer_cli.cli.models import app as models_app
     from tracer_cli.cli.sandbox import app as sandbox_app
+    from tracer_cli.cli.setup import app as setup_app
 
     app.command("run")(macros.run_macro)
     app.command("record")(macros.record_macro)
@@ -399,6 +400,7 @@ def _add_subcommands() -> None:
     app.add_typer(logs_app, name="logs")
     app.add_typer(models_app, name="models")
     app.add_typer(sandbox_app, name="sandbox")
+    app.add_typer(setup_app, name="setup")
 
 
 _add_subcommands()

@@ -69,7 +69,7 @@ Monitor = Annotated[Optional[int], _option(  # noqa: UP045
 Display = Annotated[Optional[str], _option(  # noqa: UP045
     "--display", help="The desktop (:1, wayland-1); default: the session's.", panel=SCREEN)]
 Platform = Annotated[Optional[str], _option(  # noqa: UP045
-    "--platform", help="x11, gnome, wlroots or generic (default: auto).",
+    "--platform", help="x11, gnome, wlroots, kde or generic (default: auto).",
     panel=SCREEN)]
 MaxPixels = Annotated[Optional[int], _option(  # noqa: UP045
     "--max-pixels", help="Screenshot budget (default: the model family's).", panel=SCREEN)]

@@ -1,7 +1,7 @@
 """The platform: the kind of desktop tracer sees and acts on, behind one interface.
 
-Each platform (X11, GNOME on Wayland, wlroots compositors, and an untested generic one for
-macOS and Windows) is a module of ``desktop/platforms`` that registers itself with
+Each platform (X11, GNOME on Wayland, wlroots compositors, KDE Plasma on Wayland, and an
+untested generic one for macOS and Windows) is a module of ``desktop/platforms`` that registers itself with
 ``@PLATFORMS.register("name")``, or a plug-in in the ``tracer.platforms`` entry-point group. It
 is chosen once per command, from the session (``detect``) or ``--platform``, and gives the rest of
 tracer what a run needs: screens to capture, input to send, the kill and pause switches, input
@@ -150,7 +150,8 @@ WLROOTS_DESKTOPS = ("sway", "hyprland", "river", "wayfire", "labwc", "niri", "wl
 
 def detect(env: dict[str, str] | None = None) -> tuple[str, str]:
     """The platform of the session tracer runs in, and the display it names: (``x11``, ``:0``),
-    (``gnome``, ``wayland-0``), (``wlroots``, ``wayland-1``), (``generic``, ``native``); a
+    (``gnome``, ``wayland-0``), (``wlroots``, ``wayland-1``), (``kde``, ``wayland-0``),
+    (``generic``, ``native``); a
     DisplayError with the fix where there is none or it is not supported."""
     if sys.platform in ("darwin", "win32"):
         return "generic", "native"
@@ -170,13 +171,12 @@ def detect(env: dict[str, str] | None = None) -> tuple[str, str]:
         if "gnome" in desktop:
             return "gnome", wayland or "wayland-0"
         if "kde" in desktop:
-            raise DisplayError("KDE Plasma on Wayland is not supported yet",
-                               "log in to a Plasma (X11) session, or let tracer work in a sandbox "
-                               "desktop: tracer do --sandbox ...")
+            return "kde", wayland or "wayland-0"
         if not env.get("DISPLAY"):
             raise DisplayError(f"this Wayland desktop ({desktop or 'unknown'}) is not one tracer "
-                               "knows (GNOME, sway, Hyprland and other wlroots compositors)",
-                               "choose one with --platform gnome|wlroots, or use a sandbox: "
+                               "knows (GNOME, KDE Plasma, sway, Hyprland and other wlroots "
+                               "compositors)",
+                               "choose one with --platform gnome|kde|wlroots, or use a sandbox: "
                                "tracer do --sandbox ...")
     display = env.get("DISPLAY", "")
     if display:

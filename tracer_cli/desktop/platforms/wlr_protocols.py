@@ -1,7 +1,9 @@
-"""Python bindings for the wlroots protocols that pywayland's wheel lacks, generated at first use.
+"""Python bindings for the Wayland protocols that pywayland's wheel lacks, generated at first use.
 
 pywayland 0.4 ships the core protocol and wayland-protocols (xdg-output among them), but not
-wlr-screencopy-unstable-v1, wlr-virtual-pointer-unstable-v1 or virtual-keyboard-unstable-v1.
+wlroots' wlr-screencopy-unstable-v1, wlr-virtual-pointer-unstable-v1 and
+virtual-keyboard-unstable-v1, nor KDE's fake-input (org_kde_kwin_fake_input, the KDE platform's
+pointer and keyboard).
 Their XML specifications ship beside this module (protocols/, sources in protocols/SOURCES.md).
 At first use pywayland's own scanner turns them into modules in tracer's cache, in a folder named
 after the XML and pywayland's version, so the bindings always match the installed pywayland (the
@@ -24,11 +26,11 @@ from types import ModuleType
 
 PROTOCOL_DIR = Path(__file__).with_name("protocols")
 XML_FILES = ("wlr-screencopy-unstable-v1.xml", "wlr-virtual-pointer-unstable-v1.xml",
-             "virtual-keyboard-unstable-v1.xml")
+             "virtual-keyboard-unstable-v1.xml", "fake-input.xml")
 MODULES = ("wlr_screencopy_unstable_v1", "wlr_virtual_pointer_unstable_v1",
-           "virtual_keyboard_unstable_v1")
+           "virtual_keyboard_unstable_v1", "fake_input")
 PACKAGE = "tracer_wlr_protocols"
-# Core interfaces the three protocols refer to: the generated code imports them from `.wayland`.
+# Core interfaces the protocols refer to: the generated code imports them from `.wayland`.
 CORE = {"wl_output", "wl_buffer", "wl_seat", "wl_surface", "wl_shm", "wl_pointer", "wl_keyboard"}
 
 

@@ -73,22 +73,21 @@ class Placed:
 class Globals:
     versions: dict[str, int] = field(default_factory=dict)
     seat_caps: int = 0  # wl_seat capabilities: 1 pointer, 2 keyboard
+    first_seat_caps: int | None = None  # the first ones told (before a device of ours counted)
 
 
 class WlrSession:
     """A connection with the globals tracer needs (a DisplayError naming what is missing)."""
 
+    # What the compositor must offer (interface: the version spoken), and the fix when it does not.
+    needed = NEEDED
+    missing_fix = ("use sway, Hyprland or another wlroots compositor, or a GNOME session "
+                   "(--platform gnome)")
+
     def __init__(self, display: str) -> None:
         from pywayland.client import Display
-        from pywayland.protocol.wayland import WlOutput, WlSeat, WlShm
-        from pywayland.protocol.xdg_output_unstable_v1 import ZxdgOutputManagerV1
+        from pywayland.protocol.wayland import WlOutput
 
-        from tracer_cli.desktop.platforms import wlr_protocols
-
-        protocols = wlr_protocols.load()
-        self.screencopy_module = protocols["wlr_screencopy_unstable_v1"]
-        pointer_module = protocols["wlr_virtual_pointer_unstable_v1"]
-        keyboard_module = protocols["virtual_keyboard_unstable_v1"]
         self.name = display
         self.lock = threading.RLock()
         self.closed = False
@@ -101,38 +100,27 @@ class WlrSession:
                                FIX_CONNECT) from None
         self.outputs: dict[int, Output] = {}
         self.info = Globals()
-        self.shm: Any = None
         self.seat: Any = None
-        self.screencopy: Any = None
-        self.pointer_manager: Any = None
-        self.keyboard_manager: Any = None
         self.xdg_output_manager: Any = None
-        wanted = {
-            "wl_shm": (WlShm, "shm"),
-            "wl_seat": (WlSeat, "seat"),
-            "zxdg_output_manager_v1": (ZxdgOutputManagerV1, "xdg_output_manager"),
-            "zwlr_screencopy_manager_v1": (self.screencopy_module.ZwlrScreencopyManagerV1,
-                                           "screencopy"),
-            "zwlr_virtual_pointer_manager_v1": (pointer_module.ZwlrVirtualPointerManagerV1,
-                                                "pointer_manager"),
-            "zwp_virtual_keyboard_manager_v1": (keyboard_module.ZwpVirtualKeyboardManagerV1,
-                                                "keyboard_manager"),
-        }
-        versions = {**NEEDED, "zxdg_output_manager_v1": 2}
+        wanted = self._wanted()
+        for _cls, attr, _version in wanted.values():
+            setattr(self, attr, None)
 
         def on_global(registry: Any, name: int, interface: str, version: int) -> None:
             self.info.versions[interface] = version
             if interface == "wl_output":
                 self._add_output(Output(registry.bind(name, WlOutput, min(version, 3)), name))
             elif interface in wanted:
-                cls, attr = wanted[interface]
-                setattr(self, attr, registry.bind(name, cls, min(version, versions[interface])))
+                cls, attr, speaks = wanted[interface]
+                setattr(self, attr, registry.bind(name, cls, min(version, speaks)))
                 if attr == "seat":
                     self.seat.dispatcher["capabilities"] = on_capabilities
                     self.seat.dispatcher["name"] = lambda *_: None
 
         def on_capabilities(_seat: Any, caps: int) -> None:
             self.info.seat_caps = caps
+            if self.info.first_seat_caps is None:
+                self.info.first_seat_caps = caps
 
         def on_global_remove(_registry: Any, name: int) -> None:
             self.outputs.pop(name, None)
@@ -141,17 +129,39 @@ class WlrSession:
         self.registry.dispatcher["global"] = on_global
         self.registry.dispatcher["global_remove"] = on_global_remove
         self.display.roundtrip()
-        missing = [name for name in NEEDED if name not in self.info.versions]
+        missing = [name for name in self.needed if name not in self.info.versions]
         if missing:
             self.close()
             raise DisplayError(f"the Wayland compositor at {display} does not offer "
                                f"{', '.join(missing)}, which tracer needs to see and act",
-                               "use sway, Hyprland or another wlroots compositor, or a GNOME "
-                               "session (--platform gnome)")
+                               self.missing_fix)
         for output in self.outputs.values():
             self._describe(output)
         self.display.roundtrip()
         self.display.roundtrip()
+
+    def _wanted(self) -> dict[str, tuple[Any, str, int]]:
+        """The globals to bind: interface -> (pywayland class, attribute, highest version)."""
+        from pywayland.protocol.wayland import WlSeat, WlShm
+        from pywayland.protocol.xdg_output_unstable_v1 import ZxdgOutputManagerV1
+
+        from tracer_cli.desktop.platforms import wlr_protocols
+
+        protocols = wlr_protocols.load()
+        self.screencopy_module = protocols["wlr_screencopy_unstable_v1"]
+        pointer_module = protocols["wlr_virtual_pointer_unstable_v1"]
+        keyboard_module = protocols["virtual_keyboard_unstable_v1"]
+        return {
+            "wl_shm": (WlShm, "shm", 1),
+            "wl_seat": (WlSeat, "seat", 1),
+            "zxdg_output_manager_v1": (ZxdgOutputManagerV1, "xdg_output_manager", 2),
+            "zwlr_screencopy_manager_v1": (self.screencopy_module.ZwlrScreencopyManagerV1,
+                                           "screencopy", 3),
+            "zwlr_virtual_pointer_manager_v1": (pointer_module.ZwlrVirtualPointerManagerV1,
+                                                "pointer_manager", 2),
+            "zwp_virtual_keyboard_manager_v1": (keyboard_module.ZwpVirtualKeyboardManagerV1,
+                                                "keyboard_manager", 1),
+        }
 
     # -- outputs --------------------------------------------------------------------------------
 
@@ -306,6 +316,49 @@ class WlrSession:
                 self.display.flush()
             with contextlib.suppress(Exception):
                 self.display.disconnect()
+
+
+def watch_socket(path: str, display: str, gone: Callable[[], None]) -> Callable[[], None]:
+    """Call ``gone()`` once, on a thread of its own, when the compositor listening at ``path``
+    ends: the thread holds a connection of its own to the socket (it sends nothing, so nothing
+    comes back), and the socket closing is the compositor ending. Returns what stops watching."""
+    import socket
+
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    try:
+        conn.connect(path)
+    except OSError as exc:
+        conn.close()
+        raise DisplayError(f"cannot connect to the Wayland display {display}: "
+                           f"{exc.strerror or exc}", "start the compositor, or check "
+                           "--display and WAYLAND_DISPLAY") from None
+    wake_read, wake_write = os.pipe()
+
+    def run() -> None:
+        try:
+            while True:
+                ready, _, _ = select.select([conn, wake_read], [], [])
+                if wake_read in ready:
+                    return
+                try:
+                    data = conn.recv(4096)
+                except OSError:
+                    data = b""
+                if not data:
+                    gone()
+                    return
+        finally:
+            conn.close()
+            os.close(wake_read)
+
+    threading.Thread(target=run, name="watch-wayland", daemon=True).start()
+
+    def stop() -> None:
+        with contextlib.suppress(OSError):
+            os.write(wake_write, b"x")
+            os.close(wake_write)
+
+    return stop
 
 
 _sessions: dict[str, WlrSession] = {}

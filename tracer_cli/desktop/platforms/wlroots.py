@@ -9,10 +9,7 @@ the Input turns each point into layout units through the output it lies on (wlr_
 
 from __future__ import annotations
 
-import contextlib
 import os
-import select
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -136,45 +133,10 @@ class WlrootsPlatform:
                            "--display :N) or in an X11 session, or write the macro by hand")
 
     def watch(self, lost: Callable[[str], None]) -> Callable[[], None]:
-        """A thread holds a connection of its own to the compositor's socket (it sends nothing,
-        so nothing comes back): the socket closing is the compositor ending."""
-        path = self.socket()
-        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-        try:
-            conn.connect(path)
-        except OSError as exc:
-            conn.close()
-            raise DisplayError(f"cannot connect to the Wayland display {self.display}: "
-                               f"{exc.strerror or exc}", "start the compositor, or check "
-                               "--display and WAYLAND_DISPLAY") from None
-        wake_read, wake_write = os.pipe()
+        from tracer_cli.desktop.platforms.wlr_session import watch_socket
 
-        def run() -> None:
-            try:
-                while True:
-                    ready, _, _ = select.select([conn, wake_read], [], [])
-                    if wake_read in ready:
-                        return
-                    try:
-                        data = conn.recv(4096)
-                    except OSError:
-                        data = b""
-                    if not data:
-                        lost(f"the Wayland compositor {self.compositor} at {self.display} "
-                             "went away (it ended)")
-                        return
-            finally:
-                conn.close()
-                os.close(wake_read)
-
-        threading.Thread(target=run, name="watch-wayland", daemon=True).start()
-
-        def stop() -> None:
-            with contextlib.suppress(OSError):
-                os.write(wake_write, b"x")
-                os.close(wake_write)
-
-        return stop
+        return watch_socket(self.socket(), self.display, lambda: lost(
+            f"the Wayland compositor {self.compositor} at {self.display} went away (it ended)"))
 
     # -- doctor ---------------------------------------------------------------------------------
 
