@@ -160,7 +160,7 @@ def test_an_unknown_wayland_desktop_without_x_is_explained(plan_file: Path) -> N
                          env=no_display_env(WAYLAND_DISPLAY="wayland-0", XDG_CURRENT_DESKTOP="weston"))
     assert code == 1
     assert "this Wayland desktop (weston) is not one tracer knows" in found["platform"]["detail"]
-    assert "--platform gnome|wlroots" in found["platform"]["fix"]
+    assert "--platform gnome|kde|wlroots" in found["platform"]["fix"]
 
 
 @pytest.mark.display

@@ -291,7 +291,7 @@ def load_within_bounds(path: Path) -> None:
     assert peak < 64 << 20, f"{peak / 2**20:.0f} MB"
 
 
-@settings(max_examples=examples(300), deadline=None,
+@settings(max_examples=examples(100), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.one_of(st.binary(max_size=400).map(lambda b: ("bytes", b)),
                       aliased_yaml().map(lambda t: ("aliases", t)),

@@ -3,6 +3,8 @@ says what to set where there is none or it is not supported."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tracer_cli.desktop.platform import PLATFORMS, choose, detect
@@ -43,7 +45,7 @@ def test_an_unknown_wayland_desktop_with_xwayland_falls_back_to_x11() -> None:
 
 
 def test_an_unknown_wayland_desktop_without_x_says_how_to_choose() -> None:
-    with pytest.raises(DisplayError, match="--platform gnome|wlroots"):
+    with pytest.raises(DisplayError, match=re.escape("--platform gnome|kde|wlroots")):
         detect({"WAYLAND_DISPLAY": "wayland-0", "XDG_CURRENT_DESKTOP": "weston"})
 
 
