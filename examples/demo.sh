@@ -8,6 +8,7 @@
 #   bash examples/demo.sh --local      # the local model, or fail
 #   bash examples/demo.sh --scripted   # the scripted plan examples/demo_form.jsonl (no model)
 #   add --xvfb to use a virtual display, for machines without a screen
+#   TRACER_BIN=... TRACER_PYTHON=...   another tracer and Python than .venv's
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tracer=${TRACER_BIN:-.venv/bin/tracer}
