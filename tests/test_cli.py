@@ -256,3 +256,33 @@ def test_logs_without_runs() -> None:
     proc = run_tracer("logs", env=no_display_env())
     assert proc.returncode == 0
     assert "no runs yet" in proc.stderr
+
+
+def test_logs_lists_newest_first_with_whole_ids_at_80_columns(tracer_home: Path) -> None:
+    """What a user copies is the id: whole at 80 columns; newest first, with when it started and
+    how long it took; the MCP server's one-call records are left out unless asked for."""
+    runs = tracer_home / "runs"
+    made = []
+    for n, kind in enumerate(["do", "mcp", "run", "do", "mcp"]):
+        run = runs / f"2026120{n + 1}-101500-{kind}-fill-in-the-long-registration-form-of-the"
+        run.mkdir(parents=True)
+        (run / "run.json").write_text(json.dumps({
+            "id": run.name, "kind": kind, "status": "done", "task": "fill in the long form " * 5,
+            "started": f"2026-12-0{n + 1}T10:15:00+00:00", "seconds": 75.5, "steps": 3}),
+            encoding="utf-8")
+        made.append(run.name)
+    listing = run_tracer("logs", env=no_display_env(COLUMNS="80"))
+    assert listing.returncode == 0, listing.stderr
+    rows = [line for line in listing.stdout.splitlines() if line.startswith(" 2026")]
+    ids = [row.split()[0] for row in rows]
+    assert ids == [made[3], made[2], made[0]]  # newest first, MCP calls left out
+    assert all(len(row) <= 80 for row in listing.stdout.splitlines())
+    assert all(len(row) <= 80 for row in rows)  # ids of 60 characters and more, whole
+    assert "2 MCP tool calls (--kind mcp)" in listing.stderr
+
+    limited = run_tracer("logs", "--limit", "1", env=no_display_env(COLUMNS="80"))
+    assert [line.split()[0] for line in limited.stdout.splitlines()
+            if line.startswith(" 2026")] == [made[3]]
+    assert "2 older (--limit 0 shows all)" in limited.stderr
+    mcp = run_tracer("logs", "--kind", "mcp", "--json", env=no_display_env())
+    assert [r["id"] for r in json.loads(mcp.stdout)] == [made[4], made[1]]

@@ -40,7 +40,7 @@ def _now() -> str:
 
 
 def _slug(task: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", task.lower()).strip("-")[:40] or "run"
+    return re.sub(r"[^a-z0-9]+", "-", task.lower()).strip("-")[:32].strip("-") or "run"
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:

@@ -44,28 +44,70 @@ app = typer.Typer(cls=_RunOrCommand, invoke_without_command=True,
 def list_all(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=0,
+                                       help="The newest N runs (0: all).")] = 20,
+    kind: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--kind", help="Only runs of this kind: do, plan, run or mcp (the MCP server's calls, "
+        "left out by default).")] = None,
 ) -> None:
-    """List recorded runs."""
+    """List recorded runs, newest first."""
     if ctx.invoked_subcommand is not None:
         return
     from tracer_cli.agent.runlog import list_runs
 
     with guard():
         root = paths.runs_dir()
-        runs = list_runs(root)
+        runs = list(reversed(list_runs(root)))  # the ids start with the time: newest first
+        chosen = [r for r in runs if (r.meta.get("kind") == kind if kind else
+                                      r.meta.get("kind") != "mcp")]
+        shown = chosen[:limit] if limit else chosen
         if as_json:
-            stdout().write(json.dumps([{**r.meta, "status": r.status} for r in runs]) + "\n")
+            stdout().write(json.dumps([{**r.meta, "status": r.status} for r in shown]) + "\n")
             return
         if not runs:
             err.print(f"no runs yet in {root}")
             return
-        table = Table(title=f"Runs in {root}", title_justify="left")
-        for col in ("id", "status", "steps", "task"):
-            table.add_column(col)
-        for r in runs:
-            table.add_row(r.id, r.status, str(r.meta.get("steps", len(r.steps()))),
-                          escape(str(r.meta.get("task", ""))))
-        out.print(table)
+        out.print(_runs_table(shown))
+        left = len(chosen) - len(shown)
+        mcp = sum(1 for r in runs if r.meta.get("kind") == "mcp") if not kind else 0
+        notes = ([f"{left} older (--limit 0 shows all)"] if left else []) + \
+            ([f"{mcp} MCP tool calls (--kind mcp)"] if mcp else [])
+        if notes:
+            err.print(f"not shown: {'; '.join(notes)}; runs in {root}", soft_wrap=True)
+
+
+def _runs_table(runs: list[Any]) -> Table:
+    """One row a run; the id whole (it is what a user copies; it starts with when the run
+    started), then what fits of status, steps, time taken and the task."""
+    from rich import box
+
+    columns = [("id", "left"), ("status", "left"), ("steps", "right"), ("took", "right")]
+    rows = [(r.id, _status(r.status), str(r.meta.get("steps", len(r.steps()))),
+             _took(r.meta.get("seconds")), escape(" ".join(str(r.meta.get("task", "")).split())))
+            for r in runs]
+    widths = [max([len(name), *(len(row[i]) for row in rows)]) for i, (name, _) in enumerate(columns)]
+    while len(widths) > 1 and sum(widths) + 2 * (len(widths) - 1) > out.width:
+        widths.pop()  # the last columns go first; the id stays whole
+    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, collapse_padding=True)
+    for (name, justify), width in zip(columns, widths, strict=False):
+        table.add_column(name, no_wrap=True, justify=justify, min_width=width)  # type: ignore[arg-type]
+    left = out.width - sum(widths) - 2 * len(widths) - 1
+    with_task = len(widths) == len(columns) and left >= 8
+    if with_task:
+        table.add_column("task", no_wrap=True, overflow="ellipsis", max_width=left)
+    for row in rows:
+        table.add_row(*row[:len(widths)], *([row[-1]] if with_task else []))
+    return table
+
+
+def _took(seconds: Any) -> str:
+    if not isinstance(seconds, int | float):
+        return ""
+    return f"{seconds:.1f}s" if seconds < 60 else f"{int(seconds // 60)}m{int(seconds % 60):02d}"
+
+
+def _status(status: str) -> str:
+    return {"gave_up": "gave up", "interrupted": "stopped"}.get(status, status)
 
 
 @app.command()
@@ -100,6 +142,8 @@ def show(
         table = Table()
         for col in ("step", "action", "points", "outcome", "model s", "attempts"):
             table.add_column(col)
+        if any(s.get("from_forecast") for s in steps):
+            out.print("⇢ ran from the forecast, without a model call")
         first, hidden, last = (steps, 0, []) if show_all else elide(steps)
         for s in first:
             table.add_row(*_step_row(s))
@@ -112,7 +156,8 @@ def show(
 
 
 def _step_row(s: dict[str, Any]) -> tuple[str, ...]:
-    return (str(s.get("step")), escape(s.get("describe") or _action_text(s.get("action"))),
+    number = f"{s.get('step')}{' ⇢' if s.get('from_forecast') else ''}"
+    return (number, escape(s.get("describe") or _action_text(s.get("action"))),
             " ".join(f"({x},{y})" for x, y in s.get("points", [])), escape(s.get("outcome", "")),
             f"{s.get('timings', {}).get('model', 0):.2f}", str(len(s.get("attempts", []))))
 
