@@ -84,9 +84,10 @@ def image(result: types.CallToolResult) -> Image.Image:
 
 
 def logged_runs(env: dict[str, str]) -> list[dict[str, Any]]:
-    listed = run_tracer("logs", "--json", env=env)
+    """Every run record, the MCP server's calls too, oldest first."""
+    listed = run_tracer("logs", "--json", "--kind", "all", "--limit", "0", env=env)
     assert listed.returncode == 0, listed.stderr
-    return json.loads(listed.stdout)
+    return list(reversed(json.loads(listed.stdout)))
 
 
 def accept(answer: bool = True) -> tuple[list[str], Callable[..., Awaitable[types.ElicitResult]]]:
@@ -109,7 +110,14 @@ def test_stdio_lists_the_tools_and_takes_a_screenshot(display: Display, tmp_path
             assert set(tools) == TOOLS
             for tool in tools.values():
                 assert tool.description and len(tool.description) > 40, tool.name
+                assert "\n    " not in tool.description, tool.name  # no source indentation
                 assert tool.input_schema["type"] == "object"
+                hints = tool.annotations
+                assert hints is not None and hints.title, tool.name
+                looks = tool.name in ("screenshot", "plan", "logs")
+                assert hints.read_only_hint is looks, tool.name
+                assert hints.destructive_hint is (not looks and tool.name != "scroll"), tool.name
+                assert hints.open_world_hint is False
             click_schema = tools["click"].input_schema
             assert set(click_schema["required"]) == {"x", "y", "target"}
             assert click_schema["properties"]["x"]["maximum"] == 1000

@@ -47,8 +47,8 @@ def list_all(
     limit: Annotated[int, typer.Option("--limit", "-n", min=0,
                                        help="The newest N runs (0: all).")] = 20,
     kind: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--kind", help="Only runs of this kind: do, plan, run or mcp (the MCP server's calls, "
-        "left out by default).")] = None,
+        "--kind", help="Only runs of this kind: do, plan, run, mcp (the MCP server's calls, "
+        "left out by default) or all.")] = None,
 ) -> None:
     """List recorded runs, newest first."""
     if ctx.invoked_subcommand is not None:
@@ -58,8 +58,8 @@ def list_all(
     with guard():
         root = paths.runs_dir()
         runs = list(reversed(list_runs(root)))  # the ids start with the time: newest first
-        chosen = [r for r in runs if (r.meta.get("kind") == kind if kind else
-                                      r.meta.get("kind") != "mcp")]
+        chosen = [r for r in runs if kind == "all" or (r.meta.get("kind") == kind if kind else
+                                                       r.meta.get("kind") != "mcp")]
         shown = chosen[:limit] if limit else chosen
         if as_json:
             stdout().write(json.dumps([{**r.meta, "status": r.status} for r in shown]) + "\n")

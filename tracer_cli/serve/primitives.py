@@ -27,7 +27,7 @@ from tracer_cli.errors import Interrupted, TracerError
 from tracer_cli.plan import BaseStep, format_validation_error, parse_step
 from tracer_cli.serve import records
 from tracer_cli.serve.safety import Approval, needs_asking, question, refusal
-from tracer_cli.serve.tools import as_text, in_thread
+from tracer_cli.serve.tools import add_tool, as_text, in_thread
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -187,5 +187,9 @@ def register(server: "MCPServer", desk: "Desk") -> None:
         """Turn the mouse wheel at (x, y) in 0..1000 coordinates of the monitor."""
         return await hands.run(scroll_step(x, y, amount), answer)
 
-    for fn, name in ((click, "click"), (type_text, "type"), (hotkey, "hotkey"), (scroll, "scroll")):
-        server.add_tool(fn, name=name, structured_output=False)
+    acts = {"read_only": False, "destructive": True, "idempotent": False}
+    add_tool(server, click, "click", "Click at a point", **acts)
+    add_tool(server, type_text, "type", "Type text", **acts)
+    add_tool(server, hotkey, "hotkey", "Press keys together", **acts)
+    add_tool(server, scroll, "scroll", "Turn the mouse wheel", read_only=False, destructive=False,
+             idempotent=False)

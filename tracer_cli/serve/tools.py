@@ -43,6 +43,21 @@ def png(image: Image.Image) -> McpImage:
     return McpImage(data=buffer.getvalue(), format="png")
 
 
+def add_tool(server: MCPServer, fn: Any, name: str, title: str, *, read_only: bool,
+             destructive: bool, idempotent: bool) -> None:
+    """Register ``fn`` with a clean description (its docstring without the source's
+    indentation) and the protocol's hints that clients use to decide what to confirm."""
+    import inspect
+
+    from mcp.types import ToolAnnotations
+
+    server.add_tool(fn, name=name, title=title, description=inspect.cleandoc(fn.__doc__ or ""),
+                    annotations=ToolAnnotations(title=title, read_only_hint=read_only,
+                                                destructive_hint=destructive,
+                                                idempotent_hint=idempotent, open_world_hint=False),
+                    structured_output=False)
+
+
 def as_text(data: Any) -> str:
     return json.dumps(redact_data(data), ensure_ascii=False, indent=1)
 
@@ -102,9 +117,13 @@ class Tools:
         self.settings = desk.settings
 
     def register(self, server: MCPServer) -> None:
-        for fn, name in ((self.screenshot, "screenshot"), (self.plan, "plan"), (self.do, "do"),
-                         (self.run_macro, "run_macro"), (self.logs, "logs")):
-            server.add_tool(fn, name=name, structured_output=False)
+        looks = {"read_only": True, "destructive": False, "idempotent": True}
+        acts = {"read_only": False, "destructive": True, "idempotent": False}
+        add_tool(server, self.screenshot, "screenshot", "Screenshot of the desktop", **looks)
+        add_tool(server, self.plan, "plan", "Forecast without acting (dry run)", **looks)
+        add_tool(server, self.do, "do", "Carry out a task on the desktop", **acts)
+        add_tool(server, self.run_macro, "run_macro", "Run a desktop macro", **acts)
+        add_tool(server, self.logs, "logs", "tracer's run records", **looks)
 
     # -- looking ---------------------------------------------------------------------------
 
