@@ -15,7 +15,9 @@ from tracer_cli import __version__
 
 
 def no_display_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    """No desktop: the display variables set empty (absent, tracer would look for the user's
+    session by its sockets, and find whichever one a test has running)."""
+    env = {**os.environ, "DISPLAY": "", "WAYLAND_DISPLAY": ""}
     env.update(extra)
     return env
 

@@ -36,9 +36,10 @@ def plan_file(tmp_path: Path) -> Path:
 
 
 def no_display_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "XDG_SESSION_TYPE")}
-    return {**env, **extra}
+    """No desktop: the display variables set empty (absent, tracer would look for the user's
+    session by its sockets)."""
+    env = {k: v for k, v in os.environ.items() if k != "XDG_SESSION_TYPE"}
+    return {**env, "DISPLAY": "", "WAYLAND_DISPLAY": "", **extra}
 
 
 def tracer(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

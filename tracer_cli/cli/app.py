@@ -406,9 +406,20 @@ def _add_subcommands() -> None:
 _add_subcommands()
 
 
+def _plain_flags(command: Any) -> None:
+    """A flag takes no value: its help row shows none (not ``<bool>``), in every command."""
+    for param in getattr(command, "params", []):
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+    for sub in getattr(command, "commands", {}).values():
+        _plain_flags(sub)
+
+
 def main() -> None:
     from tracer_cli.cli.console import keep_stdout_for_results, quiet_threads
 
     keep_stdout_for_results()
     quiet_threads()
-    app()
+    command = typer.main.get_command(app)
+    _plain_flags(command)
+    command(prog_name="tracer")

@@ -156,10 +156,12 @@ def detect(env: dict[str, str] | None = None) -> tuple[str, str]:
     if sys.platform in ("darwin", "win32"):
         return "generic", "native"
     if env is None:
-        if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        if "DISPLAY" not in os.environ and "WAYLAND_DISPLAY" not in os.environ:
             from tracer_cli.desktop.session import fill
 
-            fill()  # a stripped environment (an MCP client's): the user's session by its sockets
+            # A stripped environment (an MCP client's): the user's session by its sockets. A
+            # variable set empty (DISPLAY=) says "none" and is respected.
+            fill()
         env = dict(os.environ)
     wayland = env.get("WAYLAND_DISPLAY", "")
     desktop = env.get("XDG_CURRENT_DESKTOP", "").lower()
