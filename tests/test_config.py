@@ -194,19 +194,42 @@ def test_cli_config_json_shows_file_setting(tracer_home: Path) -> None:
     assert data["sources"]["backend"] == "default"
 
 
-def test_cli_config_text(tracer_home: Path) -> None:
+def test_cli_config_text_is_whole_at_80_columns(tracer_home: Path) -> None:
     write_config(tracer_home, "max_steps = 17\n")
-    proc = run_tracer("config", env={**_env(), "COLUMNS": "200"})
+    proc = run_tracer("config", env={**_env(), "COLUMNS": "80", "TRACER_HORIZON": "9"})
     assert proc.returncode == 0, proc.stderr
     assert f"config file: {tracer_home / 'config.toml'} (exists)" in proc.stdout
     assert f"run records: {tracer_home / 'runs'}" in proc.stdout
     assert "API key: not set" in proc.stdout
-    rows = {line.split("│")[1].strip(): line for line in proc.stdout.splitlines()
-            if line.count("│") >= 5}
-    assert set(Settings.model_fields) <= set(rows)
-    assert "17" in rows["max_steps"] and "file" in rows["max_steps"]
-    assert "TRACER_MAX_STEPS" in rows["max_steps"]
-    assert "default" in rows["horizon"]
+    text = proc.stdout.splitlines()
+    assert "…" not in proc.stdout and "..." not in proc.stdout  # nothing cut
+    settings = {line.split(" = ")[0]: line for line in text if " = " in line and not line[0].isspace()}
+    assert set(Settings.model_fields) <= set(settings)
+    assert settings["max_steps"].startswith("max_steps = 17") and "from file" in settings["max_steps"]
+    assert settings["horizon"].startswith("horizon = 9") and "from env" in settings["horizon"]
+    assert settings["backend"] == 'backend = "llama"'  # a default says nothing more
+    assert all(len(line) <= 80 for line in text[4:])
+
+
+def test_config_init_writes_every_setting_commented_out(tracer_home: Path) -> None:
+    made = run_tracer("config", "init", env=_env())
+    assert made.returncode == 0, made.stderr
+    path = tracer_home / "config.toml"
+    assert made.stdout.strip() == str(path)
+    text = path.read_text(encoding="utf-8")
+    for name in Settings.model_fields:
+        assert f"\n# {name} = " in text
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    shown = run_tracer("config", "--json", env=_env())
+    assert json.loads(shown.stdout)["sources"] == dict.fromkeys(Settings.model_fields, "default")
+    path.write_text(text.replace("# horizon = 5", "horizon = 7"), encoding="utf-8")  # one uncommented
+    shown = run_tracer("config", "--json", env=_env())
+    assert json.loads(shown.stdout)["settings"]["horizon"] == 7
+
+    again = run_tracer("config", "init", env=_env())
+    assert again.returncode == 2 and "exists already" in again.stderr and "--force" in again.stderr
+    assert run_tracer("config", "init", "--force", env=_env()).returncode == 0
+    assert "horizon = 7" not in path.read_text(encoding="utf-8")
 
 
 def test_cli_config_bad_file_exits_2(tracer_home: Path) -> None:

@@ -57,7 +57,8 @@ class Settings(BaseModel):
                                    "in a row without a model call, at most")
     loop_replan: int = Field(2, ge=1, le=50, description="the same action with no visible "
                              "effect this many times in a row: tell the model to re-plan")
-    loop_stop: int = Field(4, ge=1, le=100, description="...this many times: stop the run")
+    loop_stop: int = Field(4, ge=1, le=100, description="the same action with no visible effect "
+                           "this many times in a row: stop the run")
     max_pixels: int = Field(0, ge=0, description="pixel budget of the model's screenshot (0: the "
                             "model family's default, just over its grounding minimum)")
     zoom: bool = Field(True, description="with a screenshot under the model family's grounding "

@@ -4,7 +4,6 @@ live in their own modules and are added here."""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -14,7 +13,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from tracer_cli import __version__, paths
+from tracer_cli import __version__
 from tracer_cli.cli.console import DEBUG, err, guard, out, stdout
 from tracer_cli.cli.options import (  # typer reads these names from this module
     Backend,
@@ -275,39 +274,6 @@ def short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-@app.command("config")
-def show_config(
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
-    """Show the effective settings, where each comes from, and where the config file is.
-
-    Precedence: command-line flags, then TRACER_* environment variables, then the config file
-    (TOML, one `name = value` per setting), then the defaults.
-    """
-    with guard():
-        path = paths.config_path()
-        from tracer_cli import config as cfg  # pydantic: loaded when a command runs, not for --help
-
-        settings, sources = cfg.load()
-        if as_json:
-            stdout().write(json.dumps({"config_file": str(path), "runs": str(paths.runs_dir()),
-                                         "settings": settings.model_dump(),
-                                         "sources": sources}) + "\n")
-            return
-        state = "exists" if path.exists() else "not created yet"
-        out.print(f"config file: {path} ({state})", soft_wrap=True)
-        out.print(f"run records: {paths.runs_dir()}", soft_wrap=True)
-        out.print(f"API key: {'set' if settings.api_key else 'not set'} "
-                  "(TRACER_API_KEY or OPENAI_API_KEY)")
-        table = Table()
-        for col in ("setting", "value", "from", "environment", "meaning"):
-            table.add_column(col)
-        for name, field in type(settings).model_fields.items():
-            table.add_row(name, escape(repr(getattr(settings, name))), sources[name],
-                          cfg.ENV_PREFIX + name.upper(), field.description or "")
-        out.print(table)
-
-
 @app.command()
 def doctor(
     load: Annotated[bool, typer.Option(
@@ -384,6 +350,7 @@ def _add_subcommands() -> None:
     from tracer_cli.cli import macros
     from tracer_cli.cli.batch import batch_command
     from tracer_cli.cli.bench import bench_command
+    from tracer_cli.cli.config import app as config_app
     from tracer_cli.cli.logs import app as logs_app
     from tracer_cli.cli.mcp import mcp_server
     from tracer_cli.cli.models import app as models_app
@@ -397,6 +364,7 @@ def _add_subcommands() -> None:
     app.command("batch")(batch_command)
     app.command("bench", short_help="Score a model or settings on small desktop tasks in sandboxes.")(
         bench_command)
+    app.add_typer(config_app, name="config")
     app.add_typer(logs_app, name="logs")
     app.add_typer(models_app, name="models")
     app.add_typer(sandbox_app, name="sandbox")
