@@ -86,7 +86,7 @@ def test_done_current_and_forecast_steps_appear(panel: LivePanel) -> None:
              if f in line]
     assert order == sorted(order) and len(order) == 4
     assert "step 2/9" in lines[0]
-    assert "model…" in lines[0]
+    assert "· model 0s" in lines[0]
     assert any("last step: capture 10 ms · model 500 ms · act 20 ms · settle 1.50 s" in line
                for line in lines)
 
@@ -168,3 +168,11 @@ def test_log_lines_ask(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO(" Yes \n"))
     assert LogLines(stream).ask("run it? ") == "yes"
     assert stream.getvalue() == "run it? "
+
+
+def test_the_title_ticks_while_the_model_answers(panel: LivePanel) -> None:
+    """A planning call on a CPU takes a minute or more: the title counts its seconds."""
+    panel.on_phase(1, "model")
+    panel.phase_started -= 42.4  # as if the model had been answering for 42 s
+    title = shown(panel).splitlines()[0]
+    assert "step 1/9" in title and "· model 42s" in title

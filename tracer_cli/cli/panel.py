@@ -57,6 +57,7 @@ class _State(Listener):
         self.max_steps = 0
         self.number = 0
         self.phase = ""
+        self.phase_started = time.monotonic()  # the live timer of the phase going on
         self.thought = ""
         self.done: list[StepRecord] = []
         self.current: BaseStep | None = None
@@ -81,6 +82,7 @@ class _State(Listener):
 
     def on_phase(self, number: int, phase: str) -> None:
         self.number, self.phase = number, phase
+        self.phase_started = time.monotonic()
 
     def on_plan(self, number: int, forecast: Forecast) -> None:
         self.thought = forecast.plan.thought
@@ -183,8 +185,10 @@ class LivePanel(_State):
             style = "bold green" if r.status == "done" else "bold red"
             detail = r.answer or r.reason if r.status == "done" else ""
             parts.append(Text(f"{r.said}: {detail}" if detail else r.said, style))
-        phase = f" · {self.phase}…" if self.phase and self.result is None else ""
-        title = f"tracer · step {self.number}/{self.max_steps} · {elapsed:.1f}s{phase}"
+        phase = ""
+        if self.phase and self.result is None:  # a model call takes minutes on a CPU: it ticks
+            phase = f" · {self.phase} {time.monotonic() - self.phase_started:.0f}s"
+        title = f"step {self.number}/{self.max_steps} · {elapsed:.0f}s{phase}"
         return Panel(Group(*parts), title=title, title_align="left", border_style="blue")
 
     def on_start(self, task: str, settings: Settings, geometry: Geometry) -> None:
