@@ -313,7 +313,7 @@ class HeadlessGnome:
                 argv.append(f"--virtual-monitor={w}x{h}")
             t_shell = time.monotonic()
             shell = self._spawn("shell", argv, base)
-            from tracer_cli.desktop.platforms.gnome_dbus import Bus
+            from tracer_cli.desktop.platforms.dbus_client import Bus
 
             bus = Bus(base["DBUS_SESSION_BUS_ADDRESS"], timeout=60)  # a loaded machine: a slow shell
             try:
@@ -663,7 +663,7 @@ class Keyboard:
     CODES = {"ctrl": 29, "alt": 56, "shift": 42, "k": 37, "p": 25, "x": 45}
 
     def __init__(self, gnome: Gnome) -> None:
-        from tracer_cli.desktop.platforms.gnome_dbus import Bus
+        from tracer_cli.desktop.platforms.dbus_client import Bus
 
         self.bus = Bus(gnome.session.env["DBUS_SESSION_BUS_ADDRESS"])
         (self.path,) = self.bus.call("org.gnome.Mutter.RemoteDesktop",

@@ -78,7 +78,7 @@ class HeadlessKWin:
         return self
 
     def _wait_ready(self, bus_file: str, deadline: float) -> None:
-        from tracer_cli.desktop.platforms.kde_bus import Bus, BusError
+        from tracer_cli.desktop.platforms.dbus_client import Bus, BusError
 
         assert self.proc is not None
         socket = os.path.join(self.env["XDG_RUNTIME_DIR"], self.env["WAYLAND_DISPLAY"])

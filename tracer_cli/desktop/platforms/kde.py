@@ -23,7 +23,7 @@ from tracer_cli.errors import DisplayError, TracerError
 
 if TYPE_CHECKING:
     from tracer_cli.desktop.killswitch import PauseRequest
-    from tracer_cli.desktop.platforms.kde_bus import Bus
+    from tracer_cli.desktop.platforms.dbus_client import Bus
     from tracer_cli.desktop.platforms.kde_input import KdeInput
     from tracer_cli.desktop.platforms.kde_screen import KdeScreen
     from tracer_cli.desktop.platforms.kde_session import KdeSession

@@ -136,7 +136,7 @@ class KdeShortcut:
         return self._bus.call(SERVICE, PATH, IFACE, method, sig, body, timeout=5)
 
     def start(self) -> None:
-        from tracer_cli.desktop.platforms.kde_bus import Bus, BusError
+        from tracer_cli.desktop.platforms.dbus_client import Bus, BusError
 
         try:
             self._bus = Bus(self.address, timeout=5)
