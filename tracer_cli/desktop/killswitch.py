@@ -252,6 +252,35 @@ def parse(hotkey: str, kind: str = "kill") -> tuple[list[Any], frozenset[str]]:
     return keys, chord
 
 
+def start_listener(listener: Any, failed: DisplayError, timeout: float = 15.0) -> None:
+    """Start a pynput listener and wait until it listens; raises ``failed`` if it does not."""
+    listener.start()
+    ready = threading.Thread(target=listener.wait, daemon=True)  # wait() has no timeout
+    ready.start()
+    ready.join(timeout)
+    time.sleep(0.02)  # a listener that failed after signalling ready has ended by now
+    if ready.is_alive() or not listener.is_alive():
+        # pynput's stop() waits for the listener to be ready, which it may never be
+        threading.Thread(target=listener.stop, daemon=True).start()
+        raise failed
+
+
+def stop_listener(listener: Any) -> None:
+    """Stop a pynput listener at once."""
+    try:
+        listener.stop()
+    except Exception:  # its display went away: the listener has ended with it
+        return
+    # pynput's X listener ends only at the next key event after stop(); disabling its
+    # RECORD context over its other connection (as its own clean-up does) ends it now.
+    display, context = getattr(listener, "_display_stop", None), getattr(listener, "_context", None)
+    if display is not None and context is not None:
+        with contextlib.suppress(Exception):  # it ended meanwhile and closed the connection
+            display.record_disable_context(context)
+            display.flush()
+    listener.join(1.0)
+
+
 class GlobalHotkey:
     """A global chord heard from anywhere on the desktop; the action mixed in (KillAction,
     PauseAction) says what it does. ``start()`` arms it, ``close()`` disarms it; also a context
@@ -296,17 +325,10 @@ class GlobalHotkey:
             self._check_x()
         listener = keyboard.Listener(on_press=self._press, on_release=self._release)
         self._canon = listener.canonical
-        listener.start()
-        ready = threading.Thread(target=listener.wait, daemon=True)  # wait() has no timeout
-        ready.start()
-        ready.join(timeout)
-        time.sleep(0.02)  # a listener that failed after signalling ready has ended by now
-        if ready.is_alive() or not listener.is_alive():
-            # pynput's stop() waits for the listener to be ready, which it may never be
-            threading.Thread(target=listener.stop, daemon=True).start()
-            raise DisplayError(f"cannot arm the {self._name}: the global keyboard listener did "
-                               "not start", f"check the input permissions (macOS: "
-                               f"Accessibility), or run without it: {self._turn_off}")
+        start_listener(listener, DisplayError(
+            f"cannot arm the {self._name}: the global keyboard listener did not start",
+            f"check the input permissions (macOS: Accessibility), or run without it: "
+            f"{self._turn_off}"), timeout)
         self._listener = listener
         if os.environ.get("WAYLAND_DISPLAY") or os.environ.get("XDG_SESSION_TYPE") == "wayland":
             self.warning = (f"under Wayland the {self._name} hears keys only while an X11 "
@@ -332,20 +354,8 @@ class GlobalHotkey:
 
     def close(self) -> None:
         listener, self._listener = self._listener, None
-        if listener is None:
-            return
-        try:
-            listener.stop()
-        except Exception:  # its display went away: the listener has ended with it
-            return
-        # pynput's X listener ends only at the next key event after stop(); disabling its
-        # RECORD context over its other connection (as its own clean-up does) ends it now.
-        display, context = getattr(listener, "_display_stop", None), getattr(listener, "_context", None)
-        if display is not None and context is not None:
-            with contextlib.suppress(Exception):  # it ended meanwhile and closed the connection
-                display.record_disable_context(context)
-                display.flush()
-        listener.join(1.0)
+        if listener is not None:
+            stop_listener(listener)
 
     @property
     def armed(self) -> bool:
