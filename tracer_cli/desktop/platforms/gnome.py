@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tracer_cli.desktop.platform import PLATFORMS, Check
+from tracer_cli.desktop.platform import ESSENTIAL_KEYS, PLATFORMS, Check
 from tracer_cli.errors import ActionError, DisplayError, DisplayLost, TracerError
 
 if TYPE_CHECKING:
@@ -58,9 +58,6 @@ LAYOUT_LOGICAL = 1
 CURSOR_HIDDEN = 0
 RESTART = "start the desktop again and rerun"
 FIX_SESSION = "run tracer inside your GNOME session (log in to 'GNOME', not 'GNOME on Xorg')"
-ESSENTIAL_KEYS = ("a", "z", "0", "9", "space", "enter", "tab", "backspace", "escape", "shift",
-                  "ctrl", "alt")
-
 
 
 @dataclass(frozen=True)
