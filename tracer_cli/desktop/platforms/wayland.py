@@ -2,9 +2,10 @@
 connection of tracer's own (wlr_session), whose outputs are placed in desktop pixels.
 
 ``WaylandPlatform``: the display's socket and the session on it, a monitor's screen, the watch on
-the socket, no `tracer record`, and doctor's display, capture and input rows. A subclass says
-what differs: how its desktop is named, how a monitor is captured, and what its doctor's rows
-report.
+the socket, no `tracer record`, and doctor's display, capture and input rows. ``WaylandInput``:
+the pointer's part of an Input that takes desktop pixels and sends layout units through the
+output a point lies on. A subclass says what differs: how its desktop is named, how a monitor is
+captured, how a point and a button reach the compositor, and what its doctor's rows report.
 """
 
 from __future__ import annotations
@@ -15,7 +16,11 @@ from collections.abc import Callable
 from typing import Any
 
 from tracer_cli.desktop.platform import ESSENTIAL_KEYS, Check
-from tracer_cli.errors import DisplayError, TracerError
+from tracer_cli.errors import ActionError, DisplayError, TracerError
+
+BUTTONS = {"left": 0x110, "right": 0x111, "middle": 0x112}  # evdev BTN_LEFT, BTN_RIGHT, BTN_MIDDLE
+PACE = 0.02  # seconds after a click or a turn of the wheel: the program takes it in
+NEW_DEVICE_GRACE = 0.1  # seconds before the first event when the seat had no such device
 
 
 def listing(placed: list[Any]) -> str:
@@ -167,3 +172,90 @@ class WaylandPlatform:
     def _input_detail(self, keyboard: Any, width: int, height: int) -> str:
         """What the input row says of a working input."""
         raise NotImplementedError
+
+
+def grace_until(since: float, had: int) -> float:
+    """When the first event may be sent, given the seat's capabilities ``had`` before our
+    devices were made at ``since``. A seat without a keyboard or pointer before ours (a
+    headless one): programs already running create theirs only once told of ours, and an event
+    before that is lost to them. Nothing says when they have, so the first event waits a moment,
+    once."""
+    return since + NEW_DEVICE_GRACE if had & 3 != 3 else 0.0
+
+
+class WaylandInput:
+    """The pointer's part of an Input on ``session``'s seat (wlr_session): a subclass sends a
+    point (``move``) and a button (``_button``)."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        self._held_buttons: set[int] = set()
+        self._closed = False
+        self._grace_until = 0.0  # set by the subclass: grace_until(...)
+
+    def _grace(self) -> None:
+        if self._grace_until:
+            left, self._grace_until = self._grace_until - time.monotonic(), 0.0
+            if left > 0:
+                time.sleep(left)
+
+    # -- where --------------------------------------------------------------------------------
+
+    def size(self) -> tuple[int, int]:
+        """The desktop's bounding box in desktop pixels."""
+        placed = self.session.layout()
+        if not placed:
+            return 0, 0
+        return (max(p.rect.left + p.rect.width for p in placed),
+                max(p.rect.top + p.rect.height for p in placed))
+
+    def position(self) -> None:
+        return None  # no Wayland client can read where the pointer is
+
+    def _layout_point(self, x: float, y: float) -> tuple[float, float]:
+        """A desktop pixel in layout units, through the output it lies on."""
+        for placed in self.session.layout():
+            rect, output = placed.rect, placed.output
+            if rect.contains(x, y):
+                scale = output.exact_scale
+                return (output.logical[0] + (x - rect.left) / scale,
+                        output.logical[1] + (y - rect.top) / scale)
+        raise ActionError(f"point ({x},{y}) is on no monitor of this desktop")
+
+    # -- the pointer --------------------------------------------------------------------------
+
+    def move(self, x: int, y: int) -> None:
+        raise NotImplementedError
+
+    def _button(self, code: int, down: bool) -> None:
+        """Press or let go of one button (the caller holds the session's lock and flushes)."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _button_code(name: str) -> int:
+        if name not in BUTTONS:
+            raise ActionError(f"unknown mouse button {name!r} (left, right or middle)")
+        return BUTTONS[name]
+
+    def click(self, x: int, y: int, button: str = "left", clicks: int = 1) -> None:
+        code = self._button_code(button)
+        self.move(x, y)
+        with self.session.lock:
+            for n in range(clicks):
+                if n:
+                    self.session.flush()
+                    time.sleep(0.05)
+                self._button(code, True)
+                self._button(code, False)
+            self.session.flush()
+        time.sleep(PACE)
+
+    def button(self, name: str, down: bool) -> None:
+        code = self._button_code(name)
+        with self.session.lock:
+            self._grace()
+            self._button(code, down)
+            self.session.flush()
+
+    def user_modifiers(self) -> None:
+        return None  # another keyboard's state is not a Wayland client's to read
