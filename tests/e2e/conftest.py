@@ -22,6 +22,7 @@ from PIL import Image
 
 from tests.chat_server import request_text  # noqa: F401  (the e2e tests import it from here)
 from tests.conftest import APPS, EXAMPLES, ROOT, Display, Program
+from tests.programs import wait_until as wait_until  # the e2e tests import it from here
 
 CLICKLOG = APPS / "clicklog.py"
 DEMO_FORM = EXAMPLES / "demo_form.py"
@@ -249,14 +250,6 @@ def wait_drawn(display: Display, looks_right: Callable[[Image.Image], bool] | No
         image = grab(display)
         if looks_right is None or looks_right(image):
             return image
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.05)
