@@ -158,6 +158,31 @@ class PauseAction:
                     self.on_toggle(False)
 
 
+class Binding:
+    """A chord bound on the desktop (platform.Switch): a platform's subclass says how it is
+    bound (``start``, ``close``) and heard, and calls ``pressed()`` and ``released()``; the
+    action mixed in before it says what they do. Also a context manager."""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def pressed(self) -> None:
+        raise NotImplementedError
+
+    def released(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Binding:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def key_names(keys: Iterable[str]) -> frozenset[str]:
     """The keys an actuator chord really holds, in the kill switch's names: ``K`` is shift+k,
     ``ctrlleft`` is ctrl."""
@@ -281,7 +306,7 @@ def stop_listener(listener: Any) -> None:
     listener.join(1.0)
 
 
-class GlobalHotkey:
+class GlobalHotkey(Binding):
     """A global chord heard from anywhere on the desktop; the action mixed in (KillAction,
     PauseAction) says what it does. ``start()`` arms it, ``close()`` disarms it; also a context
     manager. The chord counts once per press: a held key's auto-repeat does not count again;
@@ -308,13 +333,6 @@ class GlobalHotkey:
         self._rearm = {k for k in self.keys if isinstance(k, keyboard.Key)} or set(self.keys)
         self._listener: Any = None
         self._canon: Callable[[Any], Any] = lambda key: key
-
-    def __enter__(self) -> GlobalHotkey:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def start(self, timeout: float = 15.0) -> None:
         """Start listening. Raises DisplayError when the listener cannot run."""
@@ -395,14 +413,6 @@ class GlobalHotkey:
 
     def _held(self, key: Any) -> bool:
         return key in self._down or (key == self._shift and self._latched)
-
-    def pressed(self) -> None:
-        """The chord is complete (the action says what that does)."""
-        raise NotImplementedError
-
-    def released(self) -> None:
-        """The chord is let go (the action says what that does)."""
-        raise NotImplementedError
 
 
 class KillSwitch(KillAction, GlobalHotkey):

@@ -32,6 +32,7 @@ from tracer_cli.desktop.killswitch import (
     PYNPUT_NAMES,
     SHIFTED,
     TYPED,
+    Binding,
     KillAction,
     PauseAction,
     PauseRequest,
@@ -157,7 +158,7 @@ def _remove_stale() -> None:
                 remove_entry(path)
 
 
-class ShortcutSwitch:
+class ShortcutSwitch(Binding):
     """A GNOME custom shortcut that calls ``pressed()`` when its chord is pressed (the Switch of
     platform.py); the action mixed in (killswitch.KillAction, PauseAction) says what that does.
     GNOME tells nothing of the release. ``media_keys``: whether gsd-media-keys runs (None: not
@@ -226,9 +227,6 @@ class ShortcutSwitch:
             if not data or self._fd != fd:
                 return
             self.pressed()
-
-    def pressed(self) -> None:
-        raise NotImplementedError
 
     def close(self) -> None:
         """Remove the shortcut (the guard does it, and ends) and stop reading."""

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tracer_cli.desktop.killswitch import KINDS, KillAction, PauseAction, PauseRequest
+from tracer_cli.desktop.killswitch import KINDS, Binding, KillAction, PauseAction, PauseRequest
 from tracer_cli.desktop.platforms.sway_switch import parse
 from tracer_cli.errors import ConfigError, DisplayError
 
@@ -95,7 +95,7 @@ def bus_address(env: dict[str, str] | None = None) -> str:
     return env.get("DBUS_SESSION_BUS_ADDRESS", "") or "SESSION"
 
 
-class KdeShortcut:
+class KdeShortcut(Binding):
     """A chord registered with KGlobalAccel while armed; the action mixed in
     (killswitch.KillAction, PauseAction) says what its press and release do."""
 
@@ -123,13 +123,6 @@ class KdeShortcut:
 
     def _action_id(self) -> list[str]:
         return [self.component, self.action, "tracer", f"tracer: the {self._name}"]
-
-    def __enter__(self) -> KdeShortcut:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _call(self, method: str, sig: str = "", body: tuple[Any, ...] = ()) -> tuple[Any, ...]:
         return self._bus.call(SERVICE, PATH, IFACE, method, sig, body, timeout=5)
@@ -199,12 +192,6 @@ class KdeShortcut:
                     return  # the press repeated while held
                 self._down, self._last_press = True, now
             (self.released if released else self.pressed)()
-
-    def pressed(self) -> None:
-        raise NotImplementedError
-
-    def released(self) -> None:
-        raise NotImplementedError
 
     @property
     def armed(self) -> bool:

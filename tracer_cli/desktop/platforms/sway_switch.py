@@ -27,6 +27,7 @@ from tracer_cli.desktop.killswitch import (
     KINDS,
     SHIFTED,
     TYPED,
+    Binding,
     KillAction,
     PauseAction,
     PauseRequest,
@@ -133,7 +134,7 @@ def parse(hotkey: str, kind: str = "kill") -> tuple[str, frozenset[str]]:
     return "+".join([*mods, *keys]), chord
 
 
-class SwayBinding:
+class SwayBinding(Binding):
     """A chord bound in sway while armed; the action mixed in (killswitch.KillAction,
     PauseAction) says what its press and release do."""
 
@@ -158,13 +159,6 @@ class SwayBinding:
     def bindings(self) -> list[tuple[str, str]]:
         """(flags, command) of each binding of the chord: the press's, by default."""
         return [(FLAGS, f"nop {self.tag}")]
-
-    def __enter__(self) -> SwayBinding:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def start(self) -> None:
         try:
@@ -207,12 +201,6 @@ class SwayBinding:
                 if command in mine:
                     with contextlib.suppress(Exception):  # a listener thread must not die
                         (self.released if mine[command] else self.pressed)()
-
-    def pressed(self) -> None:
-        raise NotImplementedError
-
-    def released(self) -> None:
-        raise NotImplementedError
 
     @property
     def armed(self) -> bool:
