@@ -15,9 +15,11 @@ server that ignores ``stream`` and sends the whole completion as JSON.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -258,3 +260,30 @@ class ChatServer:
 def _usage(text: str) -> dict[str, int]:
     return {"prompt_tokens": 100, "completion_tokens": len(text) // 4,
             "total_tokens": 100 + len(text) // 4}
+
+
+class SilentModel:
+    """A model server that takes the connection and never answers: a run that reached it has
+    its hands (its switches armed) and waits. ``url`` is its base URL; a context manager."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.sock.settimeout(30)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/v1"
+
+    def __enter__(self) -> SilentModel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.sock.close()
+
+    @contextlib.contextmanager
+    def reached(self) -> Iterator[None]:
+        """Once a run has connected (waiting at most 30 s): the connection stays open inside."""
+        conn, _ = self.sock.accept()
+        try:
+            yield
+        finally:
+            conn.close()

@@ -78,6 +78,22 @@ def free_uid() -> int:
     raise RuntimeError(f"every uid of {UIDS} runs processes")
 
 
+# Variables of the tests' own session that a program on a headless compositor must not see.
+SESSION_VARIABLES = ("DISPLAY", "WAYLAND_DISPLAY", "SWAYSOCK", "XAUTHORITY", "XDG_CURRENT_DESKTOP",
+                     "XDG_SESSION_TYPE", "HYPRLAND_INSTANCE_SIGNATURE")
+
+
+def client_env(own: dict[str, str], desktop: str, base: dict[str, str] | None = None,
+               drop: tuple[str, ...] = (), **extra: str) -> dict[str, str]:
+    """An environment for a program on a headless compositor whose session has the variables
+    ``own``: those of ``base`` (this process's by default) without the session's (and
+    ``drop``), then ``own``, a Wayland session of ``desktop``, and ``extra``."""
+    env = {k: v for k, v in (os.environ if base is None else base).items()
+           if k not in SESSION_VARIABLES and k not in drop}
+    env.update(own, XDG_SESSION_TYPE="wayland", XDG_CURRENT_DESKTOP=desktop, **extra)
+    return env
+
+
 @dataclass
 class HeadlessSway:
     outputs: list[tuple[int, int]] = field(default_factory=lambda: [(1280, 800)])
@@ -212,11 +228,7 @@ class HeadlessSway:
 
     def client_env(self, base: dict[str, str] | None = None, **extra: str) -> dict[str, str]:
         """An environment for a program on this sway: the session's variables, no others."""
-        env = {k: v for k, v in (os.environ if base is None else base).items()
-               if k not in ("DISPLAY", "WAYLAND_DISPLAY", "SWAYSOCK", "XAUTHORITY",
-                            "XDG_CURRENT_DESKTOP", "XDG_SESSION_TYPE", "HYPRLAND_INSTANCE_SIGNATURE")}
-        env.update(self.env, XDG_SESSION_TYPE="wayland", XDG_CURRENT_DESKTOP="sway", **extra)
-        return env
+        return client_env(self.env, "sway", base, **extra)
 
     def stop(self, timeout: float = 5.0) -> float:
         """End sway (SIGTERM, then SIGKILL) and every process of its uid; remove its folder."""

@@ -141,13 +141,9 @@ class Program:
         return self.proc.poll() is None
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        from tests.programs import stop_program
+
+        stop_program(self.proc)
 
 
 @pytest.fixture

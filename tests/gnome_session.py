@@ -32,6 +32,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from tests.programs import stop_program
+
 SYSTEM_BUS_CONF = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
@@ -313,7 +315,7 @@ class HeadlessGnome:
                 argv.append(f"--virtual-monitor={w}x{h}")
             t_shell = time.monotonic()
             shell = self._spawn("shell", argv, base)
-            from tracer_cli.desktop.platforms.gnome_dbus import Bus
+            from tracer_cli.desktop.platforms.dbus_client import Bus
 
             bus = Bus(base["DBUS_SESSION_BUS_ADDRESS"], timeout=60)  # a loaded machine: a slow shell
             try:
@@ -558,13 +560,7 @@ class Probe:
         return texts[-1]["text"] if texts else None
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_program(self.proc)
         for reader in self._threads:
             reader.join(5)
         self.proc.stdout.close()
@@ -663,7 +659,7 @@ class Keyboard:
     CODES = {"ctrl": 29, "alt": 56, "shift": 42, "k": 37, "p": 25, "x": 45}
 
     def __init__(self, gnome: Gnome) -> None:
-        from tracer_cli.desktop.platforms.gnome_dbus import Bus
+        from tracer_cli.desktop.platforms.dbus_client import Bus
 
         self.bus = Bus(gnome.session.env["DBUS_SESSION_BUS_ADDRESS"])
         (self.path,) = self.bus.call("org.gnome.Mutter.RemoteDesktop",

@@ -28,6 +28,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
+from tests.compositors import client_env
+
 KWIN = "/usr/bin/kwin_wayland"
 
 
@@ -78,7 +80,7 @@ class HeadlessKWin:
         return self
 
     def _wait_ready(self, bus_file: str, deadline: float) -> None:
-        from tracer_cli.desktop.platforms.kde_bus import Bus, BusError
+        from tracer_cli.desktop.platforms.dbus_client import Bus, BusError
 
         assert self.proc is not None
         socket = os.path.join(self.env["XDG_RUNTIME_DIR"], self.env["WAYLAND_DISPLAY"])
@@ -107,12 +109,7 @@ class HeadlessKWin:
 
     def client_env(self, base: dict[str, str] | None = None, **extra: str) -> dict[str, str]:
         """An environment for a program on this KWin: the session's variables, no others."""
-        env = {k: v for k, v in (os.environ if base is None else base).items()
-               if k not in ("DISPLAY", "WAYLAND_DISPLAY", "SWAYSOCK", "XAUTHORITY",
-                            "XDG_CURRENT_DESKTOP", "XDG_SESSION_TYPE",
-                            "HYPRLAND_INSTANCE_SIGNATURE", "DBUS_SESSION_BUS_ADDRESS")}
-        env.update(self.env, XDG_SESSION_TYPE="wayland", XDG_CURRENT_DESKTOP="KDE", **extra)
-        return env
+        return client_env(self.env, "KDE", base, drop=("DBUS_SESSION_BUS_ADDRESS",), **extra)
 
     def log(self) -> str:
         with contextlib.suppress(OSError), open(os.path.join(self.folder, "kwin.log"),

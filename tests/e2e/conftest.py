@@ -22,6 +22,7 @@ from PIL import Image
 
 from tests.chat_server import request_text  # noqa: F401  (the e2e tests import it from here)
 from tests.conftest import APPS, EXAMPLES, ROOT, Display, Program
+from tests.programs import wait_until as wait_until  # the e2e tests import it from here
 
 CLICKLOG = APPS / "clicklog.py"
 DEMO_FORM = EXAMPLES / "demo_form.py"
@@ -240,6 +241,23 @@ def background_tracer() -> Iterator[Callable[..., subprocess.Popen[str]]]:
         proc.communicate(timeout=10)
 
 
+def desktop_ended_mid_run(background_tracer: Callable[..., subprocess.Popen[str]],
+                          env: dict[str, str], end: Callable[[], None]) -> tuple[int, str, float]:
+    """Start `tracer do` on ``env`` with a model that never answers; once it has its hands and
+    waits for the model, ``end()`` its desktop. Its exit code, its stderr, and the seconds it
+    took to end after the desktop did."""
+    from tests.chat_server import SilentModel
+
+    with SilentModel() as model:
+        proc = background_tracer("do", "anything", "--yes", "-b", "openai", "--base-url",
+                                 model.url, "--model", "test-vlm", env=env)
+        with model.reached():
+            end()
+            ended = time.monotonic()
+            _, stderr = proc.communicate(timeout=15)
+            return proc.returncode, stderr, time.monotonic() - ended
+
+
 def wait_drawn(display: Display, looks_right: Callable[[Image.Image], bool] | None = None,
                timeout: float = 10, what: str = "the window to be drawn") -> Image.Image:
     """Wait until the screen has stopped changing (and, when given, shows what ``looks_right``
@@ -249,14 +267,6 @@ def wait_drawn(display: Display, looks_right: Callable[[Image.Image], bool] | No
         image = grab(display)
         if looks_right is None or looks_right(image):
             return image
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.05)

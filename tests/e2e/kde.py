@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tests.conftest import APPS, ROOT, run_tracer
 from tests.kwin import HeadlessKWin
+from tests.programs import LoggedProgram, wait_until
 
 SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's, with PyQt5 and gi (tracer's venv has neither)
 QT_PROBE = APPS / "qt_probe.py"
@@ -26,26 +26,11 @@ GTK_PROBE = APPS / "gtk_probe.py"
 GTK_FORM = APPS / "gtk_form.py"
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
-    return value
-
-
 @dataclass
-class App:
+class App(LoggedProgram):
     """A program on KWin, stopped by its PID."""
 
-    proc: subprocess.Popen[bytes]
     desk: KdeDesktop
-    log: Path
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
 
     def window(self) -> Any:
         for window in self.desk.platform().windows():
@@ -64,24 +49,6 @@ class App:
 
         activate(self.desk.platform().bus(), self.pid)
         wait_until(lambda: self.window().active, 5, "the window to have the focus")
-
-    def events(self, kind: str | None = None) -> list[dict[str, Any]]:
-        if not self.log.exists():
-            return []
-        lines = [json.loads(line) for line in self.log.read_text().splitlines() if line.strip()]
-        return [e for e in lines if kind is None or e["event"] == kind]
-
-    def clear(self) -> None:
-        self.log.write_text("")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
 
 
 @dataclass
@@ -129,7 +96,7 @@ class KdeDesktop:
                                    NO_AT_BRIDGE="1", **extra)
         proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
-        app = App(proc, self, log)
+        app = App(proc, log, self)
         self.apps.append(app)
 
         def mapped() -> bool:

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tests.compositors import HeadlessSway
 from tests.conftest import APPS, ROOT
+from tests.programs import LoggedProgram, wait_until
 
 SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's, with python3-gi (tracer's venv has no gi)
 GTK_PROBE = APPS / "gtk_probe.py"
@@ -31,27 +31,12 @@ def iter_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from iter_nodes(child)
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
-    return value
-
-
 @dataclass
-class App:
+class App(LoggedProgram):
     """A program on sway, stopped by its PID."""
 
-    proc: subprocess.Popen[bytes]
     desk: SwayDesktop
     workspace: str
-    log: Path
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
 
     def node(self) -> dict[str, Any]:
         assert self.desk.sway.ipc is not None
@@ -77,24 +62,6 @@ class App:
         assert self.desk.sway.ipc is not None
         self.desk.sway.ipc.command(f"[pid={self.pid}] focus")
         wait_until(lambda: self.node().get("focused"), 5, "the window to have the focus")
-
-    def events(self, kind: str | None = None) -> list[dict[str, Any]]:
-        if not self.log.exists():
-            return []
-        lines = [json.loads(line) for line in self.log.read_text().splitlines() if line.strip()]
-        return [e for e in lines if kind is None or e["event"] == kind]
-
-    def clear(self) -> None:
-        self.log.write_text("")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
 
 
 @dataclass
@@ -159,7 +126,7 @@ class SwayDesktop:
         env.pop("DISPLAY", None)  # GTK stays on Wayland
         proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
-        app = App(proc, self, workspace, log or self.folder / f"{workspace}.jsonl")
+        app = App(proc, log or self.folder / f"{workspace}.jsonl", self, workspace)
         self.apps.append(app)
 
         def mapped() -> bool:

@@ -255,7 +255,7 @@ class ClipboardOwner:
     user's would."""
 
     def __init__(self, gnome: Gnome, text: str) -> None:
-        from tracer_cli.desktop.platforms.gnome_dbus import Bus
+        from tracer_cli.desktop.platforms.dbus_client import Bus
 
         self.text = text
         self.bus = Bus(gnome.session.env["DBUS_SESSION_BUS_ADDRESS"])

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT, run_tracer
-from tests.e2e.conftest import click, done, last_run, plan
+from tests.e2e.conftest import click, desktop_ended_mid_run, done, last_run, plan
 from tests.e2e.kde import App, KdeDesktop, wait_until
 
 pytestmark = pytest.mark.kde
@@ -281,33 +280,16 @@ def test_kwin_going_away_ends_the_run_with_one_line(tmp_path: Path, runtime: Pat
                                                     background_tracer: Any) -> None:
     """A KWin of its own (the session's must live on), authorised, ended while `tracer do`
     waits for its model: the run ends at once with the one line that says so."""
-    import socket
-
     from tests.kwin import HeadlessKWin
 
     kwin = HeadlessKWin(640, 480).start()
-    silent = socket.socket()
-    silent.bind(("127.0.0.1", 0))
-    silent.listen(4)
-    silent.settimeout(30)
     try:
         env = kwin.client_env(TRACER_RUNTIME_DIR=str(runtime))
         assert run_tracer("setup", "kde", env=env, timeout=60).returncode == 0
-        proc = background_tracer("do", "anything", "--yes", "-b", "openai", "--base-url",
-                                 f"http://127.0.0.1:{silent.getsockname()[1]}/v1",
-                                 "--model", "test-vlm", env=env)
-        conn, _ = silent.accept()  # the run has its hands and waits for the model
-        try:
-            kwin.stop()
-            ended = time.monotonic()
-            stdout, stderr = proc.communicate(timeout=15)
-            waited = time.monotonic() - ended
-        finally:
-            conn.close()
+        code, stderr, waited = desktop_ended_mid_run(background_tracer, env, kwin.stop)
     finally:
-        silent.close()
         kwin.stop()
-    assert proc.returncode == 1, stderr
+    assert code == 1, stderr
     assert "Traceback" not in stderr
     assert "KWin (KDE Plasma) at " in stderr and "went away" in stderr
     assert "start the desktop again and rerun" in stderr

@@ -7,9 +7,7 @@ does the same. A tracer killed with -9 leaves no shortcut behind (its janitor re
 
 from __future__ import annotations
 
-import json
 import signal
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,17 +15,23 @@ from typing import Any
 
 import pytest
 
+from tests.chat_server import SilentModel
 from tests.conftest import run_tracer
-from tests.e2e.conftest import done, last_run, plan, run_dir
+from tests.e2e.conftest import last_run
 from tests.e2e.kde import App, KdeDesktop, wait_until
+from tests.e2e.switches import (
+    KILL,
+    PAUSE,
+    TEXT,
+    emptied,
+    long_macro,
+    pauses,
+    start_typing,
+    texts,
+    typed,
+)
 
 pytestmark = pytest.mark.kde
-
-# Capitals and signs (shift pressed for each), no k and no p: every k or p is the person's.
-TEXT = ("Hello World, This Is A Long Line Of Text Written By Tracer! " * 7)[:400]
-assert "p" not in TEXT.lower() and "k" not in TEXT.lower()
-KILL = ("ctrl", "alt", "shift", "k")
-PAUSE = ("ctrl", "alt", "shift", "p")
 
 
 @pytest.fixture(scope="module")
@@ -40,23 +44,7 @@ def probe(kde: KdeDesktop) -> Iterator[App]:
 @pytest.fixture
 def fresh(kde: KdeDesktop, probe: App) -> App:
     """The probe in front, its field empty, its log cleared."""
-    probe.show()
-    kde.chord("ctrl", "a")
-    kde.chord("backspace")
-    wait_until(lambda: not probe.events("text") or probe.events("text")[-1]["text"] == "", 5,
-               "an empty field")
-    kde.wait_settled()
-    probe.clear()
-    return probe
-
-
-def texts(app: App) -> list[dict[str, Any]]:
-    return app.events("text")
-
-
-def typed(app: App) -> str:
-    found = texts(app)
-    return found[-1]["text"] if found else ""
+    return emptied(kde, probe, "field")
 
 
 def nothing_held(app: App) -> None:
@@ -71,18 +59,6 @@ def pressed_k_or_p(app: App) -> list[dict[str, Any]]:
     """The k and p keys the program saw pressed (KGlobalAccel keeps a shortcut's press from
     the program; the program still sees its key let go)."""
     return [e for e in app.events("key") if e["down"] and e["name"] in ("K", "P")]
-
-
-def start_typing(kde: KdeDesktop, app: App, chat_server: Any, background_tracer: Any,
-                 runtime: Path) -> tuple[Any, dict[str, str]]:
-    chat_server.queue(plan({"action": "type", "text": TEXT}, done("typed")), plan(done("typed")))
-    env = kde.env(runtime)
-    proc = background_tracer("do", "type the text", "--yes", "-b", "openai", "--base-url",
-                             chat_server.base_url, env=env)
-    wait_until(lambda: len(typed(app)) >= 10 or proc.poll() is not None, 30,
-               "tracer to start typing")
-    assert proc.poll() is None, proc.communicate()
-    return proc, env
 
 
 def met_the_chord(got: str, text: str, chord: bool) -> list[int]:
@@ -150,19 +126,11 @@ def test_the_kill_chord_registered_with_kglobalaccel_ends_the_typing(
     wait_until(lambda: pressed_k_or_p(fresh), 5, "the chord's k to reach the program")
 
 
-def pauses(env: dict[str, str]) -> list[dict[str, Any]]:
-    try:
-        return json.loads((run_dir(env) / "run.json").read_text()).get("pauses", [])
-    except (OSError, AssertionError, ValueError):
-        return []
-
-
 @pytest.mark.parametrize("how", ["chord", "tracer pause"])
 def test_a_paused_macro_types_the_rest_once_after_the_hand_back(
         kde: KdeDesktop, fresh: App, how: str, tmp_path: Path, background_tracer: Any,
         runtime: Path) -> None:
-    macro = tmp_path / "long.yaml"
-    macro.write_text(f"name: long text\nsteps:\n  - type: {json.dumps(TEXT)}\n", encoding="utf-8")
+    macro = long_macro(tmp_path)
     env = kde.env(runtime)
 
     def toggle() -> None:
@@ -213,23 +181,13 @@ def test_a_paused_macro_types_the_rest_once_after_the_hand_back(
 
 def test_a_killed_tracer_leaves_no_shortcut(kde: KdeDesktop, fresh: App, runtime: Path,
                                             background_tracer: Any) -> None:
-    silent = socket.socket()
-    silent.bind(("127.0.0.1", 0))
-    silent.listen(4)
-    silent.settimeout(30)
-    try:
+    with SilentModel() as model:
         env = kde.env(runtime)
         proc = background_tracer("do", "anything", "--yes", "-b", "openai", "--base-url",
-                                 f"http://127.0.0.1:{silent.getsockname()[1]}/v1",
-                                 "--model", "test-vlm", env=env)
-        conn, _ = silent.accept()  # armed, and waiting for a model that never answers
-        try:
+                                 model.url, "--model", "test-vlm", env=env)
+        with model.reached():  # armed, and waiting for a model that never answers
             proc.send_signal(signal.SIGKILL)
             proc.wait(10)
-        finally:
-            conn.close()
-    finally:
-        silent.close()
     deadline = time.monotonic() + 5
     while not pressed_k_or_p(fresh):
         assert time.monotonic() < deadline, "the shortcut outlived the killed tracer"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from tests.chat_server import SilentModel
 from tests.conftest import Display, run_tracer
 from tests.e2e.conftest import ClickLog, done, last_run, plan, tracer_env, wait_until, xdotool
 
@@ -159,35 +159,18 @@ def test_signal_mid_typing_stops_between_two_keys(display: Display, clicklog: Cl
     assert last_run(env)["run"]["reason"] == reason
 
 
-@pytest.fixture
-def silent_server() -> Iterator[tuple[socket.socket, str]]:
-    """A port that accepts connections and never answers: a model that takes forever."""
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(4)
-    srv.settimeout(30)
-    try:
-        yield srv, f"http://127.0.0.1:{srv.getsockname()[1]}/v1"
-    finally:
-        srv.close()
-
-
 def test_kill_hotkey_ends_a_wait_for_the_model_at_once(display: Display, clicklog: ClickLog,
-                                                       background_tracer: Any,
-                                                       silent_server: Any) -> None:
-    srv, url = silent_server
+                                                       background_tracer: Any) -> None:
     env = tracer_env(display)
-    proc = background_tracer("do", "type the text", "--yes", "-b", "openai", "--base-url", url,
-                             "--model", "test-vlm", env=env)
-    conn, _ = srv.accept()  # tracer asks for a plan; no answer ever comes
-    try:
-        time.sleep(0.3)
-        sent = time.monotonic()
-        xdotool(display, "key", CHORD)
-        stdout, stderr = proc.communicate(timeout=15)
-        waited = time.monotonic() - sent
-    finally:
-        conn.close()
+    with SilentModel() as model:
+        proc = background_tracer("do", "type the text", "--yes", "-b", "openai", "--base-url",
+                                 model.url, "--model", "test-vlm", env=env)
+        with model.reached():  # tracer asks for a plan; no answer ever comes
+            time.sleep(0.3)
+            sent = time.monotonic()
+            xdotool(display, "key", CHORD)
+            stdout, stderr = proc.communicate(timeout=15)
+            waited = time.monotonic() - sent
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr
     assert waited < 1.0, f"tracer took {waited:.2f} s to stop"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,15 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT, run_tracer
-from tests.e2e.conftest import click, done, last_run, plan, request_image, request_image_size
+from tests.e2e.conftest import (
+    click,
+    desktop_ended_mid_run,
+    done,
+    last_run,
+    plan,
+    request_image,
+    request_image_size,
+)
 from tests.e2e.sway import App, SwayDesktop, wait_until
 from tracer_cli.agent.profiles.geometry import QWEN3_VL
 
@@ -216,33 +223,16 @@ def test_the_compositor_going_away_ends_the_run_with_one_line(tmp_path: Path, ru
                                                                background_tracer: Any) -> None:
     """A sway of its own (the session's must live on), ended while `tracer do` waits for its
     model: the run ends at once with the one line that says so, not as a user's stop."""
-    import socket
-
     from tests.compositors import HeadlessSway
     from tests.e2e.sway import SwayDesktop
 
     desk = SwayDesktop(HeadlessSway(xwayland=False).start(), tmp_path)
-    silent = socket.socket()
-    silent.bind(("127.0.0.1", 0))
-    silent.listen(4)
-    silent.settimeout(30)
     try:
-        env = desk.env(runtime)
-        proc = background_tracer("do", "anything", "--yes", "-b", "openai", "--base-url",
-                                 f"http://127.0.0.1:{silent.getsockname()[1]}/v1",
-                                 "--model", "test-vlm", env=env)
-        conn, _ = silent.accept()  # the run has its hands and waits for the model
-        try:
-            desk.stop()
-            ended = time.monotonic()
-            stdout, stderr = proc.communicate(timeout=15)
-            waited = time.monotonic() - ended
-        finally:
-            conn.close()
+        code, stderr, waited = desktop_ended_mid_run(background_tracer, desk.env(runtime),
+                                                     desk.stop)
     finally:
-        silent.close()
         desk.stop()
-    assert proc.returncode == 1, stderr
+    assert code == 1, stderr
     assert "Traceback" not in stderr
     assert "the Wayland compositor sway at " in stderr and "went away" in stderr
     assert "start the desktop again and rerun" in stderr

@@ -85,6 +85,104 @@ def stop_reason(stop: threading.Event, default: str = "stopped") -> str:
     return getattr(stop, "reason", "") or default
 
 
+# -- what a switch does, the same on every desktop -----------------------------------------------
+# A platform's switch class says how its chord is bound and heard, and calls ``pressed()`` when
+# the chord is pressed and ``released()`` when it is let go; one of these, mixed in, says what that
+# does. The switch class sets ``label`` before calling the action's __init__.
+
+
+class KillAction:
+    """The kill switch: the first press asks the run to stop (``stop``, with the reason) and
+    calls ``wake``, which the CLI uses to interrupt a long model call at once."""
+
+    kind = "kill"
+    label: str
+
+    def __init__(self, stop: threading.Event, wake: Callable[[], None] | None) -> None:
+        self.reason = f"stopped by the kill switch ({self.label})"
+        self.stop = stop
+        self.wake = wake
+        self.triggered_at: float | None = None  # time.monotonic() when the chord was pressed
+
+    def pressed(self) -> None:
+        if self.triggered_at is not None:
+            return
+        self.triggered_at = time.monotonic()
+        if isinstance(self.stop, StopRequest):
+            self.stop.request(self.reason)
+        else:
+            self.stop.set()
+        if self.wake is not None:
+            self.wake()
+
+    def released(self) -> None:
+        """Letting go changes nothing: the stop stands."""
+
+
+class PauseAction:
+    """The pause switch: a press pauses the run (``pause``); a press while paused resumes it
+    once the chord is let go, so that tracer's next key does not meet the user's ctrl or alt.
+    ``release_wait``: where the desktop may not tell the release, the resume comes at the
+    latest that many seconds after the press. ``on_toggle(paused)`` is told of each change."""
+
+    kind = "pause"
+    release_wait: float | None = None
+
+    def __init__(self, pause: PauseRequest, on_toggle: Callable[[bool], None] | None) -> None:
+        self.pause = pause
+        self.on_toggle = on_toggle
+        self._resuming = False  # pressed to resume: resumes when the chord is let go
+        self._resume_lock = threading.Lock()
+
+    def pressed(self) -> None:
+        if self.pause.requested.is_set():
+            if not self._resuming:
+                self._resuming = True
+                if self.release_wait is not None:
+                    timer = threading.Timer(self.release_wait, self.released)
+                    timer.daemon = True
+                    timer.start()
+            return
+        self.pause.toggle()
+        if self.on_toggle is not None:
+            self.on_toggle(True)
+
+    def released(self) -> None:
+        with self._resume_lock:
+            if not self._resuming:
+                return
+            self._resuming = False
+            if self.pause.requested.is_set():
+                self.pause.toggle()
+                if self.on_toggle is not None:
+                    self.on_toggle(False)
+
+
+class Binding:
+    """A chord bound on the desktop (platform.Switch): a platform's subclass says how it is
+    bound (``start``, ``close``) and heard, and calls ``pressed()`` and ``released()``; the
+    action mixed in before it says what they do. Also a context manager."""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def pressed(self) -> None:
+        raise NotImplementedError
+
+    def released(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Binding:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def key_names(keys: Iterable[str]) -> frozenset[str]:
     """The keys an actuator chord really holds, in the kill switch's names: ``K`` is shift+k,
     ``ctrlleft`` is ctrl."""
@@ -179,9 +277,41 @@ def parse(hotkey: str, kind: str = "kill") -> tuple[list[Any], frozenset[str]]:
     return keys, chord
 
 
-class GlobalHotkey:
-    """A global chord heard from anywhere on the desktop; ``trigger()`` says what it does.
-    ``start()`` arms it, ``close()`` disarms it; also a context manager."""
+def start_listener(listener: Any, failed: DisplayError, timeout: float = 15.0) -> None:
+    """Start a pynput listener and wait until it listens; raises ``failed`` if it does not."""
+    listener.start()
+    ready = threading.Thread(target=listener.wait, daemon=True)  # wait() has no timeout
+    ready.start()
+    ready.join(timeout)
+    time.sleep(0.02)  # a listener that failed after signalling ready has ended by now
+    if ready.is_alive() or not listener.is_alive():
+        # pynput's stop() waits for the listener to be ready, which it may never be
+        threading.Thread(target=listener.stop, daemon=True).start()
+        raise failed
+
+
+def stop_listener(listener: Any) -> None:
+    """Stop a pynput listener at once."""
+    try:
+        listener.stop()
+    except Exception:  # its display went away: the listener has ended with it
+        return
+    # pynput's X listener ends only at the next key event after stop(); disabling its
+    # RECORD context over its other connection (as its own clean-up does) ends it now.
+    display, context = getattr(listener, "_display_stop", None), getattr(listener, "_context", None)
+    if display is not None and context is not None:
+        with contextlib.suppress(Exception):  # it ended meanwhile and closed the connection
+            display.record_disable_context(context)
+            display.flush()
+    listener.join(1.0)
+
+
+class GlobalHotkey(Binding):
+    """A global chord heard from anywhere on the desktop; the action mixed in (KillAction,
+    PauseAction) says what it does. ``start()`` arms it, ``close()`` disarms it; also a context
+    manager. The chord counts once per press: a held key's auto-repeat does not count again;
+    letting go of a modifier of the chord (of any key of a chord without modifiers) re-arms
+    it. It is let go when every key of the chord is."""
 
     kind = "kill"
     mechanism = "a global hotkey"
@@ -199,15 +329,10 @@ class GlobalHotkey:
         self._mods = [k for k in self.keys if isinstance(k, keyboard.Key) and k != self._shift]
         self._down: set[Any] = set()
         self._latched = False  # shift was pressed while the chord's other modifiers are held
+        self._fired = False  # the chord counted, and is not re-armed yet
+        self._rearm = {k for k in self.keys if isinstance(k, keyboard.Key)} or set(self.keys)
         self._listener: Any = None
         self._canon: Callable[[Any], Any] = lambda key: key
-
-    def __enter__(self) -> GlobalHotkey:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def start(self, timeout: float = 15.0) -> None:
         """Start listening. Raises DisplayError when the listener cannot run."""
@@ -218,17 +343,10 @@ class GlobalHotkey:
             self._check_x()
         listener = keyboard.Listener(on_press=self._press, on_release=self._release)
         self._canon = listener.canonical
-        listener.start()
-        ready = threading.Thread(target=listener.wait, daemon=True)  # wait() has no timeout
-        ready.start()
-        ready.join(timeout)
-        time.sleep(0.02)  # a listener that failed after signalling ready has ended by now
-        if ready.is_alive() or not listener.is_alive():
-            # pynput's stop() waits for the listener to be ready, which it may never be
-            threading.Thread(target=listener.stop, daemon=True).start()
-            raise DisplayError(f"cannot arm the {self._name}: the global keyboard listener did "
-                               "not start", f"check the input permissions (macOS: "
-                               f"Accessibility), or run without it: {self._turn_off}")
+        start_listener(listener, DisplayError(
+            f"cannot arm the {self._name}: the global keyboard listener did not start",
+            f"check the input permissions (macOS: Accessibility), or run without it: "
+            f"{self._turn_off}"), timeout)
         self._listener = listener
         if os.environ.get("WAYLAND_DISPLAY") or os.environ.get("XDG_SESSION_TYPE") == "wayland":
             self.warning = (f"under Wayland the {self._name} hears keys only while an X11 "
@@ -254,20 +372,8 @@ class GlobalHotkey:
 
     def close(self) -> None:
         listener, self._listener = self._listener, None
-        if listener is None:
-            return
-        try:
-            listener.stop()
-        except Exception:  # its display went away: the listener has ended with it
-            return
-        # pynput's X listener ends only at the next key event after stop(); disabling its
-        # RECORD context over its other connection (as its own clean-up does) ends it now.
-        display, context = getattr(listener, "_display_stop", None), getattr(listener, "_context", None)
-        if display is not None and context is not None:
-            with contextlib.suppress(Exception):  # it ended meanwhile and closed the connection
-                display.record_disable_context(context)
-                display.flush()
-        listener.join(1.0)
+        if listener is not None:
+            stop_listener(listener)
 
     @property
     def armed(self) -> bool:
@@ -287,8 +393,9 @@ class GlobalHotkey:
         self._down.add(key)
         if key == self._shift:
             self._latched = True
-        if key in self.keys and all(self._held(k) for k in self.keys):
-            self.trigger()
+        if key in self.keys and all(self._held(k) for k in self.keys) and not self._fired:
+            self._fired = True
+            self.pressed()
 
     def _release(self, key: Any, injected: bool = False) -> None:
         if key is None or injected:
@@ -299,41 +406,22 @@ class GlobalHotkey:
                 not any(m in self._down for m in self._mods):
             self._latched = False
         if key in self.keys:
-            self.released(key)
+            if key in self._rearm:
+                self._fired = False
+            if not any(k in self._down for k in self.keys):
+                self.released()
 
     def _held(self, key: Any) -> bool:
         return key in self._down or (key == self._shift and self._latched)
 
-    def trigger(self) -> None:
-        """The chord is complete."""
-        raise NotImplementedError
 
-    def released(self, key: Any) -> None:
-        """A key of the chord was let go."""
-
-
-class KillSwitch(GlobalHotkey):
+class KillSwitch(KillAction, GlobalHotkey):
     """A global hotkey that sets ``stop`` (once) and calls ``wake``."""
 
     def __init__(self, hotkey: str, stop: threading.Event,
                  wake: Callable[[], None] | None = None) -> None:
-        super().__init__(hotkey)
-        self.reason = f"stopped by the kill switch ({self.label})"
-        self.stop = stop
-        self.wake = wake
-        self.triggered_at: float | None = None  # time.monotonic() when the chord completed
-
-    def trigger(self) -> None:
-        """The chord is complete: stop the run (once)."""
-        if self.triggered_at is not None:
-            return
-        self.triggered_at = time.monotonic()
-        if isinstance(self.stop, StopRequest):
-            self.stop.request(self.reason)
-        else:
-            self.stop.set()
-        if self.wake is not None:
-            self.wake()
+        GlobalHotkey.__init__(self, hotkey)
+        KillAction.__init__(self, stop, wake)
 
 
 class Paused(Exception):  # noqa: N818 - not an error: the user's request
@@ -390,41 +478,11 @@ class PauseRequest:
         return not stop.is_set()
 
 
-class PauseSwitch(GlobalHotkey):
-    """A global hotkey that toggles ``pause``, once per press of the chord: a held key's
-    auto-repeat does not count again; letting go of a modifier of the chord (of any key of a
-    chord without modifiers) re-arms it. It pauses as soon as the chord is complete, and
-    resumes once every key of the chord is let go: tracer's next key must not meet the user's
-    ctrl or alt."""
-
-    kind = "pause"
+class PauseSwitch(PauseAction, GlobalHotkey):
+    """A global hotkey that toggles ``pause``: it pauses as soon as the chord is complete, and
+    resumes once every key of the chord is let go."""
 
     def __init__(self, hotkey: str, pause: PauseRequest,
                  on_toggle: Callable[[bool], None] | None = None) -> None:
-        super().__init__(hotkey)
-        self.pause = pause
-        self.on_toggle = on_toggle
-        self._fired = False
-        self._resuming = False  # pressed to resume: resumes when the chord is let go
-        self._rearm = {k for k in self.keys if isinstance(k, self._Key)} or set(self.keys)
-
-    def trigger(self) -> None:
-        if self._fired:
-            return
-        self._fired = True
-        if self.pause.requested.is_set():
-            self._resuming = True
-            return
-        self.pause.toggle()
-        if self.on_toggle is not None:
-            self.on_toggle(True)
-
-    def released(self, key: Any) -> None:
-        if key in self._rearm:
-            self._fired = False
-        if self._resuming and not any(k in self._down for k in self.keys):
-            self._resuming = False
-            if self.pause.requested.is_set():
-                self.pause.toggle()
-                if self.on_toggle is not None:
-                    self.on_toggle(False)
+        GlobalHotkey.__init__(self, hotkey)
+        PauseAction.__init__(self, pause, on_toggle)

@@ -50,6 +50,11 @@ class Check:
     fix: str = ""
 
 
+# The keys doctor's input row asks each platform's keyboard for.
+ESSENTIAL_KEYS = ("a", "z", "0", "9", "space", "enter", "tab", "backspace", "escape", "shift",
+                  "ctrl", "alt")
+
+
 class Input(Protocol):
     """The mouse and keyboard of one desktop, in input units. Each call returns with nothing
     held, except ``button``/``key`` with ``down=True``. Raises ``Interrupted`` when the user's

@@ -32,14 +32,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tracer_cli.desktop.platform import PLATFORMS, Check
+from tracer_cli.desktop.platform import ESSENTIAL_KEYS, PLATFORMS, Check
 from tracer_cli.errors import ActionError, DisplayError, DisplayLost, TracerError
 
 if TYPE_CHECKING:
     from PIL import Image
 
     from tracer_cli.desktop.killswitch import PauseRequest
-    from tracer_cli.desktop.platforms.gnome_dbus import Bus
+    from tracer_cli.desktop.platforms.dbus_client import Bus
     from tracer_cli.desktop.platforms.gnome_frames import FrameReader
     from tracer_cli.desktop.platforms.gnome_input import GnomeInput
     from tracer_cli.desktop.platforms.gnome_shortcut import ShortcutKillSwitch, ShortcutPauseSwitch
@@ -58,9 +58,6 @@ LAYOUT_LOGICAL = 1
 CURSOR_HIDDEN = 0
 RESTART = "start the desktop again and rerun"
 FIX_SESSION = "run tracer inside your GNOME session (log in to 'GNOME', not 'GNOME on Xorg')"
-ESSENTIAL_KEYS = ("a", "z", "0", "9", "space", "enter", "tab", "backspace", "escape", "shift",
-                  "ctrl", "alt")
-
 
 
 @dataclass(frozen=True)
@@ -102,7 +99,7 @@ def listing(found: list[Monitor]) -> str:
 
 
 def _session_bus() -> Bus:
-    from tracer_cli.desktop.platforms.gnome_dbus import Bus
+    from tracer_cli.desktop.platforms.dbus_client import Bus
 
     if not os.environ.get("DBUS_SESSION_BUS_ADDRESS") and not os.environ.get("XDG_RUNTIME_DIR"):
         raise DisplayError("no D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is not set", FIX_SESSION)
@@ -121,7 +118,7 @@ class GnomeSession:
     the clipboard the session may own, and what is told when mutter closes it."""
 
     def __init__(self, on_closed: Callable[[str], None]) -> None:
-        from tracer_cli.desktop.platforms.gnome_dbus import BusError
+        from tracer_cli.desktop.platforms.dbus_client import BusError
         from tracer_cli.desktop.platforms.gnome_frames import GST_FIX, FrameReader
 
         if shutil.which("gst-launch-1.0") is None:
@@ -224,7 +221,7 @@ class GnomeSession:
 
     def call(self, method: str, sig: str = "", body: tuple[Any, ...] = ()) -> tuple[Any, ...]:
         """A method of the RemoteDesktop session; DisplayLost once the session is gone."""
-        from tracer_cli.desktop.platforms.gnome_dbus import BusError
+        from tracer_cli.desktop.platforms.dbus_client import BusError
 
         if self.closed_reason:
             raise DisplayLost(self.closed_reason, RESTART)

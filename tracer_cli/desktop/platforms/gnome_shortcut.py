@@ -32,8 +32,10 @@ from tracer_cli.desktop.killswitch import (
     PYNPUT_NAMES,
     SHIFTED,
     TYPED,
+    Binding,
+    KillAction,
+    PauseAction,
     PauseRequest,
-    StopRequest,
     _bad,
     label,
 )
@@ -156,9 +158,11 @@ def _remove_stale() -> None:
                 remove_entry(path)
 
 
-class ShortcutSwitch:
-    """A GNOME custom shortcut that calls ``fired()`` when its chord is pressed (the Switch of
-    platform.py). ``media_keys``: whether gsd-media-keys runs (None: not known)."""
+class ShortcutSwitch(Binding):
+    """A GNOME custom shortcut that calls ``pressed()`` when its chord is pressed (the Switch of
+    platform.py); the action mixed in (killswitch.KillAction, PauseAction) says what that does.
+    GNOME tells nothing of the release. ``media_keys``: whether gsd-media-keys runs (None: not
+    known)."""
 
     kind = "kill"
     mechanism = MECHANISM
@@ -222,10 +226,7 @@ class ShortcutSwitch:
                 return
             if not data or self._fd != fd:
                 return
-            self.fired()
-
-    def fired(self) -> None:
-        raise NotImplementedError
+            self.pressed()
 
     def close(self) -> None:
         """Remove the shortcut (the guard does it, and ends) and stop reading."""
@@ -246,48 +247,26 @@ class ShortcutSwitch:
             self._dir = None
 
 
-class ShortcutKillSwitch(ShortcutSwitch):
+class ShortcutKillSwitch(KillAction, ShortcutSwitch):
     """Sets ``stop`` (once) and calls ``wake``."""
 
-    def __init__(self, hotkey: str, stop: StopRequest | threading.Event,
+    def __init__(self, hotkey: str, stop: threading.Event,
                  wake: Callable[[], None] | None, media_keys: bool | None) -> None:
-        super().__init__(hotkey, media_keys)
-        self.reason = f"stopped by the kill switch ({self.label})"
-        self.stop = stop
-        self.wake = wake
-        self.triggered_at: float | None = None
-
-    def fired(self) -> None:
-        if self.triggered_at is not None:
-            return
-        self.triggered_at = time.monotonic()
-        if isinstance(self.stop, StopRequest):
-            self.stop.request(self.reason)
-        else:
-            self.stop.set()
-        if self.wake is not None:
-            self.wake()
+        ShortcutSwitch.__init__(self, hotkey, media_keys)
+        KillAction.__init__(self, stop, wake)
 
 
-class ShortcutPauseSwitch(ShortcutSwitch):
+class ShortcutPauseSwitch(PauseAction, ShortcutSwitch):
     """Toggles ``pause`` at each press. GNOME runs the shortcut when the chord is pressed, and
     tells nothing of its release: a resume takes effect RESUME_DELAY later, so that tracer's
     next key does not meet the user's ctrl and alt still held."""
 
-    kind = "pause"
+    release_wait = RESUME_DELAY
 
     def __init__(self, hotkey: str, pause: PauseRequest,
                  on_toggle: Callable[[bool], None] | None, media_keys: bool | None) -> None:
-        super().__init__(hotkey, media_keys)
-        self.pause = pause
-        self.on_toggle = on_toggle
-
-    def fired(self) -> None:
-        if self.pause.requested.is_set():
-            time.sleep(RESUME_DELAY)
-        self.pause.toggle()
-        if self.on_toggle is not None:
-            self.on_toggle(self.pause.requested.is_set())
+        ShortcutSwitch.__init__(self, hotkey, media_keys)
+        PauseAction.__init__(self, pause, on_toggle)
 
 
 def guard(path: str, folder: str) -> None:

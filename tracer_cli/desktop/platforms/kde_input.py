@@ -22,43 +22,30 @@ import time
 from typing import TYPE_CHECKING
 
 from tracer_cli.desktop import keysyms
+from tracer_cli.desktop.platforms.wayland import PACE, WaylandInput, grace_until
 from tracer_cli.errors import ActionError, TracerError
 
 if TYPE_CHECKING:
     from tracer_cli.desktop.platforms.kde_keymap import Keymap, Stroke
     from tracer_cli.desktop.platforms.kde_session import KdeSession
 
-BUTTONS = {"left": 0x110, "right": 0x111, "middle": 0x112}  # evdev BTN_LEFT, BTN_RIGHT, BTN_MIDDLE
 AXIS_VERTICAL = 0
 WHEEL_STEP = 15.0  # axis units of one notch of a wheel (libinput's, as KWin reports them)
-PACE = 0.02  # seconds after a click or a turn of the wheel: the program takes it in
-NEW_DEVICE_GRACE = 0.1  # seconds before the first event when the seat had no such device
 FIXED = 256  # wl_fixed: 1/256 of a unit
 
 
-class KdeInput:
+class KdeInput(WaylandInput):
     """tracer's fake input device on the seat of ``session``'s KWin."""
 
     def __init__(self, session: KdeSession) -> None:
-        self.session = session
+        super().__init__(session)
         self._held_keys: list[int] = []  # evdev codes, in the order pressed
-        self._held_buttons: set[int] = set()
-        self._closed = False
         with session.lock:
             session.pump(0)
             self.fake = session.fake_input()
         self._keymap: Keymap | None = None
-        # A seat without a pointer or keyboard before ours (binding fake input made it, when the
-        # session connected; a headless KWin): programs create theirs only once told of ours,
-        # and an event before that is lost to them.
-        had = session.info.first_seat_caps or 0
-        self._grace_until = session.connected_at + NEW_DEVICE_GRACE if had & 3 != 3 else 0.0
-
-    def _grace(self) -> None:
-        if self._grace_until:
-            left, self._grace_until = self._grace_until - time.monotonic(), 0.0
-            if left > 0:
-                time.sleep(left)
+        # Binding fake input made our device when the session connected.
+        self._grace_until = grace_until(session.connected_at, session.info.first_seat_caps or 0)
 
     def keymap(self) -> Keymap:
         if self._keymap is None:
@@ -71,26 +58,10 @@ class KdeInput:
 
     # -- where --------------------------------------------------------------------------------
 
-    def size(self) -> tuple[int, int]:
-        placed = self.session.layout()
-        if not placed:
-            return 0, 0
-        return (max(p.rect.left + p.rect.width for p in placed),
-                max(p.rect.top + p.rect.height for p in placed))
-
-    def position(self) -> None:
-        return None  # no Wayland client can read where the pointer is
-
     def _logical(self, x: float, y: float) -> tuple[float, float]:
         """A desktop pixel in KWin's logical coordinates, on the grid of wl_fixed."""
-        for placed in self.session.layout():
-            rect, output = placed.rect, placed.output
-            if rect.contains(x, y):
-                scale = output.exact_scale
-                lx = output.logical[0] + (x - rect.left) / scale
-                ly = output.logical[1] + (y - rect.top) / scale
-                return (math.ceil(lx * FIXED - 1e-6) / FIXED, math.ceil(ly * FIXED - 1e-6) / FIXED)
-        raise ActionError(f"point ({x},{y}) is on no monitor of this desktop")
+        lx, ly = self._layout_point(x, y)
+        return (math.ceil(lx * FIXED - 1e-6) / FIXED, math.ceil(ly * FIXED - 1e-6) / FIXED)
 
     # -- the pointer --------------------------------------------------------------------------
 
@@ -103,32 +74,6 @@ class KdeInput:
     def _button(self, code: int, down: bool) -> None:
         self.fake.button(code, 1 if down else 0)
         (self._held_buttons.add if down else self._held_buttons.discard)(code)
-
-    @staticmethod
-    def _button_code(name: str) -> int:
-        if name not in BUTTONS:
-            raise ActionError(f"unknown mouse button {name!r} (left, right or middle)")
-        return BUTTONS[name]
-
-    def click(self, x: int, y: int, button: str = "left", clicks: int = 1) -> None:
-        code = self._button_code(button)
-        self.move(x, y)
-        with self.session.lock:
-            for n in range(clicks):
-                if n:
-                    self.session.flush()
-                    time.sleep(0.05)
-                self._button(code, True)
-                self._button(code, False)
-            self.session.flush()
-        time.sleep(PACE)
-
-    def button(self, name: str, down: bool) -> None:
-        code = self._button_code(name)
-        with self.session.lock:
-            self._grace()
-            self._button(code, down)
-            self.session.flush()
 
     def scroll(self, x: int, y: int, clicks: int) -> None:
         """Turn the wheel: positive up (a negative axis value)."""
@@ -203,9 +148,6 @@ class KdeInput:
             for code in reversed(held):
                 self._key(code, False)
             self.session.flush()
-
-    def user_modifiers(self) -> None:
-        return None  # another keyboard's state is not a Wayland client's to read
 
     def release(self, keys: list[str]) -> None:
         """Let go of every key and button this device holds (``keys`` are among them when

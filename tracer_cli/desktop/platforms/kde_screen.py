@@ -22,7 +22,7 @@ from tracer_cli.errors import DisplayError, DisplayLost
 if TYPE_CHECKING:
     from PIL import Image
 
-    from tracer_cli.desktop.platforms.kde_bus import Bus
+    from tracer_cli.desktop.platforms.dbus_client import Bus
     from tracer_cli.desktop.platforms.wlr_session import Output
 
 DEST, PATH, IFACE = "org.kde.KWin", "/org/kde/KWin/ScreenShot2", "org.kde.KWin.ScreenShot2"
@@ -35,7 +35,7 @@ NOT_AUTHORISED = "NoAuthorized"  # KWin's error name: org.kde.KWin.ScreenShot2.E
 def grab(bus: Bus, method: str, sig: str, args: tuple[Any, ...],
          timeout: float = 5.0) -> tuple[dict[str, Any], bytes]:
     """Call a ScreenShot2 capture method with a pipe; returns (its results, the raw pixels)."""
-    from tracer_cli.desktop.platforms.kde_bus import BusError
+    from tracer_cli.desktop.platforms.dbus_client import BusError
 
     read_end, write_end = os.pipe2(os.O_CLOEXEC)
     with contextlib.suppress(OSError):

@@ -116,8 +116,8 @@ def session(display: str) -> KdeSession:
 
 
 def bus(address: str) -> Any:
-    """This process's connection to the session bus at ``address`` (kde_bus.Bus)."""
-    from tracer_cli.desktop.platforms.kde_bus import Bus
+    """This process's connection to the session bus at ``address`` (dbus_client.Bus)."""
+    from tracer_cli.desktop.platforms.dbus_client import Bus
 
     with _lock:
         if not _sessions and not _buses:

@@ -224,7 +224,7 @@ def wait_taken(env: dict[str, str] | None = None, timeout: float = 10.0) -> floa
     ``timeout`` seconds."""
     import time
 
-    from tracer_cli.desktop.platforms.kde_bus import Bus
+    from tracer_cli.desktop.platforms.dbus_client import Bus
     from tracer_cli.desktop.platforms.kde_screen import grab
     from tracer_cli.errors import TracerError
 

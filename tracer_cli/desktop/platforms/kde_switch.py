@@ -20,12 +20,11 @@ import os
 import secrets
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from tracer_cli.desktop.killswitch import KINDS, PauseRequest, StopRequest
+from tracer_cli.desktop.killswitch import KINDS, Binding, KillAction, PauseAction, PauseRequest
 from tracer_cli.desktop.platforms.sway_switch import parse
 from tracer_cli.errors import ConfigError, DisplayError
 
@@ -96,9 +95,9 @@ def bus_address(env: dict[str, str] | None = None) -> str:
     return env.get("DBUS_SESSION_BUS_ADDRESS", "") or "SESSION"
 
 
-class KdeShortcut:
-    """A chord registered with KGlobalAccel while armed; ``pressed(released)`` says what it
-    does."""
+class KdeShortcut(Binding):
+    """A chord registered with KGlobalAccel while armed; the action mixed in
+    (killswitch.KillAction, PauseAction) says what its press and release do."""
 
     kind = "kill"
     mechanism = MECHANISM
@@ -125,18 +124,11 @@ class KdeShortcut:
     def _action_id(self) -> list[str]:
         return [self.component, self.action, "tracer", f"tracer: the {self._name}"]
 
-    def __enter__(self) -> KdeShortcut:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def _call(self, method: str, sig: str = "", body: tuple[Any, ...] = ()) -> tuple[Any, ...]:
         return self._bus.call(SERVICE, PATH, IFACE, method, sig, body, timeout=5)
 
     def start(self) -> None:
-        from tracer_cli.desktop.platforms.kde_bus import Bus, BusError
+        from tracer_cli.desktop.platforms.dbus_client import Bus, BusError
 
         try:
             self._bus = Bus(self.address, timeout=5)
@@ -199,10 +191,7 @@ class KdeShortcut:
                     self._last_press = now
                     return  # the press repeated while held
                 self._down, self._last_press = True, now
-            self.pressed(released)
-
-    def pressed(self, released: bool) -> None:
-        raise NotImplementedError
+            (self.released if released else self.pressed)()
 
     @property
     def armed(self) -> bool:
@@ -228,64 +217,22 @@ class KdeShortcut:
                 janitor.stdin.close()
 
 
-class KdeKillSwitch(KdeShortcut):
+class KdeKillSwitch(KillAction, KdeShortcut):
     """Sets ``stop`` (once) and calls ``wake`` when the chord is pressed."""
 
     def __init__(self, hotkey: str, address: str, stop: Any,
                  wake: Callable[[], None] | None = None) -> None:
-        super().__init__(hotkey, address)
-        self.reason = f"stopped by the kill switch ({self.label})"
-        self.stop = stop
-        self.wake = wake
-        self.triggered_at: float | None = None
-
-    def pressed(self, released: bool) -> None:
-        if released or self.triggered_at is not None:
-            return
-        self.triggered_at = time.monotonic()
-        if isinstance(self.stop, StopRequest):
-            self.stop.request(self.reason)
-        else:
-            self.stop.set()
-        if self.wake is not None:
-            self.wake()
+        KdeShortcut.__init__(self, hotkey, address)
+        KillAction.__init__(self, stop, wake)
 
 
-class KdePauseSwitch(KdeShortcut):
-    """Toggles ``pause`` once per press: pauses when the chord is pressed, and resumes when it
-    is let go after a second press, so that tracer's next key does not meet the chord's."""
+class KdePauseSwitch(PauseAction, KdeShortcut):
+    """Toggles ``pause`` once per press; a release that went missing resumes RELEASE_WAIT after
+    the press."""
 
-    kind = "pause"
+    release_wait = RELEASE_WAIT
 
     def __init__(self, hotkey: str, address: str, pause: PauseRequest,
                  on_toggle: Callable[[bool], None] | None = None) -> None:
-        super().__init__(hotkey, address)
-        self.pause = pause
-        self.on_toggle = on_toggle
-        self._resuming = False
-        self._lock = threading.Lock()
-
-    def pressed(self, released: bool) -> None:
-        if not released:
-            if self.pause.requested.is_set():
-                if not self._resuming:
-                    self._resuming = True
-                    timer = threading.Timer(RELEASE_WAIT, self._hand_back)  # no release
-                    timer.daemon = True
-                    timer.start()
-                return
-            self.pause.toggle()
-            if self.on_toggle is not None:
-                self.on_toggle(True)
-        else:
-            self._hand_back()
-
-    def _hand_back(self) -> None:
-        with self._lock:
-            if not self._resuming:
-                return
-            self._resuming = False
-            if self.pause.requested.is_set():
-                self.pause.toggle()
-                if self.on_toggle is not None:
-                    self.on_toggle(False)
+        KdeShortcut.__init__(self, hotkey, address)
+        PauseAction.__init__(self, pause, on_toggle)

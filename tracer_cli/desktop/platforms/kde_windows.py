@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from tracer_cli.errors import DisplayError
 
 if TYPE_CHECKING:
-    from tracer_cli.desktop.platforms.kde_bus import Bus
+    from tracer_cli.desktop.platforms.dbus_client import Bus
 
 SCRIPTING = ("org.kde.KWin", "/Scripting", "org.kde.kwin.Scripting")
 ANSWER_IFACE = "org.tracer.KWinScript"

@@ -4,9 +4,6 @@ key named as tracer names keys (pyautogui's names, or the character typed)."""
 
 from __future__ import annotations
 
-import contextlib
-import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -37,30 +34,6 @@ def key_name(key: Any, keyboard: Any) -> str | None:
     if vk in X_META:
         return "alt"
     return _X_KEYSYMS.get(vk)  # type: ignore[arg-type]
-
-
-def stop_listener(listener: Any) -> None:
-    """Stop a pynput listener at once (its X backend otherwise ends at the next event)."""
-    listener.stop()
-    display, context = getattr(listener, "_display_stop", None), getattr(listener, "_context", None)
-    if display is not None and context is not None:
-        with contextlib.suppress(Exception):
-            display.record_disable_context(context)
-            display.flush()
-    listener.join(1.0)
-
-
-def start_listener(listener: Any, what: str, fix: str, timeout: float = 15.0) -> None:
-    """Start a pynput listener and wait until it listens; a DisplayError if it does not."""
-    listener.start()
-    ready = threading.Thread(target=listener.wait, daemon=True)  # wait() has no timeout
-    ready.start()
-    ready.join(timeout)
-    time.sleep(0.02)  # a listener that failed after signalling ready has ended by now
-    if ready.is_alive() or not listener.is_alive():
-        # pynput's stop() waits for the listener to be ready, which it may never be
-        threading.Thread(target=listener.stop, daemon=True).start()
-        raise DisplayError(f"cannot record: the global {what} listener did not start", fix)
 
 
 class PynputListening:
@@ -98,14 +71,21 @@ class PynputListening:
         self._keys = keyboard.Listener(on_press=key(True), on_release=key(False))
 
     def start(self) -> None:
-        start_listener(self._mouse, "mouse", self.fix)
+        from tracer_cli.desktop.killswitch import start_listener, stop_listener
+
+        start_listener(self._mouse, self._failed("mouse"))
         try:
-            start_listener(self._keys, "keyboard", self.fix)
+            start_listener(self._keys, self._failed("keyboard"))
         except BaseException:
             stop_listener(self._mouse)
             raise
 
+    def _failed(self, what: str) -> DisplayError:
+        return DisplayError(f"cannot record: the global {what} listener did not start", self.fix)
+
     def close(self) -> None:
+        from tracer_cli.desktop.killswitch import stop_listener
+
         for listener in (self._keys, self._mouse):
             if listener.is_alive():
                 stop_listener(listener)

@@ -20,11 +20,19 @@ import secrets
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
-from tracer_cli.desktop.killswitch import KINDS, SHIFTED, TYPED, PauseRequest, StopRequest
+from tracer_cli.desktop.killswitch import (
+    KINDS,
+    SHIFTED,
+    TYPED,
+    Binding,
+    KillAction,
+    PauseAction,
+    PauseRequest,
+    _bad,
+)
 from tracer_cli.desktop.platforms.swayipc import (
     EVENT_BINDING,
     EVENT_SHUTDOWN,
@@ -32,7 +40,7 @@ from tracer_cli.desktop.platforms.swayipc import (
     SwayIPC,
     SwayIPCError,
 )
-from tracer_cli.errors import ConfigError, DisplayError
+from tracer_cli.errors import DisplayError
 
 # pynput's modifier names (the hotkey syntax) -> sway's modifier, tracer's key name
 MODIFIERS = {"ctrl": ("Ctrl", "ctrl"), "alt": ("Mod1", "alt"), "shift": ("Shift", "shift"),
@@ -75,12 +83,6 @@ for command in sys.argv[2:]:
     finally:
         s.close()
 """
-
-
-def _bad(hotkey: str, problem: str, kind: str) -> ConfigError:
-    _, example, turn_off = KINDS[kind]
-    return ConfigError(f"{kind} hotkey {hotkey!r} {problem}",
-                       f"write it in pynput syntax, like {example}, or turn it off: {turn_off}")
 
 
 def parse(hotkey: str, kind: str = "kill") -> tuple[str, frozenset[str]]:
@@ -132,8 +134,9 @@ def parse(hotkey: str, kind: str = "kill") -> tuple[str, frozenset[str]]:
     return "+".join([*mods, *keys]), chord
 
 
-class SwayBinding:
-    """A chord bound in sway while armed; ``pressed(released)`` says what it does."""
+class SwayBinding(Binding):
+    """A chord bound in sway while armed; the action mixed in (killswitch.KillAction,
+    PauseAction) says what its press and release do."""
 
     kind = "kill"
     mechanism = MECHANISM
@@ -156,13 +159,6 @@ class SwayBinding:
     def bindings(self) -> list[tuple[str, str]]:
         """(flags, command) of each binding of the chord: the press's, by default."""
         return [(FLAGS, f"nop {self.tag}")]
-
-    def __enter__(self) -> SwayBinding:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def start(self) -> None:
         try:
@@ -204,11 +200,7 @@ class SwayBinding:
                 command = (body or {}).get("binding", {}).get("command")
                 if command in mine:
                     with contextlib.suppress(Exception):  # a listener thread must not die
-                        self.pressed(mine[command])
-
-    def pressed(self, released: bool) -> None:
-        """The chord was pressed (``released``: let go, for a --release binding)."""
-        raise NotImplementedError
+                        (self.released if mine[command] else self.pressed)()
 
     @property
     def armed(self) -> bool:
@@ -237,58 +229,24 @@ class SwayBinding:
             thread.join(2)
 
 
-class SwayKillSwitch(SwayBinding):
+class SwayKillSwitch(KillAction, SwayBinding):
     """Sets ``stop`` (once) and calls ``wake`` when the chord is pressed."""
 
     def __init__(self, hotkey: str, swaysock: str, stop: Any,
                  wake: Callable[[], None] | None = None) -> None:
-        super().__init__(hotkey, swaysock)
-        self.reason = f"stopped by the kill switch ({self.label})"
-        self.stop = stop
-        self.wake = wake
-        self.triggered_at: float | None = None  # time.monotonic() when the chord was pressed
-
-    def pressed(self, released: bool) -> None:
-        if self.triggered_at is not None:
-            return
-        self.triggered_at = time.monotonic()
-        if isinstance(self.stop, StopRequest):
-            self.stop.request(self.reason)
-        else:
-            self.stop.set()
-        if self.wake is not None:
-            self.wake()
+        SwayBinding.__init__(self, hotkey, swaysock)
+        KillAction.__init__(self, stop, wake)
 
 
-class SwayPauseSwitch(SwayBinding):
-    """Toggles ``pause`` once per press of the chord (sway does not repeat it): pauses when it
-    is pressed, and resumes when it is let go after a second press, so that tracer's next key
-    does not meet the chord's."""
-
-    kind = "pause"
+class SwayPauseSwitch(PauseAction, SwayBinding):
+    """Toggles ``pause`` once per press of the chord (sway does not repeat it); sway tells the
+    release through a second, --release binding."""
 
     def __init__(self, hotkey: str, swaysock: str, pause: PauseRequest,
                  on_toggle: Callable[[bool], None] | None = None) -> None:
-        super().__init__(hotkey, swaysock)
-        self.pause = pause
-        self.on_toggle = on_toggle
-        self._resuming = False
+        SwayBinding.__init__(self, hotkey, swaysock)
+        PauseAction.__init__(self, pause, on_toggle)
 
     def bindings(self) -> list[tuple[str, str]]:
         return [(FLAGS, f"nop {self.tag}"),
                 ("--release --inhibited", f"nop {self.tag}-released")]
-
-    def pressed(self, released: bool) -> None:
-        if not released:
-            if self.pause.requested.is_set():
-                self._resuming = True
-                return
-            self.pause.toggle()
-            if self.on_toggle is not None:
-                self.on_toggle(True)
-        elif self._resuming:
-            self._resuming = False
-            if self.pause.requested.is_set():
-                self.pause.toggle()
-                if self.on_toggle is not None:
-                    self.on_toggle(False)

@@ -20,17 +20,15 @@ import os
 import time
 from typing import TYPE_CHECKING
 
+from tracer_cli.desktop.platforms.wayland import PACE, WaylandInput, grace_until
 from tracer_cli.errors import ActionError, TracerError
 
 if TYPE_CHECKING:
     from tracer_cli.desktop.platforms.wlr_session import WlrSession
 
-BUTTONS = {"left": 0x110, "right": 0x111, "middle": 0x112}  # evdev BTN_LEFT, BTN_RIGHT, BTN_MIDDLE
 AXIS_VERTICAL = 0
 AXIS_SOURCE_WHEEL = 0
 KEYMAP_FORMAT_XKB_V1 = 1
-PACE = 0.02  # seconds after a click or a turn of the wheel: the program takes it in
-NEW_DEVICE_GRACE = 0.1  # seconds before the first event when the seat had no such device
 SUB = 64  # pointer positions are sent in 1/SUB of a layout unit
 
 # evdev code, keysym, shifted keysym: the US layout's rows of digits and signs
@@ -157,17 +155,15 @@ class Keymap:
         return "\n".join(lines)
 
 
-class WlrInput:
+class WlrInput(WaylandInput):
     """tracer's virtual pointer and keyboard on the seat of ``session``'s compositor."""
 
     def __init__(self, session: WlrSession) -> None:
-        self.session = session
+        super().__init__(session)
         self.keymap = Keymap()
         self._held_keys: dict[int, str] = {}  # code -> keysym
-        self._held_buttons: set[int] = set()
         self._mods = 0
         self._t0 = time.monotonic()
-        self._closed = False
         with session.lock:
             session.pump(0)
             had = session.info.seat_caps
@@ -177,16 +173,7 @@ class WlrInput:
             # A modifiers event before any key: the seat has our keyboard and its keymap first.
             self.keyboard.modifiers(0, 0, 0, 0)
             session.sync()
-        # A seat without a keyboard or pointer before ours (a headless one): programs already
-        # running create theirs only once told of ours, and an event before that is lost to
-        # them. Nothing says when they have, so the first event waits a moment, once.
-        self._grace_until = time.monotonic() + NEW_DEVICE_GRACE if had & 3 != 3 else 0.0
-
-    def _grace(self) -> None:
-        if self._grace_until:
-            left, self._grace_until = self._grace_until - time.monotonic(), 0.0
-            if left > 0:
-                time.sleep(left)
+        self._grace_until = grace_until(time.monotonic(), had)
 
     def _ms(self) -> int:
         return int((time.monotonic() - self._t0) * 1000) & 0xFFFFFFFF
@@ -199,29 +186,6 @@ class WlrInput:
             self.keyboard.keymap(KEYMAP_FORMAT_XKB_V1, fd, len(data))
         finally:
             os.close(fd)
-
-    # -- where --------------------------------------------------------------------------------
-
-    def size(self) -> tuple[int, int]:
-        """The desktop's bounding box in desktop pixels."""
-        placed = self.session.layout()
-        if not placed:
-            return 0, 0
-        return (max(p.rect.left + p.rect.width for p in placed),
-                max(p.rect.top + p.rect.height for p in placed))
-
-    def position(self) -> None:
-        return None  # no Wayland client can read where the pointer is
-
-    def _layout_point(self, x: float, y: float) -> tuple[float, float]:
-        """A desktop pixel in layout units, through the output it lies on."""
-        for placed in self.session.layout():
-            rect, output = placed.rect, placed.output
-            if rect.contains(x, y):
-                scale = output.exact_scale
-                return (output.logical[0] + (x - rect.left) / scale,
-                        output.logical[1] + (y - rect.top) / scale)
-        raise ActionError(f"point ({x},{y}) is on no monitor of this desktop")
 
     # -- the pointer --------------------------------------------------------------------------
 
@@ -241,32 +205,6 @@ class WlrInput:
         self.pointer.button(self._ms(), code, 1 if down else 0)
         self.pointer.frame()
         (self._held_buttons.add if down else self._held_buttons.discard)(code)
-
-    def click(self, x: int, y: int, button: str = "left", clicks: int = 1) -> None:
-        code = self._button_code(button)
-        self.move(x, y)
-        with self.session.lock:
-            for n in range(clicks):
-                if n:
-                    self.session.flush()
-                    time.sleep(0.05)
-                self._button(code, True)
-                self._button(code, False)
-            self.session.flush()
-        time.sleep(PACE)
-
-    @staticmethod
-    def _button_code(name: str) -> int:
-        if name not in BUTTONS:
-            raise ActionError(f"unknown mouse button {name!r} (left, right or middle)")
-        return BUTTONS[name]
-
-    def button(self, name: str, down: bool) -> None:
-        code = self._button_code(name)
-        with self.session.lock:
-            self._grace()
-            self._button(code, down)
-            self.session.flush()
 
     def scroll(self, x: int, y: int, clicks: int) -> None:
         """Turn the wheel: positive up (away from the user: a negative axis value)."""
@@ -344,9 +282,6 @@ class WlrInput:
             if shift:
                 self._key(SHIFT, False)
             self.session.flush()
-
-    def user_modifiers(self) -> None:
-        return None  # another keyboard's state is not a Wayland client's to read
 
     def release(self, keys: list[str]) -> None:
         """Let go of every key and button this keyboard and pointer hold (``keys`` are among

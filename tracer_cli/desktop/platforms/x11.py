@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from tracer_cli.desktop.platform import PLATFORMS, Check
+from tracer_cli.desktop.platform import ESSENTIAL_KEYS, PLATFORMS, Check
 from tracer_cli.errors import DisplayError, TracerError
 
 if TYPE_CHECKING:
@@ -20,8 +20,6 @@ if TYPE_CHECKING:
     from tracer_cli.desktop.platforms.mss_screen import MssScreen
     from tracer_cli.desktop.platforms.xtest import XTestInput
 
-ESSENTIAL_KEYS = ("a", "z", "0", "9", "space", "enter", "tab", "backspace", "escape", "shift",
-                  "ctrl", "alt")
 FIX_CONNECT = ("start the X server or choose a running one with --display :N; if it runs, check "
                "that this user may use it (XAUTHORITY, xhost)")
 

@@ -1,6 +1,7 @@
-"""A small threaded D-Bus client over jeepney (pure Python), for the GNOME platform: method
-calls from any thread, properties, signals delivered to callbacks on a thread of their own, file
-descriptors passed both ways, and a callback when the bus connection breaks.
+"""A small threaded D-Bus client over jeepney (pure Python), for the GNOME and KDE platforms:
+method calls from any thread, properties, file descriptors passed both ways, signals and method
+calls addressed to us delivered to callbacks on threads of their own, and a callback when the bus
+connection breaks.
 
 jeepney is imported by the functions that use it: importing this module costs nothing."""
 
@@ -31,7 +32,7 @@ class Bus:
         self.conn = open_dbus_connection(address, enable_fds=True)
         self.router = DBusRouter(self.conn)
         self.timeout = timeout
-        self._subs: list[tuple[Any, queue.Queue[Any]]] = []
+        self._handles: list[tuple[Any, queue.Queue[Any]]] = []
         self.closed = False
 
     @property
@@ -67,6 +68,29 @@ class Bus:
         return bool(self.call("org.freedesktop.DBus", "/org/freedesktop/DBus",
                               "org.freedesktop.DBus", "NameHasOwner", "s", (name,))[0])
 
+    def _deliver(self, rule: Any, callback: Callable[[Any], None], name: str) -> Callable[[], None]:
+        """Call ``callback(message)`` for each message matching ``rule``, on a thread of its own;
+        returns what stops it."""
+        messages: queue.Queue[Any] = queue.Queue(maxsize=10000)
+        handle = self.router.filter(rule, queue=messages)
+        entry = (handle, messages)
+        self._handles.append(entry)
+
+        def pump() -> None:
+            while (msg := messages.get()) is not None:
+                with contextlib.suppress(Exception):  # a delivery thread must not die
+                    callback(msg)
+
+        threading.Thread(target=pump, daemon=True, name=name).start()
+
+        def stop() -> None:
+            if entry in self._handles:
+                self._handles.remove(entry)
+                handle.close()
+                messages.put(None)
+
+        return stop
+
     def subscribe(self, callback: Callable[[Any], None], *, sender: str | None = None,
                   path: str | None = None, interface: str | None = None,
                   member: str | None = None, arg0: str | None = None) -> Callable[[], None]:
@@ -80,29 +104,24 @@ class Bus:
         if arg0 is not None:
             rule.add_arg_condition(0, arg0)
         self.router.send_and_get_reply(message_bus.AddMatch(rule), timeout=self.timeout)
-        signals: queue.Queue[Any] = queue.Queue(maxsize=10000)
-        handle = self.router.filter(rule, queue=signals)
-        entry = (handle, signals)
-        self._subs.append(entry)
-
-        def pump() -> None:
-            while (msg := signals.get()) is not None:
-                callback(msg)
-
-        threading.Thread(target=pump, daemon=True, name=f"dbus-{member}").start()
+        stop = self._deliver(rule, callback, f"dbus-{member}")
 
         def unsubscribe() -> None:
-            if entry not in self._subs:
-                return
-            self._subs.remove(entry)
-            handle.close()
-            signals.put(None)
+            stop()
             if not self.closed:
                 with contextlib.suppress(Exception):
                     self.router.send_and_get_reply(message_bus.RemoveMatch(rule),
                                                    timeout=self.timeout)
 
         return unsubscribe
+
+    def serve(self, interface: str, callback: Callable[[Any], None]) -> Callable[[], None]:
+        """Call ``callback(message)`` for each method call of ``interface`` sent to this
+        connection (no reply is sent: the callers here do not wait for one)."""
+        from jeepney import MatchRule
+
+        return self._deliver(MatchRule(type="method_call", interface=interface), callback,
+                             f"dbus-{interface}")
 
     def on_disconnect(self, callback: Callable[[], None]) -> None:
         """Call ``callback()`` (on a thread of its own) when the connection breaks: the bus,
@@ -120,10 +139,10 @@ class Bus:
         if self.closed:
             return
         self.closed = True
-        for handle, signals in self._subs:
+        for handle, messages in self._handles:
             handle.close()
-            signals.put(None)
-        self._subs.clear()
+            messages.put(None)
+        self._handles.clear()
         with contextlib.suppress(Exception):
             self.router.close()
         with contextlib.suppress(Exception):
