@@ -374,13 +374,17 @@ def _add_subcommands() -> None:
 _add_subcommands()
 
 
-def _plain_flags(command: Any) -> None:
-    """A flag takes no value: its help row shows none (not ``<bool>``), in every command."""
+def _tidy_help(command: Any) -> None:
+    """In every command's help: a flag takes no value, so its row shows none (not ``<bool>``);
+    a command listed in its group's help is summed up in one line (its docstring's first
+    paragraph, without the source's line breaks)."""
     for param in getattr(command, "params", []):
         if getattr(param, "is_flag", False):
             param.metavar = ""
+    if not getattr(command, "short_help", None) and getattr(command, "help", None):
+        command.short_help = " ".join(command.help.split("\n\n")[0].split())
     for sub in getattr(command, "commands", {}).values():
-        _plain_flags(sub)
+        _tidy_help(sub)
 
 
 def main() -> None:
@@ -389,5 +393,5 @@ def main() -> None:
     keep_stdout_for_results()
     quiet_threads()
     command = typer.main.get_command(app)
-    _plain_flags(command)
+    _tidy_help(command)
     command(prog_name="tracer")
