@@ -125,3 +125,73 @@ def test_every_flag_in_the_readmes_flag_tables_is_a_flag_of_tracer_do() -> None:
              for flag in re.findall(r"`(--?[A-Za-z][\w-]*)", cell)]
     assert len(named) > 20
     assert [flag for flag in named if flag not in known] == []
+
+
+# A measured figure: a decimal with a unit (1.3 s, 44.2 s, 2.32 GiB, 1.6x) or milliseconds.
+FIGURE = re.compile(r"(?<![\w.])\d+(?:,\d{3})*\.\d+ ?(?:ms|s|min|MB|GB|GiB|KB|x)\b|(?<![\w.])\d+ ?ms\b")
+# Where a figure comes from: a benchmark or test of this repository, named by path or module.
+SOURCE = re.compile(r"tests/[\w/]+\.py|tests\.benchmarks\.\w+")
+
+
+def sections(text: str) -> list[tuple[str, str]]:
+    """The README cut at its headings (those outside code blocks): (heading, text) pairs."""
+    parts: list[tuple[str, str]] = []
+    heading, lines, fenced = "(top)", [], False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        if not fenced and re.match(r"#{1,4} ", line):
+            parts.append((heading, "\n".join(lines)))
+            heading, lines = line, []
+        lines.append(line)
+    parts.append((heading, "\n".join(lines)))
+    return parts
+
+
+def download_sizes() -> set[str]:
+    """The catalogue's download sizes as the README writes them (model + projector, in GB)."""
+    from tracer_cli.models import catalogue
+
+    return {f"{spec.size() / 1e9:.1f} GB" for spec in catalogue().values() if spec.size()}
+
+
+def unsourced(text: str) -> dict[str, list[str]]:
+    """The sections that quote measured figures but name no benchmark or test that makes them
+    (a download size is the catalogue's, checked by the test below)."""
+    sizes = download_sizes()
+    wrong = {}
+    for heading, body in sections(text):
+        figures = [f for f in FIGURE.findall(body) if f not in sizes]
+        if figures and not SOURCE.search(body):
+            wrong[heading] = figures
+    return wrong
+
+
+def test_every_measured_figure_names_the_benchmark_or_test_that_makes_it() -> None:
+    text = README.read_text(encoding="utf-8")
+    assert sum(len(FIGURE.findall(body)) for _, body in sections(text)) > 60  # found many
+    assert unsourced(text) == {}
+    root = README.parent
+    named = set(SOURCE.findall(text))
+    missing = [n for n in named if not (root / n).is_file()
+               and not (root / (n.replace(".", "/") + ".py")).is_file()]
+    assert len(named) >= 10 and missing == []
+
+
+def test_the_figures_check_finds_a_figure_without_its_source() -> None:
+    text = "## Speed\n\nA step takes 41.5 s on two cores.\n\n## Fine\n\nIt takes 12 ms " \
+           "(`python tests/benchmarks/step_overhead.py`).\n"
+    assert unsourced(text) == {"## Speed": ["41.5 s"]}
+    assert unsourced("```\n# not a heading: 3.5 s\n```\n") == {"(top)": ["3.5 s"]}
+
+
+def test_the_catalogue_table_gives_each_models_download_size() -> None:
+    from tracer_cli.models import catalogue
+
+    text = README.read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| `([\w.-]+)`(?: \(default\))? \|.*\| ~?([\d.]+ GB) \|$", text, re.M))
+    specs = catalogue()
+    assert set(rows) == set(specs)
+    for name, spec in specs.items():
+        if spec.size():
+            assert rows[name] == f"{spec.size() / 1e9:.1f} GB", name

@@ -129,6 +129,11 @@ def run(args: argparse.Namespace, width: int, height: int) -> None:
                                                 0, 4), n)
     verify_keys, _ = timed(lambda: check(Type(action="type", text="report.txt"), small_img,
                                          after_img, previous, acted, 0, 4), n)
+    from tracer_cli.agent.labels import OcrReader
+
+    reader = OcrReader()  # the label read of a forecast click whose target appeared late
+    reader(shot.image, (500, 500), "Save As...")  # type: ignore[attr-defined]  # loads the engine
+    read_label, _ = timed(lambda: reader(shot.image, (500, 500), "Save As..."), n)  # type: ignore[attr-defined]
     print(f"step overhead without the model, {width}x{height} screen, "
           f"model image {small_img.width}x{small_img.height} "
           f"({len(url) // 1024} KiB as PNG data URL), {n} runs")  # type: ignore[arg-type]
@@ -137,7 +142,8 @@ def run(args: argparse.Namespace, width: int, height: int) -> None:
               ("  (JPEG instead)", encode_jpeg), ("parse + validate plan", parse),
               ("act (a click)", act), ("settle check (1 grab)", settle),
               ("effect check (compare)", effect),
-              ("verify forecast click", verify_click), ("verify forecast keys", verify_keys)]
+              ("verify forecast click", verify_click), ("verify forecast keys", verify_keys),
+              ("read a label at the point", read_label)]
     for name, times in phases:
         print(row(name, times))
     # tracer's own work on a step the model planned (the input events themselves wait out
