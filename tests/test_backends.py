@@ -335,6 +335,26 @@ def test_the_answer_is_streamed_with_its_reasoning_and_usage(chat_server: ChatSe
     assert all(text.startswith(part) for part in seen)
 
 
+def test_a_streamed_call_tells_it_waits_then_how_many_tokens_came(chat_server: ChatServer) -> None:
+    """What the panel shows during a server's call: waiting for the first token (the server
+    reads the prompt meanwhile), then the count of streamed pieces so far, reasoning included,
+    growing to all of them (a server streams about a token a piece)."""
+    from tracer_cli.agent.backends import CallProgress, bounds
+
+    text, reasoning = json.dumps(PLAN), "The task is done already."
+    chat_server.queue(Reply(text, {"reasoning_content": reasoning}, piece=16, first_delay=0.3,
+                            piece_delay=0.3))
+    heard: list[CallProgress] = []
+    with bounds.within(time.monotonic() + 60, None, "--timeout 60s", heard.append):
+        completion = openai_backend(settings_for(chat_server)).complete(tracer1_messages())
+    assert completion.text == text
+    assert heard[0] == CallProgress("waiting")
+    assert {p.stage for p in heard[1:]} == {"answering"}
+    counts = [p.done for p in heard[1:]]
+    assert counts == sorted(counts) and len(set(counts)) > 1  # it grew while the answer came
+    assert counts[-1] == -(-len(text) // 16) + -(-len(reasoning) // 16)
+
+
 def test_a_server_that_ignores_stream_is_read_whole(chat_server: ChatServer) -> None:
     chat_server.streaming = False
     chat_server.queue(Reply(json.dumps(PLAN), {"reasoning": "thought apart"}))
