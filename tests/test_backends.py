@@ -316,6 +316,47 @@ def test_a_prompt_served_from_the_cache_gives_what_a_fresh_model_gives(tmp_path:
         cached.close()
 
 
+def test_the_local_model_tells_how_far_its_call_got(tmp_path: Path) -> None:
+    """What the panel shows during a local call, stage by stage and in order: reading the prompt
+    (its tokens so far, of all of them, images' included), encoding the screenshot (the vision
+    encoder), reading on, then answering with the count of tokens so far, which grows to the
+    answer's length. A screenshot already in the cache is not encoded again."""
+    import itertools
+
+    from tests.tinyvlm import make_tiny_vlm
+    from tracer_cli.agent.backends import CallProgress, bounds
+
+    answer = json.dumps({"thought": "a long answer " * 8, "trajectory": [{"action": "done"}]})
+    model, mmproj = make_tiny_vlm(tmp_path / "pair", [answer], arch="qwen3vl")
+    backend = create("llama", Settings(backend="llama", model=str(model), mmproj=str(mmproj),
+                                       context=4096, threads=2))
+    first = _turns(_shot((200, 30, 30)))
+    first[0]["content"] = "You are a helpful assistant. " * 100  # more than one batch (512)
+    again = [*first, {"role": "assistant", "content": answer}, {"role": "user", "content": "and?"}]
+    try:
+        for messages, stages in [(first, ["prompt", "image", "prompt", "answering"]),
+                                 (again, ["prompt", "answering"])]:
+            heard: list[CallProgress] = []
+            with bounds.within(time.monotonic() + 120, None, "--timeout 120s", heard.append):
+                completion = backend.complete(messages)
+            assert completion.text == answer
+            assert [stage for stage, _ in itertools.groupby(p.stage for p in heard)] == stages
+            reading = [p for p in heard if p.stage != "answering"]
+            assert reading[0] == CallProgress("prompt")  # before the prompt is tokenized
+            total = reading[-1].total
+            assert total > completion.prompt_tokens  # M-RoPE positions: fewer than its tokens
+            assert all(p.total == total for p in reading[1:])
+            read = [p.done for p in reading]
+            assert read == sorted(read) and read[-1] == total
+            if "image" in stages:  # the long system prompt is told batch by batch
+                assert read[1:4] == [512, 1024, 1536], read
+            answered = [p.done for p in heard if p.stage == "answering"]
+            assert answered == list(range(1, completion.completion_tokens + 1))
+            assert len(answered) > 3
+    finally:
+        backend.close()
+
+
 # --- streaming, and what is retried --------------------------------------------------------------
 
 
