@@ -497,3 +497,26 @@ def test_the_local_model_is_stopped_between_two_tokens(tmp_path: Path) -> None:
             backend.complete([{"role": "user", "content": "hi"}])
     finally:
         backend.close()
+
+
+def test_the_same_prompt_again_gets_the_whole_answer_again(tmp_path: Path) -> None:
+    """A prompt asked again word for word (an MCP client's second `plan` on an unchanged screen)
+    is read from the cache, and the answer is decoded afresh: the tokens the cache held after the
+    prompt last time (the last answer) are not taken as already read."""
+    from tests.tinyvlm import make_tiny_vlm
+    from tracer_cli.agent.backends.llama import load
+
+    answer = json.dumps({"thought": "a long answer " * 8, "trajectory": [{"action": "done"}]})
+    model, mmproj = make_tiny_vlm(tmp_path / "pair", [answer], arch="qwen3vl")
+    llm = load(model, mmproj, use_gpu=False, verbose=False, n_ctx=4096, n_threads=2)
+    messages = [{"role": "system", "content": "You are a helpful assistant."},
+                {"role": "user", "content": [{"type": "text", "text": "Click the orange box."},
+                                             {"type": "image_url",
+                                              "image_url": {"url": _shot((200, 30, 30))}}]}]
+    try:
+        for n in range(3):
+            reply = llm.create_chat_completion(messages=messages, temperature=0, max_tokens=200)
+            assert reply["choices"][0]["message"]["content"] == answer, n
+            assert llm.reused_images == (1 if n else 0)  # the prompt came from the cache
+    finally:
+        llm.close()

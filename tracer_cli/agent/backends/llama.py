@@ -146,7 +146,10 @@ def _prefix_llama_class() -> type:
                 self.n_tokens -= 1
                 Llama.eval(self, [self._owed])
                 self._owed = None
-            self._prompting = False  # the handler has evaluated the prompt: decoding starts
+            # The handler has evaluated the prompt: decoding starts. The answer's tokens are
+            # decoded whatever the cache held after the prompt last time (the same prompt again
+            # would otherwise take the last answer's tokens as read, without their logits).
+            self._prompting = self._matching = False
             return super().create_completion(*args, **kwargs)
 
         def reset(self) -> None:
