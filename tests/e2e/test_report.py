@@ -2,13 +2,15 @@
 demo form, a model served over HTTP), its report loaded over the DevTools protocol. No console
 error, no request beyond the file itself, one card per step, each picture zoomed in on the part
 of the screen that matters with each marker where the run record says the step acted, the
-whole screen (markers in place) on a click or from the keyboard, keyboard navigation;
-screenshots of the page are kept in test-artifacts/ for people to look at."""
+whole screen (markers in place) on a click or from the keyboard, keyboard navigation, every
+phase's name and time readable; screenshots of the page are kept in test-artifacts/ for people
+to look at."""
 
 from __future__ import annotations
 
 import base64
 import io
+import re
 import stat
 import sys
 from collections.abc import Callable, Iterator
@@ -153,6 +155,24 @@ def test_the_report_in_chromium(run: dict[str, Any], browser: Browser, tmp_path:
     header = browser.evaluate("document.querySelector('header').innerText")
     for text in ("done", "submitted", "model calls", "2", "3 steps without a model call", "model"):
         assert text in header, text
+    # Every phase's name and time is written out whole, however short the phase (its slice of
+    # the bar has no room for a label: the bar carries none).
+    totals: dict[str, float] = {}
+    for step in steps:
+        for name, seconds in step["timings"].items():
+            totals[name] = totals.get(name, 0.0) + seconds
+    legend = browser.evaluate("""[...document.querySelectorAll('header .legend li')].map(li => ({
+        phase: li.dataset.phase, text: li.innerText, width: li.getBoundingClientRect().width,
+        cut: li.scrollWidth > li.clientWidth + 1,
+        font: parseFloat(getComputedStyle(li).fontSize)}))""")
+    assert sorted(item["phase"] for item in legend) == sorted(totals)
+    for item in legend:
+        assert not item["cut"] and item["width"] > 0 and item["font"] >= 11, item
+        total = totals[item["phase"]]
+        said = f"{total:.2f} s" if total < 10 else f"{total:.1f} s"  # as the page writes seconds
+        assert re.match(rf"{item['phase']} {said} \d+%$", item["text"]), item
+    assert browser.evaluate("document.querySelector('header .phases').innerText.trim()") == ""
+
     size = tuple(steps[0]["image_size"])
     for step in steps:
         zoom = view(browser, step["step"], "zoom")
