@@ -16,7 +16,7 @@ Coordinates, settled: 0..1000 of the screenshot, read as x / 1000 * width. The n
 runner (``ui_venus_navi_agent.py`` _rescale_coordinate) maps the numbers as pixels of the image
 after a factor-28 smart_resize (x * width / resized_width): that is UI-Venus-1.0's space (a
 Qwen2.5-VL model answering in absolute pixels; the branch UI-Venus-1.0 has the same runner), kept
-when 1.5 moved to Qwen3-VL, and on a 1920x1080 screen it would put (500, 500) at pixel (497, 495).
+when 1.5 moved to Qwen3-VL, and on a 1920x1080 screen it would put (500, 500) at pixel (496, 494).
 The grounding code and the report (the code and the paper the model's numbers were measured
 with) and the deployment framework (``normalize_to_screen``: x * width / 1000; its Chinese
 prompt says (0,0) to (999,999)) all say 0..1000 relative. Tested at the right and bottom edges,
