@@ -311,3 +311,13 @@ def test_follow_ups_are_bounded_and_then_refused_as_a_retry(ven: Any) -> None:
     assert errors[:FOLLOW_UPS] == [""] * FOLLOW_UPS
     assert f"{FOLLOW_UPS + 1} answers in a row" in errors[FOLLOW_UPS]
     assert "Your answer was rejected" in backend.requests[-1][-1]["content"]
+
+
+def test_venus_zoom_asks_for_the_point_on_the_crop_in_the_grounding_format(ven: Any) -> None:
+    crop = Image.new("RGB", (320, 200), "white")
+    (turn,) = ven.zoom_messages(crop, "the Save button")
+    image, text = turn["content"]
+    assert image["image_url"]["url"] == data_url(crop)
+    assert "at full resolution" in text["text"] and "the Save button" in text["text"]
+    assert "[x,y]" in text["text"]
+    assert ven.parse_point("[500,250]", crop.size) == (500, 250)  # 0..1000 of the crop
