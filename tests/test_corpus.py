@@ -4,6 +4,7 @@ reasoning block, cut-off answers refused without a retry, malformed ones refused
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,15 +12,17 @@ import pytest
 import yaml
 from PIL import Image
 
-from tracer_cli.agent.profiles import PROFILES, PlanRequest
+from tracer_cli.agent.profiles import PROFILES, FollowUp, PlanRequest
 from tracer_cli.agent.reasoning import AnswerCutOff, check_complete, split
 from tracer_cli.errors import PlanError
 from tracer_cli.plan import Plan, normalize_key
 
 CORPUS = Path(__file__).parent / "corpus"
 FILES = {"qwen3_vl_instruct.yaml": "qwen3-vl", "qwen3_vl_thinking.yaml": "qwen3-vl",
-         "ui_tars_15.yaml": "ui-tars"}
-DEFAULT_IMAGE = {"qwen3-vl": (1376, 768), "ui-tars": (1932, 1092)}
+         "ui_tars_15.yaml": "ui-tars", "gui_owl_15.yaml": "gui-owl", "ui_venus_15.yaml": "ui-venus"}
+DEFAULT_IMAGE = {"qwen3-vl": (1376, 768), "ui-tars": (1932, 1092), "gui-owl": (1408, 800),
+                 "ui-venus": (1408, 800)}
+PHONE_ACTIONS = re.compile(r"<action>\s*(?:LongPress|PressBack|PressHome|PressRecent|Launch)\(")
 
 
 def entries() -> list[Any]:
@@ -40,11 +43,13 @@ def test_every_entry_cites_a_source_and_says_what_it_means() -> None:
 
 
 def model_point(profile: str, point: list[float], image: tuple[int, int]) -> tuple[float, float]:
-    """Where the entry's numbers are on tracer's 0..1000 grid: UI-TARS-1.5 answers in pixels of
-    the image its processor made from the one it was given (for an image tracer sized, itself)."""
-    if profile != "ui-tars":
+    """Where the entry's numbers are on tracer's 0..1000 grid: a relative family's numbers are
+    on it already; an absolute one (UI-TARS-1.5) answers in pixels of the image its processor
+    made from the one it was given (for an image tracer sized, itself)."""
+    geometry = PROFILES.get(profile).geometry
+    if geometry.coordinates == "relative":
         return float(point[0]), float(point[1])
-    frame = PROFILES.get("ui-tars").geometry.processed(*image)
+    frame = geometry.processed(*image)
     return point[0] * 1000 / frame[0], point[1] * 1000 / frame[1]
 
 
@@ -125,6 +130,8 @@ def unsupported(entry: dict[str, Any]) -> str | None:
         return "sideways scrolling is not supported"
     if expect and all(w["action"] == "move" for w in expect):
         return "cannot hover"
+    if PHONE_ACTIONS.search(answer):
+        return "a phone's action"
     return None
 
 
@@ -153,7 +160,12 @@ def test_the_profile_reads_the_answer_as_the_source_does(profile: str, file: str
         with pytest.raises(PlanError, match=reason):
             reader.parse(answer.text, request)
         return
-    plan = reader.parse(answer.text, request)
+    if entry.get("next_answer"):  # the first answer only prepares the second: one step of two
+        with pytest.raises(FollowUp) as caught:
+            reader.parse(answer.text, request)
+        plan = caught.value.read(split(entry["next_answer"]).text)
+    else:
+        plan = reader.parse(answer.text, request)
     got = read_steps(plan)
     want = expected_steps(profile, entry, image_size)
     assert len(got) == len(want), (got, want)
@@ -162,6 +174,13 @@ def test_the_profile_reads_the_answer_as_the_source_does(profile: str, file: str
     if entry.get("draft_in_reasoning"):  # the draft was there, and none of it was read
         drafts = _draft_calls(answer.reasoning)
         assert drafts and all(draft not in answer.text for draft in drafts)
+
+
+def test_every_profile_with_a_corpus_reads_at_least_ten_answers() -> None:
+    counts: dict[str, int] = {}
+    for param in entries():
+        counts[param.values[0]] = counts.get(param.values[0], 0) + 1
+    assert set(counts) == set(FILES.values()) and min(counts.values()) >= 10, counts
 
 
 def _draft_calls(reasoning: str) -> list[str]:

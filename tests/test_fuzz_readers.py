@@ -32,7 +32,8 @@ TOKENS = ['{', '}', '[', ']', '"', ':', ',', ' ', '\n', '\\', '\\"', '\\u00', '0
           'Reflection:', "click(start_box='", "click(point='", '<point>', '</point>',
           '<|box_start|>', '<|box_end|>', '(', ')', "'", "type(content='", "hotkey(key='",
           "finished(content='", 'scroll(', "direction='down'", 'drag(', 'end_box=', '```json',
-          '```', '\x00', '\ud800', 'é', '\u202e']
+          '```', '\x00', '\ud800', 'é', '\u202e', '<action>', '</action>', '<conclusion>',
+          'Click(box=(', 'Hover(box=(', "Type(content='", "keys=['", '"mouse_move"']
 
 VALID = {
     "tracer1": json.dumps({"thought": "t", "trajectory": [
@@ -41,6 +42,10 @@ VALID = {
                 '{"action": "left_click", "coordinate": [500, 500]}}\n</tool_call>',
     "ui-tars": "Thought: click OK\nAction: click(start_box='<|box_start|>(100,200)<|box_end|>')",
     "ui-tars-v1": "Thought: click OK\nAction: click(start_box='(100,200)')",
+    "gui-owl": 'Action: Click OK.\n<tool_call>\n{"name": "computer_use", "arguments": '
+               '{"action": "left_click", "coordinate": [500, 500]}}\n</tool_call>',
+    "ui-venus": "<think>OK is there.</think>\n<action>Click(box=(500,500))</action>\n"
+                "<conclusion>Clicked OK.</conclusion>",
 }
 
 jsonish = st.lists(st.one_of(st.sampled_from(TOKENS), st.text(max_size=4)), max_size=80).map("".join)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from tracer_cli.agent.backends import Backend
-from tracer_cli.agent.profiles import PlanRequest, Profile, Revision
+from tracer_cli.agent.profiles import FollowUp, PlanRequest, Profile, Revision
 from tracer_cli.agent.reasoning import AnswerCutOff, check_complete, split
 from tracer_cli.errors import PlanError
 from tracer_cli.plan import Plan
@@ -30,6 +30,7 @@ class Attempt:
     reasoning: str = ""  # what the model thought before answering (never read as the answer)
     reply: str = ""  # the answer proper: what was read (and what a later prompt quotes back)
     cut_off: bool = False  # the answer hit the token limit: not asked again
+    follow_up: str = ""  # the answer only prepared the next one (a hover, a move): what it did
     messages: list[dict[str, Any]] = field(default_factory=list, repr=False)  # what it answered
 
 
@@ -62,6 +63,7 @@ class ForecastFailed(PlanError):
 
 
 T = TypeVar("T")
+FOLLOW_UPS = 2  # answers per question that only prepare the next one (a hover, a move)
 
 
 def ask(backend: Backend, profile: Profile, messages: list[dict[str, Any]],
@@ -70,10 +72,13 @@ def ask(backend: Backend, profile: Profile, messages: list[dict[str, Any]],
     """Ask until ``read`` accepts the answer: a rejected answer goes back to the model with the
     reason, at most ``retries`` times. ``read`` sees only the answer proper, never the model's
     reasoning. An answer cut off at the token limit is not asked again (it would be cut off
-    again). Returns what was read (None if nothing was) and every attempt, with its reason for
-    rejection."""
+    again). An answer that only prepares the next one (``FollowUp``: a hover, a move) is
+    answered with the profile's turn and the next answer read with what it prepared, at most
+    FOLLOW_UPS times, without counting as a rejection. Returns what was read (None if nothing
+    was) and every attempt, with its reason for rejection."""
     attempts: list[Attempt] = []
-    for _ in range(retries + 1):
+    rejected = follow_ups = 0
+    while rejected <= retries:
         started = time.monotonic()
         completion = backend.complete(messages, schema)
         answer = split(completion.text, completion.reasoning, completion.opened_reasoning)
@@ -89,12 +94,20 @@ def ask(backend: Backend, profile: Profile, messages: list[dict[str, Any]],
         except AnswerCutOff as exc:
             attempt.error, attempt.cut_off = str(exc), True
             return None, attempts
+        said = {"role": "assistant", "content": completion.text}
         try:
             return read(answer.text), attempts
+        except FollowUp as exc:
+            if follow_ups < FOLLOW_UPS:
+                follow_ups += 1
+                attempt.follow_up = exc.message
+                messages, read = [*messages, said, exc.turn], exc.read
+                continue
+            attempt.error = f"{exc.message}, {FOLLOW_UPS + 1} answers in a row"
         except PlanError as exc:
             attempt.error = exc.message
-        messages = [*messages, {"role": "assistant", "content": completion.text},
-                    profile.retry_message(attempt.error)]
+        rejected += 1
+        messages = [*messages, said, profile.retry_message(attempt.error)]
     return None, attempts
 
 

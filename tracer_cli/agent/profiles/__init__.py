@@ -6,9 +6,11 @@ through the ``tracer.profiles`` entry-point group.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from tracer_cli.errors import PlanError
 from tracer_cli.registry import Registry
 
 if TYPE_CHECKING:
@@ -137,6 +139,19 @@ def outcome_note(request: PlanRequest) -> str:
     if request.revision:
         text += ("\n\n" if text else "") + request.revision.text()
     return text
+
+
+class FollowUp(PlanError):
+    """An answer that is only the first half of one of our steps: a hover before a scroll at the
+    pointer, a move before a drag from the cursor. Tracer cannot hover on its own, so the
+    planner sends ``turn`` (where the pointer now is) and reads the next answer with ``read``,
+    which knows that point: the two answers make one step. A reader that knows nothing of
+    follow-ups sees a PlanError, and the answer is refused as before."""
+
+    def __init__(self, message: str, turn: dict[str, Any], read: Callable[[str], Plan]) -> None:
+        super().__init__(message)
+        self.turn = turn
+        self.read = read
 
 
 PROFILES: Registry[Profile] = Registry("profile", __name__, "tracer.profiles")
