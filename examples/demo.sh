@@ -2,10 +2,12 @@
 # The demo: open the demo form (examples/demo_form.py) on your display and let `tracer do` fill
 # it in. Watch the mouse move and the live panel in this terminal.
 #
-#   bash examples/demo.sh              # the default local model (Qwen3-VL 4B, downloaded on first
-#                                      # use, 3.3 GB); without a connection to the model hub, the
-#                                      # scripted plan instead
-#   bash examples/demo.sh --local      # the local model, or fail
+#   bash examples/demo.sh              # the default local model (Qwen3-VL 4B): asks before its
+#                                      # 3.3 GB download; after a no, without a terminal, or
+#                                      # without a connection to the model hub, the scripted
+#                                      # plan instead (a no, or an unreachable hub, is
+#                                      # remembered: the next runs do not ask or try again)
+#   bash examples/demo.sh --local      # the local model (downloaded without asking), or fail
 #   bash examples/demo.sh --scripted   # the scripted plan examples/demo_form.jsonl (no model)
 #   add --xvfb to use a virtual display, for machines without a screen
 #   TRACER_BIN=... TRACER_PYTHON=...   another tracer and Python than .venv's
@@ -45,12 +47,11 @@ fi
 
 task="fill in the demo form with the name Ada Lovelace and the colour Green, then submit it"
 model=qwen3-vl-4b-instruct
-if [ "$mode" != scripted ] && [ ! -f "$("$tracer" models path "$model" | head -1)" ]; then
-  if ! "$tracer" models pull "$model"; then
-    [ "$mode" = local ] && exit 2
-    echo "could not download $model (no connection to the model hub?): using the scripted plan"
-    mode=scripted
-  fi
+if [ "$mode" = local ]; then
+  [ -f "$("$tracer" models path "$model" | head -1)" ] || "$tracer" models pull "$model" >/dev/null || exit 2
+elif [ "$mode" = auto ] && ! "$tracer" models pull "$model" --ask >/dev/null; then
+  echo "no $model here: using the scripted plan (bash examples/demo.sh --local downloads it)"
+  mode=scripted
 fi
 if [ "$mode" = scripted ]; then
   planner=(--backend script --script examples/demo_form.jsonl)

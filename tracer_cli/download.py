@@ -38,6 +38,10 @@ def _network_errors() -> tuple[type[BaseException], ...]:
             httpx2.TransportError, httpx2.HTTPStatusError, OSError)
 
 
+class HubUnreachable(ModelError):
+    """The Hub (or the mirror) did not answer for a file's details: nothing was downloaded."""
+
+
 def _remote(spec: ModelSpec, f: ModelFile, endpoint: str | None) -> tuple[ModelFile, str]:
     """The expected size and sha256 (the catalogue's, else the Hub's), and where to GET it."""
     import huggingface_hub as hub
@@ -46,8 +50,8 @@ def _remote(spec: ModelSpec, f: ModelFile, endpoint: str | None) -> tuple[ModelF
     try:
         meta = hub.get_hf_file_metadata(url, endpoint=endpoint)
     except _network_errors() as exc:
-        raise ModelError(f"cannot find {f.file} in {spec.repo} at {url}: {_first_line(exc)}",
-                         "check your connection, or set HF_ENDPOINT to a mirror") from None
+        raise HubUnreachable(f"cannot find {f.file} in {spec.repo} at {url}: {_first_line(exc)}",
+                             "check your connection, or set HF_ENDPOINT to a mirror") from None
     etag = (meta.etag or "").strip('"').lower()
     sha = f.sha256 or (etag if SHA256.match(etag) else None)
     return ModelFile(f.file, f.size or meta.size, sha), meta.location or url

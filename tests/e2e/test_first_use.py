@@ -55,7 +55,8 @@ def test_yes_downloads_the_model_and_the_run_goes_on(display: Display,
                                                      tiny_on_the_hub: HubServer) -> None:
     code, output = at_a_terminal(["do", "press OK", "--yes", "--model", "tiny"], "y\n",
                                  hub_env(display, tiny_on_the_hub))
-    assert "model tiny is not installed. Download it now" in output
+    assert "model tiny is not installed." in output and "Download tiny from" in output
+    assert "MB, under a minute at 50 Mbit/s)?" in output  # the size and the time it takes
     assert code == 0, output
     assert "pressed OK" in output
     assert len(tiny_on_the_hub.gets(MODEL)) == 1 and len(tiny_on_the_hub.gets(MMPROJ)) == 1

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from tracer_cli import models as m
 from tracer_cli.cli.console import err, guard, out
+from tracer_cli.errors import EXIT_NEEDS_HUMAN, TracerError
 
 app = typer.Typer(help="Local models: the catalogue, downloads and your own GGUF files.",
                   no_args_is_help=True)
@@ -53,32 +54,85 @@ def _bars(progress: Progress) -> Callable[[str, int, int], Callable[[int], None]
     return start
 
 
+class NotDownloaded(TracerError):
+    """An offer to download was declined (now or before), or there was no one to ask."""
+
+    exit_code = EXIT_NEEDS_HUMAN
+
+
+def offer(spec: m.ModelSpec) -> None:
+    """Ask whether to download ``spec`` (its size and the time it takes); raise NotDownloaded
+    when the answer is no (remembered), when an earlier no or an unreachable Hub still stands,
+    or when no one can answer (standard input is not a terminal)."""
+    from tracer_cli import download_choices as choices
+
+    standing = choices.standing(spec.name)
+    if standing:
+        raise NotDownloaded(standing)
+    if not sys.stdin.isatty():
+        raise NotDownloaded(f"not downloading {spec.name} ({choices.estimate(spec.size())}) "
+                            "without asking, and there is no terminal to ask at",
+                            f"tracer models pull {spec.name} downloads it")
+    if not typer.confirm(f"Download {spec.name} from {spec.repo} "
+                         f"({choices.estimate(spec.size())})?", default=False, err=True):
+        choices.remember(spec.name, choices.DECLINED)
+        raise NotDownloaded(f"not downloading {spec.name}; the next offer will not ask again",
+                            f"tracer models pull {spec.name} gets it")
+
+
+def download(spec: m.ModelSpec, endpoint: str | None = None, force: bool = False) -> list[Path]:
+    """Download ``spec`` with progress bars; an unreachable Hub is remembered (see offer)."""
+    from tracer_cli import download_choices as choices
+    from tracer_cli.download import HubUnreachable
+    from tracer_cli.download import pull as do_pull
+
+    err.print(f"pulling {spec.name} from {spec.repo} ({_size(spec.size())}) into "
+              f"{spec.local_dir()}")
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+               TransferSpeedColumn())
+    try:
+        with Progress(*columns, console=err, transient=True) as progress:
+            paths = do_pull(spec, endpoint=endpoint, force=force, progress=_bars(progress))
+    except HubUnreachable:
+        choices.remember(spec.name, choices.UNREACHABLE)
+        raise
+    choices.forget(spec.name)
+    err.print(f"{spec.name} is ready: tracer do \"...\" --model {spec.name}")
+    return paths
+
+
 @app.command()
 def pull(
     name: Annotated[str, typer.Argument(help="Catalogue name (see `tracer models list`).")],
     force: Annotated[bool, typer.Option("--force", help="Download again even if present.")] = False,
     endpoint: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--endpoint", help="Hub mirror URL (default: $HF_ENDPOINT or huggingface.co).")] = None,
+    ask: Annotated[bool, typer.Option(
+        "--ask", help="Ask first (with the size and the time it takes). A no, or a hub that "
+        "could not be reached, is remembered: the next --ask neither asks nor tries (exit 3; a "
+        "day for the hub). Without --ask the download always starts.")] = False,
 ) -> None:
     """Download a catalogue model (language model + vision projector) and verify its checksums.
 
-    Stopped or cut off, a download continues where it stopped when you run the command again."""
-    from tracer_cli.download import pull as do_pull
+    Stopped or cut off, a download continues where it stopped when you run the command again.
+    Exit codes: 0 the model is there, 1 or 2 the download failed, 3 (--ask) not downloaded."""
+    from tracer_cli import download_choices as choices
 
     with guard():
         spec = m.resolve(name)
         if spec.source != "catalogue":
             raise m.ModelError(f"{name} is a registered model, not one to download",
                                "see `tracer models info " + name + "`")
-        err.print(f"pulling {spec.name} from {spec.repo} ({_size(spec.size())}) into "
-                  f"{spec.local_dir()}")
-        columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                   TransferSpeedColumn())
-        with Progress(*columns, console=err, transient=True) as progress:
-            paths = do_pull(spec, endpoint=endpoint, force=force, progress=_bars(progress))
+        if ask and not force and spec.installed():
+            paths = [spec.local_path("model"), spec.local_path("mmproj")]
+        else:
+            if ask:
+                offer(spec)
+            else:
+                choices.forget(spec.name)
+            paths = download(spec, endpoint, force)
         for path in paths:
             out.print(str(path))
-        err.print(f"{spec.name} is ready: tracer do \"...\" --model {spec.name}")
 
 
 @app.command()

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import typer
 from rich.markup import escape
 
 from tracer_cli.cli.console import DEBUG, err
@@ -67,18 +66,21 @@ def make_planner(settings: Settings):  # type: ignore[no-untyped-def]
 
 def _offer_pull(settings: Settings) -> None:
     """A catalogue model that is not installed yet: offer to download it when someone can
-    answer; otherwise the backend's error names the command that does."""
+    answer (and did not say no before); otherwise the backend's error names the command that
+    does."""
+    from tracer_cli.cli.models import NotDownloaded, download, offer
     from tracer_cli.models import resolve
 
     spec = resolve(settings.model, settings.mmproj)
     if spec.source != "catalogue" or spec.installed() or not sys.stdin.isatty():
         return
-    size = f"{spec.size() / 1e9:.1f} GB" if spec.size() else "several GB"
-    if typer.confirm(f"model {spec.name} is not installed. Download it now ({size} from "
-                     f"{spec.repo})?", default=False, err=True):
-        from tracer_cli.cli.models import pull
-
-        pull(spec.name, force=False, endpoint=None)
+    err.print(f"model {spec.name} is not installed.")
+    try:
+        offer(spec)
+    except NotDownloaded as exc:
+        err.print(f"tracer: {escape(exc.message)}")
+        return
+    download(spec)
 
 
 def make_grounder(settings: Settings, planner: Any):  # type: ignore[no-untyped-def]
