@@ -17,18 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-
-def start_xvfb() -> tuple[subprocess.Popen[bytes], str]:
-    read, write = os.pipe()
-    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x800x24",
-                             "-nolisten", "tcp"], pass_fds=(write,), stderr=subprocess.DEVNULL)
-    os.close(write)
-    with os.fdopen(read) as pipe:
-        number = pipe.readline().strip()
-    if not number:
-        proc.kill()
-        sys.exit("Xvfb did not start (install: apt-get install xvfb)")
-    return proc, f":{number}"
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+from tests.conftest import start_xvfb  # noqa: E402
 
 
 def timed(argv: list[str], env: dict[str, str], runs: int) -> list[float]:
@@ -48,7 +39,7 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="time `tracer doctor --full` too")
     args = parser.parse_args()
     tracer = shutil.which("tracer") or os.path.join(os.path.dirname(sys.executable), "tracer")
-    xvfb, display = start_xvfb()
+    xvfb, display = start_xvfb(1280, 800)
     try:
         with tempfile.TemporaryDirectory() as folder:
             plans = Path(folder) / "plans.jsonl"

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -50,21 +51,28 @@ def test_scripted_demo_fills_the_form() -> None:
     assert form == {"name": "Ada Lovelace", "colour": "Green", "clicks": ["Green", "Submit"]}
 
 
-def test_default_demo_pulls_the_default_model_and_runs_it(tmp_path: Path) -> None:
-    """The default model's catalogue entry is replaced (TRACER_CATALOGUE) by a tiny pair that a
-    local stand-in for the Hub serves: the demo pulls it on first use and runs tracer do with it
-    through llama.cpp."""
+@pytest.fixture
+def default_on_the_hub(tmp_path: Path) -> Iterator[tuple[HubServer, dict[str, str]]]:
+    """The default model's catalogue entry replaced (TRACER_CATALOGUE) by a tiny pair that a
+    local stand-in for the Hub serves, and the environment that points the demo at both."""
     answer = {"thought": "Nothing to do.", "trajectory": [{"action": "done", "answer": "seen"}]}
     model, mmproj = make_tiny_vlm(tmp_path / "pair", [json.dumps(answer)], arch="qwen3vl")
     files = {(REPO, MODEL): model.read_bytes(), (REPO, MMPROJ): mmproj.read_bytes()}
     write_entry(tmp_path / "catalogue", DEFAULT, model=files[(REPO, MODEL)],
                 mmproj=files[(REPO, MMPROJ)])
     with HubServer.serving(files) as hub:
-        env = {**os.environ, "TRACER_CATALOGUE": str(tmp_path / "catalogue"),
-               "HF_ENDPOINT": hub.endpoint, "HF_HUB_DISABLE_XET": "1",
-               "NO_PROXY": "127.0.0.1,localhost"}
-        result = demo(env=env, answer="y\n")
-        assert len(hub.gets(MODEL)) == 1
+        yield hub, {**os.environ, "TRACER_CATALOGUE": str(tmp_path / "catalogue"),
+                    "HF_ENDPOINT": hub.endpoint, "HF_HUB_DISABLE_XET": "1",
+                    "NO_PROXY": "127.0.0.1,localhost"}
+
+
+def test_default_demo_pulls_the_default_model_and_runs_it(
+        default_on_the_hub: tuple[HubServer, dict[str, str]]) -> None:
+    """The demo asks, pulls the (tiny stand-in for the) default model on first use and runs
+    tracer do with it through llama.cpp."""
+    hub, env = default_on_the_hub
+    result = demo(env=env, answer="y\n")
+    assert len(hub.gets(MODEL)) == 1
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"Download {DEFAULT} from {REPO} (" in result.stderr  # asked first, with the size
     assert f"pulling {DEFAULT}" in result.stderr
@@ -87,23 +95,16 @@ def test_default_demo_falls_back_to_the_script_without_the_hub(tmp_path: Path) -
     assert "could not be reached" in again.stderr and "using the scripted plan" in again.stdout
 
 
-def test_a_no_to_the_download_is_not_asked_again(tmp_path: Path) -> None:
+def test_a_no_to_the_download_is_not_asked_again(
+        default_on_the_hub: tuple[HubServer, dict[str, str]]) -> None:
     """No to the 3.3 GB download: the scripted plan, and the next run does not ask; without a
     terminal the demo does not download either, and remembers nothing."""
-    answer = {"thought": "", "trajectory": [{"action": "done"}]}
-    model, mmproj = make_tiny_vlm(tmp_path / "pair", [json.dumps(answer)], arch="qwen3vl")
-    files = {(REPO, MODEL): model.read_bytes(), (REPO, MMPROJ): mmproj.read_bytes()}
-    write_entry(tmp_path / "catalogue", DEFAULT, model=files[(REPO, MODEL)],
-                mmproj=files[(REPO, MMPROJ)])
-    with HubServer.serving(files) as hub:
-        env = {**os.environ, "TRACER_CATALOGUE": str(tmp_path / "catalogue"),
-               "HF_ENDPOINT": hub.endpoint, "HF_HUB_DISABLE_XET": "1",
-               "NO_PROXY": "127.0.0.1,localhost"}
-        unasked = demo(env=env)
-        assert "no terminal to ask at" in unasked.stderr, unasked.stderr
-        declined = demo(env=env, answer="n\n")
-        again = demo(env=env, answer="y\n")
-        assert hub.gets() == []
+    hub, env = default_on_the_hub
+    unasked = demo(env=env)
+    assert "no terminal to ask at" in unasked.stderr, unasked.stderr
+    declined = demo(env=env, answer="n\n")
+    again = demo(env=env, answer="y\n")
+    assert hub.gets() == []
     assert declined.returncode == 0 and again.returncode == 0, declined.stderr + again.stderr
     assert "Download" in declined.stderr and "using the scripted plan" in declined.stdout
     assert "Download" not in again.stderr and "you declined the download" in again.stderr
