@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -313,14 +314,20 @@ print(json.dumps(pages))
 """
 
 
+@functools.cache
+def help_pages() -> dict[str, str]:
+    """Every command's --help page at 80 columns, by its command line."""
+    proc = subprocess.run([sys.executable, "-c", HELP_WALK], capture_output=True, text=True,
+                          env={**no_display_env(), "COLUMNS": "80"}, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
 def test_every_help_page_reads_as_the_user_types_it() -> None:
     """Every command's --help at 80 columns: its usage line names required arguments as they
     are typed (TASK, not typer's {task}), and no flag shows a <bool> value it does not take
     (--help included)."""
-    proc = subprocess.run([sys.executable, "-c", HELP_WALK], capture_output=True, text=True,
-                          env={**no_display_env(), "COLUMNS": "80"}, cwd=ROOT, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    pages = json.loads(proc.stdout)
+    pages = help_pages()
     assert len(pages) > 30 and "tracer do" in pages and "tracer logs export-macro" in pages
     assert "Usage: tracer do [OPTIONS] TASK" in pages["tracer do"]
     for name, page in pages.items():
@@ -328,3 +335,19 @@ def test_every_help_page_reads_as_the_user_types_it() -> None:
         assert "{" not in usage, (name, usage)
         assert "<bool>" not in page, name
         assert all(len(line) <= 80 for line in page.splitlines()), name
+
+
+def test_every_help_page_wraps_its_prose_to_the_terminal() -> None:
+    """The text above the option panels is wrapped to the 80 columns, not at the docstring's own
+    line breaks: no line stops short while the next line's first word would have fitted on it
+    (typer kept them after the first paragraph: "numbered markers at each" / "predicted point
+    and arrows" in `tracer plan --help`, "pause hotkeys" / "and `tracer stop`" in doctor's)."""
+    pages = help_pages()
+    assert "numbered markers at each predicted point" in " ".join(pages["tracer plan"].split())
+    for name, page in pages.items():
+        prose = page.split("\u256d")[0].splitlines()  # up to the first panel's corner
+        for line, following in zip(prose, prose[1:]):
+            if not line.strip() or not following.strip() or "Usage:" in line:
+                continue
+            room = 79 - len(line.rstrip()) - 1  # a margin of one column each side
+            assert len(following.split()[0]) > room, (name, line.rstrip(), following.strip())
