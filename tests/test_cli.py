@@ -291,6 +291,28 @@ def test_logs_lists_newest_first_with_whole_ids_at_80_columns(tracer_home: Path)
     assert [r["id"] for r in json.loads(mcp.stdout)] == [made[4], made[1]]
 
 
+def test_logs_shows_a_dry_runs_forecast(tracer_home: Path) -> None:
+    """`tracer logs` of a `tracer plan` run shows the forecast it recorded (its step has a plan
+    and no action); the row was empty."""
+    run = tracer_home / "runs" / "20261207-105350-plan-postpone-the-deploy"
+    run.mkdir(parents=True)
+    (run / "run.json").write_text(json.dumps({
+        "id": run.name, "kind": "plan", "status": "planned", "task": "postpone the deploy",
+        "started": "2026-12-07T10:53:50+00:00", "reason": "dry run: nothing was executed",
+        "seconds": 0.3, "steps": 1, "model_calls": 1}), encoding="utf-8")
+    (run / "steps.jsonl").write_text(json.dumps({
+        "step": 1, "plan": {"thought": "a dialog", "trajectory": [
+            {"action": "click", "x": 462, "y": 516, "target": "Later button"},
+            {"action": "done", "answer": "Postponed."}]},
+        "attempts": [{"answer": "{}", "error": "", "seconds": 0.2}], "outcome": "",
+        "timings": {"model": 0.23}}) + "\n", encoding="utf-8")
+    wide = run_tracer("logs", "last", env=no_display_env(COLUMNS="200"))
+    assert wide.returncode == 0, wide.stderr
+    assert "forecast: click (462,516) 'Later button'; done 'Postponed.'" in wide.stdout
+    narrow = run_tracer("logs", "last", env=no_display_env(COLUMNS="80"))
+    assert "forecast: click" in narrow.stdout
+
+
 HELP_WALK = """
 import contextlib, io, json, sys
 import typer
