@@ -151,6 +151,16 @@ def test_log_lines() -> None:
     assert len(lines) == 5
 
 
+def test_log_lines_count_one_step_as_one() -> None:
+    stream = io.StringIO()
+    agent, _, _ = make_agent(FakeBackend(DONE), make_settings(max_steps=1))
+    agent.listeners.append(LogLines(stream))
+    agent.run("press OK")
+    lines = stream.getvalue().splitlines()
+    assert lines[0].endswith(", at most 1 step")  # not "1 steps" (a one-step macro says so too)
+    assert re.match(r"tracer: done after 1 step in", lines[-1])
+
+
 def test_log_lines_keep_model_text_on_one_line() -> None:
     lines = run_with_lines(FakeBackend(step_plan({"action": "type", "text": "a\nb"}), DONE))
     assert any("type 'a\\nb'" in line for line in lines)

@@ -270,7 +270,8 @@ def report(
             raise ConfigError(why if why.startswith("cannot write") else f"cannot write {target}: {why}",
                               "choose another place with --out") from None
         out.print(str(target.resolve()), soft_wrap=True)
-        err.print(f"report of {summary.id}: {len(written.cards)} steps, "
+        cards = len(written.cards)
+        err.print(f"report of {summary.id}: {cards} step{'' if cards == 1 else 's'}, "
                   f"{human_size(target.stat().st_size)}", soft_wrap=True)
         if open_it:
             import webbrowser

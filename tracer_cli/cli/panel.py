@@ -241,7 +241,8 @@ class LogLines(_State):
         super().on_start(task, settings, geometry)
         m = geometry.monitor
         self._say(f"task: {shortened(task)!r} on monitor {geometry.index} "
-                  f"({m.width}x{m.height}+{m.left}+{m.top}), at most {settings.max_steps} steps")
+                  f"({m.width}x{m.height}+{m.left}+{m.top}), at most {settings.max_steps} step"
+                  + ("" if settings.max_steps == 1 else "s"))
 
     def on_plan(self, number: int, forecast: Forecast) -> None:
         super().on_plan(number, forecast)
