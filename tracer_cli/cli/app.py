@@ -308,7 +308,7 @@ def doctor(
         if as_json:
             stdout().write(checks.to_json(results) + "\n")
         else:
-            out.print(checks.table(results))
+            out.print(checks.table(results, out.width))
             out.print(checks.summary(results))
         raise typer.Exit(0 if checks.passed(results) else 1)
 
