@@ -368,7 +368,7 @@ def test_every_help_page_wraps_its_prose_to_the_terminal() -> None:
     assert "numbered markers at each predicted point" in " ".join(pages["tracer plan"].split())
     for name, page in pages.items():
         prose = page.split("\u256d")[0].splitlines()  # up to the first panel's corner
-        for line, following in zip(prose, prose[1:]):
+        for line, following in zip(prose, prose[1:], strict=False):
             if not line.strip() or not following.strip() or "Usage:" in line:
                 continue
             room = 79 - len(line.rstrip()) - 1  # a margin of one column each side
