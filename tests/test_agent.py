@@ -286,6 +286,21 @@ def test_preview_does_not_touch_the_actuator(tmp_path: Path) -> None:
     assert events.result is not None and events.result.exit_code == 0
 
 
+def test_preview_counts_its_model_calls_and_seconds() -> None:
+    """A dry run's result (run.json, `tracer logs`, the report's header) counts the model calls
+    it made, a malformed answer's re-ask included, and the seconds it took; it said 0 and 0.0."""
+    class SlowBackend(FakeBackend):
+        def complete(self, messages: list[dict[str, Any]], schema: Any = None) -> Any:
+            time.sleep(0.05)
+            return super().complete(messages, schema)
+
+    agent, _, events = make_agent(SlowBackend("not a plan", click(250, 250)))
+    agent.preview("press OK")
+    assert events.result is not None and events.result.status == "planned"
+    assert events.result.model_calls == 2
+    assert events.result.seconds >= 0.1
+
+
 def test_preview_without_an_actuator(tmp_path: Path) -> None:
     settings = make_settings()
     planner = Planner(script(tmp_path, click()), PROFILES.get("tracer1")(), 2)

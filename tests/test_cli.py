@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -290,6 +291,28 @@ def test_logs_lists_newest_first_with_whole_ids_at_80_columns(tracer_home: Path)
     assert [r["id"] for r in json.loads(mcp.stdout)] == [made[4], made[1]]
 
 
+def test_logs_shows_a_dry_runs_forecast(tracer_home: Path) -> None:
+    """`tracer logs` of a `tracer plan` run shows the forecast it recorded (its step has a plan
+    and no action); the row was empty."""
+    run = tracer_home / "runs" / "20261207-105350-plan-postpone-the-deploy"
+    run.mkdir(parents=True)
+    (run / "run.json").write_text(json.dumps({
+        "id": run.name, "kind": "plan", "status": "planned", "task": "postpone the deploy",
+        "started": "2026-12-07T10:53:50+00:00", "reason": "dry run: nothing was executed",
+        "seconds": 0.3, "steps": 1, "model_calls": 1}), encoding="utf-8")
+    (run / "steps.jsonl").write_text(json.dumps({
+        "step": 1, "plan": {"thought": "a dialog", "trajectory": [
+            {"action": "click", "x": 462, "y": 516, "target": "Later button"},
+            {"action": "done", "answer": "Postponed."}]},
+        "attempts": [{"answer": "{}", "error": "", "seconds": 0.2}], "outcome": "",
+        "timings": {"model": 0.23}}) + "\n", encoding="utf-8")
+    wide = run_tracer("logs", "last", env=no_display_env(COLUMNS="200"))
+    assert wide.returncode == 0, wide.stderr
+    assert "forecast: click (462,516) 'Later button'; done 'Postponed.'" in wide.stdout
+    narrow = run_tracer("logs", "last", env=no_display_env(COLUMNS="80"))
+    assert "forecast: click" in narrow.stdout
+
+
 HELP_WALK = """
 import contextlib, io, json, sys
 import typer
@@ -313,14 +336,20 @@ print(json.dumps(pages))
 """
 
 
+@functools.cache
+def help_pages() -> dict[str, str]:
+    """Every command's --help page at 80 columns, by its command line."""
+    proc = subprocess.run([sys.executable, "-c", HELP_WALK], capture_output=True, text=True,
+                          env={**no_display_env(), "COLUMNS": "80"}, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
 def test_every_help_page_reads_as_the_user_types_it() -> None:
     """Every command's --help at 80 columns: its usage line names required arguments as they
     are typed (TASK, not typer's {task}), and no flag shows a <bool> value it does not take
     (--help included)."""
-    proc = subprocess.run([sys.executable, "-c", HELP_WALK], capture_output=True, text=True,
-                          env={**no_display_env(), "COLUMNS": "80"}, cwd=ROOT, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    pages = json.loads(proc.stdout)
+    pages = help_pages()
     assert len(pages) > 30 and "tracer do" in pages and "tracer logs export-macro" in pages
     assert "Usage: tracer do [OPTIONS] TASK" in pages["tracer do"]
     for name, page in pages.items():
@@ -328,3 +357,19 @@ def test_every_help_page_reads_as_the_user_types_it() -> None:
         assert "{" not in usage, (name, usage)
         assert "<bool>" not in page, name
         assert all(len(line) <= 80 for line in page.splitlines()), name
+
+
+def test_every_help_page_wraps_its_prose_to_the_terminal() -> None:
+    """The text above the option panels is wrapped to the 80 columns, not at the docstring's own
+    line breaks: no line stops short while the next line's first word would have fitted on it
+    (typer kept them after the first paragraph: "numbered markers at each" / "predicted point
+    and arrows" in `tracer plan --help`, "pause hotkeys" / "and `tracer stop`" in doctor's)."""
+    pages = help_pages()
+    assert "numbered markers at each predicted point" in " ".join(pages["tracer plan"].split())
+    for name, page in pages.items():
+        prose = page.split("\u256d")[0].splitlines()  # up to the first panel's corner
+        for line, following in zip(prose, prose[1:], strict=False):
+            if not line.strip() or not following.strip() or "Usage:" in line:
+                continue
+            room = 79 - len(line.rstrip()) - 1  # a margin of one column each side
+            assert len(following.split()[0]) > room, (name, line.rstrip(), following.strip())

@@ -211,6 +211,21 @@ def test_cli_config_text_is_whole_at_80_columns(tracer_home: Path) -> None:
     assert all(len(line) <= 80 for line in text[4:])
 
 
+def test_cli_config_shows_the_backend_a_server_url_implies(tracer_home: Path) -> None:
+    """A base_url in the file and no backend: every command uses the server (openai), and so
+    does `tracer config` say, and why; it said backend = "llama" while doctor said openai."""
+    write_config(tracer_home, 'base_url = "http://127.0.0.1:8099/v1"\n')
+    proc = run_tracer("config", env={**_env(), "COLUMNS": "80"})
+    assert proc.returncode == 0, proc.stderr
+    backend = next(line for line in proc.stdout.splitlines() if line.startswith("backend = "))
+    assert backend == 'backend = "openai"   because base_url is set (from file)'
+    shown = json.loads(run_tracer("config", "--json", env=_env()).stdout)
+    assert shown["settings"]["backend"] == "openai"
+    write_config(tracer_home, 'base_url = "http://127.0.0.1:8099/v1"\nbackend = "llama"\n')
+    proc = run_tracer("config", env={**_env(), "COLUMNS": "80"})
+    assert 'backend = "llama"   from file' in proc.stdout  # chosen in so many words: kept
+
+
 def test_config_init_writes_every_setting_commented_out(tracer_home: Path) -> None:
     made = run_tracer("config", "init", env=_env())
     assert made.returncode == 0, made.stderr

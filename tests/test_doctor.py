@@ -3,6 +3,7 @@ server and a closed port, and with a tiny GGUF model that llama.cpp really loads
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import socket
@@ -125,6 +126,38 @@ def test_the_table(display: Display, plan_file: Path) -> None:
     for header in ("check", "status", "detail", "how to fix"):
         assert header in proc.stdout
     assert proc.stdout.rstrip().splitlines()[-1] == "everything needed works"
+
+
+def test_the_table_at_80_columns_keeps_paths_and_names_whole() -> None:
+    """At 80 columns a fix goes under its detail: four columns left 25 characters for each text,
+    so a path or a file name was cut in the middle ("config.to" / "ml", "Q4_" / "K_M.gguf");
+    from 120 columns the fix has its own column."""
+    from rich.console import Console
+
+    found = [
+        doctor.Check("config", True, "/home/ada/.config/tracer/config.toml (not created yet: "
+                     "defaults)"),
+        doctor.Check("model", False, "model qwen3-vl-4b-instruct is not installed "
+                     "(Qwen3VL-4B-Instruct-Q4_K_M.gguf missing)",
+                     "run `tracer models pull qwen3-vl-4b-instruct` (3.3 GB)"),
+        doctor.Check("model load", None, "not tried"),
+    ]
+
+    def render(width: int) -> str:
+        console = Console(width=width, record=True, file=io.StringIO())
+        console.print(doctor.table(found, width))
+        return console.export_text()
+
+    narrow = render(80)
+    assert all(len(line) <= 80 for line in narrow.splitlines())
+    for whole in ("/home/ada/.config/tracer/config.toml", "(Qwen3VL-4B-Instruct-Q4_K_M.gguf",
+                  "fix: run `tracer models pull qwen3-vl-4b-instruct`"):
+        assert any(whole in line for line in narrow.splitlines()), (whole, narrow)
+    assert "how to fix" in narrow.splitlines()[2]  # the header: "detail, and how to fix"
+    wide = render(160)
+    header = wide.splitlines()[2]
+    assert "│ how to fix" in header or "┃ how to fix" in header
+    assert "fix:" not in wide
 
 
 def test_the_model_image_check_names_the_cap_a_budget_goes_over(plan_file: Path) -> None:

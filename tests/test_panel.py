@@ -92,6 +92,40 @@ def test_done_current_and_forecast_steps_appear(panel: LivePanel) -> None:
                for line in lines)
 
 
+def test_the_panel_wraps_at_80_columns_on_a_soft_wrap_console() -> None:
+    """tracer's consoles are soft_wrap (console.py); inside the panel that cropped every long
+    line at the border: the thought ('to postpone i') and the totals, which also listed phases
+    the run never went through ('find 0' ms in a `tracer do`). Each line wraps, whole."""
+    panel = LivePanel(Console(record=True, width=80, file=io.StringIO(), color_system=None,
+                              soft_wrap=True))
+    panel.on_start("postpone the deploy", make_settings(max_steps=30), GEOMETRY)
+    try:
+        thought = ("An xmessage dialog asks about a deploy to production; the task says to "
+                   "postpone it, so the Later button is the one to press.")
+        panel.on_phase(1, "model")
+        plan = forecast({"thought": thought, "trajectory": [
+            {"action": "click", "x": 462, "y": 516,
+             "target": "the Later button at the bottom of the xmessage dialog, between Deploy "
+                       "and Cancel"}, {"action": "done"}]})
+        panel.on_plan(1, plan)
+        panel.on_step(StepRecord(1, action=plan.plan.first, points=[(591, 413)],
+                                 outcome=Outcome("ok"), timings={
+                                     "capture": 0.041, "verify": 0.002, "model": 0.146,
+                                     "ground": 0.003, "act": 0.021, "settle": 0.317,
+                                     "check": 0.03}))
+        text = shown(panel)
+    finally:
+        panel.live.stop()
+    inside = " ".join(line.strip("│╭╮╰╯─ ") for line in text.splitlines())
+    flat = " ".join(inside.split())
+    assert "Thought: " + thought in flat
+    assert ("total: capture 41 ms · verify 2 ms · model 146 ms · ground 3 ms · act 21 ms · "
+            "settle 317 ms · check 30 ms") in flat
+    assert "find" not in flat  # a macro's phase: not in an agent's run
+    assert "between Deploy and Cancel'" in flat  # the step's row wraps too
+    assert all(len(line) <= 80 for line in text.splitlines())
+
+
 def test_failed_step_is_marked(panel: LivePanel) -> None:
     step = forecast(click()).plan.first
     panel.on_step(StepRecord(1, action=step, outcome=Outcome("error", "point (1,1) falls outside monitor 2")))
@@ -149,6 +183,16 @@ def test_log_lines() -> None:
     assert re.fullmatch(r"tracer: done after 2 steps in \d+\.\ds \(3 model calls, 0 steps from "
                         r"the forecast\): all set", lines[4])
     assert len(lines) == 5
+
+
+def test_log_lines_count_one_step_as_one() -> None:
+    stream = io.StringIO()
+    agent, _, _ = make_agent(FakeBackend(DONE), make_settings(max_steps=1))
+    agent.listeners.append(LogLines(stream))
+    agent.run("press OK")
+    lines = stream.getvalue().splitlines()
+    assert lines[0].endswith(", at most 1 step")  # not "1 steps" (a one-step macro says so too)
+    assert re.match(r"tracer: done after 1 step in", lines[-1])
 
 
 def test_log_lines_keep_model_text_on_one_line() -> None:

@@ -163,6 +163,10 @@ def test_report_command_errors_are_one_line(tmp_path: Path, tracer_home: Path) -
     path = Path(made.stdout.strip())
     assert path.name == "report.html" and path.parent.parent == tracer_home / "runs"
     assert re.search(r"report of \S+: 2 steps, [\d.]+ KB", made.stderr)
+    (tmp_path / "one").mkdir()
+    agent_run(tmp_path / "one", tracer_home / "runs", 0)  # only done: one step
+    one = run_tracer("logs", "report", "last")
+    assert re.search(r"report of \S+: 1 step, [\d.]+ KB", one.stderr), one.stderr
 
 
 def test_a_macro_step_that_clicked_a_point_makes_a_card(tmp_path: Path) -> None:

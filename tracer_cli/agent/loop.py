@@ -285,7 +285,9 @@ class Agent(RunLoop):
             "the user paused tracer and took over the mouse and keyboard", told))
 
     def preview(self, task: str) -> StepRecord:
-        """One observation and one forecast, nothing executed (the dry run)."""
+        """One observation and one forecast, nothing executed (the dry run). Its result counts
+        the model calls and seconds as a run's does (the run record, `tracer logs`, the report)."""
+        started = time.monotonic()
         self._emit("on_start", task, self.settings, self.screen.geometry)
         record = StepRecord(1)
         result = RunResult("planned", "dry run: nothing was executed", steps=1)
@@ -305,6 +307,8 @@ class Agent(RunLoop):
             result = RunResult("interrupted", "interrupted with Ctrl-C", steps=1)
             raise
         finally:
+            result.seconds = time.monotonic() - started
+            self.finish(result)
             self._emit("on_step", record)
             self._emit("on_end", result)
         return record

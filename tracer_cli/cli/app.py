@@ -4,6 +4,7 @@ live in their own modules and are added here."""
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 from pathlib import Path
@@ -307,7 +308,7 @@ def doctor(
         if as_json:
             stdout().write(checks.to_json(results) + "\n")
         else:
-            out.print(checks.table(results))
+            out.print(checks.table(results, out.width))
             out.print(checks.summary(results))
         raise typer.Exit(0 if checks.passed(results) else 1)
 
@@ -379,7 +380,13 @@ def _tidy_help(command: Any) -> None:
     --help's own included; a required argument is written in the usage line as click writes it
     (``TASK``, not typer's ``{task}``, which reads as if the braces were to be typed); a command
     listed in its group's help is summed up in one line (its docstring's first paragraph,
-    without the source's line breaks)."""
+    without the source's line breaks); and every paragraph of the help is rewrapped to the
+    terminal (typer keeps a docstring's own line breaks after the first paragraph, which at 80
+    columns cut a sentence into a long line and a stub: "markers at each" / "predicted point")."""
+    if getattr(command, "help", None):
+        paragraphs = inspect.cleandoc(command.help).split("\n\n")
+        command.help = "\n\n".join(
+            p if p.startswith("\b") else " ".join(p.split()) for p in paragraphs)
     for param in getattr(command, "params", []):
         if getattr(param, "is_flag", False):
             param.metavar = ""

@@ -48,6 +48,9 @@ def show(
         from tracer_cli import config as cfg  # pydantic: loaded when a command runs, not for --help
 
         settings, sources = cfg.load()
+        chosen = settings.backend
+        cfg.imply_backend(settings, sources)  # as every command does: a server named, no backend
+        implied = settings.backend != chosen
         if as_json:
             stdout().write(json.dumps({"config_file": str(path), "runs": str(paths.runs_dir()),
                                        "settings": settings.model_dump(),
@@ -63,6 +66,8 @@ def show(
         for name, field in type(settings).model_fields.items():
             where = sources[name]
             mark = "" if where == "default" else f"   [bold]from {where}[/]"
+            if name == "backend" and implied:
+                mark = f"   [bold]because base_url is set (from {sources['base_url']})[/]"
             out.print(f"{name} = {escape(toml_value(getattr(settings, name)))}{mark}",
                       soft_wrap=True, highlight=False)
             if field.description:  # wrapped under the name, indented

@@ -622,18 +622,32 @@ def passed(checks: list[Check]) -> bool:
     return not any(c.ok is False for c in checks)
 
 
-def table(checks: list[Check]) -> Table:
+WIDE = 120  # columns from which the fix has a column of its own
+
+
+def table(checks: list[Check], width: int = WIDE) -> Table:
+    """The checks as a table for a terminal ``width`` columns wide. Below WIDE a fix is written
+    under its detail (``fix: ...``) instead of in a fourth column: at 80 columns two text
+    columns of 25 characters cut paths and file names in the middle (``config.to`` / ``ml``),
+    with the fix column empty on most rows."""
     from rich.markup import escape
     from rich.table import Table
 
     marks = {"ok": "[green]✓[/]", "fail": "[bold red]✗[/]", "skipped": "[dim]–[/]"}
+    apart = width >= WIDE
     result = Table(title="tracer doctor", title_justify="left")
     result.add_column("check", no_wrap=True)
     result.add_column("status", justify="center")
-    for col in ("detail", "how to fix"):
-        result.add_column(col, overflow="fold")  # a long path wraps instead of losing its end
+    # overflow fold: a path longer than the column wraps instead of losing its end
+    result.add_column("detail" if apart else "detail, and how to fix", overflow="fold")
+    if apart:
+        result.add_column("how to fix", overflow="fold")
     for c in checks:
-        result.add_row(c.name, marks[c.status], escape(c.detail), escape(c.fix))
+        if apart:
+            result.add_row(c.name, marks[c.status], escape(c.detail), escape(c.fix))
+        else:
+            fix = f"\n[bold]fix:[/] {escape(c.fix)}" if c.fix else ""
+            result.add_row(c.name, marks[c.status], escape(c.detail) + fix)
     return result
 
 

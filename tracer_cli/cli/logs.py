@@ -157,9 +157,20 @@ def show(
 
 def _step_row(s: dict[str, Any]) -> tuple[str, ...]:
     number = f"{s.get('step')}{' ⇢' if s.get('from_forecast') else ''}"
-    return (number, escape(s.get("describe") or _action_text(s.get("action"))),
+    return (number, escape(s.get("describe") or _action_text(s.get("action")) or _forecast_text(s)),
             " ".join(f"({x},{y})" for x, y in s.get("points", [])), escape(s.get("outcome", "")),
             f"{s.get('timings', {}).get('model', 0):.2f}", str(len(s.get("attempts", []))))
+
+
+def _forecast_text(s: dict[str, Any]) -> str:
+    """A step that executed nothing (`tracer plan`'s, or one ended before its action) shows the
+    forecast it got, rather than an empty row."""
+    plan = s.get("plan")
+    trajectory = plan.get("trajectory") if isinstance(plan, dict) else None
+    if not isinstance(trajectory, list) or not trajectory:
+        return ""
+    return "forecast: " + "; ".join(
+        _action_text(step) for step in trajectory if isinstance(step, dict))
 
 
 def _action_text(action: dict[str, Any] | None) -> str:
@@ -259,7 +270,8 @@ def report(
             raise ConfigError(why if why.startswith("cannot write") else f"cannot write {target}: {why}",
                               "choose another place with --out") from None
         out.print(str(target.resolve()), soft_wrap=True)
-        err.print(f"report of {summary.id}: {len(written.cards)} steps, "
+        cards = len(written.cards)
+        err.print(f"report of {summary.id}: {cards} step{'' if cards == 1 else 's'}, "
                   f"{human_size(target.stat().st_size)}", soft_wrap=True)
         if open_it:
             import webbrowser

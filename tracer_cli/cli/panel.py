@@ -46,6 +46,13 @@ def shortened(text: str, limit: int = TASK_SHOWN) -> str:
     return f"{flat[:limit]}… ({len(flat):,} characters in all)"
 
 
+def _wrapped(*parts: str | tuple[str, str]) -> Text:
+    """A line of the panel that wraps at the panel's edge: the consoles are soft_wrap (a message
+    is one line in a pipe), which inside a panel cropped a long thought or the totals at the
+    border (at 80 columns: 'to postpone i', 'find 0')."""
+    return Text.assemble(*parts, no_wrap=False, overflow="fold")
+
+
 def _timings(timings: dict[str, float]) -> str:
     return " · ".join(f"{p} {_ms(timings[p])}" for p in PHASES if p in timings)
 
@@ -65,7 +72,7 @@ class _State(Listener):
         self.current: BaseStep | None = None
         self.future: list[BaseStep] = []
         self.last_timings: dict[str, float] = {}
-        self.totals: dict[str, float] = dict.fromkeys(PHASES, 0.0)
+        self.totals: dict[str, float] = {}  # the phases the run went through, no others
         self.started = time.monotonic()
         self.result: RunResult | None = None
         self.model_calls = 0
@@ -169,28 +176,30 @@ class LivePanel(_State):
             steps.add_row(Text("·", "dim"), Text(f"+{i}", "dim"),
                           Text(step.describe(), "dim italic"), Text(self.upcoming, "dim italic"))
         elapsed = time.monotonic() - self.started
-        header = Text()
+        header = _wrapped()
         header.append("Task: ", "bold")
         header.append(shortened(self.task))
         parts: list[Any] = [header]
         if self.thought:
-            parts.append(Text.assemble(("Thought: ", "bold"), (self.thought, "italic")))
+            parts.append(_wrapped(("Thought: ", "bold"), (self.thought, "italic")))
         if self.revised:
-            parts.append(Text.assemble(("Revised plan: ", "bold magenta"),
-                                       (f"the old one stopped holding: {self.revised}", "magenta")))
+            parts.append(_wrapped(("Revised plan: ", "bold magenta"),
+                                  (f"the old one stopped holding: {self.revised}", "magenta")))
         parts += [Text(""), steps, Text("")]
         if self.last_timings:
-            parts.append(Text("last step: " + _timings(self.last_timings), "cyan"))
-        parts.append(Text("total:     " + _timings(self.totals), "cyan"))
+            parts.append(_wrapped(("last step: " + _timings(self.last_timings), "cyan")))
+        if self.totals:
+            parts.append(_wrapped(("total:     " + _timings(self.totals), "cyan")))
         if self.model_calls or self.forecast_steps:
-            parts.append(Text(f"{self.counts()} ({FORECAST_MARK}: run from the forecast)", "cyan"))
+            parts.append(_wrapped((f"{self.counts()} ({FORECAST_MARK}: run from the forecast)",
+                                   "cyan")))
         if self.paused:
-            parts.append(Text(self.paused, "bold yellow reverse"))
+            parts.append(_wrapped((self.paused, "bold yellow reverse")))
         if self.result is not None:  # why a run was not done: the command's last line says it
             r = self.result
             style = "bold green" if r.status == "done" else "bold red"
             detail = r.answer or r.reason if r.status == "done" else ""
-            parts.append(Text(f"{r.said}: {detail}" if detail else r.said, style))
+            parts.append(_wrapped((f"{r.said}: {detail}" if detail else r.said, style)))
         phase, call = "", self.call
         if self.phase and self.result is None:  # a model call takes minutes on a CPU: it ticks
             phase = f" · {self.phase} {time.monotonic() - self.phase_started:.0f}s"
@@ -241,7 +250,8 @@ class LogLines(_State):
         super().on_start(task, settings, geometry)
         m = geometry.monitor
         self._say(f"task: {shortened(task)!r} on monitor {geometry.index} "
-                  f"({m.width}x{m.height}+{m.left}+{m.top}), at most {settings.max_steps} steps")
+                  f"({m.width}x{m.height}+{m.left}+{m.top}), at most {settings.max_steps} step"
+                  + ("" if settings.max_steps == 1 else "s"))
 
     def on_plan(self, number: int, forecast: Forecast) -> None:
         super().on_plan(number, forecast)
