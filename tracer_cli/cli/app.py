@@ -390,9 +390,10 @@ def _tidy_help(command: Any) -> None:
     for param in getattr(command, "params", []):
         if getattr(param, "is_flag", False):
             param.metavar = ""
+        if getattr(param, "param_type_name", "") == "argument" and param.metavar is None:
+            param.metavar = param.name.upper()  # as typed: usage, table and errors alike
         if getattr(param, "required", False) and hasattr(param, "_usage_display_name"):
-            param._usage_display_name = lambda p=param: (p.metavar or p.name.upper()) + (
-                "..." if p.nargs != 1 else "")
+            param._usage_display_name = lambda p=param: p.metavar + ("..." if p.nargs != 1 else "")
     if hasattr(command, "get_help_option"):
         help_option = command.get_help_option
 

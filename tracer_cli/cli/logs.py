@@ -35,9 +35,10 @@ class _RunOrCommand(TyperGroup):
 
 
 app = typer.Typer(cls=_RunOrCommand, invoke_without_command=True,
-                  help="List recorded runs (`tracer logs`), show one (`tracer logs RUN`), or turn "
-                  "an agent run into a macro (`tracer logs export-macro RUN OUT.yaml`). RUN is a "
-                  "run id, a unique prefix of one, or 'last'.")
+                  help="List recorded runs (`tracer logs`), show one (`tracer logs RUN`), make "
+                  "its HTML report (`tracer logs report RUN`), turn an agent run into a macro "
+                  "(`tracer logs export-macro RUN OUT.yaml`), or remove old ones (`tracer logs "
+                  "prune`). RUN is a run id, a unique prefix of one, or 'last'.")
 
 
 @app.callback()
