@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from tracer_cli.agent.backends import Backend
-from tracer_cli.agent.profiles import PlanRequest, Profile, Revision
+from tracer_cli.agent.profiles import FollowUp, PlanRequest, Profile, Revision
 from tracer_cli.agent.reasoning import AnswerCutOff, check_complete, split
 from tracer_cli.errors import PlanError
 from tracer_cli.plan import Plan
@@ -30,6 +30,7 @@ class Attempt:
     reasoning: str = ""  # what the model thought before answering (never read as the answer)
     reply: str = ""  # the answer proper: what was read (and what a later prompt quotes back)
     cut_off: bool = False  # the answer hit the token limit: not asked again
+    follow_up: str = ""  # the answer was half of a step (FollowUp): what tracer asked next
     messages: list[dict[str, Any]] = field(default_factory=list, repr=False)  # what it answered
 
 
@@ -64,16 +65,22 @@ class ForecastFailed(PlanError):
 T = TypeVar("T")
 
 
+MAX_FOLLOW_UPS = 2  # answers that are only half a step (FollowUp) asked on, per request
+
+
 def ask(backend: Backend, profile: Profile, messages: list[dict[str, Any]],
         read: Callable[[str], T], retries: int,
         schema: dict[str, Any] | None = None) -> tuple[T | None, list[Attempt]]:
     """Ask until ``read`` accepts the answer: a rejected answer goes back to the model with the
     reason, at most ``retries`` times. ``read`` sees only the answer proper, never the model's
     reasoning. An answer cut off at the token limit is not asked again (it would be cut off
-    again). Returns what was read (None if nothing was) and every attempt, with its reason for
-    rejection."""
+    again). An answer that is only half a step (``FollowUp``: a move of the pointer before the
+    action at the pointer) gets the profile's follow-up turn and is asked on without spending a
+    retry, at most MAX_FOLLOW_UPS times. Returns what was read (None if nothing was) and every
+    attempt, with its reason for rejection."""
     attempts: list[Attempt] = []
-    for _ in range(retries + 1):
+    rejected = follow_ups = 0
+    while rejected <= retries:
         started = time.monotonic()
         completion = backend.complete(messages, schema)
         answer = split(completion.text, completion.reasoning, completion.opened_reasoning)
@@ -91,8 +98,16 @@ def ask(backend: Backend, profile: Profile, messages: list[dict[str, Any]],
             return None, attempts
         try:
             return read(answer.text), attempts
+        except FollowUp as exc:
+            if follow_ups < MAX_FOLLOW_UPS:
+                follow_ups += 1
+                attempt.follow_up = exc.message
+                messages = [*messages, {"role": "assistant", "content": completion.text}, exc.turn]
+                continue
+            attempt.error = f"{exc.message}; the answers only moved the pointer"
         except PlanError as exc:
             attempt.error = exc.message
+        rejected += 1
         messages = [*messages, {"role": "assistant", "content": completion.text},
                     profile.retry_message(attempt.error)]
     return None, attempts
@@ -119,9 +134,16 @@ class Planner:
         self.retries = retries
 
     def forecast(self, request: PlanRequest) -> Forecast:
-        plan, attempts = ask(self.backend, self.profile, self.profile.messages(request),
-                             lambda text: self.profile.parse(text, request), self.retries,
-                             self.profile.schema(request.horizon))
+        def read(text: str) -> Plan:
+            nonlocal request
+            try:
+                return self.profile.parse(text, request)
+            except FollowUp as exc:  # the next answer acts where this one left the pointer
+                request = replace(request, pointer=exc.pointer)
+                raise
+
+        plan, attempts = ask(self.backend, self.profile, self.profile.messages(request), read,
+                             self.retries, self.profile.schema(request.horizon))
         if plan is not None:
             return Forecast(with_reasoning(plan, attempts[-1].reasoning), attempts)
         if attempts[-1].cut_off:

@@ -254,7 +254,8 @@ def attempt_line(attempt: Attempt) -> dict[str, Any]:
             "seconds": round(attempt.seconds, 3), "prompt_tokens": attempt.prompt_tokens,
             "completion_tokens": attempt.completion_tokens, "reused_tokens": attempt.reused_tokens,
             **({"reasoning": bounded(apart)} if apart else {}),
-            **({"cut_off": True} if attempt.cut_off else {})}
+            **({"cut_off": True} if attempt.cut_off else {}),
+            **({"follow_up": attempt.follow_up} if attempt.follow_up else {})}
 
 
 def _reasoning_apart(reasoning: str, answer: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from tracer_cli.errors import PlanError
 from tracer_cli.registry import Registry
 
 if TYPE_CHECKING:
@@ -57,6 +58,8 @@ class PlanRequest:
     image_format: str = "png"
     revision: Revision | None = None  # set when the last forecast stopped holding
     history_images: int = 0  # earlier screenshots to send, each with the reply made on it
+    pointer: tuple[float, float] | None = None  # where an earlier answer to this request moved
+    #                                             the pointer (0..1000; see FollowUp)
 
     def history_text(self) -> str:
         """The steps done so far with their outcomes, then the revision note if there is one
@@ -67,6 +70,19 @@ class PlanRequest:
             lines = [f"{h.number}. {h.description} -> {h.outcome}" for h in self.history]
             text = "Steps executed so far (oldest first):\n" + "\n".join(lines)
         return text + (f"\n\n{self.revision.text()}" if self.revision else "")
+
+
+class FollowUp(PlanError):
+    """An answer that is the first half of one of our steps: it only moves the pointer (tracer
+    does not hover), and the family's next answer acts where the pointer is (OpenCUA's
+    ``pyautogui.moveTo`` alone, then ``pyautogui.scroll(-5)`` or ``pyautogui.dragTo(...)``).
+    The planner sends ``turn`` after the answer, asks again without spending a retry, and reads
+    the next answer with ``PlanRequest.pointer`` set to ``pointer`` (0..1000)."""
+
+    def __init__(self, message: str, turn: dict[str, Any], pointer: tuple[float, float]) -> None:
+        super().__init__(message)
+        self.turn = turn
+        self.pointer = pointer
 
 
 class Profile(Protocol):
