@@ -11,15 +11,16 @@ import pytest
 import yaml
 from PIL import Image
 
-from tracer_cli.agent.profiles import PROFILES, PlanRequest
+from tracer_cli.agent.profiles import PROFILES, FollowUp, PlanRequest
 from tracer_cli.agent.reasoning import AnswerCutOff, check_complete, split
 from tracer_cli.errors import PlanError
 from tracer_cli.plan import Plan, normalize_key
 
 CORPUS = Path(__file__).parent / "corpus"
 FILES = {"qwen3_vl_instruct.yaml": "qwen3-vl", "qwen3_vl_thinking.yaml": "qwen3-vl",
-         "ui_tars_15.yaml": "ui-tars"}
-DEFAULT_IMAGE = {"qwen3-vl": (1376, 768), "ui-tars": (1932, 1092)}
+         "ui_tars_15.yaml": "ui-tars", "opencua.yaml": "opencua", "holo15.yaml": "holo"}
+DEFAULT_IMAGE = {"qwen3-vl": (1376, 768), "ui-tars": (1932, 1092), "opencua": (1932, 1092),
+                 "holo": (1400, 700)}
 
 
 def entries() -> list[Any]:
@@ -39,17 +40,29 @@ def test_every_entry_cites_a_source_and_says_what_it_means() -> None:
         assert entry.get("expect") or entry.get("cut_off") or entry.get("reject"), entry["id"]
 
 
-def model_point(profile: str, point: list[float], image: tuple[int, int]) -> tuple[float, float]:
-    """Where the entry's numbers are on tracer's 0..1000 grid: UI-TARS-1.5 answers in pixels of
-    the image its processor made from the one it was given (for an image tracer sized, itself)."""
-    if profile != "ui-tars":
+def space(profile: str, entry: dict[str, Any]) -> str:
+    """What the entry's numbers are: "pixels" of the image the model saw (families answering in
+    absolute pixels), "relative" 0..1000, or "fraction" 0..1 where the entry says so."""
+    if entry.get("space"):
+        return entry["space"]
+    return "pixels" if PROFILES.get(profile).geometry.coordinates == "absolute" else "relative"
+
+
+def model_point(profile: str, point: list[float], image: tuple[int, int],
+                kind: str = "") -> tuple[float, float]:
+    """Where the entry's numbers are on tracer's 0..1000 grid: pixels of the image the family's
+    processor made from the one it was given (for an image tracer sized, itself), or fractions."""
+    kind = kind or ("pixels" if PROFILES.get(profile).geometry.coordinates == "absolute" else "relative")
+    if kind == "fraction":
+        return point[0] * 1000, point[1] * 1000
+    if kind == "relative":
         return float(point[0]), float(point[1])
-    frame = PROFILES.get("ui-tars").geometry.processed(*image)
+    frame = PROFILES.get(profile).geometry.processed(*image)
     return point[0] * 1000 / frame[0], point[1] * 1000 / frame[1]
 
 
 def expected_steps(profile: str, entry: dict[str, Any], image: tuple[int, int]) -> list[dict[str, Any]]:
-    out, cursor = [], None
+    out, cursor, kind = [], None, space(profile, entry)
     for want in entry["expect"]:
         action = want["action"]
         if action == "move":
@@ -57,10 +70,10 @@ def expected_steps(profile: str, entry: dict[str, Any], image: tuple[int, int]) 
             continue  # tracer does not hover: a move only places the next action
         step: dict[str, Any] = {"action": action}
         if "point" in want:
-            step["point"] = model_point(profile, want["point"], image)
+            step["point"] = model_point(profile, want["point"], image, kind)
         if action == "drag":
-            step["start"] = model_point(profile, want.get("start", cursor), image)
-            step["end"] = model_point(profile, want["end"], image)
+            step["start"] = model_point(profile, want.get("start", cursor), image, kind)
+            step["end"] = model_point(profile, want["end"], image, kind)
         for key in ("text", "answer"):
             if key in want:
                 step[key] = want[key]
@@ -114,16 +127,19 @@ def same(got: dict[str, Any], want: dict[str, Any]) -> bool:
 
 
 def unsupported(entry: dict[str, Any]) -> str | None:
-    """Why tracer refuses an answer the source's own executor would run: a phone's function, a
-    triple click or a sideways scroll (no counterpart in the contract), or only hovering."""
+    """Why tracer refuses an answer the source's own executor would run: what the entry says
+    (``unsupported``), a phone's function, a triple click or a sideways scroll (no counterpart in
+    the contract), or only hovering (with no next answer to act where the pointer went)."""
     answer, expect = entry["answer"], entry.get("expect") or []
+    if entry.get("unsupported"):
+        return entry["unsupported"]
     if '"mobile_use"' in answer:
         return "the only function is 'computer_use'"
     if "triple_click" in answer:
         return "unknown action 'triple_click'"
     if any(w.get("direction") in ("left", "right") for w in expect):
         return "sideways scrolling is not supported"
-    if expect and all(w["action"] == "move" for w in expect):
+    if expect and all(w["action"] == "move" for w in expect) and "then" not in entry:
         return "cannot hover"
     return None
 
@@ -141,7 +157,9 @@ def test_the_profile_reads_the_answer_as_the_source_does(profile: str, file: str
     if entry.get("cut_off"):
         with pytest.raises(AnswerCutOff):
             check_complete(answer, "length", 1024)
-        assert not answer.text or not answer.closed
+        if answer.text and answer.closed:  # no reasoning block: the cut text holds no whole action
+            with pytest.raises(PlanError):
+                reader.parse(answer.text, request)
         return
     check_complete(answer, "stop", 1024)
     if entry.get("reject"):
@@ -153,6 +171,11 @@ def test_the_profile_reads_the_answer_as_the_source_does(profile: str, file: str
         with pytest.raises(PlanError, match=reason):
             reader.parse(answer.text, request)
         return
+    if "then" in entry:  # half a step: the next answer acts where this one left the pointer
+        with pytest.raises(FollowUp) as half:
+            reader.parse(answer.text, request)
+        request = PlanRequest("the task", request.image, 20, pointer=half.value.pointer)
+        answer = split(entry["then"])
     plan = reader.parse(answer.text, request)
     got = read_steps(plan)
     want = expected_steps(profile, entry, image_size)
