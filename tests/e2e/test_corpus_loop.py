@@ -1,13 +1,24 @@
 """The executable answers of the real-form corpus (tests/corpus/) through the real loop: each is
-served by the OpenAI-compatible test server to the real `tracer do` on a 1920x1080 Xvfb, and the
-first click lands on exactly the pixel the answer names.
+served by the OpenAI-compatible test server to the real `tracer do` on a 1920x1080 and a
+2560x1440 Xvfb, and the first press (a click, the start of a drag, the wheel of a scroll at a
+point) lands on exactly the pixel the answer names.
 
-UI-TARS-1.5 answers name pixels of a 1932x1092 image (a 1920x1080 screenshot after its
-processor): tracer is given a budget that makes it send that very size (``--max-pixels``), as a
-user would to run UI-TARS at its native resolution."""
+The pixel an answer names follows from the profile's geometry, never from special cases: for a
+relative family ``x / 1000 * width``; for a family answering in pixels, the point's share of the
+image its processor made from the one tracer sent (tracer sends sizes no processor changes, so
+the image itself) times the width; for an entry written in fractions, ``x * width``. A family
+answering in pixels is given the largest budget tracer keeps (``--max-pixels``), as a user would
+to run it at its native resolution: at 1920x1080 that is the 1932x1092 image OSWorld's models
+see, at 2560x1440 2380x1316. An answer whose numbers lie outside the image sent at a size (it was
+written for a larger screenshot) is not served at that size.
+
+An entry with ``then`` is two answers for one step (a move of the pointer, then the scroll at
+it): both are served, and the scroll's first wheel press lands where the move pointed."""
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -18,62 +29,123 @@ from tests.chat_server import Reply
 from tests.conftest import Display, run_tracer
 from tests.e2e.conftest import last_run, request_image_size, tracer_env
 from tests.e2e.test_native_pixels import native_done
-from tests.test_corpus import FILES, unsupported
+from tests.test_corpus import FILES, space, unsupported
+from tracer_cli.agent.profiles import PROFILES
 
 pytestmark = pytest.mark.display
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
-CLICKS = {"click": 1, "double_click": 1, "right_click": 3}
-TARS_FRAME = (1932, 1092)
+SCREENS = {"display_1920": (1920, 1080), "display_2560": (2560, 1440)}
+BUTTONS = {"click": 1, "double_click": 1, "right_click": 3, "drag": 1}  # of the first press
+WHEEL = {"up": 4, "down": 5}
+
+
+def budget(profile: str) -> int:
+    """--max-pixels for the profile: the most a pixel-answering family keeps, else the default."""
+    geometry = PROFILES.get(profile).geometry
+    return geometry.max_budget if geometry.coordinates == "absolute" else 0
+
+
+def sent_size(profile: str, screen: tuple[int, int]) -> tuple[int, int]:
+    return PROFILES.get(profile).geometry.size(*screen, budget(profile))
+
+
+def first_press(entry: dict[str, Any]) -> tuple[str, list[float], int] | None:
+    """The first action that presses a button at a point the answer names: (action, point,
+    button); None when the first action presses nothing there (keys, a scroll at the pointer)."""
+    cursor = None
+    for want in entry.get("expect") or []:
+        action = want["action"]
+        if action == "move":
+            cursor = want["point"]
+        elif action in ("click", "double_click", "right_click") and "point" in want:
+            return action, want["point"], BUTTONS[action]
+        elif action == "drag":
+            return action, want.get("start", cursor), BUTTONS[action]
+        elif action == "scroll" and "point" in want:
+            return action, want["point"], WHEEL[want["direction"]]
+        else:
+            return None
+    return None
+
+
+def named_pixel(profile: str, kind: str, point: list[float], screen: tuple[int, int],
+                sent: tuple[int, int]) -> tuple[set[int], set[int]] | None:
+    """The screen pixels the numbers name on each axis (computed exactly: a position that falls
+    on the boundary between two pixels names both), None when they lie outside the image sent."""
+    named = []
+    for number, side, frame_side in zip(point, screen, PROFILES.get(profile).geometry.processed(*sent),
+                                        strict=True):
+        share = Fraction(str(number))
+        if kind == "relative":
+            share /= 1000
+        elif kind == "pixels":
+            share /= frame_side
+        if not 0 <= share <= 1:
+            return None
+        position = share * side
+        nearest = {math.floor(position), math.floor(position) + 1} if position % 1 == Fraction(1, 2) \
+            else {round(position)}
+        named.append({min(p, side - 1) for p in nearest})
+    return named[0], named[1]
 
 
 def executable() -> list[Any]:
     params = []
     for name, profile in FILES.items():
         for entry in yaml.safe_load((CORPUS / name).read_text(encoding="utf-8")):
-            expect = entry.get("expect") or []
-            if entry.get("reject") or entry.get("cut_off") or unsupported(entry) or not expect:
+            if entry.get("reject") or entry.get("cut_off") or unsupported(entry):
                 continue
-            first = next((w for w in expect if w["action"] != "move"), None)
-            if first is None or first["action"] not in CLICKS or "point" not in first:
+            press = first_press(entry)
+            if press is None:
                 continue
-            if profile == "ui-tars" and "v1" in entry.get("note", ""):
-                profile = "ui-tars-v1"
-            elif profile == "ui-tars" and tuple(entry.get("image") or TARS_FRAME) != TARS_FRAME:
-                continue  # a parser test on another frame: no screen makes that image
-            params.append(pytest.param(profile, entry, first, id=entry["id"]))
+            served = "ui-tars-v1" if profile == "ui-tars" and "v1" in entry.get("note", "") else profile
+            kind = space(served, entry)
+            for screen_name, screen in SCREENS.items():
+                want = named_pixel(served, kind, press[1], screen, sent_size(served, screen))
+                if want is not None:
+                    params.append(pytest.param(served, entry, press, screen_name, want,
+                                               id=f"{entry['id']}-{screen[0]}"))
     return params
 
 
-def named_pixel(profile: str, point: list[float], display: Display) -> tuple[int, int]:
-    w, h = display.width, display.height
-    fw, fh = TARS_FRAME if profile == "ui-tars" else (1000, 1000)
-    return min(round(point[0] * w / fw), w - 1), min(round(point[1] * h / fh), h - 1)
-
-
-@pytest.mark.parametrize(("profile", "entry", "first"), executable())
-def test_a_corpus_answer_clicks_the_pixel_it_names(profile: str, entry: dict[str, Any],
-                                                   first: dict[str, Any], display_1920: Display,
-                                                   chat_server: Any, start_clicklog: Any) -> None:
-    app = start_clicklog(display_1920)
-    answer: Any = entry["answer"]
+def served_answer(text: str, entry: dict[str, Any]) -> Any:
     if entry.get("reasoning"):  # the server returned the reasoning apart
-        answer = Reply(entry["answer"], {"reasoning_content": entry["reasoning"]})
+        return Reply(text, {"reasoning_content": entry["reasoning"]})
+    return text
+
+
+@pytest.mark.parametrize(("profile", "entry", "press", "screen_name", "want"), executable())
+def test_a_corpus_answer_presses_the_pixel_it_names(profile: str, entry: dict[str, Any],
+                                                    press: tuple[str, list[float], int],
+                                                    screen_name: str, want: tuple[set[int], set[int]],
+                                                    request: pytest.FixtureRequest,
+                                                    chat_server: Any, start_clicklog: Any) -> None:
+    display: Display = request.getfixturevalue(screen_name)
+    app = start_clicklog(display)
     done = native_done("ui-tars" if profile.startswith("ui-tars") else profile)
-    chat_server.queue(answer, done, done)
-    env = tracer_env(display_1920)
-    budget = ["--max-pixels", str(TARS_FRAME[0] * TARS_FRAME[1])] if profile == "ui-tars" else []
+    answers = [served_answer(entry["answer"], entry)]
+    if "then" in entry:
+        answers.append(entry["then"])
+    chat_server.queue(*answers, done, done)
+    env = tracer_env(display)
+    extra = ["--max-pixels", str(budget(profile))] if budget(profile) else []
     result = run_tracer("do", "the corpus task", "--yes", "--base-url", chat_server.base_url,
-                        "--profile", profile, "--replan", "always", *budget, env=env, timeout=90)
+                        "--profile", profile, "--replan", "always", *extra, env=env, timeout=90)
 
     assert "Traceback" not in result.stderr, result.stderr
-    if profile == "ui-tars":
-        assert request_image_size(chat_server.requests[0]) == TARS_FRAME
-    want = named_pixel(profile, first["point"], display_1920)
-    presses = app.wait_presses(2 if first["action"] == "double_click" else 1)
+    sent = sent_size(profile, (display.width, display.height))
+    assert request_image_size(chat_server.requests[0]) == sent
+    action, _, button = press
+    presses = app.wait_presses(2 if action == "double_click" else 1)
     assert presses, result.stderr
-    assert (presses[0]["x"], presses[0]["y"]) == want, (entry["id"], result.stderr)
-    assert presses[0]["button"] == CLICKS[first["action"]]
+    pressed = presses[0]["x"], presses[0]["y"]
+    assert pressed[0] in want[0] and pressed[1] in want[1], (entry["id"], pressed, want, result.stderr)
+    assert presses[0]["button"] == button
     step = last_run(env)["steps"][0]
-    assert step["action"]["action"] == first["action"]
-    assert step["points"][0] == list(want)
+    assert step["action"]["action"] == action
+    assert step["points"][0] == list(pressed)
+    if "then" in entry:  # one step from two answers: the move was asked on, not executed
+        assert len(chat_server.requests) >= 2
+        attempts = step["attempts"]
+        assert attempts[0].get("follow_up") and not attempts[0]["error"], attempts
