@@ -32,7 +32,10 @@ TOKENS = ['{', '}', '[', ']', '"', ':', ',', ' ', '\n', '\\', '\\"', '\\u00', '0
           'Reflection:', "click(start_box='", "click(point='", '<point>', '</point>',
           '<|box_start|>', '<|box_end|>', '(', ')', "'", "type(content='", "hotkey(key='",
           "finished(content='", 'scroll(', "direction='down'", 'drag(', 'end_box=', '```json',
-          '```', '\x00', '\ud800', 'é', '\u202e']
+          '```', '\x00', '\ud800', 'é', '\u202e', '## Thought:', '## Action:', '## Code:',
+          '```python\n', '```code\n', 'pyautogui.click(', 'pyautogui.moveTo(', 'pyautogui.dragTo(',
+          'pyautogui.scroll(', 'pyautogui.press(', 'x=', 'y=', 'computer.terminate(', 'status=',
+          '"click_absolute"', '"click_element"', '"write_element_abs"', '"note"', '"content"']
 
 VALID = {
     "tracer1": json.dumps({"thought": "t", "trajectory": [
@@ -41,6 +44,10 @@ VALID = {
                 '{"action": "left_click", "coordinate": [500, 500]}}\n</tool_call>',
     "ui-tars": "Thought: click OK\nAction: click(start_box='<|box_start|>(100,200)<|box_end|>')",
     "ui-tars-v1": "Thought: click OK\nAction: click(start_box='(100,200)')",
+    "opencua": "## Thought:\nclick OK\n\n## Action:\nClick OK.\n\n## Code:\n```python\n"
+               "pyautogui.moveTo(x=100, y=200)\npyautogui.click()\npyautogui.write(message='a')\n```",
+    "holo": json.dumps({"note": "", "thought": "t", "action": {
+        "action": "write_element_abs", "content": "a", "element": "OK", "x": 100, "y": 200}}),
 }
 
 jsonish = st.lists(st.one_of(st.sampled_from(TOKENS), st.text(max_size=4)), max_size=80).map("".join)
@@ -98,7 +105,8 @@ def test_a_profile_reads_any_answer_as_a_plan_or_one_planerror(name: str, text: 
         one_line(exc)
     else:
         assert isinstance(plan, Plan)
-        assert 1 <= len(plan.trajectory) <= max(horizon, 1) + 1  # a done/fail may close it
+        # at most horizon actions (an action may be several steps), and a done/fail may close it
+        assert 1 <= len(plan.trajectory) <= max(horizon, 1) * getattr(profile, "action_steps", 1) + 1
         Plan.model_validate(plan.model_dump())  # what came out is a plan the contract accepts
     try:
         point = timed(profile.parse_point, text, IMAGE.size)

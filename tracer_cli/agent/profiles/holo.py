@@ -376,6 +376,7 @@ class HoloProfile:
     geometry = HOLO15
     max_tokens = 1024
     history_images = 0  # the cookbook sends the current screenshot only (Surfer-H: up to 3)
+    action_steps = 3  # the most steps one action becomes (a write: click, select all, type)
 
     def frame(self, image_size: tuple[int, int]) -> tuple[int, int]:
         """The space the model's pixels are in: the image its processor made (for an image

@@ -507,8 +507,8 @@ class OpenCUAProfile:
         for name, args in found:
             if args.get("x") is not None and args.get("y") is not None:
                 return reader.point(args["x"], args["y"], name)
-        raise PlanError("the answer holds no point; expected ```python\n"
-                        "pyautogui.click(x=..., y=...)\n```")
+        raise PlanError("the answer holds no point; expected a ```python block with "
+                        "pyautogui.click(x=..., y=...)")
 
 
 _BARE_CLICK = re.compile(r"(?:pyautogui\.)?(\w+)\(\s*x\s*=\s*(-?[\d.]+)\s*,\s*y\s*=\s*(-?[\d.]+)")
