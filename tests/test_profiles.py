@@ -682,7 +682,7 @@ def test_holo_messages_follow_the_cookbook_navigation_prompt(holo: Any) -> None:
     history = [HistoryEntry(1, "click (8,27) 'Search'", "ok (no visible effect)", answer=earlier)]
     messages = holo.messages(PlanRequest("Find a hotel", IMAGE, 1, history))
     assert [m["role"] for m in messages] == ["system", "user"]
-    system = messages[0]["content"][0]["text"]
+    system = messages[0]["content"]
     assert system.startswith("Imagine you are a robot using a computer, just like humans.")
     assert '"click_element"' not in system and "'click_element'" in system  # the schema as a dict
     assert "'title': 'NavigationStep'" in system and "restart" not in system

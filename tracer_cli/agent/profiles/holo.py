@@ -397,8 +397,7 @@ class HoloProfile:
         note = outcome_note(request)
         if note:
             content.append({"type": "text", "text": f"Note from the executor: {note}\n"})
-        return [{"role": "system", "content": [{"type": "text", "text": system}]},
-                {"role": "user", "content": content}]
+        return [{"role": "system", "content": system}, {"role": "user", "content": content}]
 
     def parse(self, text: str, request: PlanRequest) -> Plan:
         """The answer's one action, as one or more steps (never split by the horizon)."""
