@@ -316,6 +316,47 @@ def test_a_prompt_served_from_the_cache_gives_what_a_fresh_model_gives(tmp_path:
         cached.close()
 
 
+def test_the_local_model_tells_how_far_its_call_got(tmp_path: Path) -> None:
+    """What the panel shows during a local call, stage by stage and in order: reading the prompt
+    (its tokens so far, of all of them, images' included), encoding the screenshot (the vision
+    encoder), reading on, then answering with the count of tokens so far, which grows to the
+    answer's length. A screenshot already in the cache is not encoded again."""
+    import itertools
+
+    from tests.tinyvlm import make_tiny_vlm
+    from tracer_cli.agent.backends import CallProgress, bounds
+
+    answer = json.dumps({"thought": "a long answer " * 8, "trajectory": [{"action": "done"}]})
+    model, mmproj = make_tiny_vlm(tmp_path / "pair", [answer], arch="qwen3vl")
+    backend = create("llama", Settings(backend="llama", model=str(model), mmproj=str(mmproj),
+                                       context=4096, threads=2))
+    first = _turns(_shot((200, 30, 30)))
+    first[0]["content"] = "You are a helpful assistant. " * 100  # more than one batch (512)
+    again = [*first, {"role": "assistant", "content": answer}, {"role": "user", "content": "and?"}]
+    try:
+        for messages, stages in [(first, ["prompt", "image", "prompt", "answering"]),
+                                 (again, ["prompt", "answering"])]:
+            heard: list[CallProgress] = []
+            with bounds.within(time.monotonic() + 120, None, "--timeout 120s", heard.append):
+                completion = backend.complete(messages)
+            assert completion.text == answer
+            assert [stage for stage, _ in itertools.groupby(p.stage for p in heard)] == stages
+            reading = [p for p in heard if p.stage != "answering"]
+            assert reading[0] == CallProgress("prompt")  # before the prompt is tokenized
+            total = reading[-1].total
+            assert total > completion.prompt_tokens  # M-RoPE positions: fewer than its tokens
+            assert all(p.total == total for p in reading[1:])
+            read = [p.done for p in reading]
+            assert read == sorted(read) and read[-1] == total
+            if "image" in stages:  # the long system prompt is told batch by batch
+                assert read[1:4] == [512, 1024, 1536], read
+            answered = [p.done for p in heard if p.stage == "answering"]
+            assert answered == list(range(1, completion.completion_tokens + 1))
+            assert len(answered) > 3
+    finally:
+        backend.close()
+
+
 # --- streaming, and what is retried --------------------------------------------------------------
 
 
@@ -333,6 +374,26 @@ def test_the_answer_is_streamed_with_its_reasoning_and_usage(chat_server: ChatSe
     assert (completion.prompt_tokens, completion.completion_tokens) == (100, len(text) // 4)
     assert seen and seen[-1] == text  # the answer so far, growing, on this thread
     assert all(text.startswith(part) for part in seen)
+
+
+def test_a_streamed_call_tells_it_waits_then_how_many_tokens_came(chat_server: ChatServer) -> None:
+    """What the panel shows during a server's call: waiting for the first token (the server
+    reads the prompt meanwhile), then the count of streamed pieces so far, reasoning included,
+    growing to all of them (a server streams about a token a piece)."""
+    from tracer_cli.agent.backends import CallProgress, bounds
+
+    text, reasoning = json.dumps(PLAN), "The task is done already."
+    chat_server.queue(Reply(text, {"reasoning_content": reasoning}, piece=16, first_delay=0.3,
+                            piece_delay=0.3))
+    heard: list[CallProgress] = []
+    with bounds.within(time.monotonic() + 60, None, "--timeout 60s", heard.append):
+        completion = openai_backend(settings_for(chat_server)).complete(tracer1_messages())
+    assert completion.text == text
+    assert heard[0] == CallProgress("waiting")
+    assert {p.stage for p in heard[1:]} == {"answering"}
+    counts = [p.done for p in heard[1:]]
+    assert counts == sorted(counts) and len(set(counts)) > 1  # it grew while the answer came
+    assert counts[-1] == -(-len(text) // 16) + -(-len(reasoning) // 16)
 
 
 def test_a_server_that_ignores_stream_is_read_whole(chat_server: ChatServer) -> None:
@@ -436,3 +497,26 @@ def test_the_local_model_is_stopped_between_two_tokens(tmp_path: Path) -> None:
             backend.complete([{"role": "user", "content": "hi"}])
     finally:
         backend.close()
+
+
+def test_the_same_prompt_again_gets_the_whole_answer_again(tmp_path: Path) -> None:
+    """A prompt asked again word for word (an MCP client's second `plan` on an unchanged screen)
+    is read from the cache, and the answer is decoded afresh: the tokens the cache held after the
+    prompt last time (the last answer) are not taken as already read."""
+    from tests.tinyvlm import make_tiny_vlm
+    from tracer_cli.agent.backends.llama import load
+
+    answer = json.dumps({"thought": "a long answer " * 8, "trajectory": [{"action": "done"}]})
+    model, mmproj = make_tiny_vlm(tmp_path / "pair", [answer], arch="qwen3vl")
+    llm = load(model, mmproj, use_gpu=False, verbose=False, n_ctx=4096, n_threads=2)
+    messages = [{"role": "system", "content": "You are a helpful assistant."},
+                {"role": "user", "content": [{"type": "text", "text": "Click the orange box."},
+                                             {"type": "image_url",
+                                              "image_url": {"url": _shot((200, 30, 30))}}]}]
+    try:
+        for n in range(3):
+            reply = llm.create_chat_completion(messages=messages, temperature=0, max_tokens=200)
+            assert reply["choices"][0]["message"]["content"] == answer, n
+            assert llm.reused_images == (1 if n else 0)  # the prompt came from the cache
+    finally:
+        llm.close()

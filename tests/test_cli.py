@@ -288,3 +288,43 @@ def test_logs_lists_newest_first_with_whole_ids_at_80_columns(tracer_home: Path)
     assert "2 older (--limit 0 shows all)" in limited.stderr
     mcp = run_tracer("logs", "--kind", "mcp", "--json", env=no_display_env())
     assert [r["id"] for r in json.loads(mcp.stdout)] == [made[4], made[1]]
+
+
+HELP_WALK = """
+import contextlib, io, json, sys
+import typer
+from tracer_cli.cli.app import _tidy_help, app
+
+root = typer.main.get_command(app)
+_tidy_help(root)
+pages = {}
+
+def walk(command, path):
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
+        root.main([*path, "--help"], prog_name="tracer")
+    pages[" ".join(["tracer", *path])] = out.getvalue()
+    for name, sub in sorted(getattr(command, "commands", {}).items()):
+        if not sub.hidden:
+            walk(sub, [*path, name])
+
+walk(root, [])
+print(json.dumps(pages))
+"""
+
+
+def test_every_help_page_reads_as_the_user_types_it() -> None:
+    """Every command's --help at 80 columns: its usage line names required arguments as they
+    are typed (TASK, not typer's {task}), and no flag shows a <bool> value it does not take
+    (--help included)."""
+    proc = subprocess.run([sys.executable, "-c", HELP_WALK], capture_output=True, text=True,
+                          env={**no_display_env(), "COLUMNS": "80"}, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    pages = json.loads(proc.stdout)
+    assert len(pages) > 30 and "tracer do" in pages and "tracer logs export-macro" in pages
+    assert "Usage: tracer do [OPTIONS] TASK" in pages["tracer do"]
+    for name, page in pages.items():
+        usage = next(line for line in page.splitlines() if "Usage:" in line)
+        assert "{" not in usage, (name, usage)
+        assert "<bool>" not in page, name
+        assert all(len(line) <= 80 for line in page.splitlines()), name

@@ -4,6 +4,7 @@ reasoning block, cut-off answers refused without a retry, malformed ones refused
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,11 @@ from tracer_cli.plan import Plan, normalize_key
 
 CORPUS = Path(__file__).parent / "corpus"
 FILES = {"qwen3_vl_instruct.yaml": "qwen3-vl", "qwen3_vl_thinking.yaml": "qwen3-vl",
-         "ui_tars_15.yaml": "ui-tars", "opencua.yaml": "opencua", "holo15.yaml": "holo"}
-DEFAULT_IMAGE = {"qwen3-vl": (1376, 768), "ui-tars": (1932, 1092), "opencua": (1932, 1092),
-                 "holo": (1400, 700)}
+         "ui_tars_15.yaml": "ui-tars", "gui_owl_15.yaml": "gui-owl", "ui_venus_15.yaml": "ui-venus",
+         "opencua.yaml": "opencua", "holo15.yaml": "holo"}
+DEFAULT_IMAGE = {"qwen3-vl": (1376, 768), "ui-tars": (1932, 1092), "gui-owl": (1408, 800),
+                 "ui-venus": (1408, 800), "opencua": (1932, 1092), "holo": (1400, 700)}
+PHONE_ACTIONS = re.compile(r"<action>\s*(?:LongPress|PressBack|PressHome|PressRecent|Launch)\(")
 
 
 def entries() -> list[Any]:
@@ -49,10 +52,10 @@ def space(profile: str, entry: dict[str, Any]) -> str:
 
 
 def model_point(profile: str, point: list[float], image: tuple[int, int],
-                kind: str = "") -> tuple[float, float]:
-    """Where the entry's numbers are on tracer's 0..1000 grid: pixels of the image the family's
-    processor made from the one it was given (for an image tracer sized, itself), or fractions."""
-    kind = kind or ("pixels" if PROFILES.get(profile).geometry.coordinates == "absolute" else "relative")
+                kind: str) -> tuple[float, float]:
+    """Where the entry's numbers (of the ``space`` kind) are on tracer's 0..1000 grid: a relative
+    family's are on it already; fractions are scaled; an absolute family's are pixels of the
+    image its processor made from the one it was given (for an image tracer sized, itself)."""
     if kind == "fraction":
         return point[0] * 1000, point[1] * 1000
     if kind == "relative":
@@ -139,8 +142,10 @@ def unsupported(entry: dict[str, Any]) -> str | None:
         return "unknown action 'triple_click'"
     if any(w.get("direction") in ("left", "right") for w in expect):
         return "sideways scrolling is not supported"
-    if expect and all(w["action"] == "move" for w in expect) and "then" not in entry:
+    if expect and all(w["action"] == "move" for w in expect):
         return "cannot hover"
+    if PHONE_ACTIONS.search(answer):
+        return "a phone's action"
     return None
 
 
@@ -171,12 +176,12 @@ def test_the_profile_reads_the_answer_as_the_source_does(profile: str, file: str
         with pytest.raises(PlanError, match=reason):
             reader.parse(answer.text, request)
         return
-    if "then" in entry:  # half a step: the next answer acts where this one left the pointer
-        with pytest.raises(FollowUp) as half:
+    if entry.get("next_answer"):  # the first answer only prepares the second: one step of two
+        with pytest.raises(FollowUp) as caught:
             reader.parse(answer.text, request)
-        request = PlanRequest("the task", request.image, 20, pointer=half.value.pointer)
-        answer = split(entry["then"])
-    plan = reader.parse(answer.text, request)
+        plan = caught.value.read(split(entry["next_answer"]).text)
+    else:
+        plan = reader.parse(answer.text, request)
     got = read_steps(plan)
     want = expected_steps(profile, entry, image_size)
     assert len(got) == len(want), (got, want)
@@ -190,3 +195,10 @@ def test_the_profile_reads_the_answer_as_the_source_does(profile: str, file: str
 def _draft_calls(reasoning: str) -> list[str]:
     """The call objects written inside the reasoning, tagged or bare (none may reach the reader)."""
     return [line.strip() for line in reasoning.splitlines() if '"name": "computer_use"' in line]
+
+
+def test_every_profile_with_a_corpus_reads_at_least_ten_answers() -> None:
+    counts: dict[str, int] = {}
+    for param in entries():
+        counts[param.values[0]] = counts.get(param.values[0], 0) + 1
+    assert set(counts) == set(FILES.values()) and min(counts.values()) >= 10, counts

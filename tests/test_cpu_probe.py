@@ -3,6 +3,7 @@ found by really running a tiny quantised model in a subprocess, and remembered."
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -64,3 +65,28 @@ def test_an_environment_variable_overrides_the_probe(tracer_home: Path,
     assert cpu_probe.verdict() == cpu_probe.Verdict(False, "set by TRACER_EXTRA_BUFFERS")
     monkeypatch.setenv("TRACER_EXTRA_BUFFERS", "1")
     assert cpu_probe.verdict().extra_buffers
+
+
+def test_runs_starting_at_once_probe_without_tripping_over_each_other(tracer_home: Path,
+                                                                      tmp_path: Path) -> None:
+    """Six `tracer do` processes starting together on a fresh cache (a batch, `--parallel 6`)
+    each write the probe model and the record: each gets a verdict, the cache holds one whole
+    probe model and a readable record, and no temporary file is left behind."""
+    go = tmp_path / "go"
+    script = ("import json, os, sys, time\n"
+              "import gguf, gguf.quants, numpy, llama_cpp  # loaded before the start, as in a run\n"
+              "from tracer_cli.agent.backends import cpu_probe\n"
+              f"while not os.path.exists({str(go)!r}): time.sleep(0.001)\n"
+              "v = cpu_probe.verdict()\n"
+              "print(json.dumps([v.extra_buffers, v.detail]))\n")
+    procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(6)]
+    go.touch()
+    outcomes = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 6, [err for _, err in outcomes]
+    exit_code = probe_exit(tmp_path)
+    assert {json.loads(out)[0] for out, _ in outcomes} == {exit_code == 0}
+    cache = tracer_home / "cache"
+    assert sorted(p.name for p in cache.iterdir()) == ["cpu-probe.gguf", "cpu-probe.json"]
+    assert json.loads((cache / "cpu-probe.json").read_text())
+    assert cpu_probe.verdict().extra_buffers == (exit_code == 0)  # as remembered

@@ -32,10 +32,11 @@ TOKENS = ['{', '}', '[', ']', '"', ':', ',', ' ', '\n', '\\', '\\"', '\\u00', '0
           'Reflection:', "click(start_box='", "click(point='", '<point>', '</point>',
           '<|box_start|>', '<|box_end|>', '(', ')', "'", "type(content='", "hotkey(key='",
           "finished(content='", 'scroll(', "direction='down'", 'drag(', 'end_box=', '```json',
-          '```', '\x00', '\ud800', 'é', '\u202e', '## Thought:', '## Action:', '## Code:',
-          '```python\n', '```code\n', 'pyautogui.click(', 'pyautogui.moveTo(', 'pyautogui.dragTo(',
-          'pyautogui.scroll(', 'pyautogui.press(', 'x=', 'y=', 'computer.terminate(', 'status=',
-          '"click_absolute"', '"click_element"', '"write_element_abs"', '"note"', '"content"']
+          '```', '\x00', '\ud800', 'é', '\u202e', '<action>', '</action>', '<conclusion>',
+          'Click(box=(', 'Hover(box=(', "Type(content='", "keys=['", '"mouse_move"', '## Thought:',
+          '## Action:', '## Code:', '```python\n', '```code\n', 'pyautogui.click(', 'pyautogui.moveTo(',
+          'pyautogui.dragTo(', 'pyautogui.scroll(', 'pyautogui.press(', 'x=', 'y=', 'computer.terminate(',
+          'status=', '"click_absolute"', '"click_element"', '"write_element_abs"', '"note"', '"content"']
 
 VALID = {
     "tracer1": json.dumps({"thought": "t", "trajectory": [
@@ -44,6 +45,10 @@ VALID = {
                 '{"action": "left_click", "coordinate": [500, 500]}}\n</tool_call>',
     "ui-tars": "Thought: click OK\nAction: click(start_box='<|box_start|>(100,200)<|box_end|>')",
     "ui-tars-v1": "Thought: click OK\nAction: click(start_box='(100,200)')",
+    "gui-owl": 'Action: Click OK.\n<tool_call>\n{"name": "computer_use", "arguments": '
+               '{"action": "left_click", "coordinate": [500, 500]}}\n</tool_call>',
+    "ui-venus": "<think>OK is there.</think>\n<action>Click(box=(500,500))</action>\n"
+                "<conclusion>Clicked OK.</conclusion>",
     "opencua": "## Thought:\nclick OK\n\n## Action:\nClick OK.\n\n## Code:\n```python\n"
                "pyautogui.moveTo(x=100, y=200)\npyautogui.click()\npyautogui.write(message='a')\n```",
     "holo": json.dumps({"note": "", "thought": "t", "action": {

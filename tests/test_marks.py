@@ -70,6 +70,24 @@ def test_keys_go_beside_the_step_they_follow() -> None:
     assert changed(Image.new("RGB", (1280, 800), "white"), picture, box) > 100  # the text
 
 
+def test_on_a_zoomed_in_part_the_markers_are_sized_for_it_and_stay_in_it() -> None:
+    """The report's zoomed-in picture: the same points (image pixels), markers sized for the
+    part shown, the number and the keys kept inside it rather than inside the whole image."""
+    part = (900, 500, 1540, 900)  # 640x400 of a 1920x1080 screenshot
+    point = (1530, 510)  # at the part's top-right corner
+    steps = [Step((point,)), Step((), 'types "a long line of text that is typed here"')]
+    whole = layout((1920, 1080), steps)
+    zoomed = layout((1920, 1080), steps, within=part)
+    assert (zoomed.left, zoomed.top, zoomed.width, zoomed.height) == (900, 500, 640, 400)
+    assert (whole.left, whole.top, whole.width, whole.height) == (0, 0, 1920, 1080)
+    mark = zoomed.marks[0]
+    assert mark.point == whole.marks[0].point == point
+    assert mark.radius < whole.marks[0].radius and zoomed.font < whole.font
+    for box in (mark.tag, mark.note_box):
+        assert box is not None
+        assert part[0] <= box[0] and box[2] <= part[2] and part[1] <= box[1] and box[3] <= part[3], box
+
+
 def test_keys_with_no_click_before_them_are_listed() -> None:
     result = layout((1280, 800), [Step((), 'types "x"'), Step(((10, 10),))])
     assert result.loose == ['types "x"'] and result.marks[0].notes == []

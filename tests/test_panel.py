@@ -11,9 +11,10 @@ import pytest
 from rich.console import Console
 
 from tests.fakes import DONE, GEOMETRY, FakeBackend, click, make_agent, make_settings, step_plan
+from tracer_cli.agent.backends import CallProgress, Completion, bounds
 from tracer_cli.agent.outcome import Outcome
 from tracer_cli.agent.planner import Attempt, Forecast
-from tracer_cli.agent.runloop import RunResult, StepRecord
+from tracer_cli.agent.runloop import Listener, RunResult, StepRecord
 from tracer_cli.cli.panel import LivePanel, LogLines
 from tracer_cli.plan import parse_plan
 
@@ -176,3 +177,106 @@ def test_the_title_ticks_while_the_model_answers(panel: LivePanel) -> None:
     panel.phase_started -= 42.4  # as if the model had been answering for 42 s
     title = shown(panel).splitlines()[0]
     assert "step 1/9" in title and "· model 42s" in title
+
+
+# --- how far the model call got ------------------------------------------------------------------
+
+CALL = [CallProgress("waiting"), CallProgress("prompt"), CallProgress("prompt", 38, 1_430),
+        CallProgress("image", 38, 1_430), CallProgress("prompt", 1_430, 1_430),
+        CallProgress("answering", 1), CallProgress("answering", 57)]
+def title(panel: LivePanel) -> str:
+    """The panel's top line as the user's terminal shows it now (at the console's width)."""
+    out = Console(record=True, width=panel.console.width, file=io.StringIO(), color_system=None)
+    out.print(panel.render())
+    return out.export_text().splitlines()[0]
+
+
+SAID = ["waiting for the first token", "reading the prompt", "reading the prompt 38/1,430",
+        "encoding the screenshot", "reading the prompt 1,430/1,430", "answering: 1 token",
+        "answering: 57 tokens"]
+
+
+@pytest.mark.parametrize("width", [80, 100, 120])
+def test_the_title_says_how_far_the_model_call_got(width: int) -> None:
+    """A long run, at its widest (many steps, a four-digit time, a five-digit prompt): the
+    title keeps the whole of what the call is doing, at 80 columns too."""
+    panel = LivePanel(Console(record=True, width=width, file=io.StringIO(), color_system=None))
+    panel.on_start("fill the form " * 40, make_settings(max_steps=100), GEOMETRY)
+    panel.started -= 1234
+    panel.on_phase(100, "ground")  # a zoom's call, the longest phase name a call happens in
+    panel.phase_started -= 141
+    try:
+        for progress, said in [*zip(CALL, SAID, strict=True),
+                               (CallProgress("prompt", 12_345, 23_456),
+                                "reading the prompt 12,345/23,456")]:
+            panel.on_model_progress(progress)
+            top = title(panel)
+            assert f"╭─ step 100/100 · 1234s · ground 141s · {said} ─" in top, (width, top)
+            assert len(top) == width
+    finally:
+        panel.live.stop()
+
+
+def test_a_new_phase_forgets_the_last_call(panel: LivePanel) -> None:
+    panel.on_phase(1, "model")
+    panel.on_model_progress(CallProgress("answering", 57))
+    assert "· model 0s · answering: 57 tokens ─" in title(panel)
+    panel.on_phase(1, "act")
+    assert title(panel).startswith("╭─ step 1/9 · 0s · act 0s ─")
+
+
+class TellingBackend(FakeBackend):
+    """A fake that tells how far its call got, as the llama backend does, and notes the panel's
+    title at each stage (what the user would see then)."""
+
+    def __init__(self, panel: LivePanel | None, *answers: str | dict[str, Any]) -> None:
+        super().__init__(*answers)
+        self.panel = panel
+        self.titles: list[str] = []
+
+    def complete(self, messages: list[dict[str, Any]],
+                 schema: dict[str, Any] | None = None) -> Completion:
+        limits = bounds.current()
+        for progress in CALL[1:]:
+            limits.report(progress.stage, progress.done, progress.total)
+            if self.panel is not None:
+                self.titles.append(str(self.panel.render().title))
+        return super().complete(messages, schema)
+
+
+class Heard(Listener):
+    def __init__(self) -> None:
+        self.events: list[tuple[Any, ...]] = []
+
+    def on_phase(self, number: int, phase: str) -> None:
+        self.events.append(("phase", number, phase))
+
+    def on_model_progress(self, progress: CallProgress) -> None:
+        self.events.append(("call", progress))
+
+    def on_plan(self, number: int, forecast: Forecast) -> None:
+        self.events.append(("plan", number))
+
+
+def test_a_run_tells_its_listeners_how_far_each_model_call_got() -> None:
+    """Through a real run: each planning call's progress reaches every listener between the
+    model phase and its plan, and the panel's title shows it while the call runs."""
+    panel, heard = LivePanel(console()), Heard()
+    backend = TellingBackend(panel, click(), DONE)
+    agent, _, _ = make_agent(backend)
+    agent.listeners += [panel, heard]
+    assert agent.run("press OK").status == "done"
+    calls = [e[1] for e in heard.events if e[0] == "call"]
+    assert calls == CALL[1:] * 2
+    for number in (1, 2):
+        model = heard.events.index(("phase", number, "model"))
+        plan = heard.events.index(("plan", number))
+        assert heard.events[model + 1:plan] == [("call", p) for p in CALL[1:]]
+    assert [re.sub(r"\d+s", "Ns", t.split(" · ", 1)[1]) for t in backend.titles[:len(SAID) - 1]] == \
+        [f"Ns · model Ns · {said}" for said in SAID[1:]]
+    assert "answering" not in panel.console.export_text()  # the final panel: the run is over
+
+
+def test_log_lines_do_not_tell_each_token() -> None:
+    """Plain log lines stay one per event: a call's progress is the panel's only."""
+    assert len(run_with_lines(TellingBackend(None, "nope", click(500, 500), DONE))) == 5

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -44,15 +45,18 @@ def writing(path: Path) -> Iterator[None]:
 
 
 def _replace(path: Path, write: Callable[[IO[Any]], None]) -> None:
-    """Write ``path`` whole: into a hidden temporary file beside it, then renamed over it."""
-    tmp = path.with_name(f".{path.name}.tmp")
+    """Write ``path`` whole: into a hidden temporary file beside it (0600, a name of its own, so
+    two processes writing the same file at once each rename a whole one), then renamed over it."""
+    tmp: str | None = None
     try:
-        with open_file(tmp, "wb") as f:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
             write(f)
         os.replace(tmp, path)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         raise storage_error(path, exc) from None
 
 DIR_MODE = 0o700

@@ -106,9 +106,12 @@ def test_ctrl_c_stops_the_runs_keeps_what_finished_and_leaves_no_process(
                                 "model": "test-vlm", "replan": "always"}}),
         *(json.dumps({**slow, "id": ident}) for ident in ("slow1", "slow2", "slow3", "later"))]) + "\n")
     env = batch_env(tracer_home)
+    # Started as a script's `tracer batch ... &` starts it, with SIGINT ignored: a SIGINT sent to
+    # it must stop it all the same, as it stops a `tracer do`.
     proc = subprocess.Popen([sys.executable, "-m", "tracer_cli", "batch", str(tasks), "-j", "3",
                              "--out", str(out)], env=env, cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
         assert proc.stderr is not None
         seen = []

@@ -2,10 +2,10 @@
 profile, each way of giving the model, at 1280x800, 1920x1080, 1366x768 and 2560x1440, through
 llama.cpp (tiny GGUF pairs of the matching family) and through an OpenAI-compatible server.
 
-The pixel an answer names: for a relative family (tracer1, Qwen3-VL) ``x / 1000 * width``; for
-a family answering in pixels (UI-TARS-1.5, OpenCUA, Holo1.5) the point's share of the image its
-processor made (the image tracer sent, which no processor resizes again: checked here with
-llama.cpp's own tokenizer of images) times the width.
+The pixel an answer names: for a relative family (tracer1, Qwen3-VL, GUI-Owl-1.5, UI-Venus-1.5)
+``x / 1000 * width``; for a family answering in pixels (UI-TARS-1.5, OpenCUA, Holo1.5) the
+point's share of the image its processor made (the image tracer sent, which no processor resizes
+again: checked here with llama.cpp's own tokenizer of images) times the width.
 """
 
 from __future__ import annotations
@@ -55,10 +55,13 @@ def native_click(profile: str, display: Display) -> tuple[str, tuple[int, int]]:
         return text, named
     x, y = round(tx * 1000 / w), round(ty * 1000 / h)
     named = (min(round(x * w / 1000), w - 1), min(round(y * h / 1000), h - 1))
-    if profile == "qwen3-vl":
+    if profile in ("qwen3-vl", "gui-owl"):
         call = json.dumps({"name": "computer_use", "arguments": {"action": "left_click",
                                                                   "coordinate": [x, y]}})
         return f"Action: Click the mark.\n<tool_call>\n{call}\n</tool_call>", named
+    if profile == "ui-venus":
+        return ("<think>The mark sits right of the middle.</think>\n"
+                f"<action>Click(box=({x},{y}))</action>\n<conclusion>Clicked the mark.</conclusion>"), named
     plan = {"thought": "Click the mark.", "trajectory": [
         {"action": "click", "x": x, "y": y, "target": "the mark"}]}
     return json.dumps(plan), named
@@ -73,9 +76,12 @@ def native_done(profile: str) -> str:
                            "action": {"action": "answer", "content": "clicked"}})
     if profile == "ui-tars":
         return "Thought: The mark is clicked.\nAction: finished(content='clicked')"
-    if profile == "qwen3-vl":
+    if profile in ("qwen3-vl", "gui-owl"):
         call = json.dumps({"name": "computer_use", "arguments": {"action": "answer", "text": "clicked"}})
         return f"Action: Report it.\n<tool_call>\n{call}\n</tool_call>"
+    if profile == "ui-venus":
+        return ("<think>The mark is clicked.</think>\n<action>Finished(content='clicked')</action>\n"
+                "<conclusion>Done.</conclusion>")
     return json.dumps({"thought": "Done.", "trajectory": [{"action": "done", "answer": "clicked"}]})
 
 
@@ -91,7 +97,8 @@ def check_press(app: Any, display: Display, named: tuple[int, int]) -> None:
     assert pointer(display) == named
 
 
-@pytest.mark.parametrize("profile", ["tracer1", "qwen3-vl", "ui-tars", "opencua", "holo"])
+@pytest.mark.parametrize("profile", ["tracer1", "qwen3-vl", "ui-tars", "gui-owl", "ui-venus",
+                                     "opencua", "holo"])
 def test_through_a_server_with_the_profile_named(profile: str, screen: Display, chat_server: Any,
                                                  start_clicklog: Any) -> None:
     app = start_clicklog(screen)

@@ -34,6 +34,7 @@ from tracer_cli.plan import BaseStep, Done, Fail, PointStep, Wait
 if TYPE_CHECKING:
     from PIL import Image
 
+    from tracer_cli.agent.backends import CallProgress
     from tracer_cli.config import Settings
 
 
@@ -239,9 +240,14 @@ class Agent(RunLoop):
     def run(self, task: str) -> RunResult:
         self._task, self._deadline = task, time.monotonic() + self.settings.timeout
         # Model calls end with the run: at its deadline, and at once when it is stopped.
-        with bounds.within(self._deadline, self.stop, f"--timeout {self.settings.timeout:g}s"):
+        with bounds.within(self._deadline, self.stop, f"--timeout {self.settings.timeout:g}s",
+                           self._model_progress):
             return self.drive(task, self.settings, self.screen.geometry,
                               RunResult("gave_up", f"reached --max-steps {self.settings.max_steps}"))
+
+    def _model_progress(self, progress: CallProgress) -> None:
+        """A model call of this run (planner, grounder or zoom) told how far it got."""
+        self._emit("on_model_progress", progress)
 
     def begin_step(self, number: int) -> StepRecord | RunResult | None:
         if number > self.settings.max_steps:
@@ -285,7 +291,8 @@ class Agent(RunLoop):
         result = RunResult("planned", "dry run: nothing was executed", steps=1)
         deadline = time.monotonic() + self.settings.timeout
         try:
-            with bounds.within(deadline, self.stop, f"--timeout {self.settings.timeout:g}s"):
+            with bounds.within(deadline, self.stop, f"--timeout {self.settings.timeout:g}s",
+                               self._model_progress):
                 plan = self.think(record, self.observe(record, task)).plan
                 placed = self.ground(record, plan.first)
             if placed is not None and placed is not plan.first and record.forecast is not None:

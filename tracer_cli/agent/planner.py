@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from tracer_cli.agent.backends import Backend
@@ -30,7 +30,7 @@ class Attempt:
     reasoning: str = ""  # what the model thought before answering (never read as the answer)
     reply: str = ""  # the answer proper: what was read (and what a later prompt quotes back)
     cut_off: bool = False  # the answer hit the token limit: not asked again
-    follow_up: str = ""  # the answer was half of a step (FollowUp): what tracer asked next
+    follow_up: str = ""  # the answer only prepared the next one (a hover, a move): what it did
     messages: list[dict[str, Any]] = field(default_factory=list, repr=False)  # what it answered
 
 
@@ -63,9 +63,7 @@ class ForecastFailed(PlanError):
 
 
 T = TypeVar("T")
-
-
-MAX_FOLLOW_UPS = 2  # answers that are only half a step (FollowUp) asked on, per request
+FOLLOW_UPS = 2  # answers per question that only prepare the next one (a hover, a move)
 
 
 def ask(backend: Backend, profile: Profile, messages: list[dict[str, Any]],
@@ -74,10 +72,10 @@ def ask(backend: Backend, profile: Profile, messages: list[dict[str, Any]],
     """Ask until ``read`` accepts the answer: a rejected answer goes back to the model with the
     reason, at most ``retries`` times. ``read`` sees only the answer proper, never the model's
     reasoning. An answer cut off at the token limit is not asked again (it would be cut off
-    again). An answer that is only half a step (``FollowUp``: a move of the pointer before the
-    action at the pointer) gets the profile's follow-up turn and is asked on without spending a
-    retry, at most MAX_FOLLOW_UPS times. Returns what was read (None if nothing was) and every
-    attempt, with its reason for rejection."""
+    again). An answer that only prepares the next one (``FollowUp``: a hover, a move) is
+    answered with the profile's turn and the next answer read with what it prepared, at most
+    FOLLOW_UPS times, without counting as a rejection. Returns what was read (None if nothing
+    was) and every attempt, with its reason for rejection."""
     attempts: list[Attempt] = []
     rejected = follow_ups = 0
     while rejected <= retries:
@@ -96,20 +94,20 @@ def ask(backend: Backend, profile: Profile, messages: list[dict[str, Any]],
         except AnswerCutOff as exc:
             attempt.error, attempt.cut_off = str(exc), True
             return None, attempts
+        said = {"role": "assistant", "content": completion.text}
         try:
             return read(answer.text), attempts
         except FollowUp as exc:
-            if follow_ups < MAX_FOLLOW_UPS:
+            if follow_ups < FOLLOW_UPS:
                 follow_ups += 1
                 attempt.follow_up = exc.message
-                messages = [*messages, {"role": "assistant", "content": completion.text}, exc.turn]
+                messages, read = [*messages, said, exc.turn], exc.read
                 continue
-            attempt.error = f"{exc.message}; the answers only moved the pointer"
+            attempt.error = f"{exc.message}, {FOLLOW_UPS + 1} answers in a row"
         except PlanError as exc:
             attempt.error = exc.message
         rejected += 1
-        messages = [*messages, {"role": "assistant", "content": completion.text},
-                    profile.retry_message(attempt.error)]
+        messages = [*messages, said, profile.retry_message(attempt.error)]
     return None, attempts
 
 
@@ -134,16 +132,9 @@ class Planner:
         self.retries = retries
 
     def forecast(self, request: PlanRequest) -> Forecast:
-        def read(text: str) -> Plan:
-            nonlocal request
-            try:
-                return self.profile.parse(text, request)
-            except FollowUp as exc:  # the next answer acts where this one left the pointer
-                request = replace(request, pointer=exc.pointer)
-                raise
-
-        plan, attempts = ask(self.backend, self.profile, self.profile.messages(request), read,
-                             self.retries, self.profile.schema(request.horizon))
+        plan, attempts = ask(self.backend, self.profile, self.profile.messages(request),
+                             lambda text: self.profile.parse(text, request), self.retries,
+                             self.profile.schema(request.horizon))
         if plan is not None:
             return Forecast(with_reasoning(plan, attempts[-1].reasoning), attempts)
         if attempts[-1].cut_off:

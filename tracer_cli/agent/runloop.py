@@ -28,6 +28,7 @@ from tracer_cli.errors import (
 if TYPE_CHECKING:
     from PIL import Image
 
+    from tracer_cli.agent.backends import CallProgress
     from tracer_cli.agent.effects import Effect
     from tracer_cli.agent.planner import Attempt, Forecast
     from tracer_cli.agent.speculate import Verdict
@@ -108,6 +109,11 @@ class Listener:
 
     def on_phase(self, number: int, phase: str) -> None:
         """Step ``number`` enters ``phase``: capture, model, act or settle."""
+
+    def on_model_progress(self, progress: CallProgress) -> None:
+        """The model call of the phase going on (planning, grounding, a zoom) got this far:
+        reading the prompt, encoding the screenshot, answering (N tokens). Heard on the run's
+        thread as often as every token: keep it cheap."""
 
     def on_plan(self, number: int, forecast: Forecast) -> None:
         """A validated forecast arrived."""

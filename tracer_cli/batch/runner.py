@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -80,7 +80,7 @@ class Batch:
     def run(self) -> list[TaskResult]:
         self.out.mkdir(parents=True, exist_ok=True)
         start = time.monotonic()
-        with ThreadPoolExecutor(self.parallel, thread_name_prefix="batch") as pool:
+        with _interruptible(), ThreadPoolExecutor(self.parallel, thread_name_prefix="batch") as pool:
             futures = [pool.submit(self._one, task) for task in self.tasks]
             try:
                 for future in futures:
@@ -212,6 +212,21 @@ class Batch:
                 "seconds": round(self.seconds, 3), "total": len(results),
                 "succeeded": sum(r.success for r in results), "ran": len(ran),
                 "interrupted": self.stopped}
+
+
+@contextlib.contextmanager
+def _interruptible() -> Iterator[None]:
+    """Ctrl-C (SIGINT) stops the batch while it runs, also where it was started with SIGINT
+    ignored (`nohup`, a script's `cmd &`), as it stops a `tracer do`: a signal sent to stop the
+    batch must not leave its runs going."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _fill(text: str, folder: Path, quote: bool = True) -> str:

@@ -375,12 +375,27 @@ _add_subcommands()
 
 
 def _tidy_help(command: Any) -> None:
-    """In every command's help: a flag takes no value, so its row shows none (not ``<bool>``);
-    a command listed in its group's help is summed up in one line (its docstring's first
-    paragraph, without the source's line breaks)."""
+    """In every command's help: a flag takes no value, so its row shows none (not ``<bool>``),
+    --help's own included; a required argument is written in the usage line as click writes it
+    (``TASK``, not typer's ``{task}``, which reads as if the braces were to be typed); a command
+    listed in its group's help is summed up in one line (its docstring's first paragraph,
+    without the source's line breaks)."""
     for param in getattr(command, "params", []):
         if getattr(param, "is_flag", False):
             param.metavar = ""
+        if getattr(param, "required", False) and hasattr(param, "_usage_display_name"):
+            param._usage_display_name = lambda p=param: (p.metavar or p.name.upper()) + (
+                "..." if p.nargs != 1 else "")
+    if hasattr(command, "get_help_option"):
+        help_option = command.get_help_option
+
+        def quiet_help_option(ctx: Any, make: Any = help_option) -> Any:
+            option = make(ctx)
+            if option is not None:
+                option.metavar = ""
+            return option
+
+        command.get_help_option = quiet_help_option
     if not getattr(command, "short_help", None) and getattr(command, "help", None):
         command.short_help = " ".join(command.help.split("\n\n")[0].split())
     for sub in getattr(command, "commands", {}).values():

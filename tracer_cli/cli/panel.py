@@ -22,6 +22,7 @@ from tracer_cli.plan import BaseStep
 from tracer_cli.redact import redact
 
 if TYPE_CHECKING:
+    from tracer_cli.agent.backends import CallProgress
     from tracer_cli.agent.planner import Forecast
     from tracer_cli.config import Settings
     from tracer_cli.desktop.screen import Geometry
@@ -58,6 +59,7 @@ class _State(Listener):
         self.number = 0
         self.phase = ""
         self.phase_started = time.monotonic()  # the live timer of the phase going on
+        self.call: CallProgress | None = None  # how far the phase's model call got
         self.thought = ""
         self.done: list[StepRecord] = []
         self.current: BaseStep | None = None
@@ -83,6 +85,10 @@ class _State(Listener):
     def on_phase(self, number: int, phase: str) -> None:
         self.number, self.phase = number, phase
         self.phase_started = time.monotonic()
+        self.call = None
+
+    def on_model_progress(self, progress: CallProgress) -> None:
+        self.call = progress  # one object, read whole by the panel's refresh thread
 
     def on_plan(self, number: int, forecast: Forecast) -> None:
         self.thought = forecast.plan.thought
@@ -185,9 +191,11 @@ class LivePanel(_State):
             style = "bold green" if r.status == "done" else "bold red"
             detail = r.answer or r.reason if r.status == "done" else ""
             parts.append(Text(f"{r.said}: {detail}" if detail else r.said, style))
-        phase = ""
+        phase, call = "", self.call
         if self.phase and self.result is None:  # a model call takes minutes on a CPU: it ticks
             phase = f" · {self.phase} {time.monotonic() - self.phase_started:.0f}s"
+            if call is not None:  # and says how far it got
+                phase += f" · {call.describe()}"
         title = f"step {self.number}/{self.max_steps} · {elapsed:.0f}s{phase}"
         return Panel(Group(*parts), title=title, title_align="left", border_style="blue")
 

@@ -1,5 +1,6 @@
 """What a report shows, read from a run record: the header's figures and one card per step, each
-with its screenshot (as an embedded JPEG preview) and the markers laid out on it.
+with its screenshot (as an embedded JPEG preview) and the markers laid out on it, and the part
+of it that matters (``region``) as a second, sharper picture with its own markers.
 
 Every field is read through a typed reader (``_text``, ``_number``, ``_point``, ...) that gives
 "nothing" for a field missing or of another type, so records written before a field existed,
@@ -13,11 +14,15 @@ import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracer_cli.agent.runlog import RunSummary, attempt_reasoning
 from tracer_cli.plan import COORD_MAX
+from tracer_cli.report.region import Region, choose, content_box
 from tracer_cli.vision.marks import Layout, Step, keys_label, layout
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 PREVIEW_WIDTH = 1280  # embedded screenshots are scaled down to this width at most
 PREVIEW_QUALITY = 65
@@ -126,6 +131,9 @@ class Card:
     image: str = ""  # data: URI of the JPEG preview ("" when the record has no screenshot)
     size: tuple[int, int] = (0, 0)  # the screenshot's own size: the markers' coordinates
     marks: Layout | None = None
+    region: Region | None = None  # the part shown first (None: the whole screen)
+    crop: str = ""  # data: URI of that part, at the screenshot's own resolution (at most 1280 wide)
+    zoom_marks: Layout | None = None  # the markers laid out for that part
     executed: tuple[float, float] | None = None  # where the step acted, in screenshot pixels
     keys: str = ""  # what the step typed or pressed
     thought: str = ""
@@ -159,19 +167,24 @@ class Report:
     pauses: list[Pause] = field(default_factory=list)  # run.json's: the user took over
 
 
-def preview_uri(path: Path) -> tuple[str, tuple[int, int]]:
-    """A screenshot as a data: URI of a JPEG no wider than PREVIEW_WIDTH, and its own size."""
+def open_screenshot(path: Path) -> Image.Image:
+    """A screenshot, read whole, in RGB."""
     from PIL import Image
 
     with Image.open(path) as image:
-        size = image.size
-        rgb = image.convert("RGB")
-    if rgb.width > PREVIEW_WIDTH:
-        rgb = rgb.resize((PREVIEW_WIDTH, round(rgb.height * PREVIEW_WIDTH / rgb.width)),
-                         Image.Resampling.LANCZOS)
+        return image.convert("RGB")
+
+
+def jpeg_uri(image: Image.Image) -> str:
+    """An image as a data: URI of a JPEG no wider than PREVIEW_WIDTH."""
+    from PIL import Image
+
+    if image.width > PREVIEW_WIDTH:
+        image = image.resize((PREVIEW_WIDTH, max(1, round(image.height * PREVIEW_WIDTH / image.width))),
+                             Image.Resampling.LANCZOS)
     buf = io.BytesIO()
-    rgb.save(buf, format="JPEG", quality=PREVIEW_QUALITY, optimize=True, progressive=True)
-    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii"), size
+    image.save(buf, format="JPEG", quality=PREVIEW_QUALITY, optimize=True, progressive=True)
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def model_line(meta: dict[str, Any]) -> str:
@@ -251,44 +264,84 @@ class _Forecast:
         return self.trajectory[self.index + 1:]
 
 
+@dataclass
+class _Marks:
+    """A card's markers before they are laid out (once on the whole screenshot, once on the
+    part of it shown first), and the points the region is chosen around."""
+
+    steps: list[Step]
+    first: int
+    dim_from: int | None = None
+    acted: tuple[Pair, ...] = ()  # what the step acted on (a dry run: the whole forecast)
+
+    def on(self, size: tuple[int, int], within: tuple[int, int, int, int] | None = None) -> Layout:
+        return layout(size, self.steps, self.first, self.dim_from, within)
+
+
 def _agent_marks(card: Card, line: dict[str, Any], meta: dict[str, Any], kind: str,
-                 forecast: _Forecast, focus: tuple[float, float] | None) -> None:
+                 forecast: _Forecast, focus: tuple[float, float] | None) -> _Marks:
     size = card.size
     if kind == "plan" and "action" not in line:  # a dry run: the whole forecast, none executed
         steps = [Step(_model_points(s, size), keys_label(s)) for s in forecast.trajectory]
-        card.marks = layout(size, steps, first=1)
-        return
+        return _Marks(steps, 1, acted=tuple(p for s in steps for p in s.points))
     action = _map(line.get("action"))
     points = tuple(to_image(p, meta, size) for p in _points(line.get("points")))
     if not points:
         points = _model_points(action, size)
+    acted = points
     if points:
         card.executed = points[0]
     elif card.keys and focus is not None:
         points = (focus,)  # keys go where the click before them went: written beside it there
     rest = [Step(_model_points(s, size), keys_label(s)) for s in forecast.rest()]
-    card.marks = layout(size, [Step(points, card.keys), *rest], first=card.number, dim_from=1)
+    return _Marks([Step(points, card.keys), *rest], card.number, 1, acted)
 
 
 def _macro_marks(card: Card, line: dict[str, Any], meta: dict[str, Any],
-                 focus: tuple[float, float] | None) -> None:
+                 focus: tuple[float, float] | None) -> _Marks:
     size = card.size
     found = [f for f in card.found if f.point is not None]
     card.boxes = [f.box for f in found if f.box is not None]
     points: tuple[Pair, ...] = tuple(f.point for f in found if f.point is not None)
     if not points:
         points = tuple(to_image(p, meta, size) for p in _points(line.get("points")))
+    acted = points
     if points:
         card.executed = points[0]
     elif card.keys and focus is not None:
         points = (focus,)
-    card.marks = layout(size, [Step(points, card.keys)], first=card.number)
+    return _Marks([Step(points, card.keys)], card.number, acted=acted)
+
+
+def _window(line: dict[str, Any], meta: dict[str, Any],
+            size: tuple[int, int]) -> tuple[float, float, float, float] | None:
+    """The window the step acted in, when the record knows it: ``window``, its left, top, right
+    and bottom as input points (like ``points``). No recorder of tracer's writes it yet: then
+    the drawn part of an empty screen stands for it (region.content_box)."""
+    box = _numbers(line.get("window"), 4)
+    if box is None:
+        return None
+    (left, top), (right, bottom) = to_image(box[:2], meta, size), to_image(box[2:], meta, size)
+    return left, top, right, bottom
+
+
+def _picture(card: Card, image: Image.Image, marks: _Marks,
+             window: tuple[float, float, float, float] | None, previous: Region | None) -> None:
+    """The card's pictures: the whole screenshot with its markers, and the part that matters
+    (if any) cut out at its own resolution, with the markers laid out again for it."""
+    card.image, card.size = jpeg_uri(image), image.size
+    card.marks = marks.on(card.size)
+    card.region = choose(card.size, marks.acted, card.boxes, window, content_box(image), previous)
+    if card.region is not None:
+        card.crop = jpeg_uri(image.crop(card.region.box))
+        card.zoom_marks = marks.on(card.size, card.region.box)
 
 
 def _card(line: dict[str, Any], meta: dict[str, Any], run: Path, forecast: _Forecast,
-          focus: tuple[float, float] | None = None) -> Card:
+          focus: tuple[float, float] | None = None, previous: Region | None = None) -> Card:
     """One step's card; ``focus``: where the last click went (in this step's screenshot's
-    pixels), where typed keys go."""
+    pixels), where typed keys go; ``previous``: the part of its screenshot the card before
+    showed (a step that acted on nothing shows it too)."""
     kind = _text(meta.get("kind")) or "do"
     number = _int(line.get("step"))
     action = _map(line.get("action"))
@@ -304,17 +357,16 @@ def _card(line: dict[str, Any], meta: dict[str, Any], run: Path, forecast: _Fore
         card.thought = forecast.thought if ("plan" in line or line.get("from_forecast")) else ""
         card.reasoning = next((a.reasoning for a in reversed(card.attempts) if a.reasoning), "")
     shot = line.get("screenshot")
-    if isinstance(shot, str) and shot == Path(shot).name and (run / shot).is_file():
-        try:  # a name inside the run's directory only, and an image PIL can read
-            card.image, card.size = preview_uri(run / shot)
-        except (OSError, ValueError):
-            card.image = ""
-    if card.image:
-        if card.marks is None:
-            if kind == "run":
-                _macro_marks(card, line, meta, focus)
-            else:
-                _agent_marks(card, line, meta, kind, forecast, focus)
+    if not (isinstance(shot, str) and shot == Path(shot).name and (run / shot).is_file()):
+        return card  # a name inside the run's directory only
+    try:
+        image = open_screenshot(run / shot)
+    except (OSError, ValueError):
+        return card  # not an image PIL can read
+    card.size = image.size
+    marks = _macro_marks(card, line, meta, focus) if kind == "run" else \
+        _agent_marks(card, line, meta, kind, forecast, focus)
+    _picture(card, image, marks, _window(line, meta, card.size), previous)
     return card
 
 
@@ -333,11 +385,14 @@ def build(summary: RunSummary) -> Report:
     forecast = _Forecast()
     cards: list[Card] = []
     focus: tuple[float, float] | None = None
+    shown: Region | None = None  # the part of its screenshot the last card with one showed
     for line in map(_map, summary.steps()):  # (a line that is no mapping: an empty card)
         forecast.advance(line)
-        card = _card(line, meta, summary.path, forecast, focus)
+        card = _card(line, meta, summary.path, forecast, focus, shown)
         if card.executed is not None:
             focus = card.executed  # (same-sized screenshots: the same monitor throughout)
+        if card.image:
+            shown = card.region
         cards.append(card)
     phases: dict[str, float] = {}
     for card in cards:

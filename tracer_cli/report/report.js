@@ -1,4 +1,5 @@
-// Step navigation: j/k or arrows, Home/End; f or a click shows a screenshot at full size.
+// Step navigation: j/k or arrows, Home/End. A card's picture shows the part of the screen that
+// matters; f, Enter or a click on it shows the whole screen at full size (Esc or a click: back).
 (function () {
   "use strict";
   var cards = Array.prototype.slice.call(document.querySelectorAll("main .card"));
@@ -11,23 +12,35 @@
     thumb.addEventListener("click", function (event) { event.preventDefault(); go(i, true); });
   });
   cards.forEach(function (card, i) {
-    var frame = card.querySelector(".frame");
-    if (frame) frame.addEventListener("click", function () { go(i, false); toggleFull(); });
+    card.querySelectorAll(".frame").forEach(function (frame) {
+      frame.addEventListener("click", function () { select(i); toggleFull(); });
+    });
+    card.addEventListener("focusin", function () { if (current !== i) select(i); });
   });
 
   function fullShot() { return document.querySelector(".shot.full"); }
 
+  // Shows the current card's whole screen (force true: even if another one is shown; false:
+  // none); closing it takes the focus back to the card's picture.
   function toggleFull(force) {
     var open = fullShot();
-    if (open) open.classList.remove("full");
-    if (force === false || (open && force !== true)) return;
     var shot = cards[current] && cards[current].querySelector(".shot");
-    if (shot) shot.classList.add("full");
+    if (open) open.classList.remove("full");
+    if (force === false || (open && force !== true)) {
+      if (open && open.contains(document.activeElement)) {
+        open.querySelector(".frame").focus({ preventScroll: true });
+      }
+      return;
+    }
+    if (!shot) return;
+    shot.classList.add("full");
+    shot.querySelector(".whole").focus({ preventScroll: true });
   }
 
-  function go(i, scroll) {
+  function select(i) {
     if (!cards.length) return;
     i = Math.max(0, Math.min(cards.length - 1, i));
+    if (i === current) return;
     var wasFull = !!fullShot();
     if (current >= 0) {
       cards[current].classList.remove("current");
@@ -36,11 +49,24 @@
     current = i;
     cards[i].classList.add("current");
     thumbs[i].classList.add("current");
-    thumbs[i].scrollIntoView({ block: "nearest", inline: "nearest" });
+    showThumb(thumbs[i]);
     if (wasFull) toggleFull(true);
-    if (scroll) cards[i].scrollIntoView({ block: "start" });
-    cards[i].focus({ preventScroll: true });
     document.body.dataset.current = cards[i].dataset.step;
+  }
+
+  // The filmstrip scrolled sideways to show a thumbnail (the page itself never moves: a click
+  // on a picture must not scroll it away from under the pointer).
+  function showThumb(thumb) {
+    var strip = thumb.parentNode.getBoundingClientRect(), box = thumb.getBoundingClientRect();
+    if (box.left < strip.left) thumb.parentNode.scrollLeft -= strip.left - box.left + 24;
+    else if (box.right > strip.right) thumb.parentNode.scrollLeft += box.right - strip.right + 24;
+  }
+
+  function go(i, scroll) {
+    if (!cards.length) return;
+    select(i);
+    if (scroll) cards[current].scrollIntoView({ block: "start" });
+    if (!fullShot()) cards[current].focus({ preventScroll: true });
   }
 
   document.addEventListener("keydown", function (event) {

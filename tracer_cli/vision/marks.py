@@ -53,13 +53,15 @@ class Mark:
 
 @dataclass
 class Layout:
-    width: int
+    width: int  # of the part of the image the markers are seen in (all of it, or a zoomed view)
     height: int
-    scale: float  # 1 for a 1280-wide image
+    scale: float  # 1 for a 1280-wide view
     font: float  # font size in pixels
     marks: list[Mark]
     links: list[tuple[Point, Point, bool]]  # arrows from one step to the next (dimmed or not)
     loose: list[str]  # keys with no pointer step before them to sit beside
+    left: float = 0  # where that part starts in the image (a zoomed view: its top-left corner)
+    top: float = 0
 
 
 def _overlap(a: Box, b: Box) -> float:
@@ -68,8 +70,8 @@ def _overlap(a: Box, b: Box) -> float:
     return w * h if w > 0 and h > 0 else 0.0
 
 
-def _inside(box: Box, width: int, height: int) -> bool:
-    return box[0] >= 0 and box[1] >= 0 and box[2] <= width and box[3] <= height
+def _inside(box: Box, bounds: Box) -> bool:
+    return box[0] >= bounds[0] and box[1] >= bounds[1] and box[2] <= bounds[2] and box[3] <= bounds[3]
 
 
 def _shorten(text: str, limit: int = 40) -> str:
@@ -96,10 +98,12 @@ def text_width(text: str, font: float) -> float:
 
 
 def layout(size: tuple[int, int], steps: list[Step], first: int = 1,
-           dim_from: int | None = None) -> Layout:
+           dim_from: int | None = None, within: Box | None = None) -> Layout:
     """Place the markers of ``steps`` (numbered from ``first``; those from index ``dim_from`` on
-    are dimmed) on an image of ``size``."""
-    width, height = size
+    are dimmed) on an image of ``size``, or on the part ``within`` of it that is shown (a zoomed
+    view: markers sized for it, tags and notes kept inside it; points stay image pixels)."""
+    bounds = within or (0, 0, size[0], size[1])
+    width, height = round(bounds[2] - bounds[0]), round(bounds[3] - bounds[1])
     scale = max(0.6, width / 1280)
     radius, font = 13 * scale, round(15 * scale)
     marks: list[Mark] = []
@@ -123,16 +127,16 @@ def layout(size: tuple[int, int], steps: list[Step], first: int = 1,
               m.point[1] + m.radius) for m in marks]
     placed: list[Box] = []
     for mark in marks:
-        mark.tag = _place_tag(mark, font, width, height, rings + placed)
+        mark.tag = _place_tag(mark, font, bounds, rings + placed)
         placed.append(mark.tag)
         if mark.notes:
-            mark.note_box = _place_note(mark, font, width, height, rings + placed)
+            mark.note_box = _place_note(mark, font, bounds, rings + placed)
             placed.append(mark.note_box)
-    return Layout(width, height, scale, font, marks, links, loose)
+    return Layout(width, height, scale, font, marks, links, loose, bounds[0], bounds[1])
 
 
-def _place_tag(mark: Mark, font: float, width: int, height: int, taken: list[Box]) -> Box:
-    """The number's box at one of the ring's four diagonals: inside the image, over the fewest
+def _place_tag(mark: Mark, font: float, bounds: Box, taken: list[Box]) -> Box:
+    """The number's box at one of the ring's four diagonals: inside ``bounds``, over the fewest
     other markers and tags (up-right first)."""
     x, y = mark.point
     w, h = text_width(str(mark.number), font) + font * 0.6, font * 1.3
@@ -142,13 +146,13 @@ def _place_tag(mark: Mark, font: float, width: int, height: int, taken: list[Box
     boxes = [(left, top, left + w, top + h) for left, top in candidates]
 
     def cost(box: Box) -> float:
-        outside = 0.0 if _inside(box, width, height) else 1e9
+        outside = 0.0 if _inside(box, bounds) else 1e9
         return outside + sum(_overlap(box, t) for t in taken)
 
     return min(boxes, key=cost)
 
 
-def _place_note(mark: Mark, font: float, width: int, height: int, taken: list[Box]) -> Box:
+def _place_note(mark: Mark, font: float, bounds: Box, taken: list[Box]) -> Box:
     """The keys' box: on the tag's row, right of it, else left of the ring, else below."""
     lines = len(mark.notes)
     w = max(text_width(n, font) for n in mark.notes) + font * 0.8
@@ -160,13 +164,13 @@ def _place_note(mark: Mark, font: float, width: int, height: int, taken: list[Bo
     boxes = [(cx, cy, cx + w, cy + h) for cx, cy in candidates]
 
     def cost(box: Box) -> float:
-        outside = 0.0 if _inside(box, width, height) else 1e9
+        outside = 0.0 if _inside(box, bounds) else 1e9
         return outside + sum(_overlap(box, t) for t in taken if t != mark.tag)
 
     best = min(boxes, key=cost)
-    if not _inside(best, width, height):  # too wide for any side: keep it on the image
-        dx = max(0.0, -best[0]) - max(0.0, best[2] - width)
-        dy = max(0.0, -best[1]) - max(0.0, best[3] - height)
+    if not _inside(best, bounds):  # too wide for any side: keep it in view
+        dx = max(0.0, bounds[0] - best[0]) - max(0.0, best[2] - bounds[2])
+        dy = max(0.0, bounds[1] - best[1]) - max(0.0, best[3] - bounds[3])
         best = (best[0] + dx, best[1] + dy, best[2] + dx, best[3] + dy)
     return best
 

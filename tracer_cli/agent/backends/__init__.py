@@ -7,6 +7,9 @@ stays within the bounds of the run it belongs to (``bounds.current()``: its dead
 It registers itself with ``@BACKENDS.register("name")`` in a module of this package (found by
 name, so adding a backend means adding a file) or elsewhere through the ``tracer.backends``
 entry-point group.
+
+While a call runs, its backend may tell the run how far it has got (``bounds.current().report``:
+see ``CallProgress``); a backend that says nothing works as well.
 """
 
 from __future__ import annotations
@@ -32,6 +35,32 @@ class Completion:
     finish_reason: str = ""  # "length": the answer hit max_tokens
     opened_reasoning: bool = False  # the prompt ended inside an open <think> block
     max_tokens: int = 0  # the limit this answer was given
+
+
+@dataclass(frozen=True)
+class CallProgress:
+    """How far a model call has got, as its backend tells while the call runs."""
+
+    # "waiting": for a server's first token (it reads the prompt meanwhile); "prompt": the local
+    # model reads the prompt; "image": its vision encoder runs on a screenshot; "answering"
+    stage: str
+    # Tokens so far: of the prompt read (images' included), or of the answer (the pieces of
+    # text streamed so far: about a token each).
+    done: int = 0
+    total: int = 0  # the prompt's tokens in all (0: not known)
+
+    def describe(self) -> str:
+        """A few words for the panel: ``answering: 57 tokens``."""
+        if self.stage == "waiting":
+            return "waiting for the first token"
+        if self.stage == "image":
+            return "encoding the screenshot"
+        if self.stage == "prompt":
+            return f"reading the prompt {self.done:,}/{self.total:,}" if self.total else \
+                "reading the prompt"
+        if self.stage == "answering" and self.done:
+            return f"answering: {self.done:,} token" + ("" if self.done == 1 else "s")
+        return self.stage
 
 
 class Backend(Protocol):

@@ -10,6 +10,10 @@ thread's wait) and gives the call up when the run's time is over, when nothing c
 ``first`` seconds, or when an answer that had started stops making progress for ``stall``
 seconds. A slow answer that keeps coming is never cut off. The caller also hears of the text
 so far (``on_text``), on its own thread.
+
+The run may also ask to hear how far each call has got (``within(..., report=...)``): a backend
+calls ``current().report(stage, done, total)`` (see ``CallProgress``), on the run's thread;
+``watch`` says "waiting" for the first token, then "answering" with the count of pieces so far.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from tracer_cli.agent.backends import CallProgress
 from tracer_cli.errors import BackendError, Interrupted
 
 T = TypeVar("T")
@@ -38,6 +43,13 @@ class Limits:
     deadline: float = math.inf  # time.monotonic() at which the run gives up
     stop: threading.Event | None = None  # set when the user stops the run
     what: str = ""  # the limit, as the user set it: "--timeout 15s"
+    on_progress: Callable[[CallProgress], None] | None = None  # hears how far a call has got
+
+    def report(self, stage: str, done: int = 0, total: int = 0) -> None:
+        """Tell the run how far the model call has got (see ``CallProgress``): cheap, and
+        called as often as every token."""
+        if self.on_progress is not None:
+            self.on_progress(CallProgress(stage, done, total))
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
@@ -72,9 +84,11 @@ def current() -> Limits:
 
 
 @contextmanager
-def within(deadline: float, stop: threading.Event | None, what: str) -> Iterator[Limits]:
-    """Model calls made inside end by ``deadline`` and at ``stop``."""
-    limits = Limits(deadline, stop, what)
+def within(deadline: float, stop: threading.Event | None, what: str,
+           report: Callable[[CallProgress], None] | None = None) -> Iterator[Limits]:
+    """Model calls made inside end by ``deadline`` and at ``stop``; ``report`` hears how far
+    each has got."""
+    limits = Limits(deadline, stop, what, report)
     token = _LIMITS.set(limits)
     try:
         yield limits
@@ -103,18 +117,20 @@ class Progress:
     def __init__(self) -> None:
         self._parts: list[str] = []  # the answer so far (reasoning apart is not shown to on_text)
         self.pieces = 0  # chunks that carried text, reasoning or the end
+        self.tokens = 0  # ... text or reasoning (a server streams about a token a chunk)
         self.last: float | None = None  # time.monotonic() of the last such chunk
 
     @property
     def text(self) -> str:
         return "".join(self._parts)
 
-    def advance(self, text: str = "") -> None:
+    def advance(self, text: str = "", tokens: int = 0) -> None:
         """A chunk arrived that shows the model is answering; ``text``: what it adds to the
-        answer."""
+        answer; ``tokens``: how many tokens it brought, as far as known."""
         if text:
             self._parts.append(text)
         self.pieces += 1
+        self.tokens += tokens
         self.last = time.monotonic()
 
 
@@ -147,9 +163,10 @@ def watch(work: Callable[[Progress], T], *, first: float, stall: float, where: s
             finished.set()
 
     started = time.monotonic()
+    limits.report("waiting")
     thread = threading.Thread(target=run, name="tracer-model-call", daemon=True)
     thread.start()
-    shown = 0  # the pieces on_text has heard of
+    shown = 0  # the pieces on_text and the report have heard of
     poll = POLL if on_text is None else TEXT_POLL
     try:
         while True:
@@ -161,9 +178,11 @@ def watch(work: Callable[[Progress], T], *, first: float, stall: float, where: s
             if limits.deadline < wake:
                 wake, give_up = limits.deadline, "deadline"
             ended = finished.wait(max(0.0, min(wake - now, poll)))
-            if on_text is not None and progress.pieces != shown:
+            if progress.pieces != shown:
                 shown = progress.pieces
-                on_text(progress.text)
+                limits.report("answering", progress.tokens)
+                if on_text is not None:
+                    on_text(progress.text)
             if ended:
                 break
             if limits.stop is not None and limits.stop.is_set():

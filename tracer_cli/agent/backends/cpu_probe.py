@@ -14,6 +14,7 @@ llama.cpp's default model parameters and evaluates a few tokens.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -21,9 +22,12 @@ import platform
 import signal
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from tracer_cli import private
+from tracer_cli.errors import StorageError
 from tracer_cli.paths import cache_dir
 
 PROBE_TIMEOUT = 120.0  # seconds; loading the probe model takes well under one
@@ -125,10 +129,19 @@ def write_probe_model(path: Path) -> Path:
 def run_probe() -> Verdict:
     """Load the probe model with default parameters in a subprocess and evaluate a few tokens."""
     folder = cache_dir()
-    folder.mkdir(parents=True, exist_ok=True)
     model = folder / "cpu-probe.gguf"
-    if not model.exists():
-        write_probe_model(model.with_suffix(".part")).replace(model)
+    if not model.exists():  # written whole under a name of its own: two runs may start at once
+        part: str | None = None
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, part = tempfile.mkstemp(dir=folder, prefix=".cpu-probe.", suffix=".part")
+            os.close(fd)
+            os.replace(write_probe_model(Path(part)), model)
+        except OSError as exc:
+            if part is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(part)
+            return Verdict(False, f"not probed: cannot write the probe model: {exc.strerror or exc}")
     try:
         done = subprocess.run([sys.executable, "-m", "tracer_cli.agent.backends.cpu_probe", str(model)],
                               capture_output=True, text=True, timeout=PROBE_TIMEOUT)
@@ -162,10 +175,12 @@ def verdict(refresh: bool = False) -> Verdict:
         return Verdict(bool(entry.get("extra_buffers")), str(entry.get("detail", "")))
     result = run_probe()
     known[key] = {"extra_buffers": result.extra_buffers, "detail": result.detail}
+    if result.detail.startswith("not probed"):
+        return result  # nothing learnt: probed again next time
     try:
         record.parent.mkdir(parents=True, exist_ok=True)
-        record.write_text(json.dumps(known, indent=1), encoding="utf-8")
-    except OSError:
+        private.write_text(record, json.dumps(known, indent=1))
+    except (OSError, StorageError):
         pass  # not remembered: probed again next time
     return result
 

@@ -109,6 +109,10 @@ def _prefix_llama_class() -> type:
     the first difference on, everything is evaluated as usual, after the cache is cut there. A
     chunk that was wholly cached owes the decode of its last token, done only if the prompt ends
     there (sampling needs its logits).
+
+    While it reads a prompt, it tells ``on_progress`` (stage, done, total) how far it got: the
+    prompt's tokens read so far (from the cache or evaluated, one batch at a time; an image's
+    tokens at once) of all of them, and "image" while the vision encoder runs.
     """
     from llama_cpp import Llama
 
@@ -127,13 +131,25 @@ def _prefix_llama_class() -> type:
             self.reused_images = 0
             self.reuse_images = True  # off: images are evaluated every time (for measurements)
             self._prompting = False
+            self.on_progress: Callable[[str, int, int], None] | None = None
+            self.prompt_total = 0  # tokens of the prompt being read, images' included
+            self.prompt_read = 0  # ... read so far
+
+        def tell(self, stage: str, read: int = 0) -> None:
+            """Say how far the prompt is read (``read`` more tokens of it were), or what runs."""
+            self.prompt_read += read
+            if self.on_progress is not None:
+                self.on_progress(stage, self.prompt_read, self.prompt_total)
 
         def create_completion(self, *args: Any, **kwargs: Any) -> Any:
             if self._owed is not None:  # the prompt ended on a cached chunk: refresh the logits
                 self.n_tokens -= 1
                 Llama.eval(self, [self._owed])
                 self._owed = None
-            self._prompting = False  # the handler has evaluated the prompt: decoding starts
+            # The handler has evaluated the prompt: decoding starts. The answer's tokens are
+            # decoded whatever the cache held after the prompt last time (the same prompt again
+            # would otherwise take the last answer's tokens as read, without their logits).
+            self._prompting = self._matching = False
             return super().create_completion(*args, **kwargs)
 
         def reset(self) -> None:
@@ -146,6 +162,7 @@ def _prefix_llama_class() -> type:
             self.reused_tokens = 0
             self.evaluated_tokens = 0
             self.reused_images = 0
+            self.prompt_read = 0
             super().reset()
 
         def eval(self, tokens: Any) -> None:
@@ -164,14 +181,21 @@ def _prefix_llama_class() -> type:
                     self.n_tokens += same
                     self.reused_tokens += same
                     tokens = tokens[same:]
+                    if self._prompting:
+                        self.tell("prompt", same)
                 if not tokens:
                     self._owed, self._last_end = self.input_ids[self.n_tokens - 1], self.n_tokens
                     return
             else:
                 self._matching = False  # an image was evaluated in between: positions moved on
-            if self._prompting:
+            if not self._prompting:
+                super().eval(tokens)
+            else:  # the batches Llama.eval would make, one at a time, to tell of each
                 self.evaluated_tokens += len(tokens)
-            super().eval(tokens)
+                for i in range(0, len(tokens), self.n_batch):
+                    batch = tokens[i:i + self.n_batch]
+                    super().eval(batch)
+                    self.tell("prompt", len(batch))
             self._last_end = self.n_tokens
 
         def image_cached(self, image_id: bytes | None, n_pos: int, n_tokens: int) -> bool:
@@ -214,6 +238,14 @@ class _ImageCachingMtmd:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._module, name)
 
+    def mtmd_tokenize(self, ctx: Any, chunks: Any, text: Any, bitmaps: Any, n_bitmaps: int) -> int:
+        """The handler's tokenizing of the prompt: how many tokens it holds, to tell how far
+        it is read."""
+        result = self._module.mtmd_tokenize(ctx, chunks, text, bitmaps, n_bitmaps)
+        if result == 0:
+            self._llm.prompt_total = self._module.mtmd_helper_get_n_tokens(chunks)
+        return result
+
     def mtmd_helper_eval_chunk_single(self, ctx: Any, lctx: Any, chunk: Any, n_past: Any,
                                       seq_id: Any, n_batch: int, logits_last: bool,
                                       new_n_past: Any) -> int:
@@ -223,12 +255,17 @@ class _ImageCachingMtmd:
         n_tokens = m.mtmd_input_chunk_get_n_tokens(chunk)
         if self._llm.image_cached(image_id, n_pos, n_tokens):
             new_n_past._obj.value = n_past.value + n_pos
+            self._llm.tell("prompt", n_tokens)
             return 0
         if not image_id or m.mtmd_input_chunk_get_type(chunk) != m.MTMD_INPUT_CHUNK_TYPE_IMAGE:
-            return m.mtmd_helper_eval_chunk_single(ctx, lctx, chunk, n_past, seq_id, n_batch,
-                                                   logits_last, new_n_past)
+            self._llm.tell("image")  # encoded and decoded in one call
+            result = m.mtmd_helper_eval_chunk_single(ctx, lctx, chunk, n_past, seq_id, n_batch,
+                                                     logits_last, new_n_past)
+            self._llm.tell("prompt", n_tokens)
+            return result
         embeddings = self._encoded.pop(image_id, None)
         if embeddings is None:
+            self._llm.tell("image")
             result = m.mtmd_encode_chunk(ctx, chunk)
             if result != 0:
                 return result
@@ -241,9 +278,13 @@ class _ImageCachingMtmd:
         self._encoded[image_id] = embeddings  # now the most recent
         while len(self._encoded) > self.KEEP:
             del self._encoded[next(iter(self._encoded))]
-        return m.mtmd_helper_decode_image_chunk(ctx, lctx, chunk, embeddings, n_past, seq_id,
-                                                n_batch, new_n_past, m.mtmd_helper_post_decode_callback(),
-                                                ctypes.c_void_p(0))
+        self._llm.tell("prompt")  # the model reads the image's tokens: one call
+        result = m.mtmd_helper_decode_image_chunk(ctx, lctx, chunk, embeddings, n_past, seq_id,
+                                                  n_batch, new_n_past,
+                                                  m.mtmd_helper_post_decode_callback(),
+                                                  ctypes.c_void_p(0))
+        self._llm.tell("prompt", n_tokens)
+        return result
 
 
 def _image_caching_handler(clip_model_path: str, verbose: bool, use_gpu: bool) -> Any:
@@ -376,7 +417,8 @@ class LlamaBackend:
     def complete(self, messages: list[dict[str, Any]], schema: dict[str, Any] | None = None,
                  on_text: Callable[[str], None] | None = None) -> Completion:
         """The answer, token by token: between two tokens the run's deadline and stop are
-        checked (see bounds), and ``on_text`` hears the answer so far. What runs in one C call
+        checked (see bounds), ``on_text`` hears the answer so far, and the run hears how far
+        the call got: reading the prompt, encoding a screenshot, answering. What runs in one C call
         cannot be cut short: the vision encoder's pass over a screenshot, and each 512-token
         batch of the prompt (a Ctrl-C there waits for its end; the deadline for the first
         token)."""
@@ -385,7 +427,9 @@ class LlamaBackend:
         extra: dict[str, Any] = {}
         if schema is not None and self.grammar:
             extra["response_format"] = {"type": "json_object", "schema": grammar_schema(schema)}
-        text, finish, prompt_tokens = "", "", 0
+        text, finish, prompt_tokens, pieces = "", "", 0, 0
+        self.llm.on_progress, self.llm.prompt_total = limits.report, 0
+        limits.report("prompt")
         try:
             chunks = self.llm.create_chat_completion(
                 messages=messages, temperature=self._temperature, max_tokens=self.max_tokens,
@@ -396,13 +440,16 @@ class LlamaBackend:
                 choice = chunk["choices"][0]
                 piece = (choice.get("delta") or {}).get("content") or ""
                 if piece:
-                    text += piece
+                    text, pieces = text + piece, pieces + 1
+                    limits.report("answering", pieces)  # a piece a token (or a few, for UTF-8)
                     if on_text is not None:
                         on_text(text)
                 finish = choice.get("finish_reason") or finish
         except ValueError as exc:  # e.g. "Prompt exceeds n_ctx"
             raise BackendError(f"llama.cpp refused the request: {exc}",
                                "raise --context, or lower --max-pixels") from None
+        finally:
+            self.llm.on_progress = None
         return Completion(text, prompt_tokens, max(0, self.llm.n_tokens - prompt_tokens),
                           reused_tokens=self.llm.reused_tokens,
                           evaluated_tokens=self.llm.evaluated_tokens, finish_reason=finish,

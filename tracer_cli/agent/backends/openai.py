@@ -213,7 +213,7 @@ class OpenAIBackend:
             choice = choices[0] if isinstance(choices, list) and choices else {}
             choice = choice if isinstance(choice, dict) else {}
             delta = choice.get("delta")
-            added, moved = "", False
+            added, thought = "", ""
             if isinstance(delta, dict):
                 if isinstance(delta.get("content"), str) and delta["content"]:
                     added = delta["content"]
@@ -222,11 +222,10 @@ class OpenAIBackend:
                                 if isinstance(delta.get(f), str) and delta[f]), "")
                 if thought:
                     reasoning.append(thought)
-                    moved = True
             if choice.get("finish_reason"):
-                finish, moved = str(choice["finish_reason"]), True
-            if added or moved:
-                progress.advance(added)
+                finish = str(choice["finish_reason"])
+            if added or thought or choice.get("finish_reason"):
+                progress.advance(added, tokens=1 if added or thought else 0)
         if not ended and not finish:
             raise self._broke_off(EOFError("the stream ended before the answer did"))
         return self._completion("".join(text), "".join(reasoning), finish, usage)

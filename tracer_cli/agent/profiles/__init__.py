@@ -6,6 +6,7 @@ through the ``tracer.profiles`` entry-point group.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -58,8 +59,6 @@ class PlanRequest:
     image_format: str = "png"
     revision: Revision | None = None  # set when the last forecast stopped holding
     history_images: int = 0  # earlier screenshots to send, each with the reply made on it
-    pointer: tuple[float, float] | None = None  # where an earlier answer to this request moved
-    #                                             the pointer (0..1000; see FollowUp)
 
     def history_text(self) -> str:
         """The steps done so far with their outcomes, then the revision note if there is one
@@ -70,19 +69,6 @@ class PlanRequest:
             lines = [f"{h.number}. {h.description} -> {h.outcome}" for h in self.history]
             text = "Steps executed so far (oldest first):\n" + "\n".join(lines)
         return text + (f"\n\n{self.revision.text()}" if self.revision else "")
-
-
-class FollowUp(PlanError):
-    """An answer that is the first half of one of our steps: it only moves the pointer (tracer
-    does not hover), and the family's next answer acts where the pointer is (OpenCUA's
-    ``pyautogui.moveTo`` alone, then ``pyautogui.scroll(-5)`` or ``pyautogui.dragTo(...)``).
-    The planner sends ``turn`` after the answer, asks again without spending a retry, and reads
-    the next answer with ``PlanRequest.pointer`` set to ``pointer`` (0..1000)."""
-
-    def __init__(self, message: str, turn: dict[str, Any], pointer: tuple[float, float]) -> None:
-        super().__init__(message)
-        self.turn = turn
-        self.pointer = pointer
 
 
 class Profile(Protocol):
@@ -153,6 +139,19 @@ def outcome_note(request: PlanRequest) -> str:
     if request.revision:
         text += ("\n\n" if text else "") + request.revision.text()
     return text
+
+
+class FollowUp(PlanError):
+    """An answer that is only the first half of one of our steps: a hover before a scroll at the
+    pointer, a move before a drag from the cursor. Tracer cannot hover on its own, so the
+    planner sends ``turn`` (where the pointer now is) and reads the next answer with ``read``,
+    which knows that point: the two answers make one step. A reader that knows nothing of
+    follow-ups sees a PlanError, and the answer is refused as before."""
+
+    def __init__(self, message: str, turn: dict[str, Any], read: Callable[[str], Plan]) -> None:
+        super().__init__(message)
+        self.turn = turn
+        self.read = read
 
 
 PROFILES: Registry[Profile] = Registry("profile", __name__, "tracer.profiles")

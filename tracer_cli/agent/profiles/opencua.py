@@ -447,9 +447,13 @@ class OpenCUAProfile:
 
     def parse(self, text: str, request: PlanRequest) -> Plan:
         """The calls of the answer's code block, in order, up to the horizon."""
+        return self._plan(text, request, None)
+
+    def _plan(self, text: str, request: PlanRequest, pointer: tuple[float, float] | None) -> Plan:
+        """``parse``, with the pointer where an earlier answer to this request left it."""
         parts = sections(text)
         action = _clip(parts.get("action", ""), 300)
-        reader = _Reader(self.frame(request.image.size), request.pointer, action)
+        reader = _Reader(self.frame(request.image.size), pointer, action)
         steps, moved = [], False
         for number, (name, args) in enumerate(calls(code_of(text)), 1):
             try:
@@ -465,17 +469,25 @@ class OpenCUAProfile:
                 steps = steps[:request.horizon]
                 break
         if not steps:
-            if moved and reader.cursor is not None and reader.raw is not None:
-                x, y = reader.raw
-                raise FollowUp("tracer cannot hover: the answer only moves the pointer",
-                               {"role": "user", "content": FOLLOW_UP.format(x=x, y=y)},
-                               reader.cursor)
+            if moved:
+                raise self._moved(reader, request)
             raise PlanError("the code holds no action")
         thought = "\n".join(parts[k] for k in ("observation", "thought") if parts.get(k))
         try:
             return Plan(thought=_clip(thought or action, 2000), trajectory=steps)
         except ValidationError as exc:
             raise PlanError(f"the plan does not match the contract: {format_validation_error(exc)}") from None
+
+    def _moved(self, reader: _Reader, request: PlanRequest) -> PlanError:
+        """A move alone prepares the next answer: tell the model that tracer did not hover and
+        where the pointer is (the point as it wrote it), and read its next answer from there."""
+        cursor = reader.cursor
+        if cursor is None or reader.raw is None:  # moveTo() to where the pointer already was
+            return PlanError("the code holds no action")
+        x, y = reader.raw
+        turn = {"role": "user", "content": FOLLOW_UP.format(x=x, y=y)}
+        return FollowUp("tracer cannot hover: the answer only moves the pointer", turn,
+                        lambda text: self._plan(text, request, cursor))
 
     def retry_message(self, error: str) -> dict[str, Any]:
         return {"role": "user", "content": f"Your answer was rejected: {error}. Answer again "

@@ -236,10 +236,11 @@ def _point(value: Any, name: str) -> tuple[int, int]:
 
 
 class _Reader:
-    """Turns the calls of one answer into contract steps, tracking where the cursor would be."""
+    """Turns the calls of one answer into contract steps, tracking where the cursor would be
+    (``cursor``: where an earlier answer left it, for a profile that joins answers)."""
 
-    def __init__(self) -> None:
-        self.cursor: tuple[int, int] | None = None
+    def __init__(self, cursor: tuple[int, int] | None = None) -> None:
+        self.cursor = cursor
 
     def at(self, args: dict[str, Any], key: str = "coordinate") -> tuple[int, int]:
         if key in args:
@@ -350,11 +351,19 @@ class Qwen3VLProfile:
         ]
 
     def parse(self, text: str, request: PlanRequest) -> Plan:
+        return self._plan(text, request, _Reader())
+
+    def _only_moves(self, reader: _Reader, request: PlanRequest) -> PlanError:
+        """What an answer that only moves the mouse is (GUI-Owl's profile asks for the rest)."""
+        return PlanError("the answer only moves the mouse; tracer cannot hover: click, type, "
+                         "press keys, scroll, wait or terminate")
+
+    def _plan(self, text: str, request: PlanRequest, reader: _Reader) -> Plan:
         calls = _calls(text)
         if not calls:
             raise PlanError("the answer holds no tool call; expected an Action line and "
                             '<tool_call>{"name": "computer_use", "arguments": {"action": ...}}</tool_call>')
-        reader, steps = _Reader(), []
+        steps = []
         for number, (before, args) in enumerate(calls, 1):
             try:
                 data = reader.step(args, _describe(before))
@@ -368,8 +377,7 @@ class Qwen3VLProfile:
                 if step.is_terminal or len(steps) >= request.horizon:
                     break
         if not steps:
-            raise PlanError("the answer only moves the mouse; tracer cannot hover: click, type, "
-                            "press keys, scroll, wait or terminate")
+            raise self._only_moves(reader, request)
         thought = _clip(_TAG.sub(" ", calls[0][0]), 2000)
         try:
             return Plan(thought=thought, trajectory=steps)
