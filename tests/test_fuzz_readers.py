@@ -33,7 +33,10 @@ TOKENS = ['{', '}', '[', ']', '"', ':', ',', ' ', '\n', '\\', '\\"', '\\u00', '0
           '<|box_start|>', '<|box_end|>', '(', ')', "'", "type(content='", "hotkey(key='",
           "finished(content='", 'scroll(', "direction='down'", 'drag(', 'end_box=', '```json',
           '```', '\x00', '\ud800', 'é', '\u202e', '<action>', '</action>', '<conclusion>',
-          'Click(box=(', 'Hover(box=(', "Type(content='", "keys=['", '"mouse_move"']
+          'Click(box=(', 'Hover(box=(', "Type(content='", "keys=['", '"mouse_move"', '## Thought:',
+          '## Action:', '## Code:', '```python\n', '```code\n', 'pyautogui.click(', 'pyautogui.moveTo(',
+          'pyautogui.dragTo(', 'pyautogui.scroll(', 'pyautogui.press(', 'x=', 'y=', 'computer.terminate(',
+          'status=', '"click_absolute"', '"click_element"', '"write_element_abs"', '"note"', '"content"']
 
 VALID = {
     "tracer1": json.dumps({"thought": "t", "trajectory": [
@@ -46,6 +49,10 @@ VALID = {
                '{"action": "left_click", "coordinate": [500, 500]}}\n</tool_call>',
     "ui-venus": "<think>OK is there.</think>\n<action>Click(box=(500,500))</action>\n"
                 "<conclusion>Clicked OK.</conclusion>",
+    "opencua": "## Thought:\nclick OK\n\n## Action:\nClick OK.\n\n## Code:\n```python\n"
+               "pyautogui.moveTo(x=100, y=200)\npyautogui.click()\npyautogui.write(message='a')\n```",
+    "holo": json.dumps({"note": "", "thought": "t", "action": {
+        "action": "write_element_abs", "content": "a", "element": "OK", "x": 100, "y": 200}}),
 }
 
 jsonish = st.lists(st.one_of(st.sampled_from(TOKENS), st.text(max_size=4)), max_size=80).map("".join)
@@ -103,7 +110,8 @@ def test_a_profile_reads_any_answer_as_a_plan_or_one_planerror(name: str, text: 
         one_line(exc)
     else:
         assert isinstance(plan, Plan)
-        assert 1 <= len(plan.trajectory) <= max(horizon, 1) + 1  # a done/fail may close it
+        # at most horizon actions (an action may be several steps), and a done/fail may close it
+        assert 1 <= len(plan.trajectory) <= max(horizon, 1) * getattr(profile, "action_steps", 1) + 1
         Plan.model_validate(plan.model_dump())  # what came out is a plan the contract accepts
     try:
         point = timed(profile.parse_point, text, IMAGE.size)

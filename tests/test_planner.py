@@ -6,11 +6,12 @@ import json
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from tests.fakes import FakeBackend, image_url, profile, request, user_text
 from tracer_cli.agent.backends import Completion
 from tracer_cli.agent.planner import ForecastFailed, Planner
-from tracer_cli.agent.profiles import PROFILES, HistoryEntry
+from tracer_cli.agent.profiles import PROFILES, HistoryEntry, PlanRequest
 
 CLICK_PLAN = {"thought": "the button is there",
               "trajectory": [{"action": "click", "x": 100, "y": 200, "target": "OK"},
@@ -163,3 +164,50 @@ def test_a_cut_off_answer_says_so_and_how_to_fix_it_without_a_retry() -> None:
     assert "cut off inside the model's reasoning at --max-tokens 64" in str(info.value)
     assert "raise --max-tokens" in str(info.value)
     assert len(backend.requests) == 1 and info.value.attempts[0].cut_off
+
+
+# --- an answer that is half a step (FollowUp) --------------------------------------------------
+
+def opencua(code: str) -> str:
+    return f"## Action:\nDo it.\n\n## Code:\n```python\n{code}\n```\n"
+
+
+def screen() -> PlanRequest:
+    """A screenshot OpenCUA's processor keeps as it is (sides multiples of 28)."""
+    return PlanRequest("press OK", Image.new("RGB", (560, 280), "white"), 5)
+
+
+def test_a_move_alone_is_asked_on_and_the_next_answer_acts_where_it_pointed() -> None:
+    """OpenCUA moves the pointer in one answer and scrolls in the next: one scroll step at the
+    move's point, no retry spent, and the model told that tracer did not hover."""
+    backend = FakeBackend(opencua("pyautogui.moveTo(x=140, y=140)"), opencua("pyautogui.scroll(-5)"))
+    forecast = Planner(backend, PROFILES.get("opencua")(), retries=0).forecast(screen())
+    assert forecast.plan.first.describe() == "scroll (250,500) dy=-5"
+    first, second = forecast.attempts
+    assert first.follow_up.startswith("tracer cannot hover") and not first.error
+    assert second.follow_up == "" and second.error == ""
+    turn = backend.requests[1][-1]
+    assert backend.requests[1][-2] == {"role": "assistant", "content": first.answer}
+    assert turn["role"] == "user" and "(x=140, y=140)" in turn["content"]
+    assert "does not hover" in turn["content"]
+
+
+def test_a_drag_from_the_pointer_in_the_next_answer_starts_at_the_move() -> None:
+    backend = FakeBackend(opencua("pyautogui.moveTo(x=140, y=140)"),
+                          opencua("pyautogui.dragTo(x=280, y=210, button='left')"))
+    forecast = Planner(backend, PROFILES.get("opencua")(), retries=0).forecast(screen())
+    assert forecast.plan.first.describe() == "drag (250,500)->(500,750)"
+
+
+def test_answers_that_only_move_are_asked_on_a_bounded_number_of_times() -> None:
+    moves = [opencua(f"pyautogui.moveTo(x={i}, y={i})") for i in range(1, 7)]
+    backend = FakeBackend(*moves)
+    with pytest.raises(ForecastFailed) as info:
+        Planner(backend, PROFILES.get("opencua")(), retries=1).forecast(screen())
+    attempts = info.value.attempts
+    # two follow-ups, then the third move is a rejection; the retry moves again and is refused
+    assert [bool(a.follow_up) for a in attempts] == [True, True, False, False]
+    # the answer after the retry is told the same rule, not a count that is no longer true
+    assert attempts[2].error == attempts[3].error
+    assert "at most 2 answers of a step may only move the pointer" in attempts[3].error
+    assert len(backend.requests) == 4

@@ -1,4 +1,5 @@
-"""The native-format profiles: Qwen3-VL tool calls and UI-TARS-1.5 actions, read into our Plan."""
+"""The native-format profiles: Qwen3-VL tool calls, UI-TARS-1.5 actions, OpenCUA code and Holo
+steps, read into our Plan."""
 
 from __future__ import annotations
 
@@ -68,7 +69,8 @@ def user_parts(messages: list[dict[str, Any]]) -> tuple[str, list[str]]:
 def test_registry_finds_the_native_profiles() -> None:
     assert PROFILES.get("qwen3-vl")().name == "qwen3-vl"
     assert PROFILES.get("ui-tars")().name == "ui-tars"
-    assert {"qwen3-vl", "tracer1", "ui-tars"} <= set(PROFILES.names())
+    assert {"qwen3-vl", "tracer1", "ui-tars", "opencua", "holo"} <= set(PROFILES.names())
+    assert PROFILES.get("opencua")().name == "opencua" and PROFILES.get("holo")().name == "holo"
 
 
 def test_registry_lists_what_modules_register_not_the_modules() -> None:
@@ -561,3 +563,153 @@ QWEN_KEYS = st.sampled_from(["action", "coordinate", "start_coordinate", "keys",
 def test_random_tool_call_arguments_only_raise_plan_error(calls: list[dict[str, Any]], horizon: int) -> None:
     text = "".join(call(arguments) for arguments in calls)
     _only_plan_errors(PROFILES.get("qwen3-vl")(), text, horizon, IMAGE.size)
+
+
+# --- opencua ------------------------------------------------------------------------------------
+
+@pytest.fixture
+def opencua() -> Any:
+    return PROFILES.get("opencua")()
+
+
+def opencua_answer(action: str, code: str) -> str:
+    return f"## Thought:\nI look at the screen.\n\n## Action:\n{action}\n\n## Code:\n```python\n{code}\n```\n"
+
+
+def test_opencua_messages_follow_osworlds_agent(opencua: Any) -> None:
+    """OSWorld's OpenCUA agent (use_old_sys_prompt, action history, 3 images): the L2 system
+    prompt, earlier steps as '# Step i: / ## Action:' turns (the latest 2 after their
+    screenshots, older ones joined first), then the screenshot and the task instruction."""
+    shots = [Image.new("RGB", (WIDTH, HEIGHT), (i * 40, 0, 0)) for i in range(4)]
+    history = [HistoryEntry(i + 1, f"click {i}", "ok", image=shots[i],
+                            answer=opencua_answer(f"Click item {i}.", f"pyautogui.click(x={i}, y={i})"))
+               for i in range(4)]
+    messages = opencua.messages(PlanRequest("Sort the list", IMAGE, 1, history, history_images=2))
+    assert [m["role"] for m in messages] == ["system", "assistant", "user", "assistant", "user",
+                                             "assistant", "user"]
+    system = messages[0]["content"]
+    assert system.startswith("You are a GUI agent. You are given a task and a screenshot")
+    assert "computer.terminate(status='failure')" in system and "password" not in system
+    assert '"name": "computer.triple_click"' in system
+    assert messages[1]["content"] == ("# Step 1:\n## Action:\nClick item 0.\n\n"
+                                      "# Step 2:\n## Action:\nClick item 1.\n")
+    assert messages[3]["content"] == "# Step 3:\n## Action:\nClick item 2.\n"
+    images = [p["image_url"]["url"] for m in messages if isinstance(m["content"], list)
+              for p in m["content"] if p["type"] == "image_url"]
+    assert images == [data_url(shots[2]), data_url(shots[3]), data_url(IMAGE)]
+    last = messages[-1]["content"]
+    assert last[1]["text"].startswith("# Task Instruction:\nSort the list\n\nPlease generate the next move")
+    assert opencua.max_tokens == 2048 and opencua.history_images == 2 and opencua.schema(3) is None
+
+
+def test_opencua_is_told_what_went_wrong(opencua: Any) -> None:
+    history = [HistoryEntry(1, "click (5,5) 'Save'", "ok (no visible effect)",
+                            answer=opencua_answer("Click Save.", "pyautogui.click(x=5, y=5)"))]
+    messages = opencua.messages(PlanRequest("Save", IMAGE, 1, history))
+    assert messages[1] == {"role": "assistant", "content": "# Step 1:\n## Action:\nClick Save.\n"}
+    assert "Step 1 (click (5,5) 'Save') -> ok (no visible effect)" in messages[-1]["content"][1]["text"]
+
+
+def test_opencua_reads_pixels_of_the_image_and_the_action_as_target(opencua: Any) -> None:
+    plan = opencua.parse(opencua_answer("Click the Save button.", "pyautogui.click(x=644, y=364)"),
+                         request())
+    assert steps(plan) == [{"action": "click", "x": 500.0, "y": 500.0, "target": "Click the Save button."}]
+    assert plan.thought == "I look at the screen."
+
+
+@pytest.mark.parametrize(("code", "expected"), [
+    ("pyautogui.click(644, 364, clicks=2)", {"action": "double_click", "x": 500.0, "y": 500.0}),
+    ("pyautogui.click(x=644, y=364, button='right')", {"action": "right_click", "x": 500.0, "y": 500.0}),
+    ("pyautogui.click((644, 364))", {"action": "click", "x": 500.0, "y": 500.0}),
+    ("pyautogui.click(x=0.5, y=0.25)", {"action": "click", "x": 500.0, "y": 250.0}),
+    ("pyautogui.scroll(5, x=644, y=364)", {"action": "scroll", "x": 500.0, "y": 500.0, "dy": 5}),
+    ("pyautogui.scroll(-3)", {"action": "scroll", "dy": -3}),
+    ("pyautogui.hotkey('ctrl', 'shift', 't')", {"action": "hotkey", "keys": ["ctrl", "shift", "t"]}),
+    ("pyautogui.typewrite('hi')", {"action": "type", "text": "hi"}),
+    ("time.sleep(2)", {"action": "wait", "seconds": 2.0}),
+])
+def test_opencua_pyautogui_forms(opencua: Any, code: str, expected: dict[str, Any]) -> None:
+    got = steps(opencua.parse(opencua_answer("", code), request()))[0]
+    assert {k: v for k, v in got.items() if k != "target"} == expected
+
+
+def test_opencua_press_repeats_each_key_and_the_horizon_cuts_the_block(opencua: Any) -> None:
+    code = "pyautogui.press('backspace', presses=3)\npyautogui.press(['tab', 'enter'])"
+    assert [s["keys"] for s in steps(opencua.parse(opencua_answer("", code), request(horizon=10)))] == \
+        [["backspace"]] * 3 + [["tab"], ["enter"]]
+    assert len(opencua.parse(opencua_answer("", code), request(horizon=2)).trajectory) == 2
+
+
+@pytest.mark.parametrize(("code", "reason"), [
+    ("pyautogui.tripleClick(x=1, y=2)", "triple_click"),
+    ("pyautogui.middleClick(x=1, y=2)", "middle click"),
+    ("pyautogui.hscroll(3)", "sideways"),
+    ("pyautogui.keyDown('shift')", "held keys"),
+    ("pyautogui.dragTo(x=1, y=2)", "move there first"),
+    ("pyautogui.click()", "without x and y"),
+    ("pyautogui.click(x=5000, y=10)", "outside the 1288x728 screenshot"),
+    ("pyautogui.write(message=text)", "literal values"),
+    ("print('hi')", "only pyautogui and computer calls"),
+    ("computer.terminate(status='maybe')", "status='success' or 'failure'"),
+])
+def test_opencua_refuses_with_a_precise_reason(opencua: Any, code: str, reason: str) -> None:
+    with pytest.raises(PlanError, match=reason):
+        opencua.parse(opencua_answer("", code), request())
+
+
+def test_opencua_grounding(opencua: Any) -> None:
+    messages = opencua.ground_messages(IMAGE, "the Save button")
+    assert messages[0] == {"role": "system", "content": "You are a GUI agent. You are given a task "
+                           "and a screenshot of the screen. You need to perform a series of "
+                           "pyautogui actions to complete the task."}
+    assert messages[1]["content"][1] == {"type": "text", "text": "the Save button"}
+    assert opencua.parse_point("```python\npyautogui.click(x=644, y=364)\n```", IMAGE.size) == (500, 500)
+    assert opencua.parse_point("click(x=322, y=182)", IMAGE.size) == (250, 250)
+    with pytest.raises(PlanError):
+        opencua.parse_point("The button is at the top.", IMAGE.size)
+
+
+# --- holo ---------------------------------------------------------------------------------------
+
+@pytest.fixture
+def holo() -> Any:
+    return PROFILES.get("holo")()
+
+
+def test_holo_messages_follow_the_cookbook_navigation_prompt(holo: Any) -> None:
+    earlier = json.dumps({"note": "Hotel du Nord: 120 EUR", "thought": "t",
+                          "action": {"action": "click_element", "element": "Search", "x": 10, "y": 20}})
+    history = [HistoryEntry(1, "click (8,27) 'Search'", "ok (no visible effect)", answer=earlier)]
+    messages = holo.messages(PlanRequest("Find a hotel", IMAGE, 1, history))
+    assert [m["role"] for m in messages] == ["system", "user"]
+    system = messages[0]["content"]
+    assert system.startswith("Imagine you are a robot using a computer, just like humans.")
+    assert '"click_element"' not in system and "'click_element'" in system  # the schema as a dict
+    assert "'title': 'NavigationStep'" in system and "restart" not in system
+    texts = [p["text"] for p in messages[1]["content"] if p["type"] == "text"]
+    assert texts[0] == "<task>\nFind a hotel\n</task>\n"
+    assert ("1. I have clicked on the element 'Search' at absolute coordinates 10, 20 "
+            "(ok (no visible effect))") in texts[1]
+    assert "<notes>\nHotel du Nord: 120 EUR\n</notes>" in texts[1]
+    assert texts[2:6] == ["<observation step=2>\n", "<screenshot>\n", "\n</screenshot>\n",
+                          "\n</observation>\n"]
+    assert holo.schema(1)["title"] == "NavigationStep"
+
+
+def test_holo_one_action_is_never_split_by_the_horizon(holo: Any) -> None:
+    answer = json.dumps({"note": "", "thought": "t", "action": {
+        "action": "write_element_abs", "content": "Paris", "element": "City", "x": 644, "y": 364}})
+    plan = holo.parse(answer, request(horizon=1))
+    assert [s["action"] for s in steps(plan)] == ["click", "hotkey", "type"]
+    assert steps(plan)[2]["text"] == "Paris\n"
+
+
+def test_holo_grounding_is_the_click_absolute_prompt(holo: Any) -> None:
+    messages = holo.ground_messages(IMAGE, "the Save button")
+    text = messages[0]["content"][1]["text"]
+    assert text.startswith("Localize an element on the GUI image according to the provided target")
+    assert "'const': 'click_absolute'" in text and text.endswith("Your target is:\nthe Save button")
+    assert holo.parse_point('{"action": "click_absolute", "x": 644, "y": 364}', IMAGE.size) == (500, 500)
+    assert holo.parse_point("Click(322, 182)", IMAGE.size) == (250, 250)
+    with pytest.raises(PlanError, match="outside"):
+        holo.parse_point('{"action": "click_absolute", "x": 4000, "y": 364}', IMAGE.size)

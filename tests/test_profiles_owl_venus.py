@@ -309,7 +309,7 @@ def test_follow_ups_are_bounded_and_then_refused_as_a_retry(ven: Any) -> None:
     assert steps(forecast.plan)[0]["x"] == 9
     errors = [a.error for a in forecast.attempts]
     assert errors[:FOLLOW_UPS] == [""] * FOLLOW_UPS
-    assert f"{FOLLOW_UPS + 1} answers in a row" in errors[FOLLOW_UPS]
+    assert f"at most {FOLLOW_UPS} answers of a step may only move the pointer" in errors[FOLLOW_UPS]
     assert "Your answer was rejected" in backend.requests[-1][-1]["content"]
 
 

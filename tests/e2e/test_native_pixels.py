@@ -2,9 +2,10 @@
 profile, each way of giving the model, at 1280x800, 1920x1080, 1366x768 and 2560x1440, through
 llama.cpp (tiny GGUF pairs of the matching family) and through an OpenAI-compatible server.
 
-The pixel an answer names: for a relative family (tracer1, Qwen3-VL) ``x / 1000 * width``; for
-UI-TARS-1.5 the point's share of the image its processor made (the image tracer sent, which no
-processor resizes again: checked here with llama.cpp's own tokenizer of images) times the width.
+The pixel an answer names: for a relative family (tracer1, Qwen3-VL, GUI-Owl-1.5, UI-Venus-1.5)
+``x / 1000 * width``; for a family answering in pixels (UI-TARS-1.5, OpenCUA, Holo1.5) the
+point's share of the image its processor made (the image tracer sent, which no processor resizes
+again: checked here with llama.cpp's own tokenizer of images) times the width.
 """
 
 from __future__ import annotations
@@ -39,29 +40,48 @@ def native_click(profile: str, display: Display) -> tuple[str, tuple[int, int]]:
     """The answer that clicks near ``target`` as the family writes it, and the pixel it names."""
     w, h = display.width, display.height
     tx, ty = target(display)
-    if profile == "ui-tars":
-        iw, ih = PROFILES.get("ui-tars").geometry.size(w, h)
+    if PROFILES.get(profile).geometry.coordinates == "absolute":
+        iw, ih = PROFILES.get(profile).geometry.size(w, h)
         px, py = round(tx * iw / w), round(ty * ih / h)
+        named = (min(round(px * w / iw), w - 1), min(round(py * h / ih), h - 1))
+        if profile == "opencua":
+            return ("## Thought:\nThe mark sits right of the middle.\n\n## Action:\nClick the mark."
+                    f"\n\n## Code:\n```python\npyautogui.click(x={px}, y={py})\n```\n"), named
+        if profile == "holo":
+            return json.dumps({"note": "", "thought": "The mark sits right of the middle.", "action": {
+                "action": "click_element", "element": "the mark", "x": px, "y": py}}), named
         text = ("Thought: The mark sits right of the middle. I click the mark.\n"
                 f"Action: click(point='<point>{px} {py}</point>')")
-        return text, (min(round(px * w / iw), w - 1), min(round(py * h / ih), h - 1))
+        return text, named
     x, y = round(tx * 1000 / w), round(ty * 1000 / h)
     named = (min(round(x * w / 1000), w - 1), min(round(y * h / 1000), h - 1))
-    if profile == "qwen3-vl":
+    if profile in ("qwen3-vl", "gui-owl"):
         call = json.dumps({"name": "computer_use", "arguments": {"action": "left_click",
                                                                   "coordinate": [x, y]}})
         return f"Action: Click the mark.\n<tool_call>\n{call}\n</tool_call>", named
+    if profile == "ui-venus":
+        return ("<think>The mark sits right of the middle.</think>\n"
+                f"<action>Click(box=({x},{y}))</action>\n<conclusion>Clicked the mark.</conclusion>"), named
     plan = {"thought": "Click the mark.", "trajectory": [
         {"action": "click", "x": x, "y": y, "target": "the mark"}]}
     return json.dumps(plan), named
 
 
 def native_done(profile: str) -> str:
+    if profile == "opencua":
+        return ("## Action:\nReport that the mark is clicked.\n\n## Code:\n```code\n"
+                "computer.terminate(status='success', answer='clicked')\n```\n")
+    if profile == "holo":
+        return json.dumps({"note": "", "thought": "The mark is clicked.",
+                           "action": {"action": "answer", "content": "clicked"}})
     if profile == "ui-tars":
         return "Thought: The mark is clicked.\nAction: finished(content='clicked')"
-    if profile == "qwen3-vl":
+    if profile in ("qwen3-vl", "gui-owl"):
         call = json.dumps({"name": "computer_use", "arguments": {"action": "answer", "text": "clicked"}})
         return f"Action: Report it.\n<tool_call>\n{call}\n</tool_call>"
+    if profile == "ui-venus":
+        return ("<think>The mark is clicked.</think>\n<action>Finished(content='clicked')</action>\n"
+                "<conclusion>Done.</conclusion>")
     return json.dumps({"thought": "Done.", "trajectory": [{"action": "done", "answer": "clicked"}]})
 
 
@@ -77,7 +97,8 @@ def check_press(app: Any, display: Display, named: tuple[int, int]) -> None:
     assert pointer(display) == named
 
 
-@pytest.mark.parametrize("profile", ["tracer1", "qwen3-vl", "ui-tars"])
+@pytest.mark.parametrize("profile", ["tracer1", "qwen3-vl", "ui-tars", "gui-owl", "ui-venus",
+                                     "opencua", "holo"])
 def test_through_a_server_with_the_profile_named(profile: str, screen: Display, chat_server: Any,
                                                  start_clicklog: Any) -> None:
     app = start_clicklog(screen)

@@ -103,7 +103,8 @@ def ask(backend: Backend, profile: Profile, messages: list[dict[str, Any]],
                 attempt.follow_up = exc.message
                 messages, read = [*messages, said, exc.turn], exc.read
                 continue
-            attempt.error = f"{exc.message}, {FOLLOW_UPS + 1} answers in a row"
+            attempt.error = (f"{exc.message}, but at most {FOLLOW_UPS} answers of a step may only "
+                             "move the pointer: give the action to do there")
         except PlanError as exc:
             attempt.error = exc.message
         rejected += 1

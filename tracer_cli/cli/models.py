@@ -140,7 +140,8 @@ def add(
     name: Annotated[str, typer.Argument(help="A name for it, e.g. my-ui-tars.")],
     model: Annotated[Path, typer.Option("--model", help="The language model .gguf.")],
     mmproj: Annotated[Path, typer.Option("--mmproj", help="Its vision projector .gguf.")],
-    profile: Annotated[str, typer.Option("--profile", help="tracer1, qwen3-vl or ui-tars.")] = "tracer1",
+    profile: Annotated[str, typer.Option("--profile", help=(
+        "tracer1, qwen3-vl, ui-tars, ui-tars-v1, gui-owl, ui-venus, opencua or holo."))] = "tracer1",
     max_pixels: Annotated[int, typer.Option(help="Pixel budget of the screenshot (0: the "
                                             "profile's default).")] = 0,
     context: Annotated[int, typer.Option(help="Context size in tokens.")] = 0,

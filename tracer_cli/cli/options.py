@@ -34,7 +34,8 @@ Mmproj = Annotated[Optional[str], _option(  # noqa: UP045
 Script = Annotated[Optional[Path], _option(  # noqa: UP045
     "--script", help="JSONL file of answers, one per model call (script backend).", panel=MODEL)]
 Profile = Annotated[Optional[str], _option(  # noqa: UP045
-    "--profile", help="tracer1, qwen3-vl, ui-tars, ui-tars-v1, gui-owl, ui-venus (default: model's).",
+    "--profile", help="tracer1, qwen3-vl, ui-tars, ui-tars-v1, gui-owl, ui-venus, opencua, holo "
+    "(default: model's).",
     panel=MODEL)]
 Horizon = Annotated[Optional[int], _option(  # noqa: UP045
     "--horizon", "-k", help="Steps forecast per model call (default 5).", panel=MODEL)]

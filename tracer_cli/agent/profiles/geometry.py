@@ -13,7 +13,11 @@ compute (``processed``), which for such an image is the image's own size.
 
 Sources: Qwen3-VL preprocessor_config.json (patch 16, merge 2, 65,536 to 16,777,216 pixels);
 UI-TARS ``codes/ui_tars/action_parser.py`` (smart_resize: factor 28, 100*28*28 to 16384*28*28
-pixels, absolute coordinates on the resized image); llama.cpp ``tools/mtmd/clip.cpp``
+pixels, absolute coordinates on the resized image); OpenCUA ``model/README.md`` and OSWorld's
+``mm_agents/opencua/opencua_agent.py`` (smart_resize factor 28, 3,136 to 12,845,056 pixels,
+absolute coordinates on the resized image); Holo1.5 (hcompai/hai-cookbook
+``holo1_5/holo_1_5_quickstart.ipynb``: the processor's own smart_resize, absolute pixels of the
+resized image; the limits are Qwen2.5-VL's, see profiles/holo.py); llama.cpp ``tools/mtmd/clip.cpp``
 (``set_limit_image_tokens(8, 4096)`` and the warning that Qwen-VL grounding needs at least 1024
 image tokens); ``tools/mtmd/mtmd-image.cpp`` (``calc_size_preserved_ratio``: round to the
 factor, floor under the maximum, ceil over the minimum).
@@ -115,3 +119,5 @@ def resize(width: int, height: int, factor: int, min_pixels: int, max_pixels: in
 QWEN3_VL = ImageGeometry("Qwen3-VL", 32, 65_536, 16_777_216, "relative")
 QWEN2_VL = ImageGeometry("Qwen2-VL / UI-TARS v1", 28, 4 * 28 * 28, 16384 * 28 * 28, "relative")
 QWEN25_VL = ImageGeometry("Qwen2.5-VL / UI-TARS-1.5", 28, 100 * 28 * 28, 16384 * 28 * 28, "absolute")
+OPENCUA = ImageGeometry("OpenCUA (Qwen2.5-VL)", 28, 3136, 12_845_056, "absolute")
+HOLO15 = ImageGeometry("Holo1.5 (Qwen2.5-VL)", 28, 3136, 12_845_056, "absolute")
