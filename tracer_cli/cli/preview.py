@@ -29,13 +29,17 @@ def annotate(image: Image.Image, plan: Plan) -> Image.Image:
 
 
 def draw_marks(image: Image.Image, steps: list[list[tuple[float, float]]], legend: list[str],
-               keys: list[str] | None = None) -> Image.Image:
+               keys: list[str] | None = None,
+               boxes: list[tuple[int, int, int, int] | None] | None = None) -> Image.Image:
     """Markers at each step's pixel points (a second point: a drag's end), kept off the text
     there, white arrows from one step to the next, ``keys`` of keyboard steps beside the step
-    before, and the legend box in the emptiest corner."""
+    before, and the legend box in the emptiest corner. ``boxes``: where each step's target was
+    found, when known."""
     from tracer_cli.vision import marks
 
     keys = keys or [""] * len(steps)
-    layout = marks.layout(image.size, [marks.Step(tuple(map(tuple, p)), k)  # type: ignore[arg-type]
-                                       for p, k in zip(steps, keys, strict=True)], image=image)
+    boxes = boxes or [None] * len(steps)
+    layout = marks.layout(image.size, [marks.Step(tuple(map(tuple, p)), k, b)  # type: ignore[arg-type]
+                                       for p, k, b in zip(steps, keys, boxes, strict=True)],
+                          image=image)
     return marks.draw(image, layout, legend)

@@ -310,7 +310,8 @@ def _macro_marks(card: Card, line: dict[str, Any], meta: dict[str, Any],
         card.executed = points[0]
     elif card.keys and focus is not None:
         points = (focus,)
-    return _Marks([Step(points, card.keys)], card.number, acted=acted)
+    box = found[0].box if found else None  # where its text or image was found
+    return _Marks([Step(points, card.keys, box)], card.number, acted=acted)
 
 
 def _window(line: dict[str, Any], meta: dict[str, Any],
