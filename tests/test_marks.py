@@ -5,12 +5,16 @@ beside the ring, keys typed after a click are written next to it; the same layou
 from __future__ import annotations
 
 import json
+import math
+from pathlib import Path
 
+import numpy as np
+import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageFont
 
 from tracer_cli.cli.preview import annotate, draw_marks
 from tracer_cli.plan import parse_plan, step_dict
-from tracer_cli.vision.marks import Step, keys_label, layout
+from tracer_cli.vision.marks import Step, keys_label, layout, ring_arcs
 
 
 def word_image(point: tuple[int, int], word: str = "Save") -> Image.Image:
@@ -32,15 +36,30 @@ def test_the_word_under_a_click_stays_readable() -> None:
     x, y = point
     word = before.convert("L").point(lambda v: v < 128 and 255).getbbox()  # the word's ink
     assert word is not None and word[0] < x - 10 and word[2] > x + 10
-    # Only the fine dot at the point and the ring's thin sides touch the word's line: within
-    # the ring (radius 13) and the word's height, no more than the dot changed.
-    inner = (x - 9, word[1], x + 10, word[3])
-    assert changed(before, after, inner) <= 25  # a filled disc would change ~190
+    # Nothing changed on the word's line: the ring is an arc above it and one below
+    assert changed(before, after, (word[0] - 1, word[1] - 1, word[2] + 1, word[3] + 1)) == 0
+    assert changed(before, after, (x - 20, word[1] - 12, x + 20, word[1] - 1)) > 20  # drawn there
+    assert changed(before, after, (x - 20, word[3] + 1, x + 20, word[3] + 12)) > 20
     # The number is beside the ring, not on the point.
-    mark = layout(before.size, [Step((point,))]).marks[0]
+    mark = layout(before.size, [Step((point,))], image=before).marks[0]
     left, top, right, bottom = mark.tag
     assert not (left <= x <= right and top <= y <= bottom)
     assert changed(before, after, tuple(round(v) for v in mark.tag)) > 20  # drawn there
+
+
+def test_off_text_the_marker_is_a_whole_ring_with_a_dot() -> None:
+    """A click on an empty spot (or with no picture to read): the ring of a 1280-wide view,
+    whole, the dot at the point, full ticks, the number up-right."""
+    blank = Image.new("RGB", (1280, 800), "white")
+    for image in (blank, None):
+        mark = layout((1280, 800), [Step(((400, 300),))], image=image).marks[0]
+        assert mark.clear is None and mark.radius == 13
+        assert ring_arcs(mark, 4) == [(0.0, 360.0)]
+        assert mark.ticks == [((400, 300 - 13 * 1.8), (400, 300 - 15)), ((400, 315), (400, 300 + 13 * 1.8))]
+        assert mark.tag[0] > 400 and mark.tag[3] < 300
+    after = draw_marks(blank, [[(400, 300)]], [])
+    assert after.getpixel((400, 300)) == (0xE6, 0x19, 0x4B)  # the dot
+    assert after.getpixel((400 - 12, 300)) != (255, 255, 255)  # the ring's side
 
 
 def test_the_number_moves_to_a_side_that_fits() -> None:
@@ -98,3 +117,112 @@ def test_keys_label_reads_plan_and_macro_steps() -> None:
     assert keys_label({"hotkey": ["ctrl", "s"]}) == "presses ctrl+s"
     assert keys_label({"type": "hi"}) == 'types "hi"'
     assert keys_label({"action": "click", "x": 1, "y": 2}) == ""
+
+
+# -- small text: the marker keeps off the glyphs whatever their size ---------------------------
+
+DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+MESSAGE = "A new version is ready to deploy."
+
+
+def font(name: str) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    """"bitmap": PIL's own bitmap font (about 11 pixels high, like X11 core fonts); "N": PIL's
+    TrueType font at N pixels; "dejavu N": DejaVu Sans at N pixels."""
+    if name == "bitmap":
+        return ImageFont.load_default_imagefont()
+    if name.startswith("dejavu"):
+        if not DEJAVU.is_file():
+            pytest.skip(f"{DEJAVU} is not installed (apt-get install -y fonts-dejavu-core)")
+        return ImageFont.truetype(str(DEJAVU), int(name.split()[1]))
+    return ImageFont.load_default(size=int(name))
+
+
+def ink(after: Image.Image, before: Image.Image) -> set[tuple[int, int]]:
+    """The pixels that differ between two pictures."""
+    diff = np.asarray(ImageChops.difference(after, before).convert("L"))
+    return {(int(x), int(y)) for y, x in np.argwhere(diff > 0)}
+
+
+def dialog(face: ImageFont.ImageFont | ImageFont.FreeTypeFont, word: str, dark: bool = False
+           ) -> tuple[Image.Image, set[tuple[int, int]], set[tuple[int, int]], tuple[float, float]]:
+    """A dialog like xmessage's: a line of message text, and 4 pixels under it a button
+    labelled ``word``. Returns the picture, the pixels of the word's glyphs (antialiased edges
+    included), those of the message line, and the middle of the word."""
+    ground, button, text = ("#202124", "#303134", "#e8eaed") if dark else ("#ececec", "#dddddd", "black")
+    base = Image.new("RGB", (1280, 800), ground)
+    draw = ImageDraw.Draw(base)
+    left, top, right, bottom = draw.textbbox((400, 300), word, font=face)
+    draw.rounded_rectangle((left - 8, top - 6, right + 8, bottom + 6), 6, outline=text, fill=button)
+    with_message = base.copy()
+    message_bottom = draw.textbbox((0, 0), MESSAGE, font=face)[3]
+    ImageDraw.Draw(with_message).text((370, top - 6 - 4 - message_bottom), MESSAGE, fill=text, font=face)
+    picture = with_message.copy()
+    ImageDraw.Draw(picture).text((400, 300), word, fill=text, font=face)
+    return (picture, ink(picture, with_message), ink(with_message, base),
+            ((left + right) / 2, (top + bottom) / 2))
+
+
+@pytest.mark.parametrize("word", ["Later", "Cancel", "OK"])
+@pytest.mark.parametrize("size", ["bitmap", "9", "10", "11", "dejavu 9", "dejavu 11", "15", "24", "40"])
+def test_no_marker_pixel_lies_on_the_word_or_the_line_above(size: str, word: str) -> None:
+    """The xmessage dialog of the report (X11 core fonts, ~10 pixels high): the ring ran
+    through "Later" and the number covered "version" above it. At every size, no pixel of the
+    ring, the ticks or the number lies on a glyph of the word clicked, nor of the line above."""
+    picture, glyphs, above, point = dialog(font(size), word)
+    after = draw_marks(picture, [[point]], [])
+    marker = ink(after, picture)
+    assert len(marker) > 150  # drawn: two arcs, a tick or two, the number
+    assert not marker & glyphs, sorted(marker & glyphs)[:10]
+    assert not marker & above, sorted(marker & above)[:10]
+    mark = layout(picture.size, [Step((point,))], image=picture).marks[0]
+    assert mark.clear is not None  # the text was seen: the rows of its letters within the ring's reach
+    ys = [y for x, y in glyphs if abs(x - point[0]) <= mark.radius]
+    assert mark.clear[0] < min(ys) and mark.clear[1] > max(ys)
+
+
+@pytest.mark.parametrize("size", ["bitmap", "11", "24"])
+def test_light_text_on_a_dark_ground_is_kept_clear_too(size: str) -> None:
+    picture, glyphs, above, point = dialog(font(size), "Later", dark=True)
+    marker = ink(draw_marks(picture, [[point]], []), picture)
+    assert len(marker) > 150
+    assert not marker & (glyphs | above)
+
+
+def test_the_ring_is_sized_to_the_text_at_the_point() -> None:
+    """Arcs that clear the line's rows by a few pixels: close to the old 13 pixels for text of
+    10 to 15 pixels, larger for large text."""
+    radii = {}
+    for size in ("bitmap", "10", "15", "40"):
+        picture, _, _, point = dialog(font(size), "Later")
+        mark = layout(picture.size, [Step((point,))], image=picture).marks[0]
+        assert mark.clear is not None
+        radii[size] = mark.radius
+        inner = mark.radius - 4  # the stroke and its halo
+        for start, end in ring_arcs(mark, 4):
+            for angle in (start, end):
+                y = point[1] + inner * math.sin(math.radians(angle))
+                assert y <= mark.clear[0] + 1e-9 or y >= mark.clear[1] - 1e-9, (size, angle)
+    assert 10 <= radii["bitmap"] <= 15 and 10 <= radii["10"] <= 15 and 12 <= radii["15"] <= 16
+    assert radii["40"] > 20
+
+
+def test_a_macro_target_s_box_stands_for_the_text_when_the_picture_is_not_known() -> None:
+    mark = layout((1280, 800), [Step(((82, 40),), box=(66, 36, 100, 46))]).marks[0]
+    assert mark.clear == (35, 47)
+    arcs = ring_arcs(mark, 4)
+    assert len(arcs) == 2 and all(b - a < 180 for a, b in arcs)
+    assert mark.tag[3] <= 35 or mark.tag[1] >= 47  # above or below the text's rows
+
+
+def test_the_report_draws_the_same_arcs() -> None:
+    from tracer_cli.report.render import _arcs
+
+    picture, _, _, point = dialog(font("bitmap"), "Later")
+    mark = layout(picture.size, [Step((point,))], image=picture).marks[0]
+    assert mark.clear is not None
+    paths = _arcs(mark, 1.0)
+    assert len(paths) == 2
+    for path in paths:  # "M x1 y1 A r r 0 large 1 x2 y2": both ends off the text's rows
+        numbers = [float(v) for v in path.replace("M", "").replace("A", "").split()]
+        for y in (numbers[1], numbers[-1]):
+            assert y < mark.clear[0] or y > mark.clear[1], path

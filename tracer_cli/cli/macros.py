@@ -170,11 +170,12 @@ def _dry_run(title: str, steps: list[Instance], settings: Settings, out_png: Pat
     images = {}
     for monitor, shot in shots.items():
         marks = [p.points if p.monitor == monitor else [] for p in planned]
+        boxes = [p.box if p.monitor == monitor else None for p in planned]
         keys = [keys_label(p.instance.step.model_dump(mode="json", by_alias=True)) for p in planned]
         legend = [f"{p.number}. {p.instance.describe()}" for p in planned
                   if p.points and p.monitor == monitor]
         name = "preview.png" if monitor == settings.monitor else f"preview-monitor{monitor}.png"
-        log.save_image(draw_marks(shot, marks, legend[:30], keys), name, compress_level=6)
+        log.save_image(draw_marks(shot, marks, legend[:30], keys, boxes), name, compress_level=6)
         images[monitor] = log.dir / name
     for p in planned:
         log.write_step({"step": p.number, "where": str(p.instance.where),

@@ -1,6 +1,7 @@
-"""Dry-run pictures: the screenshot with a marker at each forecast point (a ring with the number
-beside it, so the word under a click stays readable; see vision/marks.py), arrows between them,
-typed text and keys beside the step they follow, and a legend of every step."""
+"""Dry-run pictures: the screenshot with a marker at each forecast point (a ring kept off the text
+there, the number beside it, so the word under a click stays readable; see vision/marks.py),
+arrows between them, typed text and keys beside the step they follow, and a legend of every
+step."""
 
 from __future__ import annotations
 
@@ -28,13 +29,17 @@ def annotate(image: Image.Image, plan: Plan) -> Image.Image:
 
 
 def draw_marks(image: Image.Image, steps: list[list[tuple[float, float]]], legend: list[str],
-               keys: list[str] | None = None) -> Image.Image:
-    """Markers at each step's pixel points (a second point: a drag's end), white arrows from one
-    step to the next, ``keys`` of keyboard steps beside the step before, and the legend box in
-    the emptiest corner."""
+               keys: list[str] | None = None,
+               boxes: list[tuple[int, int, int, int] | None] | None = None) -> Image.Image:
+    """Markers at each step's pixel points (a second point: a drag's end), kept off the text
+    there, white arrows from one step to the next, ``keys`` of keyboard steps beside the step
+    before, and the legend box in the emptiest corner. ``boxes``: where each step's target was
+    found, when known."""
     from tracer_cli.vision import marks
 
     keys = keys or [""] * len(steps)
-    layout = marks.layout(image.size, [marks.Step(tuple(map(tuple, p)), k)  # type: ignore[arg-type]
-                                       for p, k in zip(steps, keys, strict=True)])
+    boxes = boxes or [None] * len(steps)
+    layout = marks.layout(image.size, [marks.Step(tuple(map(tuple, p)), k, b)  # type: ignore[arg-type]
+                                       for p, k, b in zip(steps, keys, boxes, strict=True)],
+                          image=image)
     return marks.draw(image, layout, legend)

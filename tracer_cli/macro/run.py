@@ -244,6 +244,7 @@ class Planned:
     points: list[tuple[int, int]] = field(default_factory=list)  # pixels of the step's monitor
     monitor: int = 1
     pointer: bool = False  # the step acts at a point (found or not)
+    box: tuple[int, int, int, int] | None = None  # where the first target was found, if known
 
 
 class MacroRunner(RunLoop):
@@ -504,6 +505,7 @@ class MacroRunner(RunLoop):
                 missing.append(target.describe())
             else:
                 plan.points.append(found.point)
+                plan.box = plan.box or found.box
         if isinstance(step, ScrollStep) and not step.scroll.at:
             plan.points.append(_middle(step.region, self.screens(monitor)))
         if missing:

@@ -274,8 +274,8 @@ class _Marks:
     dim_from: int | None = None
     acted: tuple[Pair, ...] = ()  # what the step acted on (a dry run: the whole forecast)
 
-    def on(self, size: tuple[int, int], within: tuple[int, int, int, int] | None = None) -> Layout:
-        return layout(size, self.steps, self.first, self.dim_from, within)
+    def on(self, image: Image.Image, within: tuple[int, int, int, int] | None = None) -> Layout:
+        return layout(image.size, self.steps, self.first, self.dim_from, within, image)
 
 
 def _agent_marks(card: Card, line: dict[str, Any], meta: dict[str, Any], kind: str,
@@ -310,7 +310,8 @@ def _macro_marks(card: Card, line: dict[str, Any], meta: dict[str, Any],
         card.executed = points[0]
     elif card.keys and focus is not None:
         points = (focus,)
-    return _Marks([Step(points, card.keys)], card.number, acted=acted)
+    box = found[0].box if found else None  # where its text or image was found
+    return _Marks([Step(points, card.keys, box)], card.number, acted=acted)
 
 
 def _window(line: dict[str, Any], meta: dict[str, Any],
@@ -330,11 +331,11 @@ def _picture(card: Card, image: Image.Image, marks: _Marks,
     """The card's pictures: the whole screenshot with its markers, and the part that matters
     (if any) cut out at its own resolution, with the markers laid out again for it."""
     card.image, card.size = jpeg_uri(image), image.size
-    card.marks = marks.on(card.size)
+    card.marks = marks.on(image)
     card.region = choose(card.size, marks.acted, card.boxes, window, content_box(image), previous)
     if card.region is not None:
         card.crop = jpeg_uri(image.crop(card.region.box))
-        card.zoom_marks = marks.on(card.size, card.region.box)
+        card.zoom_marks = marks.on(image, card.region.box)
 
 
 def _card(line: dict[str, Any], meta: dict[str, Any], run: Path, forecast: _Forecast,

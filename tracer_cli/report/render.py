@@ -3,13 +3,14 @@ stylesheet and script inline, written private (it shows the desktop and what was
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 from tracer_cli import private
 from tracer_cli.agent.runlog import RunSummary
 from tracer_cli.report.model import Report, build
-from tracer_cli.vision.marks import arrow_head, ticks, trim
+from tracer_cli.vision.marks import Mark, arrow_head, ring_arcs, stroke, trim
 
 HERE = Path(__file__).resolve().parent
 
@@ -32,6 +33,20 @@ def _points(points: list[tuple[float, float]]) -> str:
     return " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
 
 
+def _arcs(mark: Mark, scale: float) -> list[str]:
+    """The ring's arcs (vision/marks.ring_arcs: all of it off text, an arc above and one below
+    the text at the point) as SVG path data."""
+    x, y = mark.point
+    r = mark.radius
+    paths = []
+    for start, end in ring_arcs(mark, stroke(scale) + 2):
+        a, b = math.radians(start), math.radians(end)
+        large = 1 if end - start > 180 else 0
+        paths.append(f"M {x + r * math.cos(a):.1f} {y + r * math.sin(a):.1f} "
+                     f"A {r:.1f} {r:.1f} 0 {large} 1 {x + r * math.cos(b):.1f} {y + r * math.sin(b):.1f}")
+    return paths
+
+
 def render(report: Report) -> str:
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
@@ -40,7 +55,7 @@ def render(report: Report) -> str:
     env.filters["seconds"] = _seconds
     env.filters["points"] = _points
     env.filters["number"] = _number
-    env.globals.update(trim=trim, arrow_head=arrow_head, ticks=ticks)
+    env.globals.update(trim=trim, arrow_head=arrow_head, arcs=_arcs)
     return env.get_template("template.html").render(report=report)
 
 

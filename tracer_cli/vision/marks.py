@@ -3,14 +3,22 @@
 
 A marker never hides what it points at: a ring with crosshair ticks above and below it and a
 fine dot at the point itself, the step's number in a tag BESIDE the ring (on the side where it covers the
-fewest other markers), a drag's end joined by an arrow, and what a keyboard step types or presses
-written next to the step it follows."""
+least text and the fewest other markers), a drag's end joined by an arrow, and what a keyboard step
+types or presses written next to the step it follows.
+
+When the image is known and the point is on a line of text (vision/ink.py tells its rows from
+the pixels; else the box the text was found in, when there is one), the ring is sized to that
+line and broken where it would cross it: an arc above the line and one below (and no dot: the
+arcs centre on the point), the ticks beyond them stopped short of any other ink, and the tag
+above or below the line, so a word of small text stays as readable as a large one."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from tracer_cli.vision.ink import Ink
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -30,6 +38,7 @@ class Step:
 
     points: tuple[Point, ...] = ()
     keys: str = ""
+    box: Box | None = None  # where the target was found (a macro's text or image), when known
 
 
 @dataclass
@@ -43,6 +52,8 @@ class Mark:
     tag: Box  # the number's box, beside the ring
     notes: list[str] = field(default_factory=list)  # keys of the keyboard steps that follow
     note_box: Box | None = None
+    clear: tuple[float, float] | None = None  # the rows of the text at the point (none: off text)
+    ticks: list[tuple[Point, Point]] = field(default_factory=list)  # above and below the ring
 
     @property
     def ink(self) -> str:
@@ -62,6 +73,12 @@ class Layout:
     loose: list[str]  # keys with no pointer step before them to sit beside
     left: float = 0  # where that part starts in the image (a zoomed view: its top-left corner)
     top: float = 0
+
+
+def stroke(scale: float) -> int:
+    """The width of the ring and the ticks drawn into the image (their dark halo: two pixels
+    more, drawn under them)."""
+    return max(2, round(2.5 * scale))
 
 
 def _overlap(a: Box, b: Box) -> float:
@@ -98,14 +115,17 @@ def text_width(text: str, font: float) -> float:
 
 
 def layout(size: tuple[int, int], steps: list[Step], first: int = 1,
-           dim_from: int | None = None, within: Box | None = None) -> Layout:
+           dim_from: int | None = None, within: Box | None = None,
+           image: Image.Image | None = None) -> Layout:
     """Place the markers of ``steps`` (numbered from ``first``; those from index ``dim_from`` on
     are dimmed) on an image of ``size``, or on the part ``within`` of it that is shown (a zoomed
-    view: markers sized for it, tags and notes kept inside it; points stay image pixels)."""
+    view: markers sized for it, tags and notes kept inside it; points stay image pixels).
+    ``image``, when given, is read for the text at the points and around them."""
     bounds = within or (0, 0, size[0], size[1])
     width, height = round(bounds[2] - bounds[0]), round(bounds[3] - bounds[1])
     scale = max(0.6, width / 1280)
-    radius, font = 13 * scale, round(15 * scale)
+    font = round(15 * scale)
+    ink = Ink(image) if image is not None else None
     marks: list[Mark] = []
     loose: list[str] = []
     links: list[tuple[Point, Point, bool]] = []
@@ -121,38 +141,118 @@ def layout(size: tuple[int, int], steps: list[Step], first: int = 1,
         if previous is not None:
             links.append((previous, point, dimmed))
         previous = end or point
+        clear = _text_rows(ink, point, step.box, scale)
+        radius = _radius(point, clear, scale)
         marks.append(Mark(first + index, COLOURS[index % len(COLOURS)], dimmed, point, end,
-                          radius, (0, 0, 0, 0)))
+                          radius, (0, 0, 0, 0), clear=clear,
+                          ticks=_ticks(point, radius, ink, stroke(scale))))
     rings = [(m.point[0] - m.radius, m.point[1] - m.radius, m.point[0] + m.radius,
               m.point[1] + m.radius) for m in marks]
     placed: list[Box] = []
-    for mark in marks:
-        mark.tag = _place_tag(mark, font, bounds, rings + placed)
-        placed.append(mark.tag)
-        if mark.notes:
-            mark.note_box = _place_note(mark, font, bounds, rings + placed)
+    for mark, ring in zip(marks, rings, strict=True):
+        mark.tag = _place_tag(mark, font, bounds, [r for r in rings if r is not ring] + placed, ink)
+        if mark.notes:  # beside the tag (which it need not keep off), not over its own ring
+            mark.note_box = _place_note(mark, font, bounds, rings + placed, ink)
             placed.append(mark.note_box)
+        placed.append(mark.tag)
     return Layout(width, height, scale, font, marks, links, loose, bounds[0], bounds[1])
 
 
-def _place_tag(mark: Mark, font: float, bounds: Box, taken: list[Box]) -> Box:
-    """The number's box at one of the ring's four diagonals: inside ``bounds``, over the fewest
-    other markers and tags (up-right first)."""
+def _text_rows(ink: Ink | None, point: Point, box: Box | None, scale: float) -> tuple[float, float] | None:
+    """The first and last row of the text at ``point`` with a pixel of margin: read from the
+    image, else the box the target was found in when the point is in it; None off text."""
+    rows: tuple[float, float] | None = None
+    if ink is not None:
+        near, reach = round(8 * scale), round(40 * scale)
+        rows = ink.line(point, near, reach)
+        for _ in range(3):  # then as far out as the ring's arcs reach (they grow with the rows)
+            if rows is None:
+                break
+            wider = ink.line(point, near, reach, math.ceil(_radius(point, _margin(rows), scale)) + 1)
+            if wider is None or wider == rows:
+                break
+            rows = wider
+    x, y = point
+    if rows is None and box is not None and box[0] <= x <= box[2] and box[1] <= y <= box[3] \
+            and box[3] - box[1] <= 80 * scale:
+        rows = (box[1], box[3])
+    return None if rows is None else _margin(rows)
+
+
+def _margin(rows: tuple[float, float]) -> tuple[float, float]:
+    return rows[0] - 1, rows[1] + 1
+
+
+def _radius(point: Point, clear: tuple[float, float] | None, scale: float) -> float:
+    """13 pixels (of a 1280-wide view) off text; on text, enough for the ring's arcs (halo
+    included) to clear the text's rows on both sides by a few pixels more."""
+    if clear is None:
+        return 13 * scale
+    y = point[1]
+    return max(y - clear[0], clear[1] - y, 0) + stroke(scale) + 2 + 3 * scale
+
+
+def ring_arcs(mark: Mark, inset: float) -> list[tuple[float, float]]:
+    """The parts of the ring to draw, as angles in degrees clockwise from 3 o'clock (PIL's and,
+    with y down, SVG's): all of it off text; on text an arc above its rows and one below,
+    whose strokes (``inset`` pixels inside the radius) end before those rows."""
+    if mark.clear is None:
+        return [(0.0, 360.0)]
+    y = mark.point[1]
+    inner = mark.radius - inset
+    above, below = y - mark.clear[0], mark.clear[1] - y
+    arcs = []
+    if inner > max(above, 0):
+        a = math.degrees(math.asin(max(above, 0) / inner))
+        arcs.append((180 + a, 360 - a))
+    if inner > max(below, 0):
+        b = math.degrees(math.asin(max(below, 0) / inner))
+        arcs.append((b, 180 - b))
+    return arcs
+
+
+def _ticks(point: Point, radius: float, ink: Ink | None, width: int) -> list[tuple[Point, Point]]:
+    """The crosshair: short strokes above and below the ring, pointing at its centre (none at
+    the sides: they would strike through the word under the click), each stopped before any
+    ink in its way and left out when too little of it is left."""
+    x, y = point
+    inner, outer = radius + 2, radius * 1.8
+    lines = []
+    for sign in (-1, 1):
+        start, end = y + sign * inner, y + sign * outer
+        if ink is not None:
+            end = start + sign * min(outer - inner, ink.free(x, start, end, width / 2 + 2))
+        if abs(end - start) >= 3:
+            lines.append(((x, end), (x, start)) if sign < 0 else ((x, start), (x, end)))
+    return lines
+
+
+def _cost(box: Box, bounds: Box, taken: list[Box], ink: Ink | None) -> float:
+    """What a tag or note placed at ``box`` would cover: the text under it and other markers,
+    and anything past ``bounds`` (not allowed)."""
+    outside = 0.0 if _inside(box, bounds) else 1e9
+    return outside + sum(_overlap(box, t) for t in taken) + (ink.text(box) if ink else 0)
+
+
+def _place_tag(mark: Mark, font: float, bounds: Box, taken: list[Box], ink: Ink | None) -> Box:
+    """The number's box at one of the ring's four diagonals (above or below the text at the
+    point), else beside the ring or beyond a tick: inside ``bounds``, over the least text and
+    the fewest other markers and tags (up-right first)."""
     x, y = mark.point
     w, h = text_width(str(mark.number), font) + font * 0.6, font * 1.3
     gap = mark.radius * 0.75
-    candidates = [(x + gap, y - gap - h), (x - gap - w, y - gap - h), (x + gap, y + gap),
-                  (x - gap - w, y + gap)]
+    up, down = y - gap - h, y + gap
+    if mark.clear is not None:
+        up, down = min(up, mark.clear[0] - 1 - h), max(down, mark.clear[1] + 2)
+    reach = mark.radius * 1.8 + 2
+    candidates = [(x + gap, up), (x - gap - w, up), (x + gap, down), (x - gap - w, down),
+                  (x + mark.radius + 3, y - h / 2), (x - mark.radius - 3 - w, y - h / 2),
+                  (x - w / 2, y - reach - h), (x - w / 2, y + reach)]
     boxes = [(left, top, left + w, top + h) for left, top in candidates]
-
-    def cost(box: Box) -> float:
-        outside = 0.0 if _inside(box, bounds) else 1e9
-        return outside + sum(_overlap(box, t) for t in taken)
-
-    return min(boxes, key=cost)
+    return min(boxes, key=lambda box: _cost(box, bounds, taken, ink))
 
 
-def _place_note(mark: Mark, font: float, bounds: Box, taken: list[Box]) -> Box:
+def _place_note(mark: Mark, font: float, bounds: Box, taken: list[Box], ink: Ink | None) -> Box:
     """The keys' box: on the tag's row, right of it, else left of the ring, else below."""
     lines = len(mark.notes)
     w = max(text_width(n, font) for n in mark.notes) + font * 0.8
@@ -162,12 +262,7 @@ def _place_note(mark: Mark, font: float, bounds: Box, taken: list[Box]) -> Box:
     candidates = [(right + 3, top), (left - 3 - w, top), (x - w / 2, y + mark.radius + 4),
                   (x - w / 2, y - mark.radius - 4 - h)]
     boxes = [(cx, cy, cx + w, cy + h) for cx, cy in candidates]
-
-    def cost(box: Box) -> float:
-        outside = 0.0 if _inside(box, bounds) else 1e9
-        return outside + sum(_overlap(box, t) for t in taken if t != mark.tag)
-
-    best = min(boxes, key=cost)
+    best = min(boxes, key=lambda box: _cost(box, bounds, taken, ink))
     if not _inside(best, bounds):  # too wide for any side: keep it in view
         dx = max(0.0, bounds[0] - best[0]) - max(0.0, best[2] - bounds[2])
         dy = max(0.0, bounds[1] - best[1]) - max(0.0, best[3] - bounds[3])
@@ -193,14 +288,6 @@ def arrow_head(start: Point, end: Point, size: float) -> list[Point]:
             (x2 - size * math.cos(angle + 0.45), y2 - size * math.sin(angle + 0.45))]
 
 
-def ticks(mark: Mark) -> list[tuple[Point, Point]]:
-    """The crosshair: short strokes above and below the ring, pointing at its centre (none at
-    the sides: they would strike through the word under the click)."""
-    x, y = mark.point
-    inner, outer = mark.radius + 2, mark.radius * 1.8
-    return [((x, y - outer), (x, y - inner)), ((x, y + inner), (x, y + outer))]
-
-
 # -- drawing into the image -------------------------------------------------------------------
 
 def draw(image: Image.Image, plan: Layout, legend: list[str] | None = None) -> Image.Image:
@@ -210,7 +297,7 @@ def draw(image: Image.Image, plan: Layout, legend: list[str] | None = None) -> I
     out = image.convert("RGB")
     canvas = ImageDraw.Draw(out, "RGBA")
     font = ImageFont.load_default(size=plan.font)
-    width = max(2, round(2.5 * plan.scale))
+    width = stroke(plan.scale)
     for start, end, _ in plan.links:
         segment = trim(start, end, plan.marks[0].radius * 1.9, plan.marks[0].radius * 1.9)
         if segment:
@@ -239,12 +326,19 @@ def _pil_mark(canvas, mark: Mark, font, width: int, scale: float) -> None:  # ty
             _pil_arrow(canvas, *segment, mark.colour, width, 10 * scale)
         ex, ey = mark.end
         canvas.ellipse([ex - r / 2, ey - r / 2, ex + r / 2, ey + r / 2], outline=colour, width=width)
-    canvas.ellipse([x - r, y - r, x + r, y + r], outline="#000000aa", width=width + 2)
-    canvas.ellipse([x - r, y - r, x + r, y + r], outline=colour, width=width)
-    for a, b in ticks(mark):
+    ring = [x - r, y - r, x + r, y + r]
+    if mark.clear is None:
+        canvas.ellipse(ring, outline="#000000aa", width=width + 2)
+        canvas.ellipse(ring, outline=colour, width=width)
+    else:
+        for start, end in ring_arcs(mark, width + 2):  # (PIL's strokes grow inwards)
+            canvas.arc(ring, start, end, fill="#000000aa", width=width + 2)
+            canvas.arc(ring, start, end, fill=colour, width=width)
+    for a, b in mark.ticks:
         canvas.line([a, b], fill="#000000aa", width=width + 2)
         canvas.line([a, b], fill=colour, width=width)
-    canvas.ellipse([x - 1.5, y - 1.5, x + 1.5, y + 1.5], fill=colour)
+    if mark.clear is None:  # on text the dot would hide a letter's stroke: the arcs centre on it
+        canvas.ellipse([x - 1.5, y - 1.5, x + 1.5, y + 1.5], fill=colour)
     canvas.rectangle(mark.tag, fill=colour, outline="#000000")
     tx, ty = (mark.tag[0] + mark.tag[2]) / 2, (mark.tag[1] + mark.tag[3]) / 2
     canvas.text((tx, ty), str(mark.number), fill=mark.ink, font=font, anchor="mm")
