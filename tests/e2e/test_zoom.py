@@ -94,7 +94,7 @@ def test_a_click_lands_where_the_zoom_turn_says_and_the_planning_prompt_is_not_e
     assert "Traceback" not in result.stderr
     [press] = app.wait_presses(1)
     assert (press["x"], press["y"]) == ZOOM_PIXEL != PLANNER_PIXEL
-    assert "(1 model calls, 1 zoom calls, 0 steps from the forecast)" in result.stderr
+    assert "(1 model call, 1 zoom call, 0 steps from the forecast)" in result.stderr
     record = last_run(env)
     assert (record["run"]["model_calls"], record["run"]["zoom_calls"]) == (1, 1)
     [step] = record["steps"]

@@ -31,6 +31,11 @@ PHASES = ("capture", "verify", "model", "ground", "find", "act", "settle", "chec
 FORECAST_MARK = "⇢"  # a step run from the forecast, without a model call
 
 
+def counted(n: int, noun: str) -> str:
+    """``1 step``, ``2 steps``."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
@@ -250,8 +255,8 @@ class LogLines(_State):
         super().on_start(task, settings, geometry)
         m = geometry.monitor
         self._say(f"task: {shortened(task)!r} on monitor {geometry.index} "
-                  f"({m.width}x{m.height}+{m.left}+{m.top}), at most {settings.max_steps} step"
-                  + ("" if settings.max_steps == 1 else "s"))
+                  f"({m.width}x{m.height}+{m.left}+{m.top}), at most "
+                  f"{counted(settings.max_steps, 'step')}")
 
     def on_plan(self, number: int, forecast: Forecast) -> None:
         super().on_plan(number, forecast)
@@ -294,11 +299,12 @@ class LogLines(_State):
         super().on_end(result)
         # Why a run did not get done is the command's last line (`tracer: error: ...`): once.
         detail = result.answer or (result.reason if result.status == "done" else "")
-        zooms = f", {result.zoom_calls} zoom calls" if result.zoom_calls else ""
-        counts = (f" ({result.model_calls} model calls{zooms}, {result.forecast_steps} steps from "
-                  "the forecast)") if result.model_calls or result.forecast_steps else ""
-        steps = f"{result.steps} step" + ("" if result.steps == 1 else "s")
-        self._say(f"{result.said} after {steps} in {result.seconds:.1f}s{counts}"
+        zooms = f", {counted(result.zoom_calls, 'zoom call')}" if result.zoom_calls else ""
+        counts = (f" ({counted(result.model_calls, 'model call')}{zooms}, "
+                  f"{counted(result.forecast_steps, 'step')} from the forecast)"
+                  ) if result.model_calls or result.forecast_steps else ""
+        self._say(f"{result.said} after {counted(result.steps, 'step')} in "
+                  f"{result.seconds:.1f}s{counts}"
                   + (f": {detail}" if detail else ""))
 
     def ask(self, question: str) -> str:
