@@ -5,13 +5,13 @@ commented out at its default with what it means)."""
 from __future__ import annotations
 
 import json
+import textwrap
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.padding import Padding
 from rich.text import Text
 
 from tracer_cli import paths
@@ -61,8 +61,9 @@ def show(
         out.print(f"run records: {paths.runs_dir()}", soft_wrap=True)
         out.print(f"API key: {'set' if settings.api_key else 'not set'} "
                   "(TRACER_API_KEY or OPENAI_API_KEY)")
-        out.print(f"each setting: name = value in the file, {cfg.ENV_PREFIX}NAME in the "
-                  "environment, or the flag of the same name\n", soft_wrap=False)
+        out.print(textwrap.fill(f"each setting: name = value in the file, {cfg.ENV_PREFIX}NAME "
+                                "in the environment, or the flag of the same name",
+                                max(40, out.width - 1)) + "\n", soft_wrap=True)
         for name, field in type(settings).model_fields.items():
             where = sources[name]
             mark = "" if where == "default" else f"   [bold]from {where}[/]"
@@ -70,9 +71,10 @@ def show(
                 mark = f"   [bold]because base_url is set (from {sources['base_url']})[/]"
             out.print(f"{name} = {escape(toml_value(getattr(settings, name)))}{mark}",
                       soft_wrap=True, highlight=False)
-            if field.description:  # wrapped under the name, indented
-                out.print(Padding(Text(field.description, style="dim"), (0, 0, 0, 4)),
-                          soft_wrap=False)
+            if field.description:  # wrapped under the name, indented, no padding after it
+                out.print(Text(textwrap.fill(field.description, max(40, out.width - 1),
+                                             initial_indent="    ", subsequent_indent="    "),
+                               style="dim"), soft_wrap=True)
 
 
 @app.command("init")
