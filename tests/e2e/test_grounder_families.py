@@ -178,3 +178,15 @@ def test_a_grounder_projector_of_another_family_is_warned_about(
     assert result.returncode == 0, result.stderr
     assert "the vision projector works in 32-pixel tiles" in result.stderr
     assert "with --grounder-profile" in result.stderr
+
+
+def test_an_opencua_gguf_planner_is_refused_in_one_line(display: Display, models: Path) -> None:
+    model, mmproj = make_tiny_vlm(models / "opencua-planner", ["```python\npyautogui.click(x=9, y=9)\n```"])
+    result = run_tracer("do", TASK, "--yes", "--model", str(model), "--mmproj", str(mmproj),
+                        "--profile", "opencua", env=tracer_env(display), timeout=60)
+
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "profile opencua needs a model server, not a .gguf" in lines[0]
+    assert "--base-url http://HOST:PORT/v1 --profile opencua" in lines[0]
