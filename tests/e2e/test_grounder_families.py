@@ -70,7 +70,8 @@ def corpus_entry(profile: str, entry_id: str) -> dict[str, Any]:
 
 @pytest.fixture
 def grounder_server() -> Iterator[ChatServer]:
-    server = ChatServer().start()
+    """A server of two models: the grounder's must be named (--grounder-model)."""
+    server = ChatServer(models=("gui-grounder", "another-model")).start()
     try:
         yield server
     finally:
@@ -91,10 +92,11 @@ def test_a_grounder_server_of_each_family_places_the_planners_target(
     env = tracer_env(display)
     result = run_tracer("do", TASK, "--yes", "--base-url", chat_server.base_url,
                         "--grounder", grounder_server.base_url, "--grounder-profile", profile,
-                        env=env, timeout=90)
+                        "--grounder-model", "gui-grounder", env=env, timeout=90)
 
     assert result.returncode == 0, result.stderr
     [asked] = grounder_server.requests  # one grounding request, read at the first answer
+    assert asked["model"] == "gui-grounder"
     sent = request_image_size(asked)
     # the full-resolution screen sized for the grounder's family (not the planner's image, no crop)
     assert sent == PROFILES.get(profile).geometry.size(*screen)
