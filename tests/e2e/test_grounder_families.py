@@ -49,6 +49,12 @@ TASK = "click the mark"
 TARGET = "the mark"
 TARGET_ONLY = plan({"action": "click", "target": TARGET}, done("clicked"), thought="Click the mark.")
 FAMILY = {profile: name for name, profile in GROUNDING.items()}
+PROMPT = {  # words of each family's own grounding prompt (tracer_cli/agent/profiles/)
+    "gui-owl": "you can only use the left_click and mouse_move action",
+    "ui-venus": "The output should just be the coordinates of a point, in the format [x,y].",
+    "holo": "Localize an element on the GUI image according to the provided target",
+    "opencua": "You need to perform a series of pyautogui actions to complete the task.",
+}
 
 # (profile, corpus entry, screen): per family an ordinary answer on 1920x1080 and one near the
 # right and bottom edges on 1366x768 (an odd number of pixels per 1000, rounding exercised)
@@ -100,7 +106,7 @@ def test_a_grounder_server_of_each_family_places_the_planners_target(
     sent = request_image_size(asked)
     # the full-resolution screen sized for the grounder's family (not the planner's image, no crop)
     assert sent == PROFILES.get(profile).geometry.size(*screen)
-    assert TARGET in request_text(asked)
+    assert TARGET in request_text(asked) and PROMPT[profile] in request_text(asked)
     want = named_pixel(shares(profile, space(profile, entry), entry["point"], sent), screen)
     assert want is not None
     [press] = app.wait_presses(1)
