@@ -202,3 +202,49 @@ def test_every_profile_with_a_corpus_reads_at_least_ten_answers() -> None:
     for param in entries():
         counts[param.values[0]] = counts.get(param.values[0], 0) + 1
     assert set(counts) == set(FILES.values()) and min(counts.values()) >= 10, counts
+
+
+# --- grounding answers (tests/corpus/grounding/): one point each, as a grounder reads it ---------
+
+GROUNDING = {"gui_owl.yaml": "gui-owl", "ui_venus.yaml": "ui-venus", "opencua.yaml": "opencua",
+             "holo.yaml": "holo"}
+GROUNDING_IMAGE = {"gui-owl": (1408, 800), "ui-venus": (1408, 800), "opencua": (1232, 700),
+                   "holo": (1232, 700)}  # what tracer sends for a 1920x1080 screen
+
+
+def grounding_entries() -> list[Any]:
+    params = []
+    for name, profile in GROUNDING.items():
+        for entry in yaml.safe_load((CORPUS / "grounding" / name).read_text(encoding="utf-8")):
+            params.append(pytest.param(profile, entry, id=entry["id"]))
+    return params
+
+
+def test_every_grounding_entry_cites_a_source_and_names_its_point() -> None:
+    ids = [p.values[1]["id"] for p in grounding_entries()]
+    agent_ids = {p.values[2]["id"] for p in entries()}
+    assert len(ids) == len(set(ids)) and not set(ids) & agent_ids
+    counts: dict[str, dict[bool, int]] = {}
+    for param in grounding_entries():
+        profile, entry = param.values
+        assert entry["source"] and entry["form"] and entry["note"] and isinstance(entry["answer"], str)
+        assert bool(entry.get("reject")) != ("point" in entry), entry["id"]
+        kind = counts.setdefault(profile, {True: 0, False: 0})
+        kind[bool(entry.get("reject"))] += 1
+    # per family: at least five forms read and three broken answers refused
+    assert set(counts) == set(GROUNDING.values())
+    assert all(c[False] >= 5 and c[True] >= 3 for c in counts.values()), counts
+
+
+@pytest.mark.parametrize(("profile", "entry"), grounding_entries())
+def test_the_grounder_reads_the_point_or_refuses_the_answer(profile: str, entry: dict[str, Any]) -> None:
+    image = tuple(entry.get("image") or GROUNDING_IMAGE[profile])
+    reader = PROFILES.get(profile)()
+    answer = split(entry["answer"])  # a thinking model's reasoning never reaches the reader
+    if entry.get("reject"):
+        with pytest.raises(PlanError, match=entry.get("reason")):
+            reader.parse_point(answer.text, image)
+        return
+    got = reader.parse_point(answer.text, image)
+    want = model_point(profile, entry["point"], image, space(profile, entry))
+    assert close(got, want), (got, want)

@@ -90,3 +90,32 @@ def test_the_grounder_resizes_to_its_own_budget() -> None:
     image = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
     assert image.width % 32 == 0 and image.height % 32 == 0  # tracer1: Qwen3-VL's geometry
     assert image.width * image.height <= 200_000
+
+
+def sent_image(request: list[dict[str, Any]]) -> Image.Image:
+    for message in request:
+        for part in message["content"] if isinstance(message["content"], list) else []:
+            if part.get("type") == "image_url":
+                url = part["image_url"]["url"]
+                return Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    raise AssertionError("no image in the request")
+
+
+def test_a_dedicated_grounder_sizes_the_full_screen_not_the_planners_small_image() -> None:
+    """The planner looks at a small image (--max-pixels 200000: 544x352 of the 1280x800 screen);
+    a dedicated grounder gets the full-resolution screen at its own budget, not that image
+    enlarged."""
+    from tracer_cli.agent.profiles import PROFILES
+
+    holo = PROFILES.get("holo")()
+    grounder_backend = FakeBackend('{"action": "click_absolute", "x": 588, "y": 364}')
+    grounder = Grounder(grounder_backend, holo, always=True, max_pixels=0)
+    actuator = RecordingActuator()
+    planner = Planner(FakeBackend(step_plan({"action": "click", "target": "OK"}), DONE), profile())
+    agent = Agent(FakeScreen(), planner, actuator, make_settings(max_pixels=200_000, zoom=False),
+                  grounder=grounder)
+    agent.run("press OK")
+    sent = sent_image(grounder_backend.requests[0])
+    assert sent.size == holo.geometry.size(1280, 800) == (1176, 728)  # not (1120, 728), from 544x352
+    # (588, 364) is the middle of the 1176x728 image it saw: the middle of the screen
+    assert actuator.calls[0] == ("click", 1920 + 640, 400, "left", 1)

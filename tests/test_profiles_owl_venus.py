@@ -184,6 +184,11 @@ def test_owl_a_move_alone_is_the_first_half_of_a_step(owl: Any) -> None:
 def test_owl_grounding_uses_the_evaluations_two_action_prompt(owl: Any) -> None:
     system, user = owl.ground_messages(IMAGE, "the Save button")
     assert "you can only use the left_click and mouse_move action" in system["content"]
+    # OSWorld-G's setting: the refusal option on a line of its own after the tool text
+    assert system["content"].endswith('</tool_call>\n\nAdditionally, if you think the task is '
+                                      'infeasible (e.g., the task is not related to the image), '
+                                      'return <tool_call>\n{"name": "computer_use", "arguments": '
+                                      '{"action": "terminate", "status": "failure"}}\n</tool_call>')
     assert user["content"][-1] == {"type": "text", "text": "the Save button"}
     assert owl.parse_point(call({"action": "left_click", "coordinate": [250, 750]}), IMAGE.size) == (250, 750)
 

@@ -37,8 +37,9 @@ class Grounder:
         self.profile = profile
         self.retries = retries
         self.always = always  # re-place steps that already have a point (a dedicated grounder)
-        # A dedicated grounder's own image budget (0: its family's default); None: the
-        # planner's image as it is (the planner's own model grounds).
+        # A dedicated grounder's own image budget (0: its family's default), applied to the
+        # full-resolution screen; None: the planner's image as it is (the planner's own model
+        # grounds).
         self.max_pixels = max_pixels
 
     def locate(self, image: Image.Image, target: str) -> Grounding:

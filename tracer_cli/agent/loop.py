@@ -143,8 +143,11 @@ class Agent(RunLoop):
             record.action, record.outcome = step, Outcome("error", "no grounder to locate the target")
             return None
         self._emit("on_phase", record.number, "ground")
+        # A dedicated grounder (its own image budget) sizes the full-resolution screen itself:
+        # the planner's image may hold less than the grounder's family needs to ground well.
+        own = self.grounder.max_pixels is not None and self._full is not None
         try:
-            found = self.grounder.locate(record.image, step.target)
+            found = self.grounder.locate(self._full if own else record.image, step.target)
         except PlanError as exc:
             record.grounding = {"target": step.target, "error": exc.message}
             if step.needs_grounding:

@@ -50,6 +50,9 @@ GrounderProfile = Annotated[Optional[str], _option(  # noqa: UP045
     "--grounder-profile", help="The grounder's profile (default: its model's).", panel=MODEL)]
 GrounderMmproj = Annotated[Optional[str], _option(  # noqa: UP045
     "--grounder-mmproj", help="The grounder's projector, with a --grounder path.", panel=MODEL)]
+GrounderModel = Annotated[Optional[str], _option(  # noqa: UP045
+    "--grounder-model", help="The grounder's model name on its server.",
+    panel=MODEL)]
 
 # Local model: how llama.cpp runs it
 GpuLayers = Annotated[Optional[str], _option(  # noqa: UP045
@@ -121,7 +124,8 @@ MODEL_OPTIONS = {
     "backend": Backend, "base_url": BaseUrl, "model": Model, "mmproj": Mmproj, "script": Script,
     "profile": Profile, "horizon": Horizon, "max_tokens": MaxTokens,
     "request_timeout": ReqTimeout, "grounder": GrounderOpt, "grounder_profile": GrounderProfile,
-    "grounder_mmproj": GrounderMmproj, "gpu_layers": GpuLayers, "threads": Threads,
+    "grounder_mmproj": GrounderMmproj, "grounder_model": GrounderModel, "gpu_layers": GpuLayers,
+    "threads": Threads,
     "context": Context, "flash_attn": FlashAttn, "grammar": Grammar, "monitor": Monitor,
     "display": Display, "platform": Platform, "max_pixels": MaxPixels, "zoom": Zoom,
 }

@@ -50,18 +50,32 @@ def make_planner(settings: Settings):  # type: ignore[no-untyped-def]
     if warning and not zooms_on_cpu_budget(settings):
         err.print(f"[yellow]warning:[/] {escape(warning)}")
     if settings.backend == "llama":
+        _refuse_gguf(profile, f"--base-url http://HOST:PORT/v1 --profile {profile.name}")
         _offer_pull(settings)
     backend = create(settings.backend, settings)
     cpu = getattr(backend, "cpu", None)
     if cpu is not None and DEBUG["on"]:
         err.print(f"tracer: debug: {escape(cpu.describe())}")
+    _warn_tiles(backend, profile, "--profile")
+    return Planner(backend, profile, settings.answer_retries)
+
+
+def _refuse_gguf(profile: Any, instead: str) -> None:
+    """A family llama.cpp cannot run (its profile says why): refused before anything loads."""
+    reason = getattr(profile, "no_gguf", "")
+    if reason:
+        raise ConfigError(f"profile {profile.name} needs a model server, not a .gguf: {reason}",
+                          f"serve the model with vLLM and pass {instead}")
+
+
+def _warn_tiles(backend: Any, profile: Any, flag: str) -> None:
+    """A local model whose projector's tiles are not the profile's family's."""
     factor = getattr(backend, "image_factor", None)
     if factor and factor != profile.geometry.factor:
         err.print(f"[yellow]warning:[/] the vision projector works in {factor}-pixel tiles, but "
                   f"profile {profile.name} sends {profile.geometry.family} images (multiples of "
                   f"{profile.geometry.factor}): llama.cpp will resize and pad every screenshot "
-                  "and clicks will drift; choose the profile of the model's family with --profile")
-    return Planner(backend, profile, settings.answer_retries)
+                  f"and clicks will drift; choose the profile of the model's family with {flag}")
 
 
 def _offer_pull(settings: Settings) -> None:
@@ -83,6 +97,26 @@ def _offer_pull(settings: Settings) -> None:
     download(spec)
 
 
+def _grounder_parts(settings: Settings) -> tuple[Settings, Any, int]:
+    """The --grounder model's settings, profile and image budget, without loading anything
+    (a family llama.cpp cannot run is refused here)."""
+    from tracer_cli.agent.profiles import PROFILES
+
+    if settings.grounder.startswith(("http://", "https://")):
+        own = settings.model_copy(update={"backend": "openai", "base_url": settings.grounder,
+                                          "model": settings.grounder_model, "grammar": False})
+        return own, PROFILES.get(settings.grounder_profile or "tracer1")(), settings.max_pixels
+    from tracer_cli.models import resolve
+
+    spec = resolve(settings.grounder, settings.grounder_mmproj)
+    own = settings.model_copy(update={"backend": "llama", "model": settings.grounder,
+                                      "mmproj": settings.grounder_mmproj, "context": 0,
+                                      "grammar": False})
+    profile = PROFILES.get(settings.grounder_profile or spec.profile)()
+    _refuse_gguf(profile, f"--grounder http://HOST:PORT/v1 --grounder-profile {profile.name}")
+    return own, profile, spec.max_pixels
+
+
 def make_grounder(settings: Settings, planner: Any):  # type: ignore[no-untyped-def]
     """The planner's own model, or the second model named by --grounder (a server URL, a
     model name or a .gguf path)."""
@@ -91,29 +125,19 @@ def make_grounder(settings: Settings, planner: Any):  # type: ignore[no-untyped-
     if not settings.grounder:
         return Grounder(planner.backend, planner.profile)
     from tracer_cli.agent.backends import create
-    from tracer_cli.agent.profiles import PROFILES
 
-    if settings.grounder.startswith(("http://", "https://")):
-        own = settings.model_copy(update={"backend": "openai", "base_url": settings.grounder,
-                                          "model": settings.grounder_model, "grammar": False})
-        profile = settings.grounder_profile or "tracer1"
-        budget = settings.max_pixels
-    else:
-        from tracer_cli.models import resolve
-
-        spec = resolve(settings.grounder, settings.grounder_mmproj)
-        own = settings.model_copy(update={"backend": "llama", "model": settings.grounder,
-                                          "mmproj": settings.grounder_mmproj, "context": 0,
-                                          "grammar": False})
-        profile = settings.grounder_profile or spec.profile
-        budget = spec.max_pixels
-    return Grounder(create(own.backend, own), PROFILES.get(profile)(), always=True,
-                    max_pixels=budget)
+    own, profile, budget = _grounder_parts(settings)
+    backend = create(own.backend, own)
+    _warn_tiles(backend, profile, "--grounder-profile")
+    return Grounder(backend, profile, always=True, max_pixels=budget)
 
 
 def make_models(settings: Settings) -> tuple[Any, Any]:
     """The planner and the grounder; a grounder that cannot be made closes the planner's model
-    again (and nothing has been recorded yet: the run record is made after both)."""
+    again (and nothing has been recorded yet: the run record is made after both). A grounder
+    that can be refused without loading it is refused before the planner loads."""
+    if settings.grounder:
+        _grounder_parts(settings)
     planner = make_planner(settings)
     try:
         return planner, make_grounder(settings, planner)

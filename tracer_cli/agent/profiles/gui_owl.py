@@ -9,7 +9,9 @@ Sources (X-PLUG/MobileAgent @11cea575 unless named otherwise):
 - OSWorld evaluation agent: X-PLUG/OSWorld-MCP @10ed9f49 ``osworld/mm_agents/gui_owl_1_5_agent.py``
   (history_n 4, the aliases click / hotkey / drag, parse_response);
 - grounding evaluation: ``Mobile-Agent-v3.5/grounding_and_kb/eval_grounding_benchmarks.py``
-  (only_two_action_system_prompt: left_click and mouse_move; the point is read on 1000x1000);
+  (last changed in 9073a3d6; only_two_action_system_prompt: left_click and mouse_move; OSWorld-G
+  adds the infesible_prefix, a terminate with status failure when the element is not there;
+  the point is read on 1000x1000);
 - ``Mobile-Agent-v3.5/README.md``: "GUI-Owl 1.5 outputs relative coordinates (0-1000) by default".
 
 Coordinates, settled: 0..1000 of the screenshot, read as x / 1000 * width. The sources disagree:
@@ -48,6 +50,15 @@ How the answer maps onto the plan contract (the qwen3-vl reader, with GUI-Owl's 
 - middle_click, triple_click and hscroll have no counterpart in the contract: they are left out
   of the prompt and refused.
 
+Grounding (``--grounder ... --grounder-profile gui-owl``), as the grounding evaluation does it:
+its system prompt (the two-action tool) with OSWorld-G's refusal option appended, then one user
+turn of the screenshot and the target's description. Its reader takes the last ``(x, y)`` of the
+answer, else the last ``[x, y]`` (integers, by regular expression), on 1000x1000. tracer reads
+the tool calls as JSON first: the last call with a ``coordinate`` (left_click or mouse_move; four
+numbers are a box, read as its centre), numbers outside 0..1000 refused; only without a readable
+call does it fall back to the evaluation's pairs, in its order. A terminate (the refusal) means the
+element is not on the screen: refused, so the planner's point stays or the planner is told.
+
 History, as the desktop runner builds it: the latest four screenshots each with the reply made
 on it (assistant turns), the instruction text with the first of them, and earlier steps as
 "Step i: <its Action line>" lines; what went wrong follows the current screenshot as a note.
@@ -56,11 +67,19 @@ on it (assistant turns), the instruction text with the first of them, and earlie
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 from tracer_cli.agent.profiles import PROFILES, FollowUp, PlanRequest, outcome_note, window_start
 from tracer_cli.agent.profiles.geometry import QWEN3_VL
-from tracer_cli.agent.profiles.qwen3_vl import Qwen3VLProfile, _clip, _is_number, _Reader
+from tracer_cli.agent.profiles.qwen3_vl import (
+    Qwen3VLProfile,
+    _calls,
+    _clip,
+    _is_number,
+    _point,
+    _Reader,
+)
 from tracer_cli.desktop.screen import data_url
 from tracer_cli.errors import PlanError
 
@@ -164,6 +183,18 @@ GROUND = ('# Tools\n\nYou may call one or more functions to assist with the user
           'object with function name and arguments within <tool_call></tool_call> XML tags:\n'
           '<tool_call>\n{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>\n')
 
+# eval_grounding_benchmarks.py's infesible_prefix, which its OSWorld-G setting appends (on a new
+# line) to the system prompt above.
+REFUSAL = ('Additionally, if you think the task is infeasible (e.g., the task is not related to '
+           'the image), return <tool_call>\n{"name": "computer_use", "arguments": {"action": '
+           '"terminate", "status": "failure"}}\n</tool_call>')
+
+# The evaluation's readings of a point when there is no tool call to read: the last "(x, y)",
+# else the last "[x, y]" (it takes integers only; tracer takes decimals and signs too, and
+# refuses what falls outside 0..1000).
+_NUMBER = r"\s*(-?\d+(?:\.\d+)?)\s*"
+_PAIRS = (re.compile(rf"\({_NUMBER},{_NUMBER}\)"), re.compile(rf"\[{_NUMBER},{_NUMBER}\]"))
+
 MOVED = ("The mouse is now at [{x}, {y}]; nothing else has happened. Give the action to do "
          "there (left_click_drag drags from this point, scroll turns the wheel here): an Action "
          "line and its <tool_call>.")
@@ -260,9 +291,28 @@ class GUIOwlProfile(Qwen3VLProfile):
                 "{...}}</tool_call> with arguments as the function declares."}
 
     def ground_messages(self, image: Image.Image, target: str) -> list[dict[str, Any]]:
-        """The grounding evaluation's request: its two-action system prompt, the screenshot,
-        then the description."""
-        return [{"role": "system", "content": GROUND},
+        """The grounding evaluation's request (its OSWorld-G setting): the two-action system
+        prompt with the refusal option, the screenshot, then the description."""
+        return [{"role": "system", "content": f"{GROUND}\n{REFUSAL}"},
                 {"role": "user", "content": [
                     {"type": "image_url", "image_url": {"url": data_url(image)}},
                     {"type": "text", "text": target}]}]
+
+    def parse_point(self, text: str, image_size: tuple[int, int]) -> tuple[int, int]:
+        """The point of a grounding answer, 0..1000 of the image whatever its size: the last
+        tool call with a coordinate, else the evaluation's last (x, y) or [x, y]."""
+        try:
+            calls = [args for _, args in _calls(text)]
+        except PlanError:
+            calls = []  # a call that is not JSON: the evaluation reads its numbers all the same
+        placed = [args["coordinate"] for args in calls if "coordinate" in args]
+        if placed:
+            return _point(_centres({"coordinate": placed[-1]}).get("coordinate", placed[-1]),
+                          "coordinate")
+        if any(ALIASES.get(a.get("action"), a.get("action")) == "terminate" for a in calls):
+            raise PlanError("the model reports that the element is not on the screen")
+        for pattern in _PAIRS:
+            if found := pattern.findall(text):
+                return _point([float(v) for v in found[-1]], "the point")
+        raise PlanError("the answer holds no point; expected <tool_call>{\"name\": \"computer_use\", "
+                        "\"arguments\": {\"action\": \"left_click\", \"coordinate\": [x, y]}}</tool_call>")

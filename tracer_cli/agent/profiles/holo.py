@@ -35,6 +35,16 @@ the scale of 1708x840, the size the processor keeps at those limits (Holo1's 1,2
 1,003,520 pixels, would have made it 1400x700). Points up to 5% beyond the image are clamped;
 farther ones are refused.
 
+Grounding (``--grounder ... --grounder-profile holo``), as the cookbook's localization does it
+(``holo_1_5_quickstart.ipynb`` and ``openai_client/invoke_localization.ipynb``, whose prompt tracer
+sends verbatim): one user turn, the screenshot (sized as the processor keeps it) then the prompt
+with the ``ClickAbsoluteAction`` schema and the target on the next line. The cookbook validates the
+answer as that JSON object (pydantic; through a server, with structured output); Surfer-H's Holo1.5
+localizer (``src/surfer_h_cli/skills/localization_1_5.py``) asks the same with a json_schema
+response format and reads the same object. tracer reads it from the first JSON object of the answer
+(as the trycua loop does), also Holo1's ``{"action": "click"}`` and ``Click(x, y)`` (the Holo1
+prompt of ``utils/localization.py``), and refuses a point missing a number or beyond the image.
+
 How an answer maps onto the plan contract. Holo answers one action per call (horizon 1: adaptive
 re-planning saves no call), but one action can be several of our steps, which are never split
 by ``--horizon``:

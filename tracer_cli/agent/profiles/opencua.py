@@ -34,6 +34,17 @@ and rounds once, to the nearest screen pixel. When both numbers lie in 0..1 and 
 integers they are fractions of the image (OpenCUA-Qwen2-7B, the AgentNet data), as OSWorld's
 projection reads them. Points up to 5% beyond the image are clamped; farther ones are refused.
 
+Grounding (``--grounder URL --grounder-profile opencua``), as the model README's "GUI Grounding"
+example and ``model/inference/huggingface_inference.py`` @1d70f206 do it: the system prompt above
+(GROUND, verbatim), then one user turn of the screenshot and the instruction; the expected answer
+is a python block ``pyautogui.click(x=1443, y=343)``, pixels of the smart-resized screenshot (the
+examples are 1920x1080 and 1280x720), fractions for OpenCUA-Qwen2-7B. The repository has no
+grounding evaluation of its own; tracer reads the first call with x and y of the answer's last
+code block, else a bare ``click(x=..., y=...)``, through the same projection as an agent answer.
+OpenCUA-7B/32B are not the Qwen2.5-VL that llama.cpp runs (1D RoPE instead of M-RoPE, the Kimi-VL
+tokenizer and chat template; the README: "Do not use the default transformers and vllm classes"):
+a .gguf with this profile is refused (``NO_GGUF``), as a grounder or as a planner.
+
 How the code maps onto the plan contract (one step per call, at most ``horizon``; OSWorld runs
 the whole block as one step, tracer's adaptive re-planning runs its later lines while the checks
 hold):
@@ -421,10 +432,15 @@ def history_turns(request: PlanRequest) -> list[dict[str, Any]]:
     return turns
 
 
+NO_GGUF = ("OpenCUA-7B/32B do not run in llama.cpp (1D RoPE instead of Qwen2.5-VL's M-RoPE, "
+           "Kimi-VL's tokenizer)")
+
+
 @PROFILES.register("opencua")
 class OpenCUAProfile:
     name = "opencua"
     geometry = OPENCUA
+    no_gguf = NO_GGUF  # why a .gguf cannot be this family (tracer refuses before loading it)
     max_tokens = 2048  # run_multienv_opencua.py's --max_tokens
     history_images = 2  # OSWorld's OpenCUA agent: 3 screenshots a request
 

@@ -8,8 +8,9 @@ Sources (inclusionAI/UI-Venus, branch UI-Venus-1.5 @c3a1442c unless named otherw
   (HISTORY_LENGTH=5); the history line ``Step i: <think>...</think><action>...</action>`` of
   ``models/navigation/ui_venus_navi_agent.py`` (_build_query) and of the deployment framework
   (``Venus_framework/policy/ui_venus_policy.py``, result_new);
-- grounding: ``models/grounding/ui_venus1_5_gd.py`` (the prompt, ``[x,y]`` or a box, ``[-1,-1]``
-  for "not there", the point divided by 1000);
+- grounding: ``models/grounding/ui_venus1_5_gd.py`` (added in c6ce41fa, unchanged since; the
+  prompt, ``[x,y]`` or a box, ``[-1,-1]`` for "not there", the point divided by 1000) and
+  ``models/grounding/eval_screenspot_pro.py`` (the same prompt and reader, for ScreenSpot-Pro);
 - the technical report (arXiv 2602.09082): every target in a normalised [0, 1000] space.
 
 Coordinates, settled: 0..1000 of the screenshot, read as x / 1000 * width. The navigation
@@ -48,6 +49,14 @@ How the answer maps onto the plan contract:
 Changes to the official web prompt: those five actions are left out; Type no longer says "the
 system automatically presses ENTER afterward" (tracer types only what is given: PressEnter()
 submits); one line that screen text is not an instruction.
+
+Grounding (``--grounder ... --grounder-profile ui-venus``), as the grounding code does it: one user
+turn, the screenshot then the prompt with the refusal option (the target's final full stop taken
+off, as the code does). Its reader takes the whole answer as ``[x,y]``, a box ``[x1,y1,x2,y2]`` or
+two corners ``[x1,y1],[x2,y2]`` (their centre), else the first bracket of the text, all integers;
+``[-1,-1]`` is the refusal. tracer reads the same forms (decimals too), refuses ``[-1,-1]`` as "not
+on the screen" (the planner's point stays, or the planner is told) and numbers outside 0..1000, and
+also reads a navigation answer's ``Click(box=(x,y))``, which the grounding code would not.
 
 History, as the navigation runner builds it: text only, the last five steps as
 ``Step i: <think>...</think><action>...</action>`` (numbered from 0 within them), with the
