@@ -149,6 +149,16 @@ class Program:
 @pytest.fixture
 def programs() -> Iterator[Callable[..., Program]]:
     """Start programs on a display; every one started is stopped by its PID after the test."""
+    yield from _programs()
+
+
+@pytest.fixture(scope="module")
+def module_programs() -> Iterator[Callable[..., Program]]:
+    """``programs`` for a whole test module: stopped after its last test."""
+    yield from _programs()
+
+
+def _programs() -> Iterator[Callable[..., Program]]:
     started: list[Program] = []
 
     def start(display: Display, argv: list[str], name: str, cwd: Path | None = None) -> Program:

@@ -85,12 +85,13 @@ class ClickLog(Program):
     def keys(self) -> list[dict[str, Any]]:
         return [e for e in self.events() if e["event"] == "key"]
 
-    def wait_presses(self, count: int, timeout: float = 5) -> list[dict[str, Any]]:
-        """The presses logged, once there are ``count`` (events reach the file a moment late)."""
+    def wait_presses(self, count: int, timeout: float = 5, since: int = 0) -> list[dict[str, Any]]:
+        """The presses logged after the first ``since``, once there are ``count`` of them
+        (events reach the file a moment late)."""
         deadline = time.monotonic() + timeout
-        while len(self.presses()) < count and time.monotonic() < deadline:
+        while len(self.presses()) < since + count and time.monotonic() < deadline:
             time.sleep(0.05)
-        return self.presses()
+        return self.presses()[since:]
 
 
 def wait_for_window(program: Program, title: str, timeout: float = 15) -> str:
@@ -110,28 +111,54 @@ def wait_for_window(program: Program, title: str, timeout: float = 15) -> str:
     raise AssertionError(f"no window {title!r} appeared on {display.name} in {timeout}s")
 
 
+def launch_clicklog(display: Display, programs: Callable[..., Program], folder: Path) -> ClickLog:
+    """clicklog filling ``display``, ready (its canvas drawn), with nothing logged yet."""
+    park_pointer(display)
+    log = folder / f"clicklog-{display.width}x{display.height}-{display.name.lstrip(':')}.jsonl"
+    program = programs(display, [sys.executable, str(CLICKLOG), str(log)], "clicklog")
+    app = ClickLog(program.proc, display, log)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if any(e["event"] == "ready" for e in app.events()):
+            break
+        assert app.alive(), "clicklog exited before it was ready"
+        time.sleep(0.05)
+    else:
+        raise AssertionError("clicklog wrote no ready line in 15 s")
+    wait_for_window(app, "^clicklog$")
+    wait_drawn(display, lambda image: image.convert("RGB").getpixel((5, 60)) == (255, 255, 255),
+               what="clicklog's white canvas")
+    assert app.presses() == [] and app.keys() == []
+    return app
+
+
 @pytest.fixture
 def start_clicklog(programs: Callable[..., Program], tmp_path: Path) -> Callable[[Display], ClickLog]:
     def start(display: Display) -> ClickLog:
-        park_pointer(display)
-        log = tmp_path / f"clicklog-{display.width}.jsonl"
-        program = programs(display, [sys.executable, str(CLICKLOG), str(log)], "clicklog")
-        app = ClickLog(program.proc, display, log)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if any(e["event"] == "ready" for e in app.events()):
-                break
-            assert app.alive(), "clicklog exited before it was ready"
-            time.sleep(0.05)
-        else:
-            raise AssertionError("clicklog wrote no ready line in 15 s")
-        wait_for_window(app, "^clicklog$")
-        wait_drawn(display, lambda image: image.convert("RGB").getpixel((5, 60)) == (255, 255, 255),
-                   what="clicklog's white canvas")
-        assert app.presses() == [] and app.keys() == []
-        return app
+        return launch_clicklog(display, programs, tmp_path)
 
     return start
+
+
+@pytest.fixture(scope="module")
+def clicklogs(module_programs: Callable[..., Program], tmp_path_factory: pytest.TempPathFactory
+              ) -> Callable[[Display], ClickLog]:
+    """One clicklog per screen for a whole module of many short cases (starting one takes
+    about as long as a case): each case reads only the presses that came after it began
+    (``wait_presses(..., since=len(app.presses()))``)."""
+    apps: dict[tuple[str, int], ClickLog] = {}  # by display and its server's pid
+    folder = tmp_path_factory.mktemp("clicklogs")
+
+    def get(display: Display) -> ClickLog:
+        key = (display.name, display.pid)
+        if key not in apps:
+            apps[key] = launch_clicklog(display, module_programs, folder)
+        app = apps[key]
+        assert app.alive(), "clicklog exited"
+        park_pointer(display)
+        return app
+
+    return get
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ first one pointed."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ import yaml
 
 from tests.chat_server import Reply
 from tests.conftest import Display, run_tracer
-from tests.e2e.conftest import last_run, request_image_size, tracer_env
+from tests.e2e.conftest import ClickLog, last_run, request_image_size, tracer_env
 from tests.e2e.test_native_pixels import native_done
 from tests.test_corpus import FILES, space, unsupported
 from tracer_cli.agent.profiles import PROFILES
@@ -148,9 +149,11 @@ def test_a_corpus_answer_presses_the_pixel_it_names(profile: str, entry: dict[st
                                                     press: tuple[str, list[float], int],
                                                     screen_name: str, want: tuple[set[int], set[int]],
                                                     request: pytest.FixtureRequest,
-                                                    chat_server: Any, start_clicklog: Any) -> None:
+                                                    chat_server: Any,
+                                                    clicklogs: Callable[[Display], ClickLog]) -> None:
     display: Display = request.getfixturevalue(screen_name)
-    app = start_clicklog(display)
+    app = clicklogs(display)
+    before = len(app.presses())
     done = native_done("ui-tars" if profile.startswith("ui-tars") else profile)
     answers = [served_answer(entry["answer"], entry)]
     if entry.get("next_answer"):
@@ -165,7 +168,7 @@ def test_a_corpus_answer_presses_the_pixel_it_names(profile: str, entry: dict[st
     sent = sent_size(profile, (display.width, display.height))
     assert request_image_size(chat_server.requests[0]) == sent
     action, _, button = press
-    presses = app.wait_presses(2 if action == "double_click" else 1)
+    presses = app.wait_presses(2 if action == "double_click" else 1, since=before)
     assert presses, result.stderr
     pressed = presses[0]["x"], presses[0]["y"]
     assert pressed[0] in want[0] and pressed[1] in want[1], (entry["id"], pressed, want, result.stderr)

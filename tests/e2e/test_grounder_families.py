@@ -88,10 +88,11 @@ def grounder_server() -> Iterator[ChatServer]:
                          ids=[f"{c[1]}-{c[2][8:]}" for c in CASES])
 def test_a_grounder_server_of_each_family_places_the_planners_target(
         profile: str, entry_id: str, screen_name: str, request: pytest.FixtureRequest,
-        chat_server: ChatServer, grounder_server: ChatServer, start_clicklog: Any) -> None:
+        chat_server: ChatServer, grounder_server: ChatServer, clicklogs: Any) -> None:
     display: Display = request.getfixturevalue(screen_name)
     screen = (display.width, display.height)
-    app = start_clicklog(display)
+    app = clicklogs(display)
+    before = len(app.presses())
     entry = corpus_entry(profile, entry_id)
     chat_server.queue(TARGET_ONLY, plan(done("clicked")), plan(done("clicked")))
     grounder_server.queue(entry["answer"])
@@ -109,7 +110,7 @@ def test_a_grounder_server_of_each_family_places_the_planners_target(
     assert TARGET in request_text(asked) and PROMPT[profile] in request_text(asked)
     want = named_pixel(shares(profile, space(profile, entry), entry["point"], sent), screen)
     assert want is not None
-    [press] = app.wait_presses(1)
+    [press] = app.wait_presses(1, since=before)
     assert press["x"] in want[0] and press["y"] in want[1], (entry_id, press, want, result.stderr)
     step = last_run(env)["steps"][0]
     assert step["grounding"]["target"] == TARGET and step["grounding"]["answer"] == entry["answer"]

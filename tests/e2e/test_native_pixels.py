@@ -90,8 +90,8 @@ def screen(request: pytest.FixtureRequest) -> Display:
     return request.getfixturevalue(request.param)
 
 
-def check_press(app: Any, display: Display, named: tuple[int, int]) -> None:
-    [press] = app.wait_presses(1)
+def check_press(app: Any, display: Display, named: tuple[int, int], since: int = 0) -> None:
+    [press] = app.wait_presses(1, since=since)
     assert abs(press["x"] - named[0]) <= 1 and abs(press["y"] - named[1]) <= 1, (press, named)
     assert (press["x"], press["y"]) == named  # exact, in fact
     assert pointer(display) == named
@@ -100,8 +100,9 @@ def check_press(app: Any, display: Display, named: tuple[int, int]) -> None:
 @pytest.mark.parametrize("profile", ["tracer1", "qwen3-vl", "ui-tars", "gui-owl", "ui-venus",
                                      "opencua", "holo"])
 def test_through_a_server_with_the_profile_named(profile: str, screen: Display, chat_server: Any,
-                                                 start_clicklog: Any) -> None:
-    app = start_clicklog(screen)
+                                                 clicklogs: Any) -> None:
+    app = clicklogs(screen)
+    before = len(app.presses())
     answer, named = native_click(profile, screen)
     chat_server.queue(answer, native_done(profile))
     env = tracer_env(screen)
@@ -109,7 +110,7 @@ def test_through_a_server_with_the_profile_named(profile: str, screen: Display, 
                         "--profile", profile, env=env, timeout=90)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "clicked"
-    check_press(app, screen, named)
+    check_press(app, screen, named, before)
     geometry = PROFILES.get(profile).geometry
     sent = geometry.size(screen.width, screen.height)
     assert [request_image_size(body) for body in chat_server.requests] == [sent, sent]
