@@ -102,6 +102,7 @@ def test_a_no_to_the_download_is_not_asked_again(
     hub, env = default_on_the_hub
     unasked = demo(env=env)
     assert "no terminal to ask at" in unasked.stderr, unasked.stderr
+    assert "error" not in unasked.stderr  # an answer, not a failure
     declined = demo(env=env, answer="n\n")
     again = demo(env=env, answer="y\n")
     assert hub.gets() == []

@@ -127,7 +127,11 @@ def pull(
             paths = [spec.local_path("model"), spec.local_path("mmproj")]
         else:
             if ask:
-                offer(spec)
+                try:
+                    offer(spec)
+                except NotDownloaded as exc:  # an answer, not a failure: said as such
+                    err.print(f"tracer: {escape(str(exc))}", soft_wrap=True)
+                    raise typer.Exit(exc.exit_code) from None
             else:
                 choices.forget(spec.name)
             paths = download(spec, endpoint, force)
