@@ -112,6 +112,11 @@ HEAD_ROWS, TAIL_ROWS = 20, 5  # a long table shows its first and last rows, "...
 T = TypeVar("T")
 
 
+def counted(n: int, noun: str) -> str:
+    """``1 step``, ``2 steps``."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def elide(rows: Sequence[T], head: int = HEAD_ROWS, tail: int = TAIL_ROWS) -> tuple[list[T], int, list[T]]:
     """The first ``head`` and the last ``tail`` of ``rows``, and how many are left out between
     them: what a table prints of a 50,000-step run (all of it would take half a minute)."""

@@ -16,7 +16,17 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from tracer_cli import paths
-from tracer_cli.cli.console import HEAD_ROWS, TAIL_ROWS, elide, err, guard, out, progress_bar, stdout
+from tracer_cli.cli.console import (
+    HEAD_ROWS,
+    TAIL_ROWS,
+    counted,
+    elide,
+    err,
+    guard,
+    out,
+    progress_bar,
+    stdout,
+)
 from tracer_cli.errors import ConfigError, StorageError
 
 
@@ -271,8 +281,7 @@ def report(
             raise ConfigError(why if why.startswith("cannot write") else f"cannot write {target}: {why}",
                               "choose another place with --out") from None
         out.print(str(target.resolve()), soft_wrap=True)
-        cards = len(written.cards)
-        err.print(f"report of {summary.id}: {cards} step{'' if cards == 1 else 's'}, "
+        err.print(f"report of {summary.id}: {counted(len(written.cards), 'step')}, "
                   f"{human_size(target.stat().st_size)}", soft_wrap=True)
         if open_it:
             import webbrowser

@@ -18,6 +18,7 @@ from rich.text import Text
 
 from tracer_cli.agent.runloop import Listener, RunResult, StepRecord
 from tracer_cli.agent.speculate import Verdict
+from tracer_cli.cli.console import counted
 from tracer_cli.plan import BaseStep
 from tracer_cli.redact import redact
 
@@ -29,11 +30,6 @@ if TYPE_CHECKING:
 
 PHASES = ("capture", "verify", "model", "ground", "find", "act", "settle", "check")
 FORECAST_MARK = "⇢"  # a step run from the forecast, without a model call
-
-
-def counted(n: int, noun: str) -> str:
-    """``1 step``, ``2 steps``."""
-    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _ms(seconds: float) -> str:
