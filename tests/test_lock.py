@@ -66,6 +66,19 @@ def test_a_lock_whose_owner_was_killed_is_free() -> None:
     assert lock.holder() == {}
 
 
+@pytest.mark.parametrize("damaged", ['["a", "list"]', '{"pid": 7, "since": 12}', "{not json"])
+def test_a_damaged_holder_file_still_gives_the_one_line_refusal(runtime: Path, damaged: str) -> None:
+    proc = holder()
+    try:
+        (runtime / "locks" / "x11_55.holder.json").write_text(damaged)
+        with pytest.raises(DesktopBusy) as info:
+            DesktopLock("x11 :55", "tracer run 'x'").acquire()
+        assert str(info.value).startswith("x11 :55 is in use by ")
+    finally:
+        proc.kill()
+        proc.communicate()
+
+
 def test_wait_starts_when_the_holder_ends_and_can_be_stopped() -> None:
     proc = holder()
     threading.Timer(0.5, proc.kill).start()

@@ -59,17 +59,16 @@ class DesktopLock:
 
     def holder(self) -> dict[str, Any]:
         try:
-            return json.loads(self._holder.read_text(encoding="utf-8"))
+            held = json.loads(self._holder.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return {}
+        return held if isinstance(held, dict) else {}  # a damaged file names no one
 
     def refusal(self) -> DesktopBusy:
         held = self.holder()
         since = held.get("since", "")
-        try:
+        with contextlib.suppress(ValueError, TypeError):  # (a damaged file: shown as it is)
             since = datetime.fromisoformat(since).strftime("%H:%M:%S")
-        except ValueError:
-            pass
         who = f"{held.get('what', 'another tracer run')} (pid {held.get('pid', '?')}, since {since})" \
             if held else "another tracer run"
         return DesktopBusy(f"{self.target} is in use by {who}",
