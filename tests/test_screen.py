@@ -233,3 +233,26 @@ def test_mss_sees_what_is_on_the_screen(display: Display) -> None:
     finally:
         subprocess.run(["xsetroot", "-def"], check=True, timeout=10)
         screen.close()
+
+
+def test_a_display_that_dies_is_lost_on_capture_and_closes_quietly(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The X server of a sandbox is killed mid-run: the next capture says the display is lost,
+    and closing the screen afterwards (the run's clean-up) raises nothing."""
+    from tests.conftest import start_xvfb
+    from tracer_cli.errors import DisplayLost
+
+    proc, name = start_xvfb(320, 200)
+    try:
+        monkeypatch.setenv("DISPLAY", name)
+        screen = MssScreen(1)
+        screen.capture()
+        proc.kill()
+        proc.wait(timeout=10)
+        with pytest.raises(DisplayLost):
+            screen.capture()
+        screen.close()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)

@@ -138,8 +138,10 @@ class Hands:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.actuator.release_all()
-        self.screen.close()
-        self.actuator.close()
+        try:
+            self.screen.close()
+        finally:
+            self.actuator.close()
 
 
 def open_hands(platform: Platform, monitor: int, stop: threading.Event,

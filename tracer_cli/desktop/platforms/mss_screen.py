@@ -86,4 +86,10 @@ class MssScreen:
         return self.capture()
 
     def close(self) -> None:
-        self._mss.close()
+        """Let go of the display; one that died under the run has nothing left to let go of."""
+        from mss.exception import ScreenShotError
+
+        try:
+            self._mss.close()
+        except ScreenShotError:
+            pass  # mss reports the lost connection again while freeing it
