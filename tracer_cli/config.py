@@ -92,6 +92,9 @@ class Settings(BaseModel):
     flash_attn: bool = Field(True, description="flash attention in the language model and the "
                              "vision encoder (on a CPU it cuts the encoder's time by about a third)")
     grammar: bool = Field(False, description="constrain decoding to the plan's JSON schema")
+    subgoals: bool = Field(False, description="ask the model (tracer1 profile) to keep a short "
+                           "checklist of the task's sub-goals beside each forecast, shown in the "
+                           "panel, the run record and the events (costs some answer tokens)")
     grounder: str = Field("", description="a second model that places clicks: a model name, "
                           ".gguf path or server URL (empty: the planner's own model)")
     grounder_profile: str = Field("", description="the grounder's profile (empty: its model's)")

@@ -285,12 +285,50 @@ ACTIONS = ("click", "double_click", "right_click", "type", "hotkey", "scroll", "
            "done", "fail")
 
 
+SUBGOALS_MAX = 8
+SUBGOAL_LENGTH = 200
+
+
+class Subgoal(BaseModel):
+    """One item of the checklist of the whole task a plan may carry beside its forecast (a
+    hierarchical plan). Nothing in it is executed: it is shown, recorded and given back to the
+    model, so a model's extra fields in it are dropped rather than refused."""
+
+    model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
+
+    goal: str = Field(min_length=1, max_length=SUBGOAL_LENGTH)
+    done: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain(cls, data: Any) -> Any:
+        if isinstance(data, str):  # a bare list of strings: nothing done yet
+            data = {"goal": data}
+        if isinstance(data, dict) and isinstance(data.get("goal"), str):
+            goal = " ".join(data["goal"].split())
+            data = {**data, "goal": goal if len(goal) <= SUBGOAL_LENGTH
+                    else goal[:SUBGOAL_LENGTH - 3] + "..."}
+        return data
+
+
 class Plan(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     thought: str = Field(default="", max_length=2000)
     trajectory: list[Step] = Field(min_length=1)
+    subgoals: list[Subgoal] = Field(default_factory=list, max_length=SUBGOALS_MAX)
     notes: dict[str, str] = Field(default_factory=dict)  # descriptive fields the model added
+
+    @field_validator("subgoals", mode="before")
+    @classmethod
+    def _few_subgoals(cls, value: Any) -> Any:
+        # a longer checklist is cut, not refused: the steps beside it are what matters
+        return value[:SUBGOALS_MAX] if isinstance(value, list) else value
+
+    @property
+    def current_subgoal(self) -> int | None:
+        """The index of the sub-goal the forecast works on: the first not done."""
+        return next((i for i, g in enumerate(self.subgoals) if not g.done), None)
 
     @model_validator(mode="before")
     @classmethod
@@ -313,6 +351,8 @@ class Plan(BaseModel):
         """The plan as contract JSON: each step's action first, unset optional fields left out."""
         steps = [step_dict(s) for s in self.trajectory]
         out: dict[str, Any] = {"thought": self.thought, "trajectory": steps}
+        if self.subgoals:
+            out["subgoals"] = [g.model_dump() for g in self.subgoals]
         return {**out, "notes": dict(self.notes)} if self.notes else out
 
     def to_json(self) -> str:

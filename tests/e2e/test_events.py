@@ -215,3 +215,39 @@ def test_plan_and_run_stream_events(display: Display, clicklog: ClickLog, chat_s
     assert events[1]["action"]["describe"] == "type 'hi'"
     assert events[2]["where"].endswith("hello.yaml:3") and events[2]["status"] == "ok"
     assert events[-1]["status"] == "done" and events[-1]["exit_code"] == 0
+
+
+def test_a_checklist_of_sub_goals_is_shown_given_back_and_recorded(
+        display: Display, clicklog: ClickLog, chat_server: Any, tmp_path: Path) -> None:
+    """`--subgoals` (hierarchical plans): the model is asked for a checklist beside its
+    forecast, gets the last one back with the next request, and the events, the plain log, the
+    run record and the report say which sub-goal each forecast worked on."""
+    first = {**plan(click(400, 300, "the canvas"), thought="the canvas is in the middle"),
+             "subgoals": [{"goal": "click the canvas", "done": False},
+                          {"goal": "report the click", "done": False}]}
+    second = {**plan(done("clicked")), "subgoals": [{"goal": "click the canvas", "done": True},
+                                                     {"goal": "report the click", "done": False}]}
+    chat_server.queue(first, second)
+    env = tracer_env(display)
+    result = run_tracer("do", "click the canvas", "--subgoals", "--yes", "--events", "jsonl",
+                        "-b", "openai", "--base-url", chat_server.base_url, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert len(clicklog.wait_presses(1)) == 1
+
+    asked, followed = (request_text(r) for r in chat_server.requests)
+    assert '"subgoals"' in asked and "sub-goals so far" not in asked
+    assert "sub-goals so far ([x]: done):\n[ ] click the canvas\n[ ] report the click" in followed
+    plans = [json.loads(line) for line in result.stdout.splitlines()]
+    plans = [e for e in plans if e["event"] == "plan"]
+    assert [p["subgoal"] for p in plans] == [{"number": 1, "goal": "click the canvas"},
+                                             {"number": 2, "goal": "report the click"}]
+    assert "[sub-goal 2/2: report the click]" in result.stderr
+    record = last_run(env)
+    assert record["steps"][0]["plan"]["subgoals"] == first["subgoals"]
+
+    out = tmp_path / "report.html"
+    made = run_tracer("logs", "report", "last", "--out", str(out), env=env, timeout=60)
+    assert made.returncode == 0, made.stderr
+    page = out.read_text(encoding="utf-8")
+    assert "<dt>sub-goal</dt><dd>1/2: click the canvas</dd>" in page
+    assert "<dt>sub-goal</dt><dd>2/2: report the click</dd>" in page

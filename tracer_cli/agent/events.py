@@ -73,6 +73,10 @@ class EventStream(Listener):
         fields: dict[str, Any] = {"step": number, "plan": forecast.plan.to_dict(),
                                   "seconds": round(forecast.seconds, 3),
                                   "attempts": len(forecast.attempts)}
+        current = forecast.plan.current_subgoal
+        if current is not None:  # a hierarchical plan: the sub-goal its forecast works on
+            fields["subgoal"] = {"number": current + 1,
+                                 "goal": forecast.plan.subgoals[current].goal}
         if forecast.revision is not None:
             fields["revision"] = {"steps": forecast.revision.steps,
                                   "reason": forecast.revision.reason}

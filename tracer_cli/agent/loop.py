@@ -29,7 +29,7 @@ from tracer_cli.desktop.actuator import Actuator, execute, target_points
 from tracer_cli.desktop.killswitch import Paused
 from tracer_cli.desktop.screen import Screen, downscale, wait_settled
 from tracer_cli.errors import Interrupted, PlanError, TracerError
-from tracer_cli.plan import BaseStep, Done, Fail, PointStep, Wait
+from tracer_cli.plan import BaseStep, Done, Fail, PointStep, Subgoal, Wait
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -64,6 +64,8 @@ class Agent(RunLoop):
         self._previous: Previous | None = None
         self._run_ahead = 0
         self._revision: Revision | None = None
+        # the task's checklist (--subgoals): given back to the model with each request
+        self._subgoals: list[Subgoal] | None = [] if settings.subgoals else None
         self._reader = OcrReader(settings.ocr)  # reads a forecast target's label (on first use)
         self.model_calls = 0
         self.forecast_steps = 0
@@ -100,7 +102,8 @@ class Agent(RunLoop):
         record.timings["capture"] = time.monotonic() - started
         return PlanRequest(task, image, self.settings.horizon, self.recent_history(),
                            self.settings.image_format,
-                           history_images=max(0, self.settings.history_images))
+                           history_images=max(0, self.settings.history_images),
+                           subgoals=self._subgoals)
 
     def recent_history(self) -> list[HistoryEntry]:
         """At most ``settings.history`` of the latest steps (the window ``window_start`` moves)."""
@@ -122,6 +125,8 @@ class Agent(RunLoop):
             record.timings["model"] = time.monotonic() - started
         self.model_calls += len(forecast.attempts)
         forecast.revision = request.revision
+        if self._subgoals is not None and forecast.plan.subgoals:
+            self._subgoals = list(forecast.plan.subgoals)
         if self.zoomer is not None:
             self.zoomer.start(forecast.conversation())
         record.forecast, record.attempts = forecast, forecast.attempts

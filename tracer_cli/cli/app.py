@@ -150,6 +150,9 @@ def plan(
         elif not streaming:
             if forecast.plan.thought:
                 out.print(f"[bold]Thought:[/] {escape(forecast.plan.thought)}")
+            for goal in forecast.plan.subgoals:
+                mark = "[x] " if goal.done else "[ ] "
+                out.print(f"[bold]Sub-goal:[/] {escape(mark + goal.goal)}")
             out.print(_plan_table(forecast.plan, geometry))
         err.print(f"preview: {out_png or preview}", soft_wrap=True)
         close_record(settings, run_dir)

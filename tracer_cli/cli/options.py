@@ -34,11 +34,13 @@ Mmproj = Annotated[Optional[str], _option(  # noqa: UP045
 Script = Annotated[Optional[Path], _option(  # noqa: UP045
     "--script", help="JSONL file of answers, one per model call (script backend).", panel=MODEL)]
 Profile = Annotated[Optional[str], _option(  # noqa: UP045
-    "--profile", help="tracer1, qwen3-vl, ui-tars, ui-tars-v1, gui-owl, ui-venus, opencua, holo "
-    "(default: model's).",
+    "--profile", help="Answer format: tracer1, qwen3-vl, ui-tars, gui-owl, ...",
     panel=MODEL)]
 Horizon = Annotated[Optional[int], _option(  # noqa: UP045
     "--horizon", "-k", help="Steps forecast per model call (default 5).", panel=MODEL)]
+Subgoals = Annotated[Optional[bool], _option(  # noqa: UP045
+    "--subgoals", help="Keep a checklist of the task's sub-goals (tracer1).",
+    panel=MODEL)]
 MaxTokens = Annotated[Optional[int], _option(  # noqa: UP045
     "--max-tokens", help="Longest answer (default: the model's or the profile's).", panel=MODEL)]
 ReqTimeout = Annotated[Optional[float], _option(  # noqa: UP045
@@ -122,7 +124,8 @@ SpeculativeSteps = Annotated[Optional[int], _option(  # noqa: UP045
 # The options of every command that runs a model (do, plan, run): added by one decorator.
 MODEL_OPTIONS = {
     "backend": Backend, "base_url": BaseUrl, "model": Model, "mmproj": Mmproj, "script": Script,
-    "profile": Profile, "horizon": Horizon, "max_tokens": MaxTokens,
+    "profile": Profile, "horizon": Horizon, "subgoals": Subgoals,
+    "max_tokens": MaxTokens,
     "request_timeout": ReqTimeout, "grounder": GrounderOpt, "grounder_profile": GrounderProfile,
     "grounder_mmproj": GrounderMmproj, "grounder_model": GrounderModel, "gpu_layers": GpuLayers,
     "threads": Threads,

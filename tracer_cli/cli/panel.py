@@ -19,7 +19,7 @@ from rich.text import Text
 from tracer_cli.agent.runloop import Listener, RunResult, StepRecord
 from tracer_cli.agent.speculate import Verdict
 from tracer_cli.cli.console import counted
-from tracer_cli.plan import BaseStep
+from tracer_cli.plan import BaseStep, Subgoal
 from tracer_cli.redact import redact
 
 if TYPE_CHECKING:
@@ -54,6 +54,30 @@ def _wrapped(*parts: str | tuple[str, str]) -> Text:
     return Text.assemble(*parts, no_wrap=False, overflow="fold")
 
 
+def _subgoal_line(subgoals: list[Subgoal]) -> Text:
+    """The task's checklist on one wrapping line: done ones ticked, the current one marked."""
+    current = next((i for i, g in enumerate(subgoals) if not g.done), None)
+    line = _wrapped(("Sub-goals: ", "bold"))
+    for i, goal in enumerate(subgoals):
+        if i:
+            line.append(" · ", "dim")
+        if goal.done:
+            line.append(f"✓ {goal.goal}", "green")
+        elif i == current:
+            line.append(f"▶ {goal.goal}", "bold yellow")
+        else:
+            line.append(goal.goal, "dim")
+    return line
+
+
+def subgoal_said(subgoals: list[Subgoal]) -> str:
+    """The current sub-goal as the plain view says it: ``sub-goal 2/4: save the file``."""
+    current = next((i for i, g in enumerate(subgoals) if not g.done), None)
+    if current is None:
+        return ""
+    return f"sub-goal {current + 1}/{len(subgoals)}: {subgoals[current].goal}"
+
+
 def _timings(timings: dict[str, float]) -> str:
     return " · ".join(f"{p} {_ms(timings[p])}" for p in PHASES if p in timings)
 
@@ -69,6 +93,7 @@ class _State(Listener):
         self.phase_started = time.monotonic()  # the live timer of the phase going on
         self.call: CallProgress | None = None  # how far the phase's model call got
         self.thought = ""
+        self.subgoals: list[Subgoal] = []  # the latest checklist of the task (hierarchical plans)
         self.done: list[StepRecord] = []
         self.current: BaseStep | None = None
         self.future: list[BaseStep] = []
@@ -100,6 +125,8 @@ class _State(Listener):
 
     def on_plan(self, number: int, forecast: Forecast) -> None:
         self.thought = forecast.plan.thought
+        if forecast.plan.subgoals:  # a forecast without a checklist keeps the one before
+            self.subgoals = list(forecast.plan.subgoals)
         self.current = forecast.plan.first
         self.future = list(forecast.plan.trajectory[1:])
         self.model_calls += len(forecast.attempts)
@@ -183,6 +210,8 @@ class LivePanel(_State):
         parts: list[Any] = [header]
         if self.thought:
             parts.append(_wrapped(("Thought: ", "bold"), (self.thought, "italic")))
+        if self.subgoals:
+            parts.append(_subgoal_line(self.subgoals))
         if self.revised:
             parts.append(_wrapped(("Revised plan: ", "bold magenta"),
                                   (f"the old one stopped holding: {self.revised}", "magenta")))
@@ -261,8 +290,9 @@ class LogLines(_State):
         nxt = " | then: " + "; ".join(s.describe() for s in plan.trajectory[1:]) if \
             len(plan.trajectory) > 1 else ""
         revised = f" (revised: {forecast.revision.reason})" if forecast.revision else ""
+        goal = f" [{subgoal_said(list(plan.subgoals))}]" if plan.current_subgoal is not None else ""
         self._say(f"step {number}/{self.max_steps}: forecast in {_ms(forecast.seconds)}{tries}"
-                  f"{revised}: {plan.first.describe()}{nxt}")
+                  f"{revised}{goal}: {plan.first.describe()}{nxt}")
 
     def on_speculate(self, number: int, step: BaseStep, verdict: Verdict) -> None:
         super().on_speculate(number, step, verdict)

@@ -137,6 +137,7 @@ class Card:
     executed: tuple[float, float] | None = None  # where the step acted, in screenshot pixels
     keys: str = ""  # what the step typed or pressed
     thought: str = ""
+    subgoal: str = ""  # the sub-goal of the task its forecast worked on (hierarchical plans)
     reasoning: str = ""
     check: str = ""  # why the step ran from the forecast, or why it went back to the model
     from_forecast: bool = False
@@ -249,6 +250,7 @@ class _Forecast:
     def __init__(self) -> None:
         self.trajectory: list[dict[str, Any]] = []
         self.thought = ""
+        self.subgoal = ""
         self.index = 0
 
     def advance(self, line: dict[str, Any]) -> None:
@@ -256,6 +258,12 @@ class _Forecast:
             plan = _map(line["plan"])
             self.trajectory = [_map(s) for s in _items(plan.get("trajectory"))]
             self.thought = _text(plan.get("thought"))
+            goals = [_map(g) for g in _items(plan.get("subgoals"))]
+            current = next((i for i, g in enumerate(goals) if g.get("done") is not True), None)
+            if current is not None:
+                self.subgoal = f"{current + 1}/{len(goals)}: {_text(goals[current].get('goal'))}"
+            elif goals:
+                self.subgoal = ""  # every sub-goal done
             self.index = 0
         elif line.get("from_forecast"):
             self.index += 1
@@ -356,6 +364,7 @@ def _card(line: dict[str, Any], meta: dict[str, Any], run: Path, forecast: _Fore
     card.check = _check_text(line, number == 1)
     if kind != "run":
         card.thought = forecast.thought if ("plan" in line or line.get("from_forecast")) else ""
+        card.subgoal = forecast.subgoal
         card.reasoning = next((a.reasoning for a in reversed(card.attempts) if a.reasoning), "")
     shot = line.get("screenshot")
     if not (isinstance(shot, str) and shot == Path(shot).name and (run / shot).is_file()):

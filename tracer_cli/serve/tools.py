@@ -175,7 +175,10 @@ class Tools:
                     steps.append({"step": step.describe(), "action": step.action,  # type: ignore[attr-defined]
                                   "points": [list(p) for p in pts],
                                   "screen": [list(screen.geometry.to_input(*p)) for p in pts]})
-                return {"thought": forecast.thought, "steps": steps, "run_id": log.dir.name}, preview
+                data = {"thought": forecast.thought, "steps": steps, "run_id": log.dir.name}
+                if forecast.subgoals:  # a hierarchical plan's checklist
+                    data["subgoals"] = [g.model_dump() for g in forecast.subgoals]
+                return data, preview
 
         data, preview = await in_thread(work)
         return [as_text(data), png(preview)]

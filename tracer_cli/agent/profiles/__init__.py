@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from tracer_cli.agent.profiles.geometry import ImageGeometry
-    from tracer_cli.plan import Plan
+    from tracer_cli.plan import Plan, Subgoal
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,7 @@ class PlanRequest:
     image_format: str = "png"
     revision: Revision | None = None  # set when the last forecast stopped holding
     history_images: int = 0  # earlier screenshots to send, each with the reply made on it
+    subgoals: list[Subgoal] | None = None  # None: not asked for; else the checklist so far
 
     def history_text(self) -> str:
         """The steps done so far with their outcomes, then the revision note if there is one
@@ -68,6 +69,9 @@ class PlanRequest:
         else:
             lines = [f"{h.number}. {h.description} -> {h.outcome}" for h in self.history]
             text = "Steps executed so far (oldest first):\n" + "\n".join(lines)
+        if self.subgoals:
+            marks = "\n".join(f"[{'x' if g.done else ' '}] {g.goal}" for g in self.subgoals)
+            text += f"\n\nYour sub-goals so far ([x]: done):\n{marks}"
         return text + (f"\n\n{self.revision.text()}" if self.revision else "")
 
 
