@@ -36,7 +36,6 @@ from tracer_cli import models as m
 REPO = "test-org/tiny-vlm"
 MODEL = "tiny-vlm-Q4_K_M.gguf"
 MMPROJ = "mmproj-tiny-vlm-F16.gguf"
-PROFILE_NAMES = {"tracer1", "qwen3-vl", "ui-tars"}
 CHUNK = 10 * 1024 * 1024  # huggingface_hub.constants.DOWNLOAD_CHUNK_SIZE (checked in a test)
 
 
@@ -164,9 +163,8 @@ def test_shipped_catalogue_entry(path: Path) -> None:
         assert f.size is None or (isinstance(f.size, int) and f.size > 0)
         assert f.sha256 is None or re.fullmatch(r"[0-9a-f]{64}", f.sha256), f.sha256
     assert spec.model.file != spec.mmproj.file
-    assert spec.profile in PROFILE_NAMES
-    if spec.profile in PROFILES.names():  # qwen3-vl and ui-tars may not be implemented yet
-        PROFILES.get(spec.profile)
+    assert spec.profile in PROFILES.names()
+    PROFILES.get(spec.profile)
     assert spec.max_pixels == 0  # the profile's geometry decides the image size
     if spec.cpu_image_tokens:  # on a CPU: under the grounding minimum, clicks placed on a crop
         from tracer_cli.agent.profiles.geometry import GROUNDING_MIN_TOKENS
