@@ -5,6 +5,12 @@ standin.py makes it on first use: same shapes and cost as the real model, random
         projector=f16 fa=on budgets=256,default followups=yes"]... [--answer-tokens N] [--do]
         [--json OUT]
 
+A configuration may name the ``profile`` whose prompt is sent (default qwen3-vl; its answer
+length from the family's corpus, see answer_for) and a ``ground`` profile: after each planning
+call, a dedicated grounder's cold call on the crop tracer cuts around the click (the cost a
+planner + grounder pair adds to a click step; the same stand-in plays the grounder, so this
+holds for grounders of the same architecture and size).
+
 Without --config it measures the README's set (STANDARD below: tracer's defaults over image
 budgets of 256, 512, 1024 and 1280 tokens and the default, then flash attention off, the Q8_0
 projector and one thread, one change at a time). Each configuration runs in a subprocess of its
@@ -59,6 +65,45 @@ ANSWER = (
     "</tool_call>\nAction: Click the Replace All button.\n"
     '<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", '
     '"coordinate": [512, 284]}}\n</tool_call>')
+
+
+# The answer each profile is timed with: its length sets the decode (the stand-in's random weights
+# never stop by themselves, so max_tokens ends the answer there). For the families that answer one
+# action a step, a click from their corpus (tests/corpus/, each entry citing its source); for
+# tracer1, a three-step forecast like ANSWER's.
+TRACER1_ANSWER = json.dumps({
+    "thought": "The editor is open; replace the word with the replace dialog.",
+    "trajectory": [{"action": "hotkey", "keys": ["ctrl", "h"]},
+                   {"action": "type", "text": "colour"},
+                   {"action": "click", "x": 512, "y": 284, "target": "Replace All button"}]})
+CORPUS_ANSWERS = {"gui-owl": ("gui_owl_15.yaml", "owl-click-action-line"),
+                  "ui-venus": ("ui_venus_15.yaml", "venus-click")}
+# A grounding answer per grounder profile (tests/corpus/grounding/), for the pairing's cost.
+GROUND_ANSWERS = {"gui-owl": ("gui_owl.yaml", "owl-gd-left-click"),
+                  "ui-venus": ("ui_venus.yaml", "venus-gd-point")}
+
+
+def corpus_answer(path: str, entry: str) -> str:
+    import yaml
+
+    for item in yaml.safe_load((ROOT / "tests" / "corpus" / path).read_text(encoding="utf-8")):
+        if item["id"] == entry:
+            return str(item["answer"])
+    raise SystemExit(f"no entry {entry!r} in tests/corpus/{path}")
+
+
+def answer_for(profile: str) -> str:
+    if profile == "tracer1":
+        return TRACER1_ANSWER
+    if profile in CORPUS_ANSWERS:
+        return corpus_answer(*CORPUS_ANSWERS[profile])
+    return ANSWER
+
+
+def ground_answer_for(profile: str) -> str:
+    if profile in GROUND_ANSWERS:
+        return corpus_answer("grounding/" + GROUND_ANSWERS[profile][0], GROUND_ANSWERS[profile][1])
+    return '{"x": 512, "y": 340}'  # the tracer1 grounding prompt's form
 
 
 def rss_mb() -> float:
@@ -127,7 +172,7 @@ def time_images(probe: Any) -> Any:
 def child(config: dict[str, Any]) -> dict[str, Any]:
     from tests.benchmarks.llama_step import Probe, forget
     from tracer_cli.agent.backends.llama import LlamaBackend
-    from tracer_cli.agent.profiles.qwen3_vl import Qwen3VLProfile
+    from tracer_cli.agent.profiles import PROFILES
     from tracer_cli.config import Settings
 
     settings = Settings(backend="llama", model=config["model"], mmproj=config["mmproj"],
@@ -138,7 +183,7 @@ def child(config: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {"config": config, "load_s": time.perf_counter() - start,
                               "rss_after_load_mb": rss_mb(), "extra_buffers": backend.cpu.extra_buffers,
                               "calls": []}
-    profile = Qwen3VLProfile()
+    profile = PROFILES.get(config["profile"])()
     probe = Probe(backend, keep_logits=False)
     undo = time_images(probe)
     encoder_cache = backend.llm.chat_handler._mtmd_cpp
@@ -164,6 +209,8 @@ def child(config: dict[str, Any]) -> dict[str, Any]:
         first, second = requests(budget)
         messages = profile.messages(first)
         result["calls"].append(call("cold", budget, messages, cold=True))
+        if config["ground"]:
+            result["calls"].append(ground_call(config, backend, budget, call))
         if config["followups"] and budget == config["default_budget"]:
             result["calls"].append(call("next step", budget, profile.messages(second), cold=False))
             again = [*profile.messages(second), {"role": "assistant", "content": "Action: click"},
@@ -174,6 +221,27 @@ def child(config: dict[str, Any]) -> dict[str, Any]:
     probe.restore()
     backend.close()
     return result
+
+
+def ground_call(config: dict[str, Any], backend: Any, budget: int, call: Any) -> dict[str, Any]:
+    """A dedicated grounder's turn on the planner's click (a cold call: the grounder is another
+    model, whose cache holds nothing of the planner's prompt): its grounding prompt on the
+    full-resolution crop the Zoomer cuts around the point, answered with ``ground_tokens``."""
+    from tests.benchmarks.llama_step import draw_screen
+    from tracer_cli.agent.profiles import PROFILES
+    from tracer_cli.agent.zoom import crop_box
+
+    grounder = PROFILES.get(config["ground"])()
+    screen = draw_screen(1920, 1080)
+    box = crop_box((512, 284), screen.size, grounder.geometry)
+    crop = screen.crop((box.left, box.top, box.left + box.width, box.top + box.height))
+    planning_tokens, backend.max_tokens = backend.max_tokens, config["ground_tokens"]
+    try:
+        row = call(f"ground ({config['ground']}, {crop.width}x{crop.height} crop)", budget,
+                   grounder.ground_messages(crop, "the Replace All button"), cold=True)
+    finally:
+        backend.max_tokens = planning_tokens
+    return row
 
 
 def tracer_do_step(model: Path, mmproj: Path, answer: int, home: Path) -> dict[str, Any]:
@@ -205,23 +273,25 @@ def tracer_do_step(model: Path, mmproj: Path, answer: int, home: Path) -> dict[s
             "timings": steps[0].get("timings", {}) if steps else {}}
 
 
-def answer_tokens(model: Path) -> int:
-    """Tokens of ANSWER in the stand-in's vocabulary (vocab-only load)."""
+def answer_tokens(model: Path, text: str = ANSWER) -> int:
+    """Tokens of ``text`` in the stand-in's vocabulary (vocab-only load)."""
     from llama_cpp import Llama
 
     llm = Llama(model_path=str(model), vocab_only=True, verbose=False)
-    return len(llm.tokenize(ANSWER.encode(), add_bos=False, special=True))
+    return len(llm.tokenize(text.encode(), add_bos=False, special=True))
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    lines = ["| threads | projector | flash attn | budget (image tokens) | call | vision encoder s | "
-             "image prefill s | text prefill s (tokens; reused) | decode s (tok/s) | total s |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| profile | threads | projector | flash attn | budget (image tokens) | call | "
+             "vision encoder s | image prefill s | text prefill s (tokens; reused) | "
+             "decode s (tok/s) | total s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         c = r["config"]
         for row in r["calls"]:
             lines.append(
-                f"| {c['threads']} | {c['projector']} | {'on' if c['flash_attn'] else 'off'} | "
+                f"| {c['profile']} | {c['threads']} | {c['projector']} | "
+                f"{'on' if c['flash_attn'] else 'off'} | "
                 f"{row['budget']} ({row['image_tokens']}) | {row['kind']} | {row['encode_s']:.1f} | "
                 f"{row['image_prefill_s']:.1f} | {row['text_prefill_s']:.1f} ({row['text_tokens']}; "
                 f"{row['reused_tokens']}) | {row['decode_s']:.1f} ({row['decode_tok_s']:.1f}) | "
@@ -247,13 +317,15 @@ STANDARD = (
 
 
 def parse_config(text: str, default_budget: int) -> dict[str, Any]:
-    """``threads=2 projector=f16 fa=on budgets=256,default followups=yes``"""
+    """``threads=2 projector=f16 fa=on budgets=256,default followups=yes profile=qwen3-vl
+    ground=ui-venus``"""
     try:
         fields = dict(part.split("=", 1) for part in text.split())
         budgets = [default_budget if b == "default" else int(b) for b in fields["budgets"].split(",")]
         return {"threads": int(fields.get("threads", "2")), "projector": fields.get("projector", "f16"),
                 "flash_attn": fields.get("fa", "on") == "on", "budgets": budgets,
-                "followups": fields.get("followups", "no") == "yes", "default_budget": default_budget}
+                "followups": fields.get("followups", "no") == "yes", "default_budget": default_budget,
+                "profile": fields.get("profile", "qwen3-vl"), "ground": fields.get("ground", "")}
     except (KeyError, ValueError) as exc:
         raise SystemExit(f"--config {text!r}: {exc} (e.g. 'threads=2 projector=f16 fa=on "
                          "budgets=256,default followups=yes')") from None
@@ -282,9 +354,13 @@ def main(argv: list[str] | None = None) -> int:
     for config in configs:
         model, mmproj = build(args.dir, args.size, "Q4_K_M", config["projector"])
         config.update(model=str(model), mmproj=str(mmproj),
-                      answer_tokens=args.answer_tokens or answer_tokens(model))
-        print(f"-- {args.size} {config['threads']} thread(s), projector {config['projector']}, flash "
-              f"attention {'on' if config['flash_attn'] else 'off'}", file=sys.stderr, flush=True)
+                      answer_tokens=args.answer_tokens or answer_tokens(model,
+                                                                        answer_for(config["profile"])),
+                      ground_tokens=answer_tokens(model, ground_answer_for(config["ground"])))
+        print(f"-- {args.size} {config['profile']}, {config['threads']} thread(s), projector "
+              f"{config['projector']}, flash attention {'on' if config['flash_attn'] else 'off'}"
+              f"{', grounder ' + config['ground'] if config['ground'] else ''}",
+              file=sys.stderr, flush=True)
         done = subprocess.run([sys.executable, "-m", "tests.benchmarks.full_size",
                                "--child", json.dumps(config)], cwd=ROOT,
                               stdout=subprocess.PIPE, text=True, check=False)
