@@ -46,7 +46,7 @@ fi
 [ -n "${DISPLAY:-}" ] || { echo "no DISPLAY: run this in your desktop session, or use --xvfb"; exit 2; }
 
 task="fill in the demo form with the name Ada Lovelace and the colour Green, then submit it"
-model=qwen3-vl-4b-instruct
+model=$("$tracer" models default)  # the 2B on a CPU, the 4B where llama.cpp has a GPU
 if [ "$mode" = local ]; then
   [ -f "$("$tracer" models path "$model" | head -1)" ] || "$tracer" models pull "$model" >/dev/null || exit 2
 elif [ "$mode" = auto ] && ! "$tracer" models pull "$model" --ask >/dev/null; then

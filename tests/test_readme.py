@@ -189,7 +189,7 @@ def test_the_catalogue_table_gives_each_models_download_size() -> None:
     from tracer_cli.models import catalogue
 
     text = README.read_text(encoding="utf-8")
-    rows = dict(re.findall(r"^\| `([\w.-]+)`(?: \(default\))? \|.*\| ~?([\d.]+ GB) \|$", text, re.M))
+    rows = dict(re.findall(r"^\| `([\w.-]+)`(?: \(default[\w ]*\))? \|.*\| ~?([\d.]+ GB) \|$", text, re.M))
     specs = catalogue()
     assert set(rows) == set(specs)
     for name, spec in specs.items():

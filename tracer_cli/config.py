@@ -30,7 +30,8 @@ class Settings(BaseModel):
                          "server; chosen by default when base_url is set), script")
     base_url: str = Field("http://127.0.0.1:8080/v1", description="OpenAI-compatible server URL")
     model: str = Field("", description="llama: a catalogue name or a .gguf path (empty: "
-                       "qwen3-vl-4b-instruct); a server: its model name (empty: its only model)")
+                       "`tracer models default`); a server: its model name (empty: its only "
+                       "model)")
     script: str = Field("", description="JSONL file of plans for the script backend")
     profile: str = Field("tracer1", description="how the model is prompted and read")
     horizon: int = Field(5, ge=1, le=20, description="steps forecast per model call")

@@ -11,6 +11,7 @@ to use it: the profile that prompts it and the screenshot budget that suits it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -29,7 +30,11 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-DEFAULT_MODEL = "qwen3-vl-4b-instruct"
+# The model a run uses when none is named, chosen by where llama.cpp can run it (README: Which
+# model): on a CPU the 2B (a planning call 44 s on two cores at the CPU defaults, against 105 s
+# for the 4B); where this build of llama.cpp can offload to a GPU, the 4B.
+CPU_DEFAULT = "qwen3-vl-2b-instruct"
+GPU_DEFAULT = "qwen3-vl-4b-instruct"
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
@@ -146,9 +151,21 @@ def known() -> dict[str, ModelSpec]:
     return {**catalogue(), **registered()}
 
 
+@functools.cache
+def default_model() -> str:
+    """The catalogue model for a run that names none: GPU_DEFAULT where the installed llama.cpp
+    can offload to a GPU, else CPU_DEFAULT (also when llama-cpp-python does not import: the
+    error that matters comes when the model is loaded)."""
+    try:
+        import llama_cpp
+    except Exception:  # ImportError, or its shared library does not load
+        return CPU_DEFAULT
+    return GPU_DEFAULT if llama_cpp.llama_supports_gpu_offload() else CPU_DEFAULT
+
+
 def resolve(name_or_path: str, mmproj: str = "") -> ModelSpec:
     """A catalogue name, a registered name, or a path to a .gguf (with ``mmproj``)."""
-    value = name_or_path or DEFAULT_MODEL
+    value = name_or_path or default_model()
     if value.endswith(".gguf") or "/" in value:
         model_path = Path(value).expanduser()
         if not mmproj:

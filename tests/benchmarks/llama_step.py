@@ -396,12 +396,30 @@ class Probe:
             self.generating = True
             start = time.perf_counter()
             try:
-                return original(*args, **kwargs)
+                result = original(*args, **kwargs)
             finally:
                 if call is not None:
                     call.decode += time.perf_counter() - start
                 self.generating = False
+            if kwargs.get("stream"):  # the tokens come as the caller reads them: time that
+                return self._timed_stream(call, result)
+            return result
         return create_completion
+
+    def _timed_stream(self, call: Call | None, chunks: Any) -> Any:
+        """A streamed completion's chunks, the time spent producing them counted as decode."""
+        while True:
+            self.generating = True
+            start = time.perf_counter()
+            try:
+                chunk = next(chunks)
+            except StopIteration:
+                return
+            finally:
+                if call is not None:
+                    call.decode += time.perf_counter() - start
+                self.generating = False
+            yield chunk
 
 
 def forget(llm: Any) -> None:

@@ -15,9 +15,10 @@ from tests.conftest import EXAMPLES, ROOT
 from tests.hub_server import HubServer
 from tests.test_models import MMPROJ, MODEL, REPO, write_entry
 from tests.tinyvlm import make_tiny_vlm
+from tracer_cli.models import default_model
 
 pytestmark = pytest.mark.display
-DEFAULT = "qwen3-vl-4b-instruct"
+DEFAULT = default_model()  # what the demo asks to download on this machine
 
 
 def demo(*args: str, env: dict[str, str], answer: str | None = None

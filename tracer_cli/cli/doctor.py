@@ -328,7 +328,7 @@ def _mb(path: Path) -> str:
 
 def check_model(ctx: Context) -> Check:
     """llama: the configured (or default) model resolves, is installed, and its files are GGUF."""
-    from tracer_cli.models import DEFAULT_MODEL, ModelError, check_gguf, require_installed, resolve
+    from tracer_cli.models import ModelError, check_gguf, default_model, require_installed, resolve
 
     name = "model"
     settings = ctx.settings
@@ -348,7 +348,7 @@ def check_model(ctx: Context) -> Check:
             check_gguf(path)
     except ModelError as exc:
         return _fail(name, exc)
-    which = spec.name + (" (default)" if not settings.model and spec.name == DEFAULT_MODEL else "")
+    which = spec.name + (" (default)" if not settings.model and spec.name == default_model() else "")
     return Check(name, True, f"{which}, {spec.source}, profile {spec.profile}: {model.name} "
                  f"{_mb(model)} + {mmproj.name} {_mb(mmproj)} in {model.parent}")
 
