@@ -73,6 +73,18 @@ class Cluster:
         return int(sum(n["resources"].get(DISPLAY, 0) for n in self.nodes))
 
 
+def token_auth(env: dict[str, str]) -> dict[str, str]:
+    """``env`` with Ray's token authentication on when a token is at hand and no mode is
+    chosen: a head started with a token uses it, but a process joining the cluster does not
+    look for one unless told."""
+    if "RAY_AUTH_MODE" in env:
+        return env
+    path = env.get("RAY_AUTH_TOKEN_PATH") or str(Path.home() / ".ray" / "auth_token")
+    if env.get("RAY_AUTH_TOKEN") or Path(path).is_file():
+        return {**env, "RAY_AUTH_MODE": "token"}
+    return env
+
+
 def connect(address: str, displays: int = 1) -> Cluster:
     """Join the cluster at ``address`` ("auto": the one this machine belongs to), or start a
     local instance with ``displays`` display slots when ``address`` is "local" (explicitly:
@@ -84,6 +96,7 @@ def connect(address: str, displays: int = 1) -> Cluster:
         cpus = max(1, min(2, os.cpu_count() or 1))  # tasks take none; Ray's own actors, one
         ray.init(address="local", num_cpus=cpus, resources={DISPLAY: displays}, **quiet)
     else:
+        os.environ.update(token_auth(dict(os.environ)))
         try:
             ray.init(address=address, **quiet)
         except (ConnectionError, RuntimeError, ValueError) as exc:

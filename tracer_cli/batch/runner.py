@@ -224,7 +224,7 @@ class TaskRun:
         with open(folder / "stdout.txt", "w", encoding="utf-8") as out_file:
             proc = subprocess.Popen(argv, env=env, stdout=out_file, stderr=subprocess.PIPE,
                                     stdin=subprocess.DEVNULL, text=True, process_group=0,
-                                    preexec_fn=sandboxes.die_with_parent)
+                                    preexec_fn=_run_child)
             with self._lock:
                 self._proc = proc
             if self.stopped:  # stopped while it started
@@ -282,6 +282,14 @@ def _interruptible() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _run_child() -> None:
+    """In the `tracer do` child before exec: die with its parent, and take SIGINT, the signal
+    that stops it with its record written, even where the parent blocks it (a Ray worker
+    starts with SIGINT blocked, and a blocked mask is inherited through exec)."""
+    sandboxes.die_with_parent()
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _fill(text: str, folder: Path, quote: bool = True) -> str:

@@ -4,6 +4,7 @@ prints and runs it)."""
 
 from __future__ import annotations
 
+import os
 import shlex
 import subprocess
 from typing import Annotated, Optional
@@ -50,5 +51,7 @@ def start(
         role = f"joining {address}" if address else "as a head node"
         err.print(f"tracer: starting a Ray node {escape(role)} with {displays} display slots "
                   f"(tracer {version}): {escape(shlex.join(argv))}", soft_wrap=True)
-        code = subprocess.call(argv)
+        from tracer_cli.batch.cluster import token_auth
+
+        code = subprocess.call(argv, env=token_auth(dict(os.environ)))
         raise typer.Exit(code)
