@@ -64,8 +64,8 @@ class RayCluster:
         return [r for n in self.nodes for r in sandbox_records(n.home)]
 
 
-def _start_node(name: str, args: list[str], root: Path) -> Node:
-    """`tracer node start --block` in a process group of its own; not waited for (see _ready)."""
+def start_node(name: str, args: list[str], root: Path) -> Node:
+    """`tracer node start --block` in a process group of its own; not waited for (see node_ready)."""
     home, tmp = root / f"{name}-home", root / f"{name}-tmp"
     home.mkdir()
     tmp.mkdir()
@@ -77,7 +77,7 @@ def _start_node(name: str, args: list[str], root: Path) -> Node:
     return Node(name, home, tmp, proc)
 
 
-def _ready(node: Node, timeout: float = 120) -> None:
+def node_ready(node: Node, timeout: float = 120) -> None:
     """Wait for the line `ray start --block` prints once the node is up; then keep reading its
     output on a thread, so that a full pipe never blocks it."""
     stream = node.proc.stdout
@@ -100,7 +100,7 @@ def _ready(node: Node, timeout: float = 120) -> None:
             raise AssertionError(f"the Ray node {node.name} did not start:\n" + "".join(seen[-30:]))
 
 
-def _stop_node(node: Node) -> None:
+def stop_node(node: Node) -> None:
     """The node's processes (ray start, GCS, raylet, workers) share the group of the command:
     killed together (no task runs by then; Ray's graceful stop takes seconds)."""
     with contextlib.suppress(ProcessLookupError):
@@ -121,16 +121,16 @@ def ray_cluster() -> Iterator[RayCluster]:
     nodes: list[Node] = []
     address = f"127.0.0.1:{port}"
     try:  # both at once: the second node waits for the head's GCS by itself
-        nodes.append(_start_node("head", ["--displays", "2", "--port", str(port), "--resources",
+        nodes.append(start_node("head", ["--displays", "2", "--port", str(port), "--resources",
                                           '{"front": 1}'], root))
-        nodes.append(_start_node("second", ["--displays", "2", "--resources", '{"bigscreen": 1}',
+        nodes.append(start_node("second", ["--displays", "2", "--resources", '{"bigscreen": 1}',
                                             "--address", address], root))
         for node in nodes:
-            _ready(node)
+            node_ready(node)
         yield RayCluster(address, nodes)
     finally:
         for node in reversed(nodes):
-            _stop_node(node)
+            stop_node(node)
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -58,7 +58,8 @@ def start_argv(displays: int, address: str | None, resources: dict[str, float], 
                name: str | None = None, port: int | None = None, cpus: int | None = None,
                block: bool = False) -> list[str]:
     """`ray start` for this node: a head when no address is given, else joining the cluster
-    there; no dashboard, no usage statistics."""
+    there; no dashboard, no usage statistics, no log monitor (it sends workers' output to
+    drivers, and a batch's driver reads none: each task's output is in its folder)."""
     argv = [ray_program(), "start"]
     if address:
         argv += ["--address", address]
@@ -67,7 +68,7 @@ def start_argv(displays: int, address: str | None, resources: dict[str, float], 
         if port:
             argv += ["--port", str(port)]
     argv += ["--resources", json.dumps({DISPLAY: displays, **resources}),
-             "--disable-usage-stats"]
+             "--disable-usage-stats", "--include-log-monitor", "false"]
     if cpus is not None:
         argv += ["--num-cpus", str(cpus)]
     if name:
