@@ -40,6 +40,7 @@ pytestmark = pytest.mark.display
 READY = "will now block forever"
 # The cluster's own token (Ray 2.60 authenticates every connection): the nodes and the drivers
 # get it, as every machine of a real cluster would.
+KEY = "sk-test-ray-3f9c1e7d"  # the model server's key, given only to the driver
 AUTH = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": "0123456789abcdef" * 4}
 
 
@@ -207,9 +208,10 @@ def test_eight_tasks_on_two_nodes_all_succeed_as_with_parallel_and_land_where_th
     lines[-1] = json.dumps({**json.loads(lines[-1]), "resources": {"bigscreen": 1}})
     tasks.write_text("\n".join(lines) + "\n")
     out = tmp_path / "out"
+    node_expert.api_key = KEY  # the nodes do not have it: only the driver's environment does
     result = run_tracer("batch", str(tasks), "--ray", ray_cluster.address, "--out", str(out),
-                        "--json", *expert_args(node_expert), env=batch_env(tracer_home),
-                        timeout=600)
+                        "--json", *expert_args(node_expert), timeout=600,
+                        env={**batch_env(tracer_home), "OPENAI_API_KEY": KEY})
     assert result.returncode == 0, result.stdout + result.stderr
     summary = json.loads(result.stdout)
     assert summary == json.loads((out / "summary.json").read_text())
@@ -233,6 +235,10 @@ def test_eight_tasks_on_two_nodes_all_succeed_as_with_parallel_and_land_where_th
     assert summary["ray"]["address"] == ray_cluster.address
     assert sorted(n["name"] for n in summary["ray"]["nodes"]) == ["head", "second"]
     assert "xauthority" not in (result.stdout + result.stderr).lower()
+    assert KEY not in result.stdout + result.stderr  # the key reached every run, and no log:
+    for place in (out, tracer_home, *(n.tmp for n in ray_cluster.nodes),  # Ray's logs there
+                  *(n.home for n in ray_cluster.nodes)):
+        assert [f for f in place.rglob("*") if f.is_file() and KEY.encode() in f.read_bytes()] == []
     assert ray_cluster.sandboxes() == []
     for node in ray_cluster.nodes:  # the nodes keep no run record: the driver has them
         assert not list((node.home / "runs").glob("*")) if (node.home / "runs").is_dir() else True

@@ -177,6 +177,7 @@ class ClusterBatch(Batch):
                         if k.startswith(FORWARD_PREFIXES) and k not in NODE_LOCAL}
         self._hub: Any = None
         self._remote: Any = None
+        self._started: set[str] = set()  # tasks a node has taken (they sent a line)
 
     def run(self) -> list[TaskResult]:
         ray = import_ray()
@@ -220,6 +221,7 @@ class ClusterBatch(Batch):
                 continue
             for ident, text in notes:
                 if ident in by_id:
+                    self._started.add(ident)
                     self._progress(by_id[ident], text)
 
     def _execute(self, task: BatchTask, result: TaskResult) -> None:
@@ -230,16 +232,22 @@ class ClusterBatch(Batch):
         ref = self._remote.options(num_cpus=0, resources=needs(task), max_retries=self.retries,
                                    retry_exceptions=False, name=f"tracer-{task.id}").remote(
             asdict(task), self.common, self.forward, __version__, self._hub)
-        deadline: float | None = None
+        stopped_at: float | None = None
         while not ray.wait([ref], timeout=POLL)[0]:
             if self._stop.is_set():
-                deadline = deadline or time.monotonic() + GRACE
-                if time.monotonic() > deadline:
+                stopped_at = stopped_at or time.monotonic()
+                # one still waiting for a slot is cancelled at once (after a moment for its
+                # first line, should it have just started)
+                limit = GRACE if task.id in self._started else 4 * POLL
+                if time.monotonic() >= stopped_at + limit:
                     ray.cancel(ref, force=True)
                     break
         try:
             sent = ray.get(ref, timeout=GRACE)
         except (exceptions.TaskCancelledError, exceptions.GetTimeoutError):
+            if task.id not in self._started:
+                result.status = "skipped"
+                return
             result.status, result.exit_code = "stopped", 130
             result.reason = f"stopped: it did not end within {GRACE:.0f}s, its worker was killed"
             return
