@@ -2,7 +2,8 @@
 batch` on the expert planner, three ways with four sandboxes at a time: `--parallel 4` on this
 machine, `--ray` on one Ray node with 4 display slots, `--ray` on two nodes (2 + 2 slots) both
 on this machine. Prints each batch's wall time (the summary's `seconds`: the first task's start
-to the last one's end) and the command's whole time (Ray's connection included), per run.
+to the last one's end) and the command's whole time (Ray's connection included), per run, and
+how long the cluster took to start.
 
 On one machine the two nodes share its cores: the figure is what spreading a batch over nodes
 costs, not what more machines would gain.
@@ -58,8 +59,12 @@ def one_batch(server: ChatServer, root: Path, label: str, args: list[str]) -> tu
     return summary["seconds"], whole
 
 
+STARTS: dict[str, float] = {}  # the cluster's start, up to its last node ready, per set-up
+
+
 def on_cluster(root: Path, nodes_args: list[tuple[str, list[str]]], label: str,
                runs: int) -> list[tuple[float, float]]:
+    began = time.monotonic()
     port = free_port()
     address = f"127.0.0.1:{port}"
     nodes = []
@@ -69,6 +74,7 @@ def on_cluster(root: Path, nodes_args: list[tuple[str, list[str]]], label: str,
             nodes.append(start_node(name, [*args, *extra], root))
         for node in nodes:
             node_ready(node)
+        STARTS[label] = time.monotonic() - began
         cluster = RayCluster(address, nodes)
         server = ChatServer().start()
         server.responder = NodeExpert(cluster, {t.task: t.id for t in suite.tasks()})
@@ -110,6 +116,8 @@ def main() -> None:
         walls = ", ".join(f"{w:.1f}" for w, _ in rows)
         wholes = ", ".join(f"{c:.1f}" for _, c in rows)
         print(f"{label:10} batch wall time {walls} s; whole command {wholes} s")
+    print(f"cluster start (nodes started together): one node {STARTS['one']:.1f} s, two nodes "
+          f"{STARTS['two']:.1f} s")
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ RayAddress = Annotated[Optional[str], typer.Option(  # noqa: UP045
     "--ray", metavar="local|auto|ADDRESS",
     help="Run the tasks on a Ray cluster, each on a node with a free display slot: 'auto' the "
     "cluster this machine belongs to, HOST:PORT its head, 'local' a Ray instance started here "
-    "with --parallel slots. Needs pip install 'tracer-cli[ray]'.")]
+    "with --parallel slots. Needs pip install 'tracer-cli\\[ray]'.")]
 Retries = Annotated[int, typer.Option(
     "--retries", min=0, max=10, help="With --ray: run a task again this often when its worker or "
     "node dies (default 0: a task that may have acted is never re-run unasked).")]
