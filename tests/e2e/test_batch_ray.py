@@ -281,6 +281,7 @@ def test_ctrl_c_stops_every_task_on_every_node_keeps_records_and_leaves_no_proce
         assert group_members(pgid) == []
     assert not any(alive(pid) for pid in runs)  # the `tracer do` runs
     assert ray_cluster.sandboxes() == []
+    print(f"\nCtrl-C to the driver's exit, two tasks on two nodes: {took:.1f}s")
 
 
 def test_a_worker_killed_mid_task_fails_that_task_with_the_reason_no_orphan_no_rerun(

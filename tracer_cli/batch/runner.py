@@ -2,6 +2,8 @@
 subprocess (a crash or a hung model in one run cannot take the others down, and each gets the
 same code path a user's run has). A listener hears each task start, progress and end;
 ``stop()`` (Ctrl-C) interrupts the runs going, skips those not started and keeps what finished.
+One task from sandbox to check is a ``TaskRun``, the same wherever it runs: on this machine
+(``Batch``) or on a cluster node (batch/cluster.py, which replaces only ``Batch._execute``).
 """
 
 from __future__ import annotations

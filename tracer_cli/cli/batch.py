@@ -234,7 +234,7 @@ class LiveRows:
             done = len(self.finished)
         word = "success" if result.success else "failed"
         line = (f"tracer: [{done}/{self.total}] {task.id}: {word} ({result.steps} steps, "
-                f"{result.seconds:.1f}s)")
+                f"{result.seconds:.1f}s{f', on {result.node}' if result.node else ''})")
         if self._live is not None:
             self._live.console.print(escape(line))
         else:
