@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 import tarfile
 from pathlib import Path
 
 import pytest
 
+from tracer_cli import __version__
 from tracer_cli.batch import cluster, node
 from tracer_cli.batch.tasks import BatchTask, load
 from tracer_cli.errors import ConfigError
@@ -82,3 +84,64 @@ def test_what_a_node_sends_back_is_unpacked_private_and_inside_its_place(tmp_pat
     assert not (tmp_path / "escape.txt").exists() and not (tmp_path / "out" / "escape.txt").exists()
     assert oct(target.stat().st_mode & 0o777) == "0o700"
     assert oct((target / "sub" / "log.txt").stat().st_mode & 0o777) == "0o600"
+
+
+class FakeRay:
+    """Stands in for the ray module where only the calls tracer makes matter: what ray.init was
+    given, the nodes, the node a task runs on."""
+
+    def __init__(self, fail: Exception | None = None) -> None:
+        self.inits: list[dict[str, object]] = []
+        self.fail = fail
+
+    def init(self, **kwargs: object) -> None:
+        self.inits.append(kwargs)
+        if self.fail is not None:
+            raise self.fail
+
+    def nodes(self) -> list[dict[str, object]]:
+        return [{"NodeID": "ab" * 28, "NodeName": "n1", "Alive": True,
+                 "Resources": {"display": 4.0, "CPU": 2.0}},
+                {"NodeID": "cd" * 28, "NodeName": "gone", "Alive": False, "Resources": {}}]
+
+    def get_runtime_context(self) -> FakeRay:
+        return self
+
+    def get_node_id(self) -> str:
+        return "ab" * 28
+
+
+def test_a_local_instance_is_started_only_when_asked_and_never_with_a_dashboard(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeRay()
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")  # (connect sets it where a token is)
+    local = cluster.connect("local", displays=3)
+    kwargs = fake.inits[-1]
+    assert kwargs["address"] == "local"  # not None: that would join RAY_ADDRESS's cluster
+    assert kwargs["resources"] == {"display": 3} and 1 <= kwargs["num_cpus"] <= 2  # type: ignore[operator]
+    assert kwargs["include_dashboard"] is False and kwargs["log_to_driver"] is False
+    assert local.local and [n["name"] for n in local.nodes] == ["n1"] and local.displays == 4
+    joined = cluster.connect("auto")
+    assert fake.inits[-1]["address"] == "auto" and "resources" not in fake.inits[-1]
+    assert not joined.local
+
+
+def test_a_cluster_that_cannot_be_reached_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", FakeRay(ConnectionError("Could not find any running "
+                                                                    "Ray instance.\nmore")))
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    with pytest.raises(ConfigError) as caught:
+        cluster.connect("auto")
+    assert str(caught.value) == ("cannot join the Ray cluster at auto: Could not find any running "
+                                 "Ray instance. (start one (tracer node start --displays N), or "
+                                 "run on this machine alone with --ray local)")
+
+
+def test_a_node_with_another_tracer_version_fails_the_task_with_one_line(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", FakeRay())
+    sent = cluster.run_on_node({"id": "t1", "task": "x"}, [], {}, "9.9.9", hub=None)
+    assert sent["result"]["node"] == f"n1 ({'ab' * 4})"
+    assert sent["error"] == (f"the node n1 ({'ab' * 4}) runs tracer {__version__}, the batch "
+                             "9.9.9 (install the same tracer on every node)")
