@@ -13,7 +13,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from tracer_cli.cli.console import err, guard, out, stdout
+from tracer_cli.cli.console import counted, err, guard, out, stdout
 from tracer_cli.cli.options import MODEL_OPTIONS, Replan, SpeculativeSteps, model_options
 from tracer_cli.errors import EXIT_INTERRUPTED, ConfigError
 
@@ -109,17 +109,17 @@ def run_batch(tasks: list[BatchTask], parallel: int, out_dir: Path | None, commo
 
     cluster.import_ray()  # the install line before anything starts
     if ray == "local":
-        err.print(f"tracer: starting a local Ray instance with {parallel} display slots (no "
-                  "dashboard; it stops with the batch)")
+        err.print(f"tracer: starting a local Ray instance with {counted(parallel, 'display slot')} "
+                  "(no dashboard; it stops with the batch)")
     on = cluster.connect(ray, displays=parallel)
     try:
         cluster.check_placement(tasks, on.nodes)
         if ray != "local":
-            err.print(f"tracer: on the Ray cluster at {escape(ray)}: {len(on.nodes)} nodes, "
-                      f"{on.displays} display slots", soft_wrap=True)
+            err.print(f"tracer: on the Ray cluster at {escape(ray)}: {counted(len(on.nodes), 'node')}, "
+                      f"{counted(on.displays, 'display slot')}", soft_wrap=True)
         view = LiveRows(len(tasks))
         batch = cluster.ClusterBatch(tasks, folder, on, common, view, retries=retries)
-        return _run(batch, view, quiet, extra, f"--ray {ray} ({on.displays} display slots"
+        return _run(batch, view, quiet, extra, f"--ray {ray} ({counted(on.displays, 'display slot')}"
                     f"{f', --retries {retries}' if retries else ''})")
     finally:
         cluster.disconnect(on)
