@@ -66,14 +66,15 @@ class RayCluster:
 
 
 def start_node(name: str, args: list[str], root: Path) -> Node:
-    """`tracer node start --block` in a process group of its own; not waited for (see node_ready)."""
+    """`tracer node start --block` in a process group of its own; not waited for (see
+    node_ready). It offers Ray no CPU: a task that asked for one would never start."""
     home, tmp = root / f"{name}-home", root / f"{name}-tmp"
     home.mkdir()
     tmp.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "DISPLAY" and not k.startswith("RAY_")}
     env.update(TRACER_HOME=str(home), TMPDIR=str(tmp), TRACER_RUNTIME_DIR=str(tmp / "run"), **AUTH)
     proc = subprocess.Popen([sys.executable, "-m", "tracer_cli", "node", "start", "--block",
-                             "--name", name, "--cpus", "1", *args], cwd=ROOT, env=env, text=True,
+                             "--name", name, "--cpus", "0", *args], cwd=ROOT, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, process_group=0)
     return Node(name, home, tmp, proc)
 
