@@ -246,6 +246,21 @@ def test_eight_tasks_on_two_nodes_all_succeed_as_with_parallel_and_land_where_th
     print(f"\nbatch of 8 bench tasks on two Ray nodes (4 display slots): {summary['seconds']:.1f}s")
 
 
+def test_bench_on_the_cluster_scores_from_what_the_nodes_sent_back(
+        ray_cluster: RayCluster, node_expert: ChatServer, tmp_path: Path,
+        tracer_home: Path) -> None:
+    out = tmp_path / "out"
+    result = run_tracer("bench", "--tasks", "button", "--ray", ray_cluster.address, "--out",
+                        str(out), "--json", *expert_args(node_expert), env=batch_env(tracer_home),
+                        timeout=300)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    bench = summary["bench"]  # read from the programs' state files, sent back by the node
+    assert bench["tasks_run"] == 1 and bench["success_rate"] == 1.0, bench
+    assert bench["grounding_error"]["presses"] >= 1 and bench["grounding_error"]["max"] <= 2.0
+    assert summary["tasks"][0]["node"] and summary["ray"]["address"] == ray_cluster.address
+
+
 def test_ctrl_c_stops_every_task_on_every_node_keeps_records_and_leaves_no_process(
         ray_cluster: RayCluster, tmp_path: Path, tracer_home: Path) -> None:
     script = waits_script(tmp_path / "waits.jsonl")
