@@ -355,7 +355,7 @@ def test_a_task_no_node_can_run_fails_at_once_with_one_line(
     assert "Traceback" not in result.stderr
 
 
-def test_ray_flag_without_ray_installed_says_what_to_install(tmp_path: Path,
+def test_without_ray_installed_the_ray_commands_say_what_to_install(tmp_path: Path,
                                                              tracer_home: Path) -> None:
     shadow = tmp_path / "shadow"
     shadow.mkdir()
@@ -370,3 +370,6 @@ def test_ray_flag_without_ray_installed_says_what_to_install(tmp_path: Path,
         assert result.stderr.strip() == ("tracer: error: running a batch on a Ray cluster needs "
                                          "Ray, which is not installed (install it: pip install "
                                          "'tracer-cli[ray]')")
+    result = run_tracer("node", "start", "--displays", "2", env=env, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().endswith("(install it: pip install 'tracer-cli[ray]')")
