@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 import sys
 import tarfile
 from pathlib import Path
@@ -145,3 +146,15 @@ def test_a_node_with_another_tracer_version_fails_the_task_with_one_line(
     assert sent["result"]["node"] == f"n1 ({'ab' * 4})"
     assert sent["error"] == (f"the node n1 ({'ab' * 4}) runs tracer {__version__}, the batch "
                              "9.9.9 (install the same tracer on every node)")
+
+
+def test_a_head_where_nothing_listens_is_one_line_at_once_not_minutes_of_retries() -> None:
+    with socket.socket() as sock:  # a port of ours that accepts no connection
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        with pytest.raises(ConfigError, match=rf"cannot join the Ray cluster at 127.0.0.1:{port}: "
+                                              r"nothing answers there"):
+            cluster.reachable(f"127.0.0.1:{port}", timeout=2)
+    with pytest.raises(ConfigError, match="'nonsense' is not an address"):
+        cluster.reachable("nonsense")
+    cluster.reachable("auto")  # Ray finds that one itself, and says at once when there is none

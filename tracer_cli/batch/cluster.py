@@ -96,6 +96,7 @@ def connect(address: str, displays: int = 1) -> Cluster:
         cpus = max(1, min(2, os.cpu_count() or 1))  # tasks take none; Ray's own actors, one
         ray.init(address="local", num_cpus=cpus, resources={DISPLAY: displays}, **quiet)
     else:
+        reachable(address)
         os.environ.update(token_auth(dict(os.environ)))
         try:
             ray.init(address=address, **quiet)
@@ -105,6 +106,24 @@ def connect(address: str, displays: int = 1) -> Cluster:
                               "start one (tracer node start --displays N), or run on this "
                               "machine alone with --ray local") from None
     return Cluster(address, address == "local", alive_nodes(ray))
+
+
+def reachable(address: str, timeout: float = 5.0) -> None:
+    """A head given as HOST:PORT must answer on that port: Ray itself would retry an address
+    where nothing listens for minutes, logging a line every few seconds."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        if address == "auto":
+            return
+        raise ConfigError(f"--ray {address!r} is not an address",
+                          "give local, auto or the head's HOST:PORT, like 10.0.0.1:6379")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ConfigError(f"cannot join the Ray cluster at {address}: nothing answers there "
+                          f"({exc.strerror or exc})",
+                          "start its head (tracer node start --displays N), or check the "
+                          "address") from None
 
 
 def alive_nodes(ray: Any) -> list[dict[str, Any]]:
