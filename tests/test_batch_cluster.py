@@ -91,6 +91,10 @@ class FakeRay:
     """Stands in for the ray module where only the calls tracer makes matter: what ray.init was
     given, the nodes, the node a task runs on."""
 
+    class exceptions:  # noqa: N801  (as ray.exceptions)
+        class RayError(Exception):
+            pass
+
     def __init__(self, fail: Exception | None = None) -> None:
         self.inits: list[dict[str, object]] = []
         self.fail = fail

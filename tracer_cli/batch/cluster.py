@@ -98,9 +98,11 @@ def connect(address: str, displays: int = 1) -> Cluster:
     else:
         reachable(address)
         os.environ.update(token_auth(dict(os.environ)))
+        refused = (ConnectionError, RuntimeError, ValueError,
+                   ray.exceptions.RayError)  # (a wrong token: AuthenticationError)
         try:
             ray.init(address=address, **quiet)
-        except (ConnectionError, RuntimeError, ValueError) as exc:
+        except refused as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ConfigError(f"cannot join the Ray cluster at {address}: {first}",
                               "start one (tracer node start --displays N), or run on this "
