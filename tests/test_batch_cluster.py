@@ -139,8 +139,10 @@ def test_a_cluster_that_cannot_be_reached_is_one_line(monkeypatch: pytest.Monkey
     with pytest.raises(ConfigError) as caught:
         cluster.connect("auto")
     assert str(caught.value) == ("cannot join the Ray cluster at auto: Could not find any running "
-                                 "Ray instance. (start one (tracer node start --displays N), or "
-                                 "run on this machine alone with --ray local)")
+                                 "Ray instance. (start one (tracer node start --displays N), give "
+                                 "this machine the cluster's token (RAY_AUTH_TOKEN or "
+                                 "~/.ray/auth_token), or run on this machine alone with --ray "
+                                 "local)")
 
 
 def test_a_node_with_another_tracer_version_fails_the_task_with_one_line(

@@ -105,8 +105,9 @@ def connect(address: str, displays: int = 1) -> Cluster:
         except refused as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ConfigError(f"cannot join the Ray cluster at {address}: {first}",
-                              "start one (tracer node start --displays N), or run on this "
-                              "machine alone with --ray local") from None
+                              "start one (tracer node start --displays N), give this machine the "
+                              "cluster's token (RAY_AUTH_TOKEN or ~/.ray/auth_token), or run on "
+                              "this machine alone with --ray local") from None
     return Cluster(address, address == "local", alive_nodes(ray))
 
 
