@@ -28,7 +28,7 @@ class Expert:
         ident = max(found)[1]
         self.calls[ident] = self.calls.get(ident, 0) + 1
         try:
-            state = json.loads((self.out / ident / "state.json").read_text())
+            state = json.loads((self.folder(ident) / "state.json").read_text())
         except (OSError, json.JSONDecodeError):
             return {"thought": "", "trajectory": [{"action": "wait", "seconds": 0.5}]}
         if state.get("done"):
@@ -37,6 +37,10 @@ class Expert:
         if not step:
             return {"thought": "", "trajectory": [{"action": "wait", "seconds": 0.5}]}
         return {"thought": "", "trajectory": [to_model(step, state["screen"])]}
+
+    def folder(self, ident: str) -> Path:
+        """Where the task's program writes its state (on a cluster, a node's own folder)."""
+        return self.out / ident
 
 
 def to_model(step: dict[str, Any], screen: list[int]) -> dict[str, Any]:

@@ -8,6 +8,7 @@
 the run, and the task succeeded when it exits 0 (without one: when tracer exited 0).
 ``options`` are `tracer do` options by name (without the dashes). In ``apps`` and ``check``,
 ``{dir}`` is the task's own folder in the batch's output and ``{python}`` this Python.
+``resources`` are what the task needs of a cluster node besides a display (``--ray`` only).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 from tracer_cli.errors import ConfigError
 
-KEYS = {"id", "task", "apps", "check", "max_steps", "options", "size", "timeout"}
+KEYS = {"id", "task", "apps", "check", "max_steps", "options", "resources", "size", "timeout"}
 FIX = "see the batch file format in the README (`tracer batch --help`)"
 
 
@@ -35,6 +36,9 @@ class BatchTask:
     options: dict[str, Any] = field(default_factory=dict)
     size: str = "1280x800"
     timeout: float | None = None
+    # What the task needs of a cluster node besides a display slot (`tracer batch --ray`), as
+    # Ray custom resources: {"gpu-box": 1}. A batch on this machine has no use for them.
+    resources: dict[str, float] = field(default_factory=dict)
 
 
 def load(path: Path, allowed_options: Iterable[str]) -> list[BatchTask]:
@@ -104,9 +108,16 @@ def parse(data: Any, where: str, allowed: set[str], default_id: str) -> BatchTas
     size = data.get("size", "1280x800")
     if not isinstance(size, str) or not re.fullmatch(r"\d+x\d+", size):
         raise ConfigError(f"{where}: \"size\" must be WIDTHxHEIGHT, like 1280x800", FIX)
+    resources = data.get("resources", {})
+    if not isinstance(resources, dict) or not all(
+            isinstance(k, str) and k and isinstance(v, int | float) and not isinstance(v, bool)
+            and v > 0 for k, v in resources.items()):
+        raise ConfigError(f"{where}: \"resources\" must be an object of names and amounts above 0, "
+                          'like {"gpu-box": 1}', FIX)
     return BatchTask(ident, task, list(apps), check, max_steps,
                      {k.replace("-", "_"): v for k, v in options.items()}, size,
-                     float(timeout) if timeout is not None else None)
+                     float(timeout) if timeout is not None else None,
+                     {k: float(v) for k, v in resources.items()})
 
 
 def option_args(options: dict[str, Any]) -> list[str]:

@@ -358,6 +358,7 @@ def _add_subcommands() -> None:
     from tracer_cli.cli.logs import app as logs_app
     from tracer_cli.cli.mcp import mcp_server
     from tracer_cli.cli.models import app as models_app
+    from tracer_cli.cli.node import app as node_app
     from tracer_cli.cli.sandbox import app as sandbox_app
     from tracer_cli.cli.setup import app as setup_app
 
@@ -371,6 +372,7 @@ def _add_subcommands() -> None:
     app.add_typer(config_app, name="config")
     app.add_typer(logs_app, name="logs")
     app.add_typer(models_app, name="models")
+    app.add_typer(node_app, name="node")
     app.add_typer(sandbox_app, name="sandbox")
     app.add_typer(setup_app, name="setup")
 

@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from tracer_cli.cli.batch import common_args, exit_code, run_batch
+from tracer_cli.cli.batch import RayAddress, Retries, common_args, exit_code, run_batch
 from tracer_cli.cli.console import err, guard, out, stdout
 from tracer_cli.cli.options import Replan, SpeculativeSteps, model_options
 
@@ -33,6 +33,7 @@ def bench_command(
         "--out", "-o", help="Folder for the tasks' output and summary.json.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON summary instead.")] = False,
     listing: Annotated[bool, typer.Option("--list", help="List the tasks and exit.")] = False,
+    ray: RayAddress = None, retries: Retries = 0,
     replan: Replan = None, speculative_steps: SpeculativeSteps = None,
     model_flags: dict[str, Any] | None = None,
 ) -> None:
@@ -52,7 +53,8 @@ def bench_command(
         chosen = [n.strip() for n in names.split(",") if n.strip()] if names else None
         tasks = suite.tasks(chosen, repeat, max_steps)
         common = common_args(model_flags, replan, speculative_steps)
-        summary = run_batch(tasks, parallel, out_dir, common, quiet=True, kind="bench",
+        summary = run_batch(tasks, parallel, out_dir, common, quiet=True, kind="bench", ray=ray,
+                            retries=retries,
                             extra=lambda batch: {"bench": suite.score(list(batch.results.values()))})
         if as_json:
             stdout().write(json.dumps(summary) + "\n")
@@ -85,7 +87,8 @@ def show(summary: dict[str, Any]) -> None:
     out.print(f"success: {bench['success_rate']:.1%} of {bench['tasks_run']} tasks; "
               f"{bench['model_calls_per_task']} model calls and {bench['seconds_per_task']} s per task; "
               f"{_fmt(bench['run_seconds_per_step'])} s and {_fmt(bench['model_calls_per_step'])} "
-              f"model calls per step; wall time {summary['seconds']:.1f} s with --parallel "
-              f"{summary['parallel']}")
+              f"model calls per step; wall time {summary['seconds']:.1f} s with "
+              + (f"--ray {summary['ray']['address']}" if summary.get("ray") else
+                 f"--parallel {summary['parallel']}"))
     if summary.get("folder"):
         err.print(f"summary: {summary['folder']}/summary.json", soft_wrap=True)
