@@ -16,6 +16,7 @@ from tracer_cli.desktop.platform import ESSENTIAL_KEYS, PLATFORMS, Check
 from tracer_cli.errors import DisplayError, TracerError
 
 if TYPE_CHECKING:
+    from tracer_cli.desktop.elements import Elements
     from tracer_cli.desktop.killswitch import KillSwitch, PauseRequest, PauseSwitch
     from tracer_cli.desktop.platforms.mss_screen import MssScreen
     from tracer_cli.desktop.platforms.xtest import XTestInput
@@ -102,6 +103,18 @@ class X11Platform:
             raise DisplayError("the X server has no XTEST extension, so tracer cannot send input",
                                "start it with XTEST enabled (Xvfb: +extension XTEST)")
         return XTestInput(conn, self.display)
+
+    def elements(self) -> Elements:
+        """The accessibility tree (AT-SPI) of this session, or NoElements saying why not. Not
+        for a sandbox's display: the session's accessibility bus is the user's desktop's."""
+        from tracer_cli.desktop.elements import NoElements
+        from tracer_cli.desktop.platforms.atspi import open_atspi
+
+        if self.xauthority is not None:
+            return NoElements(f"the sandbox display {self.display} has no accessibility bus "
+                              "of its own")
+
+        return open_atspi()
 
     # -- the user's switches and listening ------------------------------------------------------
 

@@ -1,0 +1,140 @@
+"""The accessibility tree read over the real AT-SPI registry on Xvfb: a GTK 3 calculator
+exposes its buttons (role, exact name, box in desktop pixels, states, an entry's text); Tk
+exposes nothing and gets no element; a hung application costs a bounded wait, not a stall."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.a11y import A11yBus, start_a11y_bus, start_calc
+from tests.conftest import APPS, Display, start_xvfb
+from tests.e2e.conftest import xdotool
+from tests.programs import LoggedProgram, stop_program, wait_until
+from tracer_cli.desktop.platforms.atspi import LOOKUP_BUDGET, AtspiElements
+
+pytestmark = pytest.mark.display
+
+
+@pytest.fixture(scope="module")
+def screen() -> Iterator[Display]:
+    proc, name = start_xvfb(1280, 800)
+    try:
+        yield Display(name, 1280, 800, proc.pid)
+    finally:
+        stop_program(proc)
+
+
+@pytest.fixture(scope="module")
+def bus(screen: Display) -> Iterator[A11yBus]:
+    bus = start_a11y_bus(screen)
+    yield bus
+    bus.stop()
+
+
+@pytest.fixture(scope="module")
+def calc(bus: A11yBus, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoggedProgram]:
+    app = start_calc(bus, tmp_path_factory.mktemp("calc") / "calc.jsonl", "calc tree", (100, 100))
+    yield app
+    app.stop()
+
+
+@pytest.fixture(scope="module")
+def tk(bus: A11yBus, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """tests/apps/tk_form.py at the top left, beside the calculator; its state file."""
+    state = tmp_path_factory.mktemp("tk") / "tk.json"
+    proc = subprocess.Popen([sys.executable, str(APPS / "tk_form.py"), str(state)],
+                            env=bus.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: state.exists() and state.read_text(), 30, "tk_form's state")
+        yield state
+    finally:
+        stop_program(proc)
+
+
+@pytest.fixture
+def elements(bus: A11yBus, calc: LoggedProgram) -> Iterator[AtspiElements]:
+    reader = AtspiElements(bus.address())
+    wait_until(lambda: reader.find("push button", "+"), 20, "the calculator in the tree")
+    yield reader
+    reader.close()
+
+
+def test_a_point_names_the_button_under_it_exactly(elements: AtspiElements) -> None:
+    (plus,) = elements.find("push button", "+")
+    (memory,) = elements.find("push button", "M+")
+    assert plus.box != memory.box
+    at_plus = elements.at(*plus.center)
+    assert at_plus is not None and (at_plus.role, at_plus.name) == ("push button", "+")
+    assert at_plus.window == "calc tree" and at_plus.app == "gtk_calc.py"
+    assert at_plus.path[0] == "frame" and at_plus.path[-1] == "push button"
+    assert {"showing", "sensitive", "enabled"} <= at_plus.states
+    at_memory = elements.at(*memory.center)
+    assert at_memory is not None and at_memory.name == "M+"
+    assert elements.find("push button", "M") == []  # names match whole, never in part
+
+
+def test_boxes_are_desktop_pixels(elements: AtspiElements, screen: Display) -> None:
+    (window,) = [w for w in elements.windows() if w.name == "calc tree"]
+    wid = xdotool(screen, "search", "--name", "^calc tree$").split()[-1]
+    geometry = xdotool(screen, "getwindowgeometry", "--shell", wid)
+    values = dict(line.split("=") for line in geometry.split())
+    x, y, w, h = (int(values[k]) for k in ("X", "Y", "WIDTH", "HEIGHT"))
+    assert window.box == (x, y, x + w, y + h)
+
+
+def test_a_click_shows_in_the_entrys_text(elements: AtspiElements, calc: LoggedProgram,
+                                         screen: Display) -> None:
+    (one,) = elements.find("push button", "1")
+    xdotool(screen, "mousemove", str(one.center[0]), str(one.center[1]), "click", "1")
+    wait_until(lambda: calc.events("button"), 10, "the calculator's button event")
+    entry = next(e for e in elements.active_window() if e.role == "text")
+    wait_until(lambda: (elements.reread(entry) or entry).text == "1", 10, "the entry's text")
+    assert [e["label"] for e in calc.events("button")] == ["1"]
+
+
+def test_tk_exposes_nothing_and_gets_no_element(elements: AtspiElements, tk: Path) -> None:
+    import json
+
+    x, y, w, h = json.loads(tk.read_text())["boxes"]["name"]
+    assert elements.at(x + w // 2, y + h // 2) is None
+    assert "gtk_calc.py" in elements.applications()
+    assert len(elements.applications()) == 1
+
+
+def test_a_lookup_is_quick_and_cached_per_screen(elements: AtspiElements) -> None:
+    (plus,) = elements.find("push button", "+")
+    times = []
+    for _ in range(20):
+        elements.forget()
+        started = time.perf_counter()
+        assert elements.at(*plus.center) is not None
+        times.append(time.perf_counter() - started)
+    assert sorted(times)[10] < 0.05  # (the benchmark measures ~5 ms)
+    started = time.perf_counter()
+    elements.at(*plus.center)
+    assert time.perf_counter() - started < 0.001  # the same screen: answered from the cache
+
+
+def test_a_hung_application_costs_a_bounded_wait(elements: AtspiElements,
+                                                 calc: LoggedProgram) -> None:
+    (plus,) = elements.find("push button", "+")
+    elements.forget()
+    os.kill(calc.pid, signal.SIGSTOP)
+    try:
+        started = time.perf_counter()
+        assert elements.at(*plus.center) is None
+        assert time.perf_counter() - started < LOOKUP_BUDGET + 0.15
+        elements.forget()
+        started = time.perf_counter()
+        assert elements.at(*plus.center) is None  # left out for a while: no second wait
+        assert time.perf_counter() - started < 0.05
+    finally:
+        os.kill(calc.pid, signal.SIGCONT)
