@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.a11y import A11yBus, start_a11y_bus, start_calc
-from tests.conftest import APPS, Display, start_xvfb
+from tests.a11y import A11yBus, start_calc
+from tests.conftest import APPS, Display
 from tests.e2e.conftest import xdotool
 from tests.programs import LoggedProgram, stop_program, wait_until
 from tracer_cli.desktop.platforms.atspi import LOOKUP_BUDGET, AtspiElements
@@ -24,34 +24,18 @@ pytestmark = pytest.mark.display
 
 
 @pytest.fixture(scope="module")
-def screen() -> Iterator[Display]:
-    proc, name = start_xvfb(1280, 800)
-    try:
-        yield Display(name, 1280, 800, proc.pid)
-    finally:
-        stop_program(proc)
-
-
-@pytest.fixture(scope="module")
-def bus(screen: Display) -> Iterator[A11yBus]:
-    bus = start_a11y_bus(screen)
-    yield bus
-    bus.stop()
-
-
-@pytest.fixture(scope="module")
-def calc(bus: A11yBus, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoggedProgram]:
-    app = start_calc(bus, tmp_path_factory.mktemp("calc") / "calc.jsonl", "calc tree", (100, 100))
+def calc(a11y_bus: A11yBus, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoggedProgram]:
+    app = start_calc(a11y_bus, tmp_path_factory.mktemp("calc") / "calc.jsonl", "calc tree", (100, 100))
     yield app
     app.stop()
 
 
 @pytest.fixture(scope="module")
-def tk(bus: A11yBus, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def tk(a11y_bus: A11yBus, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """tests/apps/tk_form.py at the top left, beside the calculator; its state file."""
     state = tmp_path_factory.mktemp("tk") / "tk.json"
     proc = subprocess.Popen([sys.executable, str(APPS / "tk_form.py"), str(state)],
-                            env=bus.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            env=a11y_bus.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_until(lambda: state.exists() and state.read_text(), 30, "tk_form's state")
         yield state
@@ -60,8 +44,8 @@ def tk(bus: A11yBus, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
 
 
 @pytest.fixture
-def elements(bus: A11yBus, calc: LoggedProgram) -> Iterator[AtspiElements]:
-    reader = AtspiElements(bus.address())
+def elements(a11y_bus: A11yBus, calc: LoggedProgram) -> Iterator[AtspiElements]:
+    reader = AtspiElements(a11y_bus.address())
     wait_until(lambda: reader.find("push button", "+"), 20, "the calculator in the tree")
     yield reader
     reader.close()
@@ -81,19 +65,19 @@ def test_a_point_names_the_button_under_it_exactly(elements: AtspiElements) -> N
     assert elements.find("push button", "M") == []  # names match whole, never in part
 
 
-def test_boxes_are_desktop_pixels(elements: AtspiElements, screen: Display) -> None:
+def test_boxes_are_desktop_pixels(elements: AtspiElements, a11y_screen: Display) -> None:
     (window,) = [w for w in elements.windows() if w.name == "calc tree"]
-    wid = xdotool(screen, "search", "--name", "^calc tree$").split()[-1]
-    geometry = xdotool(screen, "getwindowgeometry", "--shell", wid)
+    wid = xdotool(a11y_screen, "search", "--name", "^calc tree$").split()[-1]
+    geometry = xdotool(a11y_screen, "getwindowgeometry", "--shell", wid)
     values = dict(line.split("=") for line in geometry.split())
     x, y, w, h = (int(values[k]) for k in ("X", "Y", "WIDTH", "HEIGHT"))
     assert window.box == (x, y, x + w, y + h)
 
 
 def test_a_click_shows_in_the_entrys_text(elements: AtspiElements, calc: LoggedProgram,
-                                         screen: Display) -> None:
+                                         a11y_screen: Display) -> None:
     (one,) = elements.find("push button", "1")
-    xdotool(screen, "mousemove", str(one.center[0]), str(one.center[1]), "click", "1")
+    xdotool(a11y_screen, "mousemove", str(one.center[0]), str(one.center[1]), "click", "1")
     wait_until(lambda: calc.events("button"), 10, "the calculator's button event")
     entry = next(e for e in elements.active_window() if e.role == "text")
     wait_until(lambda: (elements.reread(entry) or entry).text == "1", 10, "the entry's text")

@@ -89,9 +89,11 @@ def _run(title: str, steps: list[Instance], settings: Settings,
     from tracer_cli.macro.run import Finder, MacroLog, MacroRunner, macro_step_line
 
     with wiring.live_input(settings, what=f"tracer run {title!r}", wait=wait) as session:
+        from tracer_cli.desktop.elements import open_elements
         from tracer_cli.desktop.screen import Screens
 
         screens = Screens(session.platform.open_screen, session.actuator.size(), session.screen)
+        elements = open_elements(session.platform)
         try:
             view = wiring.make_view()
             log = wiring.open_record(settings, "run", title, MacroLog)
@@ -101,14 +103,16 @@ def _run(title: str, steps: list[Instance], settings: Settings,
                 from tracer_cli.agent.events import EventStream
 
                 listeners.append(EventStream(stdout(), "run", macro_step_line, log.dir))
-            runner = MacroRunner(steps, screens, session.actuator, Finder(settings.ocr), settings,
-                                 listeners, wiring.confirmer(settings, view), session.stop, subtask)
+            runner = MacroRunner(steps, screens, session.actuator, Finder(settings.ocr, elements),
+                                 settings, listeners, wiring.confirmer(settings, view), session.stop,
+                                 subtask)
             session.announce(view)
             try:
                 return runner.run(title), log.dir
             finally:
                 subtask.close()
         finally:
+            elements.close()
             screens.close()
 
 
@@ -150,15 +154,18 @@ class _SubTask:
 def _dry_run(title: str, steps: list[Instance], settings: Settings, out_png: Path | None) -> None:
     from tracer_cli import private
     from tracer_cli.cli.preview import draw_marks
+    from tracer_cli.desktop.elements import open_elements
     from tracer_cli.desktop.hands import desktops
     from tracer_cli.desktop.screen import Screens
     from tracer_cli.macro.run import Finder, MacroRunner
     from tracer_cli.vision.marks import keys_label
 
-    screens = Screens(desktops(settings)[0].open_screen, None)
+    platform = desktops(settings)[0]
+    screens = Screens(platform.open_screen, None)
+    elements = open_elements(platform)
     try:
         screens(settings.monitor)
-        runner = MacroRunner(steps, screens, None, Finder(settings.ocr), settings)
+        runner = MacroRunner(steps, screens, None, Finder(settings.ocr, elements), settings)
         log = wiring.open_record(settings, "run", title)
         if err.is_terminal:
             with err.status("looking for every step's text and image on the screen..."):
@@ -166,6 +173,7 @@ def _dry_run(title: str, steps: list[Instance], settings: Settings, out_png: Pat
         else:
             planned, shots = runner.preview()
     finally:
+        elements.close()
         screens.close()
     images = {}
     for monitor, shot in shots.items():

@@ -1,0 +1,136 @@
+"""Macro targets by element, through the real `tracer run` on Xvfb with a real accessibility
+bus: `element: {role: push button, name: "+"}` clicks the calculator's "+" and never "M+",
+after the window moved and with a larger font (the pixels differ, the elements do not), and
+the run record says it found it by element; without a tree a one-character text target is
+exact or refused, never a near miss; Tk, which exposes no tree, runs on its text as before."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.a11y import A11yBus, start_calc
+from tests.conftest import APPS, Display, run_tracer
+from tests.e2e.conftest import last_run, park_pointer, run_dir, tracer_env, xdotool
+from tests.programs import LoggedProgram, stop_program, wait_until
+
+pytestmark = pytest.mark.display
+
+PLUS = """\
+- click:
+    element: {role: push button, name: "+", window: "%s"}
+"""
+
+
+@pytest.fixture(scope="module")
+def calc(a11y_bus: A11yBus, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoggedProgram]:
+    app = start_calc(a11y_bus, tmp_path_factory.mktemp("calc") / "calc.jsonl", "calc", (800, 100))
+    yield app
+    app.stop()
+
+
+def run_macro(env: dict[str, str], folder: Path, text: str, name: str = "m.yaml") -> Any:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return run_tracer("run", str(path), "--yes", env=env, timeout=120)
+
+
+def pressed(app: LoggedProgram, count: int) -> list[str]:
+    wait_until(lambda: len(app.events("button")) >= count, 15, f"{count} button presses")
+    return [e["label"] for e in app.events("button")]
+
+
+def found(env: dict[str, str]) -> list[dict[str, Any]]:
+    lines = (run_dir(env) / "steps.jsonl").read_text().splitlines()
+    return [f for line in lines for f in json.loads(line).get("found", [])]
+
+
+def test_an_element_anchor_clicks_plus_never_m_plus(a11y_bus: A11yBus, a11y_screen: Display,
+                                                   calc: LoggedProgram, tmp_path: Path) -> None:
+    park_pointer(a11y_screen)
+    calc.clear()
+    env = tracer_env(a11y_screen, **a11y_bus.env())
+    done = run_macro(env, tmp_path, PLUS % "calc")
+    assert done.returncode == 0, done.stderr
+    assert pressed(calc, 1) == ["+"]
+    (where,) = found(env)
+    assert where["by"] == "element"
+    assert where["element"] == {"role": "push button", "name": "+", "window": "calc",
+                                "app": "gtk_calc.py", "states": ["sensitive"]}
+    assert last_run(env)["run"]["status"] == "done"
+
+
+def test_it_still_clicks_plus_after_the_window_moved(a11y_bus: A11yBus, a11y_screen: Display,
+                                                     calc: LoggedProgram, tmp_path: Path) -> None:
+    wid = xdotool(a11y_screen, "search", "--name", "^calc$").split()[-1]
+    xdotool(a11y_screen, "windowmove", wid, "500", "380")
+    wait_until(lambda: "X=500" in xdotool(a11y_screen, "getwindowgeometry", "--shell", wid),
+               10, "the window moved")
+    calc.clear()
+    env = tracer_env(a11y_screen, **a11y_bus.env())
+    done = run_macro(env, tmp_path, PLUS % "calc")
+    assert done.returncode == 0, done.stderr
+    assert pressed(calc, 1) == ["+"]
+    (where,) = found(env)
+    assert where["box"][1] >= 380  # found where the window is now
+
+
+def test_a_larger_font_changes_pixels_not_elements(a11y_bus: A11yBus, a11y_screen: Display,
+                                                   tmp_path: Path) -> None:
+    config = tmp_path / "config" / "gtk-3.0"
+    config.mkdir(parents=True)
+    (config / "settings.ini").write_text("[Settings]\ngtk-font-name = DejaVu Sans 40\n")
+    big = start_calc(a11y_bus, tmp_path / "big.jsonl", "big calc", (20, 420),
+                     XDG_CONFIG_HOME=str(tmp_path / "config"))
+    try:
+        env = tracer_env(a11y_screen, **a11y_bus.env())
+        done = run_macro(env, tmp_path, PLUS % "big calc")
+        assert done.returncode == 0, done.stderr
+        assert pressed(big, 1) == ["+"]
+        (where,) = found(env)
+        left, top, right, bottom = where["box"]
+        assert bottom - top > 55  # the 40-point font made the button taller than the default (49)
+    finally:
+        big.stop()
+
+
+def test_without_a_tree_a_short_text_is_exact_or_refused(a11y_screen: Display,
+                                                         calc: LoggedProgram,
+                                                         tmp_path: Path) -> None:
+    calc.clear()
+    env = tracer_env(a11y_screen)
+    env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+    done = run_macro(env, tmp_path, '- click: {text: "+"}\n  timeout: 1\n')
+    labels = [e["label"] for e in calc.events("button")]
+    assert "M+" not in labels
+    if done.returncode == 0:  # (Tesseract here reads no lone "+": the run is refused)
+        assert labels == ["+"]
+        assert found(env)[0]["by"] == "text"
+    else:
+        assert labels == []
+        assert "text '+'" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_tk_runs_on_its_text_as_before(a11y_bus: A11yBus, a11y_screen: Display,
+                                       tmp_path: Path) -> None:
+    state = tmp_path / "tk.json"
+    proc = __import__("subprocess").Popen(
+        [sys.executable, str(APPS / "tk_form.py"), str(state)], env=a11y_bus.env())
+    try:
+        wait_until(lambda: state.exists() and state.read_text(), 30, "tk_form's state")
+        env = tracer_env(a11y_screen, **a11y_bus.env())
+        done = run_macro(env, tmp_path, """\
+- click:
+    element: {role: check box, name: Send me the monthly newsletter and product news}
+    text: monthly newsletter
+""")
+        assert done.returncode == 0, done.stderr
+        wait_until(lambda: json.loads(state.read_text())["agree"] is True, 10, "the box ticked")
+        assert found(env)[0]["by"] == "text"
+    finally:
+        stop_program(proc)
