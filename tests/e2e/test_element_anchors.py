@@ -134,3 +134,45 @@ def test_tk_runs_on_its_text_as_before(a11y_bus: A11yBus, a11y_screen: Display,
         assert found(env)[0]["by"] == "text"
     finally:
         stop_program(proc)
+
+
+def test_a_recorded_macro_keeps_the_element_of_each_click(a11y_bus: A11yBus,
+                                                          a11y_screen: Display,
+                                                          calc: LoggedProgram,
+                                                          tmp_path: Path) -> None:
+    from tests.conftest import ROOT
+    from tracer_cli.desktop.platforms.atspi import AtspiElements
+    from tracer_cli.macro.load import load
+
+    reader = AtspiElements(a11y_bus.address())
+    try:
+        centers = {name: reader.find("push button", name)[0].center for name in ("+", "1")}
+    finally:
+        reader.close()
+    out = tmp_path / "calc.yaml"
+    log = tmp_path / "record.log"
+    with open(log, "wb") as sink:
+        proc = __import__("subprocess").Popen(
+            [sys.executable, "-m", "tracer_cli", "record", str(out)], env=a11y_bus.env(),
+            cwd=ROOT, stdout=sink, stderr=sink)
+    try:
+        wait_until(lambda: "recording monitor" in log.read_text() or proc.poll() is not None, 30,
+                   "the recorder armed")
+        calc.clear()
+        for count, name in enumerate(("1", "+"), 1):
+            xdotool(a11y_screen, "mousemove", *map(str, centers[name]), "click", "1")
+            pressed(calc, count)
+        xdotool(a11y_screen, "key", "ctrl+alt+shift+k")
+        assert proc.wait(timeout=120) == 0, log.read_text()
+    finally:
+        stop_program(proc)
+    clicks = [node.step.click for node in load(out).steps]  # type: ignore[attr-defined]
+    assert [(c.element.role, c.element.name, c.element.window) for c in clicks] == \
+        [("push button", "1", "calc"), ("push button", "+", "calc")]
+    assert all(c.point is not None for c in clicks)
+    calc.clear()
+    env = tracer_env(a11y_screen, **a11y_bus.env())
+    done = run_tracer("run", str(out), "--yes", env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert pressed(calc, 2) == ["1", "+"]
+    assert [f["by"] for f in found(env)] == ["element", "element"]

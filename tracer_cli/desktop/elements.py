@@ -73,6 +73,11 @@ class Element:
         left, top, right, bottom = self.box
         return left <= x < right and top <= y < bottom
 
+    @property
+    def anchorable(self) -> bool:
+        """Whether a macro can name it again: an element a user acts on, with a name."""
+        return bool(self.name.strip()) and self.role in INTERACTIVE_ROLES and len(self.name) <= 300
+
     def describe(self) -> str:
         """``push button '+'``, ``entry`` (what a person calls it)."""
         return f"{self.role} {self.name!r}" if self.name else self.role
