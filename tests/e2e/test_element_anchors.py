@@ -176,3 +176,41 @@ def test_a_recorded_macro_keeps_the_element_of_each_click(a11y_bus: A11yBus,
     assert done.returncode == 0, done.stderr
     assert pressed(calc, 2) == ["1", "+"]
     assert [f["by"] for f in found(env)] == ["element", "element"]
+
+
+def test_an_exported_run_keeps_the_element_of_each_click(a11y_bus: A11yBus,
+                                                         a11y_screen: Display,
+                                                         calc: LoggedProgram,
+                                                         tmp_path: Path) -> None:
+    from tests.e2e.conftest import click, done, plan
+    from tracer_cli.desktop.platforms.atspi import AtspiElements
+    from tracer_cli.macro.load import load
+
+    reader = AtspiElements(a11y_bus.address())
+    try:
+        x, y = reader.find("push button", "+")[0].center
+    finally:
+        reader.close()
+    point = (round(x * 1000 / a11y_screen.width), round(y * 1000 / a11y_screen.height))
+    script = tmp_path / "plan.jsonl"
+    script.write_text(json.dumps(plan(click(*point, "+ button"))) + "\n"
+                      + json.dumps(plan(done("pressed"))) + "\n", encoding="utf-8")
+    calc.clear()
+    env = tracer_env(a11y_screen, **a11y_bus.env())
+    ran = run_tracer("do", "press plus", "--backend", "script", "--script", str(script), "--yes",
+                     env=env, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    assert pressed(calc, 1) == ["+"]
+    line = json.loads((run_dir(env) / "steps.jsonl").read_text().splitlines()[0])
+    assert line["element"]["role"] == "push button" and line["element"]["name"] == "+"
+    out = tmp_path / "plus.yaml"
+    exported = run_tracer("logs", "export-macro", "last", str(out), env=env, timeout=180)
+    assert exported.returncode == 0, exported.stderr
+    (node,) = load(out).steps
+    element = node.step.click.element  # type: ignore[attr-defined]
+    assert (element.role, element.name, element.window) == ("push button", "+", "calc")
+    calc.clear()
+    replay = run_tracer("run", str(out), "--yes", env=env, timeout=120)
+    assert replay.returncode == 0, replay.stderr
+    assert pressed(calc, 1) == ["+"]
+    assert found(env)[0]["by"] == "element"

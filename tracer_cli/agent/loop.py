@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tracer_cli.agent.backends import bounds
 from tracer_cli.agent.effects import compare
@@ -36,15 +36,20 @@ if TYPE_CHECKING:
 
     from tracer_cli.agent.backends import CallProgress
     from tracer_cli.config import Settings
+    from tracer_cli.desktop.elements import Elements
+    from tracer_cli.desktop.screen import Geometry
 
 
 class Agent(RunLoop):
     def __init__(self, screen: Screen, planner: Planner, actuator: Actuator | None,
                  settings: Settings, listeners: list[Listener] | None = None,
                  confirm: Confirm | None = None, stop: threading.Event | None = None,
-                 grounder: Grounder | None = None) -> None:
+                 grounder: Grounder | None = None, elements: Elements | None = None) -> None:
+        from tracer_cli.desktop.elements import NoElements
+
         super().__init__(actuator, settings, listeners, confirm, stop)
         self.screen = screen
+        self.elements: Elements = elements or NoElements("not asked for")
         self.planner = planner
         self.grounder = grounder
         self.history: list[HistoryEntry] = []
@@ -190,6 +195,8 @@ class Agent(RunLoop):
             record.action, record.outcome = step, Outcome("error", exc.message)
             return
         record.action, record.points = step, points
+        if isinstance(step, PointStep) and points:
+            record.element = self._element_at(points[0], geometry)
         record.risk = assess(step, self._typing_into)
         policy = self.settings.confirm
         if policy == "always" or (policy == "risky" and record.risk):
@@ -220,6 +227,18 @@ class Agent(RunLoop):
         if isinstance(step, PointStep):
             self._typing_into = step.target
         self._check_effect(record, step)
+
+    def _element_at(self, point: tuple[int, int], geometry: Geometry) -> dict[str, Any] | None:
+        """The accessibility tree's element at an input point, as the run record keeps it
+        (None without a tree there)."""
+        if not self.elements.available:
+            return None
+        sx, sy = geometry.input_scale
+        self.elements.forget()  # each step acts on a screen of its own
+        element = self.elements.at(round(point[0] * sx), round(point[1] * sy))
+        if element is None:
+            return None
+        return {k: v for k, v in element.to_dict().items() if k != "text"}
 
     def _check_effect(self, record: StepRecord, step: BaseStep) -> None:
         """Compare the screen before and after; count the same action without effect."""
