@@ -122,3 +122,29 @@ def test_a_hung_application_costs_a_bounded_wait(elements: AtspiElements,
         assert time.perf_counter() - started < 0.05
     finally:
         os.kill(calc.pid, signal.SIGCONT)
+
+
+def test_doctor_says_whether_the_bus_is_on_and_who_exposes_a_tree(a11y_bus: A11yBus,
+                                                                  calc: LoggedProgram, tk: Path,
+                                                                  tmp_path: Path) -> None:
+    import json
+
+    from tests.conftest import run_tracer
+    from tests.e2e.conftest import done, plan
+
+    script = tmp_path / "plan.jsonl"
+    script.write_text(json.dumps(plan(done())) + "\n", encoding="utf-8")
+
+    def row(env: dict[str, str]) -> dict[str, object]:
+        proc = run_tracer("doctor", "--json", "-b", "script", "--script", str(script), env=env)
+        return next(c for c in json.loads(proc.stdout)["checks"]
+                    if c["name"] == "accessibility tree")
+
+    on = row(a11y_bus.env())
+    assert on["status"] == "ok" and "1 program(s) expose a tree: gtk_calc.py" in str(on["detail"])
+    bare = a11y_bus.env()
+    bare.pop("DBUS_SESSION_BUS_ADDRESS")
+    bare["XDG_RUNTIME_DIR"] = str(tmp_path)
+    off = row(bare)
+    assert off["status"] == "skipped"
+    assert str(off["detail"]).startswith("off (pixels only): no session D-Bus")
