@@ -35,6 +35,7 @@ def calc(a11y_bus: A11yBus, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 
 def run_macro(env: dict[str, str], folder: Path, text: str, name: str = "m.yaml") -> Any:
+    env = {**env, "TRACER_OCR": "tesseract"}  # (starts in a fraction of the time rapidocr takes)
     path = folder / name
     path.write_text(text, encoding="utf-8")
     return run_tracer("run", str(path), "--yes", env=env, timeout=120)
@@ -153,7 +154,8 @@ def test_a_recorded_macro_keeps_the_element_of_each_click(a11y_bus: A11yBus,
     log = tmp_path / "record.log"
     with open(log, "wb") as sink:
         proc = __import__("subprocess").Popen(
-            [sys.executable, "-m", "tracer_cli", "record", str(out)], env=a11y_bus.env(),
+            [sys.executable, "-m", "tracer_cli", "record", str(out)],
+            env=a11y_bus.env(TRACER_OCR="tesseract"),
             cwd=ROOT, stdout=sink, stderr=sink)
     try:
         wait_until(lambda: "recording monitor" in log.read_text() or proc.poll() is not None, 30,
@@ -196,7 +198,7 @@ def test_an_exported_run_keeps_the_element_of_each_click(a11y_bus: A11yBus,
     script.write_text(json.dumps(plan(click(*point, "+ button"))) + "\n"
                       + json.dumps(plan(done("pressed"))) + "\n", encoding="utf-8")
     calc.clear()
-    env = tracer_env(a11y_screen, **a11y_bus.env())
+    env = tracer_env(a11y_screen, **a11y_bus.env(TRACER_OCR="tesseract"))
     ran = run_tracer("do", "press plus", "--backend", "script", "--script", str(script), "--yes",
                      env=env, timeout=120)
     assert ran.returncode == 0, ran.stderr
