@@ -10,6 +10,10 @@ LOG gets one JSON object a line, each with "t" (time.monotonic()):
   {"event": "text", "text": ..}            the entry's text after each change
 With X,Y the window is placed there (X11 without a window manager places it as asked).
 GTK exposes its tree to AT-SPI by itself when an accessibility bus is there.
+
+"C" clears the entry and turns the row "1 2 3 +" around ("+ 3 2 1": a target that moved);
+"Quiet" does nothing visible: styled flat, with no hover, press or focus look, a click only
+gives it the keyboard focus (an effect only the tree sees).
 """
 
 from __future__ import annotations
@@ -50,17 +54,38 @@ def main() -> None:
                     row_homogeneous=True)
     grid.set_vexpand(True)
 
+    buttons: dict[tuple[int, int], Gtk.Button] = {}
+
     def pressed(button: Gtk.Button) -> None:
         label = button.get_label()
         emit("button", label=label)
-        entry.set_text(entry.get_text() + label)
+        if label == "C":
+            entry.set_text("")
+            row = [buttons[(3, c)].get_label() for c in range(4)]
+            for c, text in enumerate(reversed(row)):
+                buttons[(3, c)].set_label(text)
+        elif label != "Quiet":
+            entry.set_text(entry.get_text() + label)
 
     for r, row in enumerate(ROWS):
         for c, label in enumerate(row):
             button = Gtk.Button(label=label)
             button.connect("clicked", pressed)
             grid.attach(button, c, r, 1, 1)
+            buttons[(r, c)] = button
     box.pack_start(grid, True, True, 0)
+    quiet = Gtk.Button(label="Quiet")
+    quiet.set_name("quiet")
+    quiet.connect("clicked", pressed)
+    css = Gtk.CssProvider()
+    css.load_from_data(b"""
+        #quiet, #quiet:hover, #quiet:active, #quiet:focus, #quiet:hover:active {
+            background-image: none; background-color: #dddddd; color: #000000;
+            border: 1px solid #999999; box-shadow: none; text-shadow: none;
+            outline-style: none; transition: none; -gtk-icon-shadow: none; }
+    """)
+    quiet.get_style_context().add_provider(css, Gtk.STYLE_PROVIDER_PRIORITY_APPLICATION)
+    box.pack_start(quiet, False, False, 0)
     window.add(box)
     window.connect("destroy", Gtk.main_quit)
     ready = {"done": False}
@@ -73,6 +98,7 @@ def main() -> None:
 
     window.connect_after("draw", drawn)
     window.show_all()
+    window.set_focus(None)  # no caret: the first click's focus shows nowhere
     Gtk.main()
 
 

@@ -103,6 +103,24 @@ class Element:
         return out
 
 
+def state_change(before: Element, after: Element | None) -> str:
+    """What changed about an element that an action may have done (checked, expanded,
+    focused, its text, its name), in a few words; "" for nothing (or the element gone)."""
+    if after is None:
+        return ""
+    parts = []
+    for state in MEANINGFUL_STATES:
+        if state in after.states and state not in before.states:
+            parts.append(state)
+        elif state in before.states and state not in after.states:
+            parts.append(f"no longer {state}")
+    if after.text is not None and before.text != after.text:
+        parts.append("its text changed")
+    if before.name != after.name:
+        parts.append(f"now named {after.name!r}")
+    return f"{after.describe()}: {', '.join(parts)}" if parts else ""
+
+
 class Elements(Protocol):
     """The accessibility tree of one desktop, read cheaply: each call is bounded in time and
     answers None (or nothing) rather than wait on a slow application."""
