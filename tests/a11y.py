@@ -105,3 +105,32 @@ def start_calc(bus: A11yBus, log: Path, title: str = "gtk calc", at: tuple[int, 
         app.stop()
         raise
     return app
+
+
+def chromium_argv(page: Path, profile: Path, at: str = "0,0", size: str = "800,600") -> list[str]:
+    """Chromium showing ``page`` as an app window at ``at``, its page in the tree."""
+    import shutil
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.fail("Chromium is missing: apt-get install -y chromium "
+                    "(bash examples/install.sh --test)")
+    return [browser, "--no-sandbox", "--force-renderer-accessibility",
+            f"--user-data-dir={profile}", "--no-first-run", "--no-default-browser-check",
+            "--disable-gpu", "--disable-extensions", "--password-store=basic",
+            "--force-device-scale-factor=1", f"--window-position={at}", f"--window-size={size}",
+            f"--app={page.as_uri()}"]
+
+
+def start_chromium(bus: A11yBus, page: Path, profile: Path, at: str = "0,0") -> subprocess.Popen[Any]:
+    """Chromium on the bus's display (ACCESSIBILITY_ENABLED=1: it registers on the bus)."""
+    return subprocess.Popen(chromium_argv(page, profile, at), env=bus.env(ACCESSIBILITY_ENABLED="1"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def start_qt(bus: A11yBus, log: Path) -> subprocess.Popen[Any]:
+    """tests/apps/qt_probe.py (PyQt5 on X11) with its tree on."""
+    return subprocess.Popen(["/usr/bin/python3", str(Path(__file__).parent / "apps" / "qt_probe.py"),
+                             str(log), "qt tree"],
+                            env=bus.env(QT_QPA_PLATFORM="xcb", QT_LINUX_ACCESSIBILITY_ALWAYS_ON="1"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

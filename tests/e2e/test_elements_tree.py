@@ -18,14 +18,16 @@ from tests.a11y import A11yBus, start_calc
 from tests.conftest import APPS, Display
 from tests.e2e.conftest import xdotool
 from tests.programs import LoggedProgram, stop_program, wait_until
+from tracer_cli.desktop.elements import Element
 from tracer_cli.desktop.platforms.atspi import LOOKUP_BUDGET, AtspiElements
+from tracer_cli.desktop.platforms.x11 import TopWindow, X11Platform
 
 pytestmark = pytest.mark.display
 
 
 @pytest.fixture(scope="module")
 def calc(a11y_bus: A11yBus, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoggedProgram]:
-    app = start_calc(a11y_bus, tmp_path_factory.mktemp("calc") / "calc.jsonl", "calc tree", (100, 100))
+    app = start_calc(a11y_bus, tmp_path_factory.mktemp("calc") / "calc.jsonl", "calc tree", (700, 100))
     yield app
     app.stop()
 
@@ -44,8 +46,9 @@ def tk(a11y_bus: A11yBus, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 
 @pytest.fixture
-def elements(a11y_bus: A11yBus, calc: LoggedProgram) -> Iterator[AtspiElements]:
-    reader = AtspiElements(a11y_bus.address())
+def elements(a11y_bus: A11yBus, a11y_screen: Display,
+             calc: LoggedProgram) -> Iterator[AtspiElements]:
+    reader = AtspiElements(a11y_bus.address(), TopWindow(X11Platform(a11y_screen.name)))
     wait_until(lambda: reader.find("push button", "+"), 20, "the calculator in the tree")
     yield reader
     reader.close()
@@ -91,6 +94,22 @@ def test_tk_exposes_nothing_and_gets_no_element(elements: AtspiElements, tk: Pat
     assert elements.at(x + w // 2, y + h // 2) is None
     assert "gtk_calc.py" in elements.applications()
     assert len(elements.applications()) == 1
+
+
+def test_a_window_on_top_without_a_tree_hides_the_one_below(elements: AtspiElements, tk: Path,
+                                                             a11y_screen: Display) -> None:
+    (plus,) = elements.find("push button", "+")
+    wid = xdotool(a11y_screen, "search", "--name", "^tk form$").split()[-1]
+    xdotool(a11y_screen, "windowmove", wid, str(plus.box[0] - 20), str(plus.box[1] - 20))
+    try:
+        wait_until(lambda: (elements.forget(), elements.at(*plus.center))[1] is None, 10,
+                   "the Tk form over the calculator's + to hide it")
+        assert elements.find("push button", "+") == []  # a macro would click the Tk form
+        assert len(elements.find("push button", "M+")) == 1  # (not covered)
+    finally:
+        xdotool(a11y_screen, "windowmove", wid, "0", "0")
+    wait_until(lambda: (elements.forget(), elements.at(*plus.center))[1] is not None, 10,
+               "the calculator's + seen again")
 
 
 def test_a_lookup_is_quick_and_cached_per_screen(elements: AtspiElements) -> None:
@@ -148,3 +167,38 @@ def test_doctor_says_whether_the_bus_is_on_and_who_exposes_a_tree(a11y_bus: A11y
     off = row(bare)
     assert off["status"] == "skipped"
     assert str(off["detail"]).startswith("off (pixels only): no session D-Bus")
+
+
+def test_a_chromium_page_and_a_qt_form_expose_theirs(a11y_bus: A11yBus, tmp_path: Path) -> None:
+    """Qt 5 (QT_LINUX_ACCESSIBILITY_ALWAYS_ON=1) and, over it, Chromium
+    (--force-renderer-accessibility, ACCESSIBILITY_ENABLED=1) answer as GTK does."""
+    from tests.a11y import start_chromium, start_qt
+
+    reader = AtspiElements(a11y_bus.address(), TopWindow(X11Platform(a11y_bus.display.name)))
+    qt = start_qt(a11y_bus, tmp_path / "qt.jsonl")
+    chromium = None
+    try:
+        def box() -> list[Element]:
+            reader.forget()
+            return reader.find("check box", "Send me the monthly newsletter")
+
+        (tick,) = wait_until(box, 30, "the Qt form's check box in the tree")
+        at = reader.at(*tick.center)
+        assert at is not None and at.role == "check box" and at.window == "qt tree"
+        chromium = start_chromium(a11y_bus, APPS / "calc.html", tmp_path / "profile", "500,0")
+
+        def page() -> list[Element]:
+            reader.forget()
+            return reader.find("push button", "+", window="calc []")
+
+        (plus,) = wait_until(page, 60, "the page's + button in the tree")
+        assert plus.box[0] > 500  # (over the Qt window, which lies below it there)
+        at = reader.at(*plus.center)
+        assert at is not None and (at.role, at.name, at.app) == ("push button", "+", "Chromium")
+        (memory,) = reader.find("push button", "M+", window="calc []")
+        assert memory.box != plus.box and reader.at(*memory.center).name == "M+"  # type: ignore[union-attr]
+    finally:
+        reader.close()
+        stop_program(qt)
+        if chromium is not None:
+            stop_program(chromium)

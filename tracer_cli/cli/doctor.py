@@ -230,7 +230,8 @@ def check_control(ctx: Context) -> Check:
                  f"keys in your desktop's settings); sockets in {control.folder()}")
 
 
-ENABLE_TREES = ("Chromium and Electron apps: start them with --force-renderer-accessibility; "
+ENABLE_TREES = ("Chromium and Electron apps: start them with --force-renderer-accessibility "
+                "and ACCESSIBILITY_ENABLED=1; "
                 "Qt apps: QT_LINUX_ACCESSIBILITY_ALWAYS_ON=1; GTK exposes its tree by itself "
                 "(unless NO_AT_BRIDGE=1); Tk has none")
 

@@ -137,7 +137,8 @@ class Elements(Protocol):
 
     def find(self, role: str, name: str, window: str | None = None) -> list[Element]:
         """The showing elements whose role and name are exactly these, in the windows named
-        ``window`` (any window where None); the active window's first."""
+        ``window`` (any window where None); the active window's first; none hidden under
+        another window."""
 
     def reread(self, element: Element) -> Element | None:
         """The element as it is now (states, text, box); None when it is gone."""

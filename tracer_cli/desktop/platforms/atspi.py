@@ -21,7 +21,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from tracer_cli.desktop.elements import INTERACTIVE_ROLES, Element, Elements, NoElements, decode_states
 
@@ -89,13 +89,23 @@ def bus_address() -> tuple[str | None, str]:
             conn.close()
 
 
-def open_atspi() -> Elements:
-    """The AT-SPI reader of this session's accessibility bus, or NoElements saying why not."""
+class Topmost(Protocol):
+    """The box (left, top, right, bottom) of the desktop's topmost top-level window at a
+    point (None: no window there, or it cannot be told), as the display server stacks them."""
+
+    def __call__(self, x: int, y: int) -> tuple[int, int, int, int] | None: ...
+
+    def close(self) -> None: ...
+
+
+def open_atspi(topmost: Topmost | None = None) -> Elements:
+    """The AT-SPI reader of this session's accessibility bus, or NoElements saying why not.
+    ``topmost``: the display server's word on which window is on top at a point."""
     address, why = bus_address()
     if address is None:
         return NoElements(why)
     try:
-        return AtspiElements(address)
+        return AtspiElements(address, topmost)
     except Exception as exc:
         return NoElements(f"cannot connect to the accessibility bus: {exc}")
 
@@ -120,10 +130,11 @@ class AtspiElements:
     available = True
     reason = ""
 
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, topmost: Topmost | None = None) -> None:
         from jeepney.io.blocking import open_dbus_connection
 
         self.conn = open_dbus_connection(address, auth_timeout=CONNECT_TIMEOUT)
+        self.topmost = topmost
         self._lock = threading.Lock()
         self._slow: dict[str, float] = {}  # bus name -> monotonic time it may be asked again
         self._windows: list[Element] | None = None  # per screen (until forget())
@@ -244,13 +255,22 @@ class AtspiElements:
                     out[i] = _with(element, text=str(value)[:MAX_TEXT])
         return out
 
-    @staticmethod
-    def _window_at(windows: list[Element], x: int, y: int) -> Element | None:
-        """The window a point falls in: the active one, else the smallest (a dialog over its
-        main window)."""
+    def _window_at(self, windows: list[Element], x: int, y: int) -> Element | None:
+        """The window a point falls in. Where the display server says which window is on top
+        there: the tree's window that lies within it (None when that window has no tree: a
+        Tk window over a GTK one hides the GTK one's elements); else the active one, else the
+        smallest (a dialog over its main window)."""
         under = [w for w in windows if w.contains(x, y)]
         if not under:
             return None
+        if self.topmost is not None:
+            top = self.topmost(x, y)
+            if top is not None:  # (a window manager's frame holds its client window)
+                under = [w for w in under if _inside(w.box, top)]
+                if not under:
+                    return None
+                return max(under, key=lambda w: ("active" in w.states,
+                                                 (w.box[2] - w.box[0]) * (w.box[3] - w.box[1])))
         return min(under, key=lambda w: ("active" not in w.states,
                                          (w.box[2] - w.box[0]) * (w.box[3] - w.box[1])))
 
@@ -302,8 +322,17 @@ class AtspiElements:
     def _find(self, role: str, name: str, window: str | None, deadline: float) -> list[Element]:
         found = []
         for top in self._search_order(window, deadline):
-            found += self._walk(top, deadline, lambda e: e.role == role and e.name == name)
+            found += [e for e in self._walk(top, deadline, lambda e: e.role == role and e.name == name)
+                      if self._seen(top, e)]
         return found
+
+    def _seen(self, window: Element, element: Element) -> bool:
+        """Whether the element's centre shows its own window (not one on top of it), where the
+        display server can tell."""
+        if self.topmost is None:
+            return True
+        top = self.topmost(*element.center)
+        return top is None or _inside(window.box, top)
 
     def _search_order(self, window: str | None, deadline: float) -> list[Element]:
         windows = [w for w in self.windows(deadline) if window is None or w.name == window]
@@ -377,6 +406,15 @@ class AtspiElements:
             self.closed = True
             with contextlib.suppress(Exception):
                 self.conn.close()
+            if self.topmost is not None:
+                with contextlib.suppress(Exception):
+                    self.topmost.close()
+
+
+def _inside(box: tuple[int, int, int, int], outer: tuple[int, int, int, int], slack: int = 2) -> bool:
+    """Whether ``box`` lies within ``outer`` (give or take ``slack`` pixels)."""
+    return (box[0] >= outer[0] - slack and box[1] >= outer[1] - slack
+            and box[2] <= outer[2] + slack and box[3] <= outer[3] + slack)
 
 
 def _with(element: Element, **changes: Any) -> Element:
