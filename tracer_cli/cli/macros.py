@@ -18,6 +18,7 @@ from tracer_cli.errors import ConfigError, StorageError, quote
 if TYPE_CHECKING:
     from tracer_cli.agent.runloop import RunResult
     from tracer_cli.config import Settings
+    from tracer_cli.desktop.elements import Elements
     from tracer_cli.desktop.screen import Screens
     from tracer_cli.macro.load import Instance
 
@@ -97,7 +98,7 @@ def _run(title: str, steps: list[Instance], settings: Settings,
         try:
             view = wiring.make_view()
             log = wiring.open_record(settings, "run", title, MacroLog)
-            subtask = _SubTask(settings, session, screens, view)
+            subtask = _SubTask(settings, session, screens, view, elements)
             listeners: list[Any] = [log, view]
             if events:
                 from tracer_cli.agent.events import EventStream
@@ -120,8 +121,10 @@ class _SubTask:
     """Runs a macro's `do:` steps with the agent, on the same screen, actuator and kill switch.
     The model is loaded at the first such step and kept for the next ones."""
 
-    def __init__(self, settings: Settings, session: Any, screens: Screens, view: Any) -> None:
+    def __init__(self, settings: Settings, session: Any, screens: Screens, view: Any,
+                 elements: Elements | None = None) -> None:
         self.settings, self.session, self.screens, self.view = settings, session, screens, view
+        self.elements = elements  # the accessibility tree, shared with the macro's steps
         self.planner: Any = None
         self.grounder: Any = None
 
@@ -136,7 +139,8 @@ class _SubTask:
         view.resume_hint = self.session.resume_hint
         log = wiring.open_record(settings, "do", task)
         agent = Agent(self.screens(settings.monitor), self.planner, self.session.actuator, settings,
-                      [log, view], wiring.confirmer(settings, view), self.session.stop, self.grounder)
+                      [log, view], wiring.confirmer(settings, view), self.session.stop, self.grounder,
+                      self.elements)
         paused = isinstance(self.view, LivePanel)
         if paused:
             self.view.live.stop()
