@@ -153,6 +153,8 @@ class AtspiElements:
         answers: list[Any] = [None] * len(calls)
         waiting: dict[int, int] = {}
         now = time.monotonic()
+        if now >= deadline:
+            return answers  # (the time went on calls before: nobody here is to blame)
         for index, call in enumerate(calls):
             if self._slow.get(call.ref[0], 0.0) > now or call.ref[1] == NULL:
                 continue
@@ -247,8 +249,8 @@ class AtspiElements:
             if text and interfaces and TEXT in interfaces:
                 texts.append(i)
         if texts:
-            read = self._many([Call(refs[i], TEXT, "GetText", "ii", (0, -1)) for i in texts],
-                              deadline)
+            read = self._many([Call(refs[i], TEXT, "GetText", "ii", (0, MAX_TEXT)) for i in texts],
+                              deadline)  # (a web page's document holds the whole page's text)
             for i, value in zip(texts, read, strict=True):
                 element = out[i]
                 if value is not None and element is not None:
@@ -346,11 +348,12 @@ class AtspiElements:
                 return []
             top = windows[0]
             return [top, *self._walk(top, deadline, lambda e: bool(e.name or e.text)
-                                     or e.role in INTERACTIVE_ROLES)]
+                                     or e.role in INTERACTIVE_ROLES, with_text=True)]
 
         return self._guarded(work, [])
 
-    def _walk(self, top: Element, deadline: float, keep: Callable[[Element], bool]) -> list[Element]:
+    def _walk(self, top: Element, deadline: float, keep: Callable[[Element], bool],
+              with_text: bool = False) -> list[Element]:
         """The showing elements below a window that ``keep`` accepts, level by level (one
         round trip a level), within the deadline and MAX_NODES."""
         assert top.ref is not None
@@ -363,7 +366,7 @@ class AtspiElements:
                      for k in ks if k[1] != NULL][:MAX_NODES - read]
             read += len(below)
             described = self._describe([ref for ref, _ in below], deadline,  # type: ignore[misc]
-                                       window=top.name)
+                                       text=with_text, window=top.name)
             level = []
             for (ref, path), element in zip(below, described, strict=True):
                 if element is None or "showing" not in element.states:
