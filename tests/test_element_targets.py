@@ -41,7 +41,8 @@ class Tree:
         self.elements = elements
         self.forgotten = 0
 
-    def find(self, role: str, name: str, window: str | None = None) -> list[Element]:
+    def find(self, role: str, name: str, window: str | None = None,
+             near: tuple[int, int] | None = None) -> list[Element]:
         return [e for e in self.elements if e.role == role and e.name == name
                 and window in (None, e.window)]
 

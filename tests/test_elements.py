@@ -26,7 +26,7 @@ def test_an_element_says_what_it_is() -> None:
                    app="calc", window="Calculator", path=("frame", "panel", "push button"))
     assert plus.describe() == "push button '+'"
     assert plus.center == (30, 30) and plus.contains(10, 20) and not plus.contains(50, 40)
-    assert plus.anchor() == {"role": "push button", "name": "+", "window": "Calculator"}
+    assert plus.anchor() == {"role": "push button", "name": "+"}  # (titles change)
     assert plus.to_dict() == {"role": "push button", "name": "+", "box": [10, 20, 50, 40],
                               "states": ["focused"], "window": "Calculator", "app": "calc"}
     assert Element("text", "", (0, 0, 5, 5)).describe() == "text"

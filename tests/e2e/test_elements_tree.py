@@ -180,9 +180,9 @@ def test_a_chromium_page_and_a_qt_form_expose_theirs(a11y_bus: A11yBus, tmp_path
     try:
         def box() -> list[Element]:
             reader.forget()
-            return reader.find("check box", "Send me the monthly newsletter")
+            return reader.find("check box", "Send me the monthly newsletter", window="qt tree")
 
-        (tick,) = wait_until(box, 30, "the Qt form's check box in the tree")
+        (tick,) = wait_until(box, 60, "the Qt form's check box in the tree")
         at = reader.at(*tick.center)
         assert at is not None and at.role == "check box" and at.window == "qt tree"
         chromium = start_chromium(a11y_bus, APPS / "calc.html", tmp_path / "profile", "500,0")

@@ -83,11 +83,10 @@ class Element:
         return f"{self.role} {self.name!r}" if self.name else self.role
 
     def anchor(self) -> dict[str, str]:
-        """The element as a macro names it (role, name, window)."""
-        out = {"role": self.role, "name": self.name}
-        if self.window:
-            out["window"] = self.window
-        return out
+        """The element as a recorded macro names it: role and name. Not its window's title,
+        which many programs change as they go (a browser's page, an editor's file); the
+        recorded point picks among elements of the same role and name."""
+        return {"role": self.role, "name": self.name}
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"role": self.role, "name": self.name, "box": list(self.box)}
@@ -135,10 +134,11 @@ class Elements(Protocol):
         """The showing elements of the active window (of the topmost one, where none is
         active), the window itself first."""
 
-    def find(self, role: str, name: str, window: str | None = None) -> list[Element]:
+    def find(self, role: str, name: str, window: str | None = None,
+             near: tuple[int, int] | None = None) -> list[Element]:
         """The showing elements whose role and name are exactly these, in the windows named
-        ``window`` (any window where None); the active window's first; none hidden under
-        another window."""
+        ``window`` (any window where None), none hidden under another window; the window at
+        the desktop pixel ``near`` is searched first, then the active one."""
 
     def reread(self, element: Element) -> Element | None:
         """The element as it is now (states, text, box); None when it is gone."""
@@ -166,7 +166,8 @@ class NoElements:
     def active_window(self) -> list[Element]:
         return []
 
-    def find(self, role: str, name: str, window: str | None = None) -> list[Element]:
+    def find(self, role: str, name: str, window: str | None = None,
+             near: tuple[int, int] | None = None) -> list[Element]:
         return []
 
     def reread(self, element: Element) -> Element | None:

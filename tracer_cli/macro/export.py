@@ -139,19 +139,16 @@ CLICKS = ("click", "double_click", "right_click")
 
 
 def _element(value: Any) -> dict[str, str] | None:
-    """A run record's element as a macro anchor names it: one a macro can find again (with
-    a role and a name), else None."""
+    """A run record's element as a macro anchor names it (as the recorder does: role and
+    name), when a macro can find it again; else None."""
     if not isinstance(value, dict):
         return None
-    role, name, window = value.get("role"), value.get("name"), value.get("window")
+    role, name = value.get("role"), value.get("name")
     if not (isinstance(role, str) and role.strip() and isinstance(name, str) and name.strip()):
         return None
     if len(role) > 100 or len(name) > 300:
         return None
-    out = {"role": role, "name": name}
-    if isinstance(window, str) and window.strip() and len(window) <= 300:
-        out["window"] = window
-    return out
+    return {"role": role, "name": name}
 
 
 def _targets(step: dict[str, Any]) -> list[dict[str, Any]]:

@@ -203,7 +203,8 @@ class Finder:
         ox, oy = origin
         left, top, width, height = region or (0, 0, image.width, image.height)
         found = []
-        for element in self.elements.find(spec.role, spec.name, spec.window):
+        near = (target.point[0] + ox, target.point[1] + oy) if target.point is not None else None
+        for element in self.elements.find(spec.role, spec.name, spec.window, near):
             cx, cy = element.center[0] - ox, element.center[1] - oy
             if left <= cx < min(image.width, left + width) and top <= cy < min(image.height, top + height):
                 found.append(((cx, cy), element))

@@ -317,13 +317,15 @@ class AtspiElements:
             return None  # a hidden node (closed menus report 1x1 boxes far off the screen)
         return element
 
-    def find(self, role: str, name: str, window: str | None = None) -> list[Element]:
-        return self._guarded(lambda: self._find(role, name, window,
+    def find(self, role: str, name: str, window: str | None = None,
+             near: tuple[int, int] | None = None) -> list[Element]:
+        return self._guarded(lambda: self._find(role, name, window, near,
                                                 time.monotonic() + FIND_BUDGET), [])
 
-    def _find(self, role: str, name: str, window: str | None, deadline: float) -> list[Element]:
+    def _find(self, role: str, name: str, window: str | None, near: tuple[int, int] | None,
+              deadline: float) -> list[Element]:
         found = []
-        for top in self._search_order(window, deadline):
+        for top in self._search_order(window, deadline, near):
             found += [e for e in self._walk(top, deadline, lambda e: e.role == role and e.name == name)
                       if self._seen(top, e)]
         return found
@@ -336,9 +338,15 @@ class AtspiElements:
         top = self.topmost(*element.center)
         return top is None or _inside(window.box, top)
 
-    def _search_order(self, window: str | None, deadline: float) -> list[Element]:
+    def _search_order(self, window: str | None, deadline: float,
+                      near: tuple[int, int] | None = None) -> list[Element]:
+        """The windows to search, likeliest first (where the budget may run out): the one
+        on top at ``near``, the others there, the active one."""
         windows = [w for w in self.windows(deadline) if window is None or w.name == window]
-        return sorted(windows, key=lambda w: "active" not in w.states)
+        first = self._window_at(windows, *near) if near is not None else None
+        return sorted(windows, key=lambda w: (w is not first,
+                                              near is None or not w.contains(*near),
+                                              "active" not in w.states))
 
     def active_window(self) -> list[Element]:
         def work() -> list[Element]:
