@@ -129,8 +129,13 @@ def start_chromium(bus: A11yBus, page: Path, profile: Path, at: str = "0,0") -> 
 
 
 def start_qt(bus: A11yBus, log: Path) -> subprocess.Popen[Any]:
-    """tests/apps/qt_probe.py (PyQt5 on X11) with its tree on."""
-    return subprocess.Popen(["/usr/bin/python3", str(Path(__file__).parent / "apps" / "qt_probe.py"),
-                             str(log), "qt tree"],
-                            env=bus.env(QT_QPA_PLATFORM="xcb", QT_LINUX_ACCESSIBILITY_ALWAYS_ON="1"),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    """tests/apps/qt_probe.py (PyQt5 on X11) with its tree on; what it prints goes to LOG.err.
+    Without the Qt paths opencv-python puts into the environment of the process that imports
+    cv2 (its own Qt's plugins, which the system's Qt cannot load)."""
+    env = bus.env(QT_QPA_PLATFORM="xcb", QT_LINUX_ACCESSIBILITY_ALWAYS_ON="1")
+    for name in ("QT_QPA_PLATFORM_PLUGIN_PATH", "QT_QPA_FONTDIR"):
+        env.pop(name, None)
+    with open(f"{log}.err", "wb") as err:
+        return subprocess.Popen(
+            ["/usr/bin/python3", str(Path(__file__).parent / "apps" / "qt_probe.py"), str(log),
+             "qt tree"], env=env, stdout=err, stderr=err)

@@ -182,7 +182,13 @@ def test_a_chromium_page_and_a_qt_form_expose_theirs(a11y_bus: A11yBus, tmp_path
             reader.forget()
             return reader.find("check box", "Send me the monthly newsletter", window="qt tree")
 
-        (tick,) = wait_until(box, 60, "the Qt form's check box in the tree")
+        try:
+            (tick,) = wait_until(box, 60, "the Qt form's check box in the tree")
+        except AssertionError:
+            err = Path(f"{tmp_path / 'qt.jsonl'}.err")
+            raise AssertionError(f"no Qt tree; the program: alive={qt.poll() is None}, "
+                                 f"printed {err.read_text()[-800:]!r}; the tree's windows: "
+                                 f"{[(w.name, w.app) for w in reader.windows()]}") from None
         at = reader.at(*tick.center)
         assert at is not None and at.role == "check box" and at.window == "qt tree"
         chromium = start_chromium(a11y_bus, APPS / "calc.html", tmp_path / "profile", "500,0")
