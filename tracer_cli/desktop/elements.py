@@ -183,11 +183,17 @@ class NoElements:
         pass
 
 
+WAYLAND = ("gnome", "kde", "wlroots")  # the platforms on Wayland
+
+
 def open_elements(platform: Any) -> Elements:
     """The elements of a platform's desktop: its ``elements()`` where it has one (X11: AT-SPI,
     where an accessibility bus runs), else ``NoElements`` saying why."""
     opener = getattr(platform, "elements", None)
     if opener is None:
-        return NoElements(f"not mapped on {platform.describe()}: Wayland clients report element "
-                          "boxes relative to their windows, whose positions tracer does not know")
+        where = platform.describe() if hasattr(platform, "describe") else "this desktop"
+        if getattr(platform, "name", "") in WAYLAND:
+            return NoElements(f"not mapped on {where}: Wayland clients report element boxes "
+                              "relative to their windows, whose positions tracer does not know")
+        return NoElements(f"tracer reads no accessibility tree on {where}")
     return opener()  # type: ignore[no-any-return]
