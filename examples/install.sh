@@ -27,6 +27,9 @@ if [ "${1:-}" = "--test" ]; then
   # kwin-wayland: the KDE tests' headless KWin; qtwayland5 + python3-pyqt5: their Qt 5 test
   # program native on Wayland (run by /usr/bin/python3)
   lean+=(kwin-wayland qtwayland5 python3-pyqt5)
+  # at-spi2-core: the accessibility bus (at-spi-bus-launcher, the registry) that the tests of
+  # elements start for their own display, inside a private session bus (dbus)
+  packages+=(at-spi2-core)
   extra="[test]"
 fi
 

@@ -21,7 +21,7 @@ from tracer_cli.cli import doctor
 from tracer_cli.models import default_model
 
 MACHINE = ("platform", "display", "screen capture", "input control", "kill hotkey", "pause hotkey",
-           "stop and pause")
+           "stop and pause", "accessibility tree")
 
 
 @pytest.fixture(autouse=True)
@@ -83,6 +83,8 @@ def test_on_xvfb_every_check_passes(display: Display, plan_file: Path) -> None:
     assert code == 0, found
     assert list(found) == ["config", *MACHINE, "ocr", "run records", "backend", "model image",
                            "script"]
+    tree = found.pop("accessibility tree")  # optional: on where the session runs the bus
+    assert tree["status"] in ("ok", "skipped"), tree
     assert all(c["status"] == "ok" and c["ok"] is True for c in found.values()), found
     # the screenshot size the model gets on this very monitor, and what its numbers mean
     assert ("the monitor 1280x800 is sent as 1312x832 (1066 image tokens); sides multiples of 32, "
@@ -121,9 +123,11 @@ def test_the_table(display: Display, plan_file: Path) -> None:
     proc = tracer("doctor", "-b", "script", "--script", str(plan_file))
     assert proc.returncode == 0, proc.stdout
     rows = [line for line in proc.stdout.splitlines() if line.startswith("│")]
-    assert len(rows) == 13
+    named = [row for row in rows if not row.startswith("│    ")]  # (not a wrapped line)
+    assert len(named) == 14
     for name in ("config", *MACHINE, "ocr", "run records", "backend", "model image", "script"):
-        assert any(f"│ {name} " in row and " ✓ " in row for row in rows), (name, proc.stdout)
+        if name != "accessibility tree":  # optional: skipped where no accessibility bus runs
+            assert any(f"│ {name} " in row and " ✓ " in row for row in rows), (name, proc.stdout)
     for header in ("check", "status", "detail", "how to fix"):
         assert header in proc.stdout
     assert proc.stdout.rstrip().splitlines()[-1] == "everything needed works"

@@ -473,3 +473,27 @@ def kde(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield desk
     finally:
         desk.stop()
+
+
+@pytest.fixture(scope="module")
+def a11y_screen() -> Iterator[Display]:
+    """A 1280x800 Xvfb of the module's own, for programs with an accessibility bus."""
+    from tests.conftest import start_xvfb
+
+    proc, name = start_xvfb(1280, 800)
+    try:
+        yield Display(name, 1280, 800, proc.pid)
+    finally:
+        from tests.programs import stop_program
+
+        stop_program(proc)
+
+
+@pytest.fixture(scope="module")
+def a11y_bus(a11y_screen: Display) -> Iterator[Any]:
+    """A session D-Bus and the AT-SPI bus launcher for ``a11y_screen`` (tests/a11y.py)."""
+    from tests.a11y import start_a11y_bus
+
+    bus = start_a11y_bus(a11y_screen)
+    yield bus
+    bus.stop()

@@ -7,7 +7,9 @@ on its label 100 pixels off, a caret that moved, one typed character. So a step 
 window's worth: ``WINDOW`` of the screen each way) or in the element under it (a click below
 the last line of a tall editor puts the caret at that line's end, however far), or anywhere at
 all for keys, which have no point; or when a larger share of the whole screen changed (a new
-window, a page)."""
+window, a page); or, where the desktop has an accessibility tree, when the element acted on
+changed state (checked, expanded, selected, focused, its text) with next to no pixels (GTK's
+flat buttons)."""
 
 from __future__ import annotations
 
@@ -31,14 +33,19 @@ class Effect:
     overall: float  # fraction of the screen that changed
     near: float | None  # fraction of the box around the point acted on, if there was one
     pixels: int = 0  # changed pixels around the point acted on (the whole screen without one)
+    state: str = ""  # what the accessibility tree says changed about the element acted on
 
     @property
     def visible(self) -> bool:
-        return self.pixels >= MIN_PIXELS or self.overall >= NO_EFFECT
+        return self.pixels >= MIN_PIXELS or self.overall >= NO_EFFECT or bool(self.state)
 
-    def to_dict(self) -> dict[str, float | int | None]:
-        return {"overall": round(self.overall, 5),
-                "near": None if self.near is None else round(self.near, 5), "pixels": self.pixels}
+    def to_dict(self) -> dict[str, float | int | str | None]:
+        out: dict[str, float | int | str | None] = {
+            "overall": round(self.overall, 5),
+            "near": None if self.near is None else round(self.near, 5), "pixels": self.pixels}
+        if self.state:
+            out["state"] = self.state
+        return out
 
 
 def changed_pixels(before: Image.Image, after: Image.Image) -> Any:

@@ -23,9 +23,10 @@ from tracer_cli.agent.planner import Forecast, ForecastFailed, Planner
 from tracer_cli.agent.profiles import HistoryEntry, PlanRequest, Revision, window_start
 from tracer_cli.agent.risk import assess
 from tracer_cli.agent.runloop import Confirm, Listener, RunLoop, RunResult, StepRecord
-from tracer_cli.agent.speculate import Previous, Verdict, check
+from tracer_cli.agent.speculate import Previous, Verdict, by_identity, check
 from tracer_cli.agent.zoom import Zoomer, needed
 from tracer_cli.desktop.actuator import Actuator, execute, target_points
+from tracer_cli.desktop.elements import state_change
 from tracer_cli.desktop.killswitch import Paused
 from tracer_cli.desktop.screen import Screen, downscale, wait_settled
 from tracer_cli.errors import Interrupted, PlanError, TracerError
@@ -36,15 +37,19 @@ if TYPE_CHECKING:
 
     from tracer_cli.agent.backends import CallProgress
     from tracer_cli.config import Settings
+    from tracer_cli.desktop.elements import Element, Elements
 
 
 class Agent(RunLoop):
     def __init__(self, screen: Screen, planner: Planner, actuator: Actuator | None,
                  settings: Settings, listeners: list[Listener] | None = None,
                  confirm: Confirm | None = None, stop: threading.Event | None = None,
-                 grounder: Grounder | None = None) -> None:
+                 grounder: Grounder | None = None, elements: Elements | None = None) -> None:
+        from tracer_cli.desktop.elements import NoElements
+
         super().__init__(actuator, settings, listeners, confirm, stop)
         self.screen = screen
+        self.elements: Elements = elements or NoElements("not asked for")
         self.planner = planner
         self.grounder = grounder
         self.history: list[HistoryEntry] = []
@@ -58,6 +63,8 @@ class Agent(RunLoop):
         # points acted on since (and the two before), the step run last and the forecast steps
         # run in a row.
         self._pending: list[BaseStep] = []
+        self._pending_elements: list[Element | None] = []  # under each pending step's point
+        self._acted_element: Element | None = None  # the element the last click acted on
         self._planned_on: Image.Image | None = None
         self._vouched: Image.Image | None = None
         self._acted: list[tuple[int, int]] = []
@@ -195,6 +202,14 @@ class Agent(RunLoop):
             record.action, record.outcome = step, Outcome("error", exc.message)
             return
         record.action, record.points = step, points
+        self._acted_element = None
+        if isinstance(step, PointStep) and points:
+            sx, sy = geometry.input_scale
+            self._acted_element = self._element_at(round(points[0][0] * sx),
+                                                   round(points[0][1] * sy))
+            if self._acted_element is not None:
+                record.element = {k: v for k, v in self._acted_element.to_dict().items()
+                                  if k != "text"}
         record.risk = assess(step, self._typing_into)
         policy = self.settings.confirm
         if policy == "always" or (policy == "risky" and record.risk):
@@ -226,6 +241,28 @@ class Agent(RunLoop):
             self._typing_into = step.target
         self._check_effect(record, step)
 
+    def _element_at(self, x: int, y: int) -> Element | None:
+        """The accessibility tree's element at a desktop pixel, read afresh (None without a
+        tree there)."""
+        if not self.elements.available:
+            return None
+        self.elements.forget()  # the screen is not the one last asked about
+        return self.elements.at(x, y)
+
+    def _elements_under(self, steps: list[BaseStep]) -> list[Element | None]:
+        """The element under each forecast click's point now, on the screen the forecast was
+        made on (for the identity checks of adaptive re-planning)."""
+        if not self.elements.available or self.settings.replan != "adaptive":
+            return [None] * len(steps)
+        geometry = self.screen.geometry
+        self.elements.forget()
+        out: list[Element | None] = []
+        for step in steps:
+            points = step.points() if isinstance(step, PointStep) else []
+            out.append(self.elements.at(*geometry.to_desktop(*points[0])) if len(points) == 1
+                       else None)
+        return out
+
     def _check_effect(self, record: StepRecord, step: BaseStep) -> None:
         """Compare the screen before and after; count the same action without effect."""
         if record.image is None or isinstance(step, Wait):
@@ -235,6 +272,10 @@ class Agent(RunLoop):
         points = step.points()
         record.effect = compare(record.image, self._after, points[0] if points else None)
         record.timings["check"] = time.monotonic() - started
+        if not record.effect.visible and self._acted_element is not None:
+            change = state_change(self._acted_element, self.elements.reread(self._acted_element))
+            if change:  # a tick, a focus, a text the pixels barely show
+                record.effect = replace(record.effect, state=change)
         record.outcome.visible = record.effect.visible
         if record.effect.visible:
             self._no_effect = ("", 0)
@@ -336,6 +377,7 @@ class Agent(RunLoop):
         """The next forecast step, when the checks let it run without a model call (adaptive
         re-planning). A failed check leaves the reason for the model's next prompt."""
         pending, self._pending = self._pending, []
+        under, self._pending_elements = self._pending_elements, []
         if self.settings.replan != "adaptive" or not pending or pending[0].is_terminal:
             return None  # done and fail are the model's to say
         started = time.monotonic()
@@ -343,6 +385,8 @@ class Agent(RunLoop):
             verdict = check(pending[0], self._planned_on, self._after, self._previous,
                             self._acted, self._run_ahead, self.settings.speculative_steps,
                             read=self._reader, since=self._vouched)
+            verdict = self._identity(pending[0], verdict,
+                                     under[0] if len(under) == len(pending) else None)
         except Exception as exc:  # noqa: BLE001 - a check that breaks vouches for nothing
             verdict = Verdict("unchecked", f"the checks broke ({type(exc).__name__}: {exc})")
         record.timings["verify"] = time.monotonic() - started
@@ -356,10 +400,19 @@ class Agent(RunLoop):
         self._vouched, self._acted = record.image, self._acted[-2:]  # as when the model looks
         record.speculative = True
         self._pending = pending[1:]
+        self._pending_elements = under[1:] if len(under) == len(pending) else []
         self._run_ahead += 1
         self.forecast_steps += 1
         self._emit("on_speculate", record.number, verdict.step, verdict)
         return verdict.step
+
+    def _identity(self, step: BaseStep, verdict: Verdict, planned: Element | None) -> Verdict:
+        """The pixel checks' verdict weighed with the element under the step's point now."""
+        if not self.elements.available or not isinstance(step, PointStep) or \
+                len(step.points()) != 1:
+            return verdict
+        now = self._element_at(*self.screen.geometry.to_desktop(*step.points()[0]))
+        return by_identity(step, verdict, planned, now)
 
     def _iterate(self, record: StepRecord, task: str) -> RunResult | None:
         step, reply = self._speculate(record), ""
@@ -370,6 +423,7 @@ class Agent(RunLoop):
             plan, reply = forecast.plan, forecast.attempts[-1].reply
             step = plan.first
             self._pending = list(plan.trajectory[1:])
+            self._pending_elements = self._elements_under(self._pending)
             # Hover and focus leave the last elements acted on before: their change is expected.
             self._planned_on = self._vouched = record.image
             self._run_ahead, self._acted = 0, self._acted[-2:]

@@ -220,6 +220,8 @@ def step_line(record: StepRecord) -> dict[str, Any]:
     if record.action is not None:
         line["action"] = step_dict(record.action)
         line["points"] = [list(p) for p in record.points]
+        if record.element:
+            line["element"] = record.element
     if record.grounding is not None:
         line["grounding"] = record.grounding
     if record.risk:

@@ -70,6 +70,7 @@ class StepRecord:
     effect: Effect | None = None  # how much the screen changed after the action
     speculative: bool = False  # run from the last forecast, without a model call
     verdict: Verdict | None = None  # the checks that let it run so (or sent it to the model)
+    element: dict[str, Any] | None = None  # the accessibility tree's element acted on, if any
 
 
 @dataclass

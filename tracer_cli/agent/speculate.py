@@ -13,7 +13,10 @@ model-size screenshots say it still holds (milliseconds, against seconds for a m
   be checked by its image;
 - or a click whose target appeared only after the step before (a menu item, a dialog's button):
   its label, read by OCR in a strip around its point (``labels``), is the target's;
-- typing or keys: they follow a click (typing into the field just clicked) or other keys.
+- typing or keys: they follow a click (typing into the field just clicked) or other keys;
+- where the desktop has an accessibility tree (``by_identity``): a click's point is still on the
+  element it was forecast on, or on one whose name is its target; another element there sends
+  the step back to the model with its name ("the point is now on menu item 'Quit'").
 
 Anything else (done, fail, wait, a click the model left to a grounder, too many forecast steps in
 a row) goes back to the model. A *failed* check goes back with the old forecast and the reason,
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from tracer_cli.agent.outcome import Outcome
+    from tracer_cli.desktop.elements import Element
 from tracer_cli.agent.effects import Effect
 
 # Reads the target's text near a point of an image: the text read when it names the target.
@@ -367,3 +371,47 @@ def _read_target(step: BaseStep, current: Image.Image, point: tuple[int, int], r
         return None
     return Verdict("ok", f"'{text}' read at ({point[0]},{point[1]}), where the forecast put "
                    f"{step.describe()} ({why})", step)
+
+
+# The pixel checks' failures that the element now under the point explains better.
+TARGET_GONE = ("the target of", "the screen changed away")
+
+
+def names_target(target: str, name: str) -> bool:
+    """Whether an element's name is what a step's target text names: the whole name as a
+    word of the target ("+" in "the + button", never in "M+"), case and mnemonics aside."""
+    import re
+
+    def norm(text: str) -> str:
+        return " ".join(text.replace("_", "").rstrip(".…").casefold().split())
+
+    name, target = norm(name), norm(target)
+    if not name or not target:
+        return False
+    return name == target or re.search(rf"(?<![\w+\-]){re.escape(name)}(?![\w+\-])", target) is not None
+
+
+def by_identity(step: BaseStep, verdict: Verdict, planned: Element | None,
+                now: Element | None) -> Verdict:
+    """The pixel checks' verdict on a forecast click, weighed with the accessibility tree:
+    the element under its point now (``now``) against the one there when the forecast was made
+    (``planned``) and the step's target text. Another element there sends the step back to the
+    model naming it; the same element vouches for a point the pixels could not check. Without
+    an element now (no tree, a program without one) the pixels decide alone."""
+    if not isinstance(step, PointStep) or len(step.points()) != 1 or now is None:
+        return verdict
+    same = planned is not None and (planned.role, planned.name) == (now.role, now.name)
+    if same or names_target(step.target, now.name):
+        why = (f"the element there is still {now.describe()}" if same
+               else f"the element there is {now.describe()}, the target")
+        if verdict.ok:
+            return Verdict("ok", f"{verdict.reason}; {why}", verdict.step)
+        if verdict.status == "unchecked" and verdict.reason.startswith("nothing recognisable"):
+            return Verdict("ok", why, step)
+        return verdict
+    if planned is None or not (planned.anchorable or now.anchorable):
+        return verdict  # (two unnamed containers tell nothing)
+    if verdict.status == "failed" and not verdict.reason.startswith(TARGET_GONE):
+        return verdict  # (the last step itself went wrong: that is what the model must hear)
+    return Verdict("failed", f"the point of {step.describe()} is now on {now.describe()} "
+                   f"(it was on {planned.describe()} when forecast)")

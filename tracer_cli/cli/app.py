@@ -252,9 +252,11 @@ def _run_in_sandbox(task: str, settings: Settings, size: str, apps: list[str],
 def _run_agent(task: str, settings: Settings, sandbox: Any = None, events: bool = False,
                wait: bool = False) -> tuple[RunResult, Path]:
     from tracer_cli.agent.loop import Agent
+    from tracer_cli.desktop.elements import open_elements
 
     with live_input(settings, sandbox, f"tracer do {short(task)!r}", wait) as session:
         planner, grounder = make_models(settings)
+        elements = open_elements(session.platform)
         try:
             view = make_view()
             confirm = confirmer(settings, view)
@@ -265,10 +267,11 @@ def _run_agent(task: str, settings: Settings, sandbox: Any = None, events: bool 
 
                 listeners.append(EventStream(stdout(), "do", run_dir=log.dir))
             agent = Agent(session.screen, planner, session.actuator, settings, listeners, confirm,
-                          session.stop, grounder)
+                          session.stop, grounder, elements)
             session.announce(view)
             return agent.run(task), log.dir
         finally:
+            elements.close()
             close_models(planner, grounder)
 
 

@@ -230,6 +230,39 @@ def check_control(ctx: Context) -> Check:
                  f"keys in your desktop's settings); sockets in {control.folder()}")
 
 
+ENABLE_TREES = ("Chromium and Electron apps: start them with --force-renderer-accessibility "
+                "and ACCESSIBILITY_ENABLED=1; "
+                "Qt apps: QT_LINUX_ACCESSIBILITY_ALWAYS_ON=1; GTK exposes its tree by itself "
+                "(unless NO_AT_BRIDGE=1); Tk has none")
+
+
+def check_elements(ctx: Context) -> Check:
+    """Whether the accessibility bus is on, and which running programs expose a tree (names
+    only: fast)."""
+    name = "accessibility tree"
+    if ctx.platform is None:
+        return skipped(name, "needs a platform")
+    from tracer_cli.desktop.elements import open_elements
+
+    started = time.perf_counter()
+    elements = open_elements(ctx.platform)
+    try:
+        if not elements.available:
+            return Check(name, None, f"off (pixels only): {elements.reason}",
+                         "optional: element anchors and checks need the accessibility bus; see "
+                         "the README's 'The accessibility tree' under Desktops")
+        apps = elements.applications()
+    finally:
+        elements.close()
+    ms = (time.perf_counter() - started) * 1000
+    if not apps:
+        return Check(name, True, f"the accessibility bus is on, but no running program exposes "
+                     f"a tree ({ms:.0f} ms)", ENABLE_TREES)
+    shown = ", ".join(apps[:8]) + (f" and {len(apps) - 8} more" if len(apps) > 8 else "")
+    return Check(name, True, f"the accessibility bus is on; {len(apps)} program(s) expose a "
+                 f"tree: {shown} ({ms:.0f} ms)")
+
+
 def check_ocr(ctx: Context) -> Check:
     """The OCR engine macros find text with is there (its models, or the tesseract program);
     with --full it loads and reads a line of known text (seconds: the engine's first load)."""
@@ -575,7 +608,8 @@ BACKEND_CHECKS: dict[str, list[tuple[str, Callable[[Context], Check]]]] = {
 
 COMMON_CHECKS: list[tuple[str, Callable[[Context], Check]]] = [
     ("kill hotkey", check_hotkey), ("pause hotkey", check_pause_hotkey),
-    ("stop and pause", check_control), ("ocr", check_ocr), ("run records", check_runs),
+    ("stop and pause", check_control), ("accessibility tree", check_elements),
+    ("ocr", check_ocr), ("run records", check_runs),
     ("backend", check_backend), ("model image", check_image)]
 
 

@@ -18,6 +18,7 @@ from tracer_cli.errors import ConfigError, StorageError, quote
 if TYPE_CHECKING:
     from tracer_cli.agent.runloop import RunResult
     from tracer_cli.config import Settings
+    from tracer_cli.desktop.elements import Elements
     from tracer_cli.desktop.screen import Screens
     from tracer_cli.macro.load import Instance
 
@@ -89,26 +90,30 @@ def _run(title: str, steps: list[Instance], settings: Settings,
     from tracer_cli.macro.run import Finder, MacroLog, MacroRunner, macro_step_line
 
     with wiring.live_input(settings, what=f"tracer run {title!r}", wait=wait) as session:
+        from tracer_cli.desktop.elements import open_elements
         from tracer_cli.desktop.screen import Screens
 
         screens = Screens(session.platform.open_screen, session.actuator.size(), session.screen)
+        elements = open_elements(session.platform)
         try:
             view = wiring.make_view()
             log = wiring.open_record(settings, "run", title, MacroLog)
-            subtask = _SubTask(settings, session, screens, view)
+            subtask = _SubTask(settings, session, screens, view, elements)
             listeners: list[Any] = [log, view]
             if events:
                 from tracer_cli.agent.events import EventStream
 
                 listeners.append(EventStream(stdout(), "run", macro_step_line, log.dir))
-            runner = MacroRunner(steps, screens, session.actuator, Finder(settings.ocr), settings,
-                                 listeners, wiring.confirmer(settings, view), session.stop, subtask)
+            runner = MacroRunner(steps, screens, session.actuator, Finder(settings.ocr, elements),
+                                 settings, listeners, wiring.confirmer(settings, view), session.stop,
+                                 subtask)
             session.announce(view)
             try:
                 return runner.run(title), log.dir
             finally:
                 subtask.close()
         finally:
+            elements.close()
             screens.close()
 
 
@@ -116,8 +121,10 @@ class _SubTask:
     """Runs a macro's `do:` steps with the agent, on the same screen, actuator and kill switch.
     The model is loaded at the first such step and kept for the next ones."""
 
-    def __init__(self, settings: Settings, session: Any, screens: Screens, view: Any) -> None:
+    def __init__(self, settings: Settings, session: Any, screens: Screens, view: Any,
+                 elements: Elements | None = None) -> None:
         self.settings, self.session, self.screens, self.view = settings, session, screens, view
+        self.elements = elements  # the accessibility tree, shared with the macro's steps
         self.planner: Any = None
         self.grounder: Any = None
 
@@ -132,7 +139,8 @@ class _SubTask:
         view.resume_hint = self.session.resume_hint
         log = wiring.open_record(settings, "do", task)
         agent = Agent(self.screens(settings.monitor), self.planner, self.session.actuator, settings,
-                      [log, view], wiring.confirmer(settings, view), self.session.stop, self.grounder)
+                      [log, view], wiring.confirmer(settings, view), self.session.stop, self.grounder,
+                      self.elements)
         paused = isinstance(self.view, LivePanel)
         if paused:
             self.view.live.stop()
@@ -150,15 +158,18 @@ class _SubTask:
 def _dry_run(title: str, steps: list[Instance], settings: Settings, out_png: Path | None) -> None:
     from tracer_cli import private
     from tracer_cli.cli.preview import draw_marks
+    from tracer_cli.desktop.elements import open_elements
     from tracer_cli.desktop.hands import desktops
     from tracer_cli.desktop.screen import Screens
     from tracer_cli.macro.run import Finder, MacroRunner
     from tracer_cli.vision.marks import keys_label
 
-    screens = Screens(desktops(settings)[0].open_screen, None)
+    platform = desktops(settings)[0]
+    screens = Screens(platform.open_screen, None)
+    elements = open_elements(platform)
     try:
         screens(settings.monitor)
-        runner = MacroRunner(steps, screens, None, Finder(settings.ocr), settings)
+        runner = MacroRunner(steps, screens, None, Finder(settings.ocr, elements), settings)
         log = wiring.open_record(settings, "run", title)
         if err.is_terminal:
             with err.status("looking for every step's text and image on the screen..."):
@@ -166,6 +177,7 @@ def _dry_run(title: str, steps: list[Instance], settings: Settings, out_png: Pat
         else:
             planned, shots = runner.preview()
     finally:
+        elements.close()
         screens.close()
     images = {}
     for monitor, shot in shots.items():

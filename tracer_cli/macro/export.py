@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from tracer_cli.errors import ConfigError
 from tracer_cli.macro.write import anchor_target, literal, write_macro
-from tracer_cli.vision.anchors import Anchor, anchor_for
+from tracer_cli.vision.anchors import Anchor, anchor_for, with_element
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -70,6 +70,7 @@ class Mapped:
     points: list[tuple[int, int]] = field(default_factory=list)
     screenshot: str = ""  # the step's screenshot file, whose anchors to cut
     image_size: tuple[int, int] | None = None
+    element: dict[str, str] | None = None  # the tree's element a click acted on (its anchor)
 
 
 @dataclass
@@ -129,8 +130,25 @@ def map_steps(lines: list[dict[str, Any]], monitor: MonitorMap) -> tuple[list[Ma
             points = []
         size = line.get("image_size")
         mapped.append(Mapped(number, step, points, str(line.get("screenshot") or ""),
-                             (int(size[0]), int(size[1])) if size else None))
+                             (int(size[0]), int(size[1])) if size else None,
+                             _element(line.get("element")) if kind in CLICKS else None))
     return mapped, left_out, "end"
+
+
+CLICKS = ("click", "double_click", "right_click")
+
+
+def _element(value: Any) -> dict[str, str] | None:
+    """A run record's element as a macro anchor names it (as the recorder does: role and
+    name), when a macro can find it again; else None."""
+    if not isinstance(value, dict):
+        return None
+    role, name = value.get("role"), value.get("name")
+    if not (isinstance(role, str) and role.strip() and isinstance(name, str) and name.strip()):
+        return None
+    if len(role) > 100 or len(name) > 300:
+        return None
+    return {"role": role, "name": name}
 
 
 def _targets(step: dict[str, Any]) -> list[dict[str, Any]]:
@@ -287,11 +305,17 @@ def _anchor_all(needs: list[Mapped], run_dir: Path, monitor: MonitorMap, engine:
         shot = _image(run_dir / item.screenshot) if item.screenshot else None
         targets = _targets(item.step)
         for target, (x, y) in zip(targets, item.points, strict=True):
+            if shot is None and target is targets[0] and item.element:
+                target.update(element=dict(item.element), point=[int(x), int(y)])
+                summary.anchors["element"] += 1
+                continue
             if shot is None:
                 summary.anchors["point"] += 1
                 summary.warnings.append(f"step {item.number}: no screenshot, only the point")
                 continue
             anchor = anchor_from_screenshot(shot, monitor, x, y, engine, typed)
+            if target is targets[0]:
+                anchor = with_element(anchor, item.element)
             target.clear()
             target.update(anchor_target(anchor.target))
             summary.anchors[anchor.kind] += 1

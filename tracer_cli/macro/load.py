@@ -51,16 +51,36 @@ Pixel = Annotated[int, Field(ge=0, le=100_000)]
 Point = tuple[Pixel, Pixel]
 
 
+class ElementSpec(_Model):
+    """An element of the accessibility tree, named exactly as the tree names it."""
+
+    role: str = Field(min_length=1, max_length=100, description="its role as AT-SPI names it: "
+                      "push button, menu item, check box, entry, link, ...")
+    name: str = Field(min_length=1, max_length=300, description="its accessible name, matched "
+                      "whole and exactly (case included): '+' never matches 'M+'")
+    window: str | None = Field(None, min_length=1, max_length=300, description="the title of "
+                               "its top-level window, matched exactly (default: any window)")
+
+    def describe(self) -> str:
+        where = f" in {self.window!r}" if self.window else ""
+        return f"{self.role} {self.name!r}{where}"
+
+
 class Target(_Model):
-    """Where a pointer step goes: visible text, a template image, or a point on the monitor.
+    """Where a pointer step goes: an element of the accessibility tree, visible text, a template
+    image, or a point on the monitor. An element is looked for first (where the desktop has a
+    tree), then the text or image beside it.
 
     With text or image, ``point`` (where it was when recorded) picks the nearest of several
     matches; ``nth`` (1 = first in reading order) picks one explicitly. ``offset`` moves the
     click from the centre of what was found, in pixels."""
 
+    element: ElementSpec | None = Field(None, description="an element of the accessibility "
+                                        "tree (role, name, optional window), tried first")
     text: str | None = Field(None, min_length=1, max_length=300,
                              description="text on the screen, found by OCR (case and small "
-                             "OCR errors do not matter unless exact is true)")
+                             "OCR errors do not matter unless exact is true; one or two "
+                             "characters must be a whole word of their own)")
     image: str | None = Field(None, min_length=1, description="a PNG file, relative to the "
                               "macro file, found on the screen")
     point: Point | None = Field(None, description="[x, y] in pixels of the monitor; alone: "
@@ -74,16 +94,18 @@ class Target(_Model):
     def _one_anchor(self) -> Target:
         if self.text is not None and self.image is not None:
             raise ValueError("give text or image, not both")
-        if self.text is None and self.image is None and self.point is None:
-            raise ValueError("give text, image or point")
+        if self.text is None and self.image is None and self.point is None and self.element is None:
+            raise ValueError("give element, text, image or point")
         return self
 
     @property
     def anchored(self) -> bool:
-        return self.text is not None or self.image is not None
+        return self.text is not None or self.image is not None or self.element is not None
 
     def describe(self) -> str:
-        if self.text is not None:
+        if self.element is not None:
+            what = f"element {self.element.describe()}"
+        elif self.text is not None:
             what = f"text {self.text!r}"
         elif self.image is not None:
             what = f"image {self.image}"

@@ -36,7 +36,7 @@ from tracer_cli.macro.recorded import (
     steps_from_events,
 )
 from tracer_cli.macro.write import write_macro
-from tracer_cli.vision.anchors import Anchor, anchor_for
+from tracer_cli.vision.anchors import Anchor, anchor_for, with_element
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -66,11 +66,17 @@ class RecordResult:
 
 class _Shots:
     """Grabs the monitor on request in its own thread (a screen belongs to the thread that
-    opened it) and keeps each grab as PNG bytes."""
+    opened it) and keeps each grab as PNG bytes, and the element of the accessibility tree at
+    the pressed point (where the desktop has a tree) as a macro names it."""
 
     def __init__(self, platform: Platform, monitor: int) -> None:
+        from tracer_cli.desktop.elements import open_elements
+
         self.platform, self.monitor = platform, monitor
+        self.tree = open_elements(platform)
         self.images: dict[int, bytes] = {}
+        self.elements: dict[int, dict[str, str]] = {}
+        self._points: dict[int, tuple[int, int]] = {}
         self.errors: list[str] = []
         self._queue: queue.Queue[int | None] = queue.Queue()
         self._count = 0
@@ -78,12 +84,24 @@ class _Shots:
         self._thread = threading.Thread(target=self._run, name="tracer-record-shots", daemon=True)
         self._thread.start()
 
-    def request(self) -> int:
+    def request(self, at: tuple[int, int] | None = None) -> int:
+        """Grab the screen; ``at``: the desktop pixel pressed, whose element is kept too."""
         with self._lock:
             self._count += 1
             shot = self._count
+            if at is not None:
+                self._points[shot] = at
         self._queue.put(shot)
         return shot
+
+    def _element(self, shot: int) -> None:
+        at = self._points.pop(shot, None)
+        if at is None or not self.tree.available:
+            return
+        self.tree.forget()
+        element = self.tree.at(*at)
+        if element is not None and element.anchorable:
+            self.elements[shot] = element.anchor()
 
     def _run(self) -> None:
         try:
@@ -98,6 +116,7 @@ class _Shots:
                 shot = self._queue.get()
                 if shot is None:
                     return
+                self._element(shot)
                 try:
                     image = screen.capture().image
                     buf = io.BytesIO()
@@ -111,6 +130,7 @@ class _Shots:
     def close(self) -> None:
         self._queue.put(None)
         self._thread.join(30)
+        self.tree.close()
 
     def image(self, shot: int | None) -> Image.Image | None:
         if shot is None or shot not in self.images:
@@ -200,7 +220,8 @@ def record(out: Path, platform: Platform, settings: Settings | None = None,
         px, py, inside = where(x, y)
         if pressed and not inside:
             return
-        shot = shots.request() if pressed and name in ("left", "right") else None
+        shot = shots.request((round(x * sx), round(y * sy))) if pressed and name in ("left", "right") \
+            else None
         add(ButtonEvent(time.monotonic(), px, py, name, pressed, shot))
 
     def on_scroll(x: float, y: float, dy: int) -> None:
@@ -256,11 +277,13 @@ def record(out: Path, platform: Platform, settings: Settings | None = None,
     if not steps:
         result.warnings.append("nothing was recorded: no clicks, keys or scrolls")
         return result
-    anchors = _work_out_anchors(steps, shots.image, settings.ocr, result, progress)
+    anchors = _work_out_anchors(steps, shots.image, settings.ocr, result, progress,
+                                shots.elements.get)
     header = [f"Recorded with `tracer record` on {datetime.now():%Y-%m-%d %H:%M}, monitor {index} "
               f"({m.width}x{m.height}); points are pixels of that monitor.",
               f"Replay: tracer run {out.name}" + (f" --monitor {index}" if index != 1 else ""),
-              "Each click finds its text or image again (the point picks the nearest match);",
+              "Each click finds its element, text or image again (the point picks the nearest",
+              "match);",
               "edit freely: see the README's macro reference."]
     result.path = _write(out, steps, anchors, result, header, name=out.stem,
                          description=f"recorded on {datetime.now():%Y-%m-%d}")
@@ -298,9 +321,12 @@ def _ocr_engine(name: str, warnings: list[str]) -> OcrEngine | None:
 
 def _work_out_anchors(steps: list[RecordedStep], image_of: Callable[[int | None], Image.Image | None],
                       ocr: str, result: RecordResult,
-                      progress: Callable[[int, int], None] | None) -> list[list[Anchor | None]]:
-    """An anchor for every point of every step (None where there is no screenshot); ``progress``
-    is told (done, all). Ctrl-C here keeps the bare points of the steps not done yet."""
+                      progress: Callable[[int, int], None] | None,
+                      element_of: Callable[[int], dict[str, str] | None] = lambda shot: None,
+                      ) -> list[list[Anchor | None]]:
+    """An anchor for every point of every step (None where there is no screenshot), a click's
+    with the element pressed where the tree had one (``element_of(shot)``); ``progress`` is
+    told (done, all). Ctrl-C here keeps the bare points of the steps not done yet."""
     anchors: list[list[Anchor | None]] = [[None] * len(s.points) for s in steps]
     todo = [(i, j) for i, s in enumerate(steps) for j in range(len(s.points)) if s.shot is not None]
     if not todo:
@@ -319,6 +345,8 @@ def _work_out_anchors(steps: list[RecordedStep], image_of: Callable[[int | None]
             if image is not None:
                 x, y = step.points[j]
                 anchor = anchor_for(image, x, y, engine, typed=typed)
+                if j == 0 and step.action in ("click", "double_click", "right_click"):
+                    anchor = with_element(anchor, element_of(step.shot))  # type: ignore[arg-type]
                 anchors[i][j] = anchor
                 if anchor.kind == "point" and anchor.note:
                     result.warnings.append(f"{step.describe()}: only the point ({anchor.note})")

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 
     from tracer_cli.config import Settings
     from tracer_cli.desktop.actuator import Actuator
+    from tracer_cli.desktop.elements import Elements
     from tracer_cli.desktop.screen import Geometry, Screen
     from tracer_cli.vision.ocr import Match, TextBox
 
@@ -64,21 +65,31 @@ class StepFailed(TracerError):
     """A step could not do what it says (target not found, assert false, sub-task failed)."""
 
 
+SHORT_TEXT = 2  # characters up to which a text target must be a whole word of its own
+
+
 @dataclass
 class Found:
-    """Where a target was found: a pixel of its monitor, and what matched there."""
+    """Where a target was found: a pixel of its monitor, what matched there, and by what
+    (``by``: element, text, image or point)."""
 
     point: tuple[int, int]
     score: float = 1.0
     text: str = ""
     box: tuple[int, int, int, int] | None = None  # left, top, right, bottom
+    by: str = ""
+    element: dict[str, Any] | None = None  # the element found (to_dict), when by element
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"point": list(self.point), "score": round(self.score, 3)}
+        if self.by:
+            out["by"] = self.by
         if self.text:
             out["text"] = self.text
         if self.box:
             out["box"] = list(self.box)
+        if self.element:
+            out["element"] = self.element
         return out
 
 
@@ -93,10 +104,14 @@ class MacroRecord(StepRecord):
 
 
 class Finder:
-    """Finds texts (OCR) and images (template matching) on screenshots. OCR results are kept
-    per screen content, so looking twice at an unchanged screen costs one read."""
+    """Finds elements (the desktop's accessibility tree, where it has one), texts (OCR) and
+    images (template matching) on screenshots. OCR results are kept per screen content, so
+    looking twice at an unchanged screen costs one read."""
 
-    def __init__(self, engine: str = "auto") -> None:
+    def __init__(self, engine: str = "auto", elements: Elements | None = None) -> None:
+        from tracer_cli.desktop.elements import NoElements
+
+        self.elements: Elements = elements or NoElements("not asked for")
         self.engine_name = engine
         self._engine: Any = None
         self._templates: dict[Path, Image.Image] = {}
@@ -132,8 +147,10 @@ class Finder:
     def matches(self, image: Image.Image, target: Target | Condition, base: Path,
                 region: tuple[int, int, int, int] | None) -> list[Match]:
         if target.text is not None:
-            from tracer_cli.vision.ocr import find_text
+            from tracer_cli.vision.ocr import find_text, find_word
 
+            if len(target.text.strip()) <= SHORT_TEXT:
+                return find_word(self.lines(image, region), target.text, exact=target.exact)
             return find_text(self.lines(image, region), target.text, exact=target.exact)
         assert target.image is not None
         from tracer_cli.vision.imagefind import find_image
@@ -143,12 +160,19 @@ class Finder:
         return [_shift_match(m, ox, oy) for m in found]
 
     def locate(self, image: Image.Image, target: Target, base: Path,
-               region: tuple[int, int, int, int] | None) -> Found | None:
-        """The point a target names on this screenshot, or None when it is not there."""
+               region: tuple[int, int, int, int] | None,
+               origin: tuple[int, int] = (0, 0)) -> Found | None:
+        """The point a target names on this screenshot (a monitor whose top left is the desktop
+        pixel ``origin``), or None when it is not there: by its element first, then its text or
+        image, then its bare point."""
         dx, dy = target.offset
         if not target.anchored:
             assert target.point is not None
-            return Found((target.point[0] + dx, target.point[1] + dy))
+            return Found((target.point[0] + dx, target.point[1] + dy), by="point")
+        if target.element is not None:
+            found = self.locate_element(image, target, region, origin)
+            if found is not None or (target.text is None and target.image is None):
+                return found
         matches = self.matches(image, target, base, region)
         if target.nth is not None:
             match = matches[target.nth - 1] if len(matches) >= target.nth else None
@@ -156,12 +180,54 @@ class Finder:
             px, py = target.point
             match = min(matches, key=lambda m: (m.box.center[0] - px) ** 2 + (m.box.center[1] - py) ** 2)
         else:
+            if len(matches) > 1 and target.text is not None and len(target.text.strip()) <= SHORT_TEXT:
+                raise StepFailed(f"text {target.text!r} is on the screen {len(matches)} times "
+                                 f"(at {_places(matches)}): a short text is not enough to tell "
+                                 "which one", "add nth: N or point: [x, y] to the target, or "
+                                 "an element: anchor")
             match = matches[0] if matches else None
         if match is None:
             return None
         cx, cy = match.box.center
         b = match.box
-        return Found((cx + dx, cy + dy), match.score, redact(match.text), (b.left, b.top, b.right, b.bottom))
+        return Found((cx + dx, cy + dy), match.score, redact(match.text), (b.left, b.top, b.right, b.bottom),
+                     by="text" if target.text is not None else "image")
+
+    def locate_element(self, image: Image.Image, target: Target,
+                       region: tuple[int, int, int, int] | None,
+                       origin: tuple[int, int]) -> Found | None:
+        """The target's element on this monitor (and in its region): the one nearest the
+        target's point where several are, the nth with nth; None where the tree has none."""
+        spec = target.element
+        assert spec is not None
+        ox, oy = origin
+        left, top, width, height = region or (0, 0, image.width, image.height)
+        found = []
+        near = (target.point[0] + ox, target.point[1] + oy) if target.point is not None else None
+        for element in self.elements.find(spec.role, spec.name, spec.window, near):
+            cx, cy = element.center[0] - ox, element.center[1] - oy
+            if left <= cx < min(image.width, left + width) and top <= cy < min(image.height, top + height):
+                found.append(((cx, cy), element))
+        if not found:
+            return None
+        if target.nth is not None:
+            if len(found) < target.nth:
+                return None
+            (cx, cy), element = sorted(found, key=lambda f: (f[0][1], f[0][0]))[target.nth - 1]
+        elif target.point is not None:
+            px, py = target.point
+            (cx, cy), element = min(found, key=lambda f: (f[0][0] - px) ** 2 + (f[0][1] - py) ** 2)
+        elif len(found) > 1:
+            raise StepFailed(f"element {spec.describe()} is on the screen {len(found)} times "
+                             f"(at {', '.join(f'({x},{y})' for (x, y), _ in found[:5])})",
+                             "add window:, nth: N or point: [x, y] to the target")
+        else:
+            (cx, cy), element = found[0]
+        b = element.box
+        return Found((cx, cy), 1.0, redact(element.name),
+                     (b[0] - ox, b[1] - oy, b[2] - ox, b[3] - oy), by="element",
+                     element={k: redact(v) if isinstance(v, str) else v
+                              for k, v in element.to_dict().items() if k not in ("box", "text")})
 
     def seen(self, image: Image.Image, region: tuple[int, int, int, int] | None, limit: int = 12) -> str:
         """A short list of the texts on the screen, for failure messages."""
@@ -173,6 +239,11 @@ class Finder:
             return "no text could be read there"
         shown = ", ".join(repr(t) for t in texts[:limit])
         return f"the screen shows {shown}" + (f" and {len(texts) - limit} more" if len(texts) > limit else "")
+
+
+def _places(matches: list[Match]) -> str:
+    shown = ", ".join("({},{})".format(*m.box.center) for m in matches[:5])
+    return shown + (" and more" if len(matches) > 5 else "")
 
 
 def _crop(image: Image.Image, region: tuple[int, int, int, int] | None
@@ -306,6 +377,7 @@ class MacroRunner(RunLoop):
     def _capture(self, record: MacroRecord) -> Image.Image:
         started = time.monotonic()
         image = self.screens(record.monitor).capture().image
+        self.finder.elements.forget()  # a new screen: the tree is read again
         record.timings["capture"] = record.timings.get("capture", 0.0) + time.monotonic() - started
         return image
 
@@ -331,8 +403,10 @@ class MacroRunner(RunLoop):
     def _locate(self, record: MacroRecord, instance: Instance, target: Target) -> tuple[int, int]:
         step = instance.step
         timeout = step.timeout if step.timeout is not None else DEFAULT_TIMEOUT
+        origin = self._origin(record.monitor)
         found, image = self._poll(record, timeout if target.anchored else 0.0,
-                                  lambda img: self.finder.locate(img, target, instance.base, step.region))
+                                  lambda img: self.finder.locate(img, target, instance.base,
+                                                                 step.region, origin))
         if found is None:
             record.image = image
             seen = self.finder.seen(image, step.region) if target.text is not None else ""
@@ -342,6 +416,11 @@ class MacroRunner(RunLoop):
         record.found.append(found)
         record.seen = image
         return found.point
+
+    def _origin(self, monitor: int) -> tuple[int, int]:
+        """The desktop pixel at the top left of a monitor (element boxes are desktop pixels)."""
+        m = self.screens(monitor).geometry.monitor
+        return m.left, m.top
 
     def _input_point(self, record: MacroRecord, point: tuple[int, int]) -> tuple[int, int]:
         assert self.actuator is not None
@@ -396,7 +475,7 @@ class MacroRunner(RunLoop):
         record.timings["act"] = time.monotonic() - started
         if isinstance(step, ClickStep | DoubleClickStep | RightClickStep):
             target = step.targets()[0]
-            self._typing_into = target.text or target.image or ""
+            self._typing_into = _label(target)
         self._emit("on_phase", record.number, "settle")
         started = time.monotonic()
         _, settled = wait_settled(self.screens(record.monitor), self.settings.settle_quiet,
@@ -497,7 +576,8 @@ class MacroRunner(RunLoop):
         missing = []
         for target in _targets(step):
             try:
-                found = self.finder.locate(image, target, instance.base, step.region)
+                found = self.finder.locate(image, target, instance.base, step.region,
+                                           self._origin(monitor))
             except StepFailed as exc:
                 plan.status = f"cannot check: {exc.message}"
                 return plan
@@ -531,13 +611,20 @@ def _middle(region: tuple[int, int, int, int] | None, screen: Screen) -> tuple[i
     return m.width // 2, m.height // 2
 
 
+def _label(target: Target) -> str:
+    """What a target is called: its element's name, its text, its image's file name."""
+    if target.element is not None:
+        return target.element.name
+    return target.text or Path(target.image or "").stem.replace("_", " ").replace("-", " ")
+
+
 def _risk(instance: Instance, typing_into: str) -> str | None:
     """tracer's risk rules (risk.assess), asked about the plan step a macro step amounts to."""
     step = instance.step
     match step:
         case ClickStep() | DoubleClickStep() | RightClickStep():
             target = step.targets()[0]
-            label = target.text or Path(target.image or "").stem.replace("_", " ").replace("-", " ")
+            label = _label(target)
             return assess(Click.model_construct(action="click", target=label)) if label else None
         case TypeStep():  # the macro's own limits hold (a text may be longer than a model's)
             return assess(Type.model_construct(action="type", text=step.type), typing_into)

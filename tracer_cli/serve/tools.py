@@ -201,13 +201,19 @@ class Tools:
 
         def work() -> dict[str, Any]:
             from tracer_cli.agent.loop import Agent
+            from tracer_cli.desktop.elements import open_elements
 
             with self.desk.acting(stop) as hands:
                 planner, grounder = self.desk.models()
                 log = records.open_log(settings, "do", task)
-                agent = Agent(hands.screen, planner, hands.actuator, settings,
-                              [log, Progress(ctx, settings.max_steps)], confirm, hands.stop, grounder)
-                return _result(agent.run(task), log.dir)
+                elements = open_elements(hands.platform)
+                try:
+                    agent = Agent(hands.screen, planner, hands.actuator, settings,
+                                  [log, Progress(ctx, settings.max_steps)], confirm, hands.stop,
+                                  grounder, elements)
+                    return _result(agent.run(task), log.dir)
+                finally:
+                    elements.close()
 
         result = await in_thread(work, stop)
         why_not = cannot_ask(ctx)
@@ -239,17 +245,21 @@ class Tools:
         stop = StopRequest()
 
         def work() -> dict[str, Any]:
+            from tracer_cli.desktop.elements import open_elements
             from tracer_cli.macro.run import Finder, MacroLog, MacroRunner
 
             with self.desk.acting(stop) as hands:
                 screens = Screens(hands.platform.open_screen, hands.actuator.size(), hands.screen)
                 log = records.open_log(self.settings, "run", macro.name, MacroLog)
-                runner = MacroRunner(steps, screens, hands.actuator, Finder(self.settings.ocr),
-                                     self.settings, [log, Progress(ctx, len(steps))], confirm,
-                                     hands.stop, _SubTask(self.desk, hands, screens, confirm))
+                elements = open_elements(hands.platform)
+                runner = MacroRunner(steps, screens, hands.actuator,
+                                     Finder(self.settings.ocr, elements), self.settings,
+                                     [log, Progress(ctx, len(steps))], confirm, hands.stop,
+                                     _SubTask(self.desk, hands, screens, confirm))
                 try:
                     return _result(runner.run(macro.name), log.dir)
                 finally:
+                    elements.close()
                     screens.close()
 
         return [as_text(await in_thread(work, stop))]

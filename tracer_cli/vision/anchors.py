@@ -27,8 +27,16 @@ class Anchor:
     """A target as a macro writes it (``image`` is a PIL image until written) and its kind."""
 
     target: dict[str, Any]
-    kind: str  # text, image, point
+    kind: str  # element, text, image, point
     note: str = ""  # why a weaker kind was used
+
+
+def with_element(anchor: Anchor, element: dict[str, Any] | None) -> Anchor:
+    """The anchor with the accessibility tree's element at its point (``{role, name,
+    window}``) tried before its text or image; unchanged without one."""
+    if not element:
+        return anchor
+    return Anchor({"element": dict(element), **anchor.target}, "element", anchor.note)
 
 
 def _usable(text: str) -> bool:

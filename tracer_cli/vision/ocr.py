@@ -453,6 +453,19 @@ def _find_in(lines: list[TextBox], query: str, exact: bool) -> list[Match]:
     return matches
 
 
+def find_word(lines: list[TextBox], word: str, exact: bool = False) -> list[Match]:
+    """Where ``word`` stands as a whole word of its own (between spaces or a line's ends), in
+    reading order: for the shortest targets (one or two characters), where a near match is a
+    different button ("+" in "M+"). Without ``exact``, case does not matter."""
+    want = word.strip() if exact else word.strip().casefold()
+    matches = []
+    for line in lines:
+        for found in _words(line):
+            if (found.text if exact else found.text.casefold()) == want:
+                matches.append(Match(found.box, 1.0, found.text))
+    return reading_order(matches)
+
+
 def _words(line: TextBox) -> list[TextBox]:
     """The line split into words (whitespace), each with its box."""
     boxes = char_boxes(line)

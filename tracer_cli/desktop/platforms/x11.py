@@ -16,6 +16,7 @@ from tracer_cli.desktop.platform import ESSENTIAL_KEYS, PLATFORMS, Check
 from tracer_cli.errors import DisplayError, TracerError
 
 if TYPE_CHECKING:
+    from tracer_cli.desktop.elements import Elements
     from tracer_cli.desktop.killswitch import KillSwitch, PauseRequest, PauseSwitch
     from tracer_cli.desktop.platforms.mss_screen import MssScreen
     from tracer_cli.desktop.platforms.xtest import XTestInput
@@ -102,6 +103,17 @@ class X11Platform:
             raise DisplayError("the X server has no XTEST extension, so tracer cannot send input",
                                "start it with XTEST enabled (Xvfb: +extension XTEST)")
         return XTestInput(conn, self.display)
+
+    def elements(self) -> Elements:
+        """The accessibility tree (AT-SPI) of this session, or NoElements saying why not. Not
+        for a sandbox's display: the session's accessibility bus is the user's desktop's."""
+        from tracer_cli.desktop.elements import NoElements
+        from tracer_cli.desktop.platforms.atspi import open_atspi
+
+        if self.xauthority is not None:
+            return NoElements(f"the sandbox display {self.display} has no accessibility bus "
+                              "of its own")
+        return open_atspi(TopWindow(self))
 
     # -- the user's switches and listening ------------------------------------------------------
 
@@ -246,3 +258,37 @@ class X11Platform:
                          "set a keyboard layout on this display, e.g. `setxkbmap us`")
         return Check(name, True, detail + f"; keyboard map: {keys} keysyms; characters outside "
                      "it are typed on spare key codes")
+
+
+class TopWindow:
+    """Which top-level window is on top at a point: the X server's child of the root window
+    there (one TranslateCoordinates and one GetGeometry, a fraction of a millisecond), so the
+    accessibility tree is asked about the window that is really seen. Connects at first use."""
+
+    def __init__(self, platform: X11Platform) -> None:
+        self.platform = platform
+        self.conn: Any = None
+        self.failed = False
+
+    def __call__(self, x: int, y: int) -> tuple[int, int, int, int] | None:
+        if self.failed:
+            return None
+        try:
+            if self.conn is None:
+                self.conn = self.platform.connect()
+            root = self.conn.screen().root
+            child = root.translate_coords(root, x, y).child
+            if not child:
+                return None
+            geometry = child.get_geometry()
+            return (geometry.x, geometry.y, geometry.x + geometry.width,
+                    geometry.y + geometry.height)
+        except Exception:  # the display went away: the tree alone decides
+            self.failed = True
+            return None
+
+    def close(self) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(Exception):
+                self.conn.close()
+            self.conn = None

@@ -1,0 +1,218 @@
+"""Macro targets by element, through the real `tracer run` on Xvfb with a real accessibility
+bus: `element: {role: push button, name: "+"}` clicks the calculator's "+" and never "M+",
+after the window moved and with a larger font (the pixels differ, the elements do not), and
+the run record says it found it by element; without a tree a one-character text target is
+exact or refused, never a near miss; Tk, which exposes no tree, runs on its text as before."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.a11y import A11yBus, start_calc
+from tests.conftest import APPS, Display, run_tracer
+from tests.e2e.conftest import last_run, park_pointer, run_dir, tracer_env, xdotool
+from tests.programs import LoggedProgram, stop_program, wait_until
+
+pytestmark = pytest.mark.display
+
+PLUS = """\
+- click:
+    element: {role: push button, name: "+", window: "%s"}
+"""
+
+
+@pytest.fixture(scope="module")
+def calc(a11y_bus: A11yBus, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoggedProgram]:
+    app = start_calc(a11y_bus, tmp_path_factory.mktemp("calc") / "calc.jsonl", "calc", (800, 100))
+    yield app
+    app.stop()
+
+
+def run_macro(env: dict[str, str], folder: Path, text: str, name: str = "m.yaml") -> Any:
+    env = {**env, "TRACER_OCR": "tesseract"}  # (starts in a fraction of the time rapidocr takes)
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return run_tracer("run", str(path), "--yes", env=env, timeout=120)
+
+
+def pressed(app: LoggedProgram, count: int) -> list[str]:
+    wait_until(lambda: len(app.events("button")) >= count, 15, f"{count} button presses")
+    return [e["label"] for e in app.events("button")]
+
+
+def found(env: dict[str, str]) -> list[dict[str, Any]]:
+    lines = (run_dir(env) / "steps.jsonl").read_text().splitlines()
+    return [f for line in lines for f in json.loads(line).get("found", [])]
+
+
+def test_an_element_anchor_clicks_plus_never_m_plus(a11y_bus: A11yBus, a11y_screen: Display,
+                                                   calc: LoggedProgram, tmp_path: Path) -> None:
+    park_pointer(a11y_screen)
+    calc.clear()
+    env = tracer_env(a11y_screen, **a11y_bus.env())
+    done = run_macro(env, tmp_path, PLUS % "calc")
+    assert done.returncode == 0, done.stderr
+    assert pressed(calc, 1) == ["+"]
+    (where,) = found(env)
+    assert where["by"] == "element"
+    assert where["element"] == {"role": "push button", "name": "+", "window": "calc",
+                                "app": "gtk_calc.py", "states": ["sensitive"]}
+    assert last_run(env)["run"]["status"] == "done"
+
+
+def test_it_still_clicks_plus_after_the_window_moved(a11y_bus: A11yBus, a11y_screen: Display,
+                                                     calc: LoggedProgram, tmp_path: Path) -> None:
+    wid = xdotool(a11y_screen, "search", "--name", "^calc$").split()[-1]
+    xdotool(a11y_screen, "windowmove", wid, "500", "380")
+    wait_until(lambda: "X=500" in xdotool(a11y_screen, "getwindowgeometry", "--shell", wid),
+               10, "the window moved")
+    calc.clear()
+    env = tracer_env(a11y_screen, **a11y_bus.env())
+    done = run_macro(env, tmp_path, PLUS % "calc")
+    assert done.returncode == 0, done.stderr
+    assert pressed(calc, 1) == ["+"]
+    (where,) = found(env)
+    assert where["box"][1] >= 380  # found where the window is now
+
+
+def test_a_larger_font_changes_pixels_not_elements(a11y_bus: A11yBus, a11y_screen: Display,
+                                                   tmp_path: Path) -> None:
+    config = tmp_path / "config" / "gtk-3.0"
+    config.mkdir(parents=True)
+    (config / "settings.ini").write_text("[Settings]\ngtk-font-name = DejaVu Sans 40\n")
+    big = start_calc(a11y_bus, tmp_path / "big.jsonl", "big calc", (20, 420),
+                     XDG_CONFIG_HOME=str(tmp_path / "config"))
+    try:
+        env = tracer_env(a11y_screen, **a11y_bus.env())
+        done = run_macro(env, tmp_path, PLUS % "big calc")
+        assert done.returncode == 0, done.stderr
+        assert pressed(big, 1) == ["+"]
+        (where,) = found(env)
+        left, top, right, bottom = where["box"]
+        assert bottom - top > 55  # the 40-point font made the button taller than the default (49)
+    finally:
+        big.stop()
+
+
+def test_without_a_tree_a_short_text_is_exact_or_refused(a11y_screen: Display,
+                                                         calc: LoggedProgram,
+                                                         tmp_path: Path) -> None:
+    calc.clear()
+    env = tracer_env(a11y_screen)
+    env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+    done = run_macro(env, tmp_path, '- click: {text: "+"}\n  timeout: 1\n')
+    labels = [e["label"] for e in calc.events("button")]
+    assert "M+" not in labels
+    if done.returncode == 0:  # (Tesseract here reads no lone "+": the run is refused)
+        assert labels == ["+"]
+        assert found(env)[0]["by"] == "text"
+    else:
+        assert labels == []
+        assert "text '+'" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_tk_runs_on_its_text_as_before(a11y_bus: A11yBus, a11y_screen: Display,
+                                       tmp_path: Path) -> None:
+    state = tmp_path / "tk.json"
+    proc = __import__("subprocess").Popen(
+        [sys.executable, str(APPS / "tk_form.py"), str(state)], env=a11y_bus.env())
+    try:
+        wait_until(lambda: state.exists() and state.read_text(), 30, "tk_form's state")
+        env = tracer_env(a11y_screen, **a11y_bus.env())
+        done = run_macro(env, tmp_path, """\
+- click:
+    element: {role: check box, name: Send me the monthly newsletter and product news}
+    text: monthly newsletter
+""")
+        assert done.returncode == 0, done.stderr
+        wait_until(lambda: json.loads(state.read_text())["agree"] is True, 10, "the box ticked")
+        assert found(env)[0]["by"] == "text"
+    finally:
+        stop_program(proc)
+
+
+def test_a_recorded_macro_keeps_the_element_of_each_click(a11y_bus: A11yBus,
+                                                          a11y_screen: Display,
+                                                          calc: LoggedProgram,
+                                                          tmp_path: Path) -> None:
+    from tests.conftest import ROOT
+    from tracer_cli.desktop.platforms.atspi import AtspiElements
+    from tracer_cli.macro.load import load
+
+    reader = AtspiElements(a11y_bus.address())
+    try:
+        centers = {name: reader.find("push button", name)[0].center for name in ("+", "1")}
+    finally:
+        reader.close()
+    out = tmp_path / "calc.yaml"
+    log = tmp_path / "record.log"
+    with open(log, "wb") as sink:
+        proc = __import__("subprocess").Popen(
+            [sys.executable, "-m", "tracer_cli", "record", str(out)],
+            env=a11y_bus.env(TRACER_OCR="tesseract"),
+            cwd=ROOT, stdout=sink, stderr=sink)
+    try:
+        wait_until(lambda: "recording monitor" in log.read_text() or proc.poll() is not None, 30,
+                   "the recorder armed")
+        calc.clear()
+        for count, name in enumerate(("1", "+"), 1):
+            xdotool(a11y_screen, "mousemove", *map(str, centers[name]), "click", "1")
+            pressed(calc, count)
+        xdotool(a11y_screen, "key", "ctrl+alt+shift+k")
+        assert proc.wait(timeout=120) == 0, log.read_text()
+    finally:
+        stop_program(proc)
+    clicks = [node.step.click for node in load(out).steps]  # type: ignore[attr-defined]
+    assert [(c.element.role, c.element.name, c.element.window) for c in clicks] == \
+        [("push button", "1", None), ("push button", "+", None)]
+    assert all(c.point is not None for c in clicks)
+    calc.clear()
+    env = tracer_env(a11y_screen, **a11y_bus.env())
+    done = run_tracer("run", str(out), "--yes", env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert pressed(calc, 2) == ["1", "+"]
+    assert [f["by"] for f in found(env)] == ["element", "element"]
+
+
+def test_an_exported_run_keeps_the_element_of_each_click(a11y_bus: A11yBus,
+                                                         a11y_screen: Display,
+                                                         calc: LoggedProgram,
+                                                         tmp_path: Path) -> None:
+    from tests.e2e.conftest import click, done, plan
+    from tracer_cli.desktop.platforms.atspi import AtspiElements
+    from tracer_cli.macro.load import load
+
+    reader = AtspiElements(a11y_bus.address())
+    try:
+        x, y = reader.find("push button", "+")[0].center
+    finally:
+        reader.close()
+    point = (round(x * 1000 / a11y_screen.width), round(y * 1000 / a11y_screen.height))
+    script = tmp_path / "plan.jsonl"
+    script.write_text(json.dumps(plan(click(*point, "+ button"))) + "\n"
+                      + json.dumps(plan(done("pressed"))) + "\n", encoding="utf-8")
+    calc.clear()
+    env = tracer_env(a11y_screen, **a11y_bus.env(TRACER_OCR="tesseract"))
+    ran = run_tracer("do", "press plus", "--backend", "script", "--script", str(script), "--yes",
+                     env=env, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    assert pressed(calc, 1) == ["+"]
+    line = json.loads((run_dir(env) / "steps.jsonl").read_text().splitlines()[0])
+    assert line["element"]["role"] == "push button" and line["element"]["name"] == "+"
+    out = tmp_path / "plus.yaml"
+    exported = run_tracer("logs", "export-macro", "last", str(out), env=env, timeout=180)
+    assert exported.returncode == 0, exported.stderr
+    (node,) = load(out).steps
+    element = node.step.click.element  # type: ignore[attr-defined]
+    assert (element.role, element.name, element.window) == ("push button", "+", None)
+    calc.clear()
+    replay = run_tracer("run", str(out), "--yes", env=env, timeout=120)
+    assert replay.returncode == 0, replay.stderr
+    assert pressed(calc, 1) == ["+"]
+    assert found(env)[0]["by"] == "element"

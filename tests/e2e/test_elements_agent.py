@@ -1,0 +1,81 @@
+"""The accessibility tree in the agent's loop, through the real `tracer do` (scripted model) on
+a GTK 3 calculator with a real accessibility bus: a forecast click whose target moved away is
+sent back to the model naming what is under its point now; a click whose only effect is a state
+the tree reports (a flat button taking the focus) counts as an effect, so the next forecast step
+runs without a model call, where pixels alone see nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.a11y import A11yBus, start_calc
+from tests.conftest import Display, run_tracer
+from tests.e2e.conftest import click, done, park_pointer, plan, run_dir, tracer_env
+from tests.programs import LoggedProgram
+from tracer_cli.desktop.platforms.atspi import AtspiElements
+
+pytestmark = pytest.mark.display
+
+
+@pytest.fixture
+def calc(a11y_bus: A11yBus, tmp_path: Path) -> Iterator[LoggedProgram]:
+    app = start_calc(a11y_bus, tmp_path / "calc.jsonl", "agent calc", (100, 100))
+    yield app
+    app.stop()
+
+
+def centre(bus: A11yBus, name: str, display: Display) -> tuple[int, int]:
+    """A button's centre in the model's 0..1000 coordinates."""
+    from tests.programs import wait_until
+
+    reader = AtspiElements(bus.address())
+    try:
+        (button,) = wait_until(lambda: reader.find("push button", name), 20, f"button {name}")
+    finally:
+        reader.close()
+    x, y = button.center
+    return round(x * 1000 / display.width), round(y * 1000 / display.height)
+
+
+def run(env: dict[str, str], tmp_path: Path, *plans: dict[str, Any]) -> list[dict[str, Any]]:
+    script = tmp_path / "plan.jsonl"
+    script.write_text("".join(json.dumps(p) + "\n" for p in plans), encoding="utf-8")
+    ran = run_tracer("do", "use the calculator", "--backend", "script", "--script", str(script),
+                     "--yes", "--replan", "adaptive", env=env, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    return [json.loads(x) for x in (run_dir(env) / "steps.jsonl").read_text().splitlines()]
+
+
+def test_a_forecast_click_on_another_element_goes_back_named(a11y_bus: A11yBus,
+                                                             a11y_screen: Display,
+                                                             calc: LoggedProgram,
+                                                             tmp_path: Path) -> None:
+    park_pointer(a11y_screen)
+    clear, plus = centre(a11y_bus, "C", a11y_screen), centre(a11y_bus, "+", a11y_screen)
+    env = tracer_env(a11y_screen, **a11y_bus.env())
+    # "C" turns the row "1 2 3 +" around: the forecast's "+" is then under "1".
+    lines = run(env, tmp_path, plan(click(*clear, "C"), click(*plus, "+")), plan(done()))
+    assert [e["label"] for e in calc.events("button")] == ["C"]
+    checks = [line["check"] for line in lines if "check" in line]
+    assert checks[0]["status"] == "failed"
+    assert "is now on push button '1' (it was on push button '+' when forecast)" in \
+        checks[0]["reason"]
+    assert lines[0]["element"]["name"] == "C"
+
+
+def test_a_state_only_the_tree_sees_is_an_effect(a11y_bus: A11yBus, a11y_screen: Display,
+                                                 calc: LoggedProgram, tmp_path: Path) -> None:
+    park_pointer(a11y_screen)
+    quiet, one = centre(a11y_bus, "Quiet", a11y_screen), centre(a11y_bus, "1", a11y_screen)
+    forecast = plan(click(*quiet, "Quiet"), click(*one, "1"))
+    env = tracer_env(a11y_screen, **a11y_bus.env())
+    lines = run(env, tmp_path, forecast, plan(done()))
+    assert lines[0]["effect"]["state"] == "push button 'Quiet': focused"
+    assert lines[0]["effect"]["pixels"] < 3  # the pixels alone saw no effect
+    assert lines[1].get("from_forecast") is True  # no model call for the next step
+    assert [e["label"] for e in calc.events("button")] == ["Quiet", "1"]
