@@ -214,6 +214,12 @@ def step_line(record: StepRecord) -> dict[str, Any]:
                                 "reason": record.forecast.revision.reason}
     if record.speculative:
         line["from_forecast"] = True  # run without a model call
+    if record.streamed:
+        line["streamed"] = True  # started while the model still wrote its forecast
+    if record.rest:
+        line["rest"] = record.rest
+    if record.first_input is not None:
+        line["first_input_ms"] = round(record.first_input * 1000)
     if record.verdict is not None:
         line["check"] = {"status": record.verdict.status, "reason": record.verdict.reason}
     line["attempts"] = [attempt_line(a) for a in record.attempts]

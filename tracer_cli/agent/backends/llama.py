@@ -379,6 +379,7 @@ def load(model_path: Path, mmproj_path: Path, use_gpu: bool, verbose: bool,
 
 class LlamaBackend:
     name = "llama"
+    streams = True  # on_text hears the answer token by token
 
     def __init__(self, settings: Settings) -> None:
         spec = resolve(settings.model, settings.mmproj)
