@@ -39,7 +39,6 @@ if TYPE_CHECKING:
     from tracer_cli.plan import BaseStep
 
 POLL = 0.05  # seconds between two looks at the answer so far
-JOIN = 30.0  # seconds to wait for a stopped worker (a C call of llama.cpp ends its batch first)
 
 
 class _Stop(threading.Event):
@@ -175,6 +174,16 @@ class ForecastStream:
         return self._forecast
 
     def close(self) -> None:
-        """Stop the worker's call (when it still runs) and wait for it to end."""
+        """Stop the worker's call (when it still runs) and wait for it to end: it ends between
+        two tokens, or after the C call it is in (a vision-encoder pass), as a call on the
+        run's own thread would. The model is closed after the run only once no call uses it,
+        so a second Ctrl-C meanwhile is raised only after the wait."""
         self._stop.set()
-        self._thread.join(JOIN)
+        interrupted: KeyboardInterrupt | None = None
+        while self._thread.is_alive():
+            try:
+                self._thread.join(POLL)
+            except KeyboardInterrupt as exc:
+                interrupted = exc
+        if interrupted is not None:
+            raise interrupted

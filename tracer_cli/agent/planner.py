@@ -28,6 +28,7 @@ class Attempt:
     completion_tokens: int = 0
     reused_tokens: int = 0
     evaluated_tokens: int = 0  # prompt tokens a local model evaluated (the rest came from its cache)
+    disk_tokens: int = 0  # ... loaded from the prefix cache on disk (part of reused_tokens)
     reasoning: str = ""  # what the model thought before answering (never read as the answer)
     reply: str = ""  # the answer proper: what was read (and what a later prompt quotes back)
     cut_off: bool = False  # the answer hit the token limit: not asked again
@@ -122,7 +123,8 @@ def ask(backend: Backend, profile: Profile, messages: list[dict[str, Any]],
                           prompt_tokens=completion.prompt_tokens,
                           completion_tokens=completion.completion_tokens,
                           reused_tokens=completion.reused_tokens,
-                          evaluated_tokens=completion.evaluated_tokens, reasoning=answer.reasoning,
+                          evaluated_tokens=completion.evaluated_tokens,
+                          disk_tokens=completion.disk_tokens, reasoning=answer.reasoning,
                           reply=answer.text, messages=messages)
         attempts.append(attempt)
         try:

@@ -261,6 +261,7 @@ def attempt_line(attempt: Attempt) -> dict[str, Any]:
             "completion_tokens": attempt.completion_tokens, "reused_tokens": attempt.reused_tokens,
             **({"reasoning": bounded(apart)} if apart else {}),
             **({"cut_off": True} if attempt.cut_off else {}),
+            **({"prefix_from_disk": attempt.disk_tokens} if attempt.disk_tokens else {}),
             **({"follow_up": attempt.follow_up} if attempt.follow_up else {})}
 
 
