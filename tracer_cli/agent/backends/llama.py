@@ -467,7 +467,7 @@ def load(model_path: Path, mmproj_path: Path, use_gpu: bool, verbose: bool,
 
 
 def prefix_cache(settings: Settings) -> PrefixStore | None:
-    """The prefix cache across runs, in the cache folder (None when --prefix-cache-mb is 0)."""
+    """The prefix cache across runs, in the cache folder (None when the setting prefix_cache_mb is 0)."""
     from tracer_cli.agent.backends.prefix_store import store_or_none
     from tracer_cli.paths import cache_dir
 
