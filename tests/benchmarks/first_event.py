@@ -7,7 +7,8 @@ and off, and the prefix cache across runs cold and warm.
 
 Each case is one real ``tracer do "click OK" --max-steps 1 --profile qwen3-vl`` with the llama
 backend on the full-size Qwen3-VL stand-in (tests/benchmarks/standin.py: the real model's shapes
-and cost, random weights) on a 1920x1080 Xvfb of its own, at tracer's CPU defaults. Random
+and cost, random weights) on a 1920x1080 Xvfb of its own, at tracer's CPU defaults (512 image
+tokens; ``--zoom`` for its zoom turns too). Random
 weights write no valid answer, so the child process that runs tracer forces the sampler to pick
 the tokens of ANSWER (a click, then two more steps, as a Qwen3-VL forecast is written): every
 token is still computed by the model, only the choice among them is fixed.
@@ -64,7 +65,10 @@ def force_answer(text: str) -> None:
     create, sample = Llama.create_completion, Llama.sample
 
     def create_completion(self: Any, *args: Any, **kwargs: Any) -> Any:
-        state["tokens"] = self.tokenize(text.encode(), add_bos=False, special=True)
+        # special=False: the tags stay text, as Qwen's <tool_call> (an added token that is not a
+        # control token) is written in a real model's answer; the stand-in's vocabulary marks
+        # them control tokens, which the answer would not show
+        state["tokens"] = self.tokenize(text.encode(), add_bos=False, special=False)
         state["next"] = 0
         return create(self, *args, **kwargs)
 
@@ -148,7 +152,9 @@ def main(argv: list[str] | None = None) -> int:
         from tests.benchmarks.standin import build
 
         model, mmproj = build(args.dir, args.size, "Q4_K_M", "f16")
-        extra = ["--context", "8192"]
+        # the catalogue's CPU budget for a Qwen3-VL (512 image tokens): a model given by path
+        # would get the profile's default budget instead
+        extra = ["--context", "8192", "--max-pixels", str(512 * 32 * 32)]
     proc, display = xvfb()
     results = []
     try:
