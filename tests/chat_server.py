@@ -5,7 +5,7 @@ every request it received, so tests can check what tracer sent: messages, the sc
 API key. Status codes can be scripted too, to test errors and retries, and so can the ways real
 servers fail: a body that is not a chat completion (``Raw``), no answer at all (``Hang``), an
 answer that stops coming or whose connection is cut mid-way (``Reply.stall_after``,
-``Reply.cut_after``).
+``Reply.cut_after``), and an answer held mid-way until the test lets it go (``Reply.hold``).
 
 A request with ``"stream": true`` is answered as real servers do: server-sent events over a
 chunked response, the answer in pieces, reasoning in its own deltas, usage in a last chunk when
@@ -53,6 +53,11 @@ class Reply:
     piece: int = 16
     stall_after: int | None = None
     cut_after: int | None = None
+    # After ``hold_after`` pieces, the rest waits until ``hold`` is set (a test lets it go once
+    # it saw what it waits for); ``held`` says whether it was still waiting when that happened.
+    hold_after: int | None = None
+    hold: threading.Event | None = None
+    held: bool = False
 
 
 @dataclass
@@ -175,6 +180,12 @@ class ChatServer:
                     if n == reply.stall_after:
                         server._stopping.wait()
                         return
+                    if n == reply.hold_after and reply.hold is not None:
+                        reply.held = True
+                        while not reply.hold.wait(0.05):
+                            if server._stopping.is_set():
+                                return
+                        reply.held = False
                     if n == reply.cut_after:
                         self._cut()
                         return

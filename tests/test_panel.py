@@ -324,3 +324,18 @@ def test_a_run_tells_its_listeners_how_far_each_model_call_got() -> None:
 def test_log_lines_do_not_tell_each_token() -> None:
     """Plain log lines stay one per event: a call's progress is the panel's only."""
     assert len(run_with_lines(TellingBackend(None, "nope", click(500, 500), DONE))) == 5
+
+
+def test_a_step_started_while_the_forecast_streams_shows_at_once(panel: LivePanel) -> None:
+    from tracer_cli.plan import parse_step
+
+    panel.on_phase(1, "model")
+    panel.on_early(1, parse_step({"action": "click", "x": 10, "y": 20, "target": "[b]OK"}))
+    text = shown(panel)  # model text escaped here too
+    assert re.search(r"▶\s+1\s+click \(10,20\) '\[b\]OK'", text)
+    stream = io.StringIO()
+    lines = LogLines(stream)
+    lines.on_start("t", make_settings(max_steps=3), GEOMETRY)
+    lines.on_early(1, parse_step({"action": "type", "text": "hi"}))
+    assert "step 1/3: started while the model writes the rest of its forecast: type 'hi'" \
+        in stream.getvalue()

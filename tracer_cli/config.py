@@ -57,6 +57,11 @@ class Settings(BaseModel):
         "forecast step without a model call while cheap checks say it still holds (adaptive)")
     speculative_steps: int = Field(4, ge=1, le=19, description="adaptive: forecast steps run "
                                    "in a row without a model call, at most")
+    prefix_cache_mb: int = Field(1024, ge=0, description="llama: MiB of the cache folder's "
+                                 "prefix/ kept for the KV cache of prompts' instructions, "
+                                 "loaded by the next run instead of evaluated (0: off)")
+    stream_first: bool = Field(True, description="run a forecast's first step as soon as the "
+                               "streamed answer holds it whole, while the model writes the rest")
     loop_replan: int = Field(2, ge=1, le=50, description="the same action with no visible "
                              "effect this many times in a row: tell the model to re-plan")
     loop_stop: int = Field(4, ge=1, le=100, description="the same action with no visible effect "

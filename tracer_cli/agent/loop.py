@@ -19,7 +19,7 @@ from tracer_cli.agent.effects import compare
 from tracer_cli.agent.grounding import Grounder
 from tracer_cli.agent.labels import OcrReader
 from tracer_cli.agent.outcome import Outcome
-from tracer_cli.agent.planner import Forecast, ForecastFailed, Planner
+from tracer_cli.agent.planner import Attempt, Forecast, ForecastFailed, Planner
 from tracer_cli.agent.profiles import HistoryEntry, PlanRequest, Revision, window_start
 from tracer_cli.agent.risk import assess
 from tracer_cli.agent.runloop import Confirm, Listener, RunLoop, RunResult, StepRecord
@@ -29,13 +29,14 @@ from tracer_cli.desktop.actuator import Actuator, execute, target_points
 from tracer_cli.desktop.elements import state_change
 from tracer_cli.desktop.killswitch import Paused
 from tracer_cli.desktop.screen import Screen, downscale, wait_settled
-from tracer_cli.errors import Interrupted, PlanError, TracerError
-from tracer_cli.plan import BaseStep, Done, Fail, PointStep, Subgoal, Wait
+from tracer_cli.errors import BackendError, Interrupted, PlanError, TracerError
+from tracer_cli.plan import BaseStep, Done, Fail, Plan, PointStep, Subgoal, Wait
 
 if TYPE_CHECKING:
     from PIL import Image
 
     from tracer_cli.agent.backends import CallProgress
+    from tracer_cli.agent.early import Early, ForecastStream
     from tracer_cli.config import Settings
     from tracer_cli.desktop.elements import Element, Elements
 
@@ -55,6 +56,7 @@ class Agent(RunLoop):
         self.history: list[HistoryEntry] = []
         self._after: Image.Image | None = None  # the screen after the last action
         self._after_full: Image.Image | None = None  # ... at full resolution
+        self._after_at: float | None = None  # ... and when it was taken
         self._full: Image.Image | None = None  # the full-resolution screen of the current step
         self._typing_into = ""  # the target of the last click: where typed text goes
         self._no_effect: tuple[str, int] = ("", 0)  # the last action without effect, and how often
@@ -103,7 +105,11 @@ class Agent(RunLoop):
         self._emit("on_phase", record.number, "capture")
         started = time.monotonic()
         # The screenshot taken after the last action settled is the current screen.
-        image, full = (self._after, self._after_full) if self._after is not None else self._capture()
+        if self._after is not None:
+            image, full, record.shot_at = self._after, self._after_full, self._after_at
+        else:
+            image, full = self._capture()
+            record.shot_at = time.monotonic()
         self._after = self._after_full = None
         record.image, self._full = image, full
         record.timings["capture"] = time.monotonic() - started
@@ -131,6 +137,11 @@ class Agent(RunLoop):
         finally:
             record.timings["model"] = time.monotonic() - started
         self.model_calls += len(forecast.attempts)
+        return self._adopt(record, forecast, request)
+
+    def _adopt(self, record: StepRecord, forecast: Forecast, request: PlanRequest) -> Forecast:
+        """A new forecast becomes the run's: the revision it answers, the task's checklist it
+        keeps (--subgoals), the conversation a zoom turn continues, the record, the listeners."""
         forecast.revision = request.revision
         if self._subgoals is not None and forecast.plan.subgoals:
             self._subgoals = list(forecast.plan.subgoals)
@@ -139,6 +150,81 @@ class Agent(RunLoop):
         record.forecast, record.attempts = forecast, forecast.attempts
         self._emit("on_plan", record.number, forecast)
         return forecast
+
+    def _streams(self) -> bool:
+        """Whether a forecast's first step may run while the model writes the rest: asked for,
+        and the backend streams its answers."""
+        return self.settings.stream_first and bool(getattr(self.planner.backend, "streams", False))
+
+    def _think_streaming(self, record: StepRecord, request: PlanRequest) -> tuple[Forecast, bool]:
+        """The forecast, asked on a worker thread while this thread runs its first step as soon
+        as the answer so far holds it whole and that step may run early (``_early_ok``).
+        Returns the forecast and whether its first step already ran. The whole answer is still
+        read and validated; when it is malformed, or the call fails after the first step ran,
+        the forecast is that step alone and the next plan is asked on the new screen."""
+        from tracer_cli.agent.early import ForecastStream
+
+        self._emit("on_phase", record.number, "model")
+        started = time.monotonic()
+        stream = ForecastStream(self.planner, request, self._model_progress).start()
+        early, acted = None, False
+        try:
+            early = stream.first(lambda step: self._early_ok(record, step))
+            acted = early is not None and stream.claim(early)
+            if acted:
+                assert early is not None
+                record.streamed = True
+                self._emit("on_early", record.number, early.step)
+                self.act(record, early.step)
+            forecast = self._rest(record, stream, early if acted else None)
+        finally:
+            stream.close()
+            record.timings["model"] = time.monotonic() - started
+        return forecast, acted
+
+    def _rest(self, record: StepRecord, stream: ForecastStream, early: Early | None) -> Forecast:
+        """The whole forecast once the call ended, as ``think`` makes it; with a first step that
+        already ran (``early``), a malformed or failed rest leaves that step alone."""
+        try:
+            forecast = stream.result()
+        except ForecastFailed as exc:
+            self.model_calls += len(exc.attempts)
+            record.attempts = exc.attempts
+            if early is None:
+                raise
+            forecast = Forecast(Plan(trajectory=[early.step]), exc.attempts)
+            record.rest = f"the rest of the answer was not used: {exc.message}"
+        except bounds.OutOfTime:
+            raise
+        except BackendError as exc:
+            if early is None:
+                raise
+            self.model_calls += 1
+            forecast = Forecast(Plan(trajectory=[early.step]), [Attempt("", exc.message)])
+            record.rest = f"the rest of the answer was lost: {exc.message}"
+        else:
+            self.model_calls += len(forecast.attempts)
+            if early is not None and forecast.plan.first != early.step:
+                record.rest = ("the whole answer's first step differs from the one run while it "
+                               f"streamed ({forecast.plan.first.describe()}): its rest was not used")
+                forecast.plan = Plan(thought=forecast.plan.thought, trajectory=[early.step],
+                                     subgoals=forecast.plan.subgoals)
+        return self._adopt(record, forecast, stream.request)
+
+    def _early_ok(self, record: StepRecord, step: BaseStep) -> bool:
+        """Whether a forecast's first step may run before the answer ends. Not done or fail
+        (they end the run: the whole answer is read first), not a step that needs the user's
+        confirmation, and not a click placed by a zoom or a grounder: a zoom turn continues the
+        plan's whole conversation, and an in-process llama.cpp model cannot serve a second
+        request while it still writes this one, so such a step waits for the answer's end."""
+        if step.is_terminal:
+            return False
+        if isinstance(step, PointStep) and (
+                step.needs_grounding or (self.grounder is not None and self.grounder.always)
+                or (step.points() and self._zooming(record))):
+            return False
+        policy = self.settings.confirm
+        return not (policy == "always" or (policy == "risky" and assess(step, self._typing_into)))
 
     def ground(self, record: StepRecord, step: BaseStep) -> BaseStep | None:
         """Place a click on its target: always when the step has no point, and with a dedicated
@@ -223,6 +309,8 @@ class Agent(RunLoop):
         self._emit("on_action", record.number, step, points)
         self._emit("on_phase", record.number, "act")
         started = time.monotonic()
+        if record.shot_at is not None:
+            record.first_input = started - record.shot_at
         try:
             execute(step, geometry, self.actuator, points)
             record.outcome = Outcome("ok")
@@ -269,6 +357,7 @@ class Agent(RunLoop):
             return
         started = time.monotonic()
         self._after, self._after_full = self._capture(settled=True)
+        self._after_at = time.monotonic()
         points = step.points()
         record.effect = compare(record.image, self._after, points[0] if points else None)
         record.timings["check"] = time.monotonic() - started
@@ -397,6 +486,7 @@ class Agent(RunLoop):
             return None
         record.image, self._after = self._after, None
         self._full, self._after_full = self._after_full, None
+        record.shot_at = self._after_at
         self._vouched, self._acted = record.image, self._acted[-2:]  # as when the model looks
         record.speculative = True
         self._pending = pending[1:]
@@ -415,36 +505,41 @@ class Agent(RunLoop):
         return by_identity(step, verdict, planned, now)
 
     def _iterate(self, record: StepRecord, task: str) -> RunResult | None:
-        step, reply = self._speculate(record), ""
-        if step is None:
-            request = self.observe(record, task)
-            request.revision, self._revision = self._revision, None
-            forecast = self.think(record, request)
-            plan, reply = forecast.plan, forecast.attempts[-1].reply
-            step = plan.first
-            self._pending = list(plan.trajectory[1:])
-            self._pending_elements = self._elements_under(self._pending)
-            # Hover and focus leave the last elements acted on before: their change is expected.
-            self._planned_on = self._vouched = record.image
-            self._run_ahead, self._acted = 0, self._acted[-2:]
-        self._previous = None
-        if isinstance(step, Done):
-            record.action, record.outcome = step, Outcome("done")
-            return RunResult("done", "the model reports the task complete", step.answer)
-        if isinstance(step, Fail):
-            record.action, record.outcome = step, Outcome("fail")
-            return RunResult("failed", step.reason)
-        placed = self.ground(record, step)
-        if placed is None:
-            self._pending = []
-            self._remember(record, step, reply)
-            return None
-        step = placed
+        step, reply, acted = self._speculate(record), "", False
         try:
-            self.act(record, step)
+            if step is None:
+                request = self.observe(record, task)
+                request.revision, self._revision = self._revision, None
+                if self._streams():
+                    forecast, acted = self._think_streaming(record, request)
+                else:
+                    forecast = self.think(record, request)
+                plan, reply = forecast.plan, forecast.attempts[-1].reply
+                step = plan.first
+                self._pending = list(plan.trajectory[1:])
+                self._pending_elements = self._elements_under(self._pending)
+                # Hover and focus leave the last elements acted on before: their change is expected.
+                self._planned_on = self._vouched = record.image
+                self._run_ahead, self._acted = 0, self._acted[-2:]
+            self._previous = None
+            if isinstance(step, Done):
+                record.action, record.outcome = step, Outcome("done")
+                return RunResult("done", "the model reports the task complete", step.answer)
+            if isinstance(step, Fail):
+                record.action, record.outcome = step, Outcome("fail")
+                return RunResult("failed", step.reason)
+            if not acted:
+                placed = self.ground(record, step)
+                if placed is None:
+                    self._pending = []
+                    self._remember(record, step, reply)
+                    return None
+                step = placed
+                self.act(record, step)
         except Paused as exc:  # the user took over at a key boundary: the model hears of it
             record.outcome = Outcome("interrupted", f"the user paused tracer {exc.progress()}")
-            self._remember(record, step, reply)
+            if isinstance(record.action, BaseStep):
+                self._remember(record, record.action, reply)
             raise
         self._acted.extend(step.points())
         self._previous = Previous(step, record.outcome, record.effect)

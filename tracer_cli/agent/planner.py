@@ -9,13 +9,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from functools import partial
+from typing import Any, Protocol, TypeVar
 
 from tracer_cli.agent.backends import Backend
 from tracer_cli.agent.profiles import FollowUp, PlanRequest, Profile, Revision
-from tracer_cli.agent.reasoning import AnswerCutOff, check_complete, split
+from tracer_cli.agent.reasoning import AnswerCutOff, answer_so_far, check_complete, split
 from tracer_cli.errors import PlanError
-from tracer_cli.plan import Plan
+from tracer_cli.plan import BaseStep, Plan
 
 
 @dataclass
@@ -27,6 +28,7 @@ class Attempt:
     completion_tokens: int = 0
     reused_tokens: int = 0
     evaluated_tokens: int = 0  # prompt tokens a local model evaluated (the rest came from its cache)
+    disk_tokens: int = 0  # ... loaded from the prefix cache on disk (part of reused_tokens)
     reasoning: str = ""  # what the model thought before answering (never read as the answer)
     reply: str = ""  # the answer proper: what was read (and what a later prompt quotes back)
     cut_off: bool = False  # the answer hit the token limit: not asked again
@@ -63,30 +65,66 @@ class ForecastFailed(PlanError):
 
 
 T = TypeVar("T")
+
+
+class AnswerWatch(Protocol):
+    """Hears a model's answers while ``ask`` asks (``agent/early.py`` acts on a first step)."""
+
+    def on_text(self, number: int, text: str) -> None:
+        """Answer ``number`` (0: the first asked) so far, as it streams (on the model's thread)."""
+
+    def answered(self, number: int, text: str) -> None:
+        """Answer ``number`` is whole: no step may start early from it any more."""
+
+    def go_on(self, number: int) -> bool:
+        """Whether to ask again after answer ``number`` was rejected (False: a step of it ran)."""
+
+
+def first_step(profile: Profile, text: str, request: PlanRequest,
+               opened: bool = False) -> BaseStep | None:
+    """The first step of an answer still being written, once more text cannot change it, read
+    by the profile's own parser with its checks; None while it is not complete, while the model
+    may still be reasoning, or when the profile can only read a whole answer (it has no
+    ``first_step``)."""
+    reader = getattr(profile, "first_step", None)
+    answer = answer_so_far(text, opened)
+    if reader is None or answer is None:
+        return None
+    step: BaseStep | None = reader(answer, request)
+    return step
 FOLLOW_UPS = 2  # answers per question that only prepare the next one (a hover, a move)
 
 
 def ask(backend: Backend, profile: Profile, messages: list[dict[str, Any]],
         read: Callable[[str], T], retries: int,
-        schema: dict[str, Any] | None = None) -> tuple[T | None, list[Attempt]]:
+        schema: dict[str, Any] | None = None,
+        watch: AnswerWatch | None = None) -> tuple[T | None, list[Attempt]]:
     """Ask until ``read`` accepts the answer: a rejected answer goes back to the model with the
     reason, at most ``retries`` times. ``read`` sees only the answer proper, never the model's
     reasoning. An answer cut off at the token limit is not asked again (it would be cut off
     again). An answer that only prepares the next one (``FollowUp``: a hover, a move) is
     answered with the profile's turn and the next answer read with what it prepared, at most
     FOLLOW_UPS times, without counting as a rejection. Returns what was read (None if nothing
-    was) and every attempt, with its reason for rejection."""
+    was) and every attempt, with its reason for rejection. ``watch`` hears each answer as it
+    streams and may end the asking after an answer (its first step already ran)."""
     attempts: list[Attempt] = []
     rejected = follow_ups = 0
     while rejected <= retries:
         started = time.monotonic()
-        completion = backend.complete(messages, schema)
+        number = len(attempts)
+        if watch is None:
+            completion = backend.complete(messages, schema)
+        else:
+            completion = backend.complete(messages, schema, partial(watch.on_text, number))
+        if watch is not None:
+            watch.answered(number, completion.text)
         answer = split(completion.text, completion.reasoning, completion.opened_reasoning)
         attempt = Attempt(completion.text, seconds=time.monotonic() - started,
                           prompt_tokens=completion.prompt_tokens,
                           completion_tokens=completion.completion_tokens,
                           reused_tokens=completion.reused_tokens,
-                          evaluated_tokens=completion.evaluated_tokens, reasoning=answer.reasoning,
+                          evaluated_tokens=completion.evaluated_tokens,
+                          disk_tokens=completion.disk_tokens, reasoning=answer.reasoning,
                           reply=answer.text, messages=messages)
         attempts.append(attempt)
         try:
@@ -98,6 +136,9 @@ def ask(backend: Backend, profile: Profile, messages: list[dict[str, Any]],
         try:
             return read(answer.text), attempts
         except FollowUp as exc:
+            if watch is not None and not watch.go_on(number):
+                attempt.error = exc.message
+                return None, attempts
             if follow_ups < FOLLOW_UPS:
                 follow_ups += 1
                 attempt.follow_up = exc.message
@@ -107,6 +148,8 @@ def ask(backend: Backend, profile: Profile, messages: list[dict[str, Any]],
                              "move the pointer: give the action to do there")
         except PlanError as exc:
             attempt.error = exc.message
+        if watch is not None and not watch.go_on(number):
+            return None, attempts  # its first step ran: the next plan is asked on the new screen
         rejected += 1
         messages = [*messages, said, profile.retry_message(attempt.error)]
     return None, attempts
@@ -132,10 +175,10 @@ class Planner:
         self.profile = profile
         self.retries = retries
 
-    def forecast(self, request: PlanRequest) -> Forecast:
+    def forecast(self, request: PlanRequest, watch: AnswerWatch | None = None) -> Forecast:
         plan, attempts = ask(self.backend, self.profile, self.profile.messages(request),
                              lambda text: self.profile.parse(text, request), self.retries,
-                             self.profile.schema(request.horizon))
+                             self.profile.schema(request.horizon), watch)
         if plan is not None:
             return Forecast(with_reasoning(plan, attempts[-1].reasoning), attempts)
         if attempts[-1].cut_off:

@@ -35,6 +35,22 @@ def split(text: str, reasoning: str = "", opened: bool = False) -> Answer:
     return Answer(reasoning.strip(), text, True)
 
 
+def answer_so_far(text: str, opened: bool = False) -> str | None:
+    """The answer part of an answer still being written, as ``split`` will read it once whole;
+    None while the model may still be reasoning (an open ``<think>`` block, or a template that
+    opened one and no ``</think>`` yet). A step read from it is never a draft of the reasoning.
+    (A model that closes a block and then opens another would make ``split`` read only what
+    follows the last one: the text is refused from the moment a ``<think>`` follows the
+    ``</think>``, and the planner checks the whole answer's first step against it at the end.)"""
+    close = text.rfind(CLOSE)
+    if close >= 0:
+        rest = text[close + len(CLOSE):]
+        return None if OPEN in rest else rest.strip()
+    if OPEN in text or opened:
+        return None
+    return text.strip()
+
+
 def _join(*parts: str) -> str:
     return "\n".join(p.strip() for p in parts if p.strip())
 

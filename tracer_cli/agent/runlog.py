@@ -214,6 +214,12 @@ def step_line(record: StepRecord) -> dict[str, Any]:
                                 "reason": record.forecast.revision.reason}
     if record.speculative:
         line["from_forecast"] = True  # run without a model call
+    if record.streamed:
+        line["streamed"] = True  # started while the model still wrote its forecast
+    if record.rest:
+        line["rest"] = record.rest
+    if record.first_input is not None:
+        line["first_input_ms"] = round(record.first_input * 1000)
     if record.verdict is not None:
         line["check"] = {"status": record.verdict.status, "reason": record.verdict.reason}
     line["attempts"] = [attempt_line(a) for a in record.attempts]
@@ -257,6 +263,7 @@ def attempt_line(attempt: Attempt) -> dict[str, Any]:
             "completion_tokens": attempt.completion_tokens, "reused_tokens": attempt.reused_tokens,
             **({"reasoning": bounded(apart)} if apart else {}),
             **({"cut_off": True} if attempt.cut_off else {}),
+            **({"prefix_from_disk": attempt.disk_tokens} if attempt.disk_tokens else {}),
             **({"follow_up": attempt.follow_up} if attempt.follow_up else {})}
 
 

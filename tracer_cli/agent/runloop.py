@@ -71,6 +71,10 @@ class StepRecord:
     speculative: bool = False  # run from the last forecast, without a model call
     verdict: Verdict | None = None  # the checks that let it run so (or sent it to the model)
     element: dict[str, Any] | None = None  # the accessibility tree's element acted on, if any
+    shot_at: float | None = None  # time.monotonic() when the screenshot it acts on was taken
+    first_input: float | None = None  # seconds from that screenshot to the first input event
+    streamed: bool = False  # started while the model still wrote the rest of its forecast
+    rest: str = ""  # why the rest of a forecast whose first step ran early was not used
 
 
 @dataclass
@@ -118,6 +122,9 @@ class Listener:
 
     def on_plan(self, number: int, forecast: Forecast) -> None:
         """A validated forecast arrived."""
+
+    def on_early(self, number: int, step: BaseStep) -> None:
+        """Step ``number`` starts while the model still writes the rest of its forecast."""
 
     def on_speculate(self, number: int, step: BaseStep, verdict: Verdict) -> None:
         """Step ``number`` runs from the last forecast, without a model call."""

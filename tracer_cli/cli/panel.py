@@ -132,6 +132,12 @@ class _State(Listener):
         self.model_calls += len(forecast.attempts)
         self.revised = forecast.revision.reason if forecast.revision else ""
 
+    def on_early(self, number: int, step: BaseStep) -> None:
+        """The forecast's first step runs while the model still writes the rest: it shows at
+        once, and the rest fills in when the answer ends (the call's progress shows meanwhile)."""
+        self.number, self.current, self.future = number, step, []
+        self.thought, self.revised = "", ""
+
     def on_speculate(self, number: int, step: BaseStep, verdict: Verdict) -> None:
         self.number = number
         self.current = step
@@ -282,6 +288,11 @@ class LogLines(_State):
         self._say(f"task: {shortened(task)!r} on monitor {geometry.index} "
                   f"({m.width}x{m.height}+{m.left}+{m.top}), at most "
                   f"{counted(settings.max_steps, 'step')}")
+
+    def on_early(self, number: int, step: BaseStep) -> None:
+        super().on_early(number, step)
+        self._say(f"step {number}/{self.max_steps}: started while the model writes the rest of "
+                  f"its forecast: {step.describe()}")
 
     def on_plan(self, number: int, forecast: Forecast) -> None:
         super().on_plan(number, forecast)

@@ -31,6 +31,7 @@ class Completion:
     completion_tokens: int = 0
     reused_tokens: int = 0  # prompt tokens served from the cache (local backends)
     evaluated_tokens: int = 0  # text prompt tokens decoded for this call (local backends)
+    disk_tokens: int = 0  # prompt tokens loaded from the prefix cache on disk (llama)
     reasoning: str = ""  # reasoning the server returned apart from the answer
     finish_reason: str = ""  # "length": the answer hit max_tokens
     opened_reasoning: bool = False  # the prompt ended inside an open <think> block

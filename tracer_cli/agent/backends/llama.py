@@ -9,6 +9,7 @@ Optionally the answer is constrained by a grammar made from the plan's JSON sche
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,11 +17,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tracer_cli.agent.backends import BACKENDS, Completion, bounds, cpu_probe
-from tracer_cli.errors import BackendError, ConfigError
+from tracer_cli.errors import BackendError, ConfigError, StorageError
 from tracer_cli.models import ModelError, check_gguf, require_installed, resolve
 
 if TYPE_CHECKING:
+    from tracer_cli.agent.backends.prefix_store import PrefixStore
     from tracer_cli.config import Settings
+
+MIN_PREFIX = 32  # tokens: a shorter instruction part is not worth a file
 
 _QUIET: list[Any] = []  # keeps the no-op log callbacks alive while llama.cpp holds them
 
@@ -113,6 +117,13 @@ def _prefix_llama_class() -> type:
     While it reads a prompt, it tells ``on_progress`` (stage, done, total) how far it got: the
     prompt's tokens read so far (from the cache or evaluated, one batch at a time; an image's
     tokens at once) of all of them, and "image" while the vision encoder runs.
+
+    Across runs (``prefix_store``): the first prompt of a run finds its instruction part (the
+    system message: the text before its first ``<|im_end|>``, else all the text before the
+    first image) on disk when an earlier run with the same model, settings and tokens kept it,
+    and loads it instead of evaluating it; otherwise it evaluates it and keeps it there (see
+    prefix_store). Only the first text chunk of a run's first prompt is looked up: later
+    prompts find it in the KV cache anyway.
     """
     from llama_cpp import Llama
 
@@ -134,6 +145,10 @@ def _prefix_llama_class() -> type:
             self.on_progress: Callable[[str, int, int], None] | None = None
             self.prompt_total = 0  # tokens of the prompt being read, images' included
             self.prompt_read = 0  # ... read so far
+            self.prefix_store: PrefixStore | None = None  # the prefix cache across runs
+            self.prefix_identity = ""  # what besides its tokens makes a prefix's KV cache
+            self.disk_tokens = 0  # prompt tokens loaded from the prefix cache by this call
+            self.prefix_saved = 0  # ... written to it
 
         def tell(self, stage: str, read: int = 0) -> None:
             """Say how far the prompt is read (``read`` more tokens of it were), or what runs."""
@@ -163,11 +178,18 @@ def _prefix_llama_class() -> type:
             self.evaluated_tokens = 0
             self.reused_images = 0
             self.prompt_read = 0
+            self.disk_tokens = self.prefix_saved = 0
             super().reset()
 
         def eval(self, tokens: Any) -> None:
             tokens = list(tokens)
             self._owed = None
+            if (self._prompting and self.n_tokens == 0 and not self._cached
+                    and self.prefix_store is not None):
+                tokens = self._instructions(tokens)
+                if not tokens:
+                    self._owed, self._last_end = self.input_ids[self.n_tokens - 1], self.n_tokens
+                    return
             if self._matching and self.n_tokens == self._last_end:
                 start, count = self.n_tokens, len(tokens)
                 same = 0
@@ -197,6 +219,73 @@ def _prefix_llama_class() -> type:
                     super().eval(batch)
                     self.tell("prompt", len(batch))
             self._last_end = self.n_tokens
+
+        def _instructions(self, tokens: list[int]) -> list[int]:
+            """Load the instruction part of a run's first prompt from the prefix cache, or
+            evaluate and keep it there; returns the tokens left to evaluate."""
+            from tracer_cli.agent.backends.prefix_store import key
+
+            assert self.prefix_store is not None
+            end = self._instruction_end(tokens)
+            if end < MIN_PREFIX:
+                return tokens
+            head = tokens[:end]
+            name = key(self.prefix_identity, head)
+            self._ctx.kv_cache_seq_rm(-1, 0, -1)  # a fresh run's cache: nothing else in it
+            state = self.prefix_store.load(name, head)
+            if state is not None and self._set_state(state):
+                self.input_ids[:end] = head
+                self.n_tokens = self._last_end = end
+                self.reused_tokens += end
+                self.disk_tokens = end
+                self.tell("prompt", end)
+                self._matching = False
+                return tokens[end:]
+            if state is not None:  # llama.cpp refused it (another build's format): write anew
+                self.prefix_store.discard(name)
+            self.evaluated_tokens += end
+            for i in range(0, end, self.n_batch):
+                batch = head[i:i + self.n_batch]
+                Llama.eval(self, batch)
+                self.tell("prompt", len(batch))
+            self._last_end = self.n_tokens
+            self._matching = False
+            self._keep(name, head)
+            return tokens[end:]
+
+        def _instruction_end(self, tokens: list[int]) -> int:
+            """Where the instruction part ends: after the first ``<|im_end|>`` (the system
+            message, the same whatever the task), else at the end of the text chunk."""
+            marks = self.tokenize(b"<|im_end|>", add_bos=False, special=True)
+            if len(marks) == 1 and marks[0] in tokens:
+                return tokens.index(marks[0]) + 1
+            return len(tokens)
+
+        def _set_state(self, state: bytes) -> bool:
+            import llama_cpp
+
+            buffer = (ctypes.c_uint8 * len(state)).from_buffer_copy(state)
+            if llama_cpp.llama_state_seq_set_data(self._ctx.ctx, buffer, len(state), 0) == 0:
+                self._ctx.kv_cache_seq_rm(-1, 0, -1)
+                return False
+            return True
+
+        def _keep(self, name: str, head: list[int]) -> None:
+            """Write the KV cache of ``head`` (all the cache holds now) to the prefix cache; a
+            cache that cannot be written costs the next run the evaluation, nothing more."""
+            import llama_cpp
+
+            assert self.prefix_store is not None
+            size = llama_cpp.llama_state_seq_get_size(self._ctx.ctx, 0)
+            buffer = (ctypes.c_uint8 * size)()
+            written = llama_cpp.llama_state_seq_get_data(self._ctx.ctx, buffer, size, 0)
+            if not written:
+                return
+            try:
+                self.prefix_store.save(name, head, bytes(buffer)[:written])
+                self.prefix_saved = len(head)
+            except StorageError:
+                return
 
         def image_cached(self, image_id: bytes | None, n_pos: int, n_tokens: int) -> bool:
             """Whether the image about to be evaluated at the current position is already in
@@ -377,8 +466,29 @@ def load(model_path: Path, mmproj_path: Path, use_gpu: bool, verbose: bool,
     return llm
 
 
+def prefix_cache(settings: Settings) -> PrefixStore | None:
+    """The prefix cache across runs, in the cache folder (None when the setting prefix_cache_mb is 0)."""
+    from tracer_cli.agent.backends.prefix_store import store_or_none
+    from tracer_cli.paths import cache_dir
+
+    return store_or_none(cache_dir() / "prefix", settings.prefix_cache_mb)
+
+
+def prefix_identity(model_path: Path, **settings: Any) -> str:
+    """What besides its tokens makes a prompt prefix's KV cache what it is: the model file (its
+    path, size and time: a new download is another model), llama-cpp-python's version (its
+    state format) and the settings that change the numbers or the layout."""
+    import llama_cpp
+
+    stat = Path(model_path).stat()
+    fields = {"model": str(Path(model_path).resolve()), "size": stat.st_size,
+              "mtime": stat.st_mtime_ns, "llama_cpp": llama_cpp.__version__, **settings}
+    return json.dumps(fields, sort_keys=True)
+
+
 class LlamaBackend:
     name = "llama"
+    streams = True  # on_text hears the answer token by token
 
     def __init__(self, settings: Settings) -> None:
         spec = resolve(settings.model, settings.mmproj)
@@ -406,6 +516,10 @@ class LlamaBackend:
                             n_threads=settings.threads or default_threads(),
                             n_threads_batch=settings.threads or default_threads(),
                             n_gpu_layers=layers, flash_attn=settings.flash_attn)
+            self.llm.prefix_store = prefix_cache(settings)
+            self.llm.prefix_identity = prefix_identity(
+                model_path, n_ctx=settings.context or spec.context, gpu_layers=layers,
+                flash_attn=settings.flash_attn, extra_buffers=self.cpu.extra_buffers)
             self.opens_reasoning = spec.thinking or template_opens_reasoning(self.llm)
             self.image_factor = projector_factor(mmproj_path)
         except (ValueError, RuntimeError) as exc:
@@ -451,7 +565,7 @@ class LlamaBackend:
         finally:
             self.llm.on_progress = None
         return Completion(text, prompt_tokens, max(0, self.llm.n_tokens - prompt_tokens),
-                          reused_tokens=self.llm.reused_tokens,
+                          reused_tokens=self.llm.reused_tokens, disk_tokens=self.llm.disk_tokens,
                           evaluated_tokens=self.llm.evaluated_tokens, finish_reason=finish,
                           opened_reasoning=self.opens_reasoning, max_tokens=self.max_tokens)
 

@@ -46,6 +46,7 @@ class _Retryable(BackendError):
 
 class OpenAIBackend:
     name = "openai"
+    streams = True  # on_text hears the answer as its pieces come
 
     def __init__(self, settings: Settings) -> None:
         import openai

@@ -2,6 +2,11 @@
 
 A profile registers itself with ``@PROFILES.register("name")`` in a module of this package or
 through the ``tracer.profiles`` entry-point group.
+
+A profile may also have ``first_step(text, request) -> BaseStep | None``: the first step of an
+answer still being written, once no more text can change it (None before). tracer then runs that
+step while the model writes the rest (``agent/early.py``). A profile whose format cannot say
+that before the answer ends has none, and its answers are read whole.
 """
 
 from __future__ import annotations

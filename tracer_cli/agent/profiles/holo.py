@@ -382,6 +382,8 @@ def _observation(number: int, image: Any, image_format: str) -> list[dict[str, A
 
 @PROFILES.register("holo")
 class HoloProfile:
+    # No first_step (acting while the answer streams): the answer is one JSON object, a single
+    # step whose note and thought may follow its action, so it is complete only at its end.
     name = "holo"
     geometry = HOLO15
     max_tokens = 1024

@@ -438,6 +438,9 @@ NO_GGUF = ("OpenCUA-7B/32B do not run in llama.cpp (1D RoPE instead of Qwen2.5-V
 
 @PROFILES.register("opencua")
 class OpenCUAProfile:
+    # No first_step (acting while the answer streams): the steps are the calls of a python
+    # block read as a whole (ast), after the Thought and Action sections; only the closed block,
+    # at the answer's end, says what they are.
     name = "opencua"
     geometry = OPENCUA
     no_gguf = NO_GGUF  # why a .gguf cannot be this family (tracer refuses before loading it)

@@ -39,13 +39,14 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from tracer_cli.agent.profiles import PROFILES, PlanRequest, past_turns
+from tracer_cli.agent.profiles import PROFILES, FollowUp, PlanRequest, past_turns
 from tracer_cli.agent.profiles.geometry import QWEN3_VL
 from tracer_cli.desktop.screen import data_url
 from tracer_cli.errors import PlanError
 from tracer_cli.plan import (
     COORD_MAX,
     MAX_STARTS,
+    BaseStep,
     Plan,
     format_validation_error,
     object_starts,
@@ -139,6 +140,7 @@ Left-click its target on this image: {target}. Answer with a single <tool_call> 
 left_click, its coordinate relative to this image (0 to 1000 on each axis), and nothing else."""
 
 _TOOL_CALL = re.compile(r"<tool_call>(.*?)(?:</tool_call>|\Z)", re.DOTALL)
+_CLOSED_CALL = re.compile(r"<tool_call>.*?</tool_call>", re.DOTALL)
 _FENCE = re.compile(r"^\s*```(?:json)?\s*|\s*```\s*$")
 _TAG = re.compile(r"</?(?:think|tool_call)>")
 _ACTION_LINE = re.compile(r"^\s*Action\s*:\s*(.+?)\s*$", re.MULTILINE)
@@ -318,6 +320,10 @@ def _terminate(status: Any, description: str) -> dict[str, Any]:
     raise PlanError(f"terminate needs \"status\" \"success\" or \"failure\" (got {status!r:.40})")
 
 
+class OnlyMoves(PlanError):
+    """The answer's calls only move the mouse (a partial answer's step may come later)."""
+
+
 @PROFILES.register("qwen3-vl")
 class Qwen3VLProfile:
     name = "qwen3-vl"
@@ -353,9 +359,24 @@ class Qwen3VLProfile:
     def parse(self, text: str, request: PlanRequest) -> Plan:
         return self._plan(text, request, _Reader())
 
+    def first_step(self, text: str, request: PlanRequest) -> BaseStep | None:
+        """The first step of an answer still being written: read by ``parse`` from the text up
+        to the first closed ``</tool_call>`` that makes a step (moves before it set the cursor).
+        Nothing after that point changes it: the step's description is the text before its
+        call. Only tagged calls count: until a tag shows, a later one could still make the
+        whole answer's bare objects not count (see ``_calls``)."""
+        for match in _CLOSED_CALL.finditer(text):
+            try:
+                return self.parse(text[:match.end()], replace(request, horizon=1)).first
+            except (FollowUp, OnlyMoves):
+                continue  # only moves so far: the step comes with a later call
+            except PlanError:
+                return None  # malformed: the whole answer is refused or asked again as today
+        return None
+
     def _only_moves(self, reader: _Reader, request: PlanRequest) -> PlanError:
         """What an answer that only moves the mouse is (GUI-Owl's profile asks for the rest)."""
-        return PlanError("the answer only moves the mouse; tracer cannot hover: click, type, "
+        return OnlyMoves("the answer only moves the mouse; tracer cannot hover: click, type, "
                          "press keys, scroll, wait or terminate")
 
     def _plan(self, text: str, request: PlanRequest, reader: _Reader) -> Plan:

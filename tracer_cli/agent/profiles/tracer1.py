@@ -10,9 +10,10 @@ from typing import Any
 
 from tracer_cli.agent.profiles import PROFILES, PlanRequest
 from tracer_cli.agent.profiles.geometry import QWEN3_VL
+from tracer_cli.agent.profiles.partial import first_element
 from tracer_cli.desktop.screen import data_url
 from tracer_cli.errors import PlanError
-from tracer_cli.plan import COORD_MAX, Plan, extract_json, parse_plan, plan_schema
+from tracer_cli.plan import COORD_MAX, BaseStep, Plan, extract_json, parse_plan, plan_schema
 
 SYSTEM = """You operate a computer desktop to complete the user's task. You see a screenshot of \
 the screen. Forecast the next steps towards the task: the first is executed, each next one only \
@@ -85,6 +86,25 @@ class Tracer1Profile:
 
     def parse(self, text: str, request: PlanRequest) -> Plan:
         return parse_plan(text, request.horizon)
+
+    def first_step(self, text: str, request: PlanRequest) -> BaseStep | None:
+        """The first step of an answer still being written, once its object in the trajectory
+        has closed (more text cannot change it); None before, or when the answer does not start
+        with the plan object (bare or in a ``json`` fence), where only the whole answer says
+        which object is the plan."""
+        body = text
+        if body.startswith("```"):
+            newline = body.find("\n")
+            if newline < 0:
+                return None
+            body = body[newline + 1:].lstrip()
+        candidate = first_element(body, "trajectory")
+        if candidate is None:
+            return None
+        try:
+            return parse_plan(candidate, 1).first
+        except PlanError:
+            return None
 
     def ground_messages(self, image: Any, target: str) -> list[dict[str, Any]]:
         return [

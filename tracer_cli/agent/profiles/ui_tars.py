@@ -283,6 +283,9 @@ def _read_action(action: str) -> tuple[str, dict[str, str]]:
 
 @PROFILES.register("ui-tars")
 class UITarsProfile:
+    # No first_step (acting while the answer streams): the action is what follows the *last*
+    # "Action:" of the answer and a type's content runs to its last quote, so more text can
+    # always change the first step; it is read when the answer ends.
     name = "ui-tars"
     geometry = QWEN25_VL
     max_tokens = 1024

@@ -415,6 +415,8 @@ def _history(request: PlanRequest) -> str:
 
 @PROFILES.register("ui-venus")
 class UIVenusProfile:
+    # No first_step (acting while the answer streams): a step's note is the <conclusion>,
+    # written after the <action>, so the step is complete only at the answer's end.
     name = "ui-venus"
     geometry = QWEN3_VL
     max_tokens = 1024
