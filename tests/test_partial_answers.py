@@ -82,10 +82,14 @@ def test_a_corpus_answer_gives_its_first_step_only_once_complete(
 def _terminal_or_refused(profile: str, entry: dict[str, Any], request: PlanRequest,
                          opened: bool) -> bool:
     """Whether the whole answer's first step is one that is never reported early (none: it
-    is refused; a bare call without tags, which a later tag could still make not count)."""
+    is refused; a bare call without tags, which a later tag could still make not count; free
+    prose before the first call, which could be reasoning streamed inline)."""
     answer = split(entry["answer"], entry.get("reasoning", ""), opened)
     step = whole_first(PROFILES.get(profile)(), answer.text, request)
-    return step is None or "</tool_call>" not in answer.text
+    lead = answer.text.split("<tool_call>", 1)[0]
+    prose = any(line.strip() and not line.lstrip().startswith(("Thought:", "Action:"))
+                for line in lead.splitlines())
+    return step is None or "</tool_call>" not in answer.text or prose
 
 
 def test_a_draft_call_inside_open_reasoning_is_never_a_step() -> None:
@@ -99,6 +103,28 @@ def test_a_draft_call_inside_open_reasoning_is_never_a_step() -> None:
     step = check_prefixes("qwen3-vl", f"{draft}</think>\n{real}", True, request)
     assert step is not None and step.points() == [(500, 600)]
     assert check_prefixes("qwen3-vl", f"<think>{draft}", False, request) is None
+
+
+def test_reasoning_streamed_inline_without_its_opening_tag_is_never_a_step() -> None:
+    """A server that streams a thinking model's reasoning inline, its template having opened
+    <think> (no tag in the text, no reasoning apart, and tracer not told): a draft written in
+    the reasoning is not taken early, whether a call or a plan object; the whole answer is
+    read at its end, where the reasoning is cut off at </think>."""
+    qwen_draft = ('The OK button is at the bottom.\nAction: Click OK.\n<tool_call>{"name": '
+                  '"computer_use", "arguments": {"action": "left_click", "coordinate": [10, 10]}}'
+                  '</tool_call>\nNo, that is Cancel.</think>\nAction: Click OK.\n<tool_call>'
+                  '{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": '
+                  '[500, 600]}}</tool_call>')
+    tracer1_draft = ('I will click File: {"thought": "", "trajectory": [{"action": "click", "x": '
+                     '10, "y": 10, "target": "File"}]} or rather Edit.</think>' +
+                     json.dumps({"thought": "", "trajectory": [
+                         {"action": "click", "x": 500, "y": 600, "target": "Edit"}]}))
+    request = PlanRequest("t", Image.new("RGB", (1376, 768)), 5)
+    for name, raw in (("qwen3-vl", qwen_draft), ("gui-owl", qwen_draft),
+                      ("tracer1", tracer1_draft)):
+        profile = PROFILES.get(name)()
+        for length in range(1, raw.index("</think>") + 1):
+            assert first_step(profile, raw[:length], request) is None, (name, length)
 
 
 TRACER1 = [

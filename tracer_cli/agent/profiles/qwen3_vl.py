@@ -141,6 +141,7 @@ left_click, its coordinate relative to this image (0 to 1000 on each axis), and 
 
 _TOOL_CALL = re.compile(r"<tool_call>(.*?)(?:</tool_call>|\Z)", re.DOTALL)
 _CLOSED_CALL = re.compile(r"<tool_call>.*?</tool_call>", re.DOTALL)
+_LABELS = ("Thought:", "Action:")  # the lines the official prompts put before a call
 _FENCE = re.compile(r"^\s*```(?:json)?\s*|\s*```\s*$")
 _TAG = re.compile(r"</?(?:think|tool_call)>")
 _ACTION_LINE = re.compile(r"^\s*Action\s*:\s*(.+?)\s*$", re.MULTILINE)
@@ -364,7 +365,16 @@ class Qwen3VLProfile:
         to the first closed ``</tool_call>`` that makes a step (moves before it set the cursor).
         Nothing after that point changes it: the step's description is the text before its
         call. Only tagged calls count: until a tag shows, a later one could still make the
-        whole answer's bare objects not count (see ``_calls``)."""
+        whole answer's bare objects not count (see ``_calls``). Only an answer that starts as
+        the format does (its call, after lines labelled "Thought:" or "Action:"): free prose
+        before the first call may be reasoning that a server streams inline with no opening
+        tag (a template that opens <think> itself), whose "</think>" is still to come; such an
+        answer is read whole."""
+        first = text.find("<tool_call>")
+        lead = text[:first] if first >= 0 else ""
+        if any(line.strip() and not line.lstrip().startswith(_LABELS)
+               for line in lead.splitlines()):
+            return None
         for match in _CLOSED_CALL.finditer(text):
             try:
                 return self.parse(text[:match.end()], replace(request, horizon=1)).first
