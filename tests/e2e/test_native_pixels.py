@@ -27,7 +27,8 @@ from tracer_cli.agent.profiles import PROFILES
 pytestmark = pytest.mark.display
 
 SCREENS = ["display_1280", "display_1920", "display_1366", "display_2560"]
-ARCH = {"tracer1": "qwen3vl", "qwen3-vl": "qwen3vl", "ui-tars": "qwen2vl"}  # patch 16 / 14
+ARCH = {"tracer1": "qwen3vl", "qwen3-vl": "qwen3vl", "ui-tars": "qwen2vl",  # patch 16 / 14
+        "gui-owl": "qwen3vl", "ui-venus": "qwen3vl", "holo": "qwen2vl"}  # Qwen3-VL / Qwen2.5-VL
 CONTEXT = "6144"
 
 
@@ -171,6 +172,28 @@ def test_through_llama_cpp_given_each_way(profile: str, screen_name: str, reques
                                           pairs: dict[Any, Any], start_clicklog: Any,
                                           tmp_path_factory: pytest.TempPathFactory,
                                           tmp_path: Path, tracer_home: Path) -> None:
+    through_llama_cpp(profile, screen_name, request, pairs, start_clicklog, tmp_path_factory,
+                      tmp_path, tracer_home)
+
+
+# The newer families, each planning through llama.cpp with a tiny pair of its architecture (one
+# screen each: their corpus runs at two sizes through a server in test_corpus_loop.py)
+@pytest.mark.parametrize(("profile", "screen_name"), [
+    ("gui-owl", "display_1920"), ("ui-venus", "display_1366"), ("holo", "display_1280")])
+def test_the_newer_families_plan_through_llama_cpp(
+        profile: str, screen_name: str, request: pytest.FixtureRequest, pairs: dict[Any, Any],
+        start_clicklog: Any, tmp_path_factory: pytest.TempPathFactory, tmp_path: Path,
+        tracer_home: Path) -> None:
+    through_llama_cpp(profile, screen_name, request, pairs, start_clicklog, tmp_path_factory,
+                      tmp_path, tracer_home)
+
+
+def through_llama_cpp(profile: str, screen_name: str, request: pytest.FixtureRequest,
+                      pairs: dict[Any, Any], start_clicklog: Any,
+                      tmp_path_factory: pytest.TempPathFactory, tmp_path: Path,
+                      tracer_home: Path) -> None:
+    """The real `tracer do` with a tiny pair answering the family's native click, given in the
+    screen's way: the press lands on the pixel named, and llama.cpp keeps the image as sent."""
     display: Display = request.getfixturevalue(screen_name)
     app = start_clicklog(display)
     pair = tiny_pair(pairs, tmp_path_factory.getbasetemp() / "native-pairs", profile, display)
