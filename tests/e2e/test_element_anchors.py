@@ -7,6 +7,7 @@ exact or refused, never a near miss; Tk, which exposes no tree, runs on its text
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +33,17 @@ def calc(a11y_bus: A11yBus, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     app = start_calc(a11y_bus, tmp_path_factory.mktemp("calc") / "calc.jsonl", "calc", (800, 100))
     yield app
     app.stop()
+
+
+def button_centres(bus: A11yBus, *names: str) -> dict[str, tuple[int, int]]:
+    """Where the calculator's push buttons of these names are, as its tree says."""
+    from tracer_cli.desktop.platforms.atspi import AtspiElements
+
+    reader = AtspiElements(bus.address())
+    try:
+        return {name: reader.find("push button", name)[0].center for name in names}
+    finally:
+        reader.close()
 
 
 def run_macro(env: dict[str, str], folder: Path, text: str, name: str = "m.yaml") -> Any:
@@ -142,18 +154,13 @@ def test_a_recorded_macro_keeps_the_element_of_each_click(a11y_bus: A11yBus,
                                                           calc: LoggedProgram,
                                                           tmp_path: Path) -> None:
     from tests.conftest import ROOT
-    from tracer_cli.desktop.platforms.atspi import AtspiElements
     from tracer_cli.macro.load import load
 
-    reader = AtspiElements(a11y_bus.address())
-    try:
-        centers = {name: reader.find("push button", name)[0].center for name in ("+", "1")}
-    finally:
-        reader.close()
+    centers = button_centres(a11y_bus, "+", "1")
     out = tmp_path / "calc.yaml"
     log = tmp_path / "record.log"
     with open(log, "wb") as sink:
-        proc = __import__("subprocess").Popen(
+        proc = subprocess.Popen(
             [sys.executable, "-m", "tracer_cli", "record", str(out)],
             env=a11y_bus.env(TRACER_OCR="tesseract"),
             cwd=ROOT, stdout=sink, stderr=sink)
@@ -185,14 +192,9 @@ def test_an_exported_run_keeps_the_element_of_each_click(a11y_bus: A11yBus,
                                                          calc: LoggedProgram,
                                                          tmp_path: Path) -> None:
     from tests.e2e.conftest import click, done, plan
-    from tracer_cli.desktop.platforms.atspi import AtspiElements
     from tracer_cli.macro.load import load
 
-    reader = AtspiElements(a11y_bus.address())
-    try:
-        x, y = reader.find("push button", "+")[0].center
-    finally:
-        reader.close()
+    x, y = button_centres(a11y_bus, "+")["+"]
     point = (round(x * 1000 / a11y_screen.width), round(y * 1000 / a11y_screen.height))
     script = tmp_path / "plan.jsonl"
     script.write_text(json.dumps(plan(click(*point, "+ button"))) + "\n"
