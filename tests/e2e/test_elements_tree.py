@@ -160,7 +160,7 @@ def test_doctor_says_whether_the_bus_is_on_and_who_exposes_a_tree(a11y_bus: A11y
                     if c["name"] == "accessibility tree")
 
     on = row(a11y_bus.env())
-    assert on["status"] == "ok" and "1 program(s) expose a tree: gtk_calc.py" in str(on["detail"])
+    assert on["status"] == "ok" and "1 program exposes a tree: gtk_calc.py" in str(on["detail"])
     bare = a11y_bus.env()
     bare.pop("DBUS_SESSION_BUS_ADDRESS")
     bare["XDG_RUNTIME_DIR"] = str(tmp_path)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from tracer_cli import config as cfg
 from tracer_cli import paths
-from tracer_cli.cli.console import DEBUG
+from tracer_cli.cli.console import DEBUG, counted
 from tracer_cli.errors import ConfigError, TracerError
 
 if TYPE_CHECKING:
@@ -259,8 +259,9 @@ def check_elements(ctx: Context) -> Check:
         return Check(name, True, f"the accessibility bus is on, but no running program exposes "
                      f"a tree ({ms:.0f} ms)", ENABLE_TREES)
     shown = ", ".join(apps[:8]) + (f" and {len(apps) - 8} more" if len(apps) > 8 else "")
-    return Check(name, True, f"the accessibility bus is on; {len(apps)} program(s) expose a "
-                 f"tree: {shown} ({ms:.0f} ms)")
+    exposing = counted(len(apps), "program") + (" exposes" if len(apps) == 1 else " expose")
+    return Check(name, True, f"the accessibility bus is on; {exposing} a tree: {shown} "
+                 f"({ms:.0f} ms)")
 
 
 def check_ocr(ctx: Context) -> Check:
