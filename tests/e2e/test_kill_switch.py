@@ -173,7 +173,9 @@ def test_kill_hotkey_ends_a_wait_for_the_model_at_once(display: Display, clicklo
             waited = time.monotonic() - sent
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr
-    assert waited < 1.0, f"tracer took {waited:.2f} s to stop"
+    # at once: not after the model's 120 s request timeout (the bound leaves room for a loaded
+    # machine: the process also writes its run record and joins the forecast's worker)
+    assert waited < 3.0, f"tracer took {waited:.2f} s to stop"
     assert REASON in stderr
     assert last_run(env)["run"]["reason"] == REASON
     assert clicklog.keys() == [] or all(e["keysym"] in MODIFIER_KEYSYMS | {"K", "k"}
