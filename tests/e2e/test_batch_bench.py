@@ -122,7 +122,9 @@ def test_ctrl_c_stops_the_runs_keeps_what_finished_and_leaves_no_process(
         else:
             pytest.fail("the batch ended early:\n" + "".join(seen))
         deadline = time.monotonic() + 60
-        while len(sandbox_records(tracer_home)) < 3 and time.monotonic() < deadline:
+        runs = tracer_home / "runs"
+        while (len(sandbox_records(tracer_home)) < 3  # the three slow ones' runs have begun
+               or len(list(runs.glob("*wait-for-ever*"))) < 3) and time.monotonic() < deadline:
             time.sleep(0.1)
         groups = [r["pgid"] for r in sandbox_records(tracer_home)]
         assert len(groups) == 3  # three slow ones are running; "later" waits its turn
@@ -138,7 +140,9 @@ def test_ctrl_c_stops_the_runs_keeps_what_finished_and_leaves_no_process(
     assert summary["interrupted"] is True
     assert by_id["button"]["success"] is True and by_id["button"]["exit_code"] == 0
     for ident in ("slow1", "slow2", "slow3"):
-        assert by_id[ident]["exit_code"] == 130 and by_id[ident]["status"] == "stopped"
+        assert by_id[ident]["exit_code"] == 130 and by_id[ident]["status"] == "stopped", \
+            (by_id[ident], (out / ident / "stderr.txt").read_text(errors="replace")
+             if (out / ident / "stderr.txt").is_file() else sorted(p.name for p in (out / ident).iterdir()))
         assert not by_id[ident]["success"]
         if by_id[ident]["run_record"]:  # (the last may be stopped before its run began)
             assert by_id[ident]["run_status"] == "interrupted"

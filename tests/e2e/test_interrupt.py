@@ -96,3 +96,49 @@ def test_pointer_in_a_corner_stops_the_run(display: Display, clicklog: ClickLog,
     record = last_run(env)
     assert record["run"]["status"] == "interrupted"
     assert "fail-safe" in record["run"]["reason"]
+
+
+def test_sigint_while_a_run_starts_stops_it_even_when_started_with_sigint_ignored(
+        tmp_path: Any) -> None:
+    """A script's `tracer do ... &` starts with SIGINT ignored (bash does that), and the run's
+    own handler comes only once the run begins: a SIGINT while its sandbox started was lost,
+    and the run went on to its end. Now tracer takes SIGINT from its first instant: exit 130
+    at once, and the sandbox it was starting is gone."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+    from tests.e2e.conftest import group_members, sandbox_records
+
+    waits = tmp_path / "waits.jsonl"
+    waits.write_text((json.dumps(plan(wait_step(1))) + "\n") * 60, encoding="utf-8")
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    env.update(TRACER_HOME=str(home), TRACER_SETTLE_QUIET="0.1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tracer_cli", "do", "wait a lot", "--sandbox", "--app", "xterm",
+         "--backend", "script", "--script", str(waits), "--yes"],
+        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        assert proc.stderr is not None
+        seen = []
+        for line in proc.stderr:  # the sandbox is being started: the run has not begun
+            seen.append(line)
+            if "working in sandbox" in line:
+                break
+        groups = [r["pgid"] for r in sandbox_records(home)]
+        proc.send_signal(signal.SIGINT)
+        _, rest = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, "".join(seen) + rest
+    assert "Traceback" not in rest
+    assert "step 5/" not in rest  # it did not go on waiting step after step
+    for pgid in groups:
+        wait_until(lambda pgid=pgid: group_members(pgid) == [], 10, "the sandbox's processes")
+    assert sandbox_records(home) == []

@@ -418,9 +418,23 @@ def _tidy_help(command: Any) -> None:
         _tidy_help(sub)
 
 
+def _take_sigint() -> None:
+    """Ctrl-C (SIGINT) stops tracer from its first instant, also where it was started with
+    SIGINT ignored (a script's `tracer do ... &`, which bash starts so) or blocked (a Ray
+    worker's child): Python would leave it so until the run installs its own handler, and a
+    SIGINT while a sandbox or the model started was lost, the run going on to its end."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def main() -> None:
     from tracer_cli.cli.console import keep_stdout_for_results, quiet_threads
 
+    _take_sigint()
     keep_stdout_for_results()
     quiet_threads()
     command = typer.main.get_command(app)
