@@ -245,6 +245,18 @@ def start_notes(tmp_path: Path) -> Iterator[Callable[..., Notes]]:
         app.stop()
 
 
+def stderr_until(proc: subprocess.Popen[str], text: str) -> list[str]:
+    """Read a running process's stderr line by line up to the first line holding ``text``;
+    the lines read. The test fails, with them, if the process ends before."""
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if text in line:
+            return seen
+    pytest.fail(f"it ended before saying {text!r}:\n" + "".join(seen))
+
+
 def start_tracer(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
     """The real `tracer` command in the background (same command line as run_tracer)."""
     return subprocess.Popen([sys.executable, "-m", "tracer_cli", *args], env=env, cwd=ROOT,

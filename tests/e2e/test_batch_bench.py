@@ -18,7 +18,7 @@ import pytest
 
 from tests.chat_server import ChatServer
 from tests.conftest import ROOT, Display, run_tracer
-from tests.e2e.conftest import group_members, sandbox_records, wait_until
+from tests.e2e.conftest import group_members, sandbox_records, stderr_until, wait_until
 from tests.expert import Expert
 from tests.tinyvlm import make_tiny_vlm
 from tracer_cli.bench import suite
@@ -113,14 +113,7 @@ def test_ctrl_c_stops_the_runs_keeps_what_finished_and_leaves_no_process(
                             stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
-        assert proc.stderr is not None
-        seen = []
-        for line in proc.stderr:  # wait until the quick task has finished
-            seen.append(line)
-            if "button: success" in line:
-                break
-        else:
-            pytest.fail("the batch ended early:\n" + "".join(seen))
+        seen = stderr_until(proc, "button: success")  # the quick task has finished
         deadline = time.monotonic() + 60
         runs = tracer_home / "runs"
         while (len(sandbox_records(tracer_home)) < 3  # the three slow ones' runs have begun

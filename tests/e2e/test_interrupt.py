@@ -110,7 +110,7 @@ def test_sigint_while_a_run_starts_stops_it_even_when_started_with_sigint_ignore
     import sys
 
     from tests.conftest import ROOT
-    from tests.e2e.conftest import group_members, sandbox_records
+    from tests.e2e.conftest import group_members, sandbox_records, stderr_until
 
     waits = tmp_path / "waits.jsonl"
     waits.write_text((json.dumps(plan(wait_step(1))) + "\n") * 60, encoding="utf-8")
@@ -123,12 +123,7 @@ def test_sigint_while_a_run_starts_stops_it_even_when_started_with_sigint_ignore
         env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
-        assert proc.stderr is not None
-        seen = []
-        for line in proc.stderr:  # the sandbox is being started: the run has not begun
-            seen.append(line)
-            if "working in sandbox" in line:
-                break
+        seen = stderr_until(proc, "working in sandbox")  # the run has not begun
         groups = [r["pgid"] for r in sandbox_records(home)]
         proc.send_signal(signal.SIGINT)
         _, rest = proc.communicate(timeout=20)
