@@ -21,7 +21,7 @@ from tracer_cli.agent.labels import OcrReader
 from tracer_cli.agent.outcome import Outcome
 from tracer_cli.agent.planner import Attempt, Forecast, ForecastFailed, Planner
 from tracer_cli.agent.profiles import HistoryEntry, PlanRequest, Revision, window_start
-from tracer_cli.agent.risk import assess
+from tracer_cli.agent.risk import assess, needs_asking
 from tracer_cli.agent.runloop import Confirm, Listener, RunLoop, RunResult, StepRecord
 from tracer_cli.agent.speculate import Previous, Verdict, by_identity, check
 from tracer_cli.agent.zoom import Zoomer, needed
@@ -223,8 +223,7 @@ class Agent(RunLoop):
                 step.needs_grounding or (self.grounder is not None and self.grounder.always)
                 or (step.points() and self._zooming(record))):
             return False
-        policy = self.settings.confirm
-        return not (policy == "always" or (policy == "risky" and assess(step, self._typing_into)))
+        return not needs_asking(self.settings.confirm, assess(step, self._typing_into))
 
     def ground(self, record: StepRecord, step: BaseStep) -> BaseStep | None:
         """Place a click on its target: always when the step has no point, and with a dedicated
@@ -297,8 +296,7 @@ class Agent(RunLoop):
                 record.element = {k: v for k, v in self._acted_element.to_dict().items()
                                   if k != "text"}
         record.risk = assess(step, self._typing_into)
-        policy = self.settings.confirm
-        if policy == "always" or (policy == "risky" and record.risk):
+        if needs_asking(self.settings.confirm, record.risk):
             if self.confirm is None:
                 record.outcome = Outcome("skipped", f"risky ({record.risk}); it needs the user's "
                                          "confirmation and there is no terminal to ask")

@@ -52,6 +52,12 @@ RISKY_CHORDS = {
 }
 
 
+def needs_asking(policy: str, risk: str | None) -> bool:
+    """Whether a step is put to the user under the ``confirm`` policy: always, or when tracer's
+    rules find it risky (``risk``, what ``assess`` says), or never."""
+    return policy == "always" or (policy == "risky" and bool(risk))
+
+
 def assess(step: BaseStep, typing_into: str = "") -> str | None:
     """Why ``step`` needs the user's confirmation, or None. ``typing_into`` describes the
     element a type step goes into (the target of the click before it)."""

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tracer_cli.agent.outcome import Outcome
-from tracer_cli.agent.risk import assess
+from tracer_cli.agent.risk import assess, needs_asking
 from tracer_cli.agent.runlog import RunLog
 from tracer_cli.agent.runloop import Confirm, Listener, RunLoop, RunResult, StepRecord
 from tracer_cli.desktop.killswitch import Paused, stop_reason
@@ -487,8 +487,7 @@ class MacroRunner(RunLoop):
         """tracer's risk rules apply to macros as to the agent: a risky step is confirmed at a
         terminal; without one the macro stops rather than skip a step it depends on."""
         record.risk = _risk(instance, self._typing_into)
-        policy = self.settings.confirm
-        if not (policy == "always" or (policy == "risky" and record.risk)):
+        if not needs_asking(self.settings.confirm, record.risk):
             return
         if self.confirm is None:
             why = f"it is risky ({record.risk})" if record.risk else "--confirm always is set"

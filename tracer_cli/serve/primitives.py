@@ -21,12 +21,12 @@ from mcp.server.mcpserver.resolve import Elicit, Resolve
 from pydantic import Field, ValidationError
 
 from tracer_cli.agent.outcome import Outcome
-from tracer_cli.agent.risk import assess
+from tracer_cli.agent.risk import assess, needs_asking
 from tracer_cli.desktop.killswitch import Paused, StopRequest
 from tracer_cli.errors import Interrupted, TracerError
 from tracer_cli.plan import BaseStep, format_validation_error, parse_step
 from tracer_cli.serve import records
-from tracer_cli.serve.safety import Approval, needs_asking, question, refusal
+from tracer_cli.serve.safety import Approval, question, refusal
 from tracer_cli.serve.tools import add_tool, as_text, in_thread
 
 if TYPE_CHECKING:

@@ -29,10 +29,6 @@ class Approval(BaseModel):
     run: bool = Field(description="Run this step on your desktop?")
 
 
-def needs_asking(policy: str, risk: str | None) -> bool:
-    return policy == "always" or (policy == "risky" and bool(risk))
-
-
 def cannot_ask(ctx: Any) -> str | None:
     """Why this client cannot confirm a step through elicitation (None: it can)."""
     caps = ctx.client_capabilities
