@@ -2,12 +2,20 @@
 
     python tests/benchmarks/replan.py [--error-rate 0.15] [--popup-rate 0.3] [--latency 1.0]
                                       [--tasks t01,t02] [--modes always,adaptive] [--seed 7]
-                                      [--seeds 3]
+                                      [--seeds 3] [--toolkit tk,gtk,chromium] [--tree off,on]
+                                      [--elements off,on]
 
 It starts an Xvfb display (1280x800), and for each of 22 multi-step tasks (3-12 steps: a sign-up
 form, drop-down menus, dialogs, a text editor; tests/benchmarks/replan_app.py in Tk, or the same
 program in GTK 3 or as a page in Chromium with --toolkit) runs the real `tracer do` in each mode
 against an expert planner served over the OpenAI API on 127.0.0.1.
+
+With ``--tree on`` the display gets a private accessibility bus (tests/a11y.py) that the program
+and tracer share (Chromium with its renderer's tree on), so tracer's identity checks and effects
+by state read the tree; ``--tree off`` (the default) gives neither a session bus. ``--elements
+on`` adds tracer's ``--elements`` (the active window's elements listed in each request). Each
+flag takes a comma-separated list, as does ``--toolkit``: every combination is run and a last
+table gives each one's model calls per step and success.
 
 The expert reads the app's state (which it writes to a file) and knows each task's goal, so it
 always knows the correct remaining steps; it forecasts --horizon of them like a good model
@@ -41,7 +49,7 @@ from urllib.parse import quote
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from tests.benchmarks.replan_app import DEFAULT_TEXT, FIELDS, LAYOUT  # noqa: E402
-from tests.conftest import start_xvfb  # noqa: E402
+from tests.conftest import Display, start_xvfb  # noqa: E402
 
 APP = Path(__file__).with_name("replan_app.py")
 Goal = tuple[Any, ...]
@@ -381,6 +389,9 @@ class Outcome:
     revisions: int
     seconds: float
     seed: int = 0
+    toolkit: str = "tk"
+    tree: str = "off"  # an accessibility bus on the display
+    elements: str = "off"  # tracer's --elements
 
 
 def start_app(toolkit: str, task: Task, state_file: Path, env: dict[str, str], work: Path,
@@ -401,6 +412,7 @@ def start_app(toolkit: str, task: Task, state_file: Path, env: dict[str, str], w
                     "post": expert.base_url.replace("/v1", f"/state/{expert.token}")}
         page = APP.with_name("replan_page.html").as_uri() + "#" + quote(json.dumps(settings))
         argv = [shutil.which("chromium") or "chromium", "--no-sandbox", "--no-first-run",
+                *(["--force-renderer-accessibility"] if "DBUS_SESSION_BUS_ADDRESS" in env else []),
                 f"--user-data-dir={work / ('chromium-' + expert.token)}", "--no-default-browser-check",
                 "--disable-gpu", "--disable-extensions", "--password-store=basic",
                 "--force-device-scale-factor=1", "--window-position=0,0", "--window-size=1280,800",
@@ -409,7 +421,7 @@ def start_app(toolkit: str, task: Task, state_file: Path, env: dict[str, str], w
 
 
 def run_task(task: Task, mode: str, expert: Expert, env: dict[str, str], work: Path,
-             horizon: int, toolkit: str = "tk") -> Outcome:
+             horizon: int, toolkit: str = "tk", elements: str = "off") -> Outcome:
     state_file = work / f"{task.id}-{mode}.json"
     state_file.unlink(missing_ok=True)
     expert.task, expert.state_file = task, state_file
@@ -428,7 +440,7 @@ def run_task(task: Task, mode: str, expert: Expert, env: dict[str, str], work: P
             [sys.executable, "-m", "tracer_cli", "do", task.prompt, "--backend", "openai",
              "--base-url", expert.base_url, "--model", "expert", "--replan", mode, "--yes",
              "--horizon", str(horizon), "--max-steps", "40", "--timeout", "300",
-             "--kill-hotkey", ""], env=env, capture_output=True, text=True, timeout=400,
+             "--kill-hotkey", "", *(["--elements"] if elements == "on" else [])], env=env, capture_output=True, text=True, timeout=400,
             cwd=env.get("REPLAN_TRACER_ROOT", ROOT))
         seconds = time.monotonic() - started
         time.sleep(0.3)
@@ -449,7 +461,8 @@ def run_task(task: Task, mode: str, expert: Expert, env: dict[str, str], work: P
         print("    state:", {k: v for k, v in state.items() if k != "text"}, "remaining:", remaining)
     return Outcome(task.id, mode, done.returncode == 0 and not remaining and not state["popup"],
                    status, expert.calls, meta.get("steps", 0), meta.get("forecast_steps", 0),
-                   expert.revisions, seconds, expert.seed)
+                   expert.revisions, seconds, expert.seed, toolkit,
+                   "on" if "DBUS_SESSION_BUS_ADDRESS" in env else "off", elements)
 
 
 def main() -> None:
@@ -461,9 +474,14 @@ def main() -> None:
     parser.add_argument("--tasks", default="", help="comma-separated task ids (default: all)")
     parser.add_argument("--modes", default="always,adaptive")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--toolkit", choices=("tk", "gtk", "chromium"), default="tk",
+    parser.add_argument("--toolkit", default="tk",
                         help="the program, written with Tk, GTK 3 or as a page in Chromium (each "
-                        "toolkit's own widgets at the same places)")
+                        "toolkit's own widgets at the same places): tk, gtk, chromium or a "
+                        "comma-separated list of them")
+    parser.add_argument("--tree", default="off", help="off, on or off,on: an accessibility bus "
+                        "on the display, read by tracer's checks")
+    parser.add_argument("--elements", default="off", help="off, on or off,on: tracer's "
+                        "--elements (the active window's elements in each request)")
     parser.add_argument("--seeds", type=int, default=1, help="run this many seeds from --seed on "
                         "(pop-ups and forecast mistakes differ) and report the median of each figure")
     parser.add_argument("--settle-quiet", default="0.15")
@@ -480,8 +498,11 @@ def main() -> None:
         saved = [Outcome(**o) for o in json.loads(Path(args.report).read_text())]
         modes = list(dict.fromkeys(o.mode for o in saved))
         ids = {o.task for o in saved}
-        report_seeds(saved, modes, [t for t in TASKS if t.id in ids], args)
+        report_variants(saved, modes, [t for t in TASKS if t.id in ids], args)
         return
+    toolkits, trees, hints = (_choices(args.toolkit, ("tk", "gtk", "chromium"), "--toolkit"),
+                              _choices(args.tree, ("off", "on"), "--tree"),
+                              _choices(args.elements, ("off", "on"), "--elements"))
     if not shutil.which("Xvfb"):
         sys.exit("Xvfb is not installed")
     tasks = [t for t in TASKS if not args.tasks or t.id in args.tasks.split(",")]
@@ -489,35 +510,88 @@ def main() -> None:
     seeds = range(args.seed, args.seed + max(1, args.seeds))
     xvfb, display = start_xvfb(1280, 800)
     work = Path(tempfile.mkdtemp(prefix="tracer-replan-"))
-    env = {**os.environ, "DISPLAY": display, "TRACER_HOME": str(work / "home"),
-           "TRACER_SETTLE_QUIET": args.settle_quiet, "TRACER_SETTLE_TIMEOUT": "2"}
+    base = {**os.environ, "DISPLAY": display, "TRACER_HOME": str(work / "home"),
+            "TRACER_SETTLE_QUIET": args.settle_quiet, "TRACER_SETTLE_TIMEOUT": "2"}
+    for name in ("DBUS_SESSION_BUS_ADDRESS", "AT_SPI_BUS_ADDRESS"):  # no tree unless --tree on
+        base.pop(name, None)
     if args.tracer_root:
-        env["REPLAN_TRACER_ROOT"] = args.tracer_root
+        base["REPLAN_TRACER_ROOT"] = args.tracer_root
     outcomes: list[Outcome] = []
+    bus = None
     try:
-        for seed in seeds:
-            assign_popups(args, seed)
-            for mode in modes:
-                expert = Expert(args.horizon, args.error_rate, args.latency, seed)
-                try:
-                    for task in tasks:
-                        outcome = run_task(task, mode, expert, env, work, args.horizon,
-                                           args.toolkit)
-                        outcomes.append(outcome)
-                        if args.verbose:
-                            print(outcome, flush=True)
-                finally:
-                    expert.stop()
+        if "on" in trees:
+            from tests.a11y import start_a11y_bus
+
+            bus = start_a11y_bus(Display(display, 1280, 800, xvfb.pid))
+        for toolkit in toolkits:
+            for tree in trees:
+                env = ({**base, "NO_AT_BRIDGE": "1"} if tree == "off" or bus is None else
+                       {**{k: v for k, v in base.items() if k != "NO_AT_BRIDGE"},
+                        "DBUS_SESSION_BUS_ADDRESS": bus.session, "ACCESSIBILITY_ENABLED": "1"})
+                for elements in hints:
+                    for seed in seeds:
+                        assign_popups(args, seed)
+                        for mode in modes:
+                            expert = Expert(args.horizon, args.error_rate, args.latency, seed)
+                            try:
+                                for task in tasks:
+                                    outcome = run_task(task, mode, expert, env, work, args.horizon,
+                                                       toolkit, elements)
+                                    outcomes.append(outcome)
+                                    if args.verbose:
+                                        print(outcome, flush=True)
+                            finally:
+                                expert.stop()
     finally:
+        if bus is not None:
+            bus.stop()
         xvfb.terminate()
         xvfb.wait()
         if args.keep:
             print(f"run records kept in {work / 'home' / 'runs'}")
         else:
             shutil.rmtree(work, ignore_errors=True)
-    report_seeds(outcomes, modes, tasks, args)
+    report_variants(outcomes, modes, tasks, args)
     if args.json:
         Path(args.json).write_text(json.dumps([o.__dict__ for o in outcomes], indent=1))
+
+
+def _choices(value: str, known: tuple[str, ...], flag: str) -> list[str]:
+    chosen = [v.strip() for v in value.split(",") if v.strip()]
+    wrong = [v for v in chosen if v not in known]
+    if wrong or not chosen:
+        sys.exit(f"{flag} {value!r}: choose from {', '.join(known)} (comma-separated)")
+    return list(dict.fromkeys(chosen))
+
+
+def report_variants(outcomes: list[Outcome], modes: list[str], tasks: list[Task],
+                    args: argparse.Namespace) -> None:
+    """The tables of each toolkit with the tree and the element hints on or off, then (with
+    more than one of them) one line each: model calls per step, the adaptive/always ratio of
+    calls per task, success."""
+    variants = list(dict.fromkeys((o.toolkit, o.tree, o.elements) for o in outcomes))
+    for toolkit, tree, elements in variants:
+        args.toolkit = f"{toolkit} (tree {tree}, --elements {elements})"
+        report_seeds([o for o in outcomes if (o.toolkit, o.tree, o.elements) ==
+                      (toolkit, tree, elements)], modes, tasks, args)
+    if len(variants) < 2:
+        return
+    print(f"\n{'toolkit':<10}{'tree':>6}{'elements':>10}{'mode':>10}{'calls/step':>12}"
+          f"{'calls/task':>12}{'success':>9}{'adaptive/always':>17}")
+    for toolkit, tree, elements in variants:
+        rows = [o for o in outcomes if (o.toolkit, o.tree, o.elements) == (toolkit, tree, elements)]
+        calls = {m: sum(o.calls for o in rows if o.mode == m) for m in modes}
+        for mode in modes:
+            mine = [o for o in rows if o.mode == mode]
+            if not mine:
+                continue
+            steps = sum(o.steps for o in mine)
+            ratio = (f"{calls['adaptive'] / calls['always']:.2f}" if mode == "adaptive"
+                     and calls.get("always") else "")
+            print(f"{toolkit:<10}{tree:>6}{elements:>10}{mode:>10}"
+                  f"{(sum(o.calls for o in mine) / steps if steps else 0):>12.2f}"
+                  f"{statistics.mean(o.calls for o in mine):>12.2f}"
+                  f"{sum(o.success for o in mine) / len(mine):>9.0%}{ratio:>17}")
 
 
 def assign_popups(args: argparse.Namespace, seed: int) -> None:
