@@ -101,6 +101,9 @@ class Settings(BaseModel):
     subgoals: bool = Field(False, description="ask the model (tracer1 profile) to keep a short "
                            "checklist of the task's sub-goals beside each forecast, shown in the "
                            "panel, the run record and the events (costs some answer tokens)")
+    elements: bool = Field(False, description="list the active window's interactive elements "
+                           "(accessibility tree: role, name, box in the model's coordinates) "
+                           "after the screenshot in each request; off unless measured to help")
     grounder: str = Field("", description="a second model that places clicks: a model name, "
                           ".gguf path or server URL (empty: the planner's own model)")
     grounder_profile: str = Field("", description="the grounder's profile (empty: its model's)")

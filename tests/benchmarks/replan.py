@@ -440,7 +440,8 @@ def run_task(task: Task, mode: str, expert: Expert, env: dict[str, str], work: P
             [sys.executable, "-m", "tracer_cli", "do", task.prompt, "--backend", "openai",
              "--base-url", expert.base_url, "--model", "expert", "--replan", mode, "--yes",
              "--horizon", str(horizon), "--max-steps", "40", "--timeout", "300",
-             "--kill-hotkey", "", *(["--elements"] if elements == "on" else [])], env=env, capture_output=True, text=True, timeout=400,
+             "--kill-hotkey", "", *(["--elements"] if elements == "on" else [])],
+            env=env, capture_output=True, text=True, timeout=400,
             cwd=env.get("REPLAN_TRACER_ROOT", ROOT))
         seconds = time.monotonic() - started
         time.sleep(0.3)

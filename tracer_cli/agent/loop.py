@@ -51,6 +51,7 @@ class Agent(RunLoop):
         super().__init__(actuator, settings, listeners, confirm, stop)
         self.screen = screen
         self.elements: Elements = elements or NoElements("not asked for")
+        self._hints_said = False  # --elements without a tree: the record said why
         self.planner = planner
         self.grounder = grounder
         self.history: list[HistoryEntry] = []
@@ -113,10 +114,35 @@ class Agent(RunLoop):
         self._after = self._after_full = None
         record.image, self._full = image, full
         record.timings["capture"] = time.monotonic() - started
-        return PlanRequest(task, image, self.settings.horizon, self.recent_history(),
-                           self.settings.image_format,
-                           history_images=max(0, self.settings.history_images),
-                           subgoals=self._subgoals)
+        request = PlanRequest(task, image, self.settings.horizon, self.recent_history(),
+                              self.settings.image_format,
+                              history_images=max(0, self.settings.history_images),
+                              subgoals=self._subgoals)
+        if self.settings.elements:
+            self._hints(record, request)
+        return request
+
+    def _hints(self, record: StepRecord, request: PlanRequest) -> None:
+        """The active window's elements for the request (--elements), and how many it lists;
+        without a tree, why not (in the record of the first step that asked)."""
+        from tracer_cli.agent.profiles.hints import element_hints, hints_text
+
+        if not self.elements.available:
+            record.elements_sent = 0
+            if not self._hints_said:
+                record.elements_note = f"no elements listed: {self.elements.reason}"
+                self._hints_said = True
+            return
+        started = time.monotonic()
+        self.elements.forget()  # the screen is the new screenshot's
+        request.elements = element_hints(self.elements.active_window(), self.screen.geometry)
+        record.elements_sent = hints_text(request, self.planner.profile)[1]
+        record.timings["elements"] = time.monotonic() - started
+        if not record.elements_sent and not self._hints_said:
+            record.elements_note = ("no elements listed: the active window shows no named "
+                                    "interactive element in the accessibility tree (a toolkit "
+                                    "without one, such as Tk, exposes none)")
+            self._hints_said = True
 
     def recent_history(self) -> list[HistoryEntry]:
         """At most ``settings.history`` of the latest steps (the window ``window_start`` moves)."""

@@ -14,6 +14,7 @@ from typing import Any, Protocol, TypeVar
 
 from tracer_cli.agent.backends import Backend
 from tracer_cli.agent.profiles import FollowUp, PlanRequest, Profile, Revision
+from tracer_cli.agent.profiles.hints import with_hints
 from tracer_cli.agent.reasoning import AnswerCutOff, answer_so_far, check_complete, split
 from tracer_cli.errors import PlanError
 from tracer_cli.plan import BaseStep, Plan
@@ -176,7 +177,8 @@ class Planner:
         self.retries = retries
 
     def forecast(self, request: PlanRequest, watch: AnswerWatch | None = None) -> Forecast:
-        plan, attempts = ask(self.backend, self.profile, self.profile.messages(request),
+        messages = with_hints(self.profile.messages(request), request, self.profile)
+        plan, attempts = ask(self.backend, self.profile, messages,
                              lambda text: self.profile.parse(text, request), self.retries,
                              self.profile.schema(request.horizon), watch)
         if plan is not None:

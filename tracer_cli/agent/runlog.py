@@ -223,6 +223,10 @@ def step_line(record: StepRecord) -> dict[str, Any]:
     if record.verdict is not None:
         line["check"] = {"status": record.verdict.status, "reason": record.verdict.reason}
     line["attempts"] = [attempt_line(a) for a in record.attempts]
+    if record.elements_sent is not None:
+        line["elements_sent"] = record.elements_sent  # listed in the request (--elements)
+    if record.elements_note:
+        line["elements_note"] = record.elements_note
     if record.action is not None:
         line["action"] = step_dict(record.action)
         line["points"] = [list(p) for p in record.points]

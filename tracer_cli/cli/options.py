@@ -41,6 +41,9 @@ Horizon = Annotated[Optional[int], _option(  # noqa: UP045
 Subgoals = Annotated[Optional[bool], _option(  # noqa: UP045
     "--subgoals", help="Keep a checklist of the task's sub-goals (tracer1).",
     panel=MODEL)]
+ElementsOpt = Annotated[Optional[bool], _option(  # noqa: UP045
+    "--elements/--no-elements", help="List the active window's elements for the model (off).",
+    panel=MODEL)]
 MaxTokens = Annotated[Optional[int], _option(  # noqa: UP045
     "--max-tokens", help="Longest answer (default: the model's or the profile's).", panel=MODEL)]
 ReqTimeout = Annotated[Optional[float], _option(  # noqa: UP045
@@ -124,7 +127,7 @@ SpeculativeSteps = Annotated[Optional[int], _option(  # noqa: UP045
 # The options of every command that runs a model (do, plan, run): added by one decorator.
 MODEL_OPTIONS = {
     "backend": Backend, "base_url": BaseUrl, "model": Model, "mmproj": Mmproj, "script": Script,
-    "profile": Profile, "horizon": Horizon, "subgoals": Subgoals,
+    "profile": Profile, "horizon": Horizon, "subgoals": Subgoals, "elements": ElementsOpt,
     "max_tokens": MaxTokens,
     "request_timeout": ReqTimeout, "grounder": GrounderOpt, "grounder_profile": GrounderProfile,
     "grounder_mmproj": GrounderMmproj, "grounder_model": GrounderModel, "gpu_layers": GpuLayers,

@@ -132,7 +132,7 @@ class Elements(Protocol):
 
     def active_window(self) -> list[Element]:
         """The showing elements of the active window (of the topmost one, where none is
-        active), the window itself first."""
+        active) that no other window covers, the window itself first."""
 
     def find(self, role: str, name: str, window: str | None = None,
              near: tuple[int, int] | None = None) -> list[Element]:

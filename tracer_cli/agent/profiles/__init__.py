@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from tracer_cli.agent.profiles.geometry import ImageGeometry
+    from tracer_cli.agent.profiles.hints import Hint
     from tracer_cli.plan import Plan, Subgoal
 
 
@@ -65,6 +66,7 @@ class PlanRequest:
     revision: Revision | None = None  # set when the last forecast stopped holding
     history_images: int = 0  # earlier screenshots to send, each with the reply made on it
     subgoals: list[Subgoal] | None = None  # None: not asked for; else the checklist so far
+    elements: list[Hint] | None = None  # --elements: the active window's, listed after the screenshot
 
     def history_text(self) -> str:
         """The steps done so far with their outcomes, then the revision note if there is one

@@ -355,8 +355,9 @@ class AtspiElements:
             if not windows:
                 return []
             top = windows[0]
-            return [top, *self._walk(top, deadline, lambda e: bool(e.name or e.text)
-                                     or e.role in INTERACTIVE_ROLES, with_text=True)]
+            kept = self._walk(top, deadline, lambda e: bool(e.name or e.text)
+                              or e.role in INTERACTIVE_ROLES, with_text=True)
+            return [top, *(e for e in kept if self._seen(top, e))]  # none under another window
 
         return self._guarded(work, [])
 
