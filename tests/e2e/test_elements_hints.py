@@ -37,7 +37,8 @@ def server() -> Iterator[ChatServer]:
     chat.stop()
 
 
-def ask(server: ChatServer, env: dict[str, str], answer: Any, *flags: str) -> tuple[str, list[dict[str, Any]]]:
+def ask(server: ChatServer, env: dict[str, str], answer: Any,
+        *flags: str) -> tuple[str, list[dict[str, Any]]]:
     """One `tracer do --elements` whose model answers ``answer``: the text that followed the
     screenshot in its request, and the run's steps.jsonl."""
     server.requests.clear()
