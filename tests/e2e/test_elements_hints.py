@@ -37,15 +37,15 @@ def server() -> Iterator[ChatServer]:
     chat.stop()
 
 
-def ask(server: ChatServer, env: dict[str, str], answer: Any,
-        *flags: str) -> tuple[str, list[dict[str, Any]]]:
-    """One `tracer do --elements` whose model answers ``answer``: the text that followed the
-    screenshot in its request, and the run's steps.jsonl."""
+def ask(server: ChatServer, env: dict[str, str], answer: Any, *flags: str,
+        command: str = "do") -> tuple[str, list[dict[str, Any]]]:
+    """One `tracer do --elements` (or ``command``) whose model answers ``answer``: the text
+    that followed the screenshot in its request, and the run's steps.jsonl."""
     server.requests.clear()
     server.queue(answer)
-    ran = run_tracer("do", "press plus", "--backend", "openai", "--base-url", server.base_url,
-                     "--model", "test-vlm", "--elements", "--yes", "--kill-hotkey", "",
-                     "--pause-hotkey", "", *flags, env=env, timeout=120)
+    hotkeys = ["--yes", "--kill-hotkey", "", "--pause-hotkey", ""] if command == "do" else []
+    ran = run_tracer(command, "press plus", "--backend", "openai", "--base-url", server.base_url,
+                     "--model", "test-vlm", "--elements", *hotkeys, *flags, env=env, timeout=120)
     assert ran.returncode == 0, ran.stderr
     (request,) = server.requests
     parts = request["messages"][-1]["content"]
@@ -77,6 +77,8 @@ def test_the_gtk_buttons_reach_the_model_in_its_coordinates(
                                                round(right * 1000 / w), round(bottom * 1000 / h))
         assert ("push button", "M+") in boxes  # '+' and 'M+' both, each by its whole name
         assert steps[0]["elements_sent"] == len(boxes) and "elements_note" not in steps[0]
+        text, steps = ask(server, env, plan(done()), command="plan")  # the dry run lists them too
+        assert listed(text) == boxes and steps[0]["elements_sent"] == len(boxes)
 
         # UI-TARS-1.5 reads points as pixels of the image its processor makes: the same boxes there
         text, _ = ask(server, env, "Thought: the task is done.\nAction: finished(content='')",

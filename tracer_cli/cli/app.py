@@ -177,9 +177,11 @@ def _preview(task: str, settings: Settings, quiet: bool, events: bool = False): 
 
     planner, grounder = make_models(settings)
     try:
+        from tracer_cli.desktop.elements import NoElements, open_elements
         from tracer_cli.desktop.hands import desktops
 
-        screen = desktops(settings)[0].open_screen(settings.monitor)
+        platform = desktops(settings)[0]
+        screen = platform.open_screen(settings.monitor)
     except BaseException:
         close_models(planner, grounder)
         raise
@@ -189,7 +191,9 @@ def _preview(task: str, settings: Settings, quiet: bool, events: bool = False): 
         from tracer_cli.agent.events import EventStream
 
         listeners.append(EventStream(stdout(), "plan", run_dir=log.dir))
-    agent = Agent(screen, planner, None, settings, listeners, grounder=grounder)
+    # the tree is read for the preview only to list elements to the model (--elements)
+    elements = open_elements(platform) if settings.elements else NoElements("not asked for")
+    agent = Agent(screen, planner, None, settings, listeners, grounder=grounder, elements=elements)
     try:
         if err.is_terminal and not quiet:
             with err.status("capturing the screen and asking the model..."):
@@ -198,6 +202,7 @@ def _preview(task: str, settings: Settings, quiet: bool, events: bool = False): 
             record = agent.preview(task)
         return record, screen.geometry, log.dir
     finally:
+        elements.close()
         screen.close()
         close_models(planner, grounder)
 
