@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -51,8 +52,8 @@ def once(elements: str, args: argparse.Namespace, work: Path) -> dict[str, objec
         for line in steps.read_text().splitlines():
             step = json.loads(line)
             sent += step.get("elements_sent", 0)
-            if step.get("elements_note"):
-                notes[step["elements_note"]] += 1
+            if step.get("elements_note"):  # (each sandbox's display by its own number)
+                notes[re.sub(r"display :\d+", "display :N", step["elements_note"])] += 1
     return {"elements": elements, "success": bench["success_rate"], "tasks": bench["tasks_run"],
             "calls_task": bench["model_calls_per_task"], "calls_step": bench["model_calls_per_step"],
             "seconds_task": bench["seconds_per_task"], "sent": sent, "notes": dict(notes)}
