@@ -87,8 +87,7 @@ class OcrReader:
         from tracer_cli.vision.ocr import Box, read_region
 
         px, py = point[0] * image.width / COORD_MAX, point[1] * image.height / COORD_MAX
-        reach, row = REACH * image.width, max(12.0, ROW * image.height)
-        region = Box(int(px - reach), int(py - row), int(px + reach) + 1, int(py + row) + 1)
+        reach, region = strip(image, px, py)
         field = _field(image, point)
         if field is not None:  # its label may stand left of it or above it: one read for all
             region = region.union(Box(int(field.left - reach), int(field.top - ABOVE * field.height),
@@ -99,6 +98,31 @@ class OcrReader:
         if found is None and field is not None:
             found = field_label(lines, field, name, reach)
         return found
+
+
+    def phrase(self, image: Image.Image, point: tuple[float, float], target: str) -> TextBox | None:
+        """The text at ``point`` (0..1000 of ``image``) with its box, when it reads the label
+        ``target`` names: the phrase nearest the point on its row. No field's label: the
+        text itself must stand there."""
+        name = label(target)
+        engine = self.engine() if name else None
+        if engine is None:
+            return None
+        from tracer_cli.vision.ocr import read_region
+
+        px, py = point[0] * image.width / COORD_MAX, point[1] * image.height / COORD_MAX
+        reach, region = strip(image, px, py)
+        self.reads += 1
+        return phrase_at(read_region(engine, image, region), px, py, name, reach)
+
+
+def strip(image: Image.Image, px: float, py: float) -> tuple[float, Box]:
+    """How far from pixel (px, py) a label may lie on its row, and the strip of ``image`` that
+    OCR reads for it."""
+    from tracer_cli.vision.ocr import Box
+
+    reach, row = REACH * image.width, max(12.0, ROW * image.height)
+    return reach, Box(int(px - reach), int(py - row), int(px + reach) + 1, int(py + row) + 1)
 
 
 def _field(image: Image.Image, point: tuple[int, int]) -> Box | None:
@@ -116,12 +140,19 @@ def _field(image: Image.Image, point: tuple[int, int]) -> Box | None:
 def label_at(lines: list[TextBox], x: float, y: float, name: str, reach: float) -> str | None:
     """The text nearest (x, y) on its row (at most ``reach`` pixels away) when it reads
     ``name`` (``reads``), else None."""
+    found = phrase_at(lines, x, y, name, reach)
+    return found.text if found is not None else None
+
+
+def phrase_at(lines: list[TextBox], x: float, y: float, name: str, reach: float) -> TextBox | None:
+    """The phrase nearest (x, y) on its row (at most ``reach`` pixels away), with its box,
+    when it reads ``name``; else None."""
     from tracer_cli.vision.ocr import text_at
 
     row = _phrases([line for line in lines if line.box.top - 2 <= y <= line.box.bottom + 2])
     nearest = text_at(row, round(x), round(y), max_distance=round(reach),
                       max_words=len(name.split()))
-    return nearest.text if nearest is not None and reads(nearest.text, name) else None
+    return nearest if nearest is not None and reads(nearest.text, name) else None
 
 
 def field_label(lines: list[TextBox], field: Box, name: str, reach: float) -> str | None:
