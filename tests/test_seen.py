@@ -103,12 +103,22 @@ def test_the_label_read_under_the_point_places_the_click_on_the_text() -> None:
     point = (705 * 1000 / 1920, 398 * 1000 / 1080)  # on "Save", a little off its centre
     seen = by_text(reader, screen.image, point, "the Save button")
     assert seen is not None and seen.by == "text"
-    assert abs(seen.pixel[0] - 700) <= 6 and abs(seen.pixel[1] - 400) <= 6
+    assert seen.pixel == (705, 398)  # a point on the text stays where it is
+    beside = by_text(reader, screen.image, (seen_right(screen, reader), 398 * 1000 / 1080),
+                     "the Save button")
+    assert beside is not None and 690 < beside.pixel[0] < 740  # moved onto the text's end
     assert by_text(reader, screen.image, point, "the Cancel button") is None
     # on the button but off its text (more than a text's height): a zoom decides
     off = (780 * 1000 / 1920, 398 * 1000 / 1080)
     assert by_text(reader, screen.image, off, "the Save button") is None
     assert by_text(reader, screen.image, point, "the Save field") is None
+
+
+def seen_right(screen: FakeScreen, reader: OcrReader) -> float:
+    """Just right of the text "Save" (its right edge plus 4 pixels), in 0..1000."""
+    found = reader.phrase(screen.image, (700 * 1000 / 1920, 400 * 1000 / 1080), "Save")
+    assert found is not None
+    return (found.box.right + 4) * 1000 / 1920
 
 
 def test_an_element_named_by_the_target_costs_no_zoom_turn() -> None:

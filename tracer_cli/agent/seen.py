@@ -5,7 +5,8 @@ The screen "shows" the target when, at the planner's point,
 - the accessibility tree has an element a user acts on whose name the target names (a push
   button 'OK' for "the OK button"): the click goes to the element's centre;
 - or, where the tree has nothing to say there, OCR reads the target's label on the point's row
-  and the point lies on that text: the click goes to the text's centre.
+  and the point lies on that text (or within one text height of it): the click goes to the
+  point, moved onto the text if it was beside it.
 
 Anything else (another named element there, a label beside a field, text a little way off, a
 long text where the spot in it matters) is placed as before, by the zoom turn or the grounder.
@@ -70,7 +71,10 @@ def names_a_field(target: str) -> bool:
 def by_text(read: OcrReader, image: Image.Image, point: tuple[float, float],
             target: str) -> Seen | None:
     """The target's label read on ``image`` (the full-resolution screen) on the point's row,
-    when the point (0..1000) lies on that text (within one text height of it): its centre."""
+    when the point (0..1000) lies on that text or within one text height of it: the point
+    itself when on the text, else the text's pixel nearest it (a few pixels inside). Not the
+    text's centre: a label may be left-aligned in its element (a menu item, a list row), and a
+    point on the text is on the element already."""
     from tracer_cli.plan import COORD_MAX
 
     if names_a_field(target):
@@ -83,4 +87,7 @@ def by_text(read: OcrReader, image: Image.Image, point: tuple[float, float],
     margin = box.height
     if not (box.left - margin <= px <= box.right + margin and box.top - 2 <= py <= box.bottom + 2):
         return None
-    return Seen(box.center, "text", repr(found.text))
+    inset_x, inset_y = min(3, box.width // 2), min(3, box.height // 2)
+    x = min(max(round(px), box.left + inset_x), box.right - 1 - inset_x)
+    y = min(max(round(py), box.top + inset_y), box.bottom - 1 - inset_y)
+    return Seen((x, y), "text", repr(found.text))
