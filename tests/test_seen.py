@@ -182,3 +182,17 @@ class When(Listener):
 
     def on_action(self, number: int, step: Any, points: Any) -> None:
         self.note()
+
+
+def test_the_ocr_engine_is_made_while_the_model_answers_when_clicks_may_be_read() -> None:
+    """Its models take seconds to load: made on a thread of their own when the first screen
+    that needs zoom turns is taken, not at the first read."""
+    for overrides, warmed in (({}, True), ({"ground_on_screen": False}, False)):
+        backend = FakeBackend(click(490, 475, "the OK button"), '{"x": 100, "y": 900}')
+        agent, _ = agent_with(backend, blank(), Tree(OK), **overrides)
+        agent.run("press OK")  # placed by the tree: no read
+        assert agent._reader.reads == 0
+        assert (agent._reader._warming is not None) == warmed
+        if warmed:
+            agent._reader._warming.join(30)
+            assert agent._reader._engine is not None

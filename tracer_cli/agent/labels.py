@@ -29,6 +29,9 @@ ROW = 0.03  # half the height of the strip read, as a fraction of the height
 ABOVE = 2.5  # how far above an empty field its label may end, in the field's heights
 STRIP_SIDE = 1024  # the OCR detector's longest side for a strip (a strip is narrower: its own size)
 ARTICLES = {"the", "a", "an"}
+# Verbs that open a target written as an action (a Qwen3-VL step's "Action:" line).
+VERBS = {"click", "left-click", "double-click", "right-click", "press", "select", "choose",
+         "pick", "tap", "hit", "open", "activate"}
 # Words that end a label in a description: what the element is, or where.
 STOP = {"the", "a", "an", "in", "on", "of", "to", "at", "and", "or", "for", "with", "from", "under",
         "below", "above", "next", "button", "field", "menu", "checkbox", "check", "box", "link", "tab",
@@ -38,11 +41,23 @@ STOP = {"the", "a", "an", "in", "on", "of", "to", "at", "and", "or", "for", "wit
 
 def label(target: str) -> str:
     """The label a target description names: its first quoted part, else its leading words
-    up to a word such as "in", "button" or "field" ("" when there is none)."""
+    up to a word such as "in", "button" or "field" ("" when there is none), after a verb that
+    opens a description written as an action ("Click the OK button of the dialog": "OK")."""
     quoted = re.findall(r"['\"“‘]([^'\"”’]{1,60})['\"”’]", target)
     if quoted and quoted[0].strip():
         return quoted[0].strip()
     words = target.split()
+    if len(words) > 1 and words[0].casefold() in VERBS:
+        rest = words[2:] if words[1].casefold() == "on" else words[1:]
+        after = _leading(rest)
+        if after:  # (not "Open button": the verb is the label there)
+            return after
+    return _leading(words)
+
+
+def _leading(words: list[str]) -> str:
+    """A description's leading words up to a word that ends a label (STOP), articles first
+    left out; "" for less than two characters."""
     while words and words[0].casefold() in ARTICLES:
         words = words[1:]
     lead: list[str] = []
@@ -58,11 +73,28 @@ class OcrReader:
     """The OCR reader ``speculate.check`` calls; the engine is made on first use."""
 
     def __init__(self, engine: str = "auto") -> None:
+        import threading
+
         self.engine_name = engine
         self._engine: OcrEngine | None = None
+        self._making = threading.Lock()
+        self._warming: threading.Thread | None = None
         self.reads = 0
 
+    def warm(self) -> None:
+        """Make the engine on a thread of its own now (its models take a second or two to
+        load), so that the first read does not wait for it: once, while a model call runs."""
+        import threading
+
+        if self._warming is None and self._engine is None:
+            self._warming = threading.Thread(target=self.engine, name="ocr-warm", daemon=True)
+            self._warming.start()
+
     def engine(self) -> OcrEngine | None:
+        with self._making:
+            return self._make()
+
+    def _make(self) -> OcrEngine | None:
         if self._engine is None:
             from tracer_cli.errors import TracerError
             from tracer_cli.vision.ocr import RapidOcrEngine, get_engine, rapidocr_available

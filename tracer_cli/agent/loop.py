@@ -115,6 +115,8 @@ class Agent(RunLoop):
         self._after = self._after_full = None
         record.image, self._full = image, full
         record.timings["capture"] = time.monotonic() - started
+        if self.settings.ground_on_screen and self._zooming(record):
+            self._reader.warm()  # the text at a click's point may spare its zoom turn
         return PlanRequest(task, image, self.settings.horizon, self.recent_history(),
                            self.settings.image_format,
                            history_images=max(0, self.settings.history_images),
