@@ -20,11 +20,12 @@ Cases, in this order, each a process of its own (its model load is its own; CASE
   cold cache, streaming off, on-screen grounding off   as before issue 22
   warm cache (the run before wrote it), then streaming on, then on-screen grounding on
   cold cache with everything on                         a run's first with these instructions
-Figures, from the run record: ``first_input_ms`` (the screenshot to the first input event),
-and the step: from the screenshot to the end of the step's settle and check (its timings,
-``model`` overlapping ``act`` when the step started while the answer streamed), what placed the
-click (the planner's point, a zoom turn, the text read there), and the prompt tokens loaded
-from the cache.
+Figures, from the run record: ``first_input_ms`` (the screenshot to the first input event);
+the click done (from the screenshot to the end of its settle and check: the model call goes on
+meanwhile when the step started while the answer streamed); the answer's end (the screenshot to
+the end of the model call: the rest of the forecast, which the next step needs); what placed
+the click (the planner's point, a zoom turn, the text read there) and what that took (a zoom
+turn, or the read); and the prompt tokens loaded from the cache.
 
 Figures move with the machine's load: run it on a quiet machine (and say when it was not).
 """
@@ -210,14 +211,18 @@ def case(model_args: list[str], home: Path, display: str, stream: bool, zoom: bo
     step = json.loads(lines[0])
     timings = step.get("timings", {})
     attempt = (step.get("attempts") or [{}])[0]
-    # model and act overlap when the step started early: the step ends with its last phase
-    serial = sum(v for k, v in timings.items() if k != "model")
-    whole = timings.get("capture", 0) + max(timings.get("model", 0), serial - timings.get("capture", 0)) \
-        if step.get("streamed") else sum(timings.values())
+    # the click done: from the screenshot to its input, then acted, settled and checked (the
+    # model call goes on meanwhile when the step started while the answer streamed); the
+    # answer's end: from the screenshot to the model call's end
+    first = step.get("first_input_ms", 0) / 1000
+    after = sum(timings.get(k, 0) for k in ("act", "settle", "check"))
+    clicked = first + after if step.get("streamed") else sum(timings.values())
     return {"exit": done.returncode, "streamed": bool(step.get("streamed")),
+            "click_done_s": clicked,
+            "answer_end_s": timings.get("capture", 0) + timings.get("model", 0),
             "placed_by": (step.get("grounding") or {}).get("by")
             or ("zoom" if "zoom" in (step.get("grounding") or {}) else "planner"),
-            "first_input_s": step.get("first_input_ms", 0) / 1000, "step_s": whole,
+            "first_input_s": first,
             "model_s": timings.get("model", 0), "ground_s": timings.get("ground", 0),
             "from_disk": attempt.get("prefix_from_disk", 0),
             "prompt_tokens": attempt.get("prompt_tokens", 0),
@@ -315,14 +320,15 @@ def main(argv: list[str] | None = None) -> int:
         proc.terminate()
         proc.wait(timeout=10)
     print("| prefix cache | streaming first step | on-screen grounding | click placed by | "
-          "first input event s | whole click step s | model call s | tokens from disk / prompt | "
-          "started while streaming |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "first input event s | click done s | answer ended s | zoom turn s | tokens from disk / "
+          "prompt | started while streaming |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         print(f"| {r['cache']} | {'on' if r['stream_first'] else 'off'} | "
               f"{'on' if r['ground_on_screen'] else 'off'} | {r['placed_by']} | "
-              f"{r['first_input_s']:.1f} | {r['step_s']:.1f} | {r['model_s']:.1f} | "
-              f"{r['from_disk']} / {r['prompt_tokens']} | {'yes' if r['streamed'] else 'no'} |")
+              f"{r['first_input_s']:.1f} | {r['click_done_s']:.1f} | {r['answer_end_s']:.1f} | "
+              f"{r['ground_s']:.1f} | {r['from_disk']} / {r['prompt_tokens']} | "
+              f"{'yes' if r['streamed'] else 'no'} |")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1), encoding="utf-8")
     return 0
