@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom in desktop pixels
-MAX_MARGIN = 200  # units a surface may differ from its window on a side (shadows, centring)
+MAX_MARGIN = 64  # units a surface may differ from its window on a side (shadows, centring);
+# a surface further off is not the window shown (a program late to take a new size)
 
 
 @dataclass(frozen=True)
