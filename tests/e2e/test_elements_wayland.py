@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.a11y import CALC, A11yBus, start_a11y_bus
+from tests.a11y import CALC, A11yBus, clicked, start_a11y_bus
 from tests.conftest import run_tracer
 from tests.e2e.conftest import done, last_run, plan, run_dir
 from tests.e2e.sway import SYSTEM_PYTHON, App, SwayDesktop, wait_until
@@ -119,19 +119,6 @@ def plus_of(elements: Any, title: str) -> Element:
     return plus
 
 
-def clicked(sway: SwayDesktop, app: App, points: list[tuple[int, int]],
-            then: tuple[int, int]) -> list[str]:
-    """What the program says was clicked at each desktop pixel, up to a click at ``then`` (a
-    known button: once it is logged, so is whatever the clicks before it reached)."""
-    app.clear()
-    for x, y in [*points, then]:
-        sway.keyboard.click(x, y)
-        sway.keyboard.session.sync()
-    wait_until(lambda: len(app.events("button")) >= 1 and
-               app.events("button")[-1]["label"] == "=", 10, "the clicks")
-    return [e["label"] for e in app.events("button")]
-
-
 @pytest.mark.parametrize("kind", ["plain", "drawn"])
 def test_the_box_is_where_a_click_lands(sway: SwayDesktop, calcs: dict[str, App], elements: Any,
                                         kind: str) -> None:
@@ -151,9 +138,9 @@ def test_the_box_is_where_a_click_lands(sway: SwayDesktop, calcs: dict[str, App]
     cx, cy = plus.center
     (equals,) = [e for e in elements.find("push button", "=") if e.window == title]
     inside = [(left, cy), (right - 1, cy), (cx, top), (cx, bottom - 1)]
-    assert clicked(sway, app, inside, equals.center) == ["+"] * 4 + ["="], plus.box
+    assert clicked(sway.keyboard, app, inside, equals.center) == ["+"] * 4 + ["="], plus.box
     outside = [(left - 1, cy), (cx, top - 1), (cx, bottom)]  # (the grid's gaps, or a neighbour)
-    assert "+" not in clicked(sway, app, outside, equals.center), plus.box
+    assert "+" not in clicked(sway.keyboard, app, outside, equals.center), plus.box
     app.clear()
 
 
