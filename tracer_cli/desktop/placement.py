@@ -125,8 +125,9 @@ class Placement(Protocol):
 
     mapping: str  # how, for doctor: "through sway's window tree"
 
-    def windows(self) -> list[Shown]:
-        """The windows shown now (on visible workspaces), read once until ``forget``."""
+    def windows(self, timeout: float = 0.5) -> list[Shown]:
+        """The windows shown now (on visible workspaces), read once until ``forget``; an error
+        when the compositor does not answer within ``timeout`` seconds."""
 
     def forget(self) -> None: ...
 

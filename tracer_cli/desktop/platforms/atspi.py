@@ -150,6 +150,8 @@ class AtspiElements:
         self.mapping = placement.mapping if placement is not None else ""
         self._frames: dict[Ref, Frame] = {}  # a window's frame, per screen (with a placement)
         self._pids: dict[str, int | None] = {}  # bus name -> its process
+        # a window's children's span, by the window and its size (read again when it resizes)
+        self._spans: dict[tuple[Ref, int, int], tuple[int, int, int, int] | None] = {}
         self._lock = threading.Lock()
         self._slow: dict[str, float] = {}  # bus name -> monotonic time it may be asked again
         self._windows: list[Element] | None = None  # per screen (until forget())
@@ -242,8 +244,8 @@ class AtspiElements:
                                 (name,)) for name in unknown], deadline)
         self._pids.update(zip(unknown, pids, strict=True))
         try:
-            shown = self.placement.windows()
-        except Exception:  # the compositor does not answer: no window can be placed
+            shown = self.placement.windows(deadline - time.monotonic())
+        except Exception:  # the compositor does not answer in time: no window can be placed
             return []
         sizes = [(w.box[2] - w.box[0], w.box[3] - w.box[1]) for w in windows]
         paired = pair([(self._pids.get(w.ref[0]) if w.ref else None, w.name, *size)
@@ -252,7 +254,14 @@ class AtspiElements:
                   if s is not None and w.ref is not None]
         decorated = [(w, s, size) for w, s, size in framed
                      if s.surface is None and differs(s, *size)]
-        insets = self._insets([w.ref for w, _, _ in decorated], deadline)  # type: ignore[misc]
+        unread = [(w.ref, *size) for w, _, size in decorated if (w.ref, *size) not in self._spans]
+        if len(self._spans) > 256:
+            self._spans.clear()
+        for key, inset in zip(unread, self._insets([r for r, _, _ in unread], deadline),  # type: ignore[misc]
+                              strict=True):
+            if inset is not None:  # (one not read in time is read again)
+                self._spans[key] = inset  # type: ignore[index]
+        insets = [self._spans.get((w.ref, *size)) for w, _, size in decorated]  # type: ignore[call-overload]
         known = {id(w): inset for (w, s, _), inset in zip(decorated, insets, strict=True)
                  if inset is not None and not differs(s, inset[2], inset[3])}
         placed = []

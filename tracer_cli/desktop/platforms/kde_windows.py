@@ -113,9 +113,9 @@ class KWinWindows:
         self.to_desktop = to_desktop
         self._shown: list[Shown] | None = None
 
-    def windows(self) -> list[Shown]:
+    def windows(self, timeout: float = SCRIPT_TIMEOUT) -> list[Shown]:
         if self._shown is None:
-            self._shown = [s for w in windows(self.bus(), timeout=SCRIPT_TIMEOUT) if w.shown
+            self._shown = [s for w in windows(self.bus(), timeout=max(0.001, timeout)) if w.shown
                            and (s := self._place(w)) is not None]
         return self._shown
 

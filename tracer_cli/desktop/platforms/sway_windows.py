@@ -61,10 +61,11 @@ class SwayWindows:
         self.ipc: SwayIPC | None = None
         self._shown: list[Shown] | None = None
 
-    def windows(self) -> list[Shown]:
+    def windows(self, timeout: float = IPC_TIMEOUT) -> list[Shown]:
         if self._shown is None:
             if self.ipc is None:
                 self.ipc = SwayIPC(self.swaysock, timeout=IPC_TIMEOUT)
+            self.ipc.sock.settimeout(max(0.001, timeout))
             try:
                 self._shown = shown(self.ipc.request(GET_TREE), self.to_desktop)
             except Exception:
