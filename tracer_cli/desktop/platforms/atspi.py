@@ -149,7 +149,7 @@ class AtspiElements:
         self.placement = placement
         self.mapping = placement.mapping if placement is not None else ""
         self._frames: dict[Ref, Frame] = {}  # a window's frame, per screen (with a placement)
-        self._pids: dict[str, int | None] = {}  # bus name -> its process
+        self._pids: dict[str, int] = {}  # bus name -> its process
         # a window's children's span, by the window and its size (read again when it resizes)
         self._spans: dict[tuple[Ref, int, int], tuple[int, int, int, int] | None] = {}
         self._lock = threading.Lock()
@@ -242,7 +242,8 @@ class AtspiElements:
         driver = ("org.freedesktop.DBus", "/org/freedesktop/DBus")
         pids = self._many([Call(driver, "org.freedesktop.DBus", "GetConnectionUnixProcessID", "s",
                                 (name,)) for name in unknown], deadline)
-        self._pids.update(zip(unknown, pids, strict=True))
+        self._pids.update((name, pid) for name, pid in zip(unknown, pids, strict=True)
+                          if pid is not None)  # (one not answered in time is asked again)
         try:
             shown = self.placement.windows(deadline - time.monotonic())
         except Exception:  # the compositor does not answer in time: no window can be placed
