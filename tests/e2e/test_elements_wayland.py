@@ -46,8 +46,7 @@ def bus(sway: SwayDesktop) -> Iterator[A11yBus]:
 
 def float_at(desk: SwayDesktop, app: App, x: int, y: int) -> None:
     assert desk.sway.ipc is not None
-    desk.sway.ipc.command(f"[pid={app.pid}] floating enable, resize set {W} {H}, "
-                          f"move position {x} {y}")
+    desk.sway.ipc.command(f"[pid={app.pid}] move position {x} {y}")
     wait_until(lambda: (r := app.node()["rect"])["x"] == x and r["y"] == y, 5,
                f"the window at {x},{y}")
 
@@ -73,7 +72,13 @@ def drawn_at_size(bus: A11yBus, titles: list[str]) -> None:
         raw.close()
 
 
-def calc(desk: SwayDesktop, bus: A11yBus, folder: Path, title: str, **env: str) -> App:
+def calc(desk: SwayDesktop, bus: A11yBus, folder: Path, title: str, at: tuple[int, int],
+         **env: str) -> App:
+    """A calculator floating at ``at``, W x H (sway's rule for its title: from its first
+    frame, so the program never has to take a new size)."""
+    assert desk.sway.ipc is not None
+    desk.sway.ipc.command(f'for_window [title="^{title}$"] "floating enable, resize set {W} '
+                          f'{H}, move position {at[0]} {at[1]}"')
     log = folder / f"{title}.jsonl"
     log.write_text("")
     app = desk.launch([SYSTEM_PYTHON, str(CALC), str(log), title], "el-calc", log=log,
@@ -88,9 +93,9 @@ def calcs(sway: SwayDesktop, bus: A11yBus,
     """'plain' decorated by sway at (100, 150); 'drawn' with its own header bar and shadows at
     (700, 250); both floating on the workspace el-calc."""
     folder = tmp_path_factory.mktemp("calcs")
-    apps = {"plain": calc(sway, bus, folder, "plain calc")}
+    apps = {"plain": calc(sway, bus, folder, "plain calc", (100, 150))}
+    apps["drawn"] = calc(sway, bus, folder, "drawn calc", (700, 250), CALC_HEADERBAR="1")
     float_at(sway, apps["plain"], 100, 150)
-    apps["drawn"] = calc(sway, bus, folder, "drawn calc", CALC_HEADERBAR="1")
     float_at(sway, apps["drawn"], 700, 250)
     drawn_at_size(bus, ["plain calc", "drawn calc"])
     sway.wait_settled()
@@ -195,3 +200,33 @@ def test_tracer_run_clicks_an_element_anchor_and_doctor_says_how(
     assert row["status"] == "ok", row
     assert "2 programs expose a tree: gtk_calc.py" in row["detail"]
     assert "placed through sway's window tree" in row["detail"]
+
+
+def test_at_scale_2_boxes_count_physical_pixels(sway: SwayDesktop, calcs: dict[str, App],
+                                                elements: Any) -> None:
+    """The output at scale 2: a window unit is two desktop pixels; still exact at the edges."""
+    assert sway.sway.ipc is not None
+    app = calcs["drawn"]
+    float_at(sway, app, 20, 20)
+    sway.sway.ipc.command("output HEADLESS-1 scale 2")
+    try:
+        def placed() -> Any:
+            elements.forget()
+            return [w for w in elements.windows() if w.name == "drawn calc"
+                    and w.box == (40, 40, 40 + 2 * W, 40 + 2 * H)]
+
+        wait_until(placed, 10, "the window at scale 2")
+        sway.wait_settled()
+        plus = plus_of(elements, "drawn calc")
+        (equals,) = [e for e in elements.find("push button", "=") if e.window == "drawn calc"]
+        left, top, right, bottom = plus.box
+        cx, cy = plus.center
+        inside = [(left, cy), (right - 1, cy), (cx, top), (cx, bottom - 1)]
+        assert clicked(sway.keyboard, app, inside, equals.center) == ["+"] * 4 + ["="], plus.box
+        outside = [(left - 1, cy), (cx, top - 1), (cx, bottom)]
+        assert "+" not in clicked(sway.keyboard, app, outside, equals.center), plus.box
+    finally:
+        sway.sway.ipc.command("output HEADLESS-1 scale 1")
+        sway.sway.wait_outputs([(1280, 800)])
+        float_at(sway, app, 700, 250)
+        app.clear()
