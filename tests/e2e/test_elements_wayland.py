@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.a11y import CALC, A11yBus, clicked, start_a11y_bus
-from tests.conftest import run_tracer
+from tests.conftest import APPS, run_tracer
 from tests.e2e.conftest import done, last_run, plan, run_dir
 from tests.e2e.sway import SYSTEM_PYTHON, App, SwayDesktop, wait_until
 from tracer_cli.desktop.elements import Element
@@ -230,3 +230,50 @@ def test_at_scale_2_boxes_count_physical_pixels(sway: SwayDesktop, calcs: dict[s
         sway.sway.wait_outputs([(1280, 800)])
         float_at(sway, app, 700, 250)
         app.clear()
+
+
+def test_a_qt_form_is_placed_the_same_way(sway: SwayDesktop, bus: A11yBus, elements: Any,
+                                          tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Qt 5 (PyQt5, QT_LINUX_ACCESSIBILITY_ALWAYS_ON=1) native on Wayland answers in its
+    window's coordinates too: the check box's edge pixels toggle it, the next ones out do not
+    (a radio button clicked after them says when every click was handled)."""
+    for name in ("QT_QPA_PLATFORM_PLUGIN_PATH", "QT_QPA_FONTDIR"):  # (opencv's, for its own Qt)
+        monkeypatch.delenv(name, raising=False)
+    assert sway.sway.ipc is not None
+    sway.sway.ipc.command('for_window [title="^qt calc form$"] "floating enable, resize set 420 '
+                          '380, move position 420 300"')
+    log = tmp_path / "qt.jsonl"
+    log.write_text("")
+    qt = sway.launch([SYSTEM_PYTHON, str(APPS / "qt_probe.py"), str(log), "qt calc form"], "el-calc",
+                     log=log, a11y=bus.session, QT_QPA_PLATFORM="wayland",
+                     QT_LINUX_ACCESSIBILITY_ALWAYS_ON="1")
+    try:
+        wait_until(lambda: qt.events("ready"), 15, "the Qt form drawn")
+
+        def named(role: str, name: str) -> Element:
+            def found() -> list[Element]:
+                elements.forget()
+                return elements.find(role, name, window="qt calc form")
+
+            return wait_until(found, 20, f"the Qt form's {name!r} placed")[0]  # type: ignore[no-any-return]
+
+        tick = named("check box", "Send me the monthly newsletter")
+        radios = {size: named("radio button", f"{size.title()} (fits most people)")
+                  for size in ("small", "large")}
+        assert tick.box[0] >= 420 and tick.box[1] >= 300
+
+        def toggles(points: list[tuple[int, int]], then: str) -> int:
+            qt.clear()
+            for x, y in [*points, radios[then].center]:
+                sway.keyboard.click(x, y)
+                sway.keyboard.session.sync()
+            wait_until(lambda: any(e["size"] == then for e in qt.events("state")), 10, then)
+            return len(qt.events("state")) - 1
+
+        left, top, right, bottom = tick.box
+        cx, cy = tick.center
+        assert toggles([(left, cy), (right - 1, cy), (cx, top), (cx, bottom - 1)], "large") == 4
+        assert toggles([(left - 1, cy), (cx, top - 1), (cx, bottom)], "small") == 0
+    finally:
+        qt.stop()
+        sway.apps.remove(qt)
