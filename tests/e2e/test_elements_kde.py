@@ -105,3 +105,24 @@ def test_doctor_says_how_boxes_are_placed(kde: KdeDesktop, bus: A11yBus, calcs: 
     assert row["status"] == "ok", row
     assert "2 programs expose a tree: gtk_calc.py" in row["detail"]
     assert "placed through KWin's window list" in row["detail"]
+
+
+def test_a_covered_window_has_no_elements_where_it_is_covered(kde: KdeDesktop,
+                                                              calcs: dict[str, App],
+                                                              elements: Any) -> None:
+    """KWin places the second window over the first (a cascade): the one on top counts."""
+    def raise_(app: App) -> None:
+        activate(kde.platform().bus(), app.pid)
+        wait_until(lambda: app.window().active, 5, "the window to have the focus")
+        elements.forget()
+
+    raise_(calcs["plain"])
+    (plus,) = [e for e in elements.find("push button", "+") if e.window == "plain calc"]
+    (drawn,) = [w for w in elements.windows() if w.name == "drawn calc"]
+    assert drawn.contains(*plus.center)  # (KWin's cascade: they overlap there)
+    at = elements.at(*plus.center)
+    assert at is not None and (at.name, at.window) == ("+", "plain calc")
+    raise_(calcs["drawn"])
+    at = elements.at(*plus.center)
+    assert at is not None and at.window == "drawn calc"
+    assert [e.window for e in elements.find("push button", "+")] == ["drawn calc"]
