@@ -1,8 +1,9 @@
 """The accessibility tree on KDE Plasma (headless KWin): GTK 3 calculators native on Wayland, one
 decorated by KWin, one drawing its own header bar and shadows, report element boxes in their
 windows' coordinates; tracer places them through KWin's window list (scripting). The element at
-a point is the button a real click there reaches (edge pixels, by the program's own log);
-doctor's row says how boxes are placed."""
+a point is the button a real click there reaches (edge pixels, by the program's own log); where
+one window covers the other only the one on top has elements; doctor's row says how boxes are
+placed."""
 
 from __future__ import annotations
 
