@@ -90,6 +90,12 @@ class OcrReader:
             self._warming = threading.Thread(target=self.engine, name="ocr-warm", daemon=True)
             self._warming.start()
 
+    def finish(self, timeout: float = 10.0) -> None:
+        """Wait for a warm-up still making the engine: a thread left inside the OCR runtime's
+        native code when the process exits aborts it."""
+        if self._warming is not None:
+            self._warming.join(timeout)
+
     def engine(self) -> OcrEngine | None:
         with self._making:
             return self._make()

@@ -115,7 +115,7 @@ class Agent(RunLoop):
         self._after = self._after_full = None
         record.image, self._full = image, full
         record.timings["capture"] = time.monotonic() - started
-        if self.settings.ground_on_screen and self._zooming(record):
+        if self.settings.ground_on_screen and not self.elements.available and self._zooming(record):
             self._reader.warm()  # the text at a click's point may spare its zoom turn
         return PlanRequest(task, image, self.settings.horizon, self.recent_history(),
                            self.settings.image_format,
@@ -451,6 +451,7 @@ class Agent(RunLoop):
     def finish(self, result: RunResult) -> None:
         result.model_calls, result.forecast_steps = self.model_calls, self.forecast_steps
         result.zoom_calls = self.zoom_calls
+        self._reader.finish()
 
     def resumed(self, number: int, note: str, record: StepRecord | None, exc: Paused | None) -> None:
         """The user paused and handed back: what was forecast no longer holds. Look at the
