@@ -23,14 +23,14 @@ from tracer_cli.agent.planner import Attempt, Forecast, ForecastFailed, Planner
 from tracer_cli.agent.profiles import HistoryEntry, PlanRequest, Revision, window_start
 from tracer_cli.agent.risk import assess, needs_asking
 from tracer_cli.agent.runloop import Confirm, Listener, RunLoop, RunResult, StepRecord
-from tracer_cli.agent.speculate import Previous, Verdict, by_identity, check
+from tracer_cli.agent.speculate import Previous, Verdict, by_focus, by_identity, check, expected_focus
 from tracer_cli.agent.zoom import Zoomer, needed
 from tracer_cli.desktop.actuator import Actuator, execute, target_points
 from tracer_cli.desktop.elements import state_change
 from tracer_cli.desktop.killswitch import Paused
 from tracer_cli.desktop.screen import Screen, downscale, wait_settled
 from tracer_cli.errors import BackendError, Interrupted, PlanError, TracerError
-from tracer_cli.plan import BaseStep, Done, Fail, Plan, PointStep, Subgoal, Wait
+from tracer_cli.plan import BaseStep, Done, Fail, Hotkey, Plan, PointStep, Subgoal, Type, Wait
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -66,7 +66,8 @@ class Agent(RunLoop):
         # run in a row.
         self._pending: list[BaseStep] = []
         self._pending_elements: list[Element | None] = []  # under each pending step's point
-        self._acted_element: Element | None = None  # the element the last click acted on
+        self._acted_element: Element | None = None  # the element the last click (keys) acted on
+        self._keys_into: Element | None = None  # where the plan expects typed keys to go
         self._planned_on: Image.Image | None = None
         self._vouched: Image.Image | None = None
         self._acted: list[tuple[int, int]] = []
@@ -292,9 +293,12 @@ class Agent(RunLoop):
             sx, sy = geometry.input_scale
             self._acted_element = self._element_at(round(points[0][0] * sx),
                                                    round(points[0][1] * sy))
-            if self._acted_element is not None:
-                record.element = {k: v for k, v in self._acted_element.to_dict().items()
-                                  if k != "text"}
+        elif isinstance(step, Type | Hotkey) and self.elements.available:
+            self.elements.forget()
+            self._acted_element = self.elements.focused()  # where the keys go
+        if self._acted_element is not None:
+            record.element = {k: v for k, v in self._acted_element.to_dict().items()
+                              if k != "text"}
         record.risk = assess(step, self._typing_into)
         if needs_asking(self.settings.confirm, record.risk):
             if self.confirm is None:
@@ -325,6 +329,7 @@ class Agent(RunLoop):
         record.outcome.settled = settled
         if isinstance(step, PointStep):
             self._typing_into = step.target
+        self._keys_into = expected_focus(step, self._acted_element, self._keys_into)
         self._check_effect(record, step)
 
     def _element_at(self, x: int, y: int) -> Element | None:
@@ -411,6 +416,7 @@ class Agent(RunLoop):
         screen afresh, and tell the model (in the history every profile shows) that the user
         took over, with the user's note."""
         self._pending, self._after, self._previous, self._revision = [], None, None, None
+        self._keys_into = None
         self._no_effect = ("", 0)
         told = "the user handed the mouse and keyboard back"
         if note:
@@ -495,9 +501,14 @@ class Agent(RunLoop):
         return verdict.step
 
     def _identity(self, step: BaseStep, verdict: Verdict, planned: Element | None) -> Verdict:
-        """The pixel checks' verdict weighed with the element under the step's point now."""
-        if not self.elements.available or not isinstance(step, PointStep) or \
-                len(step.points()) != 1:
+        """The pixel checks' verdict weighed with the element under the step's point now (for
+        keys: the element that has the keyboard focus)."""
+        if not self.elements.available:
+            return verdict
+        if isinstance(step, Type | Hotkey):
+            self.elements.forget()
+            return by_focus(step, verdict, self._keys_into, self.elements.focused())
+        if not isinstance(step, PointStep) or len(step.points()) != 1:
             return verdict
         now = self._element_at(*self.screen.geometry.to_desktop(*step.points()[0]))
         return by_identity(step, verdict, planned, now)

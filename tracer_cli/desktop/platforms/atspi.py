@@ -139,6 +139,7 @@ class AtspiElements:
         self._slow: dict[str, float] = {}  # bus name -> monotonic time it may be asked again
         self._windows: list[Element] | None = None  # per screen (until forget())
         self._points: dict[tuple[int, int], Element | None] = {}
+        self._focus: tuple[Element | None] | None = None  # per screen, as the windows
         self._names: dict[str, str] = {}  # bus name -> application name
         self.closed = False
 
@@ -385,6 +386,37 @@ class AtspiElements:
                 level.append((ref, element.path))  # type: ignore[arg-type]
         return kept
 
+    def focused(self) -> Element | None:
+        if self._focus is None:
+            self._focus = (self._guarded(lambda: self._focused(time.monotonic() + FIND_BUDGET),
+                                         None),)
+        return self._focus[0]
+
+    def _focused(self, deadline: float) -> Element | None:
+        """A descent of the active window level by level, reading only children and states
+        (what is not showing is not entered), to the object whose states say focused."""
+        active = [w for w in self.windows(deadline) if "active" in w.states]
+        if not active or active[0].ref is None:
+            return None
+        window = active[0]
+        level: list[Ref] = [window.ref]
+        read = 0
+        while level and read < MAX_NODES and time.monotonic() < deadline:
+            kids = self._many([Call(ref, ACCESSIBLE, "GetChildren") for ref in level], deadline)
+            below: list[Ref] = [tuple(k) for ks in kids if ks  # type: ignore[misc]
+                                for k in ks if k[1] != NULL][:MAX_NODES - read]
+            read += len(below)
+            states = self._many([Call(ref, ACCESSIBLE, "GetState") for ref in below], deadline)
+            level = []
+            for ref, words in zip(below, states, strict=True):
+                have = decode_states(words or [])
+                if "focused" in have:
+                    (element,) = self._describe([ref], deadline, window=window.name)
+                    return element
+                if "showing" in have:
+                    level.append(ref)
+        return None
+
     def reread(self, element: Element) -> Element | None:
         if element.ref is None:
             return None
@@ -411,6 +443,7 @@ class AtspiElements:
     def forget(self) -> None:
         self._windows = None
         self._points = {}
+        self._focus = None
 
     def close(self) -> None:
         if not self.closed:
