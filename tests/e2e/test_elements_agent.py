@@ -115,3 +115,43 @@ def test_forecast_typing_goes_back_when_another_element_has_the_focus(a11y_bus: 
         "the keyboard focus is on push button '=', not on push button 'MR'"), check
     assert lines[1]["action"]["action"] == "done"  # the model was asked, and nothing was typed
     assert not calc.events("text")
+
+
+def test_plan_names_the_element_each_step_would_hit(a11y_bus: A11yBus, a11y_screen: Display,
+                                                    calc: LoggedProgram, tmp_path: Path) -> None:
+    park_pointer(a11y_screen)
+    clear, entry = centre(a11y_bus, "C", a11y_screen), centre(a11y_bus, "Display", a11y_screen)
+    forecast = plan(click(*clear, "C"), click(*entry, "the display"),
+                    {"action": "type", "text": "12"}, {"action": "hotkey", "keys": ["tab"]},
+                    {"action": "type", "text": "3"})
+    script = tmp_path / "plan.jsonl"
+    script.write_text(json.dumps(forecast) + "\n", encoding="utf-8")
+    env = tracer_env(a11y_screen, **a11y_bus.env(), COLUMNS="220")
+    args = ("plan", "use the calculator", "--backend", "script", "--script", str(script))
+
+    printed = run_tracer(*args, "--json", env=env, timeout=60)
+    assert printed.returncode == 0, printed.stderr
+    steps = json.loads(printed.stdout)["trajectory"]
+    hits = [(s["element"]["role"], s["element"]["name"], s["element"]["by"]) if "element" in s
+            else None for s in steps]
+    assert hits == [("push button", "C", "point"), ("text", "Display", "point"),
+                    ("text", "Display", "focus"), ("text", "Display", "focus"),
+                    None]  # after a Tab, where the focus goes is not foretold
+    (line,) = [json.loads(x) for x in (run_dir(env) / "steps.jsonl").read_text().splitlines()]
+    assert [e and e["name"] for e in line["elements"]] == ["C", "Display", "Display", "Display",
+                                                           None]
+    assert not calc.events("button")  # a dry run: nothing pressed
+    reported = run_tracer("logs", "report", "last", env=env, timeout=60)
+    assert reported.returncode == 0, reported.stderr
+    page = Path(reported.stdout.strip()).read_text(encoding="utf-8")
+    assert "<li>1. push button &#39;C&#39;</li>" in page
+    assert "<li>3. text &#39;Display&#39; (keyboard focus)</li>" in page
+
+    table = run_tracer(*args, env=env, timeout=60)
+    assert table.returncode == 0, table.stderr
+    assert "push button 'C'" in table.stdout and "text 'Display' (keyboard focus)" in table.stdout
+
+    streamed = run_tracer(*args, "--events", "jsonl", env=env, timeout=60)
+    assert streamed.returncode == 0, streamed.stderr
+    (event,) = [e for e in map(json.loads, streamed.stdout.splitlines()) if e["event"] == "step"]
+    assert event["elements"][0]["name"] == "C"

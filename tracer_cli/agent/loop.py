@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tracer_cli.agent.backends import bounds
 from tracer_cli.agent.effects import compare
@@ -442,6 +442,8 @@ class Agent(RunLoop):
             if placed is not None and placed is not plan.first and record.forecast is not None:
                 record.forecast.plan = plan.model_copy(
                     update={"trajectory": [placed, *plan.trajectory[1:]]})
+            if record.forecast is not None and self.elements.available:
+                record.hits = self._hits(record.forecast.plan.trajectory)
         except TracerError as exc:
             result = RunResult("error", str(exc), steps=1, code=exc.exit_code)
             raise
@@ -454,6 +456,31 @@ class Agent(RunLoop):
             self._emit("on_step", record)
             self._emit("on_end", result)
         return record
+
+    def _hits(self, steps: list[BaseStep]) -> list[dict[str, Any] | None]:
+        """The element each step of a forecast would hit on the current screen (the dry run):
+        a click's, the one under its point; typing's and keys', the one that would have the
+        keyboard focus (what a click before it in the forecast acted on, where that takes the
+        focus; else the focused one now; unknown after a Tab)."""
+        geometry = self.screen.geometry
+        self.elements.forget()
+        out: list[dict[str, Any] | None] = []
+        into: Element | None = None
+        moved = False  # a Tab moved the focus: where to, the forecast does not say
+        for step in steps:
+            element, by = None, "point"
+            if isinstance(step, Type | Hotkey):
+                by = "focus"
+                element = into if into is not None or moved else self.elements.focused()
+                into = expected_focus(step, element, into)
+                moved = moved or into is None
+            elif step.points():
+                element = self.elements.at(*geometry.to_desktop(*step.points()[0]))
+                if expected_focus(step, element, None) is not None:  # it takes the focus
+                    into, moved = element, False
+            out.append(None if element is None else {
+                **{k: v for k, v in element.to_dict().items() if k != "text"}, "by": by})
+        return out
 
     def _remember(self, record: StepRecord, step: BaseStep, reply: str) -> None:
         """Add the step to the history the model is told; a step that opened a forecast keeps

@@ -111,6 +111,17 @@ class Element:
         return out
 
 
+def label(data: Any) -> str:
+    """An element as the run record keeps it (``to_dict``, with ``by``: "focus" for where keys
+    go), as a person reads it: ``push button '+'``, ``text 'Name' (keyboard focus)``; "" for
+    anything else."""
+    if not isinstance(data, dict) or not isinstance(data.get("role"), str):
+        return ""
+    name = data.get("name")
+    said = f"{data['role']} {name!r}" if isinstance(name, str) and name else data["role"]
+    return f"{said} (keyboard focus)" if data.get("by") == "focus" else said
+
+
 def state_change(before: Element, after: Element | None) -> str:
     """What changed about an element that an action may have done (checked, expanded,
     focused, its text, its name), in a few words; "" for nothing (or the element gone)."""
