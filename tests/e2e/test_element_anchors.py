@@ -241,7 +241,12 @@ def test_wait_for_and_assert_name_elements(a11y_bus: A11yBus, a11y_screen: Displ
                                            calc: LoggedProgram, tmp_path: Path) -> None:
     park_pointer(a11y_screen)
     calc.clear()
-    env = tracer_env(a11y_screen, **a11y_bus.env())
+    env = tracer_env(a11y_screen, **a11y_bus.env(), COLUMNS="200", TRACER_OCR="tesseract")
+    (tmp_path / "m.yaml").write_text(ENTERED, encoding="utf-8")
+    dry = run_tracer("run", str(tmp_path / "m.yaml"), "--dry-run", env=env, timeout=60)
+    assert dry.returncode == 0, dry.stderr
+    (plus,) = [row for row in dry.stdout.splitlines() if "'+' in 'calc' sensitive" in row]
+    assert "on the screen now" in plus and "not on" not in plus  # the dry run checks it too
     ran = run_macro(env, tmp_path, ENTERED)
     assert ran.returncode == 1, ran.stderr
     assert "m.yaml:8" in ran.stderr and "assertion failed: the display does not show 99" in ran.stderr
