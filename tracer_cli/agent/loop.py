@@ -68,6 +68,7 @@ class Agent(RunLoop):
         self._pending_elements: list[Element | None] = []  # under each pending step's point
         self._acted_element: Element | None = None  # the element the last click (keys) acted on
         self._keys_into: Element | None = None  # where the plan expects typed keys to go
+        self._focus_checked: tuple[Element | None] | None = None  # the focus the check read
         self._planned_on: Image.Image | None = None
         self._vouched: Image.Image | None = None
         self._acted: list[tuple[int, int]] = []
@@ -294,8 +295,11 @@ class Agent(RunLoop):
             self._acted_element = self._element_at(round(points[0][0] * sx),
                                                    round(points[0][1] * sy))
         elif isinstance(step, Type | Hotkey) and self.elements.available:
-            self.elements.forget()
-            self._acted_element = self.elements.focused()  # where the keys go
+            if self._focus_checked is None:  # (else read just now, on this screen, by the check)
+                self.elements.forget()
+                self._focus_checked = (self.elements.focused(),)
+            self._acted_element = self._focus_checked[0]  # where the keys go
+        self._focus_checked = None
         if self._acted_element is not None:
             record.element = {k: v for k, v in self._acted_element.to_dict().items()
                               if k != "text"}
@@ -514,6 +518,7 @@ class Agent(RunLoop):
         if verdict.status == "failed":
             self._revision = Revision([s.describe() for s in pending], verdict.reason)
         if not verdict.ok or verdict.step is None:
+            self._focus_checked = None  # (the model looks again: so will act())
             return None
         record.image, self._after = self._after, None
         self._full, self._after_full = self._after_full, None
@@ -534,7 +539,8 @@ class Agent(RunLoop):
             return verdict
         if isinstance(step, Type | Hotkey):
             self.elements.forget()
-            return by_focus(step, verdict, self._keys_into, self.elements.focused())
+            self._focus_checked = (self.elements.focused(),)
+            return by_focus(step, verdict, self._keys_into, self._focus_checked[0])
         if not isinstance(step, PointStep) or len(step.points()) != 1:
             return verdict
         now = self._element_at(*self.screen.geometry.to_desktop(*step.points()[0]))

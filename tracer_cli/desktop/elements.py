@@ -162,7 +162,8 @@ class Elements(Protocol):
 
     def focused(self) -> Element | None:
         """The element that has the keyboard focus (where typed keys go), with its text: in
-        the active window; None where no window of the tree is active or none has it."""
+        the active window (where no window says it is active, the first one that has a focused
+        element); None where none has it."""
 
     def reread(self, element: Element) -> Element | None:
         """The element as it is now (states, text, box); None when it is gone."""

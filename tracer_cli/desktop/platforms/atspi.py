@@ -393,12 +393,21 @@ class AtspiElements:
         return self._focus[0]
 
     def _focused(self, deadline: float) -> Element | None:
-        """A descent of the active window level by level, reading only children and states
-        (what is not showing is not entered), to the object whose states say focused."""
-        active = [w for w in self.windows(deadline) if "active" in w.states]
-        if not active or active[0].ref is None:
+        """The focused object of the active window; where no window says it is active
+        (Chromium on an X server without a window manager), of the first window that has one."""
+        windows = self.windows(deadline)
+        active = [w for w in windows if "active" in w.states]
+        for window in active or self._search_order(None, deadline):
+            found = self._focus_in(window, deadline)
+            if found is not None or active:
+                return found
+        return None
+
+    def _focus_in(self, window: Element, deadline: float) -> Element | None:
+        """A descent of a window level by level, reading only children and states (what is
+        not showing is not entered), to the object whose states say focused."""
+        if window.ref is None:
             return None
-        window = active[0]
         level: list[Ref] = [window.ref]
         read = 0
         while level and read < MAX_NODES and time.monotonic() < deadline:
