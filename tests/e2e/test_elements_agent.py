@@ -97,6 +97,10 @@ def test_forecast_typing_runs_where_the_click_put_the_focus(a11y_bus: A11yBus,
     assert "the keyboard focus is on text 'Display'" in lines[1]["check"]["reason"]
     assert lines[1]["element"]["name"] == "Display"  # where the keys went, in steps.jsonl
     assert calc.events("text")[-1]["text"] == "12"
+    reported = run_tracer("logs", "report", "last", env=env, timeout=60)
+    assert reported.returncode == 0, reported.stderr
+    page = Path(reported.stdout.strip()).read_text(encoding="utf-8")
+    assert page.count("<dt>element</dt><dd>text &#39;Display&#39;</dd>") == 2  # clicked, typed into
 
 
 def test_forecast_typing_goes_back_when_another_element_has_the_focus(a11y_bus: A11yBus,
