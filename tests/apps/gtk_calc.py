@@ -9,6 +9,8 @@ LOG gets one JSON object a line, each with "t" (time.monotonic()):
   {"event": "button", "label": ..}         a button was clicked
   {"event": "text", "text": ..}            the entry's text after each change
 With X,Y the window is placed there (X11 without a window manager places it as asked).
+With CALC_HEADERBAR=1 its title is a GTK header bar: GTK draws the window's decorations itself
+(client-side, with shadows around the window), on any compositor.
 GTK exposes its tree to AT-SPI by itself when an accessibility bus is there.
 
 "C" clears the entry and turns the row "1 2 3 +" around ("+ 3 2 1": a target that moved);
@@ -21,6 +23,7 @@ gives it the keyboard focus (an effect only the tree sees). "MR" hands the keybo
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 
@@ -47,6 +50,8 @@ def main() -> None:
     window.set_default_size(320, 300)
     if len(sys.argv) > 3:
         window.move(*(int(v) for v in sys.argv[3].split(",")))
+    if os.environ.get("CALC_HEADERBAR") == "1":
+        window.set_titlebar(Gtk.HeaderBar(title=window.get_title(), show_close_button=True))
     box = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=6)
     entry = Gtk.Entry()
     entry.set_name("display")

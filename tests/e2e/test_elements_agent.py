@@ -17,7 +17,7 @@ import pytest
 
 from tests.a11y import A11yBus, start_calc
 from tests.conftest import Display, run_tracer
-from tests.e2e.conftest import click, done, park_pointer, plan, run_dir, tracer_env
+from tests.e2e.conftest import click, done, last_run, park_pointer, plan, run_dir, tracer_env
 from tests.programs import LoggedProgram
 from tracer_cli.desktop.platforms.atspi import AtspiElements
 
@@ -45,11 +45,12 @@ def centre(bus: A11yBus, name: str, display: Display) -> tuple[int, int]:
     return round(x * 1000 / display.width), round(y * 1000 / display.height)
 
 
-def run(env: dict[str, str], tmp_path: Path, *plans: dict[str, Any]) -> list[dict[str, Any]]:
+def run(env: dict[str, str], tmp_path: Path, *plans: dict[str, Any],
+        extra: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     script = tmp_path / "plan.jsonl"
     script.write_text("".join(json.dumps(p) + "\n" for p in plans), encoding="utf-8")
     ran = run_tracer("do", "use the calculator", "--backend", "script", "--script", str(script),
-                     "--yes", "--replan", "adaptive", env=env, timeout=120)
+                     "--yes", "--replan", "adaptive", *extra, env=env, timeout=120)
     assert ran.returncode == 0, ran.stderr
     return [json.loads(x) for x in (run_dir(env) / "steps.jsonl").read_text().splitlines()]
 
@@ -159,3 +160,29 @@ def test_plan_names_the_element_each_step_would_hit(a11y_bus: A11yBus, a11y_scre
     assert streamed.returncode == 0, streamed.stderr
     (event,) = [e for e in map(json.loads, streamed.stdout.splitlines()) if e["event"] == "step"]
     assert event["elements"][0]["name"] == "C"
+
+
+def test_a_click_the_screen_shows_at_its_point_needs_no_zoom_turn(a11y_bus: A11yBus,
+                                                                a11y_screen: Display,
+                                                                calc: LoggedProgram,
+                                                                tmp_path: Path) -> None:
+    """With a planner's image under the grounding minimum every click gets a zoom turn, unless
+    the screen shows its target at the planner's point: the tree's element there (with the
+    bus), else the target's text read there (the same program, no bus): no zoom turn, and the
+    click lands on the element's centre (or where it pointed, on the text). (A zoom turn here would be answered by
+    the script's next line, a "done" that holds no point.)"""
+    park_pointer(a11y_screen)
+    x, y = centre(a11y_bus, "Quiet", a11y_screen)
+    off = (x + 5, y + 1)  # a few pixels off the centre, as a coarse planner points
+    with_tree = tracer_env(a11y_screen, **a11y_bus.env())
+    without = {k: v for k, v in tracer_env(a11y_screen).items()
+               if k not in ("AT_SPI_BUS_ADDRESS", "DBUS_SESSION_BUS_ADDRESS")}
+    for env, by in ((with_tree, "element"), (without, "text")):
+        lines = run(env, tmp_path, plan(click(*off, "the Quiet button")), plan(done()),
+                    extra=("--max-pixels", "150000", "--zoom", "--replan", "always"))
+        grounding = lines[0]["grounding"]
+        assert grounding["by"] == by and "zoom" not in grounding, grounding
+        want = (x, y) if by == "element" else off
+        assert abs(grounding["point"][0] - want[0]) <= 1 and abs(grounding["point"][1] - want[1]) <= 1
+        assert not last_run(env)["run"].get("zoom_calls")
+    assert [e["label"] for e in calc.events("button")] == ["Quiet", "Quiet"]

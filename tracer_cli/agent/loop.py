@@ -30,7 +30,7 @@ from tracer_cli.desktop.elements import state_change
 from tracer_cli.desktop.killswitch import Paused
 from tracer_cli.desktop.screen import Screen, downscale, wait_settled
 from tracer_cli.errors import BackendError, Interrupted, PlanError, TracerError
-from tracer_cli.plan import BaseStep, Done, Fail, Hotkey, Plan, PointStep, Subgoal, Type, Wait
+from tracer_cli.plan import COORD_MAX, BaseStep, Done, Fail, Hotkey, Plan, PointStep, Subgoal, Type, Wait
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -82,6 +82,8 @@ class Agent(RunLoop):
         self.forecast_steps = 0
         self.zoom_calls = 0  # requests that placed a click on a crop (not planning calls)
         self.zoomer = self._make_zoomer()
+        # the last step placed where the screen shows its target (_on_screen), and where
+        self._seen: tuple[tuple[int, float | None, BaseStep] | None, PointStep | None] = (None, None)
 
     def _make_zoomer(self) -> Zoomer | None:
         """Who places clicks on a full-resolution crop when the planner's image is under its
@@ -115,6 +117,8 @@ class Agent(RunLoop):
         self._after = self._after_full = None
         record.image, self._full = image, full
         record.timings["capture"] = time.monotonic() - started
+        if self.settings.ground_on_screen and self._zooming(record):
+            self._reader.warm()  # the text at a click's point may spare its zoom turn
         return PlanRequest(task, image, self.settings.horizon, self.recent_history(),
                            self.settings.image_format,
                            history_images=max(0, self.settings.history_images),
@@ -177,7 +181,9 @@ class Agent(RunLoop):
                 assert early is not None
                 record.streamed = True
                 self._emit("on_early", record.number, early.step)
-                self.act(record, early.step)
+                placed = self.ground(record, early.step)  # where the screen showed its target
+                assert placed is not None, "a step that runs early is placed without a model"
+                self.act(record, placed)
             forecast = self._rest(record, stream, early if acted else None)
         finally:
             stream.close()
@@ -222,17 +228,22 @@ class Agent(RunLoop):
         if step.is_terminal:
             return False
         if isinstance(step, PointStep) and (
-                step.needs_grounding or (self.grounder is not None and self.grounder.always)
-                or (step.points() and self._zooming(record))):
+                step.needs_grounding or (self._second_look(record, step)
+                                         and self._on_screen(record, step) is None)):
             return False
         return not needs_asking(self.settings.confirm, assess(step, self._typing_into))
 
     def ground(self, record: StepRecord, step: BaseStep) -> BaseStep | None:
         """Place a click on its target: always when the step has no point, and with a dedicated
-        grounder also when it has one (the planner's point is then the fallback).
+        grounder also when it has one (the planner's point is then the fallback); not when the
+        screen already shows the target at the planner's point (``_on_screen``).
         Returns None when the step cannot be placed (the outcome says why)."""
         if not isinstance(step, PointStep):
             return step
+        if self._second_look(record, step):
+            placed = self._on_screen(record, step)
+            if placed is not None:
+                return placed
         if step.points() and self._zooming(record):
             return self._zoom(record, step)
         wanted = step.needs_grounding or (self.grounder is not None and self.grounder.always)
@@ -258,6 +269,41 @@ class Agent(RunLoop):
                             "planner_point": step.points()[0] if step.points() else None,
                             "answer": found.answer}
         return step.at(*found.point)
+
+    def _second_look(self, record: StepRecord, step: PointStep) -> bool:
+        """Whether placing this step asks a model again: a zoom turn, or a dedicated grounder
+        that places every click."""
+        return bool(step.points()) and (self._zooming(record) or (
+            self.grounder is not None and self.grounder.always))
+
+    def _on_screen(self, record: StepRecord, step: PointStep) -> PointStep | None:
+        """The step at its target's centre when the screen shows the target at the planner's
+        point (the accessibility tree's element there, else its text read there: agent/seen.py);
+        None when a model must look again. Found once per step and screen."""
+        from tracer_cli.agent.seen import by_element, by_text
+
+        points = step.points()
+        if not self.settings.ground_on_screen or len(points) != 1 or self._full is None:
+            return None
+        key = (record.number, record.shot_at, step)
+        if self._seen[0] == key:
+            return self._seen[1]
+        started = time.monotonic()
+        geometry, full = self.screen.geometry, self._full
+        origin = (geometry.monitor.left, geometry.monitor.top)
+        element = self._element_at(*geometry.to_desktop(*points[0]))
+        seen = by_element(element, step.target, origin, full.size)
+        if seen is None and (element is None or not element.anchorable):
+            seen = by_text(self._reader, full, points[0], step.target)  # the tree says nothing there
+        placed = None
+        if seen is not None:
+            x, y = (round(c * COORD_MAX / side, 3) for c, side in zip(seen.pixel, full.size))
+            placed = step.at(x, y)
+            record.grounding = {"target": step.target, "planner_point": list(points[0]),
+                                "point": [x, y], **seen.to_dict()}
+            record.timings["ground"] = time.monotonic() - started
+        self._seen = (key, placed)
+        return placed
 
     def _zooming(self, record: StepRecord) -> bool:
         """Whether clicks are placed on a crop: the planner's image has less detail than its
@@ -570,6 +616,8 @@ class Agent(RunLoop):
             if isinstance(step, Fail):
                 record.action, record.outcome = step, Outcome("fail")
                 return RunResult("failed", step.reason)
+            if acted and isinstance(record.action, BaseStep):
+                step = record.action  # as it ran: placed where the screen showed its target
             if not acted:
                 placed = self.ground(record, step)
                 if placed is None:

@@ -1,9 +1,10 @@
 """Elements: what the desktop's accessibility tree says is at a point (a push button named "+",
 a checked check box, an entry and its text), as a second sense beside the pixels.
 
-One small interface (``Elements``) with one reader per kind of desktop: AT-SPI on X11
-(platforms/atspi.py), and ``NoElements`` wherever there is no tree (no accessibility bus, a
-toolkit that exposes nothing such as Tk, Wayland where window positions are unknown). Every
+One small interface (``Elements``) with one reader per kind of desktop: AT-SPI on X11 and, its
+boxes placed through the compositor's word on where windows lie (placement.py), on sway and KDE
+Plasma (platforms/atspi.py); ``NoElements`` wherever there is no tree (no accessibility bus, a
+toolkit that exposes nothing such as Tk, GNOME on Wayland where window positions are unknown). Every
 answer may be None: the pixels stay the default path, the tree only makes some of their
 guesses sure. Boxes are in desktop pixels: (left, top, right, bottom), right and bottom
 excluded.
@@ -146,6 +147,7 @@ class Elements(Protocol):
 
     available: bool  # a tree can be read at all
     reason: str  # why not, when it cannot
+    mapping: str  # how boxes become desktop pixels where programs answer per window (Wayland)
 
     def at(self, x: int, y: int) -> Element | None:
         """The element at a desktop pixel: the deepest interactive one the tree has there."""
@@ -181,6 +183,7 @@ class NoElements:
     """No tree here: every answer is empty, at no cost."""
 
     available = False
+    mapping = ""
 
     def __init__(self, reason: str) -> None:
         self.reason = reason
