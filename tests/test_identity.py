@@ -93,6 +93,9 @@ def test_typing_goes_back_when_another_element_has_the_focus() -> None:
                               "type 'Ada' would go there")
     kept = by_focus(typing, keys_ok, NAME, NAME)  # (read again: the same object)
     assert kept.ok and kept.reason.endswith("the keyboard focus is on text 'Name'")
+    combo = Element("combo box", "Size", (0, 100, 200, 130), frozenset({"showing", "focusable"}))
+    part = Element("push button", "", (170, 100, 200, 130), frozenset({"showing", "focused"}))
+    assert by_focus(typing, keys_ok, combo, part).ok  # the clicked box's own button has it
     aimed = Type(action="type", text="Ada", target="the Name field")
     named = by_focus(aimed, Verdict("unchecked", "type does not follow a click or keys"), None, NAME)
     assert named.ok and "text 'Name', the target" in named.reason

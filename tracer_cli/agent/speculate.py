@@ -427,7 +427,7 @@ def by_focus(step: BaseStep, verdict: Verdict, expected: Element | None,
              focus: Element | None) -> Verdict:
     """The pixel checks' verdict on forecast typing or keys, weighed with the element that has
     the keyboard focus now (``focus``): the one the plan expects is ``expected`` (the focusable
-    element the click before acted on) or one the step's target names (an editable one, for
+    element the click before acted on, or a part of it) or one the step's target names (an editable one, for
     typing). Another element with the focus sends the step back to the model naming both;
     without a focused element (no tree, a program without one) or an expectation, the pixels
     decide alone."""
@@ -436,7 +436,7 @@ def by_focus(step: BaseStep, verdict: Verdict, expected: Element | None,
     target = str(step.notes.get("target", "")).strip()
     named = bool(target) and names_target(target, focus.name) and (
         isinstance(step, Hotkey) or "editable" in focus.states)
-    if named or (expected is not None and expected.same(focus)):
+    if named or (expected is not None and (expected.same(focus) or _part_of(focus, expected))):
         why = f"the keyboard focus is on {focus.describe()}" + (", the target" if named else "")
         if verdict.ok:
             return Verdict("ok", f"{verdict.reason}; {why}", verdict.step)
@@ -450,6 +450,14 @@ def by_focus(step: BaseStep, verdict: Verdict, expected: Element | None,
     wanted = expected.describe() if expected is not None else repr(target)
     return Verdict("failed", f"the keyboard focus is on {focus.describe()}, not on {wanted}: "
                    f"{step.describe()} would go there")
+
+
+def _part_of(inner: Element, outer: Element) -> bool:
+    """Whether ``inner`` is a part of ``outer`` (a combo box's button, a spin button's entry):
+    the same program's window, its box within the other's."""
+    left, top, right, bottom = inner.box
+    return (inner.app, inner.window) == (outer.app, outer.window) and right > left and \
+        outer.contains(left, top) and outer.contains(right - 1, bottom - 1)
 
 
 def expected_focus(step: BaseStep, acted: Element | None, before: Element | None) -> Element | None:
