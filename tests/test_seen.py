@@ -162,7 +162,7 @@ def test_while_the_answer_streams_a_click_seen_on_screen_runs_before_it_ends(tmp
                            '{"x": 490, "y": 475}')
         agent, actuator = agent_with(script, blank(), tree)  # type: ignore[arg-type]
         sent: list[int] = []
-        agent.listeners.append(When(lambda: sent.append(script.sent)))
+        agent.listeners.append(When(lambda sent=sent, script=script: sent.append(script.sent)))
         result = agent.run("press OK")
         assert result.zoom_calls == zooms
         assert sent == [1] if tree else sent[0] >= 2  # before the rest came; after it (and the zoom)

@@ -117,8 +117,8 @@ def server(spec: str) -> int:
     """An OpenAI-compatible server on 127.0.0.1 that streams: tracer's llama backend with the
     stand-in behind /v1/chat/completions (server-sent events when asked to stream), answering
     ANSWER to a plan and ZOOM_ANSWER to a zoom turn. Writes its port to stdout."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
     import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     from tracer_cli.agent.backends.llama import LlamaBackend
     from tracer_cli.config import Settings

@@ -169,8 +169,8 @@ def test_a_click_the_screen_shows_at_its_point_needs_no_zoom_turn(a11y_bus: A11y
     """With a planner's image under the grounding minimum every click gets a zoom turn, unless
     the screen shows its target at the planner's point: the tree's element there (with the
     bus), else the target's text read there (the same program, no bus): no zoom turn, and the
-    click lands on the element's centre (or where it pointed, on the text). (A zoom turn here would be answered by
-    the script's next line, a "done" that holds no point.)"""
+    click lands on the element's centre (or where it pointed, on the text). (A zoom turn here
+    would be answered by the script's next line, a "done" that holds no point.)"""
     park_pointer(a11y_screen)
     x, y = centre(a11y_bus, "Quiet", a11y_screen)
     off = (x + 5, y + 1)  # a few pixels off the centre, as a coarse planner points

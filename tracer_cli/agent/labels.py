@@ -112,14 +112,14 @@ class OcrReader:
         return self._engine
 
     def __call__(self, image: Image.Image, point: tuple[int, int], target: str) -> str | None:
-        name = label(target)
-        engine = self.engine() if name else None
-        if engine is None:
+        """The label ``target`` names as read at ``point`` (0..1000 of ``image``): the text
+        nearest the point on its row, or an empty field's label beside or above it."""
+        ready = self._ready(image, point, target)
+        if ready is None:
             return None
         from tracer_cli.vision.ocr import Box, read_region
 
-        px, py = point[0] * image.width / COORD_MAX, point[1] * image.height / COORD_MAX
-        reach, region = strip(image, px, py)
+        engine, name, (px, py), reach, region = ready
         field = _field(image, point)
         if field is not None:  # its label may stand left of it or above it: one read for all
             region = region.union(Box(int(field.left - reach), int(field.top - ABOVE * field.height),
@@ -131,21 +131,30 @@ class OcrReader:
             found = field_label(lines, field, name, reach)
         return found
 
-
     def phrase(self, image: Image.Image, point: tuple[float, float], target: str) -> TextBox | None:
         """The text at ``point`` (0..1000 of ``image``) with its box, when it reads the label
         ``target`` names: the phrase nearest the point on its row. No field's label: the
         text itself must stand there."""
+        ready = self._ready(image, point, target)
+        if ready is None:
+            return None
+        from tracer_cli.vision.ocr import read_region
+
+        engine, name, (px, py), reach, region = ready
+        self.reads += 1
+        return phrase_at(read_region(engine, image, region), px, py, name, reach)
+
+    def _ready(self, image: Image.Image, point: tuple[float, float], target: str
+               ) -> tuple[OcrEngine, str, tuple[float, float], float, Box] | None:
+        """What a read at ``point`` needs: the engine, the label, the point in pixels, how far
+        along its row the label may lie and the strip to read; None without a label or engine."""
         name = label(target)
         engine = self.engine() if name else None
         if engine is None:
             return None
-        from tracer_cli.vision.ocr import read_region
-
         px, py = point[0] * image.width / COORD_MAX, point[1] * image.height / COORD_MAX
         reach, region = strip(image, px, py)
-        self.reads += 1
-        return phrase_at(read_region(engine, image, region), px, py, name, reach)
+        return engine, name, (px, py), reach, region
 
 
 def strip(image: Image.Image, px: float, py: float) -> tuple[float, Box]:

@@ -297,7 +297,7 @@ class Agent(RunLoop):
             seen = by_text(self._reader, full, points[0], step.target)  # the tree says nothing there
         placed = None
         if seen is not None:
-            x, y = (round(c * COORD_MAX / side, 3) for c, side in zip(seen.pixel, full.size))
+            x, y = (round(c * COORD_MAX / side, 3) for c, side in zip(seen.pixel, full.size, strict=True))
             placed = step.at(x, y)
             record.grounding = {"target": step.target, "planner_point": list(points[0]),
                                 "point": [x, y], **seen.to_dict()}
