@@ -15,7 +15,9 @@ GTK exposes its tree to AT-SPI by itself when an accessibility bus is there.
 
 "C" clears the entry and turns the row "1 2 3 +" around ("+ 3 2 1": a target that moved);
 "Quiet" does nothing visible: styled flat, with no hover, press or focus look, a click only
-gives it the keyboard focus (an effect only the tree sees).
+gives it the keyboard focus (an effect only the tree sees). "MR" hands the keyboard focus to
+"=" (a program moving the focus away from what was clicked). The entry's accessible name is
+"Display".
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ def main() -> None:
     box = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=6)
     entry = Gtk.Entry()
     entry.set_name("display")
+    entry.get_accessible().set_name("Display")
     entry.connect("changed", lambda e: emit("text", text=e.get_text()))
     box.pack_start(entry, False, False, 0)
     grid = Gtk.Grid(row_spacing=4, column_spacing=4, column_homogeneous=True,
@@ -69,6 +72,8 @@ def main() -> None:
             row = [buttons[(3, c)].get_label() for c in range(4)]
             for c, text in enumerate(reversed(row)):
                 buttons[(3, c)].set_label(text)
+        elif label == "MR":
+            GLib.idle_add(lambda: buttons[(4, 2)].grab_focus() and False)
         elif label != "Quiet":
             entry.set_text(entry.get_text() + label)
 

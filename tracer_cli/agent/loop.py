@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tracer_cli.agent.backends import bounds
 from tracer_cli.agent.effects import compare
@@ -23,14 +23,14 @@ from tracer_cli.agent.planner import Attempt, Forecast, ForecastFailed, Planner
 from tracer_cli.agent.profiles import HistoryEntry, PlanRequest, Revision, window_start
 from tracer_cli.agent.risk import assess, needs_asking
 from tracer_cli.agent.runloop import Confirm, Listener, RunLoop, RunResult, StepRecord
-from tracer_cli.agent.speculate import Previous, Verdict, by_identity, check
+from tracer_cli.agent.speculate import Previous, Verdict, by_focus, by_identity, check, expected_focus
 from tracer_cli.agent.zoom import Zoomer, needed
 from tracer_cli.desktop.actuator import Actuator, execute, target_points
 from tracer_cli.desktop.elements import state_change
 from tracer_cli.desktop.killswitch import Paused
 from tracer_cli.desktop.screen import Screen, downscale, wait_settled
 from tracer_cli.errors import BackendError, Interrupted, PlanError, TracerError
-from tracer_cli.plan import COORD_MAX, BaseStep, Done, Fail, Plan, PointStep, Subgoal, Wait
+from tracer_cli.plan import COORD_MAX, BaseStep, Done, Fail, Hotkey, Plan, PointStep, Subgoal, Type, Wait
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -66,7 +66,9 @@ class Agent(RunLoop):
         # run in a row.
         self._pending: list[BaseStep] = []
         self._pending_elements: list[Element | None] = []  # under each pending step's point
-        self._acted_element: Element | None = None  # the element the last click acted on
+        self._acted_element: Element | None = None  # the element the last click (keys) acted on
+        self._keys_into: Element | None = None  # where the plan expects typed keys to go
+        self._focus_checked: tuple[Element | None] | None = None  # the focus the check read
         self._planned_on: Image.Image | None = None
         self._vouched: Image.Image | None = None
         self._acted: list[tuple[int, int]] = []
@@ -338,9 +340,15 @@ class Agent(RunLoop):
             sx, sy = geometry.input_scale
             self._acted_element = self._element_at(round(points[0][0] * sx),
                                                    round(points[0][1] * sy))
-            if self._acted_element is not None:
-                record.element = {k: v for k, v in self._acted_element.to_dict().items()
-                                  if k != "text"}
+        elif isinstance(step, Type | Hotkey) and self.elements.available:
+            if self._focus_checked is None:  # (else read just now, on this screen, by the check)
+                self.elements.forget()
+                self._focus_checked = (self.elements.focused(),)
+            self._acted_element = self._focus_checked[0]  # where the keys go
+        self._focus_checked = None
+        if self._acted_element is not None:
+            record.element = {k: v for k, v in self._acted_element.to_dict().items()
+                              if k != "text"}
         record.risk = assess(step, self._typing_into)
         if needs_asking(self.settings.confirm, record.risk):
             if self.confirm is None:
@@ -371,6 +379,7 @@ class Agent(RunLoop):
         record.outcome.settled = settled
         if isinstance(step, PointStep):
             self._typing_into = step.target
+        self._keys_into = expected_focus(step, self._acted_element, self._keys_into)
         self._check_effect(record, step)
 
     def _element_at(self, x: int, y: int) -> Element | None:
@@ -458,6 +467,7 @@ class Agent(RunLoop):
         screen afresh, and tell the model (in the history every profile shows) that the user
         took over, with the user's note."""
         self._pending, self._after, self._previous, self._revision = [], None, None, None
+        self._keys_into = None
         self._no_effect = ("", 0)
         told = "the user handed the mouse and keyboard back"
         if note:
@@ -483,6 +493,8 @@ class Agent(RunLoop):
             if placed is not None and placed is not plan.first and record.forecast is not None:
                 record.forecast.plan = plan.model_copy(
                     update={"trajectory": [placed, *plan.trajectory[1:]]})
+            if record.forecast is not None and self.elements.available:
+                record.hits = self._hits(record.forecast.plan.trajectory)
         except TracerError as exc:
             result = RunResult("error", str(exc), steps=1, code=exc.exit_code)
             raise
@@ -495,6 +507,31 @@ class Agent(RunLoop):
             self._emit("on_step", record)
             self._emit("on_end", result)
         return record
+
+    def _hits(self, steps: list[BaseStep]) -> list[dict[str, Any] | None]:
+        """The element each step of a forecast would hit on the current screen (the dry run):
+        a click's, the one under its point; typing's and keys', the one that would have the
+        keyboard focus (what a click before it in the forecast acted on, where that takes the
+        focus; else the focused one now; unknown after a Tab)."""
+        geometry = self.screen.geometry
+        self.elements.forget()
+        out: list[dict[str, Any] | None] = []
+        into: Element | None = None
+        moved = False  # a Tab moved the focus: where to, the forecast does not say
+        for step in steps:
+            element, by = None, "point"
+            if isinstance(step, Type | Hotkey):
+                by = "focus"
+                element = into if into is not None or moved else self.elements.focused()
+                into = expected_focus(step, element, into)
+                moved = moved or into is None
+            elif step.points():
+                element = self.elements.at(*geometry.to_desktop(*step.points()[0]))
+                if expected_focus(step, element, None) is not None:  # it takes the focus
+                    into, moved = element, False
+            out.append(None if element is None else {
+                **{k: v for k, v in element.to_dict().items() if k != "text"}, "by": by})
+        return out
 
     def _remember(self, record: StepRecord, step: BaseStep, reply: str) -> None:
         """Add the step to the history the model is told; a step that opened a forecast keeps
@@ -528,6 +565,7 @@ class Agent(RunLoop):
         if verdict.status == "failed":
             self._revision = Revision([s.describe() for s in pending], verdict.reason)
         if not verdict.ok or verdict.step is None:
+            self._focus_checked = None  # (the model looks again: so will act())
             return None
         record.image, self._after = self._after, None
         self._full, self._after_full = self._after_full, None
@@ -542,9 +580,15 @@ class Agent(RunLoop):
         return verdict.step
 
     def _identity(self, step: BaseStep, verdict: Verdict, planned: Element | None) -> Verdict:
-        """The pixel checks' verdict weighed with the element under the step's point now."""
-        if not self.elements.available or not isinstance(step, PointStep) or \
-                len(step.points()) != 1:
+        """The pixel checks' verdict weighed with the element under the step's point now (for
+        keys: the element that has the keyboard focus)."""
+        if not self.elements.available:
+            return verdict
+        if isinstance(step, Type | Hotkey):
+            self.elements.forget()
+            self._focus_checked = (self.elements.focused(),)
+            return by_focus(step, verdict, self._keys_into, self._focus_checked[0])
+        if not isinstance(step, PointStep) or len(step.points()) != 1:
             return verdict
         now = self._element_at(*self.screen.geometry.to_desktop(*step.points()[0]))
         return by_identity(step, verdict, planned, now)

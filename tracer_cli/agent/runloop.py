@@ -71,6 +71,7 @@ class StepRecord:
     speculative: bool = False  # run from the last forecast, without a model call
     verdict: Verdict | None = None  # the checks that let it run so (or sent it to the model)
     element: dict[str, Any] | None = None  # the accessibility tree's element acted on, if any
+    hits: list[dict[str, Any] | None] | None = None  # the element each forecast step would hit
     shot_at: float | None = None  # time.monotonic() when the screenshot it acts on was taken
     first_input: float | None = None  # seconds from that screenshot to the first input event
     streamed: bool = False  # started while the model still wrote the rest of its forecast

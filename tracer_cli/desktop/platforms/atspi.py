@@ -156,6 +156,7 @@ class AtspiElements:
         self._slow: dict[str, float] = {}  # bus name -> monotonic time it may be asked again
         self._windows: list[Element] | None = None  # per screen (until forget())
         self._points: dict[tuple[int, int], Element | None] = {}
+        self._focus: tuple[Element | None] | None = None  # per screen, as the windows
         self._names: dict[str, str] = {}  # bus name -> application name
         self.closed = False
 
@@ -465,6 +466,47 @@ class AtspiElements:
                 level.append((ref, element.path))  # type: ignore[arg-type]
         return kept
 
+    def focused(self) -> Element | None:
+        if self._focus is None:
+            self._focus = (self._guarded(lambda: self._focused(time.monotonic() + FIND_BUDGET),
+                                         None),)
+        return self._focus[0]
+
+    def _focused(self, deadline: float) -> Element | None:
+        """The focused object of the active window; where no window says it is active
+        (Chromium on an X server without a window manager), of the first window that has one."""
+        windows = self.windows(deadline)
+        active = [w for w in windows if "active" in w.states]
+        for window in active or self._search_order(None, deadline):
+            found = self._focus_in(window, deadline)
+            if found is not None or active:
+                return found
+        return None
+
+    def _focus_in(self, window: Element, deadline: float) -> Element | None:
+        """A descent of a window level by level, reading only children and states (what is
+        not showing is not entered), to the object whose states say focused."""
+        if window.ref is None:
+            return None
+        level: list[Ref] = [window.ref]
+        read = 0
+        while level and read < MAX_NODES and time.monotonic() < deadline:
+            kids = self._many([Call(ref, ACCESSIBLE, "GetChildren") for ref in level], deadline)
+            below: list[Ref] = [tuple(k) for ks in kids if ks  # type: ignore[misc]
+                                for k in ks if k[1] != NULL][:MAX_NODES - read]
+            read += len(below)
+            states = self._many([Call(ref, ACCESSIBLE, "GetState") for ref in below], deadline)
+            level = []
+            for ref, words in zip(below, states, strict=True):
+                have = decode_states(words or [])
+                if "focused" in have:
+                    (element,) = self._describe([ref], deadline, window=window.name,
+                                                frame=self._frames.get(window.ref))
+                    return element
+                if "showing" in have:
+                    level.append(ref)
+        return None
+
     def reread(self, element: Element) -> Element | None:
         if element.ref is None:
             return None
@@ -499,6 +541,7 @@ class AtspiElements:
     def forget(self) -> None:
         self._windows = None
         self._points = {}
+        self._focus = None
         self._frames = {}
         if self.placement is not None:
             self.placement.forget()
