@@ -26,8 +26,8 @@ from typing import Any
 import pytest
 
 from tests.chat_server import ChatServer
-from tests.conftest import ROOT, run_tracer
-from tests.e2e.conftest import group_members, sandbox_records, wait_until
+from tests.conftest import ROOT, Display, run_tracer
+from tests.e2e.conftest import group_members, sandbox_records, wait_until, xdotool
 from tests.e2e.test_batch_bench import EIGHT, expert_args, write_batch
 from tests.e2e.test_batch_bench import batch_env as local_env
 from tests.expert import Expert
@@ -61,18 +61,31 @@ class RayCluster:
     def node(self, name: str) -> Node:
         return next(n for n in self.nodes if n.name == name)
 
+    def ready(self, *names: str) -> RayCluster:
+        """Wait for the nodes named (all by default) to be up; the cluster starts in the
+        background while the module's first tests run."""
+        for node in self.nodes:
+            if node.reader is None and (not names or node.name in names):
+                node_ready(node)
+        return self
+
     def sandboxes(self) -> list[dict[str, Any]]:
         return [r for n in self.nodes for r in sandbox_records(n.home)]
 
+    def runs(self) -> list[Path]:
+        """The run records on the nodes (a run's record stays there until it is sent back)."""
+        return [p.parent for n in self.nodes for p in (n.home / "runs").glob("*/run.json")]
 
-def start_node(name: str, args: list[str], root: Path) -> Node:
+
+def start_node(name: str, args: list[str], root: Path, extra_env: dict[str, str] | None = None) -> Node:
     """`tracer node start --block` in a process group of its own; not waited for (see
     node_ready). It offers Ray no CPU: a task that asked for one would never start."""
     home, tmp = root / f"{name}-home", root / f"{name}-tmp"
     home.mkdir()
     tmp.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "DISPLAY" and not k.startswith("RAY_")}
-    env.update(TRACER_HOME=str(home), TMPDIR=str(tmp), TRACER_RUNTIME_DIR=str(tmp / "run"), **AUTH)
+    env.update(TRACER_HOME=str(home), TMPDIR=str(tmp), TRACER_RUNTIME_DIR=str(tmp / "run"), **AUTH,
+               **(extra_env or {}))
     proc = subprocess.Popen([sys.executable, "-m", "tracer_cli", "node", "start", "--block",
                              "--name", name, "--cpus", "0", *args], cwd=ROOT, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, process_group=0)
@@ -116,24 +129,37 @@ def stop_node(node: Node) -> None:
         node.proc.stdout.close()
 
 
-@pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[RayCluster]:
+# The head declares a node dead after 4 failed health checks 0.5 s apart, instead of Ray's
+# 5 checks 3 s apart: a killed node's task fails in seconds (RAY_<name> sets any of Ray's
+# settings, src/ray/common/ray_config_def.h); each check waits 2 s for an answer, so a node that
+# is only slow under load is not declared dead.
+HEALTH = {"RAY_health_check_period_ms": "500", "RAY_health_check_failure_threshold": "4",
+          "RAY_health_check_timeout_ms": "2000"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def ray_nodes() -> Iterator[RayCluster]:
+    """Starts the cluster as the module begins and does not wait for it: the first tests need
+    no cluster, or only its head (see RayCluster.ready)."""
     root = Path(tempfile.mkdtemp(prefix="trray-"))  # short: Ray's socket paths live under it
     port = free_port()
     nodes: list[Node] = []
     address = f"127.0.0.1:{port}"
     try:  # both at once: the second node waits for the head's GCS by itself
         nodes.append(start_node("head", ["--displays", "2", "--port", str(port), "--resources",
-                                          '{"front": 1}'], root))
+                                          '{"front": 1}'], root, HEALTH))
         nodes.append(start_node("second", ["--displays", "2", "--resources", '{"bigscreen": 1}',
                                             "--address", address], root))
-        for node in nodes:
-            node_ready(node)
         yield RayCluster(address, nodes)
     finally:
         for node in reversed(nodes):
             stop_node(node)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def ray_cluster(ray_nodes: RayCluster) -> RayCluster:
+    return ray_nodes.ready()
 
 
 class NodeExpert(Expert):
@@ -201,6 +227,45 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+def test_without_ray_installed_the_ray_commands_say_what_to_install(tmp_path: Path,
+                                                             tracer_home: Path) -> None:
+    """(First in the module: it runs while the cluster starts.)"""
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()
+    (shadow / "ray.py").write_text("raise ImportError('no ray here')\n")
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text(json.dumps({"task": "x"}) + "\n")
+    env = {**batch_env(tracer_home), "PYTHONPATH": str(shadow)}
+    for command in (["batch", str(tasks)], ["bench", "--tasks", "button"]):
+        result = run_tracer(*command, "--ray", "local", "--out", str(tmp_path / command[0]),
+                            env=env, timeout=60)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip() == ("tracer: error: running a batch on a Ray cluster needs "
+                                         "Ray, which is not installed (install it: pip install "
+                                         "'tracer-cli[ray]')")
+    result = run_tracer("node", "start", "--displays", "2", env=env, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().endswith("(install it: pip install 'tracer-cli[ray]')")
+
+
+
+def test_a_task_no_node_can_run_fails_at_once_with_one_line(
+        ray_nodes: RayCluster, tmp_path: Path, tracer_home: Path) -> None:
+    ray_cluster = ray_nodes.ready("head")  # what no node has, the head alone does not have
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text(json.dumps({"id": "gpu", "task": "x", "resources": {"gpu-box": 1}}) + "\n")
+    result = run_tracer("batch", str(tasks), "--ray", ray_cluster.address, "--out",
+                        str(tmp_path / "out"), env=batch_env(tracer_home), timeout=120)
+    assert result.returncode == 2, result.stderr
+    errors = [ln for ln in result.stderr.splitlines() if "error" in ln]
+    assert errors == ["tracer: error: task 'gpu' needs display=1, gpu-box=1 on one node, and no "
+                      "node of the Ray cluster has that (start a node with it: tracer node "
+                      "start --displays N --resources '{\"NAME\": AMOUNT}', or change the "
+                      "task's \"resources\")"], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+
 def test_eight_tasks_on_two_nodes_all_succeed_as_with_parallel_and_land_where_they_fit(
         ray_cluster: RayCluster, node_expert: ChatServer, tmp_path: Path,
         tracer_home: Path) -> None:
@@ -246,6 +311,7 @@ def test_eight_tasks_on_two_nodes_all_succeed_as_with_parallel_and_land_where_th
     print(f"\nbatch of 8 bench tasks on two Ray nodes (4 display slots): {summary['seconds']:.1f}s")
 
 
+
 def test_bench_on_the_cluster_scores_from_what_the_nodes_sent_back(
         ray_cluster: RayCluster, node_expert: ChatServer, tmp_path: Path,
         tracer_home: Path) -> None:
@@ -259,6 +325,7 @@ def test_bench_on_the_cluster_scores_from_what_the_nodes_sent_back(
     assert bench["tasks_run"] == 1 and bench["success_rate"] == 1.0, bench
     assert bench["grounding_error"]["presses"] >= 1 and bench["grounding_error"]["max"] <= 2.0
     assert summary["tasks"][0]["node"] and summary["ray"]["address"] == ray_cluster.address
+
 
 
 def test_ctrl_c_stops_every_task_on_every_node_keeps_records_and_leaves_no_process(
@@ -300,76 +367,102 @@ def test_ctrl_c_stops_every_task_on_every_node_keeps_records_and_leaves_no_proce
     print(f"\nCtrl-C to the driver's exit, two tasks on two nodes: {took:.1f}s")
 
 
-def test_a_worker_killed_mid_task_fails_that_task_with_the_reason_no_orphan_no_rerun(
-        ray_cluster: RayCluster, tmp_path: Path, tracer_home: Path) -> None:
+def worker_and_run(box: dict[str, Any]) -> tuple[int, int]:
+    """The Ray worker running a sandbox's task (the parent of its Xvfb), and the task's
+    `tracer do` (a child of the same worker)."""
+    worker = int(Path(f"/proc/{box['pgid']}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    run = [p for p in children(worker) if b"tracer_cli\x00do" in
+           Path(f"/proc/{p}/cmdline").read_bytes()]
+    assert len(run) == 1, run
+    return worker, run[0]
+
+
+def running_on(node: Node) -> list[dict[str, Any]]:
+    """The node's sandboxes with their apps, once a run has begun there (its record is written)."""
+    if not list((node.home / "runs").glob("*/run.json")):
+        return []
+    return sorted((r for r in sandbox_records(node.home) if r.get("apps")),
+                  key=lambda r: r["pgid"])
+
+
+def forget_leftovers(cluster: RayCluster) -> None:
+    """What a killed worker could not send back or clean stays on its node: the run record
+    and the sandbox's record (its processes are gone); removed for the next tests."""
+    for run in cluster.runs():
+        shutil.rmtree(run)
+    for node in cluster.nodes:
+        for record in (node.home / "sandboxes").glob("*.json"):
+            record.unlink()
+
+
+def test_retries_run_again_a_task_whose_worker_died_and_the_kill_hotkey_stops_the_batch(
+        ray_cluster: RayCluster, display: Display, tmp_path: Path, tracer_home: Path) -> None:
     script = waits_script(tmp_path / "waits.jsonl")
     tasks = tmp_path / "tasks.jsonl"
-    tasks.write_text(slow_task("doomed", script) + "\n")
+    tasks.write_text(slow_task("again", script, resources={"front": 1}) + "\n")  # on the head
+    head = ray_cluster.node("head")
+    env = {**batch_env(tracer_home), "DISPLAY": display.name}  # the user's desktop: its hotkey
+    proc = start_batch(tasks, tmp_path / "out", ray_cluster.address, env, "--retries", "1")
+    try:
+        first = wait_until(lambda: running_on(head), 120, "the task's sandbox and run")[0]
+        worker, run = worker_and_run(first)
+        os.kill(worker, signal.SIGKILL)
+        again = wait_until(lambda: [r for r in running_on(head) if r["pgid"] != first["pgid"]]
+                           if len(ray_cluster.runs()) == 2 else [], 120, "the task to run again")
+        assert group_members(first["pgid"]) == [] and not alive(run)  # died with their worker
+        _, rerun = worker_and_run(again[0])
+        xdotool(display, "key", "ctrl+alt+shift+k")
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, stderr
+    assert "kill switch armed: press ctrl+alt+shift+k to stop the batch" in stderr
+    assert "--retries 1" in stderr
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["interrupted"] and summary["ray"]["retries"] == 1
+    row = summary["tasks"][0]  # the second run, stopped as by Ctrl-C, its record sent back
+    assert row["status"] == "stopped" and row["exit_code"] == 130, row
+    assert row["run_status"] == "interrupted" and Path(row["run_record"], "run.json").is_file()
+    assert group_members(again[0]["pgid"]) == [] and not alive(rerun)
+    forget_leftovers(ray_cluster)  # the first run's
+
+
+def test_a_killed_worker_or_node_fails_its_task_with_the_reason_no_orphan_no_rerun(
+        ray_cluster: RayCluster, tmp_path: Path, tracer_home: Path) -> None:
+    """Last in the module: the second node dies in it."""
+    script = waits_script(tmp_path / "waits.jsonl")
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text(slow_task("worker", script, resources={"front": 1}) + "\n"
+                     + slow_task("node", script, resources={"bigscreen": 1}) + "\n")
+    head, second = ray_cluster.node("head"), ray_cluster.node("second")
     proc = start_batch(tasks, tmp_path / "out", ray_cluster.address, batch_env(tracer_home))
     try:
-        def running() -> list[dict[str, Any]]:
-            return [r for r in ray_cluster.sandboxes() if r.get("apps")] if any(
-                list((n.home / "runs").glob("*/run.json")) for n in ray_cluster.nodes
-                if (n.home / "runs").is_dir()) else []
-
-        record = wait_until(running, 120, "the task's sandbox and run")[0]
-        xvfb = record["pgid"]
-        worker = int(Path(f"/proc/{xvfb}/stat").read_text().rsplit(")", 1)[1].split()[1])
-        run = [p for p in children(worker) if b"tracer_cli\x00do" in
-               Path(f"/proc/{p}/cmdline").read_bytes()]
-        assert len(run) == 1
+        wait_until(lambda: running_on(head) and running_on(second), 120, "a run on each node")
+        boxes = [running_on(head)[0], running_on(second)[0]]
+        (worker, worker_run), (_, node_run) = (worker_and_run(b) for b in boxes)
         os.kill(worker, signal.SIGKILL)
-        stdout, stderr = proc.communicate(timeout=120)
+        os.killpg(second.proc.pid, signal.SIGKILL)  # the whole node: ray, its raylet, its workers
+        began = time.monotonic()
+        _, stderr = proc.communicate(timeout=120)
+        took = time.monotonic() - began
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
     assert proc.returncode == 1, stderr
-    row = json.loads((tmp_path / "out" / "summary.json").read_text())["tasks"][0]
-    assert row["status"] == "error" and not row["success"]
-    assert row["reason"] == "the worker running it died; not run again (give --retries N to allow that)"
-    wait_until(lambda: group_members(xvfb) == [] and not alive(run[0]), 30,
-               "the sandbox and the run to end with their worker")
-    runs = [p for n in ray_cluster.nodes if (n.home / "runs").is_dir()
-            for p in (n.home / "runs").glob("*/run.json")]
-    assert len(runs) == 1  # it ran once: no silent re-run
-    for path in runs:  # (what the dead worker could not send back stays on its node)
-        shutil.rmtree(path.parent)
-    for node in ray_cluster.nodes:  # the killed sandbox's record, for the next tests
-        for leftover in (node.home / "sandboxes").glob("*") if (node.home / "sandboxes").is_dir() else []:
-            leftover.unlink()
-
-
-def test_a_task_no_node_can_run_fails_at_once_with_one_line(
-        ray_cluster: RayCluster, tmp_path: Path, tracer_home: Path) -> None:
-    tasks = tmp_path / "tasks.jsonl"
-    tasks.write_text(json.dumps({"id": "gpu", "task": "x", "resources": {"gpu-box": 1}}) + "\n")
-    result = run_tracer("batch", str(tasks), "--ray", ray_cluster.address, "--out",
-                        str(tmp_path / "out"), env=batch_env(tracer_home), timeout=120)
-    assert result.returncode == 2, result.stderr
-    errors = [ln for ln in result.stderr.splitlines() if "error" in ln]
-    assert errors == ["tracer: error: task 'gpu' needs display=1, gpu-box=1 on one node, and no "
-                      "node of the Ray cluster has that (start a node with it: tracer node "
-                      "start --displays N --resources '{\"NAME\": AMOUNT}', or change the "
-                      "task's \"resources\")"], result.stderr
-    assert "Traceback" not in result.stderr
-
-
-def test_without_ray_installed_the_ray_commands_say_what_to_install(tmp_path: Path,
-                                                             tracer_home: Path) -> None:
-    shadow = tmp_path / "shadow"
-    shadow.mkdir()
-    (shadow / "ray.py").write_text("raise ImportError('no ray here')\n")
-    tasks = tmp_path / "tasks.jsonl"
-    tasks.write_text(json.dumps({"task": "x"}) + "\n")
-    env = {**batch_env(tracer_home), "PYTHONPATH": str(shadow)}
-    for command in (["batch", str(tasks)], ["bench", "--tasks", "button"]):
-        result = run_tracer(*command, "--ray", "local", "--out", str(tmp_path / command[0]),
-                            env=env, timeout=60)
-        assert result.returncode == 2, result.stderr
-        assert result.stderr.strip() == ("tracer: error: running a batch on a Ray cluster needs "
-                                         "Ray, which is not installed (install it: pip install "
-                                         "'tracer-cli[ray]')")
-    result = run_tracer("node", "start", "--displays", "2", env=env, timeout=60)
-    assert result.returncode == 2, result.stderr
-    assert result.stderr.strip().endswith("(install it: pip install 'tracer-cli[ray]')")
+    assert "Traceback" not in stderr
+    rows = {r["id"]: r for r in json.loads((tmp_path / "out" / "summary.json").read_text())["tasks"]}
+    assert rows["worker"]["status"] == "error" and not rows["worker"]["success"]
+    assert rows["worker"]["reason"] == ("the worker running it died; not run again (give "
+                                        "--retries N to allow that)")
+    assert rows["node"]["status"] == "error" and not rows["node"]["success"]
+    assert rows["node"]["reason"] == ("the node running it died; not run again (give "
+                                      "--retries N to allow that)")
+    assert took < 20, f"the batch took {took:.1f}s to end after the kills"
+    wait_until(lambda: all(group_members(b["pgid"]) == [] for b in boxes)
+               and not alive(worker_run) and not alive(node_run), 30,
+               "the sandboxes and the runs to end with their worker or node")
+    assert len(ray_cluster.runs()) == 2  # each ran once: no silent re-run
+    print(f"\na worker and a node killed: the batch ended {took:.1f}s later")
