@@ -164,3 +164,11 @@ def test_a_head_where_nothing_listens_is_one_line_at_once_not_minutes_of_retries
     with pytest.raises(ConfigError, match="'nonsense' is not an address"):
         cluster.reachable("nonsense")
     cluster.reachable("auto")  # Ray finds that one itself, and says at once when there is none
+
+
+def test_a_ray_client_address_is_refused_with_what_to_give_instead() -> None:
+    with pytest.raises(ConfigError) as caught:
+        cluster.reachable("ray://10.0.0.1:10001")
+    assert caught.value.args[0] == ("--ray 'ray://10.0.0.1:10001' is a Ray Client address, which "
+                                    "tracer does not use")
+    assert "--ray HOST:PORT" in str(caught.value) and "--ray auto" in str(caught.value)

@@ -114,7 +114,11 @@ def connect(address: str, displays: int = 1) -> Cluster:
 def reachable(address: str, timeout: float = 5.0) -> None:
     """A head given as HOST:PORT must answer on that port: Ray itself would retry an address
     where nothing listens for minutes, logging a line every few seconds."""
-    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if address.startswith("ray://"):  # Ray Client: a driver outside the cluster, tunnelled
+        raise ConfigError(f"--ray {address!r} is a Ray Client address, which tracer does not use",
+                          "run the batch on a machine of the cluster with --ray HOST:PORT (the "
+                          "head's port, 6379 unless changed) or --ray auto")
+    host, _, port = address.rpartition(":")
     if not host or not port.isdigit():
         if address == "auto":
             return
