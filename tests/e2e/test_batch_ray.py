@@ -2,9 +2,13 @@
 module with the real `tracer node start --block` (a head with two display slots, a second node
 with two more and a resource only it has), each node with its own tracer data folder and
 temporary folder, as two machines would have; stopped by the process groups of the two
-commands. Through the real `tracer batch --ray ADDRESS`: the bench programs on the expert
-planner, placement, Ctrl-C, a worker killed outright, a task no node can run; and `--ray`
-without Ray installed."""
+commands. It starts in the background as the module begins, while the tests that need no
+cluster (or only its head) run. Through the real `tracer batch --ray ADDRESS`: the bench
+programs on the expert planner, placement, Ctrl-C with a task run again after its worker was
+killed (--retries 1), a killed worker and a killed node without retries, then the kill hotkey,
+a task no node can run; and `--ray` without Ray installed. Tests that start the same kind of
+batch share one: each batch costs a driver, Ray workers, sandboxes and runs on a machine whose
+two cores they keep busy."""
 
 from __future__ import annotations
 
@@ -27,7 +31,7 @@ import pytest
 
 from tests.chat_server import ChatServer
 from tests.conftest import ROOT, Display, run_tracer
-from tests.e2e.conftest import group_members, sandbox_records, wait_until, xdotool
+from tests.e2e.conftest import group_members, sandbox_records, stderr_until, wait_until, xdotool
 from tests.e2e.test_batch_bench import EIGHT, expert_args, write_batch
 from tests.e2e.test_batch_bench import batch_env as local_env
 from tests.expert import Expert
@@ -139,7 +143,7 @@ def ray_nodes() -> Iterator[RayCluster]:
     address = f"127.0.0.1:{port}"
     try:  # both at once: the second node waits for the head's GCS by itself
         nodes.append(start_node("head", ["--displays", "2", "--port", str(port), "--resources",
-                                          '{"front": 1}'], root))
+                                          '{"front": 2}'], root))
         nodes.append(start_node("second", ["--displays", "2", "--resources", '{"bigscreen": 1}',
                                             "--address", address], root))
         yield RayCluster(address, nodes)
@@ -320,45 +324,6 @@ def test_bench_on_the_cluster_scores_from_what_the_nodes_sent_back(
 
 
 
-def test_ctrl_c_stops_every_task_on_every_node_keeps_records_and_leaves_no_process(
-        ray_cluster: RayCluster, tmp_path: Path, tracer_home: Path) -> None:
-    script = waits_script(tmp_path / "waits.jsonl")
-    tasks = tmp_path / "tasks.jsonl"
-    tasks.write_text(slow_task("front", script, resources={"front": 1}) + "\n"
-                     + slow_task("big", script, resources={"bigscreen": 1}) + "\n")
-    proc = start_batch(tasks, tmp_path / "out", ray_cluster.address, batch_env(tracer_home))
-    try:
-        wait_until(lambda: len(ray_cluster.sandboxes()) == 2 and all(
-            list((n.home / "runs").glob("*/run.json")) for n in ray_cluster.nodes),
-            120, "a run on each node")
-        groups = [r["pgid"] for r in ray_cluster.sandboxes()]
-        runs = [json.loads(path.read_text())["pid"] for n in ray_cluster.nodes
-                for path in (n.home / "runs").glob("*/run.json")]
-        assert {n.name for n in ray_cluster.nodes if sandbox_records(n.home)} == {"head", "second"}
-        began = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=120)
-        took = time.monotonic() - began
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 130, stderr
-    assert took < 20, f"Ctrl-C took {took:.1f}s"
-    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert summary["interrupted"] is True
-    for row in summary["tasks"]:
-        assert row["status"] == "stopped" and row["exit_code"] == 130, row
-        assert row["run_status"] == "interrupted"  # each run ended as after Ctrl-C, record kept
-        assert Path(row["run_record"], "run.json").is_file()
-    assert "Traceback" not in stderr
-    for pgid in groups:  # Xvfb, openbox and xterm of each sandbox
-        assert group_members(pgid) == []
-    assert not any(alive(pid) for pid in runs)  # the `tracer do` runs
-    assert ray_cluster.sandboxes() == []
-    print(f"\nCtrl-C to the driver's exit, two tasks on two nodes: {took:.1f}s")
-
-
 def worker_and_run(box: dict[str, Any]) -> tuple[int, int]:
     """The Ray worker running a sandbox's task (the parent of its Xvfb), and the task's
     `tracer do` (a child of the same worker)."""
@@ -400,65 +365,93 @@ def forget_leftovers(cluster: RayCluster) -> None:
             record.unlink()
 
 
-def test_retries_run_again_a_task_whose_worker_died_and_the_kill_hotkey_stops_the_batch(
-        ray_cluster: RayCluster, display: Display, tmp_path: Path, tracer_home: Path) -> None:
-    script = waits_script(tmp_path / "waits.jsonl")
-    tasks = tmp_path / "tasks.jsonl"
-    tasks.write_text(slow_task("again", script, resources={"front": 1}) + "\n")  # on the head
-    head = ray_cluster.node("head")
-    env = {**batch_env(tracer_home), "DISPLAY": display.name}  # the user's desktop: its hotkey
-    proc = start_batch(tasks, tmp_path / "out", ray_cluster.address, env, "--retries", "1")
-    try:
-        first = wait_until(lambda: running_on(head), 120, "the task's sandbox and run")[0]
-        worker, run = worker_and_run(first)
-        os.kill(worker, signal.SIGKILL)
-        again = wait_until(lambda: [r for r in running_on(head) if r["pgid"] != first["pgid"]]
-                           if len(ray_cluster.runs()) == 2 else [], 120, "the task to run again")
-        assert group_members(first["pgid"]) == [] and not alive(run)  # died with their worker
-        _, rerun = worker_and_run(again[0])
-        xdotool(display, "key", "ctrl+alt+shift+k")
-        _, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 130, stderr
-    assert "kill switch armed: press ctrl+alt+shift+k to stop the batch" in stderr
-    assert "--retries 1" in stderr
-    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert summary["interrupted"] and summary["ray"]["retries"] == 1
-    row = summary["tasks"][0]  # the second run, stopped as by Ctrl-C, its record sent back
-    assert row["status"] == "stopped" and row["exit_code"] == 130, row
-    assert row["run_status"] == "interrupted" and Path(row["run_record"], "run.json").is_file()
-    assert group_members(again[0]["pgid"]) == [] and not alive(rerun)
-    forget_leftovers(ray_cluster)  # the first run's
-
-
-def test_a_killed_worker_or_node_fails_its_task_with_the_reason_no_orphan_no_rerun(
+def test_ctrl_c_stops_every_task_on_every_node_and_retries_run_again_a_task_whose_worker_died(
         ray_cluster: RayCluster, tmp_path: Path, tracer_home: Path) -> None:
-    """Last in the module: the second node dies in it. (Killed on this machine, its
-    connections are refused at once and Ray knows it dead without waiting for its health
-    checks, as it would not for a machine gone from the network: see the README.)"""
+    """--retries 1: a task whose worker is killed runs again; then Ctrl-C stops the runs on
+    both nodes, keeps their records and leaves no process."""
     script = waits_script(tmp_path / "waits.jsonl")
     tasks = tmp_path / "tasks.jsonl"
-    tasks.write_text(slow_task("worker", script, resources={"front": 1}) + "\n"
-                     + slow_task("node", script, resources={"bigscreen": 1}) + "\n")
-    head, second = ray_cluster.node("head"), ray_cluster.node("second")
-    proc = start_batch(tasks, tmp_path / "out", ray_cluster.address, batch_env(tracer_home))
+    tasks.write_text(slow_task("front", script, resources={"front": 1}) + "\n"
+                     + slow_task("big", script, resources={"bigscreen": 1}) + "\n")
+    head = ray_cluster.node("head")
+    proc = start_batch(tasks, tmp_path / "out", ray_cluster.address, batch_env(tracer_home),
+                       "--retries", "1")
     try:
-        wait_until(lambda: running_on(head) and running_on(second), 120, "a run on each node")
-        boxes = [running_on(head)[0], running_on(second)[0]]
-        (worker, worker_run), (_, node_run) = (worker_and_run(b) for b in boxes)
+        wait_until(lambda: all(running_on(n) for n in ray_cluster.nodes), 120, "a run on each node")
+        first = running_on(head)[0]
+        worker, killed_run = worker_and_run(first)
         os.kill(worker, signal.SIGKILL)
-        kill_node(second)
+        wait_until(lambda: len(ray_cluster.runs()) == 3 and [
+            r for r in running_on(head) if r["pgid"] != first["pgid"]], 120, "front to run again")
+        assert group_members(first["pgid"]) == [] and not alive(killed_run)  # died with the worker
+        boxes = [r for r in ray_cluster.sandboxes() if r["pgid"] != first["pgid"]]
+        assert len(boxes) == 2
+        runs = [worker_and_run(box)[1] for box in boxes]
         began = time.monotonic()
+        proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=120)
         took = time.monotonic() - began
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    assert proc.returncode == 1, stderr
+    assert proc.returncode == 130, stderr
+    assert took < 20, f"Ctrl-C took {took:.1f}s"
+    assert "--retries 1" in stderr and "Traceback" not in stderr
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["interrupted"] is True and summary["ray"]["retries"] == 1
+    for row in summary["tasks"]:  # front's second run; big's only one
+        assert row["status"] == "stopped" and row["exit_code"] == 130, row
+        assert row["run_status"] == "interrupted"  # each run ended as after Ctrl-C, record kept
+        assert Path(row["run_record"], "run.json").is_file()
+    for box in boxes:  # Xvfb, openbox and xterm of each sandbox
+        assert group_members(box["pgid"]) == []
+    assert not any(alive(pid) for pid in runs)  # the `tracer do` runs
+    assert len(ray_cluster.runs()) == 1  # front's first run could not send its record back
+    print(f"\nCtrl-C to the driver's exit, two tasks on two nodes: {took:.1f}s")
+    forget_leftovers(ray_cluster)
+
+
+def test_a_killed_worker_or_node_fails_its_task_with_the_reason_and_the_kill_hotkey_stops_the_rest(
+        ray_cluster: RayCluster, display: Display, tmp_path: Path, tracer_home: Path) -> None:
+    """No --retries: a task whose worker is killed and one whose whole node is killed fail with
+    the reason, leave no process and do not run again; then the kill hotkey on the driver's
+    display stops the task still running. Last in the module: the second node dies in it.
+    (Killed on this machine, the node's connections are refused at once and Ray knows it dead
+    without waiting for its health checks, as it would not for a machine gone from the
+    network: see the README.)"""
+    script = waits_script(tmp_path / "waits.jsonl")
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text("\n".join(slow_task(ident, script, task=f"wait: {ident}", resources={res: 1})
+                               for ident, res in (("worker", "front"), ("node", "bigscreen"),
+                                                  ("hotkey", "front"))) + "\n")
+    head, second = ray_cluster.node("head"), ray_cluster.node("second")
+    env = {**batch_env(tracer_home), "DISPLAY": display.name}  # the user's desktop: its hotkey
+    proc = start_batch(tasks, tmp_path / "out", ray_cluster.address, env)
+    try:
+        wait_until(lambda: len(running_on(head)) == 2 and running_on(second)
+                   and len(ray_cluster.runs()) == 3, 120, "the three runs")
+        by_task = {}
+        for box in ray_cluster.sandboxes():
+            worker, run = worker_and_run(box)
+            ident = Path(f"/proc/{run}/cmdline").read_bytes().split(b"\0")[4].decode()[6:]
+            by_task[ident] = (box["pgid"], worker, run)
+        assert sorted(by_task) == ["hotkey", "node", "worker"]
+        os.kill(by_task["worker"][1], signal.SIGKILL)
+        kill_node(second)
+        began = time.monotonic()
+        seen = stderr_until(proc, "[2/3]")  # both failed: the batch goes on with the third
+        took = time.monotonic() - began
+        assert proc.poll() is None
+        xdotool(display, "key", "ctrl+alt+shift+k")
+        _, rest = proc.communicate(timeout=60)
+        stderr = "".join(seen) + rest
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, stderr
+    assert "kill switch armed: press ctrl+alt+shift+k to stop the batch" in stderr
     assert "Traceback" not in stderr
     rows = {r["id"]: r for r in json.loads((tmp_path / "out" / "summary.json").read_text())["tasks"]}
     assert rows["worker"]["status"] == "error" and not rows["worker"]["success"]
@@ -467,9 +460,12 @@ def test_a_killed_worker_or_node_fails_its_task_with_the_reason_no_orphan_no_rer
     assert rows["node"]["status"] == "error" and not rows["node"]["success"]
     assert rows["node"]["reason"] == ("the node running it died; not run again (give "
                                       "--retries N to allow that)")
-    assert took < 20, f"the batch took {took:.1f}s to end after the kills"
-    wait_until(lambda: all(group_members(b["pgid"]) == [] for b in boxes)
-               and not alive(worker_run) and not alive(node_run), 30,
+    hotkey = rows["hotkey"]  # stopped as by Ctrl-C, its record sent back
+    assert hotkey["status"] == "stopped" and hotkey["exit_code"] == 130, hotkey
+    assert hotkey["run_status"] == "interrupted" and Path(hotkey["run_record"], "run.json").is_file()
+    assert took < 20, f"the failures took {took:.1f}s to be known"
+    wait_until(lambda: all(group_members(pgid) == [] and not alive(run)
+                           for pgid, _, run in by_task.values()), 30,
                "the sandboxes and the runs to end with their worker or node")
-    assert len(ray_cluster.runs()) == 2  # each ran once: no silent re-run
-    print(f"\na worker and a node killed: the batch ended {took:.1f}s later")
+    assert len(ray_cluster.runs()) == 2  # the killed tasks ran once: no silent re-run
+    print(f"\na worker and a node killed: both tasks failed {took:.1f}s later")
