@@ -139,3 +139,16 @@ def start_qt(bus: A11yBus, log: Path) -> subprocess.Popen[Any]:
         return subprocess.Popen(
             ["/usr/bin/python3", str(Path(__file__).parent / "apps" / "qt_probe.py"), str(log),
              "qt tree"], env=env, stdout=err, stderr=err)
+
+
+def clicked(pointer: Any, app: LoggedProgram, points: list[tuple[int, int]],
+            then: tuple[int, int], last: str = "=") -> list[str]:
+    """What a calculator says was clicked at each desktop pixel (through ``pointer``, a Wayland
+    Input of the tests' own), up to a click at ``then``, on its button ``last``: once that one
+    is logged, so is whatever the clicks before it reached."""
+    app.clear()
+    for x, y in [*points, then]:
+        pointer.click(x, y)
+        pointer.session.sync()
+    wait_until(lambda: (e := app.events("button")) and e[-1]["label"] == last, 10, "the clicks")
+    return [e["label"] for e in app.events("button")]

@@ -36,7 +36,11 @@ class Expert:
         step = state.get("next")
         if not step:
             return {"thought": "", "trajectory": [{"action": "wait", "seconds": 0.5}]}
-        return {"thought": "", "trajectory": [to_model(step, state["screen"])]}
+        return {"thought": "", "trajectory": [to_model(self.aim(ident, step), state["screen"])]}
+
+    def aim(self, ident: str, step: dict[str, Any]) -> dict[str, Any]:
+        """The step as this expert answers it (exactly: a benchmark's planner may point off)."""
+        return step
 
     def folder(self, ident: str) -> Path:
         """Where the task's program writes its state (on a cluster, a node's own folder)."""
@@ -54,6 +58,7 @@ def to_model(step: dict[str, Any], screen: list[int]) -> dict[str, Any]:
         return round(y * 1000 / height, 2)
 
     step = dict(step)
+    step.pop("size", None)  # the widget's size, for a planner that points off its centre
     if step["action"] in ("drag", "scroll"):
         step.pop("target", None)
     for key, scale in (("x", mx), ("x2", mx), ("y", my), ("y2", my)):

@@ -10,6 +10,7 @@ import json
 import socket
 import sys
 import tarfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,33 @@ def test_a_head_where_nothing_listens_is_one_line_at_once_not_minutes_of_retries
     with pytest.raises(ConfigError, match="'nonsense' is not an address"):
         cluster.reachable("nonsense")
     cluster.reachable("auto")  # Ray finds that one itself, and says at once when there is none
+
+
+def test_a_ray_client_address_is_refused_with_what_to_give_instead() -> None:
+    with pytest.raises(ConfigError) as caught:
+        cluster.reachable("ray://10.0.0.1:10001")
+    assert caught.value.args[0] == ("--ray 'ray://10.0.0.1:10001' is a Ray Client address, which "
+                                    "tracer does not use")
+    assert "--ray HOST:PORT" in str(caught.value) and "--ray auto" in str(caught.value)
+
+
+def test_a_run_whose_node_cannot_ask_the_batch_any_more_stops_and_says_why(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", FakeRay())
+    class Broken:  # the hub, as a worker sees it once its raylet or the driver is gone
+        class stopped:  # noqa: N801
+            @staticmethod
+            def remote() -> None:
+                raise ConnectionError("raylet gone")
+
+    class Run:
+        stops = 0
+
+        def stop(self) -> None:
+            self.stops += 1
+
+    run, done, lost = Run(), threading.Event(), threading.Event()
+    watcher = threading.Thread(target=cluster._watch_stop, args=(Broken, run, done, lost))
+    watcher.start()
+    watcher.join(timeout=5)
+    assert not watcher.is_alive() and run.stops == 1 and lost.is_set()

@@ -52,13 +52,16 @@ def test_a_session_bus_without_the_accessibility_bus_is_no_tree(monkeypatch: pyt
     assert not elements.available and "cannot reach the session D-Bus" in elements.reason
 
 
-def test_wayland_desktops_are_not_mapped() -> None:
-    class Gnome:
-        name = "gnome"
+def test_gnome_and_wlroots_without_sway_say_why_boxes_are_not_mapped() -> None:
+    from tracer_cli.desktop.platforms.gnome import GnomePlatform
+    from tracer_cli.desktop.platforms.wlroots import WlrootsPlatform
 
-        def describe(self) -> str:
-            return "GNOME (Wayland) wayland-0"
-
-    elements = open_elements(Gnome())
-    assert isinstance(elements, NoElements) and "not mapped on GNOME" in elements.reason
+    elements = open_elements(GnomePlatform("wayland-0"))
+    assert isinstance(elements, NoElements) and "not mapped on GNOME (Wayland)" in elements.reason
+    assert "Introspect.GetWindows" in elements.reason and "unsafe mode" in elements.reason
+    hyprland = WlrootsPlatform("wayland-1", env={"XDG_RUNTIME_DIR": "/tmp",
+                                                  "HYPRLAND_INSTANCE_SIGNATURE": "x"})
+    other = open_elements(hyprland)
+    assert isinstance(other, NoElements) and "not mapped on Hyprland" in other.reason
+    assert "no SWAYSOCK" in other.reason
     assert elements.applications() == [] and elements.active_window() == []

@@ -19,6 +19,11 @@ from tracer_cli.vision.ocr import Box, TextBox
     ("File name field", "File name"),
     ("the empty area", "empty area"),
     ("the", ""),
+    ("Click the OK button of the dialog.", "OK"),  # a Qwen3-VL step's Action line
+    ("Select Zoom 200% in the View menu", "Zoom 200%"),
+    ("Click on Save", "Save"),
+    ("Open button", "Open"),  # the verb is the label
+    ("Open", "Open"),
 ])
 def test_label(target: str, expected: str) -> None:
     assert label(target) == expected

@@ -221,3 +221,21 @@ def test_random_text_loads_or_fails_with_one_line(tmp_path: Path, text: str) -> 
         load(path)
     except MacroError as exc:
         assert str(exc).startswith(str(path)) and "\n" not in str(exc)
+
+
+def test_conditions_name_elements_with_a_state_or_text(tmp_path: Path) -> None:
+    path = write(tmp_path, """\
+- wait_for: {element: {role: text, name: Display, text: "12"}}
+- assert: {element: {role: check box, name: Agree, window: form, state: not checked}, text: Agree}
+""")
+    steps = unroll(load(path))
+    assert [s.describe() for s in steps] == [
+        "wait_for element text 'Display' holding '12'",
+        "assert element check box 'Agree' in 'form' not checked"]
+    schema = jsonschema.Draft202012Validator(macro.json_schema())
+    assert not list(schema.iter_errors(yaml.safe_load(path.read_text(encoding="utf-8"))))
+    bad = write(tmp_path, "- assert: {element: {role: check box, name: Agree, state: ticked}}\n", "b.yaml")
+    assert "unknown state 'ticked'" in error_of(bad) and "b.yaml:1" in error_of(bad)
+    both = write(tmp_path, "- wait_for: {element: {role: link, name: Go}, text: Go, image: go.png}\n",
+                 "c.yaml")
+    assert "give text or image, not both" in error_of(both)

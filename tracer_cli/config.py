@@ -71,6 +71,10 @@ class Settings(BaseModel):
     zoom: bool = Field(True, description="with a screenshot under the model family's grounding "
                        "minimum, place each click again on a full-resolution crop around the "
                        "model's point (a follow-up turn, or the grounder's prompt)")
+    ground_on_screen: bool = Field(True, description="a click whose target the screen shows at "
+                                   "the model's point (the accessibility tree's element there, or "
+                                   "its text read there) goes to that element or text without a "
+                                   "zoom turn or grounder call")
     image_format: Literal["png", "jpeg"] = Field("png", description="screenshot encoding")
     temperature: float = Field(0.0, ge=0, le=2, description="sampling temperature")
     max_tokens: int = Field(0, ge=0, description="longest answer accepted from the model (0: the "

@@ -9,16 +9,21 @@ LOG gets one JSON object a line, each with "t" (time.monotonic()):
   {"event": "button", "label": ..}         a button was clicked
   {"event": "text", "text": ..}            the entry's text after each change
 With X,Y the window is placed there (X11 without a window manager places it as asked).
+With CALC_HEADERBAR=1 its title is a GTK header bar: GTK draws the window's decorations itself
+(client-side, with shadows around the window), on any compositor.
 GTK exposes its tree to AT-SPI by itself when an accessibility bus is there.
 
 "C" clears the entry and turns the row "1 2 3 +" around ("+ 3 2 1": a target that moved);
 "Quiet" does nothing visible: styled flat, with no hover, press or focus look, a click only
-gives it the keyboard focus (an effect only the tree sees).
+gives it the keyboard focus (an effect only the tree sees). "MR" hands the keyboard focus to
+"=" (a program moving the focus away from what was clicked). The entry's accessible name is
+"Display".
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 
@@ -45,9 +50,12 @@ def main() -> None:
     window.set_default_size(320, 300)
     if len(sys.argv) > 3:
         window.move(*(int(v) for v in sys.argv[3].split(",")))
+    if os.environ.get("CALC_HEADERBAR") == "1":
+        window.set_titlebar(Gtk.HeaderBar(title=window.get_title(), show_close_button=True))
     box = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=6)
     entry = Gtk.Entry()
     entry.set_name("display")
+    entry.get_accessible().set_name("Display")
     entry.connect("changed", lambda e: emit("text", text=e.get_text()))
     box.pack_start(entry, False, False, 0)
     grid = Gtk.Grid(row_spacing=4, column_spacing=4, column_homogeneous=True,
@@ -64,6 +72,8 @@ def main() -> None:
             row = [buttons[(3, c)].get_label() for c in range(4)]
             for c, text in enumerate(reversed(row)):
                 buttons[(3, c)].set_label(text)
+        elif label == "MR":
+            GLib.idle_add(lambda: buttons[(4, 2)].grab_focus() and False)
         elif label != "Quiet":
             entry.set_text(entry.get_text() + label)
 

@@ -5,8 +5,9 @@ calculator tests/apps/gtk_calc.py, the same calculator as a page in Chromium
 tests/apps/calc.html, the Qt 5 form tests/apps/qt_probe.py), tracer's AT-SPI reader answers
 ``--runs`` point lookups at points spread over the program, each on a new screen (the
 per-screen cache dropped first, so each lookup reads the windows again, asks the X server which
-window is on top and descends by point), then searches by role and name; and the cost of a
-lookup where no tree is there (no session bus: no connection at all).
+window is on top and descends by point), then searches by role and name, then (after a click
+on a button) reads the element with the keyboard focus; and the cost of a lookup where no tree
+is there (no session bus: no connection at all).
 
     python tests/benchmarks/elements.py [--runs 200]
 
@@ -64,6 +65,27 @@ def searches(reader: AtspiElements, label: str, window: str, runs: int) -> None:
     print(f"{label} search by role and name ({len(times)} searches): {percentiles(times)}")
 
 
+def focus_lookups(reader: AtspiElements, label: str, display: Display, name: str,
+                  runs: int) -> None:
+    """Click the push button ``name`` (it takes the keyboard focus and its window becomes
+    active), then ``runs`` reads of the focused element, each on a new screen."""
+    import subprocess
+
+    reader.forget()
+    (button,) = reader.find("push button", name)
+    subprocess.run(["xdotool", "mousemove", str(button.center[0]), str(button.center[1]),
+                    "click", "1"], env={**os.environ, **display.env()}, check=True)
+    wait_until(lambda: (reader.forget(), reader.focused())[1] is not None, 10, "the focus")
+    times = []
+    for _ in range(runs):
+        reader.forget()
+        started = time.perf_counter()
+        focus = reader.focused()
+        times.append(time.perf_counter() - started)
+    assert focus is not None and focus.name == name, focus
+    print(f"{label} focused element, new screen each ({runs} reads): {percentiles(times)}")
+
+
 def desktop(runs: int) -> None:
     """One program at a time on one Xvfb with one accessibility bus: GTK 3, Chromium, Qt 5."""
     proc, name = start_xvfb(1280, 800)
@@ -77,6 +99,7 @@ def desktop(runs: int) -> None:
             wait_until(lambda: reader.find("push button", "+"), 20, "the calculator in the tree")
             lookups(reader, "GTK 3 calculator", (100, 140, 320, 260), runs)
             searches(reader, "GTK 3 calculator", "bench calc", runs)
+            focus_lookups(reader, "GTK 3 calculator", display, "7", runs)
         finally:
             app.stop()
         chromium = start_chromium(bus, Path(__file__).parents[1] / "apps" / "calc.html",
@@ -86,6 +109,7 @@ def desktop(runs: int) -> None:
                        "the page in the tree")
             lookups(reader, "Chromium page", (10, 90, 300, 260), runs)
             searches(reader, "Chromium page", "calc []", runs)
+            focus_lookups(reader, "Chromium page", display, "7", runs)
         finally:
             stop_program(chromium)
         qt = start_qt(bus, folder / "qt.jsonl")

@@ -90,10 +90,15 @@ class KdeDesktop:
         env.update(extra)
         return env
 
-    def launch(self, argv: list[str], log: Path, **extra: str) -> App:
-        """Start a program; returns once KWin lists its window."""
+    def launch(self, argv: list[str], log: Path, a11y: str = "", **extra: str) -> App:
+        """Start a program; returns once KWin lists its window. ``a11y``: a session bus whose
+        accessibility bus the program exposes its tree on (tests/a11y.py)."""
         env = self.kwin.client_env(QT_QPA_PLATFORM="wayland", GDK_BACKEND="wayland",
                                    NO_AT_BRIDGE="1", **extra)
+        if a11y:
+            env.pop("NO_AT_BRIDGE")
+            env.pop("AT_SPI_BUS_ADDRESS", None)
+            env["DBUS_SESSION_BUS_ADDRESS"] = a11y
         proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
         app = App(proc, log, self)

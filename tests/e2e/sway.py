@@ -114,16 +114,21 @@ class SwayDesktop:
         raise AssertionError(f"layout point ({lx},{ly}) is on no output")
 
     def launch(self, argv: list[str], workspace: str, output: str = "HEADLESS-1",
-               log: Path | None = None) -> App:
+               log: Path | None = None, a11y: str = "", **extra: str) -> App:
         """Start a program on a workspace of its own on ``output``; returns once its window is
-        in sway's tree with a size."""
+        in sway's tree with a size. ``a11y``: a session bus whose accessibility bus the program
+        exposes its tree on (tests/a11y.py); ``extra``: more of its environment."""
         ipc = self.sway.ipc
         assert ipc is not None
         ipc.command(f"focus output {output}")
         ipc.command(f"workspace {workspace}")
         env = self.sway.client_env(GDK_BACKEND="wayland", NO_AT_BRIDGE="1",
-                                   XDG_RUNTIME_DIR=self.sway.runtime_dir)
+                                   XDG_RUNTIME_DIR=self.sway.runtime_dir, **extra)
         env.pop("DISPLAY", None)  # GTK stays on Wayland
+        if a11y:
+            env.pop("NO_AT_BRIDGE")
+            env.pop("AT_SPI_BUS_ADDRESS", None)
+            env["DBUS_SESSION_BUS_ADDRESS"] = a11y
         proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
         app = App(proc, log or self.folder / f"{workspace}.jsonl", self, workspace)

@@ -2,7 +2,9 @@
 bus: `element: {role: push button, name: "+"}` clicks the calculator's "+" and never "M+",
 after the window moved and with a larger font (the pixels differ, the elements do not), and
 the run record says it found it by element; without a tree a one-character text target is
-exact or refused, never a near miss; Tk, which exposes no tree, runs on its text as before."""
+exact or refused, never a near miss; Tk, which exposes no tree, runs on its text as before;
+wait_for and assert name elements too (with a state or the text they hold), and without a tree
+such a condition fails at once, saying why."""
 
 from __future__ import annotations
 
@@ -141,10 +143,11 @@ def test_tk_runs_on_its_text_as_before(a11y_bus: A11yBus, a11y_screen: Display,
 - click:
     element: {role: check box, name: Send me the monthly newsletter and product news}
     text: monthly newsletter
+- wait_for: {element: {role: label, name: Order a T-shirt}, text: Order a T-shirt}
 """)
         assert done.returncode == 0, done.stderr
         wait_until(lambda: json.loads(state.read_text())["agree"] is True, 10, "the box ticked")
-        assert found(env)[0]["by"] == "text"
+        assert [f["by"] for f in found(env)] == ["text", "text"]  # the condition's too
     finally:
         stop_program(proc)
 
@@ -218,3 +221,53 @@ def test_an_exported_run_keeps_the_element_of_each_click(a11y_bus: A11yBus,
     assert replay.returncode == 0, replay.stderr
     assert pressed(calc, 1) == ["+"]
     assert found(env)[0]["by"] == "element"
+
+
+ENTERED = """\
+- click: {element: {role: push button, name: C, window: calc}}
+- click: {element: {role: push button, name: "1", window: calc}}
+- click: {element: {role: push button, name: "2", window: calc}}
+- wait_for: {element: {role: text, name: Display, window: calc, text: "12"}}
+- assert: {element: {role: push button, name: "+", window: calc, state: sensitive}}
+- assert: {element: {role: push button, name: "M+", window: calc, state: not focused}}
+- wait_for: {element: {role: push button, name: "M*", window: calc}, gone: true}
+- assert:
+    element: {role: text, name: Display, window: calc, text: "99"}
+    message: the display does not show 99
+"""
+
+
+def test_wait_for_and_assert_name_elements(a11y_bus: A11yBus, a11y_screen: Display,
+                                           calc: LoggedProgram, tmp_path: Path) -> None:
+    park_pointer(a11y_screen)
+    calc.clear()
+    env = tracer_env(a11y_screen, **a11y_bus.env(), COLUMNS="200", TRACER_OCR="tesseract")
+    (tmp_path / "m.yaml").write_text(ENTERED, encoding="utf-8")
+    dry = run_tracer("run", str(tmp_path / "m.yaml"), "--dry-run", env=env, timeout=60)
+    assert dry.returncode == 0, dry.stderr
+    (plus,) = [row for row in dry.stdout.splitlines() if "'+' in 'calc' sensitive" in row]
+    assert "on the screen now" in plus and "not on" not in plus  # the dry run checks it too
+    ran = run_macro(env, tmp_path, ENTERED)
+    assert ran.returncode == 1, ran.stderr
+    assert "m.yaml:8" in ran.stderr and "assertion failed: the display does not show 99" in ran.stderr
+    assert "the tree has text 'Display', editable" in ran.stderr and "holding '12'" in ran.stderr
+    assert pressed(calc, 3) == ["C", "1", "2"]
+    lines = [json.loads(x) for x in (run_dir(env) / "steps.jsonl").read_text().splitlines()]
+    assert [line["status"] for line in lines] == ["ok"] * 7 + ["failed"]
+    shown = lines[3]["found"][0]
+    assert shown["by"] == "element" and shown["element"]["name"] == "Display"
+    assert "text" not in shown["element"]  # (what a field holds may be secret: not recorded)
+    assert lines[4]["found"][0]["element"]["states"] == ["sensitive"]
+
+
+def test_an_element_condition_without_a_tree_fails_at_once(a11y_screen: Display,
+                                                           calc: LoggedProgram,
+                                                           tmp_path: Path) -> None:
+    env = tracer_env(a11y_screen)
+    env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+    ran = run_macro(env, tmp_path, "- wait_for: {element: {role: push button, name: '+'}}\n")
+    assert ran.returncode == 1
+    assert "cannot be checked: no accessibility tree here" in ran.stderr, ran.stderr
+    assert "Traceback" not in ran.stderr
+    (line,) = [json.loads(x) for x in (run_dir(env) / "steps.jsonl").read_text().splitlines()]
+    assert line["timings"].get("find", 0.0) < 1.0  # not the 10 s a wait_for may wait

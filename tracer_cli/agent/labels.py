@@ -29,6 +29,9 @@ ROW = 0.03  # half the height of the strip read, as a fraction of the height
 ABOVE = 2.5  # how far above an empty field its label may end, in the field's heights
 STRIP_SIDE = 1024  # the OCR detector's longest side for a strip (a strip is narrower: its own size)
 ARTICLES = {"the", "a", "an"}
+# Verbs that open a target written as an action (a Qwen3-VL step's "Action:" line).
+VERBS = {"click", "left-click", "double-click", "right-click", "press", "select", "choose",
+         "pick", "tap", "hit", "open", "activate"}
 # Words that end a label in a description: what the element is, or where.
 STOP = {"the", "a", "an", "in", "on", "of", "to", "at", "and", "or", "for", "with", "from", "under",
         "below", "above", "next", "button", "field", "menu", "checkbox", "check", "box", "link", "tab",
@@ -38,11 +41,23 @@ STOP = {"the", "a", "an", "in", "on", "of", "to", "at", "and", "or", "for", "wit
 
 def label(target: str) -> str:
     """The label a target description names: its first quoted part, else its leading words
-    up to a word such as "in", "button" or "field" ("" when there is none)."""
+    up to a word such as "in", "button" or "field" ("" when there is none), after a verb that
+    opens a description written as an action ("Click the OK button of the dialog": "OK")."""
     quoted = re.findall(r"['\"“‘]([^'\"”’]{1,60})['\"”’]", target)
     if quoted and quoted[0].strip():
         return quoted[0].strip()
     words = target.split()
+    if len(words) > 1 and words[0].casefold() in VERBS:
+        rest = words[2:] if words[1].casefold() == "on" else words[1:]
+        after = _leading(rest)
+        if after:  # (not "Open button": the verb is the label there)
+            return after
+    return _leading(words)
+
+
+def _leading(words: list[str]) -> str:
+    """A description's leading words up to a word that ends a label (STOP), articles first
+    left out; "" for less than two characters."""
     while words and words[0].casefold() in ARTICLES:
         words = words[1:]
     lead: list[str] = []
@@ -58,11 +73,34 @@ class OcrReader:
     """The OCR reader ``speculate.check`` calls; the engine is made on first use."""
 
     def __init__(self, engine: str = "auto") -> None:
+        import threading
+
         self.engine_name = engine
         self._engine: OcrEngine | None = None
+        self._making = threading.Lock()
+        self._warming: threading.Thread | None = None
         self.reads = 0
 
+    def warm(self) -> None:
+        """Make the engine on a thread of its own now (its models take a second or two to
+        load), so that the first read does not wait for it: once, while a model call runs."""
+        import threading
+
+        if self._warming is None and self._engine is None:
+            self._warming = threading.Thread(target=self.engine, name="ocr-warm", daemon=True)
+            self._warming.start()
+
+    def finish(self, timeout: float = 10.0) -> None:
+        """Wait for a warm-up still making the engine: a thread left inside the OCR runtime's
+        native code when the process exits aborts it."""
+        if self._warming is not None:
+            self._warming.join(timeout)
+
     def engine(self) -> OcrEngine | None:
+        with self._making:
+            return self._make()
+
+    def _make(self) -> OcrEngine | None:
         if self._engine is None:
             from tracer_cli.errors import TracerError
             from tracer_cli.vision.ocr import RapidOcrEngine, get_engine, rapidocr_available
@@ -80,15 +118,14 @@ class OcrReader:
         return self._engine
 
     def __call__(self, image: Image.Image, point: tuple[int, int], target: str) -> str | None:
-        name = label(target)
-        engine = self.engine() if name else None
-        if engine is None:
+        """The label ``target`` names as read at ``point`` (0..1000 of ``image``): the text
+        nearest the point on its row, or an empty field's label beside or above it."""
+        ready = self._ready(image, point, target)
+        if ready is None:
             return None
         from tracer_cli.vision.ocr import Box, read_region
 
-        px, py = point[0] * image.width / COORD_MAX, point[1] * image.height / COORD_MAX
-        reach, row = REACH * image.width, max(12.0, ROW * image.height)
-        region = Box(int(px - reach), int(py - row), int(px + reach) + 1, int(py + row) + 1)
+        engine, name, (px, py), reach, region = ready
         field = _field(image, point)
         if field is not None:  # its label may stand left of it or above it: one read for all
             region = region.union(Box(int(field.left - reach), int(field.top - ABOVE * field.height),
@@ -99,6 +136,40 @@ class OcrReader:
         if found is None and field is not None:
             found = field_label(lines, field, name, reach)
         return found
+
+    def phrase(self, image: Image.Image, point: tuple[float, float], target: str) -> TextBox | None:
+        """The text at ``point`` (0..1000 of ``image``) with its box, when it reads the label
+        ``target`` names: the phrase nearest the point on its row. No field's label: the
+        text itself must stand there."""
+        ready = self._ready(image, point, target)
+        if ready is None:
+            return None
+        from tracer_cli.vision.ocr import read_region
+
+        engine, name, (px, py), reach, region = ready
+        self.reads += 1
+        return phrase_at(read_region(engine, image, region), px, py, name, reach)
+
+    def _ready(self, image: Image.Image, point: tuple[float, float], target: str
+               ) -> tuple[OcrEngine, str, tuple[float, float], float, Box] | None:
+        """What a read at ``point`` needs: the engine, the label, the point in pixels, how far
+        along its row the label may lie and the strip to read; None without a label or engine."""
+        name = label(target)
+        engine = self.engine() if name else None
+        if engine is None:
+            return None
+        px, py = point[0] * image.width / COORD_MAX, point[1] * image.height / COORD_MAX
+        reach, region = strip(image, px, py)
+        return engine, name, (px, py), reach, region
+
+
+def strip(image: Image.Image, px: float, py: float) -> tuple[float, Box]:
+    """How far from pixel (px, py) a label may lie on its row, and the strip of ``image`` that
+    OCR reads for it."""
+    from tracer_cli.vision.ocr import Box
+
+    reach, row = REACH * image.width, max(12.0, ROW * image.height)
+    return reach, Box(int(px - reach), int(py - row), int(px + reach) + 1, int(py + row) + 1)
 
 
 def _field(image: Image.Image, point: tuple[int, int]) -> Box | None:
@@ -116,12 +187,19 @@ def _field(image: Image.Image, point: tuple[int, int]) -> Box | None:
 def label_at(lines: list[TextBox], x: float, y: float, name: str, reach: float) -> str | None:
     """The text nearest (x, y) on its row (at most ``reach`` pixels away) when it reads
     ``name`` (``reads``), else None."""
+    found = phrase_at(lines, x, y, name, reach)
+    return found.text if found is not None else None
+
+
+def phrase_at(lines: list[TextBox], x: float, y: float, name: str, reach: float) -> TextBox | None:
+    """The phrase nearest (x, y) on its row (at most ``reach`` pixels away), with its box,
+    when it reads ``name``; else None."""
     from tracer_cli.vision.ocr import text_at
 
     row = _phrases([line for line in lines if line.box.top - 2 <= y <= line.box.bottom + 2])
     nearest = text_at(row, round(x), round(y), max_distance=round(reach),
                       max_words=len(name.split()))
-    return nearest.text if nearest is not None and reads(nearest.text, name) else None
+    return nearest if nearest is not None and reads(nearest.text, name) else None
 
 
 def field_label(lines: list[TextBox], field: Box, name: str, reach: float) -> str | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tracer_cli.agent.backends import bounds
 from tracer_cli.agent.effects import compare
@@ -23,14 +23,14 @@ from tracer_cli.agent.planner import Attempt, Forecast, ForecastFailed, Planner
 from tracer_cli.agent.profiles import HistoryEntry, PlanRequest, Revision, window_start
 from tracer_cli.agent.risk import assess, needs_asking
 from tracer_cli.agent.runloop import Confirm, Listener, RunLoop, RunResult, StepRecord
-from tracer_cli.agent.speculate import Previous, Verdict, by_identity, check
+from tracer_cli.agent.speculate import Previous, Verdict, by_focus, by_identity, check, expected_focus
 from tracer_cli.agent.zoom import Zoomer, needed
 from tracer_cli.desktop.actuator import Actuator, execute, target_points
 from tracer_cli.desktop.elements import state_change
 from tracer_cli.desktop.killswitch import Paused
 from tracer_cli.desktop.screen import Screen, downscale, wait_settled
 from tracer_cli.errors import BackendError, Interrupted, PlanError, TracerError
-from tracer_cli.plan import BaseStep, Done, Fail, Plan, PointStep, Subgoal, Wait
+from tracer_cli.plan import COORD_MAX, BaseStep, Done, Fail, Hotkey, Plan, PointStep, Subgoal, Type, Wait
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -67,7 +67,9 @@ class Agent(RunLoop):
         # run in a row.
         self._pending: list[BaseStep] = []
         self._pending_elements: list[Element | None] = []  # under each pending step's point
-        self._acted_element: Element | None = None  # the element the last click acted on
+        self._acted_element: Element | None = None  # the element the last click (keys) acted on
+        self._keys_into: Element | None = None  # where the plan expects typed keys to go
+        self._focus_checked: tuple[Element | None] | None = None  # the focus the check read
         self._planned_on: Image.Image | None = None
         self._vouched: Image.Image | None = None
         self._acted: list[tuple[int, int]] = []
@@ -81,6 +83,8 @@ class Agent(RunLoop):
         self.forecast_steps = 0
         self.zoom_calls = 0  # requests that placed a click on a crop (not planning calls)
         self.zoomer = self._make_zoomer()
+        # the last step placed where the screen shows its target (_on_screen), and where
+        self._seen: tuple[tuple[int, float | None, BaseStep] | None, PointStep | None] = (None, None)
 
     def _make_zoomer(self) -> Zoomer | None:
         """Who places clicks on a full-resolution crop when the planner's image is under its
@@ -114,6 +118,8 @@ class Agent(RunLoop):
         self._after = self._after_full = None
         record.image, self._full = image, full
         record.timings["capture"] = time.monotonic() - started
+        if self.settings.ground_on_screen and not self.elements.available and self._zooming(record):
+            self._reader.warm()  # the text at a click's point may spare its zoom turn
         request = PlanRequest(task, image, self.settings.horizon, self.recent_history(),
                               self.settings.image_format,
                               history_images=max(0, self.settings.history_images),
@@ -201,7 +207,9 @@ class Agent(RunLoop):
                 assert early is not None
                 record.streamed = True
                 self._emit("on_early", record.number, early.step)
-                self.act(record, early.step)
+                placed = self.ground(record, early.step)  # where the screen showed its target
+                assert placed is not None, "a step that runs early is placed without a model"
+                self.act(record, placed)
             forecast = self._rest(record, stream, early if acted else None)
         finally:
             stream.close()
@@ -246,17 +254,22 @@ class Agent(RunLoop):
         if step.is_terminal:
             return False
         if isinstance(step, PointStep) and (
-                step.needs_grounding or (self.grounder is not None and self.grounder.always)
-                or (step.points() and self._zooming(record))):
+                step.needs_grounding or (self._second_look(record, step)
+                                         and self._on_screen(record, step) is None)):
             return False
         return not needs_asking(self.settings.confirm, assess(step, self._typing_into))
 
     def ground(self, record: StepRecord, step: BaseStep) -> BaseStep | None:
         """Place a click on its target: always when the step has no point, and with a dedicated
-        grounder also when it has one (the planner's point is then the fallback).
+        grounder also when it has one (the planner's point is then the fallback); not when the
+        screen already shows the target at the planner's point (``_on_screen``).
         Returns None when the step cannot be placed (the outcome says why)."""
         if not isinstance(step, PointStep):
             return step
+        if self._second_look(record, step):
+            placed = self._on_screen(record, step)
+            if placed is not None:
+                return placed
         if step.points() and self._zooming(record):
             return self._zoom(record, step)
         wanted = step.needs_grounding or (self.grounder is not None and self.grounder.always)
@@ -282,6 +295,41 @@ class Agent(RunLoop):
                             "planner_point": step.points()[0] if step.points() else None,
                             "answer": found.answer}
         return step.at(*found.point)
+
+    def _second_look(self, record: StepRecord, step: PointStep) -> bool:
+        """Whether placing this step asks a model again: a zoom turn, or a dedicated grounder
+        that places every click."""
+        return bool(step.points()) and (self._zooming(record) or (
+            self.grounder is not None and self.grounder.always))
+
+    def _on_screen(self, record: StepRecord, step: PointStep) -> PointStep | None:
+        """The step at its target's centre when the screen shows the target at the planner's
+        point (the accessibility tree's element there, else its text read there: agent/seen.py);
+        None when a model must look again. Found once per step and screen."""
+        from tracer_cli.agent.seen import by_element, by_text
+
+        points = step.points()
+        if not self.settings.ground_on_screen or len(points) != 1 or self._full is None:
+            return None
+        key = (record.number, record.shot_at, step)
+        if self._seen[0] == key:
+            return self._seen[1]
+        started = time.monotonic()
+        geometry, full = self.screen.geometry, self._full
+        origin = (geometry.monitor.left, geometry.monitor.top)
+        element = self._element_at(*geometry.to_desktop(*points[0]))
+        seen = by_element(element, step.target, origin, full.size)
+        if seen is None and (element is None or not element.anchorable):
+            seen = by_text(self._reader, full, points[0], step.target)  # the tree says nothing there
+        placed = None
+        if seen is not None:
+            x, y = (round(c * COORD_MAX / side, 3) for c, side in zip(seen.pixel, full.size, strict=True))
+            placed = step.at(x, y)
+            record.grounding = {"target": step.target, "planner_point": list(points[0]),
+                                "point": [x, y], **seen.to_dict()}
+            record.timings["ground"] = time.monotonic() - started
+        self._seen = (key, placed)
+        return placed
 
     def _zooming(self, record: StepRecord) -> bool:
         """Whether clicks are placed on a crop: the planner's image has less detail than its
@@ -318,9 +366,15 @@ class Agent(RunLoop):
             sx, sy = geometry.input_scale
             self._acted_element = self._element_at(round(points[0][0] * sx),
                                                    round(points[0][1] * sy))
-            if self._acted_element is not None:
-                record.element = {k: v for k, v in self._acted_element.to_dict().items()
-                                  if k != "text"}
+        elif isinstance(step, Type | Hotkey) and self.elements.available:
+            if self._focus_checked is None:  # (else read just now, on this screen, by the check)
+                self.elements.forget()
+                self._focus_checked = (self.elements.focused(),)
+            self._acted_element = self._focus_checked[0]  # where the keys go
+        self._focus_checked = None
+        if self._acted_element is not None:
+            record.element = {k: v for k, v in self._acted_element.to_dict().items()
+                              if k != "text"}
         record.risk = assess(step, self._typing_into)
         if needs_asking(self.settings.confirm, record.risk):
             if self.confirm is None:
@@ -351,6 +405,7 @@ class Agent(RunLoop):
         record.outcome.settled = settled
         if isinstance(step, PointStep):
             self._typing_into = step.target
+        self._keys_into = expected_focus(step, self._acted_element, self._keys_into)
         self._check_effect(record, step)
 
     def _element_at(self, x: int, y: int) -> Element | None:
@@ -431,12 +486,14 @@ class Agent(RunLoop):
     def finish(self, result: RunResult) -> None:
         result.model_calls, result.forecast_steps = self.model_calls, self.forecast_steps
         result.zoom_calls = self.zoom_calls
+        self._reader.finish()
 
     def resumed(self, number: int, note: str, record: StepRecord | None, exc: Paused | None) -> None:
         """The user paused and handed back: what was forecast no longer holds. Look at the
         screen afresh, and tell the model (in the history every profile shows) that the user
         took over, with the user's note."""
         self._pending, self._after, self._previous, self._revision = [], None, None, None
+        self._keys_into = None
         self._no_effect = ("", 0)
         told = "the user handed the mouse and keyboard back"
         if note:
@@ -462,6 +519,8 @@ class Agent(RunLoop):
             if placed is not None and placed is not plan.first and record.forecast is not None:
                 record.forecast.plan = plan.model_copy(
                     update={"trajectory": [placed, *plan.trajectory[1:]]})
+            if record.forecast is not None and self.elements.available:
+                record.hits = self._hits(record.forecast.plan.trajectory)
         except TracerError as exc:
             result = RunResult("error", str(exc), steps=1, code=exc.exit_code)
             raise
@@ -474,6 +533,31 @@ class Agent(RunLoop):
             self._emit("on_step", record)
             self._emit("on_end", result)
         return record
+
+    def _hits(self, steps: list[BaseStep]) -> list[dict[str, Any] | None]:
+        """The element each step of a forecast would hit on the current screen (the dry run):
+        a click's, the one under its point; typing's and keys', the one that would have the
+        keyboard focus (what a click before it in the forecast acted on, where that takes the
+        focus; else the focused one now; unknown after a Tab)."""
+        geometry = self.screen.geometry
+        self.elements.forget()
+        out: list[dict[str, Any] | None] = []
+        into: Element | None = None
+        moved = False  # a Tab moved the focus: where to, the forecast does not say
+        for step in steps:
+            element, by = None, "point"
+            if isinstance(step, Type | Hotkey):
+                by = "focus"
+                element = into if into is not None or moved else self.elements.focused()
+                into = expected_focus(step, element, into)
+                moved = moved or into is None
+            elif step.points():
+                element = self.elements.at(*geometry.to_desktop(*step.points()[0]))
+                if expected_focus(step, element, None) is not None:  # it takes the focus
+                    into, moved = element, False
+            out.append(None if element is None else {
+                **{k: v for k, v in element.to_dict().items() if k != "text"}, "by": by})
+        return out
 
     def _remember(self, record: StepRecord, step: BaseStep, reply: str) -> None:
         """Add the step to the history the model is told; a step that opened a forecast keeps
@@ -507,6 +591,7 @@ class Agent(RunLoop):
         if verdict.status == "failed":
             self._revision = Revision([s.describe() for s in pending], verdict.reason)
         if not verdict.ok or verdict.step is None:
+            self._focus_checked = None  # (the model looks again: so will act())
             return None
         record.image, self._after = self._after, None
         self._full, self._after_full = self._after_full, None
@@ -521,9 +606,15 @@ class Agent(RunLoop):
         return verdict.step
 
     def _identity(self, step: BaseStep, verdict: Verdict, planned: Element | None) -> Verdict:
-        """The pixel checks' verdict weighed with the element under the step's point now."""
-        if not self.elements.available or not isinstance(step, PointStep) or \
-                len(step.points()) != 1:
+        """The pixel checks' verdict weighed with the element under the step's point now (for
+        keys: the element that has the keyboard focus)."""
+        if not self.elements.available:
+            return verdict
+        if isinstance(step, Type | Hotkey):
+            self.elements.forget()
+            self._focus_checked = (self.elements.focused(),)
+            return by_focus(step, verdict, self._keys_into, self._focus_checked[0])
+        if not isinstance(step, PointStep) or len(step.points()) != 1:
             return verdict
         now = self._element_at(*self.screen.geometry.to_desktop(*step.points()[0]))
         return by_identity(step, verdict, planned, now)
@@ -552,6 +643,8 @@ class Agent(RunLoop):
             if isinstance(step, Fail):
                 record.action, record.outcome = step, Outcome("fail")
                 return RunResult("failed", step.reason)
+            if acted and isinstance(record.action, BaseStep):
+                step = record.action  # as it ran: placed where the screen showed its target
             if not acted:
                 placed = self.ground(record, step)
                 if placed is None:

@@ -212,6 +212,8 @@ def step_line(record: StepRecord) -> dict[str, Any]:
         if record.forecast.revision is not None:
             line["revision"] = {"steps": record.forecast.revision.steps,
                                 "reason": record.forecast.revision.reason}
+    if record.hits is not None:
+        line["elements"] = record.hits  # (tracer plan) what each forecast step would hit
     if record.speculative:
         line["from_forecast"] = True  # run without a model call
     if record.streamed:

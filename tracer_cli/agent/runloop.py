@@ -71,6 +71,7 @@ class StepRecord:
     speculative: bool = False  # run from the last forecast, without a model call
     verdict: Verdict | None = None  # the checks that let it run so (or sent it to the model)
     element: dict[str, Any] | None = None  # the accessibility tree's element acted on, if any
+    hits: list[dict[str, Any] | None] | None = None  # the element each forecast step would hit
     elements_sent: int | None = None  # --elements: elements listed in this step's request
     elements_note: str = ""  # --elements: why none could be listed (said once a run)
     shot_at: float | None = None  # time.monotonic() when the screenshot it acts on was taken

@@ -16,7 +16,10 @@ model-size screenshots say it still holds (milliseconds, against seconds for a m
 - typing or keys: they follow a click (typing into the field just clicked) or other keys;
 - where the desktop has an accessibility tree (``by_identity``): a click's point is still on the
   element it was forecast on, or on one whose name is its target; another element there sends
-  the step back to the model with its name ("the point is now on menu item 'Quit'").
+  the step back to the model with its name ("the point is now on menu item 'Quit'");
+  typing or keys go to the element that has the keyboard focus only when it is the one the
+  plan expects (``by_focus``): the element the click before acted on, or one the step's target
+  names; another element with the focus sends the step back naming both.
 
 Anything else (done, fail, wait, a click the model left to a grounder, too many forecast steps in
 a row) goes back to the model. A *failed* check goes back with the old forecast and the reason,
@@ -415,3 +418,56 @@ def by_identity(step: BaseStep, verdict: Verdict, planned: Element | None,
         return verdict  # (the last step itself went wrong: that is what the model must hear)
     return Verdict("failed", f"the point of {step.describe()} is now on {now.describe()} "
                    f"(it was on {planned.describe()} when forecast)")
+
+
+FOCUS_MOVES = ("tab",)  # keys that move the keyboard focus on purpose (where to, the plan cannot say)
+
+
+def by_focus(step: BaseStep, verdict: Verdict, expected: Element | None,
+             focus: Element | None) -> Verdict:
+    """The pixel checks' verdict on forecast typing or keys, weighed with the element that has
+    the keyboard focus now (``focus``): the one the plan expects is ``expected`` (the focusable
+    element the click before acted on, or a part of it) or one the step's target names (an editable one, for
+    typing). Another element with the focus sends the step back to the model naming both;
+    without a focused element (no tree, a program without one) or an expectation, the pixels
+    decide alone."""
+    if not isinstance(step, Type | Hotkey) or focus is None:
+        return verdict
+    target = str(step.notes.get("target", "")).strip()
+    named = bool(target) and names_target(target, focus.name) and (
+        isinstance(step, Hotkey) or "editable" in focus.states)
+    if named or (expected is not None and (expected.same(focus) or _part_of(focus, expected))):
+        why = f"the keyboard focus is on {focus.describe()}" + (", the target" if named else "")
+        if verdict.ok:
+            return Verdict("ok", f"{verdict.reason}; {why}", verdict.step)
+        if named and verdict.status == "unchecked":
+            return Verdict("ok", why, step)
+        return verdict
+    if expected is None and not target:
+        return verdict
+    if verdict.status == "failed" and not verdict.reason.startswith(TARGET_GONE):
+        return verdict  # (the last step itself went wrong: that is what the model must hear)
+    wanted = expected.describe() if expected is not None else repr(target)
+    return Verdict("failed", f"the keyboard focus is on {focus.describe()}, not on {wanted}: "
+                   f"{step.describe()} would go there")
+
+
+def _part_of(inner: Element, outer: Element) -> bool:
+    """Whether ``inner`` is a part of ``outer`` (a combo box's button, a spin button's entry):
+    the same program's window, its box within the other's."""
+    left, top, right, bottom = inner.box
+    return (inner.app, inner.window) == (outer.app, outer.window) and right > left and \
+        outer.contains(left, top) and outer.contains(right - 1, bottom - 1)
+
+
+def expected_focus(step: BaseStep, acted: Element | None, before: Element | None) -> Element | None:
+    """Where the plan expects keys to go after ``step`` ran: the element a click acted on, when
+    it takes the focus; after keys (``acted``: the element they went to), the same place as
+    before, unless they moved the focus on purpose (Tab)."""
+    if isinstance(step, Hotkey) and any(k in FOCUS_MOVES for k in step.keys):
+        return None
+    if isinstance(step, Type | Hotkey):
+        return before or acted
+    if acted is not None and ({"focusable", "editable"} & acted.states):
+        return acted
+    return None

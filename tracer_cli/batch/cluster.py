@@ -43,6 +43,7 @@ DISPLAY = "display"  # the custom resource: sandbox desktops a node may run at o
 INSTALL = "pip install 'tracer-cli[ray]'"
 GRACE = 15.0  # seconds a stopped task has to end and send its record back before it is killed
 POLL = 0.25
+LOST = "stopped: its node lost touch with the batch (the driver or the node's Ray died)"
 # The driver's environment a task's run gets (the model server's URL and key, tracer's
 # settings): passed as the task's argument, never on a command line or in a log. Paths of the
 # driver's machine stay behind.
@@ -114,7 +115,11 @@ def connect(address: str, displays: int = 1) -> Cluster:
 def reachable(address: str, timeout: float = 5.0) -> None:
     """A head given as HOST:PORT must answer on that port: Ray itself would retry an address
     where nothing listens for minutes, logging a line every few seconds."""
-    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if address.startswith("ray://"):  # Ray Client: a driver outside the cluster, tunnelled
+        raise ConfigError(f"--ray {address!r} is a Ray Client address, which tracer does not use",
+                          "run the batch on a machine of the cluster with --ray HOST:PORT (the "
+                          "head's port, 6379 unless changed) or --ray auto")
+    host, _, port = address.rpartition(":")
     if not host or not port.isdigit():
         if address == "auto":
             return
@@ -340,8 +345,8 @@ def run_on_node(fields: dict[str, Any], common: list[str], forward: dict[str, st
     folder = work / task.id
     run = TaskRun(task, folder, common, {**os.environ, **forward},
                   lambda text: hub.note.remote(task.id, text), code_path=_code_path())
-    done = threading.Event()
-    threading.Thread(target=_watch_stop, args=(hub, run, done), name="stop-watch",
+    done, lost = threading.Event(), threading.Event()
+    threading.Thread(target=_watch_stop, args=(hub, run, done, lost), name="stop-watch",
                      daemon=True).start()
     error = ""
     try:
@@ -350,6 +355,8 @@ def run_on_node(fields: dict[str, Any], common: list[str], forward: dict[str, st
         result.status, error = "error", str(exc)
     finally:
         done.set()
+    if lost.is_set() and result.status == "stopped":  # nobody stopped it: say so
+        result.reason = LOST
     try:
         record = Path(result.run_record) if result.run_record else None
         files = _pack(folder, record)
@@ -368,14 +375,17 @@ def node_label(ray: Any) -> str:
     return f"{name or socket.gethostname()} ({node_id[:8]})"
 
 
-def _watch_stop(hub: Any, run: TaskRun, done: threading.Event) -> None:
-    """Stop the run when the batch stops, or when the driver is gone (its hub with it)."""
+def _watch_stop(hub: Any, run: TaskRun, done: threading.Event, lost: threading.Event) -> None:
+    """Stop the run when the batch stops, or when the hub cannot be asked (``lost``): the
+    driver is gone (its hub with it), or this node's Ray is (a raylet that died leaves its
+    workers running a moment)."""
     import ray
 
     while not done.wait(POLL):
         try:
             stopped = ray.get(hub.stopped.remote(), timeout=10)
         except Exception:
+            lost.set()
             stopped = True
         if stopped:
             run.stop()

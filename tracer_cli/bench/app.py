@@ -79,7 +79,8 @@ class BenchApp:
     def click(self, widget: tk.Misc, target: str, action: str = "click",
               box: tuple[int, int, int, int] | None = None) -> dict[str, Any]:
         x, y = self.centre(widget, box=box)
-        return {"action": action, "target": target, "x": x, "y": y}
+        size = [box[2], box[3]] if box is not None else [widget.winfo_width(), widget.winfo_height()]
+        return {"action": action, "target": target, "x": x, "y": y, "size": size}
 
     @staticmethod
     def type(text: str) -> dict[str, Any]:

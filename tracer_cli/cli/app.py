@@ -5,6 +5,7 @@ live in their own modules and are added here."""
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import sys
 from pathlib import Path
@@ -96,16 +97,36 @@ def _describe_target(step: BaseStep) -> str:
     return "+".join(keys) if keys else ""
 
 
-def _plan_table(plan: Plan, geometry: Geometry) -> Table:
+def _plan_table(plan: Plan, geometry: Geometry,
+                hits: list[dict[str, Any] | None] | None = None) -> Table:
+    """The forecast as a table; with ``hits`` (a desktop with an accessibility tree), the
+    element each step would hit."""
+    from tracer_cli.desktop.elements import label
+
     table = Table(title="Forecast", title_justify="left")
     for col in ("#", "action", "target / text", "model point", "screen point"):
         table.add_column(col)
+    if hits is not None:
+        table.add_column("element")
     for n, step in enumerate(plan.trajectory, 1):
         pts = step.points()
         model = " -> ".join(f"({x},{y})" for x, y in pts)
         screen = " -> ".join("({},{})".format(*geometry.to_input(x, y)) for x, y in pts)
-        table.add_row(str(n), step.action, escape(_describe_target(step)), model, screen)  # type: ignore[attr-defined]
+        row = [str(n), step.action, escape(_describe_target(step)), model, screen]  # type: ignore[attr-defined]
+        if hits is not None:
+            row.append(escape(label(hits[n - 1])) or "-")
+        table.add_row(*row)
     return table
+
+
+def _plan_json(plan: Plan, hits: list[dict[str, Any] | None] | None) -> dict[str, Any]:
+    """The plan as contract JSON; with ``hits``, each step with the element it would hit
+    (``element``: a field the contract keeps as a note, so the JSON still parses as a plan)."""
+    out = plan.to_dict()
+    for step, hit in zip(out["trajectory"], hits or [], strict=False):
+        if hit is not None:
+            step["element"] = hit
+    return out
 
 
 @app.command()
@@ -146,14 +167,15 @@ def plan(
                                   f"cannot write {out_png}: {exc}",
                                   "choose another place with --out") from None
         if as_json:
-            stdout().write(forecast.plan.to_json() + "\n")
+            stdout().write(json.dumps(_plan_json(forecast.plan, record.hits), ensure_ascii=False)
+                           + "\n")
         elif not streaming:
             if forecast.plan.thought:
                 out.print(f"[bold]Thought:[/] {escape(forecast.plan.thought)}")
             for goal in forecast.plan.subgoals:
                 mark = "[x] " if goal.done else "[ ] "
                 out.print(f"[bold]Sub-goal:[/] {escape(mark + goal.goal)}")
-            out.print(_plan_table(forecast.plan, geometry))
+            out.print(_plan_table(forecast.plan, geometry, record.hits))
         err.print(f"preview: {out_png or preview}", soft_wrap=True)
         close_record(settings, run_dir)
 
@@ -177,7 +199,7 @@ def _preview(task: str, settings: Settings, quiet: bool, events: bool = False): 
 
     planner, grounder = make_models(settings)
     try:
-        from tracer_cli.desktop.elements import NoElements, open_elements
+        from tracer_cli.desktop.elements import open_elements
         from tracer_cli.desktop.hands import desktops
 
         platform = desktops(settings)[0]
@@ -185,14 +207,13 @@ def _preview(task: str, settings: Settings, quiet: bool, events: bool = False): 
     except BaseException:
         close_models(planner, grounder)
         raise
+    elements = open_elements(platform)  # names the element each step would hit
     log = open_record(settings, "plan", task)
     listeners: list[Any] = [log]
     if events:
         from tracer_cli.agent.events import EventStream
 
         listeners.append(EventStream(stdout(), "plan", run_dir=log.dir))
-    # the tree is read for the preview only to list elements to the model (--elements)
-    elements = open_elements(platform) if settings.elements else NoElements("not asked for")
     agent = Agent(screen, planner, None, settings, listeners, grounder=grounder, elements=elements)
     try:
         if err.is_terminal and not quiet:

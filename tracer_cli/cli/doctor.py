@@ -255,13 +255,14 @@ def check_elements(ctx: Context) -> Check:
     finally:
         elements.close()
     ms = (time.perf_counter() - started) * 1000
+    placed = f"; {elements.mapping}" if elements.mapping else ""
     if not apps:
         return Check(name, True, f"the accessibility bus is on, but no running program exposes "
-                     f"a tree ({ms:.0f} ms)", ENABLE_TREES)
+                     f"a tree ({ms:.0f} ms){placed}", ENABLE_TREES)
     shown = ", ".join(apps[:8]) + (f" and {len(apps) - 8} more" if len(apps) > 8 else "")
     exposing = counted(len(apps), "program") + (" exposes" if len(apps) == 1 else " expose")
     return Check(name, True, f"the accessibility bus is on; {exposing} a tree: {shown} "
-                 f"({ms:.0f} ms)")
+                 f"({ms:.0f} ms){placed}")
 
 
 def check_ocr(ctx: Context) -> Check:

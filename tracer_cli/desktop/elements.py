@@ -1,9 +1,10 @@
 """Elements: what the desktop's accessibility tree says is at a point (a push button named "+",
 a checked check box, an entry and its text), as a second sense beside the pixels.
 
-One small interface (``Elements``) with one reader per kind of desktop: AT-SPI on X11
-(platforms/atspi.py), and ``NoElements`` wherever there is no tree (no accessibility bus, a
-toolkit that exposes nothing such as Tk, Wayland where window positions are unknown). Every
+One small interface (``Elements``) with one reader per kind of desktop: AT-SPI on X11 and, its
+boxes placed through the compositor's word on where windows lie (placement.py), on sway and KDE
+Plasma (platforms/atspi.py); ``NoElements`` wherever there is no tree (no accessibility bus, a
+toolkit that exposes nothing such as Tk, GNOME on Wayland where window positions are unknown). Every
 answer may be None: the pixels stay the default path, the tree only makes some of their
 guesses sure. Boxes are in desktop pixels: (left, top, right, bottom), right and bottom
 excluded.
@@ -82,6 +83,15 @@ class Element:
         """``push button '+'``, ``entry`` (what a person calls it)."""
         return f"{self.role} {self.name!r}" if self.name else self.role
 
+    def same(self, other: Element | None) -> bool:
+        """Whether ``other`` is this element (read again): the same object of the same
+        program where both were read from a tree, else the same role, name and box."""
+        if other is None:
+            return False
+        if self.ref is not None and other.ref is not None:
+            return self.ref == other.ref
+        return (self.role, self.name, self.box) == (other.role, other.name, other.box)
+
     def anchor(self) -> dict[str, str]:
         """The element as a recorded macro names it: role and name. Not its window's title,
         which many programs change as they go (a browser's page, an editor's file); the
@@ -100,6 +110,17 @@ class Element:
         if self.app:
             out["app"] = self.app
         return out
+
+
+def label(data: Any) -> str:
+    """An element as the run record keeps it (``to_dict``, with ``by``: "focus" for where keys
+    go), as a person reads it: ``push button '+'``, ``text 'Name' (keyboard focus)``; "" for
+    anything else."""
+    if not isinstance(data, dict) or not isinstance(data.get("role"), str):
+        return ""
+    name = data.get("name")
+    said = f"{data['role']} {name!r}" if isinstance(name, str) and name else data["role"]
+    return f"{said} (keyboard focus)" if data.get("by") == "focus" else said
 
 
 def state_change(before: Element, after: Element | None) -> str:
@@ -126,6 +147,7 @@ class Elements(Protocol):
 
     available: bool  # a tree can be read at all
     reason: str  # why not, when it cannot
+    mapping: str  # how boxes become desktop pixels where programs answer per window (Wayland)
 
     def at(self, x: int, y: int) -> Element | None:
         """The element at a desktop pixel: the deepest interactive one the tree has there."""
@@ -139,6 +161,11 @@ class Elements(Protocol):
         """The showing elements whose role and name are exactly these, in the windows named
         ``window`` (any window where None), none hidden under another window; the window at
         the desktop pixel ``near`` is searched first, then the active one."""
+
+    def focused(self) -> Element | None:
+        """The element that has the keyboard focus (where typed keys go), with its text: in
+        the active window (where no window says it is active, the first one that has a focused
+        element); None where none has it."""
 
     def reread(self, element: Element) -> Element | None:
         """The element as it is now (states, text, box); None when it is gone."""
@@ -156,6 +183,7 @@ class NoElements:
     """No tree here: every answer is empty, at no cost."""
 
     available = False
+    mapping = ""
 
     def __init__(self, reason: str) -> None:
         self.reason = reason
@@ -169,6 +197,9 @@ class NoElements:
     def find(self, role: str, name: str, window: str | None = None,
              near: tuple[int, int] | None = None) -> list[Element]:
         return []
+
+    def focused(self) -> Element | None:
+        return None
 
     def reread(self, element: Element) -> Element | None:
         return None

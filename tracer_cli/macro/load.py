@@ -246,9 +246,47 @@ class WaitStep(MacroStep):
     wait: float = Field(ge=0, le=3600, description="seconds to wait")
 
 
-class Condition(_Model):
-    """Text or an image to look for, for wait_for and assert."""
+class ElementCondition(ElementSpec):
+    """An element to wait for or assert: its role and name (and window) as a click names it,
+    and optionally a state it must be in and the text it must hold."""
 
+    state: str | None = Field(None, min_length=1, max_length=40, description="a state it must "
+                              "be in ('checked', 'expanded', 'selected', 'focused', 'sensitive', "
+                              "...), or not be in: 'not checked'")
+    text: str | None = Field(None, max_length=2000, description="the text it must hold (an "
+                             "entry's content), exactly")
+
+    @field_validator("state")
+    @classmethod
+    def _known_state(cls, value: str | None) -> str | None:
+        from tracer_cli.desktop.elements import STATES
+
+        if value is None:
+            return None
+        value = " ".join(value.split())
+        name = value.removeprefix("not ")
+        if name not in STATES:
+            raise ValueError(f"unknown state {name!r}: use one of AT-SPI's, such as checked, "
+                             "expanded, selected, focused, sensitive, editable")
+        return value
+
+    def describe(self) -> str:
+        out = super().describe()
+        if self.state:
+            out += f" {self.state}"
+        if self.text is not None:
+            out += f" holding {self.text!r}"
+        return out
+
+
+class Condition(_Model):
+    """An element of the accessibility tree, text or an image to look for, for wait_for and
+    assert. With an element, a text or image beside it is looked for where the tree has no
+    element of that role and name (a desktop or program without a tree)."""
+
+    element: ElementCondition | None = Field(None, description="an element of the "
+                                             "accessibility tree (role, name, optional window, "
+                                             "state and text), tried first")
     text: str | None = Field(None, min_length=1, max_length=300)
     image: str | None = Field(None, min_length=1)
     exact: bool = False
@@ -258,15 +296,23 @@ class Condition(_Model):
 
     @model_validator(mode="after")
     def _one(self) -> Condition:
-        if (self.text is None) == (self.image is None):
-            raise ValueError("give exactly one of text or image")
+        if self.text is not None and self.image is not None:
+            raise ValueError("give text or image, not both")
+        if self.element is None and self.text is None and self.image is None:
+            raise ValueError("give element, text or image")
         return self
 
     def as_target(self) -> Target:
-        return Target(text=self.text, image=self.image, exact=self.exact, confidence=self.confidence)
+        element = None if self.element is None else ElementSpec(
+            role=self.element.role, name=self.element.name, window=self.element.window)
+        return Target(element=element, text=self.text, image=self.image, exact=self.exact,
+                      confidence=self.confidence)
 
     def describe(self) -> str:
-        what = f"text {self.text!r}" if self.text is not None else f"image {self.image}"
+        if self.element is not None:
+            what = f"element {self.element.describe()}"
+        else:
+            what = f"text {self.text!r}" if self.text is not None else f"image {self.image}"
         return f"{what} gone" if self.gone else what
 
 

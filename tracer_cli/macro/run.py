@@ -34,6 +34,7 @@ from tracer_cli.macro.load import (
     DoStep,
     DoubleClickStep,
     DragStep,
+    ElementSpec,
     HotkeyStep,
     Instance,
     RightClickStep,
@@ -52,7 +53,7 @@ if TYPE_CHECKING:
 
     from tracer_cli.config import Settings
     from tracer_cli.desktop.actuator import Actuator
-    from tracer_cli.desktop.elements import Elements
+    from tracer_cli.desktop.elements import Element, Elements
     from tracer_cli.desktop.screen import Geometry, Screen
     from tracer_cli.vision.ocr import Match, TextBox
 
@@ -201,13 +202,8 @@ class Finder:
         spec = target.element
         assert spec is not None
         ox, oy = origin
-        left, top, width, height = region or (0, 0, image.width, image.height)
-        found = []
         near = (target.point[0] + ox, target.point[1] + oy) if target.point is not None else None
-        for element in self.elements.find(spec.role, spec.name, spec.window, near):
-            cx, cy = element.center[0] - ox, element.center[1] - oy
-            if left <= cx < min(image.width, left + width) and top <= cy < min(image.height, top + height):
-                found.append(((cx, cy), element))
+        found = self._elements_in(image, spec, region, origin, near)
         if not found:
             return None
         if target.nth is not None:
@@ -223,11 +219,63 @@ class Finder:
                              "add window:, nth: N or point: [x, y] to the target")
         else:
             (cx, cy), element = found[0]
-        b = element.box
-        return Found((cx, cy), 1.0, redact(element.name),
-                     (b[0] - ox, b[1] - oy, b[2] - ox, b[3] - oy), by="element",
-                     element={k: redact(v) if isinstance(v, str) else v
-                              for k, v in element.to_dict().items() if k not in ("box", "text")})
+        return _found_element((cx, cy), element, origin)
+
+    def _elements_in(self, image: Image.Image, spec: ElementSpec,
+                     region: tuple[int, int, int, int] | None, origin: tuple[int, int],
+                     near: tuple[int, int] | None = None) -> list[tuple[tuple[int, int], Element]]:
+        """The tree's elements of this role and name (and window) whose centres are on this
+        monitor (and in its region), with their centres in the monitor's pixels."""
+        ox, oy = origin
+        left, top, width, height = region or (0, 0, image.width, image.height)
+        found = []
+        for element in self.elements.find(spec.role, spec.name, spec.window, near):
+            cx, cy = element.center[0] - ox, element.center[1] - oy
+            if left <= cx < min(image.width, left + width) and top <= cy < min(image.height, top + height):
+                found.append(((cx, cy), element))
+        return found
+
+    def holds(self, image: Image.Image, cond: Condition, base: Path,
+              region: tuple[int, int, int, int] | None,
+              origin: tuple[int, int] = (0, 0)) -> Found | None:
+        """What shows a wait_for's or assert's condition on this screenshot, or None: its
+        element in the state and with the text it names (where the tree has an element of that
+        role and name, it decides), else its text or image."""
+        if cond.element is not None:
+            candidates = self._elements_in(image, cond.element, region, origin)
+            if candidates:
+                for centre, element in candidates:
+                    if cond.element.text is not None:
+                        element = self.elements.reread(element) or element
+                    if _in_state(element, cond.element.state) and (
+                            cond.element.text is None or element.text == cond.element.text):
+                        return _found_element(centre, element, origin)
+                return None
+            if cond.text is None and cond.image is None:
+                return None
+        matches = self.matches(image, cond, base, region)
+        if not matches:
+            return None
+        b = matches[0].box
+        return Found(b.center, matches[0].score, redact(matches[0].text),
+                     (b.left, b.top, b.right, b.bottom), by="text" if cond.text is not None else "image")
+
+    def element_seen(self, image: Image.Image, cond: Condition,
+                     region: tuple[int, int, int, int] | None, origin: tuple[int, int]) -> str:
+        """What the tree shows of a condition's element that does not hold (its states, the
+        text it holds), for failure messages; "" where it has none of that role and name."""
+        from tracer_cli.desktop.elements import MEANINGFUL_STATES
+
+        assert cond.element is not None
+        candidates = self._elements_in(image, cond.element, region, origin)
+        if not candidates:
+            return "the accessibility tree has no such element" if self.elements.available else ""
+        element = self.elements.reread(candidates[0][1]) or candidates[0][1]
+        states = sorted(s for s in element.states if s in MEANINGFUL_STATES)
+        said = f"the tree has {element.describe()}" + "".join(f", {s}" for s in states)
+        if element.text is not None:
+            said += f", holding {redact(element.text)!r}"
+        return said
 
     def seen(self, image: Image.Image, region: tuple[int, int, int, int] | None, limit: int = 12) -> str:
         """A short list of the texts on the screen, for failure messages."""
@@ -239,6 +287,25 @@ class Finder:
             return "no text could be read there"
         shown = ", ".join(repr(t) for t in texts[:limit])
         return f"the screen shows {shown}" + (f" and {len(texts) - limit} more" if len(texts) > limit else "")
+
+
+def _found_element(centre: tuple[int, int], element: Element, origin: tuple[int, int]) -> Found:
+    """An element found, as the run record says it (its box in the monitor's pixels; not its
+    text, which may be secret)."""
+    ox, oy = origin
+    b = element.box
+    return Found(centre, 1.0, redact(element.name), (b[0] - ox, b[1] - oy, b[2] - ox, b[3] - oy),
+                 by="element", element={k: redact(v) if isinstance(v, str) else v
+                                        for k, v in element.to_dict().items()
+                                        if k not in ("box", "text")})
+
+
+def _in_state(element: Element, state: str | None) -> bool:
+    """Whether an element is in ``state`` ("checked"), or not ("not checked"); None: any."""
+    if state is None:
+        return True
+    name = state.removeprefix("not ")
+    return (name in element.states) != (name != state)
 
 
 def _places(matches: list[Match]) -> str:
@@ -496,8 +563,19 @@ class MacroRunner(RunLoop):
                              "run it at a terminal, or pass --yes if the macro is trusted")
         self.ask_user(record, instance, points)
 
-    def _present(self, image: Image.Image, instance: Instance, cond: Condition) -> bool:
-        return bool(self.finder.matches(image, cond, instance.base, instance.step.region))
+    def _present(self, image: Image.Image, instance: Instance, cond: Condition,
+                 monitor: int) -> Found | None:
+        return self.finder.holds(image, cond, instance.base, instance.step.region,
+                                 self._origin(monitor))
+
+    def _checkable(self, cond: Condition) -> None:
+        """An element-only condition needs a tree: without one it fails at once, saying so."""
+        elements = self.finder.elements
+        if cond.element is not None and cond.text is None and cond.image is None \
+                and not elements.available:
+            raise StepFailed(f"{cond.describe()} cannot be checked: no accessibility tree here "
+                             f"({elements.reason})", "add text: or image: to the condition for "
+                             "desktops without a tree, or start the accessibility bus")
 
     def _condition(self, record: MacroRecord, instance: Instance, cond: Condition,
                    waits: bool) -> None:
@@ -506,14 +584,26 @@ class MacroRunner(RunLoop):
         step = instance.step
         timeout = step.timeout if step.timeout is not None else (WAIT_FOR_TIMEOUT if waits else 0.0)
         want = not cond.gone
-        found, image = self._poll(record, timeout,
-                                  lambda img: True if self._present(img, instance, cond) == want else None)
+        self._checkable(cond)
+        shown: list[Found] = []
+
+        def look(img: Image.Image) -> bool | None:
+            found = self._present(img, instance, cond, record.monitor)
+            shown[:] = [found] if found is not None else []
+            return True if (found is not None) == want else None
+
+        found, image = self._poll(record, timeout, look)
+        if cond.element is not None:
+            record.found.extend(shown)  # what showed it: by element, or the text or image beside
         if found is not None:
             record.outcome = Outcome("ok")
             record.seen = image
             return
         record.image = image
         seen = self.finder.seen(image, step.region) if cond.text is not None and want else ""
+        if cond.element is not None and want:
+            seen = self.finder.element_seen(image, cond, step.region, self._origin(record.monitor)) \
+                or seen
         seen = f"; {seen}" if seen else ""
         if waits:
             state = "was still there after" if cond.gone else "did not appear within"
@@ -556,7 +646,8 @@ class MacroRunner(RunLoop):
         if isinstance(step, WaitForStep | AssertStep):
             cond = step.wait_for if isinstance(step, WaitForStep) else step.assert_
             try:
-                present = self._present(image, instance, cond)
+                self._checkable(cond)
+                present = self._present(image, instance, cond, monitor) is not None
             except StepFailed as exc:
                 plan.status = f"cannot check: {exc.message}"
                 return plan

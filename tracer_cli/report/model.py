@@ -144,6 +144,7 @@ class Card:
     effect: str = ""
     risk: str = ""
     where: str = ""  # a macro step's file:line
+    elements: list[str] = field(default_factory=list)  # what it acted on (a plan: each step would)
     found: list[Found] = field(default_factory=list)  # what OCR or image search found
     boxes: list[tuple[float, float, float, float]] = field(default_factory=list)  # of ``found``
     timings: dict[str, float] = field(default_factory=dict)
@@ -362,6 +363,7 @@ def _card(line: dict[str, Any], meta: dict[str, Any], run: Path, forecast: _Fore
                 risk=_text(line.get("risk")), found=[Found.read(f) for f in _items(line.get("found"))],
                 timings=timings, attempts=[Attempt.read(a) for a in _items(line.get("attempts"))])
     card.check = _check_text(line, number == 1)
+    card.elements = _elements(line)
     if kind != "run":
         card.thought = forecast.thought if ("plan" in line or line.get("from_forecast")) else ""
         card.subgoal = forecast.subgoal
@@ -378,6 +380,17 @@ def _card(line: dict[str, Any], meta: dict[str, Any], run: Path, forecast: _Fore
         _agent_marks(card, line, meta, kind, forecast, focus)
     _picture(card, image, marks, _window(line, meta, card.size), previous)
     return card
+
+
+def _elements(line: dict[str, Any]) -> list[str]:
+    """The accessibility tree's elements a step names: the one it acted on (``element``), or
+    for a dry run's forecast the one each step would hit (``elements``), numbered."""
+    from tracer_cli.desktop.elements import label
+
+    if "elements" in line:
+        return [f"{n}. {label(e) or 'none known'}" for n, e in enumerate(_items(line["elements"]), 1)]
+    said = label(line.get("element"))
+    return [said] if said else []
 
 
 def _describe(action: dict[str, Any]) -> str:

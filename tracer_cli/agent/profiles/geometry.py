@@ -88,7 +88,8 @@ class ImageGeometry:
             return (f"--max-pixels {requested} is under {self.family}'s grounding minimum "
                     f"({self.grounding_pixels} pixels, {GROUNDING_MIN_TOKENS} image tokens): "
                     + ("each click is placed again on a full-resolution crop around the model's "
-                       "point (--no-zoom: keep its points)" if zoom else "clicks may land less precisely"))
+                       "point, unless the screen shows its target there (--no-zoom: keep its "
+                       "points)" if zoom else "clicks may land less precisely"))
         return None
 
     def tokens(self, width: int, height: int) -> int:

@@ -11,7 +11,11 @@ chosen, and ``Component.GetAccessibleAtPoint`` descends from it. Every answer ha
 (SLOW_PAUSE) and its elements are "none", so a hung program never stalls a run.
 
 On X11, GTK's, Qt's and Chromium's extents in screen coordinates (coord type 0) are desktop
-pixels.
+pixels. On Wayland a program does not know where its window lies and answers in its window's
+coordinates (GTK 3 on sway: whatever the coord type asked); a ``Placement`` (the compositor's
+word, placement.py) pairs each top-level window with the window the compositor shows, and boxes
+and points go through that window's ``Frame``. A window the compositor does not show (another
+workspace) has no elements.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from tracer_cli.desktop.elements import INTERACTIVE_ROLES, Element, Elements, NoElements, decode_states
+from tracer_cli.desktop.placement import Frame, Placement, differs, frame_of, pair, span
 
 REGISTRY = "org.a11y.atspi.Registry"
 ROOT = "/org/a11y/atspi/accessible/root"
@@ -98,15 +103,20 @@ class Topmost(Protocol):
     def close(self) -> None: ...
 
 
-def open_atspi(topmost: Topmost | None = None) -> Elements:
+def open_atspi(topmost: Topmost | None = None, placement: Placement | None = None) -> Elements:
     """The AT-SPI reader of this session's accessibility bus, or NoElements saying why not.
-    ``topmost``: the display server's word on which window is on top at a point."""
+    ``topmost``: the display server's word on which window is on top at a point;
+    ``placement``: the compositor's on where windows lie (Wayland)."""
     address, why = bus_address()
     if address is None:
+        if placement is not None:
+            placement.close()
         return NoElements(why)
     try:
-        return AtspiElements(address, topmost)
+        return AtspiElements(address, topmost, placement)
     except Exception as exc:
+        if placement is not None:
+            placement.close()
         return NoElements(f"cannot connect to the accessibility bus: {exc}")
 
 
@@ -130,15 +140,23 @@ class AtspiElements:
     available = True
     reason = ""
 
-    def __init__(self, address: str, topmost: Topmost | None = None) -> None:
+    def __init__(self, address: str, topmost: Topmost | None = None,
+                 placement: Placement | None = None) -> None:
         from jeepney.io.blocking import open_dbus_connection
 
         self.conn = open_dbus_connection(address, auth_timeout=CONNECT_TIMEOUT)
         self.topmost = topmost
+        self.placement = placement
+        self.mapping = placement.mapping if placement is not None else ""
+        self._frames: dict[Ref, Frame] = {}  # a window's frame, per screen (with a placement)
+        self._pids: dict[str, int] = {}  # bus name -> its process
+        # a window's children's span, by the window and its size (read again when it resizes)
+        self._spans: dict[tuple[Ref, int, int], tuple[int, int, int, int] | None] = {}
         self._lock = threading.Lock()
         self._slow: dict[str, float] = {}  # bus name -> monotonic time it may be asked again
         self._windows: list[Element] | None = None  # per screen (until forget())
         self._points: dict[tuple[int, int], Element | None] = {}
+        self._focus: tuple[Element | None] | None = None  # per screen, as the windows
         self._names: dict[str, str] = {}  # bus name -> application name
         self.closed = False
 
@@ -213,8 +231,64 @@ class AtspiElements:
         children = self._many([Call(a, ACCESSIBLE, "GetChildren") for a in apps], deadline)
         refs = [tuple(w) for kids in children if kids for w in kids]
         elements = self._describe(refs, deadline, text=False)  # type: ignore[arg-type]
-        return [e for e in elements if e is not None and "showing" in e.states
-                and e.box[2] > e.box[0] and e.box[3] > e.box[1]]
+        windows = [e for e in elements if e is not None and "showing" in e.states
+                   and e.box[2] > e.box[0] and e.box[3] > e.box[1]]
+        return self._placed(windows, deadline) if self.placement is not None else windows
+
+    def _placed(self, windows: list[Element], deadline: float) -> list[Element]:
+        """The windows the compositor shows, each with the box it shows it at (its frame kept
+        for its elements); the others left out."""
+        assert self.placement is not None
+        unknown = sorted({w.ref[0] for w in windows if w.ref and w.ref[0] not in self._pids})
+        driver = ("org.freedesktop.DBus", "/org/freedesktop/DBus")
+        pids = self._many([Call(driver, "org.freedesktop.DBus", "GetConnectionUnixProcessID", "s",
+                                (name,)) for name in unknown], deadline)
+        self._pids.update((name, pid) for name, pid in zip(unknown, pids, strict=True)
+                          if pid is not None)  # (one not answered in time is asked again)
+        try:
+            shown = self.placement.windows(deadline - time.monotonic())
+        except Exception:  # the compositor does not answer in time: no window can be placed
+            return []
+        sizes = [(w.box[2] - w.box[0], w.box[3] - w.box[1]) for w in windows]
+        paired = pair([(self._pids.get(w.ref[0]) if w.ref else None, w.name, *size)
+                       for w, size in zip(windows, sizes, strict=True)], shown)
+        framed = [(w, s, size) for w, s, size in zip(windows, paired, sizes, strict=True)
+                  if s is not None and w.ref is not None]
+        decorated = [(w, s, size) for w, s, size in framed
+                     if s.surface is None and differs(s, *size)]
+        unread = [(w.ref, *size) for w, _, size in decorated if (w.ref, *size) not in self._spans]
+        if len(self._spans) > 256:
+            self._spans.clear()
+        for key, inset in zip(unread, self._insets([r for r, _, _ in unread], deadline),  # type: ignore[misc]
+                              strict=True):
+            if inset is not None:  # (one not read in time is read again)
+                self._spans[key] = inset  # type: ignore[index]
+        insets = [self._spans.get((w.ref, *size)) for w, _, size in decorated]  # type: ignore[call-overload]
+        known = {id(w): inset for (w, s, _), inset in zip(decorated, insets, strict=True)
+                 if inset is not None and not differs(s, inset[2], inset[3])}
+        placed = []
+        for window, where, (width, height) in framed:
+            inset = known.get(id(window))
+            frame = frame_of(where, width, height, inset[:2] if inset else None)
+            self._frames[window.ref] = frame  # type: ignore[index]
+            placed.append(_with(window, box=frame.box))
+        return placed
+
+    def _insets(self, refs: list[Ref], deadline: float) -> list[tuple[int, int, int, int] | None]:
+        """The span (x, y, width, height) of each window's showing children, in its own
+        coordinates: the window within a surface drawn with shadows (two round trips)."""
+        if not refs:
+            return []
+        children = self._many([Call(r, ACCESSIBLE, "GetChildren") for r in refs], deadline)
+        kids = [[tuple(k) for k in ks or [] if k[1] != NULL] for ks in children]
+        flat = [k for ks in kids for k in ks]
+        boxes = self._many([Call(k, COMPONENT, "GetExtents", "u", (SCREEN,))  # type: ignore[arg-type]
+                            for k in flat], deadline)
+        out, at = [], 0
+        for ks in kids:
+            out.append(span([tuple(b) for b in boxes[at:at + len(ks)] if b is not None]))
+            at += len(ks)
+        return out
 
     def windows(self, deadline: float | None = None) -> list[Element]:
         """The showing top-level windows, read once per screen."""
@@ -223,8 +297,10 @@ class AtspiElements:
         return self._windows
 
     def _describe(self, refs: list[Ref], deadline: float, text: bool = True,
-                  window: str = "", path: tuple[str, ...] = ()) -> list[Element | None]:
-        """Role, name, states and box of each object (two round trips with its text)."""
+                  window: str = "", path: tuple[str, ...] = (),
+                  frame: Frame | None = None) -> list[Element | None]:
+        """Role, name, states and box of each object (two round trips with its text); boxes
+        through ``frame`` where the program answers in its window's coordinates."""
         per = 5
         calls = []
         for ref in refs:
@@ -242,7 +318,8 @@ class AtspiElements:
                 continue
             x, y, w, h = extents
             states = decode_states(state or [])
-            out.append(Element(str(role), str(name or ""), (x, y, x + w, y + h), states,
+            box = frame.to_desktop(x, y, w, h) if frame is not None else (x, y, x + w, y + h)
+            out.append(Element(str(role), str(name or ""), box, states,
                                app=self._names.get(ref[0], ""),
                                window=window or (str(name or "") if not path else ""),
                                path=(*path, str(role)), ref=ref))
@@ -289,10 +366,12 @@ class AtspiElements:
         window = self._window_at(self.windows(deadline), x, y)
         if window is None or window.ref is None:
             return None
+        frame = self._frames.get(window.ref)
+        px, py = frame.to_window(x, y) if frame is not None else (x, y)
         chain: list[tuple[Ref, str]] = []  # the objects below the window, with their roles
         current = window.ref
         for _ in range(MAX_DEPTH):
-            calls = [Call(current, COMPONENT, "GetAccessibleAtPoint", "iiu", (x, y, SCREEN))]
+            calls = [Call(current, COMPONENT, "GetAccessibleAtPoint", "iiu", (px, py, SCREEN))]
             if chain:
                 calls.append(Call(current, ACCESSIBLE, "GetRoleName"))
             answers = self._many(calls, deadline)
@@ -312,7 +391,8 @@ class AtspiElements:
         pick = max((i for i, (_, role) in enumerate(chain) if role in INTERACTIVE_ROLES),
                    default=len(chain) - 1)
         roles = (window.role, *(role for _, role in chain[:pick]))
-        (element,) = self._describe([chain[pick][0]], deadline, window=window.name, path=roles)
+        (element,) = self._describe([chain[pick][0]], deadline, window=window.name, path=roles,
+                                    frame=frame)
         if element is None or element.box[2] - element.box[0] <= 1:
             return None  # a hidden node (closed menus report 1x1 boxes far off the screen)
         return element
@@ -375,7 +455,8 @@ class AtspiElements:
                      for k in ks if k[1] != NULL][:MAX_NODES - read]
             read += len(below)
             described = self._describe([ref for ref, _ in below], deadline,  # type: ignore[misc]
-                                       text=with_text, window=top.name)
+                                       text=with_text, window=top.name,
+                                       frame=self._frames.get(top.ref))
             level = []
             for (ref, path), element in zip(below, described, strict=True):
                 if element is None or "showing" not in element.states:
@@ -386,13 +467,62 @@ class AtspiElements:
                 level.append((ref, element.path))  # type: ignore[arg-type]
         return kept
 
+    def focused(self) -> Element | None:
+        if self._focus is None:
+            self._focus = (self._guarded(lambda: self._focused(time.monotonic() + FIND_BUDGET),
+                                         None),)
+        return self._focus[0]
+
+    def _focused(self, deadline: float) -> Element | None:
+        """The focused object of the active window; where no window says it is active
+        (Chromium on an X server without a window manager), of the first window that has one."""
+        windows = self.windows(deadline)
+        active = [w for w in windows if "active" in w.states]
+        for window in active or self._search_order(None, deadline):
+            found = self._focus_in(window, deadline)
+            if found is not None or active:
+                return found
+        return None
+
+    def _focus_in(self, window: Element, deadline: float) -> Element | None:
+        """A descent of a window level by level, reading only children and states (what is
+        not showing is not entered), to the object whose states say focused."""
+        if window.ref is None:
+            return None
+        level: list[Ref] = [window.ref]
+        read = 0
+        while level and read < MAX_NODES and time.monotonic() < deadline:
+            kids = self._many([Call(ref, ACCESSIBLE, "GetChildren") for ref in level], deadline)
+            below: list[Ref] = [tuple(k) for ks in kids if ks  # type: ignore[misc]
+                                for k in ks if k[1] != NULL][:MAX_NODES - read]
+            read += len(below)
+            states = self._many([Call(ref, ACCESSIBLE, "GetState") for ref in below], deadline)
+            level = []
+            for ref, words in zip(below, states, strict=True):
+                have = decode_states(words or [])
+                if "focused" in have:
+                    (element,) = self._describe([ref], deadline, window=window.name,
+                                                frame=self._frames.get(window.ref))
+                    return element
+                if "showing" in have:
+                    level.append(ref)
+        return None
+
     def reread(self, element: Element) -> Element | None:
         if element.ref is None:
             return None
 
         def work() -> Element | None:
-            (now,) = self._describe([element.ref], time.monotonic() + LOOKUP_BUDGET,  # type: ignore[list-item]
-                                    window=element.window, path=element.path[:-1])
+            deadline = time.monotonic() + LOOKUP_BUDGET
+            frame = None
+            if self.placement is not None:  # its window's frame now (the window may have moved)
+                frame = next((self._frames[w.ref] for w in self.windows(deadline)
+                              if w.ref and w.ref[0] == element.ref[0] and w.name == element.window
+                              and w.ref in self._frames), None)  # type: ignore[index]
+                if frame is None:
+                    return None  # its window is not shown
+            (now,) = self._describe([element.ref], deadline,  # type: ignore[list-item]
+                                    window=element.window, path=element.path[:-1], frame=frame)
             if now is None or "defunct" in now.states:
                 return None
             return now
@@ -412,15 +542,20 @@ class AtspiElements:
     def forget(self) -> None:
         self._windows = None
         self._points = {}
+        self._focus = None
+        self._frames = {}
+        if self.placement is not None:
+            self.placement.forget()
 
     def close(self) -> None:
         if not self.closed:
             self.closed = True
             with contextlib.suppress(Exception):
                 self.conn.close()
-            if self.topmost is not None:
-                with contextlib.suppress(Exception):
-                    self.topmost.close()
+            for other in (self.topmost, self.placement):
+                if other is not None:
+                    with contextlib.suppress(Exception):
+                        other.close()
 
 
 def _inside(box: tuple[int, int, int, int], outer: tuple[int, int, int, int], slack: int = 2) -> bool:

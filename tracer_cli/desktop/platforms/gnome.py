@@ -249,6 +249,14 @@ class GnomeSession:
         self.bus.close()
 
 
+NO_WINDOW_POSITIONS = (
+    "not mapped on %s: Wayland programs report element boxes relative to their windows, and "
+    "GNOME tells no ordinary program where windows lie (org.gnome.Shell.Introspect.GetWindows "
+    "answers only the desktop portals, or anyone in the shell's unsafe mode, and even then "
+    "with window sizes but no positions; org.gnome.Shell.Eval answers only in unsafe mode; "
+    "mutter's own D-Bus interfaces describe monitors, not windows)")
+
+
 @PLATFORMS.register("gnome")
 class GnomePlatform:
     name = "gnome"
@@ -268,6 +276,14 @@ class GnomePlatform:
 
     def target(self) -> str:
         return f"gnome {self.socket}"
+
+    def elements(self) -> Any:
+        """No elements: Wayland programs report element boxes relative to their windows, and
+        nothing of GNOME tells an ordinary program where its windows lie (read in mutter's and
+        gnome-shell's sources, 43-47)."""
+        from tracer_cli.desktop.elements import NoElements
+
+        return NoElements(NO_WINDOW_POSITIONS % self.describe())
 
     # -- the shared session ---------------------------------------------------------------------
 

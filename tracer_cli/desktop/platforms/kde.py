@@ -85,6 +85,16 @@ class KdePlatform(WaylandPlatform):
 
         return KdePauseSwitch(hotkey, self.bus_address, pause, on_toggle)
 
+    def elements(self) -> Any:
+        """The accessibility tree (AT-SPI), its boxes placed through KWin's window list."""
+        from tracer_cli.desktop.placement import PlacedTopmost
+        from tracer_cli.desktop.platforms.atspi import open_atspi
+        from tracer_cli.desktop.platforms.kde_windows import KWinWindows
+
+        windows = KWinWindows(self.bus,  # (the Wayland connection at the first lookup)
+                              lambda lx, ly: self.session().desktop_point(lx, ly))
+        return open_atspi(PlacedTopmost(windows), windows)
+
     def windows(self) -> list[Any]:
         """KWin's normal windows and where they lie (kde_windows.Window), through scripting."""
         from tracer_cli.desktop.platforms.kde_windows import windows

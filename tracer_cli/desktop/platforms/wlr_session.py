@@ -233,6 +233,17 @@ class WlrSession:
         return [Placed(o, Rect(round((o.logical[0] - x0) * most), round((o.logical[1] - y0) * most),
                                *o.mode), n) for n, o in enumerate(outputs, 1)]
 
+    def desktop_point(self, lx: float, ly: float) -> tuple[float, float, float] | None:
+        """A layout point as a desktop pixel, and the desktop pixels per layout unit there
+        (the output it lies on); None off every output."""
+        for placed in self.layout():
+            x, y, width, height = placed.output.logical
+            if x <= lx < x + width and y <= ly < y + height:
+                scale = placed.output.exact_scale
+                return (placed.rect.left + (lx - x) * scale, placed.rect.top + (ly - y) * scale,
+                        scale)
+        return None
+
     def layout_box(self) -> tuple[int, int, int, int]:
         """The bounding box of the outputs in layout units: x0, y0, x1, y1."""
         outputs = [o for o in self.outputs.values() if o.known]

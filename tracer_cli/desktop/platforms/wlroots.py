@@ -19,6 +19,7 @@ from tracer_cli.desktop.platforms.wayland import WaylandPlatform
 from tracer_cli.errors import DisplayError
 
 if TYPE_CHECKING:
+    from tracer_cli.desktop.elements import Elements
     from tracer_cli.desktop.killswitch import PauseRequest
     from tracer_cli.desktop.platforms.sway_switch import SwayKillSwitch, SwayPauseSwitch
     from tracer_cli.desktop.platforms.wlr_input import WlrInput
@@ -62,6 +63,22 @@ class WlrootsPlatform(WaylandPlatform):
         from tracer_cli.desktop.platforms.wlr_input import WlrInput
 
         return WlrInput(self.session())
+
+    def elements(self) -> Elements:
+        """The accessibility tree (AT-SPI), its boxes placed through sway's window tree; on
+        another wlroots compositor, NoElements saying why."""
+        from tracer_cli.desktop.elements import NoElements
+        from tracer_cli.desktop.placement import PlacedTopmost
+        from tracer_cli.desktop.platforms.atspi import open_atspi
+        from tracer_cli.desktop.platforms.sway_windows import SwayWindows
+
+        if not self.swaysock:
+            return NoElements(f"not mapped on {self.describe()}: Wayland programs report element "
+                              "boxes relative to their windows, and tracer reads where windows "
+                              "lie from sway's IPC only (no SWAYSOCK here)")
+        windows = SwayWindows(self.swaysock,  # (the Wayland connection at the first lookup)
+                              lambda lx, ly: self.session().desktop_point(lx, ly))
+        return open_atspi(PlacedTopmost(windows), windows)
 
     # -- the user's switches --------------------------------------------------------------------
 

@@ -113,7 +113,11 @@ class X11Platform:
         if self.xauthority is not None:
             return NoElements(f"the sandbox display {self.display} has no accessibility bus "
                               "of its own")
-        return open_atspi(TopWindow(self))
+        top = TopWindow(self)
+        elements = open_atspi(top)
+        if elements.available:
+            top.connect()  # now, not within the first lookup's deadline (tens of ms)
+        return elements
 
     # -- the user's switches and listening ------------------------------------------------------
 
@@ -263,19 +267,27 @@ class X11Platform:
 class TopWindow:
     """Which top-level window is on top at a point: the X server's child of the root window
     there (one TranslateCoordinates and one GetGeometry, a fraction of a millisecond), so the
-    accessibility tree is asked about the window that is really seen. Connects at first use."""
+    accessibility tree is asked about the window that is really seen. Connects at first use
+    (or at ``connect()``)."""
 
     def __init__(self, platform: X11Platform) -> None:
         self.platform = platform
         self.conn: Any = None
         self.failed = False
 
+    def connect(self) -> None:
+        """Connect to the X server (done at first use otherwise)."""
+        if self.conn is None and not self.failed:
+            try:
+                self.conn = self.platform.connect()
+            except Exception:  # no display: the tree alone decides
+                self.failed = True
+
     def __call__(self, x: int, y: int) -> tuple[int, int, int, int] | None:
+        self.connect()
         if self.failed:
             return None
         try:
-            if self.conn is None:
-                self.conn = self.platform.connect()
             root = self.conn.screen().root
             child = root.translate_coords(root, x, y).child
             if not child:
