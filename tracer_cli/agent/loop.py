@@ -303,9 +303,10 @@ class Agent(RunLoop):
             self.grounder is not None and self.grounder.always))
 
     def _on_screen(self, record: StepRecord, step: PointStep) -> PointStep | None:
-        """The step at its target's centre when the screen shows the target at the planner's
-        point (the accessibility tree's element there, else its text read there: agent/seen.py);
-        None when a model must look again. Found once per step and screen."""
+        """The step placed on its target when the screen shows the target at the planner's
+        point (the centre of the accessibility tree's element there, else on its text read
+        there: agent/seen.py); None when a model must look again. Found once per step and
+        screen."""
         from tracer_cli.agent.seen import by_element, by_text
 
         points = step.points()
