@@ -39,7 +39,7 @@ def once(elements: str, args: argparse.Namespace, work: Path) -> dict[str, objec
         ran = subprocess.run(
             [sys.executable, "-m", "tracer_cli", "bench", "--parallel", str(args.parallel),
              "--out", str(out), "--backend", "openai", "--base-url", server.base_url, "--model",
-             "test-vlm", "--replan", "always", "--elements" if elements == "on" else "--no-elements",
+             "test-vlm", "--replan", "always", *(["--elements"] if elements == "on" else []),
              *(["--tasks", args.tasks] if args.tasks else [])],
             env=env, capture_output=True, text=True, timeout=3600, cwd=ROOT)
     finally:

@@ -150,7 +150,9 @@ def form(display_1920: Display, programs: Any, tmp_path: Path) -> Path:
 def test_each_click_of_a_forecast_gets_its_own_zoom_turn(display_1920: Display, form: Path,
                                                           models: Path) -> None:
     pair = make_tiny_vlm(models / "form", [json.dumps(FORM_PLAN), *FORM_ZOOMS], arch="qwen3vl")
-    env = tracer_env(display_1920)
+    # every click zoomed: the buttons' texts at the planner's points would place them without
+    # a zoom turn (tests/e2e/test_elements_agent.py tests that)
+    env = tracer_env(display_1920, TRACER_GROUND_ON_SCREEN="0")
     result = run_tracer("do", "fill in the form", "--yes", "--max-steps", "4", *llama_args(pair),
                         env=env, timeout=400)
 

@@ -40,8 +40,8 @@ def run_macro(
     var: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
         "--var", help="Set a variable: --var name=Ada (repeatable).")] = None,
     dry_run: Annotated[bool, typer.Option(
-        "--dry-run", help="Find every text and image on the current screen and show where each "
-        "step would act, on an annotated PNG. No input events at all.")] = False,
+        "--dry-run", help="Show where each step would act on the current screen (an annotated "
+        "PNG), with no input event at all.")] = False,
     out_png: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--out", "-o", help="With --dry-run: also write the annotated screenshot here.")] = None,
     schema: Annotated[bool, typer.Option(

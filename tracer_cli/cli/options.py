@@ -13,8 +13,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-MODEL, LOCAL, SCREEN, SAFETY, ADAPTIVE = ("Model", "Local model (llama)", "Screen", "Safety",
-                                          "Adaptive re-planning")
+MODEL, LOCAL, SCREEN, SAFETY = ("Model", "Local model (llama)", "Screen", "Safety")
 
 
 def _option(*names: str, help: str, panel: str) -> typer.models.OptionInfo:
@@ -25,14 +24,14 @@ def _option(*names: str, help: str, panel: str) -> typer.models.OptionInfo:
 Backend = Annotated[Optional[str], _option(  # noqa: UP045
     "--backend", "-b", help="llama (local GGUF), openai (a server) or script.", panel=MODEL)]
 BaseUrl = Annotated[Optional[str], _option(  # noqa: UP045
-    "--base-url", help="An OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1.", panel=MODEL)]
+    "--base-url", help="An OpenAI-compatible server (http://127.0.0.1:8080/v1).", panel=MODEL)]
 Model = Annotated[Optional[str], _option(  # noqa: UP045
     "--model", "-m", help="A catalogue name, a .gguf path, or the server's model.",
     panel=MODEL)]
 Mmproj = Annotated[Optional[str], _option(  # noqa: UP045
     "--mmproj", help="The vision projector .gguf, with a --model path.", panel=MODEL)]
 Script = Annotated[Optional[Path], _option(  # noqa: UP045
-    "--script", help="JSONL file of answers, one per model call (script backend).", panel=MODEL)]
+    "--script", help="JSONL of answers, one per model call (script backend).", panel=MODEL)]
 Profile = Annotated[Optional[str], _option(  # noqa: UP045
     "--profile", help="Answer format: tracer1, qwen3-vl, ui-tars, gui-owl, ...",
     panel=MODEL)]
@@ -42,7 +41,7 @@ Subgoals = Annotated[Optional[bool], _option(  # noqa: UP045
     "--subgoals", help="Keep a checklist of the task's sub-goals (tracer1).",
     panel=MODEL)]
 ElementsOpt = Annotated[Optional[bool], _option(  # noqa: UP045
-    "--elements/--no-elements", help="List the active window's elements for the model (off).",
+    "--elements", help="List the active window's elements for the model (off).",
     panel=MODEL)]
 MaxTokens = Annotated[Optional[int], _option(  # noqa: UP045
     "--max-tokens", help="Longest answer (default: the model's or the profile's).", panel=MODEL)]
@@ -50,7 +49,7 @@ ReqTimeout = Annotated[Optional[float], _option(  # noqa: UP045
     "--request-timeout", help="Seconds to wait for a model answer to start (120).",
     panel=MODEL)]
 GrounderOpt = Annotated[Optional[str], _option(  # noqa: UP045
-    "--grounder", help="A second model that places each click: name, .gguf or URL.", panel=MODEL)]
+    "--grounder", help="A second model placing each click: name, .gguf or URL.", panel=MODEL)]
 GrounderProfile = Annotated[Optional[str], _option(  # noqa: UP045
     "--grounder-profile", help="The grounder's profile (default: its model's).", panel=MODEL)]
 GrounderMmproj = Annotated[Optional[str], _option(  # noqa: UP045
@@ -115,13 +114,14 @@ SandboxApps = Annotated[Optional[list[str]], _option(  # noqa: UP045
     "--app", help="Start this program in the sandbox (repeatable).", panel=SCREEN)]
 SandboxSize = Annotated[str, _option("--sandbox-size", help="The sandbox's WxH.", panel=SCREEN)]
 
-# Adaptive re-planning: fewer model calls
+# Adaptive re-planning: fewer model calls (in the Model panel: when the model is asked; a panel
+# of its own would cost `tracer do --help` two lines more than a screen)
 Replan = Annotated[Optional[str], _option(  # noqa: UP045
     "--replan", help="adaptive (default: checked forecast steps run) or always.",
-    panel=ADAPTIVE)]
+    panel=MODEL)]
 SpeculativeSteps = Annotated[Optional[int], _option(  # noqa: UP045
     "--speculative-steps", help="Forecast steps in a row without a model call (4).",
-    panel=ADAPTIVE)]
+    panel=MODEL)]
 
 
 # The options of every command that runs a model (do, plan, run): added by one decorator.
