@@ -331,6 +331,7 @@ def test_malformed_arguments_name_the_field(display: Display, tmp_path: Path) ->
                 result = await client.call_tool(name, arguments)
                 assert result.is_error, (name, arguments)
                 assert field in text(result), (name, text(result))
+                assert "\n" not in text(result) and "pydantic" not in text(result), text(result)
             assert {t.name for t in (await client.list_tools()).tools} == TOOLS  # still serving
 
     run(test)

@@ -33,11 +33,33 @@ confirmation and are refused when it cannot be asked; the person can stop everyt
 kill hotkey. Every call leaves a run record (logs, tracer://runs/ID)."""
 
 
+def argument_error(tool: str, errors: list[dict[str, Any]]) -> str:
+    """One line for arguments that fail a tool's schema: each field and what it must be, without
+    the values given (pydantic's own text spans lines and links its documentation)."""
+    said = []
+    for error in errors:
+        field = ".".join(str(part) for part in error.get("loc", ())) or "arguments"
+        said.append(f"{field}: {str(error.get('msg', 'invalid')).rstrip('.')}")
+    return f"{tool}: bad arguments: {'; '.join(said)} (fix them and call again)"
+
+
 def build(desk: Desk) -> MCPServer:
     from mcp.server.mcpserver import MCPServer
+    from mcp.server.mcpserver.exceptions import ToolError
+    from pydantic import ValidationError
 
-    server: MCPServer = MCPServer("tracer", version=__version__, instructions=INSTRUCTIONS,
-                                  log_level="WARNING")
+    class Server(MCPServer):
+        async def call_tool(self, name: str, arguments: dict[str, Any],
+                            context: Any = None) -> Any:
+            try:
+                return await super().call_tool(name, arguments, context)
+            except ToolError as exc:
+                if isinstance(exc.__cause__, ValidationError):
+                    raise ToolError(argument_error(name, exc.__cause__.errors())) from exc.__cause__
+                raise
+
+    server: MCPServer = Server("tracer", version=__version__, instructions=INSTRUCTIONS,
+                               log_level="WARNING")
     Tools(desk).register(server)
     primitives.register(server, desk)
 
