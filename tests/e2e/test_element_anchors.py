@@ -241,7 +241,7 @@ def test_wait_for_and_assert_name_elements(a11y_bus: A11yBus, a11y_screen: Displ
                                            calc: LoggedProgram, tmp_path: Path) -> None:
     park_pointer(a11y_screen)
     calc.clear()
-    env = tracer_env(a11y_screen, **a11y_bus.env(), COLUMNS="200", TRACER_OCR="tesseract")
+    env = tracer_env(a11y_screen, **{**a11y_bus.env(), "COLUMNS": "200", "TRACER_OCR": "tesseract"})
     (tmp_path / "m.yaml").write_text(ENTERED, encoding="utf-8")
     dry = run_tracer("run", str(tmp_path / "m.yaml"), "--dry-run", env=env, timeout=60)
     assert dry.returncode == 0, dry.stderr

@@ -131,7 +131,7 @@ def test_plan_names_the_element_each_step_would_hit(a11y_bus: A11yBus, a11y_scre
                     {"action": "type", "text": "3"})
     script = tmp_path / "plan.jsonl"
     script.write_text(json.dumps(forecast) + "\n", encoding="utf-8")
-    env = tracer_env(a11y_screen, **a11y_bus.env(), COLUMNS="220")
+    env = tracer_env(a11y_screen, **{**a11y_bus.env(), "COLUMNS": "220"})
     args = ("plan", "use the calculator", "--backend", "script", "--script", str(script))
 
     printed = run_tracer(*args, "--json", env=env, timeout=60)
