@@ -1,9 +1,9 @@
 """Benchmark: the eight bench tasks of tests/e2e/test_batch_bench.py through the real `tracer
-batch` on the expert planner, three ways with four sandboxes at a time: `--parallel 4` on this
-machine, `--ray` on one Ray node with 4 display slots, `--ray` on two nodes (2 + 2 slots) both
-on this machine. Prints each batch's wall time (the summary's `seconds`: the first task's start
-to the last one's end) and the command's whole time (Ray's connection included), per run, and
-how long the cluster took to start.
+batch` on the expert planner: one at a time (`--parallel 1`), then three ways with four
+sandboxes at a time: `--parallel 4` on this machine, `--ray` on one Ray node with 4 display
+slots, `--ray` on two nodes (2 + 2 slots) both on this machine. Prints each batch's wall time
+(the summary's `seconds`: the first task's start to the last one's end) and the command's whole
+time (Ray's connection included), per run, and how long the cluster took to start.
 
 On one machine the two nodes share its cores: the figure is what spreading a batch over nodes
 costs, not what more machines would gain.
@@ -93,14 +93,15 @@ def main() -> None:
     runs = parser.parse_args().runs
     os.environ.pop("DISPLAY", None)
     figures: dict[str, list[tuple[float, float]]] = {}
-    for label in ("parallel", "one-node", "two-nodes"):
+    for label in ("parallel 1", "parallel", "one-node", "two-nodes"):
         root = Path(tempfile.mkdtemp(prefix="trb-"))
         try:
-            if label == "parallel":
+            if label.startswith("parallel"):
                 server = ChatServer().start()
                 server.responder = Expert(root, {t.task: t.id for t in suite.tasks()})
+                slots = "1" if label == "parallel 1" else "4"
                 try:
-                    figures[label] = [one_batch(server, root, f"p{n}", ["--parallel", "4"])
+                    figures[label] = [one_batch(server, root, f"p{slots}-{n}", ["--parallel", slots])
                                       for n in range(runs)]
                 finally:
                     server.stop()
@@ -111,7 +112,8 @@ def main() -> None:
                                                    ("second", ["--displays", "2"])], "two", runs)
         finally:
             shutil.rmtree(root, ignore_errors=True)
-    print(f"8 bench tasks, 4 at a time, expert planner, {os.cpu_count()} cores, {runs} runs each")
+    print(f"8 bench tasks (4 at a time but for parallel 1), expert planner, {os.cpu_count()} "
+          f"cores, {runs} runs each")
     for label, rows in figures.items():
         walls = ", ".join(f"{w:.1f}" for w, _ in rows)
         wholes = ", ".join(f"{c:.1f}" for _, c in rows)

@@ -61,33 +61,27 @@ def write_batch(path: Path, names: list[str], **extra: Any) -> Path:
     return path
 
 
-def test_eight_tasks_four_at_a_time_all_succeed_and_faster_than_one_at_a_time(
+def test_eight_tasks_four_at_a_time_all_succeed(
         expert: tuple[ChatServer, Path], tmp_path: Path, tracer_home: Path) -> None:
+    """(Wall times are a benchmark's figures: tests/benchmarks/batch_ray.py.)"""
     server, out = expert
     tasks = write_batch(tmp_path / "tasks.jsonl", EIGHT)
-    env = batch_env(tracer_home)
-    walls = {}
-    for parallel in (4, 1):
-        folder = out if parallel == 4 else tmp_path / "out1"
-        server.responder.out = folder
-        result = run_tracer("batch", str(tasks), "--parallel", str(parallel), "--out", str(folder),
-                            "--json", *expert_args(server), env=env, timeout=900)
-        assert result.returncode == 0, result.stdout + result.stderr
-        summary = json.loads(result.stdout)
-        assert summary == json.loads((folder / "summary.json").read_text())
-        rows = summary["tasks"]
-        assert [r["id"] for r in rows] == EIGHT
-        assert all(r["success"] and r["exit_code"] == 0 and r["check_exit_code"] == 0 for r in rows), rows
-        for r in rows:
-            assert r["steps"] >= 1 and r["model_calls"] == r["steps"]  # --replan always
-            assert Path(r["run_record"], "run.json").is_file()
-            record = json.loads(Path(r["run_record"], "run.json").read_text())
-            assert record["status"] == "done" and record["task"] == r["task"]
-        walls[parallel] = summary["seconds"]
-        assert "xauthority" not in (result.stdout + result.stderr).lower()
+    result = run_tracer("batch", str(tasks), "--parallel", "4", "--out", str(out), "--json",
+                        *expert_args(server), env=batch_env(tracer_home), timeout=900)
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads(result.stdout)
+    assert summary == json.loads((out / "summary.json").read_text())
+    rows = summary["tasks"]
+    assert [r["id"] for r in rows] == EIGHT
+    assert all(r["success"] and r["exit_code"] == 0 and r["check_exit_code"] == 0 for r in rows), rows
+    for r in rows:
+        assert r["steps"] >= 1 and r["model_calls"] == r["steps"]  # --replan always
+        assert Path(r["run_record"], "run.json").is_file()
+        record = json.loads(Path(r["run_record"], "run.json").read_text())
+        assert record["status"] == "done" and record["task"] == r["task"]
+    assert "xauthority" not in (result.stdout + result.stderr).lower()
     assert sandbox_records(tracer_home) == []  # every sandbox is gone
-    print(f"\nbatch of 8 bench tasks: --parallel 1 {walls[1]:.1f}s, --parallel 4 {walls[4]:.1f}s "
-          f"(x{walls[1] / walls[4]:.2f}) on {os.cpu_count()} cores")
+    print(f"\nbatch of 8 bench tasks, --parallel 4: {summary['seconds']:.1f}s")
 
 
 def test_ctrl_c_stops_the_runs_keeps_what_finished_and_leaves_no_process(
