@@ -479,11 +479,11 @@ def test_the_benchmark_jitters_clicks_on_their_widget_and_reads_how_each_was_pla
                "points": [[x * 1.28 + 3, y * 0.8 + 4]],
                "grounding": {"by": "text", "planner_point": [x + 2, y]}},
               {"action": {"action": "click", "x": x, "y": y + 60, "target": "Submit button"},
-               "points": [[x * 1.28, (y + 60) * 0.8]],  # a forecast mistake: off the button
+               "points": [[x * 1.28, (y + 60) * 0.8]],  # a forecast mistake: moved 48 px
                "grounding": {"planner_point": [x, y + 60], "zoom": {}}},
               {"action": {"action": "type", "text": "a"}, "points": []}]
     outcome = bench.Outcome("t05", "adaptive", True, "done", 1, 3, 2, 0, 1.0)
-    bench.clicks(outcome, "\n".join(json.dumps(r) for r in record))
+    bench.clicks(outcome, "\n".join(json.dumps(r) for r in record), 10)
     assert (outcome.by_text, outcome.by_zoom, outcome.errors, outcome.mistakes) == (1, 1, [5.0], 1)
 
 

@@ -27,7 +27,7 @@ for the same target of a task in every variant. A last table gives, per variant,
 placed by the tree's element, by the text read there or by a zoom turn, the zoom calls, and
 each click's error in pixels from the point the expert meant (the target widget's centre, read
 from the run record's clicked point): for the clicks the expert aimed at their widget, and how
-many of them landed off it. Forecast mistakes (a click moved off its widget) are counted apart.
+many of them landed off it. Forecast mistakes (a click moved 35-80 off) are counted apart.
 
 The expert reads the app's state (which it writes to a file) and knows each task's goal, so it
 always knows the correct remaining steps; it forecasts --horizon of them like a good model
@@ -527,13 +527,15 @@ def run_task(task: Task, mode: str, expert: Expert, env: dict[str, str], work: P
                       "on" if "DBUS_SESSION_BUS_ADDRESS" in env else "off", elements)
     if ground:
         outcome.ground, outcome.zoom_calls = ground, meta.get("zoom_calls", 0)
-        clicks(outcome, (runs[-1] / "steps.jsonl").read_text(encoding="utf-8"))
+        clicks(outcome, (runs[-1] / "steps.jsonl").read_text(encoding="utf-8"), expert.jitter)
     return outcome
 
 
-def clicks(outcome: Outcome, steps_jsonl: str) -> None:
+def clicks(outcome: Outcome, steps_jsonl: str, jitter: int = 0) -> None:
     """How each click of a run record was placed (its ``grounding``) and how far from the point
-    the expert meant it landed (its ``points``: screen pixels)."""
+    the expert meant it landed (its ``points``: screen pixels). A click is aimed at its widget
+    when the planner's point is within the expert's --jitter of the meant point; else it is a
+    forecast mistake (moved 35-80 off by ``corrupt``), counted apart."""
     for line in steps_jsonl.splitlines():
         step = json.loads(line)
         action, grounding = step.get("action") or {}, step.get("grounding") or {}
@@ -548,11 +550,12 @@ def clicks(outcome: Outcome, steps_jsonl: str) -> None:
             continue
         planned = grounding.get("planner_point") or [action["x"], action["y"]]
         mx, my, (cx, cy, w, h) = aim
-        if abs(planned[0] - cx) > w / 2 or abs(planned[1] - cy) > h / 2:
-            outcome.mistakes += 1  # a forecast step moved off its widget
+        sx, sy = SCREEN[0] / 1000, SCREEN[1] / 1000
+        reach_x, reach_y = min(jitter, int(w * sx / 6)) + 1, min(jitter, int(h * sy / 6)) + 1
+        if abs(planned[0] - mx) * sx > reach_x or abs(planned[1] - my) * sy > reach_y:
+            outcome.mistakes += 1  # a forecast step moved off its target
             continue
         px, py = step["points"][0]
-        sx, sy = SCREEN[0] / 1000, SCREEN[1] / 1000
         outcome.errors.append(round(((px - mx * sx) ** 2 + (py - my * sy) ** 2) ** 0.5, 1))
         if abs(px - cx * sx) > w * sx / 2 or abs(py - cy * sy) > h * sy / 2:
             outcome.off_widget += 1
@@ -711,7 +714,7 @@ def report_ground(outcomes: list[Outcome], modes: list[str], tasks: list[Task],
                      modes, tasks, args)
     print(f"\n--max-pixels 150000 --zoom, zoom turns answered with no point, clicks moved up to "
           f"{args.jitter} px off centre; error: px from the point the expert meant (the widget's "
-          f"centre), for the clicks aimed at their widget")
+          f"centre), for the clicks aimed at their widget (forecast mistakes apart)")
     print("| toolkit | tree | ground | mode | success | model calls / step | zoom calls / step | "
           "clicks by element / text / zoom | error mean / p90 / max px | off the widget | "
           "forecast mistakes |")
