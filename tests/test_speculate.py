@@ -454,6 +454,39 @@ def test_the_benchmark_suite_is_what_the_issue_asks() -> None:
     assert 35 <= abs(wrong["x"] - 500) <= 80
 
 
+def test_the_benchmark_jitters_clicks_on_their_widget_and_reads_how_each_was_placed() -> None:
+    import json
+
+    from tests.benchmarks import replan as bench
+    from tracer_cli.agent.profiles.tracer1 import ZOOM
+
+    width, height, jitter = *bench.SCREEN, bench.jitter
+    task = bench.TASKS[4]  # the whole form: fields, plans, a check box, Submit
+    plan = bench.expert_plan(bench.initial_state(task), task)
+    assert jitter(plan[0], 0, "7-t05") == plan[0]  # no --jitter: the expert's points as before
+    for step in (s for s in plan if s["action"] == "click"):
+        moved = jitter(step, 10, f"7-t05-{step['target']}")
+        assert moved == jitter(step, 10, f"7-t05-{step['target']}")  # the same in every variant
+        _, _, (x, y, w, h) = bench.AIMS[step["target"]]
+        dx, dy = (moved["x"] - x) * width / 1000, (moved["y"] - y) * height / 1000
+        assert abs(dx) <= min(10, w * width / 6000) + 0.1  # on the widget
+        assert abs(dy) <= min(10, h * height / 6000) + 0.1
+    crop = {"role": "user", "content": [{"type": "text", "text": ZOOM.format(target="OK")}]}
+    assert bench.zoom_turn({"messages": [crop]})
+    assert not bench.zoom_turn({"messages": [{"role": "user", "content": "Task: x"}]})
+    x, y, _, _ = bench.LAYOUT["submit"]
+    record = [{"action": {"action": "click", "x": x + 2, "y": y, "target": "Submit button"},
+               "points": [[x * 1.28 + 3, y * 0.8 + 4]],
+               "grounding": {"by": "text", "planner_point": [x + 2, y]}},
+              {"action": {"action": "click", "x": x, "y": y + 60, "target": "Submit button"},
+               "points": [[x * 1.28, (y + 60) * 0.8]],  # a forecast mistake: moved 48 px
+               "grounding": {"planner_point": [x, y + 60], "zoom": {}}},
+              {"action": {"action": "type", "text": "a"}, "points": []}]
+    outcome = bench.Outcome("t05", "adaptive", True, "done", 1, 3, 2, 0, 1.0)
+    bench.clicks(outcome, "\n".join(json.dumps(r) for r in record), 10)
+    assert (outcome.by_text, outcome.by_zoom, outcome.errors, outcome.mistakes) == (1, 1, [5.0], 1)
+
+
 def test_a_change_growing_out_of_the_clicked_element_is_its_doing_before_a_click_only() -> None:
     def screen(popup: bool, dialog: bool = False) -> Image.Image:
         image = Image.new("RGB", (800, 500), "#e0e0e0")

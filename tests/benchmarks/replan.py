@@ -3,7 +3,7 @@
     python tests/benchmarks/replan.py [--error-rate 0.15] [--popup-rate 0.3] [--latency 1.0]
                                       [--tasks t01,t02] [--modes always,adaptive] [--seed 7]
                                       [--seeds 3] [--toolkit tk,gtk,chromium] [--tree off,on]
-                                      [--elements off,on]
+                                      [--elements off,on] [--ground off,on] [--jitter PX]
 
 It starts an Xvfb display (1280x800), and for each of 22 multi-step tasks (3-12 steps: a sign-up
 form, drop-down menus, dialogs, a text editor; tests/benchmarks/replan_app.py in Tk, or the same
@@ -16,6 +16,18 @@ by state read the tree; ``--tree off`` (the default) gives neither a session bus
 on`` adds tracer's ``--elements`` (the active window's elements listed in each request). Each
 flag takes a comma-separated list, as does ``--toolkit``: every combination is run and a last
 table gives each one's model calls per step and success.
+
+``--ground off,on`` runs tracer at a planner budget under the grounding minimum (``--max-pixels
+150000 --zoom``: every click would get a zoom turn) with on-screen grounding off or on
+(TRACER_GROUND_ON_SCREEN=0/1, see tracer_cli/agent/seen.py); the expert answers a zoom turn
+with no point, so the planner's point stays (as tests/benchmarks/seen.py's expert does).
+``--jitter PX`` moves each of the expert's clicks off its target's centre by up to PX screen
+pixels per axis (at most a sixth of the widget's side: it stays on the widget), the same move
+for the same target of a task in every variant. A last table gives, per variant, the clicks
+placed by the tree's element, by the text read there or by a zoom turn, the zoom calls, and
+each click's error in pixels from the point the expert meant (the target widget's centre, read
+from the run record's clicked point): for the clicks the expert aimed at their widget, and how
+many of them landed off it. Forecast mistakes (a click moved 35-80 off) are counted apart.
 
 The expert reads the app's state (which it writes to a file) and knows each task's goal, so it
 always knows the correct remaining steps; it forecasts --horizon of them like a good model
@@ -134,9 +146,36 @@ TASKS = [
 # ---------------------------------------------------------------------------- the expert
 
 
+SCREEN = (1280, 800)  # the display's size in pixels
+# each click's target -> the 0..1000 point the expert means and the widget's LAYOUT rectangle
+AIMS: dict[str, tuple[float, float, tuple[int, int, int, int]]] = {}
+
+
 def _click(name: str, target: str) -> dict[str, Any]:
     x, y, _, _ = LAYOUT[name]
+    AIMS[target] = (x, y, LAYOUT[name])
     return {"action": "click", "x": x, "y": y, "target": target}
+
+
+def jitter(step: dict[str, Any], pixels: int, key: str) -> dict[str, Any]:
+    """A click moved off its target's centre by up to ``pixels`` screen pixels per axis, never
+    more than a sixth of the widget's side (it stays on the widget), as a planner that sees a
+    small screenshot points; the same move for the same ``key`` (seed, task, target)."""
+    aim = AIMS.get(step.get("target", "")) if step.get("action") == "click" else None
+    if not pixels or aim is None:
+        return step
+    _, _, (_, _, w, h) = aim
+    reach_x = min(pixels, int(w * SCREEN[0] / 1000 / 6))
+    reach_y = min(pixels, int(h * SCREEN[1] / 1000 / 6))
+    rng = random.Random(key)
+    dx, dy = rng.randint(-reach_x, reach_x), rng.randint(-reach_y, reach_y)
+    return {**step, "x": round(step["x"] + dx * 1000 / SCREEN[0], 2),
+            "y": round(step["y"] + dy * 1000 / SCREEN[1], 2)}
+
+
+def zoom_turn(body: dict[str, Any]) -> bool:
+    """Whether a request is tracer's zoom turn (a crop, "answer {"x": X, "y": Y}")."""
+    return '{\\"x\\": X, \\"y\\": Y}' in json.dumps(body.get("messages", [])[-1:])
 
 
 def _type(text: str) -> dict[str, Any]:
@@ -263,8 +302,10 @@ def expert_plan(state: dict[str, Any], task: Task) -> list[dict[str, Any]]:
             if goal[1].startswith(s["text"]) and not s.get("all_selected"):
                 if s["focus"] != "text":
                     x, y, w, h = LAYOUT["text"]
+                    target = "the editor, below the last line"
+                    AIMS[target] = (x, y + h // 2 - 40, LAYOUT["text"])
                     steps.append({"action": "click", "x": x, "y": y + h // 2 - 40,
-                                  "target": "the editor, below the last line"})
+                                  "target": target})
                     s["focus"], s["at_end"] = "text", True
                 if not s.get("at_end"):
                     steps.append(_keys("ctrl", "end"))
@@ -297,8 +338,11 @@ def corrupt(step: dict[str, Any], rng: random.Random) -> dict[str, Any]:
 class Expert:
     """The expert planner behind an OpenAI-compatible HTTP server on 127.0.0.1."""
 
-    def __init__(self, horizon: int, error_rate: float, latency: float, seed: int) -> None:
+    def __init__(self, horizon: int, error_rate: float, latency: float, seed: int,
+                 jitter: int = 0) -> None:
         self.horizon, self.error_rate, self.latency, self.seed = horizon, error_rate, latency, seed
+        self.jitter = jitter  # pixels per axis each click is moved off its target's centre
+        self.zooms = 0  # zoom turns answered (not planning calls)
         self.rng = random.Random(seed)
         self.task: Task | None = None
         self.state_file: Path | None = None
@@ -320,13 +364,18 @@ class Expert:
 
     def answer(self, body: dict[str, Any]) -> dict[str, Any]:
         assert self.task is not None and self.state_file is not None
+        if zoom_turn(body):  # answered with no point: the planner's point stays
+            self.zooms += 1
+            time.sleep(self.latency)
+            return {"thought": "", "trajectory": [{"action": "wait", "seconds": 0.1}]}
         self.calls += 1
         text = json.dumps(body.get("messages", []))
         if "previous forecast went on with" in text:
             self.revisions += 1
         time.sleep(self.latency)
         state = json.loads(self.state_file.read_text(encoding="utf-8"))
-        steps = expert_plan(state, self.task)
+        steps = [jitter(s, self.jitter, f"{self.seed}-{self.task.id}-{s.get('target')}")
+                 for s in expert_plan(state, self.task)]
         forecast = [steps[0]] if steps else []
         for step in steps[1:self.horizon]:
             wrong = self.rng.random() < self.error_rate
@@ -392,6 +441,14 @@ class Outcome:
     toolkit: str = "tk"
     tree: str = "off"  # an accessibility bus on the display
     elements: str = "off"  # tracer's --elements
+    ground: str = ""  # --ground: on-screen grounding at --max-pixels 150000 --zoom ("": not run so)
+    by_element: int = 0  # clicks placed on the tree's element at the planner's point
+    by_text: int = 0  # clicks placed on the text read there
+    by_zoom: int = 0  # clicks placed by a zoom turn
+    zoom_calls: int = 0
+    errors: list[float] = field(default_factory=list)  # px from the meant point, aimed clicks
+    off_widget: int = 0  # aimed clicks that landed off their widget
+    mistakes: int = 0  # clicks the forecast moved off their widget (the error rate's)
 
 
 def start_app(toolkit: str, task: Task, state_file: Path, env: dict[str, str], work: Path,
@@ -421,7 +478,8 @@ def start_app(toolkit: str, task: Task, state_file: Path, env: dict[str, str], w
 
 
 def run_task(task: Task, mode: str, expert: Expert, env: dict[str, str], work: Path,
-             horizon: int, toolkit: str = "tk", elements: str = "off") -> Outcome:
+             horizon: int, toolkit: str = "tk", elements: str = "off",
+             ground: str = "") -> Outcome:
     state_file = work / f"{task.id}-{mode}.json"
     state_file.unlink(missing_ok=True)
     expert.task, expert.state_file = task, state_file
@@ -434,14 +492,17 @@ def run_task(task: Task, mode: str, expert: Expert, env: dict[str, str], work: P
             time.sleep(0.05)
         time.sleep(0.4 if toolkit == "tk" else 1.5)  # the first frame reaches the screen
         subprocess.run(["xdotool", "mousemove", "640", "790"], env=env, check=False)
-        expert.calls = expert.revisions = 0
+        expert.calls = expert.revisions = expert.zooms = 0
+        grounding = ([] if not ground else ["--max-pixels", "150000", "--zoom"])
+        run_env = env if not ground else {**env, "TRACER_GROUND_ON_SCREEN": "1" if ground == "on"
+                                          else "0"}
         started = time.monotonic()
         done = subprocess.run(
             [sys.executable, "-m", "tracer_cli", "do", task.prompt, "--backend", "openai",
              "--base-url", expert.base_url, "--model", "expert", "--replan", mode, "--yes",
              "--horizon", str(horizon), "--max-steps", "40", "--timeout", "300",
-             "--kill-hotkey", "", *(["--elements"] if elements == "on" else [])],
-            env=env, capture_output=True, text=True, timeout=400,
+             "--kill-hotkey", "", *(["--elements"] if elements == "on" else []), *grounding],
+            env=run_env, capture_output=True, text=True, timeout=400,
             cwd=env.get("REPLAN_TRACER_ROOT", ROOT))
         seconds = time.monotonic() - started
         time.sleep(0.3)
@@ -460,10 +521,44 @@ def run_task(task: Task, mode: str, expert: Expert, env: dict[str, str], work: P
             print("   ", step["step"], "F" if step.get("from_forecast") else "M",
                   step.get("action"), step.get("outcome"), step.get("check", {}).get("reason", ""))
         print("    state:", {k: v for k, v in state.items() if k != "text"}, "remaining:", remaining)
-    return Outcome(task.id, mode, done.returncode == 0 and not remaining and not state["popup"],
-                   status, expert.calls, meta.get("steps", 0), meta.get("forecast_steps", 0),
-                   expert.revisions, seconds, expert.seed, toolkit,
-                   "on" if "DBUS_SESSION_BUS_ADDRESS" in env else "off", elements)
+    outcome = Outcome(task.id, mode, done.returncode == 0 and not remaining and not state["popup"],
+                      status, expert.calls, meta.get("steps", 0), meta.get("forecast_steps", 0),
+                      expert.revisions, seconds, expert.seed, toolkit,
+                      "on" if "DBUS_SESSION_BUS_ADDRESS" in env else "off", elements)
+    if ground:
+        outcome.ground, outcome.zoom_calls = ground, meta.get("zoom_calls", 0)
+        clicks(outcome, (runs[-1] / "steps.jsonl").read_text(encoding="utf-8"), expert.jitter)
+    return outcome
+
+
+def clicks(outcome: Outcome, steps_jsonl: str, jitter: int = 0) -> None:
+    """How each click of a run record was placed (its ``grounding``) and how far from the point
+    the expert meant it landed (its ``points``: screen pixels). A click is aimed at its widget
+    when the planner's point is within the expert's --jitter of the meant point; else it is a
+    forecast mistake (moved 35-80 off by ``corrupt``), counted apart."""
+    for line in steps_jsonl.splitlines():
+        step = json.loads(line)
+        action, grounding = step.get("action") or {}, step.get("grounding") or {}
+        if grounding.get("by") == "element":
+            outcome.by_element += 1
+        elif grounding.get("by") == "text":
+            outcome.by_text += 1
+        elif "zoom" in grounding:
+            outcome.by_zoom += 1
+        aim = AIMS.get(action.get("target", "")) if action.get("action") == "click" else None
+        if aim is None or not step.get("points"):
+            continue
+        planned = grounding.get("planner_point") or [action["x"], action["y"]]
+        mx, my, (cx, cy, w, h) = aim
+        sx, sy = SCREEN[0] / 1000, SCREEN[1] / 1000
+        reach_x, reach_y = min(jitter, int(w * sx / 6)) + 1, min(jitter, int(h * sy / 6)) + 1
+        if abs(planned[0] - mx) * sx > reach_x or abs(planned[1] - my) * sy > reach_y:
+            outcome.mistakes += 1  # a forecast step moved off its target
+            continue
+        px, py = step["points"][0]
+        outcome.errors.append(round(((px - mx * sx) ** 2 + (py - my * sy) ** 2) ** 0.5, 1))
+        if abs(px - cx * sx) > w * sx / 2 or abs(py - cy * sy) > h * sy / 2:
+            outcome.off_widget += 1
 
 
 def main() -> None:
@@ -483,6 +578,11 @@ def main() -> None:
                         "on the display, read by tracer's checks")
     parser.add_argument("--elements", default="off", help="off, on or off,on: tracer's "
                         "--elements (the active window's elements in each request)")
+    parser.add_argument("--ground", default="", help="off, on or off,on: run at --max-pixels "
+                        "150000 --zoom (every click would get a zoom turn, answered with no point) "
+                        "with on-screen grounding off or on (TRACER_GROUND_ON_SCREEN)")
+    parser.add_argument("--jitter", type=int, default=0, help="move each of the expert's clicks "
+                        "up to this many pixels per axis off its target's centre (on the widget)")
     parser.add_argument("--seeds", type=int, default=1, help="run this many seeds from --seed on "
                         "(pop-ups and forecast mistakes differ) and report the median of each figure")
     parser.add_argument("--settle-quiet", default="0.15")
@@ -504,6 +604,9 @@ def main() -> None:
     toolkits, trees, hints = (_choices(args.toolkit, ("tk", "gtk", "chromium"), "--toolkit"),
                               _choices(args.tree, ("off", "on"), "--tree"),
                               _choices(args.elements, ("off", "on"), "--elements"))
+    grounds = _choices(args.ground, ("off", "on"), "--ground") if args.ground else [""]
+    if args.jitter < 0:
+        sys.exit("--jitter: pixels, 0 or more")
     if not shutil.which("Xvfb"):
         sys.exit("Xvfb is not installed")
     tasks = [t for t in TASKS if not args.tasks or t.id in args.tasks.split(",")]
@@ -530,19 +633,21 @@ def main() -> None:
                        {**{k: v for k, v in base.items() if k != "NO_AT_BRIDGE"},
                         "DBUS_SESSION_BUS_ADDRESS": bus.session, "ACCESSIBILITY_ENABLED": "1"})
                 for elements in hints:
-                    for seed in seeds:
-                        assign_popups(args, seed)
-                        for mode in modes:
-                            expert = Expert(args.horizon, args.error_rate, args.latency, seed)
-                            try:
-                                for task in tasks:
-                                    outcome = run_task(task, mode, expert, env, work, args.horizon,
-                                                       toolkit, elements)
-                                    outcomes.append(outcome)
-                                    if args.verbose:
-                                        print(outcome, flush=True)
-                            finally:
-                                expert.stop()
+                    for ground in grounds:
+                        for seed in seeds:
+                            assign_popups(args, seed)
+                            for mode in modes:
+                                expert = Expert(args.horizon, args.error_rate, args.latency, seed,
+                                                args.jitter)
+                                try:
+                                    for task in tasks:
+                                        outcome = run_task(task, mode, expert, env, work,
+                                                           args.horizon, toolkit, elements, ground)
+                                        outcomes.append(outcome)
+                                        if args.verbose:
+                                            print(outcome, flush=True)
+                                finally:
+                                    expert.stop()
     finally:
         if bus is not None:
             bus.stop()
@@ -570,6 +675,8 @@ def report_variants(outcomes: list[Outcome], modes: list[str], tasks: list[Task]
     """The tables of each toolkit with the tree and the element hints on or off, then (with
     more than one of them) one line each: model calls per step, the adaptive/always ratio of
     calls per task, success."""
+    if any(o.ground for o in outcomes):
+        return report_ground(outcomes, modes, tasks, args)
     variants = list(dict.fromkeys((o.toolkit, o.tree, o.elements) for o in outcomes))
     for toolkit, tree, elements in variants:
         args.toolkit = f"{toolkit} (tree {tree}, --elements {elements})"
@@ -593,6 +700,43 @@ def report_variants(outcomes: list[Outcome], modes: list[str], tasks: list[Task]
                   f"{(sum(o.calls for o in mine) / steps if steps else 0):>12.2f}"
                   f"{statistics.mean(o.calls for o in mine):>12.2f}"
                   f"{sum(o.success for o in mine) / len(mine):>9.0%}{ratio:>17}")
+
+
+def report_ground(outcomes: list[Outcome], modes: list[str], tasks: list[Task],
+                  args: argparse.Namespace) -> None:
+    """--ground: each variant's tables as without it, then one line per variant and mode: how
+    its clicks were placed, the zoom and planning calls, and the clicks' pixel errors."""
+    key = lambda o: (o.toolkit, o.tree, o.elements, o.ground)  # noqa: E731
+    variants = list(dict.fromkeys(key(o) for o in outcomes))
+    for toolkit, tree, elements, ground in variants:
+        args.toolkit = f"{toolkit} (tree {tree}, --elements {elements}, --ground {ground})"
+        report_seeds([o for o in outcomes if key(o) == (toolkit, tree, elements, ground)],
+                     modes, tasks, args)
+    print(f"\n--max-pixels 150000 --zoom, zoom turns answered with no point, clicks moved up to "
+          f"{args.jitter} px off centre; error: px from the point the expert meant (the widget's "
+          f"centre), for the clicks aimed at their widget (forecast mistakes apart)")
+    print("| toolkit | tree | ground | mode | success | model calls / step | zoom calls / step | "
+          "clicks by element / text / zoom | error mean / p90 / max px | off the widget | "
+          "forecast mistakes |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for variant in variants:
+        for mode in modes:
+            rows = [o for o in outcomes if key(o) == variant and o.mode == mode]
+            if not rows:
+                continue
+            steps = sum(o.steps for o in rows) or 1
+            errors = sorted(e for o in rows for e in o.errors)
+            spread = (f"{statistics.mean(errors):.1f} / "
+                      f"{errors[min(len(errors) - 1, int(0.9 * len(errors)))]:.1f} / "
+                      f"{errors[-1]:.1f}" if errors else "-")
+            print(f"| {variant[0]} | {variant[1]} | {variant[3]} | {mode} "
+                  f"| {sum(o.success for o in rows)}/{len(rows)} "
+                  f"| {sum(o.calls for o in rows) / steps:.3f} "
+                  f"| {sum(o.zoom_calls for o in rows) / steps:.3f} "
+                  f"| {sum(o.by_element for o in rows)} / {sum(o.by_text for o in rows)} / "
+                  f"{sum(o.by_zoom for o in rows)} | {spread} "
+                  f"| {sum(o.off_widget for o in rows)} of {len(errors)} "
+                  f"| {sum(o.mistakes for o in rows)} |")
 
 
 def assign_popups(args: argparse.Namespace, seed: int) -> None:
