@@ -23,47 +23,18 @@ hypothesis_settings.register_profile("dev", database=None)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+APPS = Path(__file__).resolve().parent / "apps"
 
-# -- running the suite on every core (pytest-xdist, `-n auto --dist loadgroup` in pyproject.toml) --
-# Each worker is a pytest session of its own: a session fixture starts once per worker that needs
-# it. A test module runs whole on one worker (its module fixtures start once), and the modules
-# that share a desktop session (headless sway, KWin, the two GNOME sessions) run on the same one.
-SHARED_DESKTOPS = ("sway", "kde", "gnome_mutter_session", "gnome_shell_session")
+# -- running the suite on every core (pytest-xdist, `-n auto --dist loadfile` in pyproject.toml) --
+# Each worker is a pytest session of its own: a session fixture (a headless sway, KWin or GNOME
+# session) starts once in each worker that needs it; a test module runs whole, in its order, on
+# one worker, so its module fixtures start once.
 MAX_WORKERS = 4  # each worker may start displays, compositors and a browser
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     return max(1, min(MAX_WORKERS, os.cpu_count() or 1))
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """One xdist group per module, joined where modules share a desktop session."""
-    if not config.pluginmanager.hasplugin("xdist") or config.getoption("dist", "no") != "loadgroup":
-        return
-    modules: dict[str, set[str]] = {}
-    for item in items:
-        modules.setdefault(item.nodeid.split("::")[0], set()).update(
-            name for name in SHARED_DESKTOPS if name in getattr(item, "fixturenames", ()))
-    group = {module: module for module in modules}
-
-    def find(name: str) -> str:
-        while group[name] != name:
-            name = group[name]
-        return name
-
-    first: dict[str, str] = {}  # a desktop session: the first module that uses it
-    for module, desktops in modules.items():
-        for desktop in desktops:
-            if desktop in first:
-                group[find(module)] = find(first[desktop])
-            else:
-                first[desktop] = module
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(find(item.nodeid.split("::")[0])))
-
-EXAMPLES = ROOT / "examples"
-APPS = Path(__file__).resolve().parent / "apps"
 
 
 @pytest.fixture(autouse=True)

@@ -165,9 +165,12 @@ def test_hidden_and_covered_windows_have_no_elements(sway: SwayDesktop, calcs: d
     left, top = plain.box[0] - 20, plain.box[1] - 20
     float_at(sway, calcs["drawn"], left, top)
     try:
-        elements.forget()
-        at = elements.at(*plain.center)
-        assert at is None or at.window == "drawn calc"
+        def covered() -> bool:  # (sway restacks, and the trees follow, on their own time)
+            elements.forget()
+            at = elements.at(*plain.center)
+            return at is None or at.window == "drawn calc"
+
+        wait_until(covered, 10, "the drawn calculator over the plain one's '+'")
         assert [e.window for e in elements.find("push button", "+")] == ["drawn calc"]
     finally:
         float_at(sway, calcs["drawn"], 700, 250)
@@ -217,6 +220,8 @@ def test_at_scale_2_boxes_count_physical_pixels(sway: SwayDesktop, calcs: dict[s
 
         wait_until(placed, 10, "the window at scale 2")
         sway.wait_settled()
+        wait_until(lambda: [e for e in (elements.forget(), elements.find("push button", "+"))[1]
+                            if e.window == "drawn calc"], 10, "the drawn calculator's '+' at scale 2")
         plus = plus_of(elements, "drawn calc")
         (equals,) = [e for e in elements.find("push button", "=") if e.window == "drawn calc"]
         left, top, right, bottom = plus.box
