@@ -183,10 +183,15 @@ def test_a_second_run_on_the_same_display_is_refused_or_waits(
     """Two runs typing into one field interleaved their keys (aBaB...). The second is refused
     with one line naming the first; with --wait it starts when the first ends, and the keys
     arrive one run after the other."""
+    import threading
+
+    from tests.chat_server import Reply
     from tests.e2e.test_kill_switch import typed, wait_until
 
     first_text, second_text = "a" * 60, "b" * 20
-    chat_server.queue(plan({"action": "type", "text": first_text}, done("first")), plan(done("first")),
+    release = threading.Event()  # the first run's last answer waits until the second was refused
+    last = Reply(json.dumps(plan(done("first"))), hold_after=0, hold=release)
+    chat_server.queue(plan({"action": "type", "text": first_text}, done("first")), last,
                       plan({"action": "type", "text": second_text}, done("second")),
                       plan(done("second")))
     env = tracer_env(display)
@@ -201,6 +206,8 @@ def test_a_second_run_on_the_same_display_is_refused_or_waits(
     line = one_line_error(refused.stderr)
     assert f"x11 {display.name} is in use by tracer do 'type a' (pid {first.pid}, since" in line
     assert "--wait" in line
+    wait_until(lambda: last.held, 30, "the first run's last model call")  # alive till here
+    release.set()
 
     second = background_tracer("do", "type b", "--yes", "--wait", "-b", "openai", "--base-url",
                                chat_server.base_url, env=env)
