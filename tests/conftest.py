@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 APPS = Path(__file__).resolve().parent / "apps"
 
-# -- running the suite on every core (pytest-xdist, `-n auto --dist loadfile` in pyproject.toml) --
+# -- on every core, when asked: pytest -n auto --dist loadfile (pytest-xdist; README "Development") --
 # Each worker is a pytest session of its own: a session fixture (a headless sway, KWin or GNOME
 # session) starts once in each worker that needs it; a test module runs whole, in its order, on
 # one worker, so its module fixtures start once.
