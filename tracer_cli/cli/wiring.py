@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
@@ -19,6 +20,9 @@ from rich.markup import escape
 from tracer_cli.cli.console import DEBUG, err
 from tracer_cli.desktop.killswitch import SIGNAL_REASONS
 from tracer_cli.errors import ConfigError
+
+# Libraries a signal must not raise inside (see _StopSignals).
+SIGNAL_UNSAFE = ("Xlib.",)
 
 if TYPE_CHECKING:
     from tracer_cli.config import Settings
@@ -243,7 +247,7 @@ def live_input(settings: Settings, sandbox: Sandbox | None = None, what: str = "
     acting, user = hands.desktops(settings, sandbox)
     stop = StopRequest()
     with contextlib.ExitStack() as stack:
-        stack.enter_context(_stop_signals(stop, lambda: False))
+        signals = stack.enter_context(_stop_signals(stop))
         held = hands.lock(acting, what, wait=wait, stop=stop)
         stack.callback(held.release)
         switches = hands.arm(user, settings, stop, _wake_main)
@@ -256,7 +260,7 @@ def live_input(settings: Settings, sandbox: Sandbox | None = None, what: str = "
         box = sandbox
         reason = (lambda why: str(box.ended())) if box is not None else None
         stack.callback(hands.watch(acting, stop, _wake_main, reason))
-        stack.enter_context(_stop_signals(stop, lambda: live.actuator.acting))
+        signals.acting = lambda: live.actuator.acting
         if sys.stdin.isatty() and os.name == "posix":
             done = threading.Event()
             stack.callback(done.set)
@@ -290,25 +294,48 @@ def _read_notes(pause: PauseRequest, done: threading.Event) -> None:
                 pause.resume()
 
 
-@contextmanager
-def _stop_signals(stop: StopRequest, acting: Callable[[], bool]) -> Iterator[None]:
-    """Ctrl-C, SIGTERM and the kill switch's wake-up end the run alike; never in the middle of
-    a key (``acting``): the actuator stops by itself once that key is sent."""
+class _StopSignals:
+    """The handler of Ctrl-C and SIGTERM during a run: both, and the kill switch's wake-up, end
+    the run alike. The first that comes while nothing is acting raises KeyboardInterrupt, to
+    end a wait for a model at once. Never in the middle of a key (``acting``: the actuator
+    stops by itself once that key is sent), inside python-xlib (it takes its locks without
+    try/finally: one left held makes letting go of the keys wait forever), or a second time
+    (the run is already ending: its record is being written)."""
 
-    def stop_signal(signum: int, frame: object) -> None:
-        stop.request(SIGNAL_REASONS.get(signum, "interrupted"))
-        if not acting():
+    def __init__(self, stop: StopRequest) -> None:
+        self.stop = stop
+        self.acting: Callable[[], bool] = lambda: False
+        self.raised = False
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.stop.request(SIGNAL_REASONS.get(signum, "interrupted"))
+        if not self.raised and not self.acting() and not _in_unsafe_code(frame):
+            self.raised = True
             raise KeyboardInterrupt
 
+
+@contextmanager
+def _stop_signals(stop: StopRequest) -> Iterator[_StopSignals]:
+    """Handle Ctrl-C and SIGTERM as a stop of the run (only the main thread can)."""
+    handler = _StopSignals(stop)
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield handler
         return
-    previous = {s: signal.signal(s, stop_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        yield handler
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+def _in_unsafe_code(frame: FrameType | None) -> bool:
+    """Whether ``frame`` or one of its callers runs in a library an exception must not cut."""
+    while frame is not None:
+        if frame.f_globals.get("__name__", "").startswith(SIGNAL_UNSAFE):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _wake_main() -> None:

@@ -6,12 +6,13 @@ falls outside the monitor the user chose.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from tracer_cli.desktop.killswitch import Paused, PauseRequest, key_names, stop_reason
 from tracer_cli.desktop.platform import ModifiersHeld
@@ -149,17 +150,38 @@ class RecordingActuator:
 
 HOLD_OFF_LIMIT = 10.0  # seconds typing waits for the user to let go of a modifier
 
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _shielded(method: _Method) -> _Method:
+    """While the method runs, ``acting`` is true: a signal must not raise inside it. Every call
+    into a desktop's input is one: python-xlib, say, takes its locks without try/finally, and an
+    exception raised between its acquire and release leaves the lock held, so that letting go
+    of the keys afterwards waits forever. A stop requested meanwhile is seen at the method's
+    next check (between two keys) or at its end."""
+
+    @functools.wraps(method)
+    def shielded(self: LiveActuator, *args: Any, **kwargs: Any) -> Any:
+        self._depth += 1
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self._depth -= 1
+
+    return shielded  # type: ignore[return-value]
+
 
 class LiveActuator:
     """The real mouse and keyboard: a platform's ``Input`` with tracer's safety around it.
 
     ``stop`` aborts between two keys; ``forbidden``: chords (``killswitch.key_names``) never to
-    press, the kill and pause hotkeys'. ``acting`` is true while input is being sent: a signal
-    handler must not raise then (a key could stay down); a stop requested meanwhile takes effect
-    as soon as that input is sent. ``pause``: a pause requested meanwhile raises ``Paused``
-    before the next input (the next click, chord or character), so nothing is ever held down by
-    a pause. Typing holds off while the user holds a modifier (pressing a chord, say): a
-    character typed then would become a shortcut; so every character typed is known."""
+    press, the kill and pause hotkeys'. ``acting`` is true while any method runs: a signal
+    handler must not raise then (a key could stay down, a library's lock stay held); a stop
+    requested meanwhile takes effect before the next key, or as soon as that input is sent.
+    ``pause``: a pause requested meanwhile raises ``Paused`` before the next input (the next
+    click, chord or character), so nothing is ever held down by a pause. Typing holds off
+    while the user holds a modifier (pressing a chord, say): a character typed then would
+    become a shortcut; so every character typed is known."""
 
     def __init__(self, input: Input, stop: threading.Event | None = None,
                  type_interval: float = 0.01,
@@ -174,18 +196,18 @@ class LiveActuator:
         self._forbidden = dict(forbidden) if isinstance(forbidden, dict) else \
             dict.fromkeys(forbidden, "kill hotkey")
         self.pause = pause
-        self.acting = False
+        self._depth = 0  # methods of this actuator running now (see _shielded)
+
+    @property
+    def acting(self) -> bool:
+        return self._depth > 0
 
     @contextmanager
     def _acting(self, typed: int = 0, of: int = 0) -> Iterator[None]:
         """Check for a stop before and after, and for a pause before (``typed`` of ``of``
         characters of a text are sent so far)."""
         self._check(typed, of)
-        self.acting = True
-        try:
-            yield
-        finally:
-            self.acting = False
+        yield
         if self._stop.is_set():
             raise Interrupted(stop_reason(self._stop))
 
@@ -195,9 +217,11 @@ class LiveActuator:
         if self.pause is not None and self.pause.requested.is_set():
             raise Paused(typed, of)
 
+    @_shielded
     def size(self) -> tuple[int, int]:
         return self.input.size()
 
+    @_shielded
     def position(self) -> tuple[int, int]:
         where = self.input.position()
         if where is None:
@@ -205,6 +229,7 @@ class LiveActuator:
                               "name where to act")
         return where
 
+    @_shielded
     def safe_point(self, x: int, y: int) -> tuple[int, int]:
         """Never park the pointer on a fail-safe corner pixel ourselves: the next action would
         take it for the user's stop gesture. One pixel inwards instead."""
@@ -213,6 +238,7 @@ class LiveActuator:
             return (1 if x == 0 else w - 2), (1 if y == 0 else h - 2)
         return x, y
 
+    @_shielded
     def click(self, x: int, y: int, button: str = "left", clicks: int = 1) -> None:
         x, y = self.safe_point(x, y)
         with self._acting():
@@ -237,6 +263,7 @@ class LiveActuator:
             self._stop.wait(0.02)
             waited += 0.02
 
+    @_shielded
     def type_text(self, text: str) -> None:
         untypable = self.input.untypable(text)
         if untypable:
@@ -255,6 +282,7 @@ class LiveActuator:
             if self._interval:
                 self._stop.wait(self._interval)
 
+    @_shielded
     def hotkey(self, keys: list[str]) -> None:
         self._check_keys(keys)
         for chord, name in self._forbidden.items():
@@ -268,11 +296,13 @@ class LiveActuator:
                 self.input.key(key, False)
                 self._pressed.remove(key)
 
+    @_shielded
     def scroll(self, x: int, y: int, clicks: int) -> None:
         x, y = self.safe_point(x, y)
         with self._acting():
             self.input.scroll(x, y, clicks)
 
+    @_shielded
     def drag(self, x: int, y: int, x2: int, y2: int, seconds: float = 0.3, moves: int = 12) -> None:
         """Press at the start, move there in ``moves`` steps over ``seconds``, let go."""
         (x, y), (x2, y2) = self.safe_point(x, y), self.safe_point(x2, y2)
@@ -290,9 +320,9 @@ class LiveActuator:
         if self._stop.wait(seconds):
             raise Interrupted(stop_reason(self._stop))
 
+    @_shielded
     def release_all(self) -> None:
         """Let go of every key and button we may hold (after an interrupt, an error)."""
-        self.acting = True
         try:
             self.input.release([*reversed(self._pressed), "shift", "ctrl", "alt"])
             self._pressed = []
@@ -301,8 +331,7 @@ class LiveActuator:
                 self._held_button = None
         except TracerError:
             pass  # the desktop went away: nothing is held on it any more
-        finally:
-            self.acting = False
 
+    @_shielded
     def close(self) -> None:
         self.input.close()
