@@ -82,13 +82,16 @@ class Display:
         return {**os.environ, "DISPLAY": self.name}
 
 
-def start_xvfb(width: int, height: int) -> tuple[subprocess.Popen, str]:
+def start_xvfb(width: int, height: int, *extra: str) -> tuple[subprocess.Popen, str]:
+    """An Xvfb on a free display number (``extra``: more of its flags). -noreset: without it,
+    the server resets when its last client leaves, and a client connecting meanwhile is cut
+    off ("Broken pipe"), which happens under load between two of a test's programs."""
     if not shutil.which("Xvfb"):
         pytest.fail("Xvfb is not installed: apt-get install -y xvfb xdotool xterm")
     read_fd, write_fd = os.pipe()
     proc = subprocess.Popen(
         ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", f"{width}x{height}x24",
-         "-nolisten", "tcp", "-noreset"],
+         "-nolisten", "tcp", "-noreset", *extra],
         pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     os.close(write_fd)
     with os.fdopen(read_fd) as reader:

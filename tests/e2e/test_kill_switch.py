@@ -9,7 +9,6 @@ typed (both logged by the same process, on the same clock)."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import time
@@ -20,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.chat_server import SilentModel
-from tests.conftest import Display, run_tracer
+from tests.conftest import Display, run_tracer, start_xvfb
 from tests.e2e.conftest import ClickLog, done, last_run, plan, tracer_env, wait_until, xdotool
 
 pytestmark = pytest.mark.display
@@ -236,16 +235,9 @@ def test_bad_kill_hotkey_is_a_one_line_usage_error(display: Display, script: Pat
 def no_record_display() -> Iterator[Display]:
     """An Xvfb without the RECORD extension, which a global hotkey needs (the X server turns
     RECORD and XTEST on and off together)."""
-    read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "640x480x24",
-                             "-nolisten", "tcp", "-extension", "RECORD"], pass_fds=(write_fd,),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write_fd)
-    with os.fdopen(read_fd) as reader:
-        number = reader.readline().strip()
+    proc, name = start_xvfb(640, 480, "-extension", "RECORD")
     try:
-        assert number, "Xvfb did not start"
-        yield Display(f":{number}", 640, 480, proc.pid)
+        yield Display(name, 640, 480, proc.pid)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
