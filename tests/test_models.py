@@ -552,3 +552,20 @@ def test_the_list_keeps_every_name_whole_at_80_columns() -> None:
     assert all(len(line) <= 80 for line in lines if line[:1] in "┏┃┡│└")  # the table
     for name in m.known():
         assert any(f"│ {name} " in line for line in lines), (name, proc.stdout)
+
+
+def test_rm_also_deletes_the_projectors_copy_for_the_cpu(catalogue: Path, tmp_path: Path) -> None:
+    from tests.tinyvlm import make_tiny_vlm
+    from tracer_cli.agent.backends import projector
+
+    model, mmproj = make_tiny_vlm(tmp_path / "pair", arch="qwen3vl")
+    downloads().mkdir(parents=True)
+    shutil.copyfile(model, downloads() / MODEL)
+    shutil.copyfile(mmproj, downloads() / MMPROJ)
+    copy = projector.cpu_copy(downloads() / MMPROJ)
+    other = projector.cpu_copy(mmproj)  # another projector's copy stays
+
+    removed = tracer("models", "rm", "tiny", "--yes")
+    assert removed.returncode == 0, removed.stderr
+    assert not downloads().exists() and not copy.exists() and other.is_file()
+    assert f"removed {copy}" in removed.stderr

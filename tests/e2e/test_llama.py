@@ -343,3 +343,39 @@ def test_a_projector_of_another_family_is_warned_about(display: Display, models:
     assert matched.returncode == 0, matched.stderr
     assert "pixel tiles" not in matched.stderr
     assert json.loads(matched.stdout)["trajectory"] == [{"action": "done", "answer": "ok"}]
+
+
+def test_on_a_cpu_the_encoder_runs_on_a_q8_0_copy_of_the_projector(display: Display,
+                                                                   click_pair: Pair) -> None:
+    """The copy is made once, in the cache folder, and llama.cpp runs it; --no-projector-q8
+    runs the F16 file; a copy that cannot be written is a warning, and the run goes on."""
+    from tracer_cli.agent.backends import projector
+
+    env = tracer_env(display)
+    copies = Path(env["TRACER_HOME"]) / "cache" / "projectors"
+    as_is = run_tracer("plan", TASK, "--json", "--no-projector-q8", *llama_args(click_pair),
+                       env=env, timeout=60)
+    assert as_is.returncode == 0, as_is.stderr
+    assert not copies.exists()
+
+    result = run_tracer("--debug", "plan", TASK, "--json", *llama_args(click_pair), env=env,
+                        timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == CLICK_PLAN
+    [copy] = copies.iterdir()
+    assert f"the vision encoder runs on {copy}" in result.stderr
+    assert not projector.is_f16_projector(copy) and copy.stat().st_size < click_pair[1].stat().st_size
+    again = run_tracer("--debug", "plan", TASK, "--json", *llama_args(click_pair), env=env,
+                       timeout=60)
+    assert again.returncode == 0 and list(copies.iterdir()) == [copy]  # made once
+
+    for made in copies.iterdir():
+        made.unlink()
+    copies.rmdir()
+    copies.write_text("a file where the folder goes")
+    blocked = run_tracer("plan", TASK, "--json", *llama_args(click_pair), env=env, timeout=60)
+    assert blocked.returncode == 0, blocked.stderr
+    assert json.loads(blocked.stdout) == CLICK_PLAN
+    [warning] = [line for line in lines(blocked.stderr) if "warning" in line]
+    assert "cannot write the vision projector's Q8_0 copy" in warning
+    assert f"the encoder runs on {click_pair[1].name}" in warning

@@ -219,7 +219,12 @@ def remove(
         if not yes and sys.stdin.isatty():
             if not typer.confirm(f"remove {name}?", default=False, err=True):
                 raise typer.Exit(1)
-        for path in m.remove(name):
+        spec, copies = m.catalogue().get(name), []
+        if spec is not None and spec.local_path("mmproj").is_file():  # a download goes
+            from tracer_cli.agent.backends.projector import remove_copies
+
+            copies = remove_copies(spec.local_path("mmproj"))  # with its Q8_0 copy for the CPU
+        for path in [*m.remove(name), *copies]:
             err.print(f"removed {path}")
 
 

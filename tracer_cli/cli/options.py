@@ -68,6 +68,9 @@ Context = Annotated[Optional[int], _option(  # noqa: UP045
 FlashAttn = Annotated[Optional[bool], _option(  # noqa: UP045
     "--flash-attn/--no-flash-attn", help="Flash attention in model and encoder (on).",
     panel=LOCAL)]
+ProjectorQ8 = Annotated[Optional[bool], _option(  # noqa: UP045
+    "--projector-q8/--no-projector-q8",
+    help="CPU: encode on a Q8_0 copy of the projector (on).", panel=LOCAL)]
 Grammar = Annotated[Optional[bool], _option(  # noqa: UP045
     "--grammar/--no-grammar", help="Constrain decoding to the plan's schema.", panel=LOCAL)]
 
@@ -131,8 +134,8 @@ MODEL_OPTIONS = {
     "max_tokens": MaxTokens,
     "request_timeout": ReqTimeout, "grounder": GrounderOpt, "grounder_profile": GrounderProfile,
     "grounder_mmproj": GrounderMmproj, "grounder_model": GrounderModel, "gpu_layers": GpuLayers,
-    "threads": Threads,
-    "context": Context, "flash_attn": FlashAttn, "grammar": Grammar, "monitor": Monitor,
+    "threads": Threads, "context": Context, "flash_attn": FlashAttn, "projector_q8": ProjectorQ8,
+    "grammar": Grammar, "monitor": Monitor,
     "display": Display, "platform": Platform, "max_pixels": MaxPixels, "zoom": Zoom,
 }
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 
-from tracer_cli.cli.console import DEBUG, err
+from tracer_cli.cli.console import DEBUG, err, progress_bar
 from tracer_cli.desktop.killswitch import SIGNAL_REASONS
 from tracer_cli.errors import ConfigError
 
@@ -56,12 +56,46 @@ def make_planner(settings: Settings):  # type: ignore[no-untyped-def]
     if settings.backend == "llama":
         _refuse_gguf(profile, f"--base-url http://HOST:PORT/v1 --profile {profile.name}")
         _offer_pull(settings)
+        settings = _cpu_projector(settings)
     backend = create(settings.backend, settings)
     cpu = getattr(backend, "cpu", None)
     if cpu is not None and DEBUG["on"]:
         err.print(f"tracer: debug: {escape(cpu.describe())}")
     _warn_tiles(backend, profile, "--profile")
     return Planner(backend, profile, settings.answer_retries)
+
+
+def _cpu_projector(settings: Settings) -> Settings:
+    """Where a llama model runs on the CPU: the Q8_0 copy of its F16 projector in place of it,
+    made the first time (a few seconds, a progress bar at a terminal; see
+    agent/backends/projector.py). A copy that cannot be written (a full disk) is a warning:
+    the run goes on with the F16 file."""
+    if settings.backend != "llama" or not settings.projector_q8:
+        return settings
+    from tracer_cli.agent.backends import projector
+    from tracer_cli.agent.backends.llama import gpu_layers
+    from tracer_cli.errors import TracerError
+    from tracer_cli.models import require_installed, resolve
+
+    try:
+        if gpu_layers(settings.gpu_layers) != 0:
+            return settings
+        _, mmproj = require_installed(resolve(settings.model, settings.mmproj))
+    except (TracerError, ImportError):
+        return settings  # the backend says what is wrong, in its own words
+    if not projector.is_f16_projector(mmproj):
+        return settings
+    try:
+        with progress_bar(f"{mmproj.name}: a Q8_0 copy for this CPU (once)") as progress:
+            copy = projector.cpu_copy(mmproj, progress)
+    except (OSError, ValueError) as exc:
+        err.print(f"[yellow]warning:[/] cannot write the vision projector's Q8_0 copy "
+                  f"({escape(getattr(exc, 'strerror', None) or str(exc))}): the encoder runs on "
+                  f"{escape(mmproj.name)} (--no-projector-q8 stops trying)", soft_wrap=True)
+        return settings
+    if DEBUG["on"]:
+        err.print(f"tracer: debug: the vision encoder runs on {escape(str(copy))}", soft_wrap=True)
+    return settings.model_copy(update={"mmproj": str(copy)})
 
 
 def _refuse_gguf(profile: Any, instead: str) -> None:
@@ -131,7 +165,7 @@ def make_grounder(settings: Settings, planner: Any):  # type: ignore[no-untyped-
     from tracer_cli.agent.backends import create
 
     own, profile, budget = _grounder_parts(settings)
-    backend = create(own.backend, own)
+    backend = create(own.backend, _cpu_projector(own))
     _warn_tiles(backend, profile, "--grounder-profile")
     return Grounder(backend, profile, always=True, max_pixels=budget)
 
