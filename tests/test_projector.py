@@ -124,3 +124,11 @@ def test_a_copy_that_cannot_be_written_leaves_nothing_behind(tmp_path: Path) -> 
     with pytest.raises(KeyboardInterrupt):
         projector.cpu_copy(source, interrupted)
     assert list(projector.folder().iterdir()) == []  # no part file, no half copy
+
+    # a run killed mid-write leaves its part: an old one goes, a fresh one (another run's) stays
+    old, fresh = projector.folder() / ".killed.1.part", projector.folder() / ".writing.2.part"
+    for part in (old, fresh):
+        part.write_bytes(b"half a copy")
+    os.utime(old, (0, 0))
+    made = projector.cpu_copy(source)
+    assert sorted(projector.folder().iterdir()) == sorted([made, fresh])

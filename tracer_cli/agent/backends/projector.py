@@ -19,15 +19,18 @@ import contextlib
 import hashlib
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from tracer_cli.paths import cache_dir
+from tracer_cli.private import make_dir
 
 F16_FILE = 1  # general.file_type: llama_ftype MOSTLY_F16
 Q8_0_FILE = 7  # MOSTLY_Q8_0
 BLOCK = 32  # values in a Q8_0 block: a row's length must be a multiple
 KEEP = ("v.patch_embd.", "v.position_embd.")  # stay as they are, as in llama.cpp's Q8_0 files
+STALE_PART = 3600.0  # seconds: a part file this old was left by a run that was killed
 
 
 def folder() -> Path:
@@ -91,7 +94,8 @@ def cpu_copy(source: Path, progress: Callable[[int, int], None] | None = None) -
     target = copy_path(source)
     if target.is_file():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_dir(target.parent)
+    _drop_stale_parts(target.parent)
     fd, part = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".part")
     os.close(fd)
     try:
@@ -106,6 +110,15 @@ def cpu_copy(source: Path, progress: Callable[[int, int], None] | None = None) -
             with contextlib.suppress(OSError):
                 old.unlink()
     return target
+
+
+def _drop_stale_parts(where: Path) -> None:
+    """Part files a killed run left (a copy takes seconds to write: an hour-old part is no
+    other run's)."""
+    for part in where.glob(".*.part"):
+        with contextlib.suppress(OSError):
+            if time.time() - part.stat().st_mtime > STALE_PART:
+                part.unlink()
 
 
 def _write_copy(source: Path, target: Path, progress: Callable[[int, int], None] | None) -> None:
