@@ -42,7 +42,7 @@ CHILD = textwrap.dedent('''
         return parse(self, request)
 
     with live_input(settings_from({"kill_hotkey": ""})) as live:
-        replies, at = 0, at  # count from here: the set-up's replies are not the case's
+        replies = 0  # count from here: the set-up's replies are not the case's
         xproto.Display.parse_response = parse_response
         if case == "typing":
             try:

@@ -46,11 +46,16 @@ class Form:
 
     def wait(self, predicate: Callable[[dict[str, Any]], bool], what: str,
              timeout: float = 10) -> dict[str, Any]:
+        last: list[dict[str, Any] | None] = [None]
+
         def ready() -> bool:
-            state = self._read()
+            last[0] = state = self._read()
             return state is not None and predicate(state)
 
-        wait_until(ready, timeout, f"the {self.toolkit} form: {what}")
+        try:
+            wait_until(ready, timeout, f"the {self.toolkit} form: {what}")
+        except AssertionError as exc:  # say what the form held instead
+            raise AssertionError(f"{exc}; its last state: {last[0]!r}") from None
         return self.state()
 
     def box(self, name: str) -> tuple[int, int, int, int]:

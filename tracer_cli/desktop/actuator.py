@@ -270,6 +270,7 @@ class LiveActuator:
             raise ActionError(f"cannot type {', '.join(repr(c) for c in untypable)}: this "
                               "desktop's keyboard cannot produce "
                               f"{'it' if len(untypable) == 1 else 'them'}")
+        self.input.prepare_text(text)
         for index, ch in enumerate(text):  # one key at a time: a stop or pause works mid-text
             while True:
                 self._hold_off(index, len(text))

@@ -85,6 +85,10 @@ class Input(Protocol):
     def untypable(self, text: str) -> list[str]:
         """The characters of ``text`` this desktop cannot type exactly (ideally none)."""
 
+    def prepare_text(self, text: str) -> None:
+        """Get ready to type ``text``, before its first character (X11: key codes mapped at
+        once for the characters the layout lacks)."""
+
     def type_char(self, ch: str) -> None:
         """Type one character exactly (pressing and releasing whatever it needs); where the
         platform can tell, ``ModifiersHeld`` instead when the user holds a modifier."""

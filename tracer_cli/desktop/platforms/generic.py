@@ -71,6 +71,9 @@ class PyAutoGUIInput:
         return sorted({ch for ch in text if ch not in ("\n", "\t") and
                        ch not in self._gui.KEYBOARD_KEYS})
 
+    def prepare_text(self, text: str) -> None:
+        """Nothing to get ready: each character is typed as it comes."""
+
     def type_char(self, ch: str) -> None:
         if ch == "\n":
             self._do(self._gui.press, "enter")

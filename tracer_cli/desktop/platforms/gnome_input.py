@@ -246,6 +246,9 @@ class GnomeInput:
         return sorted({ch for ch in text if ch not in "\n\t" and
                        (ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0)})
 
+    def prepare_text(self, text: str) -> None:
+        """Nothing to get ready: each character is typed as it comes."""
+
     def type_char(self, ch: str) -> None:
         from tracer_cli.desktop.platforms.gnome_keymap import char_to_keysym
 

@@ -134,6 +134,9 @@ class KdeInput(WaylandInput):
     def untypable(self, text: str) -> list[str]:
         return sorted({ch for ch in text if self._char_stroke(ch) is None})
 
+    def prepare_text(self, text: str) -> None:
+        """Nothing to get ready: each character is typed as it comes."""
+
     def type_char(self, ch: str) -> None:
         stroke = self._char_stroke(ch) if len(ch) == 1 else None
         if stroke is None:

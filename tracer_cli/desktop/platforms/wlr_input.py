@@ -266,6 +266,9 @@ class WlrInput(WaylandInput):
     def untypable(self, text: str) -> list[str]:
         return sorted({ch for ch in text if not typable(ch)})
 
+    def prepare_text(self, text: str) -> None:
+        """Nothing to get ready: each character is typed as it comes."""
+
     def type_char(self, ch: str) -> None:
         if len(ch) != 1 or not typable(ch):
             raise ActionError(f"cannot type {ch!r}: a control character")

@@ -19,6 +19,12 @@ from tracer_cli.desktop.keysyms import MODIFIERS, char_keysym, key_keysym, typab
 from tracer_cli.desktop.platform import ModifiersHeld
 from tracer_cli.errors import ActionError, DisplayLost, Interrupted
 
+# Seconds between mapping new key codes and typing on them. A client reads the new keyboard map
+# in its own time (Chromium reloads its keymap as a task of its own) and turns a key of a code it
+# has not read yet into nothing: under load the first "é" of a text went missing. The X server
+# cannot tell when every client has read it; this is paid once per text that needs new codes.
+MAP_SETTLE = 0.3
+
 BUTTONS = {"left": 1, "middle": 2, "right": 3}
 WHEEL_UP, WHEEL_DOWN = 4, 5
 # X's modifier rows (get_modifier_mapping) by tracer's name for what they hold.
@@ -85,10 +91,30 @@ class XTestInput:
             code, _ = self._mapped.popitem(last=False)  # the least recently used one
         else:
             return None
+        self._map(code, keysym)
+        time.sleep(MAP_SETTLE)
+        return code, False
+
+    def _map(self, code: int, keysym: int) -> None:
         self._d.change_keyboard_mapping(code, [(keysym,) * self._per_code])
         self._d.sync()
         self._mapped[code] = keysym
-        return code, False
+
+    def prepare_text(self, text: str) -> None:
+        """Map spare key codes for all the characters of ``text`` the layout lacks, at once (as
+        many as there are spare codes; the rest are mapped as they come), and give the clients
+        MAP_SETTLE to read the new map before the first key."""
+        mapped = False
+        for ch in dict.fromkeys(text):
+            keysym = char_keysym(ch) if typable(ch) else 0
+            if not keysym or keysym in self._codes or keysym in self._mapped.values():
+                continue
+            if not self._spare:
+                break
+            self._x(self._map, self._spare.pop(), keysym)
+            mapped = True
+        if mapped:
+            time.sleep(MAP_SETTLE)
 
     # -- Input ----------------------------------------------------------------------------------
 
