@@ -86,7 +86,7 @@ def _cpu_projector(settings: Settings) -> Settings:
     if not projector.is_f16_projector(mmproj):
         return settings
     try:
-        with progress_bar(f"{mmproj.name}: a Q8_0 copy for this CPU (once)") as progress:
+        with progress_bar("the projector's Q8_0 copy for this CPU (once)") as progress:
             copy = projector.cpu_copy(mmproj, progress)
     except (OSError, ValueError) as exc:
         err.print(f"[yellow]warning:[/] cannot write the vision projector's Q8_0 copy "
